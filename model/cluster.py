@@ -1,0 +1,258 @@
+"""Cluster definitions: node pools from a compact spec, in Python or YAML.
+
+A :class:`ClusterSpec` is a tuple of :class:`NodePool` values. Each pool spreads its nodes over its
+zones round-robin and names them ``<pool>-1``, ``<pool>-2``, ... Every node gets the well-known
+labels ``kubernetes.io/hostname``, ``topology.kubernetes.io/zone`` and ``topology.kubernetes.io/region``.
+
+>>> spec = ClusterSpec.default()
+>>> len(spec.build_nodes()), sorted({n.zone for n in spec.build_nodes()})
+(6, ['zone-a', 'zone-b', 'zone-c'])
+
+The YAML form (the ``cluster:`` section of a scenario file)::
+
+    region: region-1
+    pools:
+      - name: worker
+        count: 6
+        zones: [zone-a, zone-b, zone-c]
+        cpu: "4"
+        memory: 16Gi
+        maxPods: 110
+        labels: {tier: general}
+        taints: [{key: dedicated, value: batch, effect: NoSchedule}]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from podquake.model import constants as k8s
+from podquake.model.errors import InputError
+from podquake.model.objects import Node
+from podquake.model.quantity import QuantityError, Resources, parse_cpu, parse_memory
+from podquake.model.selectors import TAINT_EFFECTS, Taint
+
+__all__ = ["ClusterSpec", "NodePool"]
+
+_POOL_FIELDS = {"name", "count", "zones", "cpu", "memory", "maxPods", "labels", "taints", "reservedCpu", "reservedMemory"}
+
+
+@dataclass(frozen=True)
+class NodePool:
+    """``count`` identical nodes spread round-robin over ``zones``.
+
+    ``reserved_*`` is subtracted from capacity to give allocatable (kube-reserved + system-reserved).
+    """
+
+    name: str = "worker"
+    count: int = 6
+    zones: tuple[str, ...] = ("zone-a", "zone-b", "zone-c")
+    cpu_millis: int = 4000
+    memory_bytes: int = 16 * 2**30
+    max_pods: int = k8s.DEFAULT_MAX_PODS
+    labels: tuple[tuple[str, str], ...] = ()
+    taints: tuple[Taint, ...] = ()
+    reserved_cpu_millis: int = 0
+    reserved_memory_bytes: int = 0
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not self.name:
+            problems.append("a pool needs a name")
+        if self.count < 0:
+            problems.append(f"count {self.count} must not be negative")
+        if not self.zones:
+            problems.append("zones must list at least one zone")
+        if self.cpu_millis <= self.reserved_cpu_millis:
+            problems.append(f"cpu {self.cpu_millis}m must exceed the reserved {self.reserved_cpu_millis}m")
+        if self.memory_bytes <= self.reserved_memory_bytes:
+            problems.append("memory must exceed the reserved memory")
+        if self.max_pods <= 0:
+            problems.append(f"maxPods {self.max_pods} must be positive")
+        if problems:
+            raise InputError("; ".join(problems), location=f"node pool {self.name!r}")
+
+    @property
+    def capacity(self) -> Resources:
+        return Resources(self.cpu_millis, self.memory_bytes, self.max_pods)
+
+    @property
+    def allocatable(self) -> Resources:
+        return Resources(
+            self.cpu_millis - self.reserved_cpu_millis, self.memory_bytes - self.reserved_memory_bytes, self.max_pods
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "name": self.name,
+            "count": self.count,
+            "zones": list(self.zones),
+            "cpu": f"{self.cpu_millis}m",
+            "memory": str(self.memory_bytes),
+            "maxPods": self.max_pods,
+        }
+        if self.labels:
+            data["labels"] = dict(self.labels)
+        if self.taints:
+            data["taints"] = [{"key": t.key, "value": t.value, "effect": t.effect} for t in self.taints]
+        if self.reserved_cpu_millis:
+            data["reservedCpu"] = f"{self.reserved_cpu_millis}m"
+        if self.reserved_memory_bytes:
+            data["reservedMemory"] = str(self.reserved_memory_bytes)
+        return data
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    """The worker nodes of a cluster, as node pools. The control plane is implicit."""
+
+    pools: tuple[NodePool, ...] = field(default_factory=lambda: (NodePool(),))
+    region: str = "region-1"
+
+    def __post_init__(self) -> None:
+        names = [p.name for p in self.pools]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise InputError(f"node pool names must be unique; repeated: {', '.join(duplicates)}", field="pools")
+
+    @classmethod
+    def default(cls) -> ClusterSpec:
+        """Six 4-CPU, 16 GiB workers across three zones."""
+        return cls()
+
+    @classmethod
+    def uniform(
+        cls,
+        nodes: int,
+        zones: int = 3,
+        cpu: str | int = "4",
+        memory: str | int = "16Gi",
+        max_pods: int = k8s.DEFAULT_MAX_PODS,
+    ) -> ClusterSpec:
+        """``nodes`` identical workers over ``zones`` zones named ``zone-a``, ``zone-b``, ..."""
+        zone_names = tuple(_zone_name(i) for i in range(max(1, zones)))
+        return cls(
+            pools=(
+                NodePool(
+                    count=nodes,
+                    zones=zone_names,
+                    cpu_millis=parse_cpu(cpu),
+                    memory_bytes=parse_memory(memory),
+                    max_pods=max_pods,
+                ),
+            )
+        )
+
+    @property
+    def node_count(self) -> int:
+        return sum(p.count for p in self.pools)
+
+    def build_nodes(self) -> list[Node]:
+        """Fresh :class:`Node` objects for this spec, in a fixed order (pool by pool)."""
+        nodes = []
+        for pool in self.pools:
+            capacity, allocatable = pool.capacity, pool.allocatable
+            for i in range(pool.count):
+                name = f"{pool.name}-{i + 1}"
+                zone = pool.zones[i % len(pool.zones)]
+                labels = {
+                    k8s.LABEL_HOSTNAME: name,
+                    k8s.LABEL_ZONE: zone,
+                    k8s.LABEL_REGION: self.region,
+                    "podquake.io/pool": pool.name,
+                }
+                labels.update(pool.labels)
+                nodes.append(Node(name, 0, labels, capacity, allocatable, taints=pool.taints))
+        return nodes
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"region": self.region, "pools": [p.to_dict() for p in self.pools]}
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "cluster") -> ClusterSpec:
+        """Parse the YAML form, raising :class:`InputError` that names the source and field."""
+        if data is None:
+            return cls.default()
+        if not isinstance(data, Mapping):
+            raise InputError("the cluster must be a mapping with 'pools'", source=source, fix="see ClusterSpec's docstring")
+        unknown = sorted(set(data) - {"region", "pools", "nodes", "zones", "cpu", "memory"})
+        if unknown:
+            raise InputError(
+                f"unknown field(s) {', '.join(unknown)}", source=source, fix="use region and pools (or nodes/zones/cpu/memory)"
+            )
+        region = str(data.get("region", "region-1"))
+        if "pools" not in data:
+            try:
+                uniform = cls.uniform(
+                    nodes=_int(data.get("nodes", 6), source, "nodes"),
+                    zones=_int(data.get("zones", 3), source, "zones"),
+                    cpu=data.get("cpu", "4"),
+                    memory=data.get("memory", "16Gi"),
+                )
+            except QuantityError as error:
+                raise InputError(str(error), source=source, field="cpu/memory", fix="write e.g. cpu: '4', memory: 16Gi") from None
+            return cls(pools=uniform.pools, region=region)
+        pools_data = data["pools"]
+        if not isinstance(pools_data, list) or not pools_data:
+            raise InputError("pools must be a non-empty list", source=source, field="pools")
+        pools = tuple(_pool_from_dict(p, source, f"pools[{i}]") for i, p in enumerate(pools_data))
+        return cls(pools=pools, region=region)
+
+
+def _zone_name(i: int) -> str:
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    return f"zone-{letters[i]}" if i < len(letters) else f"zone-{i}"
+
+
+def _int(value: Any, source: str, field_name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputError(f"{value!r} is not a whole number", source=source, field=field_name, fix="write an integer")
+    return value
+
+
+def _pool_from_dict(data: Any, source: str, where: str) -> NodePool:
+    if not isinstance(data, Mapping):
+        raise InputError("a pool must be a mapping", source=source, field=where)
+    unknown = sorted(set(data) - _POOL_FIELDS)
+    if unknown:
+        raise InputError(f"unknown field(s) {', '.join(unknown)}", source=source, field=where, fix=f"use {', '.join(sorted(_POOL_FIELDS))}")
+    try:
+        zones = data.get("zones", ["zone-a", "zone-b", "zone-c"])
+        if isinstance(zones, str):
+            zones = [zones]
+        if not isinstance(zones, list) or not all(isinstance(z, str) for z in zones):
+            raise InputError("zones must be a list of names", source=source, field=f"{where}.zones")
+        labels = data.get("labels", {}) or {}
+        if not isinstance(labels, Mapping):
+            raise InputError("labels must be a mapping", source=source, field=f"{where}.labels")
+        taints = []
+        for j, taint in enumerate(data.get("taints", []) or []):
+            if not isinstance(taint, Mapping) or "key" not in taint:
+                raise InputError("a taint needs a key", source=source, field=f"{where}.taints[{j}]")
+            effect = str(taint.get("effect", "NoSchedule"))
+            if effect not in TAINT_EFFECTS:
+                raise InputError(
+                    f"unknown effect {effect!r}", source=source, field=f"{where}.taints[{j}].effect", fix=f"use one of {', '.join(TAINT_EFFECTS)}"
+                )
+            taints.append(Taint(str(taint["key"]), str(taint.get("value", "")), effect))
+        return NodePool(
+            name=str(data.get("name", "worker")),
+            count=_int(data.get("count", 1), source, f"{where}.count"),
+            zones=tuple(zones),
+            cpu_millis=parse_cpu(data.get("cpu", "4")),
+            memory_bytes=parse_memory(data.get("memory", "16Gi")),
+            max_pods=_int(data.get("maxPods", k8s.DEFAULT_MAX_PODS), source, f"{where}.maxPods"),
+            labels=tuple(sorted((str(k), str(v)) for k, v in labels.items())),
+            taints=tuple(taints),
+            reserved_cpu_millis=parse_cpu(data.get("reservedCpu", 0)),
+            reserved_memory_bytes=parse_memory(data.get("reservedMemory", 0)),
+        )
+    except QuantityError as error:
+        raise InputError(str(error), source=source, field=where, fix="write quantities like cpu: '4' and memory: 16Gi") from None
+    except InputError as error:
+        if not error.source:
+            error.source, error.field = source, error.field or where
+            error.args = (str(error),)
+        raise

@@ -1,0 +1,1 @@
+"""The control plane's loops: scheduling, workload controllers, node lifecycle, pod garbage collection."""

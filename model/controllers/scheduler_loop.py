@@ -1,0 +1,175 @@
+"""The scheduling loop: kube-scheduler's queue, back-off and binding, in simulated time.
+
+Upstream (kubernetes/kubernetes:pkg/scheduler/backend/queue/scheduling_queue.go) keeps three queues:
+- **activeQ**, ordered by priority (higher first) then enqueue time (PrioritySort);
+- **backoffQ**, pods waiting out a back-off of 1 s doubling per failed attempt up to 10 s;
+- **unschedulablePods**, pods that found no node. A cluster event that may help (a node added, a
+  node Ready or uncordoned, a taint removed, a pod deleted) moves them back: to backoffQ if their
+  back-off has not expired, else to activeQ. A pod left there 5 minutes is retried regardless.
+
+Simplifications, on purpose: a scheduling cycle takes zero simulated time and binds at once (the
+binding cycle's API latency is not modelled); every listed cluster event moves every unschedulable
+pod (upstream's QueueingHints would skip events that cannot help; the outcome is the same, only
+more attempts are made); there is no preemption (PostFilter/DefaultPreemption).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Generator
+from typing import TYPE_CHECKING
+
+import simpy
+
+from podquake.model import constants as k8s
+from podquake.model import trace as ev
+from podquake.model.objects import Pod
+
+if TYPE_CHECKING:
+    from podquake.model.scheduling.contract import ValidatingScheduler
+    from podquake.model.simulation import Simulation
+
+__all__ = ["SchedulerLoop", "backoff_seconds"]
+
+
+def backoff_seconds(attempts: int) -> float:
+    """Back-off after ``attempts`` failed attempts: 1, 2, 4, 8, 10, 10, ... seconds."""
+    if attempts <= 0:
+        return 0.0
+    return min(k8s.POD_INITIAL_BACKOFF_SECONDS * 2 ** (attempts - 1), k8s.POD_MAX_BACKOFF_SECONDS)
+
+
+class SchedulerLoop:
+    """Schedules every pending pod whose ``schedulerName`` it serves, one at a time, by priority."""
+
+    def __init__(self, sim: Simulation, scheduler: ValidatingScheduler) -> None:
+        self.sim = sim
+        self.env = sim.env
+        self.state = sim.state
+        self.scheduler = scheduler
+        self.running = True
+        self._active: list[tuple[int, float, int, str]] = []
+        self._sequence = 0
+        self._attempts: dict[str, int] = {}
+        self._backoff_until: dict[str, float] = {}
+        self._unschedulable: dict[str, float] = {}
+        self._wakeup: simpy.Event | None = None
+        self.attempts_total = 0
+        state = self.state
+        state.watch(ev.PodCreated, self._on_pod_created)
+        for event_type in (ev.NodeAdded, ev.NodeUntainted, ev.PodDeleted):
+            state.watch(event_type, self._on_cluster_change)
+        state.watch(ev.NodeReadyChanged, self._on_node_ready)
+        state.watch(ev.NodeCordoned, self._on_node_cordoned)
+
+    def start(self) -> None:
+        self.env.process(self._run())
+        self.env.process(self._flush_unschedulable())
+
+    # --- queue management ------------------------------------------------------------------------
+    def _on_pod_created(self, event: ev.PodCreated) -> None:
+        pod = self.state.pods_by_key[event.pod]
+        if pod.node_name is None:
+            self._activate(pod.uid, pod.spec.priority)
+
+    def _activate(self, uid: str, priority: int) -> None:
+        self._sequence += 1
+        heapq.heappush(self._active, (-priority, self.env.now, self._sequence, uid))
+        self._wake()
+
+    def _wake(self) -> None:
+        wakeup = self._wakeup
+        if wakeup is not None and not wakeup.triggered:
+            wakeup.succeed()
+
+    def _on_cluster_change(self, _event: ev.Event) -> None:
+        if self._unschedulable:
+            self._move_all_unschedulable()
+
+    def _on_node_ready(self, event: ev.NodeReadyChanged) -> None:
+        if event.status == "True":
+            self._on_cluster_change(event)
+
+    def _on_node_cordoned(self, event: ev.NodeCordoned) -> None:
+        if not event.unschedulable:
+            self._on_cluster_change(event)
+
+    def _move_all_unschedulable(self) -> None:
+        pending = list(self._unschedulable)
+        self._unschedulable.clear()
+        for uid in pending:
+            self._requeue(uid)
+
+    def _requeue(self, uid: str) -> None:
+        pod = self.state.pods.get(uid)
+        if pod is None or pod.node_name is not None:
+            self._attempts.pop(uid, None)
+            self._backoff_until.pop(uid, None)
+            return
+        remaining = self._backoff_until.get(uid, 0.0) - self.env.now
+        if remaining > 0:
+            timeout = self.env.timeout(remaining)
+            timeout.callbacks.append(lambda _e, uid=uid, priority=pod.spec.priority: self._activate(uid, priority))  # type: ignore[union-attr]
+        else:
+            self._activate(uid, pod.spec.priority)
+
+    def _flush_unschedulable(self) -> Generator[simpy.Event, None, None]:
+        """Retry pods left unschedulable longer than podMaxInUnschedulablePodsDuration (5 min)."""
+        while True:
+            yield self.env.timeout(30.0)
+            limit = self.env.now - k8s.POD_MAX_IN_UNSCHEDULABLE_SECONDS
+            stale = [uid for uid, since in self._unschedulable.items() if since <= limit]
+            for uid in stale:
+                del self._unschedulable[uid]
+                self._requeue(uid)
+
+    # --- the scheduling cycle ------------------------------------------------------------------
+    def _run(self) -> Generator[simpy.Event, None, None]:
+        while True:
+            if not self._active or not self.running:
+                self._wakeup = self.env.event()
+                yield self._wakeup
+                self._wakeup = None
+                continue
+            self.schedule_pending()
+
+    def schedule_pending(self) -> int:
+        """Drain activeQ now; returns how many pods were bound."""
+        bound = 0
+        state = self.state
+        active = self._active
+        while active and self.running:
+            _, _, _, uid = heapq.heappop(active)
+            pod = state.pods.get(uid)
+            if pod is None or pod.node_name is not None or pod.deletion_timestamp is not None:
+                continue
+            if self._schedule_one(pod):
+                bound += 1
+        return bound
+
+    def _schedule_one(self, pod: Pod) -> bool:
+        self.attempts_total += 1
+        node_name, reason = self.scheduler.decide(pod)
+        if node_name is not None:
+            self.state.bind_pod(pod.uid, node_name)
+            self._attempts.pop(pod.uid, None)
+            self._backoff_until.pop(pod.uid, None)
+            return True
+        attempts = self._attempts.get(pod.uid, 0) + 1
+        self._attempts[pod.uid] = attempts
+        self._backoff_until[pod.uid] = self.env.now + backoff_seconds(attempts)
+        self._unschedulable[pod.uid] = self.env.now
+        self.state.record_unschedulable(pod.uid, reason or "unschedulable")
+        return False
+
+    @property
+    def unschedulable_count(self) -> int:
+        return len(self._unschedulable)
+
+    def pause(self) -> None:
+        """The scheduler is down (a control-plane outage): nothing is scheduled until :meth:`resume`."""
+        self.running = False
+
+    def resume(self) -> None:
+        self.running = True
+        self._wake()

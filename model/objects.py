@@ -1,0 +1,333 @@
+"""The objects of the cluster: nodes, pods and their containers, and the workloads that own pods.
+
+Specs (what the user declared) are frozen values and shared: the 1,000 pods of one ReplicaSet hold
+one :class:`PodSpec`. Status (what is happening now) lives on mutable :class:`Pod`, :class:`Node` and
+:class:`ContainerStatus` objects that only :class:`~podquake.model.store.ClusterState` writes.
+
+Simplifications of Kubernetes, on purpose:
+- no API versions, resourceVersions or managedFields; a uid is a seeded random hex string;
+- a pod's requests are computed once from its spec (upstream ``resource.PodRequests``): the sum of
+  the regular containers, or the largest init container if that is larger, plus pod overhead;
+- extended resources (GPUs) and hugepages are ignored; ephemeral storage is kept and fitted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from podquake.model import constants as k8s
+from podquake.model.quantity import Resources
+from podquake.model.selectors import LabelSelector, NodeAffinity, Taint, Toleration
+
+__all__ = [
+    "ContainerSpec",
+    "ContainerStatus",
+    "DaemonSet",
+    "Deployment",
+    "Node",
+    "OwnerRef",
+    "Pod",
+    "PodSpec",
+    "PodTemplate",
+    "Probe",
+    "ReplicaSet",
+    "RollingUpdate",
+    "StatefulSet",
+    "TopologySpreadConstraint",
+    "VolumeSpec",
+    "Workload",
+]
+
+RestartPolicy = Literal["Always", "OnFailure", "Never"]
+PHASES = ("Pending", "Running", "Succeeded", "Failed", "Unknown")
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """A readiness, liveness or startup probe with upstream defaults (pkg/apis/core/v1/defaults.go)."""
+
+    handler: str = "httpGet"
+    initial_delay_seconds: float = 0.0
+    period_seconds: float = k8s.PROBE_PERIOD_SECONDS
+    timeout_seconds: float = k8s.PROBE_TIMEOUT_SECONDS
+    success_threshold: int = k8s.PROBE_SUCCESS_THRESHOLD
+    failure_threshold: int = k8s.PROBE_FAILURE_THRESHOLD
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerSpec:
+    """One container of a pod spec. ``cpu_requested``/``memory_requested`` say whether the manifest
+    named that request at all (a missing request, unlike an explicit ``0``, gets the scheduler's
+    non-zero default when scoring)."""
+
+    name: str
+    image: str = ""
+    requests: Resources = Resources()
+    limits: Resources = Resources()
+    cpu_requested: bool = False
+    memory_requested: bool = False
+    readiness_probe: Probe | None = None
+    liveness_probe: Probe | None = None
+    startup_probe: Probe | None = None
+    restartable_init: bool = False  # an init container with restartPolicy: Always (a sidecar)
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeSpec:
+    """A pod volume: ``emptyDir``, ``persistentVolumeClaim`` (with ``claim_name``), or another kind kept by name."""
+
+    name: str
+    kind: str = "emptyDir"
+    claim_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TopologySpreadConstraint:
+    """``spec.topologySpreadConstraints[]`` with upstream defaults."""
+
+    max_skew: int
+    topology_key: str
+    when_unsatisfiable: str = "DoNotSchedule"
+    label_selector: LabelSelector | None = None
+    min_domains: int | None = None
+    node_affinity_policy: str = "Honor"
+    node_taints_policy: str = "Ignore"
+    match_label_keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PodSpec:
+    """What a pod asks for. Frozen and shared by every pod made from the same template.
+
+    Derived, computed once: ``requests`` (with ``pods=1``), and ``nonzero_cpu``/``nonzero_memory``,
+    the requests the scheduler's scoring sees (100m / 200Mi for a container that names none;
+    kubernetes/kubernetes:pkg/scheduler/util/pod_resources.go).
+    """
+
+    containers: tuple[ContainerSpec, ...]
+    init_containers: tuple[ContainerSpec, ...] = ()
+    restart_policy: RestartPolicy = "Always"
+    node_selector: tuple[tuple[str, str], ...] = ()
+    node_affinity: NodeAffinity | None = None
+    tolerations: tuple[Toleration, ...] = ()
+    topology_spread_constraints: tuple[TopologySpreadConstraint, ...] = ()
+    volumes: tuple[VolumeSpec, ...] = ()
+    termination_grace_period_seconds: float = k8s.TERMINATION_GRACE_PERIOD_SECONDS
+    priority: int = 0
+    scheduler_name: str = "default-scheduler"
+    node_name: str | None = None
+    overhead: Resources = Resources()
+    requests: Resources = field(init=False, compare=False, repr=False)
+    nonzero_cpu: int = field(init=False, compare=False, repr=False)
+    nonzero_memory: int = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.restart_policy not in ("Always", "OnFailure", "Never"):
+            raise ValueError(f"restartPolicy {self.restart_policy!r} is not one of Always, OnFailure, Never")
+        regular = Resources(pods=1)
+        nonzero_cpu = nonzero_memory = 0
+        for container in self.containers:
+            regular = regular + container.requests
+            nonzero_cpu += container.requests.cpu_millis if container.cpu_requested else k8s.DEFAULT_MILLI_CPU_REQUEST
+            nonzero_memory += (
+                container.requests.memory_bytes if container.memory_requested else k8s.DEFAULT_MEMORY_REQUEST
+            )
+        for init in self.init_containers:
+            if init.restartable_init:
+                regular = regular + init.requests
+        total = regular
+        for init in self.init_containers:
+            if not init.restartable_init:
+                total = total.max(init.requests + Resources(pods=1))
+        total = total + self.overhead
+        object.__setattr__(self, "requests", total)
+        object.__setattr__(self, "nonzero_cpu", max(nonzero_cpu, total.cpu_millis) if self.containers else 0)
+        object.__setattr__(self, "nonzero_memory", max(nonzero_memory, total.memory_bytes) if self.containers else 0)
+
+    def node_selector_matches(self, node_name: str, labels: dict[str, str]) -> bool:
+        """``nodeSelector`` AND required node affinity, as the NodeAffinity filter plugin checks."""
+        for key, value in self.node_selector:
+            if labels.get(key) != value:
+                return False
+        return self.node_affinity is None or self.node_affinity.required_matches(node_name, labels)
+
+
+@dataclass(frozen=True, slots=True)
+class PodTemplate:
+    """``spec.template`` of a workload: labels, annotations and the pod spec."""
+
+    labels: tuple[tuple[str, str], ...]
+    spec: PodSpec
+    annotations: tuple[tuple[str, str], ...] = ()
+
+    def label_dict(self) -> dict[str, str]:
+        return dict(self.labels)
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerRef:
+    """The controller that owns an object (``metadata.ownerReferences`` with ``controller: true``)."""
+
+    kind: str
+    name: str
+    uid: str
+
+
+@dataclass(slots=True)
+class ContainerStatus:
+    """Where one container of a pod is: ``waiting``, ``running`` or ``terminated``, with reason and exit code."""
+
+    name: str
+    state: str = "waiting"
+    reason: str = "ContainerCreating"
+    exit_code: int | None = None
+    restart_count: int = 0
+    started_at: float | None = None
+    finished_at: float | None = None
+    ready: bool = False
+    last_exit_code: int | None = None
+    last_reason: str | None = None
+
+
+@dataclass(slots=True, eq=False)
+class Pod:
+    """A pod: its spec and its live status. Only the store changes it; everyone else reads."""
+
+    uid: str
+    name: str
+    namespace: str
+    labels: dict[str, str]
+    spec: PodSpec
+    created_at: float
+    owner: OwnerRef | None = None
+    annotations: dict[str, str] = field(default_factory=dict)
+    node_name: str | None = None
+    phase: str = "Pending"
+    ready: bool = False
+    ready_since: float | None = None
+    bound_at: float | None = None
+    deletion_timestamp: float | None = None
+    reason: str | None = None
+    containers: list[ContainerStatus] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        """``namespace/name``: how the trace and the user name a pod."""
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def requests(self) -> Resources:
+        return self.spec.requests
+
+    @property
+    def active(self) -> bool:
+        """Counted by its controller: not Succeeded or Failed and not being deleted (upstream ``IsPodActive``)."""
+        return self.phase not in ("Succeeded", "Failed") and self.deletion_timestamp is None
+
+    @property
+    def restart_count(self) -> int:
+        return max((c.restart_count for c in self.containers), default=0)
+
+
+@dataclass(slots=True, eq=False)
+class Node:
+    """A worker node: declared capacity and labels, live conditions, and its pods' summed requests.
+
+    ``up`` is whether the machine is running at all; ``ready`` is the control plane's view of it
+    (``"True"``, ``"False"`` or ``"Unknown"``), which lags behind ``up`` by the heartbeat grace period.
+    The ``requested_*`` and ``nonzero_*`` fields are maintained by the store as pods bind and leave.
+    """
+
+    name: str
+    index: int
+    labels: dict[str, str]
+    capacity: Resources
+    allocatable: Resources
+    taints: tuple[Taint, ...] = ()
+    unschedulable: bool = False
+    ready: str = "True"
+    up: bool = True
+    created_at: float = 0.0
+    last_heartbeat: float = 0.0
+    requested_cpu: int = 0
+    requested_memory: int = 0
+    requested_ephemeral: int = 0
+    nonzero_cpu: int = 0
+    nonzero_memory: int = 0
+    pods: dict[str, Pod] = field(default_factory=dict)
+
+    @property
+    def zone(self) -> str:
+        return self.labels.get(k8s.LABEL_ZONE, "")
+
+    @property
+    def requested(self) -> Resources:
+        return Resources(self.requested_cpu, self.requested_memory, len(self.pods), self.requested_ephemeral)
+
+
+@dataclass(frozen=True, slots=True)
+class RollingUpdate:
+    """Deployment ``strategy``: ``RollingUpdate`` with maxSurge/maxUnavailable (int or ``"25%"``), or ``Recreate``."""
+
+    type: str = "RollingUpdate"
+    max_surge: int | str = k8s.DEFAULT_MAX_SURGE
+    max_unavailable: int | str = k8s.DEFAULT_MAX_UNAVAILABLE
+
+
+@dataclass(slots=True, eq=False)
+class Workload:
+    """Common shape of the pod-owning controllers' objects."""
+
+    uid: str
+    name: str
+    namespace: str
+    selector: LabelSelector
+    template: PodTemplate
+    replicas: int = 1
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    created_at: float = 0.0
+    deletion_timestamp: float | None = None
+    owner: OwnerRef | None = None
+    kind: str = field(default="Workload", init=False)
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    def ref(self) -> OwnerRef:
+        return OwnerRef(self.kind, self.name, self.uid)
+
+
+@dataclass(slots=True, eq=False)
+class Deployment(Workload):
+    strategy: RollingUpdate = RollingUpdate()
+    min_ready_seconds: float = 0.0
+    revision: int = 1
+    progress_deadline_seconds: float = k8s.DEFAULT_PROGRESS_DEADLINE_SECONDS
+    revision_history_limit: int = k8s.DEFAULT_REVISION_HISTORY_LIMIT
+    kind: str = field(default="Deployment", init=False)
+
+
+@dataclass(slots=True, eq=False)
+class ReplicaSet(Workload):
+    revision: int = 1
+    min_ready_seconds: float = 0.0
+    kind: str = field(default="ReplicaSet", init=False)
+
+
+@dataclass(slots=True, eq=False)
+class StatefulSet(Workload):
+    service_name: str = ""
+    pod_management_policy: str = "OrderedReady"
+    volume_claim_templates: tuple[str, ...] = ()
+    kind: str = field(default="StatefulSet", init=False)
+
+
+@dataclass(slots=True, eq=False)
+class DaemonSet(Workload):
+    kind: str = field(default="DaemonSet", init=False)
+
+
+WORKLOAD_KINDS = {"Deployment": Deployment, "ReplicaSet": ReplicaSet, "StatefulSet": StatefulSet, "DaemonSet": DaemonSet}

@@ -1,0 +1,133 @@
+"""The scheduler plug-in contract, and the validating adapter every scheduler runs behind.
+
+A scheduler is any object with a ``name`` and ``schedule(pod, cluster) -> str | None``. podquake
+never trusts the answer: :class:`ValidatingScheduler` turns an exception, a non-string, an unknown
+node, or a node the pod cannot legally run on into a recorded contract violation in the trace (a
+:class:`~podquake.model.trace.SchedulerContractViolation` event). The pod stays pending and is
+retried with back-off, so a broken plug-in is a finding, never a crashed simulation.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from podquake.model import constants as k8s
+from podquake.model.objects import Node, Pod
+from podquake.model.selectors import Taint
+from podquake.model.views import ClusterView, PodView
+
+if TYPE_CHECKING:
+    from podquake.model.store import ClusterState
+
+__all__ = ["Scheduler", "ValidatingScheduler", "placement_problem"]
+
+_UNSCHEDULABLE_TAINT = Taint(k8s.TAINT_UNSCHEDULABLE, "", "NoSchedule")
+
+
+@runtime_checkable
+class Scheduler(Protocol):
+    """Chooses a node for one pod at a time.
+
+    ``schedule(pod, cluster)`` receives read-only views: ``pod`` (a :class:`PodView`: ``name``,
+    ``namespace``, ``labels``, ``requests.cpu_millis``, ``requests.memory_bytes``, ``spec``) and
+    ``cluster`` (a :class:`ClusterView`: ``nodes``, each a :class:`NodeView` with ``name``, ``labels``,
+    ``ready``, ``unschedulable``, ``taints``, ``allocatable``, ``requested`` and ``pods``).
+
+    Return the chosen node's name, or ``None`` when no node will do (the pod is marked
+    Unschedulable and retried when the cluster changes). The chosen node must exist, be Ready, not
+    be cordoned, carry no untolerated NoSchedule/NoExecute taint, match the pod's nodeSelector and
+    required node affinity, and have room for the pod's requests; anything else is recorded as a
+    contract violation. A scheduler may keep state between calls; it must not raise.
+
+    Example, a first-fit scheduler::
+
+        class FirstFit:
+            name = "first-fit"
+
+            def schedule(self, pod, cluster):
+                for node in cluster.nodes:
+                    free = node.allocatable - node.requested
+                    if node.ready and not node.unschedulable and pod.requests.fits_in(free):
+                        return node.name
+                return None
+
+    Built-in schedulers may also define ``attach(state)``, called once with the live store before
+    the first decision, to keep incremental caches (as kube-scheduler's cache follows informers).
+    """
+
+    name: str
+
+    def schedule(self, pod: PodView, cluster: ClusterView) -> str | None: ...
+
+
+def placement_problem(pod: Pod, node: Node) -> str | None:
+    """Why ``pod`` may not be bound to ``node`` (None when it may). The adapter's and properties' rule."""
+    if node.ready != "True":
+        return f"node {node.name} is not Ready (Ready={node.ready})"
+    spec = pod.spec
+    tolerations = spec.tolerations
+    if node.unschedulable and not any(t.tolerates(_UNSCHEDULABLE_TAINT) for t in tolerations):
+        return f"node {node.name} is cordoned (unschedulable)"
+    for taint in node.taints:
+        if taint.effect != "PreferNoSchedule" and not any(t.tolerates(taint) for t in tolerations):
+            return f"node {node.name} has taint {taint.key}:{taint.effect} that the pod does not tolerate"
+    if not spec.node_selector_matches(node.name, node.labels):
+        return f"node {node.name} does not match the pod's nodeSelector or required node affinity"
+    req = spec.requests
+    alloc = node.allocatable
+    if len(node.pods) + 1 > alloc.pods:
+        return f"node {node.name} already runs {len(node.pods)} pods (max {alloc.pods})"
+    if node.requested_cpu + req.cpu_millis > alloc.cpu_millis:
+        return (
+            f"node {node.name} lacks cpu: requested {node.requested_cpu}m + pod {req.cpu_millis}m"
+            f" > allocatable {alloc.cpu_millis}m"
+        )
+    if node.requested_memory + req.memory_bytes > alloc.memory_bytes:
+        return (
+            f"node {node.name} lacks memory: requested {node.requested_memory} + pod {req.memory_bytes}"
+            f" > allocatable {alloc.memory_bytes} bytes"
+        )
+    if req.ephemeral_storage_bytes and alloc.ephemeral_storage_bytes and (
+        node.requested_ephemeral + req.ephemeral_storage_bytes > alloc.ephemeral_storage_bytes
+    ):
+        return f"node {node.name} lacks ephemeral storage"
+    return None
+
+
+class ValidatingScheduler:
+    """Runs a plug-in and checks every answer against the live state before the loop binds it."""
+
+    __slots__ = ("inner", "name", "state", "view", "violations")
+
+    def __init__(self, inner: Scheduler, state: ClusterState) -> None:
+        self.inner = inner
+        self.name = str(getattr(inner, "name", type(inner).__name__))
+        self.state = state
+        self.view = ClusterView(state)
+        self.violations = 0
+        attach = getattr(inner, "attach", None)
+        if callable(attach):
+            attach(state)
+
+    def decide(self, pod: Pod) -> tuple[str | None, str | None]:
+        """``(node name, None)`` to bind, ``(None, reason)`` when unschedulable or the answer was illegal."""
+        try:
+            answer = self.inner.schedule(PodView(pod), self.view)
+        except Exception as error:  # a plug-in must not crash the simulation
+            return self._violation(pod, f"raised {type(error).__name__}: {error}", "<exception>")
+        if answer is None:
+            return None, "no node fits the pod"
+        if not isinstance(answer, str):
+            return self._violation(pod, f"answered {type(answer).__name__}, not a node name or None", repr(answer)[:80])
+        node = self.state.nodes.get(answer)
+        if node is None:
+            return self._violation(pod, f"answered unknown node {answer!r}", answer)
+        problem = placement_problem(pod, node)
+        if problem is not None:
+            return self._violation(pod, problem, answer)
+        return answer, None
+
+    def _violation(self, pod: Pod, problem: str, answer: str) -> tuple[None, str]:
+        self.violations += 1
+        self.state.record_contract_violation(self.name, pod.uid, problem, answer)
+        return None, f"scheduler {self.name} broke its contract: {problem}"

@@ -1,0 +1,371 @@
+"""The cluster state store: the one writer of nodes, pods and workloads.
+
+Every change goes through a named transition method here (``create_pod``, ``bind_pod``,
+``set_node_ready``, ...). Each transition updates the object, keeps the indexes in step, appends a
+typed event to the trace, and notifies the watchers of that event type, much as an API server's
+write is followed by its watch events. Controllers react to those notifications; they never change
+objects directly.
+
+Indexes, kept exact at every step (a Hypothesis test checks them against a full scan):
+- pods by node (``node.pods``), with each node's summed requests (real and scheduler non-zero);
+- pods by owner uid, pods by ``(label key, value)``, pods not yet bound;
+- nodes by name, by index order, by zone; workloads by uid and by ``(kind, namespace, name)``.
+
+Dicts serve as ordered sets everywhere, so iteration order is insertion order: deterministic.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+
+from podquake.model import trace as ev
+from podquake.model.objects import ContainerStatus, Node, OwnerRef, Pod, Workload
+from podquake.model.selectors import LabelSelector, Taint
+from podquake.model.trace import Event, Trace
+
+__all__ = ["ClusterState", "StateError"]
+
+Watcher = Callable[[Event], None]
+
+
+class StateError(RuntimeError):
+    """A transition that the current state does not allow (a model bug or misuse, not user input)."""
+
+
+class ClusterState:
+    """Nodes, pods, workloads and other objects, with their indexes; the single writer.
+
+    ``clock`` returns the current simulated time; the :class:`~podquake.model.simulation.Simulation`
+    passes ``lambda: env.now``.
+    """
+
+    def __init__(self, clock: Callable[[], float], trace: Trace | None = None) -> None:
+        self.clock = clock
+        self.trace = trace if trace is not None else Trace()
+        self.nodes: dict[str, Node] = {}
+        self.node_list: list[Node] = []
+        self.nodes_by_zone: dict[str, dict[str, Node]] = {}
+        self.pods: dict[str, Pod] = {}
+        self.pods_by_key: dict[str, Pod] = {}
+        self.pods_by_owner: dict[str, dict[str, Pod]] = defaultdict(dict)
+        self.pods_by_label: dict[tuple[str, str], dict[str, Pod]] = defaultdict(dict)
+        self.unbound_pods: dict[str, Pod] = {}
+        self.workloads: dict[str, Workload] = {}
+        self.workloads_by_name: dict[tuple[str, str, str], Workload] = {}
+        self.objects: dict[tuple[str, str, str], object] = {}
+        self._watchers: dict[type[Event], list[Watcher]] = defaultdict(list)
+        self._node_count_version = 0
+
+    # --- watching ------------------------------------------------------------------------------
+    def watch(self, event_type: type[Event], watcher: Watcher) -> None:
+        """Call ``watcher(event)`` after every transition that records an event of ``event_type``."""
+        self._watchers[event_type].append(watcher)
+
+    def _record(self, event: Event) -> None:
+        self.trace.append(event)
+        watchers = self._watchers.get(type(event))
+        if watchers:
+            for watcher in watchers:
+                watcher(event)
+
+    # --- nodes ---------------------------------------------------------------------------------
+    def add_node(self, node: Node) -> Node:
+        if node.name in self.nodes:
+            raise StateError(f"node {node.name!r} already exists")
+        node.index = len(self.node_list)
+        node.created_at = self.clock()
+        node.last_heartbeat = node.created_at
+        self.nodes[node.name] = node
+        self.node_list.append(node)
+        self.nodes_by_zone.setdefault(node.zone, {})[node.name] = node
+        self._node_count_version += 1
+        self._record(
+            ev.NodeAdded(
+                node.created_at,
+                node.name,
+                node.zone,
+                node.allocatable.cpu_millis,
+                node.allocatable.memory_bytes,
+                node.allocatable.pods,
+            )
+        )
+        return node
+
+    def remove_node(self, name: str) -> None:
+        """Delete a node object (its pods must already be gone or are orphaned to Unknown)."""
+        node = self._node(name)
+        for pod in list(node.pods.values()):
+            self.delete_pod(pod.uid, reason="NodeRemoved")
+        del self.nodes[name]
+        self.node_list.remove(node)
+        for i, other in enumerate(self.node_list):
+            other.index = i
+        del self.nodes_by_zone[node.zone][name]
+        if not self.nodes_by_zone[node.zone]:
+            del self.nodes_by_zone[node.zone]
+        self._node_count_version += 1
+        self._record(ev.NodeRemoved(self.clock(), name))
+
+    def set_node_power(self, name: str, up: bool) -> None:
+        """The machine goes down (crash) or comes back. The control plane only learns via heartbeats."""
+        node = self._node(name)
+        if node.up == up:
+            return
+        node.up = up
+        self._record(ev.NodePowerChanged(self.clock(), name, up))
+
+    def heartbeat(self, name: str) -> None:
+        """The kubelet renewed its lease. Not traced: it changes no state anyone judges."""
+        self.nodes[name].last_heartbeat = self.clock()
+
+    def set_node_ready(self, name: str, status: str, reason: str) -> None:
+        node = self._node(name)
+        if node.ready == status:
+            return
+        node.ready = status
+        self._record(ev.NodeReadyChanged(self.clock(), name, status, reason))
+
+    def add_taint(self, name: str, taint: Taint) -> None:
+        node = self._node(name)
+        if any(t == taint for t in node.taints):
+            return
+        if taint.added_at is None:
+            taint = Taint(taint.key, taint.value, taint.effect, added_at=self.clock())
+        node.taints = node.taints + (taint,)
+        self._record(ev.NodeTainted(self.clock(), name, taint.key, taint.effect))
+
+    def remove_taint(self, name: str, key: str, effect: str) -> None:
+        node = self._node(name)
+        kept = tuple(t for t in node.taints if not (t.key == key and t.effect == effect))
+        if len(kept) == len(node.taints):
+            return
+        node.taints = kept
+        self._record(ev.NodeUntainted(self.clock(), name, key, effect))
+
+    def set_unschedulable(self, name: str, unschedulable: bool) -> None:
+        node = self._node(name)
+        if node.unschedulable == unschedulable:
+            return
+        node.unschedulable = unschedulable
+        self._record(ev.NodeCordoned(self.clock(), name, unschedulable))
+
+    def record_zone_state(self, zone: str, state: str) -> None:
+        self._record(ev.ZoneStateChanged(self.clock(), zone, state))
+
+    # --- pods ----------------------------------------------------------------------------------
+    def create_pod(self, pod: Pod) -> Pod:
+        if pod.uid in self.pods:
+            raise StateError(f"pod uid {pod.uid} already exists")
+        if pod.key in self.pods_by_key:
+            raise StateError(f"pod {pod.key} already exists")
+        pod.created_at = self.clock()
+        if not pod.containers:
+            pod.containers = [ContainerStatus(c.name) for c in pod.spec.containers]
+        self.pods[pod.uid] = pod
+        self.pods_by_key[pod.key] = pod
+        if pod.owner is not None:
+            self.pods_by_owner[pod.owner.uid][pod.uid] = pod
+        for item in pod.labels.items():
+            self.pods_by_label[item][pod.uid] = pod
+        self.unbound_pods[pod.uid] = pod
+        owner = f"{pod.owner.kind}/{pod.owner.name}" if pod.owner else ""
+        self._record(ev.PodCreated(pod.created_at, pod.key, owner, pod.spec.requests.cpu_millis, pod.spec.requests.memory_bytes))
+        return pod
+
+    def bind_pod(self, uid: str, node_name: str) -> None:
+        """Bind a pending pod to a node and add its requests to the node's accounting."""
+        pod = self._pod(uid)
+        if pod.node_name is not None:
+            raise StateError(f"pod {pod.key} is already bound to {pod.node_name}")
+        node = self._node(node_name)
+        spec = pod.spec
+        req = spec.requests
+        pod.node_name = node_name
+        pod.bound_at = self.clock()
+        node.pods[uid] = pod
+        node.requested_cpu += req.cpu_millis
+        node.requested_memory += req.memory_bytes
+        node.requested_ephemeral += req.ephemeral_storage_bytes
+        node.nonzero_cpu += spec.nonzero_cpu
+        node.nonzero_memory += spec.nonzero_memory
+        del self.unbound_pods[uid]
+        self._record(ev.PodBound(pod.bound_at, pod.key, node_name))
+
+    def record_unschedulable(self, uid: str, reason: str) -> None:
+        self._record(ev.PodUnschedulable(self.clock(), self._pod(uid).key, reason))
+
+    def record_contract_violation(self, scheduler: str, uid: str, problem: str, answer: str) -> None:
+        self._record(ev.SchedulerContractViolation(self.clock(), scheduler, self._pod(uid).key, problem, answer))
+
+    def set_pod_phase(self, uid: str, phase: str, reason: str | None = None) -> None:
+        pod = self._pod(uid)
+        if reason is not None:
+            pod.reason = reason
+        if pod.phase == phase:
+            return
+        pod.phase = phase
+        self._record(ev.PodPhaseChanged(self.clock(), pod.key, phase))
+
+    def set_pod_ready(self, uid: str, ready: bool) -> None:
+        pod = self._pod(uid)
+        if pod.ready == ready:
+            return
+        pod.ready = ready
+        pod.ready_since = self.clock() if ready else None
+        self._record(ev.PodReadyChanged(self.clock(), pod.key, ready))
+
+    def start_container(self, uid: str, index: int) -> None:
+        pod = self._pod(uid)
+        status = pod.containers[index]
+        status.state = "running"
+        status.reason = ""
+        status.exit_code = None
+        status.started_at = self.clock()
+        status.finished_at = None
+        self._record(ev.ContainerStarted(status.started_at, pod.key, status.name, status.restart_count))
+
+    def terminate_container(self, uid: str, index: int, exit_code: int, reason: str) -> None:
+        pod = self._pod(uid)
+        status = pod.containers[index]
+        status.state = "terminated"
+        status.reason = reason
+        status.exit_code = exit_code
+        status.last_exit_code = exit_code
+        status.last_reason = reason
+        status.finished_at = self.clock()
+        status.ready = False
+        self._record(ev.ContainerTerminated(status.finished_at, pod.key, status.name, exit_code, reason))
+
+    def set_container_waiting(self, uid: str, index: int, reason: str, backoff: float = 0.0, restarting: bool = False) -> None:
+        """Put a container in Waiting; ``restarting=True`` counts a restart (after a termination)."""
+        pod = self._pod(uid)
+        status = pod.containers[index]
+        status.state = "waiting"
+        status.reason = reason
+        status.ready = False
+        if restarting:
+            status.restart_count += 1
+        self._record(ev.ContainerWaiting(self.clock(), pod.key, status.name, reason, backoff))
+
+    def set_container_ready(self, uid: str, index: int, ready: bool) -> None:
+        """A container's readiness probe result; not traced on its own (the pod's Ready is)."""
+        self._pod(uid).containers[index].ready = ready
+
+    def request_pod_deletion(self, uid: str, reason: str) -> None:
+        """Set the pod's deletionTimestamp: its controller stops counting it, its kubelet stops it."""
+        pod = self._pod(uid)
+        if pod.deletion_timestamp is not None:
+            return
+        pod.deletion_timestamp = self.clock()
+        self._record(ev.PodDeletionRequested(pod.deletion_timestamp, pod.key, reason))
+
+    def delete_pod(self, uid: str, reason: str) -> None:
+        """Remove the pod from the store and every index, releasing its node's resources."""
+        pod = self._pod(uid)
+        node_name = pod.node_name or ""
+        if pod.node_name is not None:
+            node = self.nodes[pod.node_name]
+            del node.pods[uid]
+            spec = pod.spec
+            req = spec.requests
+            node.requested_cpu -= req.cpu_millis
+            node.requested_memory -= req.memory_bytes
+            node.requested_ephemeral -= req.ephemeral_storage_bytes
+            node.nonzero_cpu -= spec.nonzero_cpu
+            node.nonzero_memory -= spec.nonzero_memory
+        else:
+            del self.unbound_pods[uid]
+        del self.pods[uid]
+        del self.pods_by_key[pod.key]
+        if pod.owner is not None:
+            owned = self.pods_by_owner[pod.owner.uid]
+            del owned[uid]
+            if not owned:
+                del self.pods_by_owner[pod.owner.uid]
+        for item in pod.labels.items():
+            labelled = self.pods_by_label[item]
+            del labelled[uid]
+            if not labelled:
+                del self.pods_by_label[item]
+        if pod.deletion_timestamp is None:
+            pod.deletion_timestamp = self.clock()
+        self._record(ev.PodDeleted(self.clock(), pod.key, node_name, reason))
+
+    # --- workloads and other objects -----------------------------------------------------------
+    def create_workload(self, workload: Workload) -> Workload:
+        name_key = (workload.kind, workload.namespace, workload.name)
+        if name_key in self.workloads_by_name:
+            raise StateError(f"{workload.kind} {workload.key} already exists")
+        workload.created_at = self.clock()
+        self.workloads[workload.uid] = workload
+        self.workloads_by_name[name_key] = workload
+        self._record(ev.WorkloadCreated(workload.created_at, workload.kind, workload.key, workload.replicas))
+        return workload
+
+    def scale_workload(self, uid: str, replicas: int) -> None:
+        if replicas < 0:
+            raise StateError(f"cannot scale to {replicas} replicas")
+        workload = self._workload(uid)
+        if workload.replicas == replicas:
+            return
+        workload.replicas = replicas
+        self._record(ev.WorkloadScaled(self.clock(), workload.kind, workload.key, replicas))
+
+    def update_workload_template(self, uid: str, template: object, revision: int) -> None:
+        workload = self._workload(uid)
+        workload.template = template  # type: ignore[assignment]
+        if hasattr(workload, "revision"):
+            workload.revision = revision  # type: ignore[attr-defined]
+        self._record(ev.WorkloadUpdated(self.clock(), workload.kind, workload.key, revision))
+
+    def delete_workload(self, uid: str) -> None:
+        workload = self._workload(uid)
+        del self.workloads[uid]
+        del self.workloads_by_name[(workload.kind, workload.namespace, workload.name)]
+        workload.deletion_timestamp = self.clock()
+        self._record(ev.WorkloadDeleted(self.clock(), workload.kind, workload.key))
+
+    def put_object(self, kind: str, namespace: str, name: str, obj: object) -> None:
+        """Store a non-workload object (Service, HPA, PDB, PVC, ConfigMap, ...) under its kind and name."""
+        self.objects[(kind, namespace, name)] = obj
+        self._record(ev.ObjectApplied(self.clock(), kind, f"{namespace}/{name}"))
+
+    # --- queries (read-only helpers for controllers) --------------------------------------------
+    def pods_owned_by(self, owner_uid: str) -> Iterable[Pod]:
+        return self.pods_by_owner.get(owner_uid, {}).values()
+
+    def pods_matching(self, namespace: str, selector: LabelSelector) -> list[Pod]:
+        """Pods in ``namespace`` matched by ``selector``, via the label index (smallest posting list)."""
+        if selector.match_labels:
+            postings = [self.pods_by_label.get(item, {}) for item in selector.match_labels]
+            smallest = min(postings, key=len)
+            candidates: Iterable[Pod] = smallest.values()
+        else:
+            candidates = self.pods.values()
+        return [p for p in candidates if p.namespace == namespace and selector.matches(p.labels)]
+
+    def workload_named(self, kind: str, namespace: str, name: str) -> Workload | None:
+        return self.workloads_by_name.get((kind, namespace, name))
+
+    def owner_exists(self, owner: OwnerRef) -> bool:
+        return owner.uid in self.workloads
+
+    # --- internals -----------------------------------------------------------------------------
+    def _node(self, name: str) -> Node:
+        try:
+            return self.nodes[name]
+        except KeyError:
+            raise StateError(f"no node named {name!r}") from None
+
+    def _pod(self, uid: str) -> Pod:
+        try:
+            return self.pods[uid]
+        except KeyError:
+            raise StateError(f"no pod with uid {uid!r}") from None
+
+    def _workload(self, uid: str) -> Workload:
+        try:
+            return self.workloads[uid]
+        except KeyError:
+            raise StateError(f"no workload with uid {uid!r}") from None
