@@ -1,0 +1,56 @@
+"""The scheduling queue: back-off 1 s doubling to 10 s (scheduling_queue.go), retry on cluster
+events, priority order, and binding through the validating adapter."""
+
+from podquake.model import constants as k8s
+from podquake.model.cluster import ClusterSpec
+from podquake.model.controllers.scheduler_loop import backoff_seconds
+from podquake.model.objects import ContainerSpec, PodSpec, PodTemplate
+from podquake.model.quantity import Resources
+from podquake.model.simulation import Simulation
+from podquake.model.trace import PodBound, PodUnschedulable
+
+
+def template(cpu: int, priority: int = 0) -> PodTemplate:
+    container = ContainerSpec("main", requests=Resources(cpu, 2**20), cpu_requested=True, memory_requested=True)
+    return PodTemplate((("app", "x"),), PodSpec(containers=(container,), priority=priority))
+
+
+def test_backoff_doubles_from_one_second_to_the_ten_second_cap():
+    # POD_INITIAL_BACKOFF_SECONDS = 1, POD_MAX_BACKOFF_SECONDS = 10
+    assert [backoff_seconds(n) for n in range(1, 8)] == [1, 2, 4, 8, 10, 10, 10]
+    assert k8s.POD_MAX_BACKOFF_SECONDS == 10.0
+
+
+def test_an_unschedulable_pod_binds_when_a_node_is_added_after_its_backoff():
+    sim = Simulation(ClusterSpec.uniform(nodes=1, zones=1, cpu="1"), seed=3, scheduler="first-fit")
+    sim.create_pod("big", "default", template(2000))
+    sim.run(30)
+    assert sim.state.pods_by_key["default/big"].node_name is None
+    assert sim.trace.of_type(PodUnschedulable)
+    bigger = ClusterSpec.uniform(nodes=1, zones=1, cpu="4").build_nodes()[0]
+    bigger.name = "worker-big"
+    bigger.labels["kubernetes.io/hostname"] = "worker-big"
+    sim.add_node(bigger)
+    sim.run(31)
+    bound = sim.trace.of_type(PodBound)
+    assert [(e.pod, e.node) for e in bound] == [("default/big", "worker-big")]
+
+
+def test_pods_are_retried_at_most_every_ten_seconds_without_cluster_events():
+    sim = Simulation(ClusterSpec.uniform(nodes=1, zones=1, cpu="1"), seed=3, scheduler="first-fit")
+    sim.create_pod("big", "default", template(2000))
+    sim.run(600)
+    attempts = [e.t for e in sim.trace.of_type(PodUnschedulable)]
+    # With no cluster change the pod is only retried by the 5-minute unschedulable flush.
+    assert attempts[0] == 0.0
+    assert all(b - a >= k8s.POD_INITIAL_BACKOFF_SECONDS for a, b in zip(attempts, attempts[1:]))
+    assert len(attempts) <= 3
+
+
+def test_higher_priority_pods_are_scheduled_first():
+    sim = Simulation(ClusterSpec.uniform(nodes=1, zones=1, cpu="1"), seed=3, scheduler="first-fit")
+    sim.create_pod("low", "default", template(600, priority=0))
+    sim.create_pod("high", "default", template(600, priority=1000))
+    sim.run(1)
+    assert sim.state.pods_by_key["default/high"].node_name == "worker-1"
+    assert sim.state.pods_by_key["default/low"].node_name is None
