@@ -2,7 +2,14 @@
 
 A :class:`ClusterSpec` is a tuple of :class:`NodePool` values. Each pool spreads its nodes over its
 zones round-robin and names them ``<pool>-1``, ``<pool>-2``, ... Every node gets the well-known
-labels ``kubernetes.io/hostname``, ``topology.kubernetes.io/zone`` and ``topology.kubernetes.io/region``.
+labels ``kubernetes.io/hostname``, ``topology.kubernetes.io/zone`` and ``topology.kubernetes.io/region``,
+and the OS/arch labels every kubelet sets on itself (``kubernetes.io/os: linux``,
+``kubernetes.io/arch: amd64`` and their legacy ``beta.kubernetes.io/...`` twins;
+kubernetes/kubernetes:pkg/kubelet/kubelet_node_status.go ``initialNode``), which manifests such as
+Sock Shop select with ``nodeSelector``.
+
+A pool's ``ephemeralStorage`` is optional: left at 0 the nodes report none and the scheduler's
+contract does not check ephemeral-storage requests against them.
 
 >>> spec = ClusterSpec.default()
 >>> len(spec.build_nodes()), sorted({n.zone for n in spec.build_nodes()})
@@ -18,6 +25,7 @@ The YAML form (the ``cluster:`` section of a scenario file)::
         cpu: "4"
         memory: 16Gi
         maxPods: 110
+        ephemeralStorage: 100Gi
         labels: {tier: general}
         taints: [{key: dedicated, value: batch, effect: NoSchedule}]
 """
@@ -36,7 +44,19 @@ from podquake.model.selectors import TAINT_EFFECTS, Taint
 
 __all__ = ["ClusterSpec", "NodePool"]
 
-_POOL_FIELDS = {"name", "count", "zones", "cpu", "memory", "maxPods", "labels", "taints", "reservedCpu", "reservedMemory"}
+_POOL_FIELDS = {
+    "name",
+    "count",
+    "zones",
+    "cpu",
+    "memory",
+    "maxPods",
+    "labels",
+    "taints",
+    "reservedCpu",
+    "reservedMemory",
+    "ephemeralStorage",
+}
 
 
 @dataclass(frozen=True)
@@ -56,6 +76,7 @@ class NodePool:
     taints: tuple[Taint, ...] = ()
     reserved_cpu_millis: int = 0
     reserved_memory_bytes: int = 0
+    ephemeral_storage_bytes: int = 0
 
     def __post_init__(self) -> None:
         problems = []
@@ -71,17 +92,22 @@ class NodePool:
             problems.append("memory must exceed the reserved memory")
         if self.max_pods <= 0:
             problems.append(f"maxPods {self.max_pods} must be positive")
+        if self.ephemeral_storage_bytes < 0:
+            problems.append("ephemeralStorage must not be negative")
         if problems:
             raise InputError("; ".join(problems), location=f"node pool {self.name!r}")
 
     @property
     def capacity(self) -> Resources:
-        return Resources(self.cpu_millis, self.memory_bytes, self.max_pods)
+        return Resources(self.cpu_millis, self.memory_bytes, self.max_pods, self.ephemeral_storage_bytes)
 
     @property
     def allocatable(self) -> Resources:
         return Resources(
-            self.cpu_millis - self.reserved_cpu_millis, self.memory_bytes - self.reserved_memory_bytes, self.max_pods
+            self.cpu_millis - self.reserved_cpu_millis,
+            self.memory_bytes - self.reserved_memory_bytes,
+            self.max_pods,
+            self.ephemeral_storage_bytes,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -101,6 +127,8 @@ class NodePool:
             data["reservedCpu"] = f"{self.reserved_cpu_millis}m"
         if self.reserved_memory_bytes:
             data["reservedMemory"] = str(self.reserved_memory_bytes)
+        if self.ephemeral_storage_bytes:
+            data["ephemeralStorage"] = str(self.ephemeral_storage_bytes)
         return data
 
 
@@ -161,6 +189,10 @@ class ClusterSpec:
                     k8s.LABEL_HOSTNAME: name,
                     k8s.LABEL_ZONE: zone,
                     k8s.LABEL_REGION: self.region,
+                    k8s.LABEL_OS: "linux",
+                    k8s.LABEL_ARCH: "amd64",
+                    k8s.LEGACY_LABEL_OS: "linux",
+                    k8s.LEGACY_LABEL_ARCH: "amd64",
                     "podquake.io/pool": pool.name,
                 }
                 labels.update(pool.labels)
@@ -183,22 +215,34 @@ class ClusterSpec:
                 f"unknown field(s) {', '.join(unknown)}", source=source, fix="use region and pools (or nodes/zones/cpu/memory)"
             )
         region = str(data.get("region", "region-1"))
-        if "pools" not in data:
-            try:
-                uniform = cls.uniform(
-                    nodes=_int(data.get("nodes", 6), source, "nodes"),
-                    zones=_int(data.get("zones", 3), source, "zones"),
-                    cpu=data.get("cpu", "4"),
-                    memory=data.get("memory", "16Gi"),
-                )
-            except QuantityError as error:
-                raise InputError(str(error), source=source, field="cpu/memory", fix="write e.g. cpu: '4', memory: 16Gi") from None
-            return cls(pools=uniform.pools, region=region)
-        pools_data = data["pools"]
-        if not isinstance(pools_data, list) or not pools_data:
-            raise InputError("pools must be a non-empty list", source=source, field="pools")
-        pools = tuple(_pool_from_dict(p, source, f"pools[{i}]") for i, p in enumerate(pools_data))
-        return cls(pools=pools, region=region)
+        try:
+            if "pools" not in data:
+                zones = _int(data.get("zones", 3), source, "zones")
+                if zones < 1:
+                    raise InputError(f"zones {zones} must be at least 1", source=source, field="zones", fix="write zones: 1 or more")
+                try:
+                    uniform = cls.uniform(
+                        nodes=_int(data.get("nodes", 6), source, "nodes"),
+                        zones=zones,
+                        cpu=data.get("cpu", "4"),
+                        memory=data.get("memory", "16Gi"),
+                    )
+                except QuantityError as error:
+                    raise InputError(
+                        str(error), source=source, field="cpu/memory", fix="write e.g. cpu: '4', memory: 16Gi"
+                    ) from None
+                return cls(pools=uniform.pools, region=region)
+            pools_data = data["pools"]
+            if not isinstance(pools_data, list) or not pools_data:
+                raise InputError("pools must be a non-empty list", source=source, field="pools")
+            pools = tuple(_pool_from_dict(p, source, f"pools[{i}]") for i, p in enumerate(pools_data))
+            return cls(pools=pools, region=region)
+        except InputError as error:
+            # NodePool and ClusterSpec validate themselves without knowing the file: name it here.
+            if not error.source:
+                error.source = source
+                error.args = (str(error),)
+            raise
 
 
 def _zone_name(i: int) -> str:
@@ -248,6 +292,7 @@ def _pool_from_dict(data: Any, source: str, where: str) -> NodePool:
             taints=tuple(taints),
             reserved_cpu_millis=parse_cpu(data.get("reservedCpu", 0)),
             reserved_memory_bytes=parse_memory(data.get("reservedMemory", 0)),
+            ephemeral_storage_bytes=parse_memory(data.get("ephemeralStorage", 0)),
         )
     except QuantityError as error:
         raise InputError(str(error), source=source, field=where, fix="write quantities like cpu: '4' and memory: 16Gi") from None

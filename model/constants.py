@@ -54,6 +54,12 @@ PROBE_FAILURE_THRESHOLD = 3
 TERMINATION_GRACE_PERIOD_SECONDS = 30.0
 # SIGKILL is signal 9; a killed process exits with 128 + signal.
 OOM_KILLED_EXIT_CODE = 137
+# A process ended by signal N exits with 128 + N: SIGTERM (15) when the kubelet stops a container
+# within its grace period, SIGKILL (9) when the grace period runs out
+# (kubernetes/kubernetes:pkg/kubelet/kuberuntime/kuberuntime_container.go, killContainer). 137 is also
+# what the kubelet reports for a container that vanished with its machine (ContainerStatusUnknown).
+SIGTERM_EXIT_CODE = 143
+SIGKILL_EXIT_CODE = 137
 # kubernetes/kubernetes:pkg/kubelet/nodelease (renewInterval = 0.25 x 40 s lease)
 NODE_LEASE_RENEW_SECONDS = 10.0
 NODE_LEASE_DURATION_SECONDS = 40.0
@@ -67,6 +73,11 @@ NODE_EVICTION_RATE = 0.1  # nodes per second per zone
 SECONDARY_NODE_EVICTION_RATE = 0.01
 LARGE_CLUSTER_SIZE_THRESHOLD = 50
 UNHEALTHY_ZONE_THRESHOLD = 0.55
+# kubernetes/kubernetes:pkg/controller/nodelifecycle/scheduler/rate_limited_queue.go
+EVICTION_RATE_LIMITER_BURST = 1
+NODE_EVICTION_PERIOD_SECONDS = 0.1  # how often the NoExecute tainting queue is tried
+# kubernetes/kubernetes:pkg/controller/nodelifecycle/node_lifecycle_controller.go
+LABEL_EXCLUDE_DISRUPTION = "node.kubernetes.io/exclude-disruption"
 # kubernetes/kubernetes:plugin/pkg/admission/defaulttolerationseconds/admission.go
 DEFAULT_TOLERATION_SECONDS = 300.0
 
@@ -82,3 +93,52 @@ LABEL_REGION = "topology.kubernetes.io/region"
 # --- garbage collection -------------------------------------------------------------------------
 # kubernetes/kubernetes:cmd/kube-controller-manager/app/options/podgccontroller.go
 TERMINATED_POD_GC_THRESHOLD = 12500
+
+# --- workload controllers (added with the ReplicaSet/Deployment/StatefulSet/DaemonSet/pod GC controllers) ---
+# k8s.io/client-go/util/workqueue/default_rate_limiters.go (DefaultControllerRateLimiter: a failed sync is
+# retried after 5 ms, doubling per consecutive failure, up to 1000 s)
+CONTROLLER_RETRY_BASE_SECONDS = 0.005
+CONTROLLER_RETRY_MAX_SECONDS = 1000.0
+# staging/src/k8s.io/api/apps/v1/types.go (DefaultDeploymentUniqueLabelKey, ControllerRevisionHashLabelKey,
+# StatefulSetPodNameLabel, PodIndexLabel)
+LABEL_POD_TEMPLATE_HASH = "pod-template-hash"
+LABEL_CONTROLLER_REVISION_HASH = "controller-revision-hash"
+LABEL_STATEFULSET_POD_NAME = "statefulset.kubernetes.io/pod-name"
+LABEL_POD_INDEX = "apps.kubernetes.io/pod-index"
+# kubernetes/kubernetes:pkg/controller/daemon/daemon_controller.go (BurstReplicas)
+DAEMONSET_BURST_REPLICAS = 250
+# kubernetes/kubernetes:cmd/kube-controller-manager/app/apps.go (failedPodsBackoff = NewBackOff(1s, 15m))
+DAEMONSET_FAILED_POD_BACKOFF_SECONDS = 1.0
+DAEMONSET_FAILED_POD_MAX_BACKOFF_SECONDS = 900.0
+# kubernetes/kubernetes:pkg/apis/apps/v1/defaults.go (RollingUpdateDaemonSet maxUnavailable 1, maxSurge 0)
+DEFAULT_DAEMONSET_MAX_UNAVAILABLE = 1
+# kubernetes/kubernetes:pkg/controller/podgc/gc_controller.go (gcCheckPeriod, quarantineTime)
+POD_GC_CHECK_PERIOD_SECONDS = 20.0
+POD_GC_QUARANTINE_SECONDS = 40.0
+
+# --- manifests: node labels, Services, HPA, priority (used by model/manifests.py, model/resources_api.py) ---
+# kubernetes/kubernetes:pkg/kubelet/kubelet_node_status.go (initialNode sets the GA and the legacy beta
+# OS/arch labels; label names from staging/src/k8s.io/api/core/v1/well_known_labels.go)
+LABEL_OS = "kubernetes.io/os"
+LABEL_ARCH = "kubernetes.io/arch"
+LEGACY_LABEL_OS = "beta.kubernetes.io/os"
+LEGACY_LABEL_ARCH = "beta.kubernetes.io/arch"
+# kubernetes/kubernetes:pkg/apis/core/types.go (DefaultClientIPServiceAffinitySeconds, MaxClientIPServiceAffinitySeconds)
+DEFAULT_CLIENT_IP_SERVICE_AFFINITY_SECONDS = 10800
+MAX_CLIENT_IP_SERVICE_AFFINITY_SECONDS = 86400
+# kubernetes/kubernetes:pkg/kubeapiserver/options (--service-node-port-range default 30000-32767)
+SERVICE_NODE_PORT_MIN = 30000
+SERVICE_NODE_PORT_MAX = 32767
+# kubernetes/kubernetes:pkg/apis/autoscaling/v2/defaults.go and pkg/apis/autoscaling/types.go (DefaultCPUUtilization)
+HPA_DEFAULT_CPU_UTILIZATION = 80
+HPA_SCALE_UP_LIMIT_PERCENT = 100
+HPA_SCALE_UP_LIMIT_MINIMUM_PODS = 4
+HPA_SCALE_UP_PERIOD_SECONDS = 15
+HPA_SCALE_UP_STABILIZATION_SECONDS = 0
+HPA_SCALE_DOWN_LIMIT_PERCENT = 100
+HPA_SCALE_DOWN_PERIOD_SECONDS = 15
+# kubernetes/kubernetes:pkg/apis/autoscaling/validation/validation.go (MaxPeriodSeconds, MaxStabilizationWindowSeconds)
+HPA_MAX_SCALING_POLICY_PERIOD_SECONDS = 1800
+HPA_MAX_STABILIZATION_WINDOW_SECONDS = 3600
+# kubernetes/kubernetes:pkg/apis/scheduling/types.go (SystemCriticalPriority = 2e9; node-critical = +1000)
+SYSTEM_PRIORITY_CLASSES = {"system-cluster-critical": 2_000_000_000, "system-node-critical": 2_000_001_000}

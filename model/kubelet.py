@@ -1,42 +1,904 @@
-"""STUB (being written by a helper session): a minimal kubelet that starts pods and deletes them."""
+"""The kubelet: one per node, it runs the node's pods and keeps the node's lease fresh.
+
+What it does, after upstream (kubernetes/kubernetes:pkg/kubelet/kubelet.go, kuberuntime/kuberuntime_manager.go,
+prober/, status/, nodelease/):
+
+- **Lease.** While the machine is up and the kubelet process runs, it renews the node's lease every
+  ``NODE_LEASE_RENEW_SECONDS`` (10 s, ``state.heartbeat``) at a seeded random phase, and reports the
+  node's Ready condition with it (``True``; ``False`` while the container runtime is down).
+- **Pods.** A pod bound to the node starts ``timing.container_start_seconds`` later (image pull,
+  sandbox): every container goes Running, the pod goes Running, and Ready once every container is.
+  A deleted pod's containers stop ``min(terminationGracePeriodSeconds, timing.container_stop_seconds)``
+  later (exit 143, SIGTERM; 137, SIGKILL, if the stop outlasts the grace period) and the kubelet
+  removes the pod (``state.delete_pod``).
+- **Restarts.** restartPolicy Always restarts on any exit, OnFailure on a non-zero exit, Never not at
+  all; a liveness or startup probe failure restarts under Always and OnFailure. CrashLoopBackOff
+  (client-go flowcontrol.Backoff as the kubelet uses it): the first restart is immediate, then the
+  container waits 10 s, 20 s, ... up to 300 s after it finished; the back-off resets when a
+  container ran 10 minutes (2 x 300 s) since its last restart. Pod phase follows upstream
+  ``getPhase`` (kubelet_pods.go); Succeeded and Failed are final.
+
+Lazy, exact probes. Probing every container every 10 s would cost 15,000 events per simulated second
+at 150,000 pods, and a healthy container's probes change nothing. So a probe is never simulated
+tick by tick: each container carries health flags (``liveness``, ``readiness``, ``startup``; healthy
+unless a fault says otherwise), and the kubelet computes, from the probe's schedule, the one instant
+at which the outcome changes, and schedules a single cancellable event for it:
+
+- a probe of a container started at ``s`` runs at ``s + initialDelaySeconds + k * periodSeconds``;
+- readiness: a container becomes Ready at the ``successThreshold``-th consecutive passing probe
+  (the first one at ``s + initialDelaySeconds`` for a healthy container), and stops being Ready at
+  the ``failureThreshold``-th consecutive failing probe after its readiness check starts failing;
+  no restart;
+- liveness: the ``failureThreshold``-th consecutive failing probe after the check starts failing
+  kills the container (then restart policy and back-off apply);
+- startup: liveness and readiness wait until the startup probe passes (at its first probe when
+  healthy); ``failureThreshold`` failures kill the container.
+
+A health flag that recovers before the threshold is reached cancels the pending event, which is
+exactly what resetting the consecutive counter does upstream. The events are batched by due time
+(one SimPy timeout for every kubelet action due at the same instant), and lease renewals of all
+kubelets share one timer per 0.1 s phase slot.
+
+Faults (the public methods a chaos nemesis calls; each returns whether it had an effect):
+``crash_container``, ``oom_kill_container``, ``exit_container`` (a run-to-completion container
+finishing), ``fail_probe``/``recover_probe``, ``stop_kubelet``/``start_kubelet`` (the process: no lease,
+no actions, the containers keep running), ``power_off``/``power_on`` (the machine: every container
+dies at once, with its emptyDir data and the kubelet's memory), ``fail_runtime``/``recover_runtime``
+(the container runtime: the kubelet reports the node NotReady and can act on nothing).
+:func:`kubelet_for` finds the kubelet running a pod.
+
+>>> from podquake.model import ClusterSpec, Simulation
+>>> sim = Simulation(ClusterSpec.uniform(nodes=2, zones=1), seed=1)
+>>> sim.kubelets["worker-1"].power_off(), sim.state.nodes["worker-1"].up
+(True, False)
+
+What the store shows is the API server's view, written by the kubelet: while the kubelet cannot
+report (machine down, process stopped, runtime down) the pods keep their last reported status, and
+the kubelet reports what happened when it comes back (as its status manager resyncs).
+
+Simplifications of Kubernetes, on purpose:
+- init containers and sidecars are not run: they are taken to finish within the start latency;
+- a probe's result is known at the probe instant (timeoutSeconds is not waited out), and the probe
+  schedule is anchored at the container's start (upstream anchors it at the probe worker's start,
+  with jitter after a kubelet restart); a kubelet restart keeps readiness results instead of
+  resetting them to failure;
+- lease renewals fall on 0.1 s phase slots (upstream jitters each renewal by up to 4 %) and keep
+  their phase across kubelet restarts, after one immediate renewal at the restart;
+- a restart after back-off is instantaneous (the image is present); a machine that comes back
+  restarts its pods' containers after ``container_start_seconds``, with a fresh back-off (the
+  kubelet's back-off table lived in memory), and reports the vanished ones as terminated with
+  exit code 137 and reason ``ContainerStatusUnknown``;
+- work the kubelet had in flight when it stops (a pending start, restart, probe kill or graceful
+  stop) is redone from the start when it comes back; injected probe failures are forgotten when the
+  machine powers off (the containers are gone);
+- a deleted pod's phase is not moved to Succeeded/Failed before it is removed; restartCount is
+  counted when the restart is decided (``set_container_waiting(restarting=True)``).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
+from podquake.model import constants as k8s
 from podquake.model import trace as ev
+from podquake.model.objects import ContainerSpec, Node, Pod
+
+if TYPE_CHECKING:
+    from podquake.model.simulation import Simulation
+
+__all__ = ["LEASE_SLOT_SECONDS", "PROBE_KINDS", "Kubelet", "kubelet_for", "next_probe_time", "pod_phase"]
+
+PROBE_KINDS = ("liveness", "readiness", "startup")
+LEASE_SLOT_SECONDS = 0.1
+_TICKS_PER_SECOND = 10  # 1 / LEASE_SLOT_SECONDS, as an integer so tick times are exact
+_SLOTS = int(k8s.NODE_LEASE_RENEW_SECONDS * _TICKS_PER_SECOND)
+_TERMINAL = ("Succeeded", "Failed")
+_EPS = 1e-9
+
+
+def next_probe_time(anchor: float, period: float, not_before: float) -> float:
+    """The first probe instant ``anchor + k * period`` (``k >= 0``) that is not before ``not_before``.
+
+    >>> next_probe_time(5.0, 10.0, 0.0), next_probe_time(5.0, 10.0, 5.0), next_probe_time(5.0, 10.0, 5.1)
+    (5.0, 5.0, 15.0)
+    """
+    if not_before <= anchor:
+        return anchor
+    return anchor + math.ceil((not_before - anchor) / period - _EPS) * period
+
+
+def pod_phase(pod: Pod) -> str:
+    """The phase the kubelet reports for ``pod`` from its container states (upstream ``getPhase``,
+    kubernetes/kubernetes:pkg/kubelet/kubelet_pods.go). A waiting container that ran before counts
+    as stopped, so a pod in CrashLoopBackOff under restartPolicy Always stays Running."""
+    running = stopped = succeeded = waiting = 0
+    for status in pod.containers:
+        state = status.state
+        if state == "running":
+            running += 1
+        elif state == "terminated":
+            stopped += 1
+            if status.exit_code == 0:
+                succeeded += 1
+        elif status.last_exit_code is not None:
+            stopped += 1
+        else:
+            waiting += 1
+    if waiting:
+        return "Pending"
+    if running:
+        return "Running"
+    if stopped:
+        policy = pod.spec.restart_policy
+        if policy == "Always":
+            return "Running"
+        if stopped == succeeded:
+            return "Succeeded"
+        return "Failed" if policy == "Never" else "Running"
+    return "Pending"
+
+
+def kubelet_for(sim: Simulation, pod_key: str) -> Kubelet | None:
+    """The kubelet of the node ``pod_key`` (``namespace/name``) is bound to, or None.
+
+    >>> from podquake.model import ClusterSpec, Simulation
+    >>> kubelet_for(Simulation(ClusterSpec.uniform(nodes=1, zones=1)), "default/missing") is None
+    True
+    """
+    pod = sim.state.pods_by_key.get(pod_key)
+    if pod is None or pod.node_name is None:
+        return None
+    return sim.kubelets.get(pod.node_name)
+
+
+class _Container:
+    """The kubelet's runtime record of one container of a pod: the process, its health, its timers.
+
+    ``gen`` changes whenever the process starts or dies; ``ready_gen`` and ``probe_gen`` whenever a
+    readiness or liveness/startup outcome is rescheduled. A scheduled event carries the values it
+    was made with and does nothing if they changed: that is how events are cancelled.
+    """
+
+    __slots__ = (
+        "index",
+        "spec",
+        "alive",
+        "started",
+        "gen",
+        "ready_gen",
+        "probe_gen",
+        "started_at",
+        "finished_at",
+        "backoff",
+        "backoff_updated",
+        "unreported",
+        "liveness_ok",
+        "readiness_ok",
+        "startup_ok",
+    )
+
+    def __init__(self, index: int, spec: ContainerSpec) -> None:
+        self.index = index
+        self.spec = spec
+        self.alive = False
+        self.started = False  # the startup probe passed (or there is none)
+        self.gen = 0
+        self.ready_gen = 0
+        self.probe_gen = 0
+        self.started_at = 0.0
+        self.finished_at = 0.0
+        self.backoff = 0.0  # the CrashLoopBackOff entry; 0 = none
+        self.backoff_updated = 0.0
+        self.unreported: tuple[int, str, bool] | None = None  # an exit the kubelet could not report yet
+        self.liveness_ok = True
+        self.readiness_ok = True
+        self.startup_ok = True
+
+
+class _PodRun:
+    """The kubelet's record of one pod it runs."""
+
+    __slots__ = ("pod", "containers", "started", "terminating")
+
+    def __init__(self, pod: Pod) -> None:
+        self.pod = pod
+        self.containers = [_Container(i, spec) for i, spec in enumerate(pod.spec.containers)]
+        self.started = False  # the sandbox exists: containers have been started
+        self.terminating = False
+
+
+class _Dispatcher:
+    """One per simulation, shared by its kubelets.
+
+    - Routes watch events to the kubelet of the node concerned, so a pod binding costs one call, not
+      one per kubelet.
+    - Batches kubelet timers by due time: one SimPy timeout per distinct instant.
+    - Renews leases: a kubelet's phase is one of 100 slots of 0.1 s; each non-empty slot has one
+      timer every 10 s that renews the lease of every kubelet in it.
+    """
+
+    def __init__(self, sim: Simulation) -> None:
+        self.env = sim.env
+        self.state = sim.state
+        self.kubelets: dict[str, Kubelet] = {}
+        self.deletion_reasons: dict[str, str] = {}  # by pod key, until the pod is gone
+        self._due: dict[float, list[tuple[Callable[..., None], tuple[Any, ...]]]] = {}
+        self._slots: dict[int, dict[Kubelet, None]] = {}
+        state = self.state
+        state.watch(ev.PodBound, self._on_bound)
+        state.watch(ev.PodDeletionRequested, self._on_deletion_requested)
+        state.watch(ev.PodDeleted, self._on_deleted)
+        state.watch(ev.NodePowerChanged, self._on_power)
+        state.watch(ev.NodeRemoved, self._on_node_removed)
+
+    # --- routing ---------------------------------------------------------------------------------
+    def _on_bound(self, event: ev.PodBound) -> None:
+        kubelet = self.kubelets.get(event.node)
+        if kubelet is not None:
+            kubelet._on_bound(self.state.pods_by_key[event.pod])
+
+    def _on_deletion_requested(self, event: ev.PodDeletionRequested) -> None:
+        pod = self.state.pods_by_key.get(event.pod)
+        if pod is None or pod.node_name is None:
+            return
+        self.deletion_reasons[event.pod] = event.reason
+        kubelet = self.kubelets.get(pod.node_name)
+        if kubelet is not None:
+            kubelet._on_deletion_requested(pod)
+
+    def _on_deleted(self, event: ev.PodDeleted) -> None:
+        self.deletion_reasons.pop(event.pod, None)
+        kubelet = self.kubelets.get(event.node)
+        if kubelet is not None:
+            kubelet._on_deleted(event.pod)
+
+    def _on_power(self, event: ev.NodePowerChanged) -> None:
+        kubelet = self.kubelets.get(event.node)
+        if kubelet is not None:
+            kubelet._on_power(event.up)
+
+    def _on_node_removed(self, event: ev.NodeRemoved) -> None:
+        kubelet = self.kubelets.pop(event.node, None)
+        if kubelet is not None:
+            kubelet._shutdown()
+
+    # --- timers ----------------------------------------------------------------------------------
+    def call_at(self, when: float, action: Callable[..., None], *args: Any) -> None:
+        """Call ``action(*args)`` at simulated time ``when`` (at once-but-later if it has passed)."""
+        batch = self._due.get(when)
+        if batch is None:
+            batch = self._due[when] = []
+            timeout = self.env.timeout(max(0.0, when - self.env.now))
+            timeout.callbacks.append(lambda _e: self._fire(when))  # type: ignore[union-attr]
+        batch.append((action, args))
+
+    def _fire(self, when: float) -> None:
+        for action, args in self._due.pop(when):
+            action(*args)
+
+    # --- leases ----------------------------------------------------------------------------------
+    def join(self, kubelet: Kubelet) -> None:
+        members = self._slots.get(kubelet.lease_slot)
+        if members is None:
+            self._slots[kubelet.lease_slot] = {kubelet: None}
+            first_tick = math.floor(self.env.now * _TICKS_PER_SECOND + _EPS) + 1
+            self._schedule_slot(kubelet.lease_slot, first_tick + (kubelet.lease_slot - first_tick) % _SLOTS)
+        else:
+            members[kubelet] = None
+
+    def leave(self, kubelet: Kubelet) -> None:
+        members = self._slots.get(kubelet.lease_slot)
+        if members is not None:
+            members.pop(kubelet, None)
+
+    def _schedule_slot(self, slot: int, tick: int) -> None:
+        timeout = self.env.timeout(max(0.0, tick / _TICKS_PER_SECOND - self.env.now))
+        timeout.callbacks.append(lambda _e: self._renew_slot(slot, tick))  # type: ignore[union-attr]
+
+    def _renew_slot(self, slot: int, tick: int) -> None:
+        members = self._slots.get(slot)
+        if not members:
+            self._slots.pop(slot, None)
+            return
+        for kubelet in list(members):
+            kubelet._renew_lease()
+        self._schedule_slot(slot, tick + _SLOTS)
+
+
+def _dispatcher_for(sim: Simulation) -> _Dispatcher:
+    """The simulation's dispatcher, made by its first kubelet. It is kept on the simulation object
+    itself (not in a module-level weak map, whose values would keep every simulation alive)."""
+    dispatcher: _Dispatcher | None = getattr(sim, "_kubelet_dispatcher", None)
+    if dispatcher is None:
+        dispatcher = _Dispatcher(sim)
+        sim._kubelet_dispatcher = dispatcher  # type: ignore[attr-defined]
+    return dispatcher
 
 
 class Kubelet:
-    def __init__(self, sim: Any, node_name: str) -> None:
+    """The kubelet of node ``node_name``. :meth:`start` once; then faults through the public methods.
+
+    >>> from podquake.model import ClusterSpec, Simulation
+    >>> sim = Simulation(ClusterSpec.uniform(nodes=1, zones=1), seed=1)
+    >>> kubelet = sim.kubelets["worker-1"]
+    >>> kubelet.stop_kubelet(), kubelet.running, kubelet.start_kubelet()
+    (True, False, True)
+    """
+
+    def __init__(self, sim: Simulation, node_name: str) -> None:
         self.sim = sim
+        self.env = sim.env
+        self.state = sim.state
+        self.timing = sim.timing
         self.node_name = node_name
+        self.node: Node = sim.state.nodes[node_name]
+        self.running = True  # the kubelet process
+        self.runtime_healthy = True  # the container runtime
+        self.lease_slot = 0
+        self.pods: dict[str, _PodRun] = {}  # by pod key
+        self._epoch = 0  # changes when the kubelet stops acting: cancels everything it had scheduled
+        self._removed = False
+        self._dispatcher: _Dispatcher | None = None
 
     def start(self) -> None:
-        state = self.sim.state
-        state.watch(ev.PodBound, self._on_bound)
-        state.watch(ev.PodDeletionRequested, self._on_delete)
+        """Begin: draw the lease phase, renew leases, and run the pods already bound here."""
+        self._dispatcher = _dispatcher_for(self.sim)
+        self._dispatcher.kubelets[self.node_name] = self
+        self.lease_slot = self.sim.rng.randrange(_SLOTS)
+        if self.beating:
+            self._dispatcher.join(self)
+        if self.acting and self.node.pods:
+            self._resync()
 
-    def _on_bound(self, event: ev.PodBound) -> None:
-        if event.node != self.node_name:
+    @property
+    def beating(self) -> bool:
+        """Renewing the lease: the machine is up and the kubelet process runs."""
+        return self.running and self.node.up and not self._removed
+
+    @property
+    def acting(self) -> bool:
+        """Able to start, stop, probe and report containers: beating, with a healthy runtime."""
+        return self.running and self.runtime_healthy and self.node.up and not self._removed
+
+    # === faults ===================================================================================
+    def crash_container(self, pod_key: str, container: str | int = 0, exit_code: int = 1, reason: str = "Error") -> bool:
+        """The container's process dies now with ``exit_code``; restart policy and back-off apply.
+
+        ``container`` is a name or an index into the pod's containers. Returns False when the
+        container is not running (not started yet, already dead, pod gone, machine down).
+
+        >>> kubelet.crash_container("default/web-0", "web", exit_code=2)  # doctest: +SKIP
+        True
+        """
+        target = self._target(pod_key, container)
+        if target is None:
+            return False
+        run, c = target
+        return self._container_died(run, c, exit_code, reason)
+
+    def oom_kill_container(self, pod_key: str, container: str | int = 0) -> bool:
+        """The kernel OOM-kills the container: exit code 137, reason ``OOMKilled``.
+
+        >>> kubelet.oom_kill_container("default/web-0")  # doctest: +SKIP
+        True
+        """
+        return self.crash_container(pod_key, container, k8s.OOM_KILLED_EXIT_CODE, "OOMKilled")
+
+    def exit_container(self, pod_key: str, container: str | int = 0, exit_code: int = 0, after: float = 0.0) -> bool:
+        """The container's process finishes on its own, now or ``after`` seconds from now (if it is
+        still the same run of the container then), with ``exit_code`` (reason ``Completed`` for 0,
+        ``Error`` otherwise). For run-to-completion pods: with restartPolicy OnFailure or Never and
+        exit code 0 the pod goes Succeeded.
+
+        >>> kubelet.exit_container("default/job-x", exit_code=0, after=30)  # doctest: +SKIP
+        True
+        """
+        target = self._target(pod_key, container)
+        if target is None or not target[1].alive:
+            return False
+        run, c = target
+        reason = "Completed" if exit_code == 0 else "Error"
+        if after <= 0:
+            return self._container_died(run, c, exit_code, reason)
+        self._call_at(self.env.now + after, self._exit_due, run, c, c.gen, exit_code, reason)
+        return True
+
+    def fail_probe(self, pod_key: str, container: str | int = 0, probe: str = "liveness") -> bool:
+        """The container's ``probe`` check (``liveness``, ``readiness`` or ``startup``) starts
+        failing, until :meth:`recover_probe`. Nothing happens at once: a liveness failure restarts
+        the container at the failureThreshold-th failing probe, a readiness failure makes it not
+        Ready then. Returns False if the container has no such probe or the check already fails.
+
+        >>> kubelet.fail_probe("default/web-0", "web", "readiness")  # doctest: +SKIP
+        True
+        """
+        return self._set_health(pod_key, container, probe, False)
+
+    def recover_probe(self, pod_key: str, container: str | int = 0, probe: str = "liveness") -> bool:
+        """The container's ``probe`` check passes again (see :meth:`fail_probe`).
+
+        >>> kubelet.recover_probe("default/web-0", "web", "readiness")  # doctest: +SKIP
+        True
+        """
+        return self._set_health(pod_key, container, probe, True)
+
+    def stop_kubelet(self) -> bool:
+        """The kubelet process stops: no lease renewals (the node goes Unknown after the grace
+        period), no starts, restarts, probes or deletions; the containers keep running.
+
+        >>> kubelet.stop_kubelet()  # doctest: +SKIP
+        True
+        """
+        if not self.running:
+            return False
+        self.running = False
+        self._epoch += 1
+        self._require_dispatcher().leave(self)
+        return True
+
+    def start_kubelet(self) -> bool:
+        """The kubelet process comes back: it renews the lease at once, reports Ready, and resyncs:
+        reports what happened meanwhile, starts pods bound while it was away, finishes deletions.
+
+        >>> kubelet.start_kubelet()  # doctest: +SKIP
+        True
+        """
+        if self.running:
+            return False
+        self.running = True
+        if self.beating:
+            self._come_back()
+        return True
+
+    def power_off(self) -> bool:
+        """The machine stops (``state.set_node_power``): every container dies at once, with its
+        emptyDir data and the kubelet's memory. The API keeps showing the pods until the node
+        lifecycle controller acts.
+
+        >>> kubelet.power_off()  # doctest: +SKIP
+        True
+        """
+        if not self.node.up or self._removed:
+            return False
+        self.state.set_node_power(self.node_name, False)
+        return True
+
+    def power_on(self) -> bool:
+        """The machine boots: the kubelet starts, renews the lease, reports Ready, restarts the
+        containers of the pods the API still binds here, and finishes off those being deleted.
+
+        >>> kubelet.power_on()  # doctest: +SKIP
+        True
+        """
+        if self.node.up or self._removed:
+            return False
+        self.state.set_node_power(self.node_name, True)
+        return True
+
+    def fail_runtime(self) -> bool:
+        """The container runtime stops answering: the kubelet keeps renewing the lease but reports
+        the node Ready=False (KubeletNotReady) and can start, stop or report nothing.
+
+        >>> kubelet.fail_runtime()  # doctest: +SKIP
+        True
+        """
+        if not self.runtime_healthy:
+            return False
+        self.runtime_healthy = False
+        self._epoch += 1
+        if self.beating:
+            self._report_node_ready()
+        return True
+
+    def recover_runtime(self) -> bool:
+        """The container runtime answers again: the kubelet reports Ready and resyncs.
+
+        >>> kubelet.recover_runtime()  # doctest: +SKIP
+        True
+        """
+        if self.runtime_healthy:
+            return False
+        self.runtime_healthy = True
+        self._epoch += 1
+        if self.beating:
+            self._report_node_ready()
+            self._resync()
+        return True
+
+    # === watch events (routed by the dispatcher) ==================================================
+    def _on_bound(self, pod: Pod) -> None:
+        if self.acting:
+            self._adopt(pod)
+
+    def _on_deletion_requested(self, pod: Pod) -> None:
+        if self.acting:
+            self._begin_deletion(pod)
+
+    def _on_deleted(self, pod_key: str) -> None:
+        run = self.pods.get(pod_key)
+        if run is None or not self.acting or self.state.pods.get(run.pod.uid) is run.pod:
             return
-        pod = self.sim.state.pods_by_key[event.pod]
-        timeout = self.sim.env.timeout(self.sim.timing.container_start_seconds)
-        timeout.callbacks.append(lambda _e: self._run(pod.uid))
+        # Removed from the API without us (forced): kill what still runs; nothing left to report.
+        del self.pods[pod_key]
+        self._kill_silently(run)
 
-    def _run(self, uid: str) -> None:
-        state = self.sim.state
-        pod = state.pods.get(uid)
-        if pod is None or pod.deletion_timestamp is not None:
+    def _on_power(self, up: bool) -> None:
+        if not up:
+            self._epoch += 1
+            self._require_dispatcher().leave(self)
+            for run in self.pods.values():
+                self._kill_silently(run)
+            self.pods = {}
             return
-        for i in range(len(pod.containers)):
-            state.start_container(uid, i)
-        state.set_pod_phase(uid, "Running")
-        state.set_pod_ready(uid, True)
+        self.running = True
+        self.runtime_healthy = True
+        self.pods = {}
+        self._come_back()
 
-    def _on_delete(self, event: ev.PodDeletionRequested) -> None:
-        pod = self.sim.state.pods_by_key[event.pod]
+    def _shutdown(self) -> None:
+        self._removed = True
+        self._epoch += 1
+        self._require_dispatcher().leave(self)
+        for run in self.pods.values():
+            self._kill_silently(run)
+        self.pods = {}
+
+    # === lease and node status ====================================================================
+    def _renew_lease(self) -> None:
+        if not self.beating:
+            self._require_dispatcher().leave(self)
+            return
+        self.state.heartbeat(self.node_name)
+        self._report_node_ready()
+
+    def _report_node_ready(self) -> None:
+        want = "True" if self.runtime_healthy else "False"
+        if self.node.ready != want:
+            self.state.set_node_ready(self.node_name, want, "KubeletReady" if self.runtime_healthy else "KubeletNotReady")
+
+    def _come_back(self) -> None:
+        """The kubelet (re)starts on a running machine: renew now, report, resync."""
+        self._epoch += 1
+        self._require_dispatcher().join(self)
+        self._renew_lease()
+        if self.acting:
+            self._resync()
+
+    # === pods =====================================================================================
+    def _adopt(self, pod: Pod) -> _PodRun:
+        """Take charge of a pod the API binds here. Containers the API shows running are gone (this
+        only happens after the machine rebooted): report them terminated and restart them."""
+        run = _PodRun(pod)
+        self.pods[pod.key] = run
+        if pod.phase in _TERMINAL:
+            run.started = True
+            return run
+        state = self.state
+        to_start = []
+        vanished = False
+        for i, status in enumerate(pod.containers):
+            if status.state == "running":
+                vanished = True
+                state.terminate_container(pod.uid, i, k8s.SIGKILL_EXIT_CODE, "ContainerStatusUnknown")
+                if _should_restart(pod.spec.restart_policy, k8s.SIGKILL_EXIT_CODE, False):
+                    state.set_container_waiting(pod.uid, i, "ContainerCreating", 0.0, restarting=True)
+                    to_start.append(i)
+            elif status.state == "waiting":
+                to_start.append(i)
+        if vanished:
+            self._report_pod(run)
+        if to_start:
+            self._call_at(self.env.now + self.timing.container_start_seconds, self._start_pod, run, self._epoch, to_start)
+        else:
+            run.started = True
+        return run
+
+    def _start_pod(self, run: _PodRun, epoch: int, indexes: list[int]) -> None:
+        pod = run.pod
+        if epoch != self._epoch or self.pods.get(pod.key) is not run or pod.deletion_timestamp is not None:
+            return
+        run.started = True
+        for i in indexes:
+            c = run.containers[i]
+            if not c.alive:
+                self._run_container(run, c)
+        self._report_pod(run)
+
+    def _report_pod(self, run: _PodRun) -> None:
+        """Write the pod's phase and Ready condition as the kubelet's status manager would."""
+        pod = run.pod
+        state = self.state
+        if state.pods.get(pod.uid) is not pod:
+            return
+        if pod.phase not in _TERMINAL:
+            phase = pod_phase(pod)
+            if phase != pod.phase:
+                state.set_pod_phase(pod.uid, phase)
+        ready = bool(pod.containers) and all(status.ready for status in pod.containers)
+        if ready != pod.ready:
+            state.set_pod_ready(pod.uid, ready)
+
+    def _resync(self) -> None:
+        """Catch up with the API and the runtime after being away (or at start)."""
+        state = self.state
+        for key, run in list(self.pods.items()):
+            if state.pods.get(run.pod.uid) is not run.pod:
+                del self.pods[key]
+                self._kill_silently(run)
+        for pod in list(self.node.pods.values()):
+            run = self.pods.get(pod.key)
+            if pod.deletion_timestamp is not None:
+                self._begin_deletion(pod)
+            elif run is None:
+                self._adopt(pod)
+            elif not run.started:
+                waiting = [i for i, c in enumerate(run.containers) if not c.alive]
+                self._call_at(self.env.now + self.timing.container_start_seconds, self._start_pod, run, self._epoch, waiting)
+            else:
+                self._resync_containers(run)
+
+    def _resync_containers(self, run: _PodRun) -> None:
+        pod = run.pod
+        for c in run.containers:
+            if c.unreported is not None:
+                exit_code, reason, probe_kill = c.unreported
+                c.unreported = None
+                self._report_exit(run, c, exit_code, reason, probe_kill)
+            elif c.alive:
+                if c.started:
+                    self._arm_readiness(run, c)
+                    self._arm_liveness(run, c)
+                else:
+                    self._arm_startup(run, c)
+            elif pod.containers[c.index].state == "waiting" and pod.phase not in _TERMINAL:
+                self._call_at(self.env.now + self._backoff_wait(c), self._restart_due, run, c, self._epoch, c.gen)
+        self._report_pod(run)
+
+    # --- deletion ----------------------------------------------------------------------------------
+    def _begin_deletion(self, pod: Pod) -> None:
+        run = self.pods.get(pod.key)
+        if run is not None and run.pod is not pod:
+            run = None
+        if run is not None:
+            if run.terminating:
+                return
+            run.terminating = True
+        alive = run is not None and any(c.alive for c in run.containers)
+        delay = min(pod.spec.termination_grace_period_seconds, self.timing.container_stop_seconds) if alive else 0.0
+        self._call_at(self.env.now + delay, self._finish_deletion, pod, run, self._epoch)
+
+    def _finish_deletion(self, pod: Pod, run: _PodRun | None, epoch: int) -> None:
+        state = self.state
+        if epoch != self._epoch or state.pods.get(pod.uid) is not pod:
+            return
+        grace = pod.spec.termination_grace_period_seconds
+        exit_code = k8s.SIGTERM_EXIT_CODE if self.timing.container_stop_seconds <= grace else k8s.SIGKILL_EXIT_CODE
+        if run is not None:
+            for c in run.containers:
+                if c.alive:
+                    c.alive = False
+                    c.gen += 1
+                    state.terminate_container(pod.uid, c.index, exit_code, "Error")
+            if self.pods.get(pod.key) is run:
+                del self.pods[pod.key]
+        if pod.ready:
+            state.set_pod_ready(pod.uid, False)
+        reason = self._require_dispatcher().deletion_reasons.pop(pod.key, "Deleted")
+        state.delete_pod(pod.uid, reason)
+
+    # === containers ===============================================================================
+    def _run_container(self, run: _PodRun, c: _Container) -> None:
+        self.state.start_container(run.pod.uid, c.index)
+        c.alive = True
+        c.gen += 1
+        c.started_at = self.env.now
+        c.unreported = None
+        if c.spec.startup_probe is None:
+            self._on_started(run, c)
+        else:
+            c.started = False
+            self._arm_startup(run, c)
+
+    def _on_started(self, run: _PodRun, c: _Container) -> None:
+        c.started = True
+        self._arm_readiness(run, c)
+        self._arm_liveness(run, c)
+
+    def _container_died(self, run: _PodRun, c: _Container, exit_code: int, reason: str, probe_kill: bool = False) -> bool:
+        """The process ended (the runtime's truth); the kubelet reports it now or when it can."""
+        if not c.alive:
+            return False
+        c.alive = False
+        c.started = False
+        c.gen += 1
+        c.finished_at = self.env.now
+        if self.acting:
+            self._report_exit(run, c, exit_code, reason, probe_kill)
+        else:
+            c.unreported = (exit_code, reason, probe_kill)
+        return True
+
+    def _report_exit(self, run: _PodRun, c: _Container, exit_code: int, reason: str, probe_kill: bool) -> None:
+        pod = run.pod
+        state = self.state
+        if state.pods.get(pod.uid) is not pod:
+            return
+        state.terminate_container(pod.uid, c.index, exit_code, reason)
+        self._report_pod(run)
+        if (
+            pod.deletion_timestamp is None
+            and pod.phase not in _TERMINAL
+            and _should_restart(pod.spec.restart_policy, exit_code, probe_kill)
+        ):
+            wait = self._backoff_wait(c)
+            if wait <= 0:
+                state.set_container_waiting(pod.uid, c.index, "ContainerCreating", 0.0, restarting=True)
+                self._restart(run, c)
+            else:
+                state.set_container_waiting(pod.uid, c.index, "CrashLoopBackOff", c.backoff, restarting=True)
+                self._call_at(self.env.now + wait, self._restart_due, run, c, self._epoch, c.gen)
+
+    def _restart_due(self, run: _PodRun, c: _Container, epoch: int, gen: int) -> None:
+        pod = run.pod
+        if epoch != self._epoch or gen != c.gen or c.alive or self.pods.get(pod.key) is not run:
+            return
+        if pod.deletion_timestamp is not None or self.state.pods.get(pod.uid) is not pod:
+            return
+        self._restart(run, c)
+
+    def _restart(self, run: _PodRun, c: _Container) -> None:
+        self._backoff_next(c)
+        self._run_container(run, c)
+        self._report_pod(run)
+
+    def _exit_due(self, run: _PodRun, c: _Container, gen: int, exit_code: int, reason: str) -> None:
+        if gen == c.gen:
+            self._container_died(run, c, exit_code, reason)
+
+    def _kill_silently(self, run: _PodRun) -> None:
+        for c in run.containers:
+            c.alive = False
+            c.gen += 1
+
+    # --- CrashLoopBackOff (k8s.io/client-go/util/flowcontrol/backoff.go, kuberuntime_manager.go doBackOff)
+    def _backoff_wait(self, c: _Container) -> float:
+        """Seconds until the container may restart (``IsInBackOffSince`` its finish time)."""
+        if c.backoff == 0.0 or c.finished_at - c.backoff_updated > k8s.CRASH_LOOP_RESET_SECONDS:
+            return 0.0
+        return max(0.0, c.finished_at + c.backoff - self.env.now)
+
+    def _backoff_next(self, c: _Container) -> None:
+        """``Backoff.Next`` at a restart: 10 s for a new or expired entry, else doubled up to 300 s."""
+        if c.backoff == 0.0 or c.finished_at - c.backoff_updated > k8s.CRASH_LOOP_RESET_SECONDS:
+            c.backoff = k8s.CRASH_LOOP_INITIAL_BACKOFF_SECONDS
+        else:
+            c.backoff = min(2 * c.backoff, k8s.CRASH_LOOP_MAX_BACKOFF_SECONDS)
+        c.backoff_updated = self.env.now
+
+    # --- probes (lazy; see the module docstring) ---------------------------------------------------
+    def _arm_readiness(self, run: _PodRun, c: _Container) -> None:
+        c.ready_gen += 1
+        if not (c.alive and c.started):
+            return
+        pod = run.pod
+        status = pod.containers[c.index]
+        probe = c.spec.readiness_probe
+        if probe is None:
+            if not status.ready:
+                self.state.set_container_ready(pod.uid, c.index, True)
+            return
+        if status.ready == c.readiness_ok:
+            return
+        first = next_probe_time(c.started_at + probe.initial_delay_seconds, probe.period_seconds, self.env.now)
+        threshold = probe.success_threshold if c.readiness_ok else probe.failure_threshold
+        when = first + (threshold - 1) * probe.period_seconds
+        self._call_at(when, self._readiness_due, run, c, self._epoch, c.gen, c.ready_gen, c.readiness_ok)
+
+    def _readiness_due(self, run: _PodRun, c: _Container, epoch: int, gen: int, ready_gen: int, ready: bool) -> None:
+        if epoch != self._epoch or gen != c.gen or ready_gen != c.ready_gen:
+            return
+        self.state.set_container_ready(run.pod.uid, c.index, ready)
+        self._report_pod(run)
+
+    def _arm_liveness(self, run: _PodRun, c: _Container) -> None:
+        c.probe_gen += 1
+        probe = c.spec.liveness_probe
+        if probe is None or c.liveness_ok or not (c.alive and c.started):
+            return
+        first = next_probe_time(c.started_at + probe.initial_delay_seconds, probe.period_seconds, self.env.now)
+        when = first + (probe.failure_threshold - 1) * probe.period_seconds
+        self._call_at(when, self._probe_failed, run, c, self._epoch, c.gen, c.probe_gen)
+
+    def _arm_startup(self, run: _PodRun, c: _Container) -> None:
+        c.probe_gen += 1
+        probe = c.spec.startup_probe
+        if probe is None or not c.alive or c.started:
+            return
+        first = next_probe_time(c.started_at + probe.initial_delay_seconds, probe.period_seconds, self.env.now)
+        if c.startup_ok:  # successThreshold must be 1 for startup probes
+            self._call_at(first, self._startup_passed, run, c, self._epoch, c.gen, c.probe_gen)
+        else:
+            when = first + (probe.failure_threshold - 1) * probe.period_seconds
+            self._call_at(when, self._probe_failed, run, c, self._epoch, c.gen, c.probe_gen)
+
+    def _startup_passed(self, run: _PodRun, c: _Container, epoch: int, gen: int, probe_gen: int) -> None:
+        if epoch != self._epoch or gen != c.gen or probe_gen != c.probe_gen:
+            return
+        self._on_started(run, c)
+        self._report_pod(run)
+
+    def _probe_failed(self, run: _PodRun, c: _Container, epoch: int, gen: int, probe_gen: int) -> None:
+        """Liveness or startup failed failureThreshold times: kill the container with the grace period."""
+        if epoch != self._epoch or gen != c.gen or probe_gen != c.probe_gen:
+            return
+        c.probe_gen += 1
+        grace = run.pod.spec.termination_grace_period_seconds
+        stop = self.timing.container_stop_seconds
+        exit_code = k8s.SIGTERM_EXIT_CODE if stop <= grace else k8s.SIGKILL_EXIT_CODE
+        self._call_at(self.env.now + min(stop, grace), self._kill_done, run, c, epoch, gen, exit_code)
+
+    def _kill_done(self, run: _PodRun, c: _Container, epoch: int, gen: int, exit_code: int) -> None:
+        if epoch == self._epoch and gen == c.gen:
+            self._container_died(run, c, exit_code, "Error", probe_kill=True)
+
+    def _set_health(self, pod_key: str, container: str | int, probe: str, healthy: bool) -> bool:
+        if probe not in PROBE_KINDS:
+            raise ValueError(f"unknown probe {probe!r}: use one of {', '.join(PROBE_KINDS)}")
+        target = self._target(pod_key, container)
+        if target is None:
+            return False
+        run, c = target
+        if getattr(c.spec, f"{probe}_probe") is None or getattr(c, f"{probe}_ok") == healthy:
+            return False
+        setattr(c, f"{probe}_ok", healthy)
+        if self.acting and c.alive:
+            if probe == "readiness":
+                self._arm_readiness(run, c)
+            elif probe == "liveness":
+                self._arm_liveness(run, c)
+            elif not c.started:
+                self._arm_startup(run, c)
+        return True
+
+    # === helpers ==================================================================================
+    def _target(self, pod_key: str, container: str | int) -> tuple[_PodRun, _Container] | None:
+        pod = self.state.pods_by_key.get(pod_key)
+        if pod is None or pod.node_name is None:
+            return None
         if pod.node_name != self.node_name:
-            return
-        timeout = self.sim.env.timeout(self.sim.timing.container_stop_seconds)
-        timeout.callbacks.append(lambda _e: self.sim.state.delete_pod(pod.uid, "Deleted") if pod.uid in self.sim.state.pods else None)
+            raise ValueError(
+                f"pod {pod_key} runs on {pod.node_name}, not on {self.node_name}: use kubelet_for(sim, {pod_key!r})"
+            )
+        run = self.pods.get(pod_key)
+        if run is None or run.pod is not pod:
+            return None
+        names = [spec.name for spec in pod.spec.containers]
+        if isinstance(container, str):
+            if container not in names:
+                raise ValueError(f"pod {pod_key} has no container {container!r}; it has {', '.join(names)}")
+            return run, run.containers[names.index(container)]
+        if not 0 <= container < len(names):
+            raise ValueError(f"pod {pod_key} has {len(names)} container(s); index {container} is out of range")
+        return run, run.containers[container]
+
+    def _call_at(self, when: float, action: Callable[..., None], *args: Any) -> None:
+        self._require_dispatcher().call_at(when, action, *args)
+
+    def _require_dispatcher(self) -> _Dispatcher:
+        if self._dispatcher is None:
+            raise RuntimeError(f"the kubelet of {self.node_name} was not started: call start() first")
+        return self._dispatcher
+
+    def __repr__(self) -> str:
+        return f"Kubelet({self.node_name})"
+
+
+def _should_restart(policy: str, exit_code: int, probe_kill: bool) -> bool:
+    """Upstream ``ShouldContainerBeRestarted``; a probe kill restarts unless the policy is Never."""
+    if policy == "Always":
+        return True
+    if policy == "OnFailure":
+        return exit_code != 0 or probe_kill
+    return False

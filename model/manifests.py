@@ -1,14 +1,830 @@
-"""STUB (being written by a helper session): loading Kubernetes YAML."""
+"""Loading Kubernetes YAML into the model: files, folders or text -> :class:`Manifest` values.
+
+``load_manifests`` reads every document of every file (a folder: its ``*.yaml`` and ``*.yml`` files in
+sorted order), expands ``kind: List``, checks the objects the way the API server would, and returns
+one :class:`Manifest` per object, in order. Nothing touches a simulation until
+:meth:`Manifest.apply_to` (or ``Simulation.apply``), so a bad manifest leaves nothing half written.
+
+What each kind becomes:
+- Deployment, ReplicaSet, StatefulSet, DaemonSet (apps/v1) -> the workload objects of
+  :mod:`podquake.model.objects`, created with a fresh uid per simulation;
+- Pod (v1) -> a bare pod (``Simulation.create_pod``);
+- Service, HorizontalPodAutoscaler (autoscaling/v2 and v1), PodDisruptionBudget (policy/v1),
+  PersistentVolumeClaim -> the frozen values of :mod:`podquake.model.resources_api`, stored with
+  ``ClusterState.put_object``;
+- anything else (ConfigMap, Secret, ServiceAccount, Namespace, RBAC, custom resources...) -> a
+  :class:`~podquake.model.resources_api.GenericObject`, stored the same way. Kinds the model cannot
+  run (Job, a removed API version, a custom resource) get a note in :attr:`Manifest.notes`.
+
+Defaulting and validation follow the API server: kubernetes/kubernetes:pkg/apis/core/v1/defaults.go
+(a container request missing but its limit present defaults to the limit; probe timings),
+pkg/apis/apps/v1/defaults.go (replicas 1, RollingUpdate 25%/25%, progressDeadlineSeconds 600,
+revisionHistoryLimit 10), pkg/apis/core/validation/validation.go and pkg/apis/apps/validation/
+validation.go (the checks below). Each problem is one :class:`~podquake.model.errors.InputError` with
+the file, the document, the field path and the fix.
+
+YAML is read with PyYAML's safe loader only (what ``yaml.safe_load_all`` does: no Python tags), after
+a first pass over the parser's events that rejects hostile input before anything is built: files over
+:data:`MAX_MANIFEST_BYTES`, nesting deeper than :data:`MAX_NESTING_DEPTH`, aliases that would expand to
+more than :data:`MAX_ALIAS_EXPANSION` extra nodes ("billion laughs"), recursive aliases, and
+duplicate keys in a mapping (which kubectl rejects too).
+
+Simplifications, on purpose:
+- namespaces need not exist first, and ``metadata.generateName`` is not supported (apply needs names);
+- ``spec.priority`` is taken as written; otherwise ``priorityClassName`` resolves against the built-in
+  classes and the PriorityClass objects loaded in the same call (a ``globalDefault`` class applies to
+  pods without one), as the Priority admission plug-in does;
+- inter-pod affinity, pod-level resources, LimitRange defaults and container ports are not modelled
+  (a note says so when a manifest uses them); extended resources (GPUs) are checked and ignored.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
+import yaml
 
+from podquake.model import constants as k8s
+from podquake.model.errors import InputError
+from podquake.model.objects import (
+    WORKLOAD_KINDS,
+    ContainerSpec,
+    DaemonSet,
+    Deployment,
+    PodSpec,
+    PodTemplate,
+    Probe,
+    ReplicaSet,
+    RollingUpdate,
+    StatefulSet,
+    TopologySpreadConstraint,
+    VolumeSpec,
+    Workload,
+)
+from podquake.model.quantity import QuantityError, Resources, parse_cpu, parse_memory, parse_quantity
+from podquake.model.resources_api import (
+    Doc,
+    Field,
+    GenericObject,
+    describe,
+    parse_hpa,
+    parse_label_selector,
+    parse_pdb,
+    parse_pvc,
+    parse_service,
+)
+from podquake.model.selectors import TAINT_EFFECTS, NodeAffinity, NodeSelectorTerm, Requirement, Toleration
+
+__all__ = [
+    "MAX_ALIAS_EXPANSION",
+    "MAX_MANIFEST_BYTES",
+    "MAX_NESTING_DEPTH",
+    "Manifest",
+    "load_manifests",
+    "manifest_notes",
+]
+
+MAX_MANIFEST_BYTES = 16 * 2**20
+"""Largest file (or text) accepted. The API server takes 3 MiB per request; this leaves room for many objects."""
+MAX_NESTING_DEPTH = 128
+"""Deepest nesting of mappings and lists. Kubernetes objects nest about 20 deep; CRD schemas more."""
+MAX_ALIAS_EXPANSION = 100_000
+"""Most nodes that YAML aliases may add to one document when expanded (billion-laughs guard)."""
+
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS_1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+
+_HPA_VERSIONS = ("autoscaling/v2", "autoscaling/v1")
+# Kinds whose objects have no namespace (kubectl api-resources --namespaced=false, the common ones).
+_CLUSTER_SCOPED = frozenset(
+    "Namespace Node PersistentVolume StorageClass ClusterRole ClusterRoleBinding PriorityClass "
+    "CustomResourceDefinition IngressClass RuntimeClass ValidatingWebhookConfiguration "
+    "MutatingWebhookConfiguration ValidatingAdmissionPolicy ValidatingAdmissionPolicyBinding APIService "
+    "CSIDriver CSINode VolumeAttachment CertificateSigningRequest FlowSchema PriorityLevelConfiguration".split()
+)
+# Built-in kinds the model keeps as data, by apiVersion; other kinds get a "custom resource" note.
+_BUILT_IN = {
+    "v1": "ConfigMap Secret ServiceAccount Namespace Endpoints LimitRange ResourceQuota PersistentVolume "
+    "ReplicationController Node Event PodTemplate",
+    "apps/v1": "ControllerRevision",
+    "batch/v1": "Job CronJob",
+    "rbac.authorization.k8s.io/v1": "Role RoleBinding ClusterRole ClusterRoleBinding",
+    "networking.k8s.io/v1": "Ingress IngressClass NetworkPolicy",
+    "storage.k8s.io/v1": "StorageClass CSIDriver CSINode VolumeAttachment",
+    "scheduling.k8s.io/v1": "PriorityClass",
+    "discovery.k8s.io/v1": "EndpointSlice",
+    "apiextensions.k8s.io/v1": "CustomResourceDefinition",
+    "admissionregistration.k8s.io/v1": "ValidatingWebhookConfiguration MutatingWebhookConfiguration "
+    "ValidatingAdmissionPolicy ValidatingAdmissionPolicyBinding",
+    "coordination.k8s.io/v1": "Lease",
+    "node.k8s.io/v1": "RuntimeClass",
+    "apiregistration.k8s.io/v1": "APIService",
+    "certificates.k8s.io/v1": "CertificateSigningRequest",
+    "flowcontrol.apiserver.k8s.io/v1": "FlowSchema PriorityLevelConfiguration",
+}
+_NOT_RUN = {
+    "Job": "Jobs are kept as data; the model does not run them",
+    "CronJob": "CronJobs are kept as data; the model does not run them",
+    "ReplicationController": "ReplicationControllers are kept as data; use a Deployment to run pods",
+    "LimitRange": "LimitRange defaults are not applied to pods by the model",
+    "ResourceQuota": "ResourceQuotas are not enforced by the model",
+    "NetworkPolicy": "NetworkPolicies are not enforced by the model",
+    "Node": "Node objects are not added; describe nodes with the cluster spec",
+}
+_MODELLED_VERSIONS = {
+    "Deployment": ("apps/v1",),
+    "ReplicaSet": ("apps/v1",),
+    "StatefulSet": ("apps/v1",),
+    "DaemonSet": ("apps/v1",),
+    "Pod": ("v1",),
+    "Service": ("v1",),
+    "PersistentVolumeClaim": ("v1",),
+    "HorizontalPodAutoscaler": _HPA_VERSIONS,
+    "PodDisruptionBudget": ("policy/v1",),
+}
+
+
+# --- the result ---------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
 class Manifest:
+    """One object from a manifest, parsed and checked, ready to apply to any number of simulations.
+
+    ``obj`` is what the object became: for a workload, a prototype
+    :class:`~podquake.model.objects.Workload` (``apply_to`` copies it with a new uid); for a Pod, its
+    :class:`~podquake.model.objects.PodTemplate`; otherwise a value from
+    :mod:`podquake.model.resources_api`. ``notes`` say what the model ignores or cannot run.
+    """
+
+    kind: str
+    name: str
+    namespace: str
+    api_version: str
+    source: str
+    location: str
+    obj: Any = field(repr=False)
+    notes: tuple[str, ...] = ()
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def key(self) -> str:
+        """``namespace/name`` (just ``name`` for a cluster-scoped object)."""
+        return f"{self.namespace}/{self.name}" if self.namespace else self.name
+
     def apply_to(self, sim: Any) -> None:
-        raise NotImplementedError
+        """Create this object in ``sim`` (a :class:`~podquake.model.simulation.Simulation`)."""
+        state = sim.state
+        if isinstance(self.obj, Workload):
+            if state.workload_named(self.kind, self.namespace, self.name) is not None:
+                raise self._exists()
+            prototype = self.obj
+            sim.create_workload(
+                replace(prototype, uid=sim.new_uid(), labels=dict(prototype.labels), annotations=dict(prototype.annotations))
+            )
+        elif self.kind == "Pod" and isinstance(self.obj, PodTemplate):
+            if self.key in state.pods_by_key:
+                raise self._exists()
+            sim.create_pod(self.name, self.namespace, self.obj)
+        else:
+            state.put_object(self.kind, self.namespace, self.name, self.obj)
+
+    def _exists(self) -> InputError:
+        return InputError(
+            f"{self.kind} {self.key} already exists in the simulation",
+            source=self.source,
+            location=self.location,
+            fix="apply each manifest once per simulation",
+        )
 
 
-def load_manifests(path: Any = None, *, text: str | None = None, source: str | None = None) -> list[Manifest]:
-    raise NotImplementedError
+def manifest_notes(manifests: Iterable[Manifest]) -> list[str]:
+    """Every note of ``manifests`` as one line naming its file and document."""
+    return [f"{m.source}: {m.location}: {note}" for m in manifests for note in m.notes]
+
+
+# --- loading ------------------------------------------------------------------------------------
+def load_manifests(
+    path: str | Path | Iterable[str | Path] | None = None, *, text: str | None = None, source: str | None = None
+) -> list[Manifest]:
+    """Parse Kubernetes YAML from ``path`` (a file, a folder, or a list of them) or from ``text``.
+
+    Raises :class:`~podquake.model.errors.InputError` naming the file, document, field and fix.
+
+    >>> [m.kind for m in load_manifests(text="kind: ConfigMap\\napiVersion: v1\\nmetadata: {name: c}")]
+    ['ConfigMap']
+    """
+    if (path is None) == (text is None):
+        raise InputError("give either a path or text", source=source or "", fix="load_manifests('app.yaml') or load_manifests(text=...)")
+    if text is not None:
+        if not isinstance(text, str):
+            raise InputError(f"text must be a string, got {describe(text)}", source=source or "<text>")
+        sources = [(source or "<text>", text)]
+    else:
+        sources = [(name, _read(file, name)) for file, name in _files(path)]  # type: ignore[arg-type]
+
+    pending: list[tuple[dict[str, Any], Doc]] = []
+    for name, content in sources:
+        pending.extend(_objects(name, content))
+    priorities = _priority_classes(pending)
+    manifests = [_parse_object(data, doc, priorities) for data, doc in pending]
+
+    seen: dict[tuple[str, str, str], Manifest] = {}
+    for manifest in manifests:
+        key = (manifest.kind, manifest.namespace, manifest.name)
+        first = seen.get(key)
+        if first is not None:
+            raise InputError(
+                f"{manifest.kind} {manifest.key} is defined twice (first in {first.source}: {first.location})",
+                source=manifest.source,
+                location=manifest.location,
+                field="metadata.name",
+                fix="rename one of them or delete the duplicate",
+            )
+        seen[key] = manifest
+    return manifests
+
+
+def _files(path: str | Path | Iterable[str | Path]) -> list[tuple[Path, str]]:
+    paths = [path] if isinstance(path, (str, Path)) else list(path)
+    files = []
+    for entry in paths:
+        if not isinstance(entry, (str, Path)):
+            raise InputError(f"a manifest path must be a string or Path, got {describe(entry)}")
+        p = Path(entry)
+        if p.is_dir():
+            found = sorted(f for f in p.iterdir() if f.is_file() and f.suffix in (".yaml", ".yml"))
+            if not found:
+                raise InputError("the folder holds no .yaml or .yml files", source=str(p), fix="point at a manifest file or folder")
+            files.extend((f, str(f)) for f in found)
+        elif p.is_file():
+            files.append((p, str(entry)))
+        else:
+            raise InputError("no such file or folder", source=str(entry), fix="check the path")
+    return files
+
+
+def _read(file: Path, name: str) -> str:
+    size = file.stat().st_size
+    if size > MAX_MANIFEST_BYTES:
+        raise _too_big(size, name)
+    try:
+        return file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise InputError(f"not UTF-8 text ({error.reason} at byte {error.start})", source=name, fix="save the file as UTF-8") from None
+    except OSError as error:
+        raise InputError(f"cannot read the file: {error.strerror}", source=name, fix="check the path and permissions") from None
+
+
+def _too_big(size: int, name: str) -> InputError:
+    return InputError(
+        f"{size / 2**20:.1f} MiB is more than the {MAX_MANIFEST_BYTES // 2**20} MiB a manifest file may hold",
+        source=name,
+        fix="split the manifests into several files",
+    )
+
+
+# --- YAML, safely -------------------------------------------------------------------------------
+def _objects(source: str, text: str) -> list[tuple[dict[str, Any], Doc]]:
+    """The objects of one YAML stream, with ``List`` kinds expanded and empty documents skipped."""
+    if len(text) > MAX_MANIFEST_BYTES:
+        raise _too_big(len(text.encode("utf-8", "replace")), source)
+    _check_events(text, source)
+    loader = _Loader(text)
+    documents: list[tuple[int, Any]] = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            documents.append((node.start_mark.line + 1, loader.construct_document(node)))
+    except yaml.YAMLError as error:
+        raise _yaml_error(error, source) from None
+    finally:
+        loader.dispose()
+    found: list[tuple[dict[str, Any], Doc]] = []
+    for number, (line, data) in enumerate(documents, start=1):
+        _collect(data, Doc(source, f"document {number} at line {line}"), f"document {number}", line, found)
+    return found
+
+
+def _collect(data: Any, doc: Doc, where: str, line: int, found: list[tuple[dict[str, Any], Doc]]) -> None:
+    if data is None:
+        return
+    if not isinstance(data, Mapping):
+        raise doc.error(
+            f"a document must be a mapping (an object with apiVersion, kind and metadata), got {describe(data)}",
+            fix="put one object per document, separated by '---' lines, or wrap them in kind: List",
+        )
+    kind = data.get("kind")
+    if isinstance(kind, str) and kind.endswith("List") and "items" in data:
+        items = Field(data.get("items"), "items", doc).items()
+        for i, item in enumerate(items, start=1):
+            _collect(item.value, Doc(doc.source, f"{where}, item {i} at line {line}"), f"{where}, item {i}", line, found)
+        return
+    found.append((dict(data), doc))
+
+
+def _check_events(text: str, source: str) -> None:
+    """One pass over the parser's events, before any object is built: depth, aliases, duplicate keys.
+
+    An alias adds the whole anchored node again when the document is expanded, so each anchor's
+    expanded size is computed as its node closes and every alias adds it to the document's total.
+    """
+    loader = _Loader(text)
+    # Each open collection: [expanded size, anchor, is mapping, children seen, keys seen].
+    stack: list[list[Any]] = []
+    anchors: dict[str, int] = {}
+    open_anchors: dict[str, None] = {}
+    added = 0
+    document = 0
+
+    def problem(event: Any, message: str, fix: str) -> InputError:
+        mark = event.start_mark
+        where = f"document {document}, line {mark.line + 1}, column {mark.column + 1}"
+        return InputError(message, source=source, location=where, fix=fix)
+
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, yaml.DocumentStartEvent):
+                anchors.clear()
+                added = 0
+                document += 1
+                continue
+            if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                if len(stack) >= MAX_NESTING_DEPTH:
+                    raise problem(event, f"mappings and lists nest more than {MAX_NESTING_DEPTH} deep", "flatten the document")
+                if event.anchor is not None:
+                    open_anchors[event.anchor] = None
+                stack.append([1, event.anchor, isinstance(event, yaml.MappingStartEvent), 0, {}])
+                continue
+            if isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                size, anchor = stack.pop()[:2]
+                if anchor is not None:
+                    anchors[anchor] = size
+                    open_anchors.pop(anchor, None)
+            elif isinstance(event, yaml.ScalarEvent):
+                size = 1
+                if event.anchor is not None:
+                    anchors[event.anchor] = 1
+                if stack and stack[-1][2] and stack[-1][3] % 2 == 0:
+                    keys = stack[-1][4]
+                    if event.value in keys and event.value != "<<":
+                        raise problem(event, f"duplicate key {event.value!r} in one mapping", "keep one of the two entries")
+                    keys[event.value] = None
+            elif isinstance(event, yaml.AliasEvent):
+                if event.anchor in open_anchors:
+                    raise problem(event, f"alias *{event.anchor} refers to the node that contains it", "remove the recursive alias")
+                if event.anchor not in anchors:
+                    raise problem(event, f"alias *{event.anchor} has no anchor &{event.anchor} before it", "define the anchor first")
+                size = anchors[event.anchor]
+                added += size
+                if added > MAX_ALIAS_EXPANSION:
+                    raise problem(
+                        event,
+                        f"YAML aliases expand this document by more than {MAX_ALIAS_EXPANSION:,} nodes (an alias bomb?)",
+                        "write the repeated parts out, or use fewer aliases",
+                    )
+            else:
+                continue
+            if stack:
+                stack[-1][0] += size
+                stack[-1][3] += 1
+    except yaml.YAMLError as error:
+        raise _yaml_error(error, source) from None
+    finally:
+        loader.dispose()
+
+
+def _yaml_error(error: yaml.YAMLError, source: str) -> InputError:
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    location = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    problem = getattr(error, "problem", None) or str(error)
+    context = getattr(error, "context", None)
+    context_mark = getattr(error, "context_mark", None)
+    message = f"invalid YAML: {problem}"
+    if context and context_mark is not None and context_mark is not mark:
+        message += f" ({context} at line {context_mark.line + 1})"
+    if "constructor" in problem or "tag" in problem:
+        fix = "remove the '!!' tag: only plain YAML values are allowed"
+    else:
+        fix = "check the indentation (spaces, not tabs) and the quoting on that line"
+    return InputError(message, source=source, location=location, fix=fix)
+
+
+# --- objects ------------------------------------------------------------------------------------
+def _priority_classes(pending: list[tuple[dict[str, Any], Doc]]) -> dict[str | None, int]:
+    """Priority values by class name (``None``: the globalDefault class), built-ins included."""
+    classes: dict[str | None, int] = dict(k8s.SYSTEM_PRIORITY_CLASSES)
+    for data, doc in pending:
+        if data.get("kind") != "PriorityClass":
+            continue
+        root = Field(data, "", doc)
+        name = root["metadata"]["name"].string(required=True)
+        value = root["value"].integer(required=True, maximum=1_000_000_000)
+        classes[name] = value
+        if root["globalDefault"].boolean(False):
+            classes[None] = value
+    return classes
+
+
+def _name(f: Field, kind: str) -> str:
+    name = f.string(required=True)
+    if kind in _MODELLED_VERSIONS:
+        pattern, limit, words = (
+            (_DNS_1035_LABEL, 63, "start with a letter and use lowercase letters, digits and '-'")
+            if kind == "Service"
+            else (_DNS_SUBDOMAIN, 253, "use lowercase letters, digits, '-' and '.'")
+        )
+        if len(name) > limit or not pattern.match(name):
+            raise f.error(f"{name!r} is not a valid {kind} name", fix=f"{words} (at most {limit} characters)")
+    return name
+
+
+def _parse_object(data: dict[str, Any], doc: Doc, priorities: dict[str | None, int]) -> Manifest:
+    root = Field(data, "", doc)
+    api_version = root["apiVersion"].string(required=True)
+    kind = root["kind"].string(required=True)
+    meta = root["metadata"]
+    meta.mapping(required=True)
+    name = meta["name"].string(None)
+    if not name:
+        fix = "give it metadata.name (generateName is not supported)" if meta["generateName"].present() else "add metadata.name"
+        raise meta["name"].error("required field is missing (expected a string)", fix=fix)
+    doc.location = doc.location.replace(" at line", f" ({kind} {name}) at line", 1)
+    name = _name(meta["name"], kind)
+    namespace = ""
+    if kind not in _CLUSTER_SCOPED:
+        namespace = meta["namespace"].string("default")
+        if not _DNS_LABEL.match(namespace) or len(namespace) > 63:
+            raise meta["namespace"].error(f"{namespace!r} is not a valid namespace", fix="use lowercase letters, digits and '-'")
+    spec = root["spec"]
+    obj: Any
+    if kind in _MODELLED_VERSIONS and api_version in _MODELLED_VERSIONS[kind]:
+        if kind in WORKLOAD_KINDS:
+            obj = _workload(kind, name, namespace, meta, spec, priorities)
+        elif kind == "Pod":
+            obj = _pod_template(meta, spec, priorities, workload_kind=None)
+        elif kind == "Service":
+            obj = parse_service(name, namespace, meta, spec)
+        elif kind == "HorizontalPodAutoscaler":
+            obj = parse_hpa(name, namespace, api_version, spec)
+        elif kind == "PodDisruptionBudget":
+            obj = parse_pdb(name, namespace, spec)
+        else:
+            obj = parse_pvc(name, namespace, spec)
+    else:
+        if kind in _MODELLED_VERSIONS:
+            served = " or ".join(_MODELLED_VERSIONS[kind])
+            doc.note(
+                f"apiVersion {api_version} of {kind} is not served by Kubernetes v1.35; kept as data, not run "
+                f"(fix: use apiVersion {served})"
+            )
+        elif kind not in _BUILT_IN.get(api_version, "").split():
+            doc.note(f"{api_version} {kind} is not a built-in Kubernetes kind the model knows; kept as data, no behaviour")
+        elif kind in _NOT_RUN:
+            doc.note(_NOT_RUN[kind])
+        obj = GenericObject(kind, api_version, name, namespace, data)
+    return Manifest(kind, name, namespace, api_version, doc.source, doc.location, obj, tuple(doc.notes), data)
+
+
+# --- workloads ----------------------------------------------------------------------------------
+def _workload(
+    kind: str, name: str, namespace: str, meta: Field, spec: Field, priorities: dict[str | None, int]
+) -> Workload:
+    spec.mapping(required=True)
+    selector = parse_label_selector(spec["selector"], required=True)
+    assert selector is not None
+    if selector.is_empty():
+        raise spec["selector"].error("an empty selector would select every pod", fix="add matchLabels, e.g. {app: <name>}")
+    template = _pod_template(spec["template"]["metadata"], spec["template"]["spec"], priorities, workload_kind=kind)
+    if not selector.matches(template.label_dict()):
+        raise spec["selector"].error(
+            f"selector {selector.as_dict()} does not match the template labels {template.label_dict()}",
+            fix="make spec.template.metadata.labels carry every label the selector asks for",
+        )
+    common: dict[str, Any] = {
+        "uid": "",
+        "name": name,
+        "namespace": namespace,
+        "selector": selector,
+        "template": template,
+        "labels": meta["labels"].string_map(),
+        "annotations": meta["annotations"].string_map(),
+    }
+    if kind != "DaemonSet":
+        common["replicas"] = spec["replicas"].integer(1, minimum=0)
+    if kind == "DaemonSet":
+        return DaemonSet(**common)
+    min_ready = spec["minReadySeconds"].integer(0, minimum=0)
+    if kind == "ReplicaSet":
+        return ReplicaSet(**common, min_ready_seconds=float(min_ready))
+    if kind == "StatefulSet":
+        claims = tuple(t["metadata"]["name"].string(required=True) for t in spec["volumeClaimTemplates"].items())
+        return StatefulSet(
+            **common,
+            service_name=spec["serviceName"].string(""),
+            pod_management_policy=spec["podManagementPolicy"].string("OrderedReady", choices=("OrderedReady", "Parallel")),
+            volume_claim_templates=claims,
+        )
+    deadline = spec["progressDeadlineSeconds"].integer(k8s.DEFAULT_PROGRESS_DEADLINE_SECONDS, minimum=1)
+    if deadline <= min_ready:
+        raise spec["progressDeadlineSeconds"].error(
+            f"progressDeadlineSeconds {deadline} must be greater than minReadySeconds {min_ready}", fix="raise it"
+        )
+    if spec["paused"].boolean(False):
+        spec["paused"].note("paused Deployments are not modelled; it rolls out as if not paused")
+    return Deployment(
+        **common,
+        strategy=_strategy(spec["strategy"]),
+        min_ready_seconds=float(min_ready),
+        progress_deadline_seconds=float(deadline),
+        revision_history_limit=spec["revisionHistoryLimit"].integer(k8s.DEFAULT_REVISION_HISTORY_LIMIT, minimum=0),
+    )
+
+
+def _strategy(f: Field) -> RollingUpdate:
+    """Deployment ``spec.strategy`` (kubernetes/kubernetes:pkg/apis/apps/validation/validation.go)."""
+    f.mapping()
+    type_ = f["type"].string("RollingUpdate", choices=("RollingUpdate", "Recreate"))
+    rolling = f["rollingUpdate"]
+    if type_ == "Recreate":
+        if rolling.present():
+            raise rolling.error("rollingUpdate may not be set when the strategy type is Recreate", fix="remove rollingUpdate")
+        return RollingUpdate(type="Recreate")
+    rolling.mapping()
+    surge = rolling["maxSurge"].int_or_percent(k8s.DEFAULT_MAX_SURGE)
+    unavailable = rolling["maxUnavailable"].int_or_percent(k8s.DEFAULT_MAX_UNAVAILABLE, max_percent=100)
+    if surge in (0, "0%") and unavailable in (0, "0%"):
+        raise rolling["maxUnavailable"].error(
+            "maxUnavailable and maxSurge may not both be 0: the rollout could never progress", fix="set one of them above 0"
+        )
+    return RollingUpdate("RollingUpdate", surge, unavailable)
+
+
+# --- pod templates ------------------------------------------------------------------------------
+def _pod_template(
+    meta: Field, spec: Field, priorities: dict[str | None, int], *, workload_kind: str | None
+) -> PodTemplate:
+    meta.mapping(required=workload_kind is not None)
+    labels = meta["labels"].string_map()
+    annotations = meta["annotations"].string_map()
+    return PodTemplate(tuple(labels.items()), _pod_spec(spec, priorities, workload_kind), tuple(annotations.items()))
+
+
+def _pod_spec(spec: Field, priorities: dict[str | None, int], workload_kind: str | None) -> PodSpec:
+    spec.mapping(required=True)
+    names: dict[str, str] = {}
+    containers = tuple(_container(c, names, init=False) for c in spec["containers"].items(non_empty=True))
+    init_containers = tuple(_container(c, names, init=True) for c in spec["initContainers"].items())
+    restart_policy = spec["restartPolicy"].string("Always", choices=("Always", "OnFailure", "Never"))
+    if workload_kind is not None and restart_policy != "Always":
+        raise spec["restartPolicy"].error(
+            f"a {workload_kind} template must use restartPolicy Always, not {restart_policy}", fix="remove restartPolicy"
+        )
+    affinity = spec["affinity"]
+    for ignored in ("podAffinity", "podAntiAffinity"):
+        if affinity[ignored].present():
+            affinity[ignored].note("inter-pod affinity is not modelled; ignored")
+    if spec["resources"].present():
+        spec["resources"].note("pod-level resources are not modelled; the containers' requests are used")
+    priority = spec["priority"].integer(None)
+    if priority is None:
+        class_name = spec["priorityClassName"].string(None)
+        if class_name is not None and class_name not in priorities:
+            raise spec["priorityClassName"].error(
+                f"no PriorityClass named {class_name!r} among these manifests", fix="add the PriorityClass or remove priorityClassName"
+            )
+        priority = priorities.get(class_name, 0)
+    grace = spec["terminationGracePeriodSeconds"].integer(int(k8s.TERMINATION_GRACE_PERIOD_SECONDS), minimum=0)
+    return PodSpec(
+        containers=containers,
+        init_containers=init_containers,
+        restart_policy=restart_policy,
+        node_selector=tuple(sorted(spec["nodeSelector"].string_map().items())),
+        node_affinity=_node_affinity(affinity["nodeAffinity"]),
+        tolerations=tuple(_toleration(t) for t in spec["tolerations"].items()),
+        topology_spread_constraints=_spread_constraints(spec["topologySpreadConstraints"]),
+        volumes=_volumes(spec["volumes"]),
+        termination_grace_period_seconds=float(grace),
+        priority=priority,
+        scheduler_name=spec["schedulerName"].string("default-scheduler", required=False) or "default-scheduler",
+        node_name=spec["nodeName"].string(None) or None,
+        overhead=_resources(spec["overhead"]),
+    )
+
+
+def _container(f: Field, names: dict[str, str], *, init: bool) -> ContainerSpec:
+    f.mapping()
+    name = f["name"].string(required=True)
+    if not _DNS_LABEL.match(name) or len(name) > 63:
+        raise f["name"].error(f"{name!r} is not a valid container name", fix="use lowercase letters, digits and '-'")
+    if name in names:
+        raise f["name"].error(f"duplicate container name {name!r} (also {names[name]})", fix="give each container its own name")
+    names[name] = f.path
+    image = f["image"].string(required=True)
+    restartable = False
+    if init:
+        restartable = f["restartPolicy"].string(None, choices=("Always",)) == "Always"
+    elif f["restartPolicy"].present():
+        f["restartPolicy"].note("per-container restartPolicy is not modelled; the pod's applies")
+    probes = {key: _probe(f[key], key) for key in ("readinessProbe", "livenessProbe", "startupProbe")}
+    if init and not restartable:
+        for key, probe in probes.items():
+            if probe is not None:
+                raise f[key].error(
+                    "an init container may not have probes unless it is a sidecar", fix="add restartPolicy: Always or remove the probe"
+                )
+    requests, limits = _requirements(f["resources"])
+    return ContainerSpec(
+        name=name,
+        image=image,
+        requests=Resources.parse(requests),
+        limits=Resources.parse(limits),
+        cpu_requested="cpu" in requests,
+        memory_requested="memory" in requests,
+        readiness_probe=probes["readinessProbe"],
+        liveness_probe=probes["livenessProbe"],
+        startup_probe=probes["startupProbe"],
+        restartable_init=restartable,
+    )
+
+
+_MODELLED_RESOURCES = {"cpu": parse_cpu, "memory": parse_memory, "ephemeral-storage": parse_memory}
+
+
+def _resource_list(f: Field) -> tuple[dict[str, Any], dict[str, int]]:
+    """The modelled entries of a ResourceList (raw and parsed), every quantity checked."""
+    raw: dict[str, Any] = {}
+    amounts: dict[str, int] = {}
+    for key, child in f.entries():
+        parse = _MODELLED_RESOURCES.get(key)
+        try:
+            if parse is None:
+                parse_quantity(child.value)
+                child.note(f"resource {key} is not modelled; ignored")
+                continue
+            amounts[key] = parse(child.value)
+        except QuantityError as error:
+            raise child.error(str(error), fix="write e.g. cpu: 250m, memory: 64Mi") from None
+        raw[key] = child.value
+    return raw, amounts
+
+
+def _resources(f: Field) -> Resources:
+    return Resources.parse(_resource_list(f)[0])
+
+
+def _requirements(f: Field) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Container ``resources``: requests default to limits where missing (pkg/apis/core/v1/defaults.go
+    SetDefaults_Pod); a request above its limit is invalid (pkg/apis/core/validation/validation.go)."""
+    f.mapping()
+    requests, requested = _resource_list(f["requests"])
+    limits, limited = _resource_list(f["limits"])
+    for key, value in limits.items():
+        if key not in requests:
+            requests[key] = value
+        elif requested[key] > limited[key]:
+            raise f["requests"][key].error(
+                f"the {key} request {requests[key]} is more than its limit {value}", fix="lower the request or raise the limit"
+            )
+    return requests, limits
+
+
+_PROBE_HANDLERS = ("exec", "httpGet", "tcpSocket", "grpc")
+
+
+def _probe(f: Field, kind: str) -> Probe | None:
+    """A probe with upstream defaults (zero means unset; pkg/apis/core/v1/defaults.go SetDefaults_Probe)."""
+    if not f.present():
+        return None
+    f.mapping()
+    handlers = [h for h in _PROBE_HANDLERS if f[h].present()]
+    if len(handlers) != 1:
+        problem = "names no handler" if not handlers else f"names {len(handlers)} handlers ({', '.join(handlers)})"
+        raise f.error(f"a probe needs exactly one handler but {problem}", fix=f"use one of {', '.join(_PROBE_HANDLERS)}")
+    success = f["successThreshold"].integer(0, minimum=0) or k8s.PROBE_SUCCESS_THRESHOLD
+    if kind != "readinessProbe" and success != 1:
+        raise f["successThreshold"].error(f"must be 1 for a {kind}, not {success}", fix="remove successThreshold")
+    return Probe(
+        handler=handlers[0],
+        initial_delay_seconds=float(f["initialDelaySeconds"].integer(0, minimum=0)),
+        period_seconds=float(f["periodSeconds"].integer(0, minimum=0) or k8s.PROBE_PERIOD_SECONDS),
+        timeout_seconds=float(f["timeoutSeconds"].integer(0, minimum=0) or k8s.PROBE_TIMEOUT_SECONDS),
+        success_threshold=success,
+        failure_threshold=f["failureThreshold"].integer(0, minimum=0) or k8s.PROBE_FAILURE_THRESHOLD,
+    )
+
+
+# --- placement: node affinity, tolerations, spreading -------------------------------------------
+def _requirement(f: Field, *, field_selector: bool = False) -> Requirement:
+    key = f["key"].string(required=True)
+    operator = f["operator"].string(required=True)
+    values = tuple(v.string(required=True) for v in f["values"].items())
+    if field_selector:
+        if key != "metadata.name":
+            raise f["key"].error(f"matchFields supports only metadata.name, not {key!r}", fix="use key: metadata.name")
+        if operator not in ("In", "NotIn") or len(values) != 1:
+            raise f.error("matchFields needs operator In or NotIn with exactly one node name", fix="values: [<node-name>]")
+    try:
+        return Requirement(key, operator, values)
+    except ValueError as error:
+        raise f.error(str(error), fix="operators are In, NotIn, Exists, DoesNotExist, Gt and Lt") from None
+
+
+def _term(f: Field) -> NodeSelectorTerm:
+    f.mapping()
+    return NodeSelectorTerm(
+        tuple(_requirement(r) for r in f["matchExpressions"].items()),
+        tuple(_requirement(r, field_selector=True) for r in f["matchFields"].items()),
+    )
+
+
+def _node_affinity(f: Field) -> NodeAffinity | None:
+    if not f.present():
+        return None
+    f.mapping()
+    required_field = f["requiredDuringSchedulingIgnoredDuringExecution"]
+    required = None
+    if required_field.present():
+        required = tuple(_term(t) for t in required_field["nodeSelectorTerms"].items(non_empty=True))
+    preferred = tuple(
+        (p["weight"].integer(required=True, minimum=1, maximum=100), _term(p["preference"]))
+        for p in f["preferredDuringSchedulingIgnoredDuringExecution"].items()
+    )
+    if required is None and not preferred:
+        return None
+    return NodeAffinity(required, preferred)
+
+
+def _toleration(f: Field) -> Toleration:
+    """pkg/apis/core/validation/validation.go ValidateTolerations."""
+    f.mapping()
+    key = f["key"].string("")
+    operator = f["operator"].string("Equal", choices=("Equal", "Exists"))
+    value = f["value"].string("")
+    effect = f["effect"].string("") or None
+    if effect is not None and effect not in TAINT_EFFECTS:
+        raise f["effect"].error(f"unsupported effect {effect!r}", fix=f"use one of {', '.join(TAINT_EFFECTS)}")
+    if not key and operator != "Exists":
+        raise f["operator"].error("a toleration without a key must use operator Exists", fix="add a key or use operator: Exists")
+    if operator == "Exists" and value:
+        raise f["value"].error("a toleration with operator Exists takes no value", fix="remove value or use operator: Equal")
+    seconds = f["tolerationSeconds"].integer(None)
+    if seconds is not None and effect != "NoExecute":
+        raise f["tolerationSeconds"].error("tolerationSeconds needs effect NoExecute", fix="set effect: NoExecute")
+    return Toleration(key or None, operator, value, effect, None if seconds is None else float(max(seconds, 0)))
+
+
+def _spread_constraints(f: Field) -> tuple[TopologySpreadConstraint, ...]:
+    """pkg/apis/core/validation/validation.go validateTopologySpreadConstraints, with its defaults."""
+    constraints = []
+    seen: dict[tuple[str, str], str] = {}
+    for item in f.items():
+        item.mapping()
+        max_skew = item["maxSkew"].integer(required=True)
+        if max_skew <= 0:
+            raise item["maxSkew"].error(f"maxSkew must be greater than zero, not {max_skew}", fix="use maxSkew: 1 or more")
+        key = item["topologyKey"].string(required=True)
+        when = item["whenUnsatisfiable"].string(required=True, choices=("DoNotSchedule", "ScheduleAnyway"))
+        if (key, when) in seen:
+            raise item.error(f"duplicate constraint for {key} / {when} (also {seen[(key, when)]})", fix="merge the two")
+        seen[(key, when)] = item.path
+        min_domains = item["minDomains"].integer(None, minimum=1)
+        if min_domains is not None and when != "DoNotSchedule":
+            raise item["minDomains"].error("minDomains needs whenUnsatisfiable DoNotSchedule", fix="remove minDomains")
+        constraints.append(
+            TopologySpreadConstraint(
+                max_skew=max_skew,
+                topology_key=key,
+                when_unsatisfiable=when,
+                label_selector=parse_label_selector(item["labelSelector"]),
+                min_domains=min_domains,
+                node_affinity_policy=item["nodeAffinityPolicy"].string("Honor", choices=("Honor", "Ignore")),
+                node_taints_policy=item["nodeTaintsPolicy"].string("Ignore", choices=("Honor", "Ignore")),
+                match_label_keys=tuple(k.string(required=True) for k in item["matchLabelKeys"].items()),
+            )
+        )
+    return tuple(constraints)
+
+
+def _volumes(f: Field) -> tuple[VolumeSpec, ...]:
+    volumes = []
+    names: dict[str, None] = {}
+    for item in f.items():
+        mapping = item.mapping()
+        name = item["name"].string(required=True)
+        if name in names:
+            raise item["name"].error(f"duplicate volume name {name!r}", fix="give each volume its own name")
+        names[name] = None
+        sources = [key for key, value in mapping.items() if key != "name" and value is not None]
+        if len(sources) != 1:
+            problem = "names no volume type" if not sources else f"names {len(sources)} volume types ({', '.join(sources)})"
+            raise item.error(f"a volume needs exactly one type but {problem}", fix="e.g. emptyDir: {} or persistentVolumeClaim: {claimName: data}")
+        kind = sources[0]
+        claim = item[kind]["claimName"].string(required=True) if kind == "persistentVolumeClaim" else None
+        volumes.append(VolumeSpec(name, kind, claim))
+    return tuple(volumes)

@@ -208,7 +208,11 @@ class Simulation:
         if state.unbound_pods:
             return False
         for pod in state.pods.values():
-            if pod.deletion_timestamp is not None:
+            # A pod terminating on a node the control plane cannot reach stays Terminating until
+            # the node returns (as upstream); that alone does not make the cluster unstable.
+            if pod.deletion_timestamp is None:
+                continue
+            if pod.node_name is None or state.nodes[pod.node_name].ready == "True":
                 return False
         for workload in state.workloads.values():
             if workload.kind == "ReplicaSet" and workload.owner is not None:

@@ -1,18 +1,157 @@
-"""STUB (being written by a helper session): PodGarbageCollector."""
+"""Pod garbage collection: the pod GC controller, plus the garbage collector's cascading delete.
+
+Two upstream controllers meet here, because in the model both only ever remove pods (and the
+ReplicaSets of a deleted Deployment):
+
+- **the garbage collector** (kubernetes/kubernetes:pkg/controller/garbagecollector/garbagecollector.go),
+  with the default background propagation: once a workload is deleted, its dependents go, namely the
+  workloads it owns (a Deployment's ReplicaSets) and the pods it owns (a graceful delete: their
+  kubelets stop them). It reacts to the deletion ``controller_sync_seconds`` later and also sweeps
+  every ``gcCheckPeriod`` for dependents whose owner no longer exists;
+- **the pod GC controller** (kubernetes/kubernetes:pkg/controller/podgc/gc_controller.go), every
+  ``gcCheckPeriod`` (20 s):
+  ``gcTerminated``: when more than ``--terminated-pod-gc-threshold`` (12,500) pods are Succeeded or
+  Failed, force-delete the excess, evicted pods first, then oldest first (by creation time, then
+  name); ``gcOrphaned``: force-delete pods bound to a node that has not existed for the 40 s
+  quarantine; ``gcUnscheduledTerminating``: force-delete unscheduled pods that were asked to go.
+
+Simplifications, on purpose: the out-of-service taint case (``gcTerminating``) is not modelled; pods
+on a vanished node are deleted without first being marked Failed; dependents are found by owner
+reference (the model has no other owners than workloads).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+from podquake.model import constants as k8s
+from podquake.model import trace as ev
+from podquake.model.controllers.common import delete_pod
+from podquake.model.objects import Pod
+from podquake.model.workqueue import periodic
+
+if TYPE_CHECKING:
+    from podquake.model.simulation import Simulation
+
+__all__ = ["PodGarbageCollector"]
 
 
 class PodGarbageCollector:
-    def __init__(self, sim: Any) -> None:
+    """Deletes orphaned, excess terminated and stranded pods. See the module docstring."""
+
+    def __init__(self, sim: Simulation) -> None:
         self.sim = sim
+        self.env = sim.env
+        self.state = sim.state
+        #: ``--terminated-pod-gc-threshold``: terminated pods kept before the oldest are deleted.
+        self.terminated_threshold = k8s.TERMINATED_POD_GC_THRESHOLD
+        #: ``gcCheckPeriod``: seconds between two collections.
+        self.period = k8s.POD_GC_CHECK_PERIOD_SECONDS
+        self._terminated: dict[str, Pod] = {}  # pods in Succeeded or Failed, by pod key
+        self._unscheduled_terminating: dict[str, Pod] = {}  # by pod key
+        self._removed_nodes: dict[str, float] = {}  # node name -> when it was removed
+        self._workload_uids: dict[tuple[str, str], str] = {}  # (kind, "namespace/name") -> uid
 
     def start(self) -> None:
-        pass
+        state = self.state
+        state.watch(ev.PodPhaseChanged, self._on_phase)
+        state.watch(ev.PodDeleted, self._on_pod_deleted)
+        state.watch(ev.PodDeletionRequested, self._on_deletion_requested)
+        state.watch(ev.WorkloadCreated, self._on_workload_created)
+        state.watch(ev.WorkloadDeleted, self._on_workload_deleted)
+        state.watch(ev.NodeRemoved, self._on_node_removed)
+        self.env.process(periodic(self.env, self.period, self.collect, offset=self.period))
 
-    def status(self, workload: Any) -> Any:
-        from podquake.model.simulation import WorkloadStatus
+    # --- events ------------------------------------------------------------------------------------
+    def _on_phase(self, event: ev.PodPhaseChanged) -> None:
+        pod = self.state.pods_by_key.get(event.pod)
+        if pod is None:
+            return
+        if event.phase in ("Succeeded", "Failed"):
+            self._terminated[event.pod] = pod
+        else:
+            self._terminated.pop(event.pod, None)
 
-        return WorkloadStatus(workload.replicas, 0, 0, 0)
+    def _on_pod_deleted(self, event: ev.PodDeleted) -> None:
+        self._terminated.pop(event.pod, None)
+        self._unscheduled_terminating.pop(event.pod, None)
+
+    def _on_deletion_requested(self, event: ev.PodDeletionRequested) -> None:
+        pod = self.state.pods_by_key.get(event.pod)
+        if pod is not None and pod.node_name is None:
+            self._unscheduled_terminating[event.pod] = pod
+
+    def _on_workload_created(self, event: ev.WorkloadCreated) -> None:
+        namespace, _, name = event.workload.partition("/")
+        workload = self.state.workload_named(event.kind, namespace, name)
+        if workload is not None:
+            self._workload_uids[(event.kind, event.workload)] = workload.uid
+
+    def _on_workload_deleted(self, event: ev.WorkloadDeleted) -> None:
+        uid = self._workload_uids.pop((event.kind, event.workload), None)
+        if uid is None:
+            return
+        delay = self.sim.timing.controller_sync_seconds
+        if delay <= 0:
+            self.collect_dependents(uid)
+        else:
+            timeout = self.env.timeout(delay)
+            timeout.callbacks.append(lambda _event: self.collect_dependents(uid))  # type: ignore[union-attr]
+
+    def _on_node_removed(self, event: ev.NodeRemoved) -> None:
+        self._removed_nodes[event.node] = self.env.now
+
+    # --- collection --------------------------------------------------------------------------------
+    def collect_dependents(self, owner_uid: str) -> None:
+        """Delete what a deleted workload owned: its workloads, then its pods (gracefully)."""
+        if owner_uid in self.state.workloads:
+            return
+        for workload in [w for w in self.state.workloads.values() if w.owner is not None and w.owner.uid == owner_uid]:
+            self.state.delete_workload(workload.uid)
+        for pod in list(self.state.pods_owned_by(owner_uid)):
+            if pod.deletion_timestamp is None:
+                delete_pod(self.state, pod, "GarbageCollected")
+
+    def collect(self) -> None:
+        """One pass of the pod GC controller and the garbage collector's sweep."""
+        self._gc_terminated()
+        self._gc_orphaned()
+        self._gc_unscheduled_terminating()
+        self._gc_dependents()
+
+    def _gc_terminated(self) -> None:
+        excess = len(self._terminated) - self.terminated_threshold
+        if self.terminated_threshold <= 0 or excess <= 0:
+            return
+        pods = list(self._terminated.values())
+        # byEvictionAndCreationTimestamp: evicted first, then oldest, then by name
+        pods.sort(key=lambda p: (not (p.phase == "Failed" and p.reason == "Evicted"), p.created_at, p.name))
+        for pod in pods[: len(pods) - self.terminated_threshold]:
+            self.state.delete_pod(pod.uid, "PodGC")
+
+    def _gc_orphaned(self) -> None:
+        if not self._removed_nodes:
+            return
+        limit = self.env.now - k8s.POD_GC_QUARANTINE_SECONDS
+        if all(removed > limit for removed in self._removed_nodes.values()):
+            return
+        nodes = self.state.nodes
+        for pod in [p for p in self.state.pods.values() if p.node_name is not None and p.node_name not in nodes]:
+            removed = self._removed_nodes.get(pod.node_name or "")
+            if removed is None or removed <= limit:
+                self.state.delete_pod(pod.uid, "PodGCNodeGone")
+        self._removed_nodes = {name: at for name, at in self._removed_nodes.items() if at > limit and name not in nodes}
+
+    def _gc_unscheduled_terminating(self) -> None:
+        pending = list(self._unscheduled_terminating.values())
+        self._unscheduled_terminating.clear()
+        for pod in pending:
+            if pod.uid in self.state.pods and pod.node_name is None:
+                self.state.delete_pod(pod.uid, "PodGC")
+
+    def _gc_dependents(self) -> None:
+        workloads = self.state.workloads
+        for owner_uid in [uid for uid in self.state.pods_by_owner if uid not in workloads]:
+            self.collect_dependents(owner_uid)
+        for owner_uid in {w.owner.uid: None for w in workloads.values() if w.owner is not None and w.owner.uid not in workloads}:
+            self.collect_dependents(owner_uid)

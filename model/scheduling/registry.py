@@ -1,22 +1,138 @@
-"""STUB (being written by a helper session): scheduler lookup by name."""
+"""Finding a scheduler from what a user wrote: a name, ``MODULE:ATTR``, an object, a class or a factory.
+
+``resolve_scheduler(spec, rng)``:
+
+- ``None``: the default profile (:func:`~podquake.model.scheduling.builtins.default_scheduler`);
+- a name: a built-in (``default``, ``least-allocated``, ``first-fit``, ``round-robin``, ``random``,
+  ``bin-packing``) or an entry point of the group ``podquake.schedulers`` from any installed package;
+- ``"MODULE:ATTR"``: imported (``ATTR`` may be dotted);
+- an object with a ``schedule`` method: used as it is;
+- a class or another callable: called, with ``rng`` when it accepts a parameter named ``rng`` or any
+  positional parameter, and the result must have ``schedule``.
+
+Anything else raises :class:`~podquake.model.errors.InputError` naming the value, the known names
+and the fix.
+
+>>> resolve_scheduler("first-fit", random.Random(0)).name
+'first-fit'
+"""
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import random
+from collections.abc import Callable
+from importlib import metadata
 from typing import Any
 
+from podquake.model.errors import InputError
+from podquake.model.scheduling import builtins
 
-class _FirstFit:
-    name = "first-fit"
+__all__ = ["BUILTIN_SCHEDULERS", "ENTRY_POINT_GROUP", "list_schedulers", "resolve_scheduler"]
 
-    def schedule(self, pod: Any, cluster: Any) -> str | None:
-        for node in cluster.nodes:
-            if node.ready and not node.unschedulable and pod.requests.fits_in(node.allocatable - node.requested):
-                return node.name
-        return None
+ENTRY_POINT_GROUP = "podquake.schedulers"
+BUILTIN_SCHEDULERS: dict[str, Callable[..., Any]] = {
+    "default": builtins.default_scheduler,
+    "least-allocated": builtins.least_allocated_scheduler,
+    "first-fit": builtins.FirstFit,
+    "round-robin": builtins.RoundRobin,
+    "random": builtins.RandomFit,
+    "bin-packing": builtins.BinPacking,
+}
+_FIX = "use one of the names above, 'MODULE:ATTR' naming an importable scheduler, or an object with schedule(pod, cluster)"
+
+
+def _entry_points() -> dict[str, metadata.EntryPoint]:
+    return {ep.name: ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def list_schedulers() -> list[str]:
+    """Every scheduler name ``resolve_scheduler`` accepts: the built-ins, then installed entry points."""
+    names = list(BUILTIN_SCHEDULERS)
+    names += sorted(name for name in _entry_points() if name not in BUILTIN_SCHEDULERS)
+    return names
+
+
+def _known() -> str:
+    return ", ".join(list_schedulers())
+
+
+def _accepts_rng(factory: Callable[..., Any]) -> bool:
+    try:
+        parameters = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    for parameter in parameters:
+        if parameter.name == "rng" or parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD, parameter.VAR_POSITIONAL):
+            return True
+    return False
+
+
+def _instantiate(factory: Any, rng: random.Random, label: str) -> Any:
+    if hasattr(factory, "schedule") and not inspect.isclass(factory):
+        return factory
+    if not callable(factory):
+        raise InputError(f"scheduler {label} is a {type(factory).__name__}, not a scheduler, class or factory", field="scheduler", fix=_FIX)
+    try:
+        made = factory(rng) if _accepts_rng(factory) else factory()
+    except InputError:
+        raise
+    except Exception as error:
+        raise InputError(f"creating scheduler {label} failed: {type(error).__name__}: {error}", field="scheduler", fix="check the scheduler's constructor") from None
+    if not callable(getattr(made, "schedule", None)):
+        raise InputError(
+            f"scheduler {label} made a {type(made).__name__}, which has no schedule(pod, cluster) method",
+            field="scheduler",
+            fix="return an object with a name and schedule(pod, cluster) -> str | None",
+        )
+    return made
+
+
+def _import(path: str) -> Any:
+    module_name, _, attr = path.partition(":")
+    if not module_name or not attr:
+        raise InputError(f"scheduler {path!r} is not MODULE:ATTR", field="scheduler", fix="write e.g. 'mypackage.sched:MyScheduler'")
+    try:
+        target: Any = importlib.import_module(module_name)
+    except Exception as error:
+        raise InputError(
+            f"cannot import module {module_name!r} for scheduler {path!r}: {type(error).__name__}: {error}",
+            field="scheduler",
+            fix="check the module name and that its package is installed in this environment",
+        ) from None
+    for part in attr.split("."):
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            raise InputError(
+                f"module {module_name!r} has no attribute {attr!r} (scheduler {path!r})",
+                field="scheduler",
+                fix=f"check the name after ':' in {path!r}",
+            ) from None
+    return target
 
 
 def resolve_scheduler(spec: Any, rng: random.Random) -> Any:
-    if spec is None or isinstance(spec, str):
-        return _FirstFit()
-    return spec
+    """The scheduler object that ``spec`` names (see the module docstring)."""
+    if spec is None:
+        return builtins.default_scheduler(rng)
+    if isinstance(spec, str):
+        text = spec.strip()
+        if text in BUILTIN_SCHEDULERS:
+            return _instantiate(BUILTIN_SCHEDULERS[text], rng, repr(text))
+        if ":" in text:
+            return _instantiate(_import(text), rng, repr(text))
+        entry = _entry_points().get(text)
+        if entry is None:
+            raise InputError(f"unknown scheduler {text!r}; known: {_known()}", field="scheduler", fix=_FIX)
+        try:
+            target = entry.load()
+        except Exception as error:
+            raise InputError(
+                f"scheduler {text!r} (entry point {entry.value}) failed to load: {type(error).__name__}: {error}",
+                field="scheduler",
+                fix="reinstall the package that provides it",
+            ) from None
+        return _instantiate(target, rng, repr(text))
+    return _instantiate(spec, rng, repr(spec)[:80])

@@ -1,0 +1,184 @@
+"""Scheduling throughput: 150,000 pods onto 5,000 nodes, against the store directly (no SimPy).
+
+    python benchmarks/bench_scheduling.py            # the issue's size (several minutes)
+    python benchmarks/bench_scheduling.py --quick    # 20,000 pods onto 1,000 nodes
+
+For each profile (least-allocated, default) it creates the pods of a few hundred ReplicaSets in the
+store, in the order a ReplicaSet controller's slow-start batches would queue them (1, 2, 4, ... pods
+per ReplicaSet in turn), then schedules and binds them one by one and prints:
+
+- decisions/s: pods per second of time spent inside ``schedule()`` (the fast path, including its
+  catch-up on the binds since the previous decision);
+- end-to-end pods/s: ``schedule()`` plus ``ClusterState.bind_pod`` (the store's transition with its
+  trace event and watch callbacks, which the scheduler's cache follows);
+- the naive full scan (every plugin on every node) timed on a sample of the same pods during the
+  same run, and the ratio;
+- whether the fast path placed a prefix of the pods exactly as the full-scan reference does (same
+  state, same rng state before each decision);
+- peak resident memory of the process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import gc
+import random
+import resource
+import sys
+import time
+from dataclasses import dataclass
+
+from podquake.model.admission import pod_from_template
+from podquake.model.cluster import ClusterSpec
+from podquake.model.objects import ContainerSpec, OwnerRef, Pod, PodSpec, PodTemplate, ReplicaSet
+from podquake.model.quantity import Resources
+from podquake.model.scheduling.builtins import default_scheduler, least_allocated_scheduler
+from podquake.model.selectors import LabelSelector
+from podquake.model.store import ClusterState
+from podquake.model.trace import Trace
+from podquake.model.views import ClusterView, PodView
+
+MI = 2**20
+# (cpu millicores, memory bytes); None = no request (a best-effort container)
+SHAPES = [
+    (100, 64 * MI),
+    (100, 128 * MI),
+    (250, 256 * MI),
+    (250, 512 * MI),
+    (500, 512 * MI),
+    (500, 1024 * MI),
+    (1000, 2048 * MI),
+    (None, None),
+]
+
+
+@dataclass
+class Result:
+    profile: str
+    pods: int
+    bound: int
+    decide_seconds: float
+    total_seconds: float
+    naive_pods: int
+    naive_seconds: float
+    checked: int
+    mismatches: int
+    fast_decisions: int
+
+
+def build(nodes: int, pods: int, workloads: int, seed: int) -> tuple[ClusterState, list[Pod]]:
+    """A store with ``nodes`` 32-CPU/128Gi nodes over 3 zones and ``pods`` pending pods, in queue order."""
+    state = ClusterState(lambda: 0.0, Trace(keep=False))
+    for node in ClusterSpec.uniform(nodes, zones=3, cpu="32", memory="128Gi", max_pods=110).build_nodes():
+        state.add_node(node)
+    rng = random.Random(seed)
+    per_workload = [pods // workloads + (1 if i < pods % workloads else 0) for i in range(workloads)]
+    templates = []
+    for w in range(workloads):
+        cpu, memory = SHAPES[rng.randrange(len(SHAPES))]
+        container = ContainerSpec(
+            name="app",
+            image=f"registry.example/app-{w}:1",
+            requests=Resources(cpu or 0, memory or 0),
+            cpu_requested=cpu is not None,
+            memory_requested=memory is not None,
+        )
+        labels = (("app", f"app-{w}"), ("pod-template-hash", f"h{w:04d}"))
+        template = PodTemplate(labels=labels, spec=PodSpec(containers=(container,)))
+        rs = ReplicaSet(uid=f"rs-{w}", name=f"app-{w}-h{w:04d}", namespace="default", selector=LabelSelector(labels), template=template, replicas=per_workload[w])
+        state.create_workload(rs)
+        templates.append((rs, template))
+    created = [0] * workloads
+    batch = [1] * workloads
+    order: list[Pod] = []
+    while len(order) < pods:  # slow-start batches, ReplicaSets in turn
+        for w, (rs, template) in enumerate(templates):
+            take = min(batch[w], per_workload[w] - created[w])
+            for _ in range(take):
+                pod = pod_from_template(template, uid=f"{rs.uid}-{created[w]}", name=f"{rs.name}-{created[w]}", namespace="default", owner=OwnerRef("ReplicaSet", rs.name, rs.uid))
+                order.append(state.create_pod(pod))
+                created[w] += 1
+            batch[w] *= 2
+    return state, order
+
+
+def run(profile: str, nodes: int, pods: int, workloads: int, naive_samples: int, check_prefix: int, seed: int) -> Result:
+    state, order = build(nodes, pods, workloads, seed)
+    factory = least_allocated_scheduler if profile == "least-allocated" else default_scheduler
+    scheduler = factory(random.Random(seed))
+    reference = factory(random.Random(seed))
+    scheduler.attach(state)
+    reference.state = state  # the reference reads the same store, with no fast path
+    view = ClusterView(state)
+    every = max(1, len(order) // max(1, naive_samples))
+    decide = total = naive = 0.0
+    naive_pods = checked = mismatches = bound = 0
+    clock = time.perf_counter
+    gc.collect()
+    gc.disable()
+    try:
+        for n, pod in enumerate(order):
+            check = n < check_prefix
+            sample = n % every == every // 2 and naive_pods < naive_samples
+            if check or sample:
+                reference.rng = copy.deepcopy(scheduler.rng)  # the reference sees the same rng state
+                start = clock()
+                expected = reference.full_scan(pod, state)
+                if sample:
+                    naive += clock() - start
+                    naive_pods += 1
+            start = clock()
+            answer = scheduler.schedule(PodView(pod), view)
+            middle = clock()
+            if answer is not None:
+                state.bind_pod(pod.uid, answer)
+                bound += 1
+            end = clock()
+            decide += middle - start
+            total += end - start
+            if check:
+                checked += 1
+                mismatches += answer != expected
+    finally:
+        gc.enable()
+    return Result(profile, len(order), bound, decide, total, naive_pods, naive, checked, mismatches, scheduler.fast_decisions)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="20,000 pods onto 1,000 nodes")
+    parser.add_argument("--nodes", type=int)
+    parser.add_argument("--pods", type=int)
+    parser.add_argument("--workloads", type=int, default=300)
+    parser.add_argument("--check-prefix", type=int, help="pods compared with the full-scan reference (default 2000, quick 300)")
+    parser.add_argument("--naive-samples", type=int, help="pods timed with the naive full scan (default 40, quick 20)")
+    parser.add_argument("--profile", choices=["least-allocated", "default", "both"], default="both")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    nodes = args.nodes or (1000 if args.quick else 5000)
+    pods = args.pods or (20000 if args.quick else 150000)
+    prefix = args.check_prefix if args.check_prefix is not None else (300 if args.quick else 2000)
+    samples = args.naive_samples or (20 if args.quick else 40)
+    profiles = ["least-allocated", "default"] if args.profile == "both" else [args.profile]
+    print(f"{pods} pods of {args.workloads} ReplicaSets onto {nodes} nodes (32 CPU, 128Gi, 110 pods, 3 zones); Python {sys.version.split()[0]}")
+    results = [run(p, nodes, pods, args.workloads, samples, prefix, args.seed) for p in profiles]
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    header = f"{'profile':<16}{'bound':>9}{'decisions/s':>13}{'end-to-end/s':>14}{'naive/s':>10}{'ratio':>9}{'identical prefix':>19}"
+    print(header)
+    print("-" * len(header))
+    ok = True
+    for r in results:
+        decide_rate = r.pods / r.decide_seconds
+        naive_rate = r.naive_pods / r.naive_seconds if r.naive_seconds else float("nan")
+        identical = f"{r.checked - r.mismatches}/{r.checked}"
+        ok &= r.mismatches == 0
+        print(f"{r.profile:<16}{r.bound:>9}{decide_rate:>13,.0f}{r.pods / r.total_seconds:>14,.0f}{naive_rate:>10,.0f}{decide_rate / naive_rate:>8,.0f}x{identical:>19}")
+    print(f"peak memory (max RSS): {peak_mib:,.0f} MiB")
+    for r in results:
+        print(f"{r.profile}: {r.fast_decisions}/{r.pods} decisions on the fast path; naive full scan timed on {r.naive_pods} pods")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

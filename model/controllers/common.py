@@ -1,0 +1,345 @@
+"""What the workload controllers share: the work-queue loop, expectations, slow start, pod deletion.
+
+Upstream, every controller in kube-controller-manager is built the same way (informers feed a
+rate-limited work queue of object keys; one worker syncs a key at a time; an error requeues the key
+with exponential back-off). :class:`WorkloadController` is that skeleton in simulated time: it
+watches the store's workload and pod events, maps each pod event to the workload that should look
+at it, and calls ``sync(uid)`` ``sim.timing.controller_sync_seconds`` after the event.
+
+The helpers follow upstream files:
+- :class:`Expectations`: ``ControllerExpectations`` / ``UIDTrackingControllerExpectations``
+  (kubernetes/kubernetes:pkg/controller/controller_utils.go): a sync that created or deleted pods
+  waits until those creates and deletes are observed (or 5 minutes pass) before acting again.
+- :func:`slow_start_batch`: ``slowStartBatch`` (pkg/controller/replicaset/replica_set.go).
+- :func:`delete_pod`: a pod DELETE as the API server treats it (pkg/registry/core/pod/strategy.go,
+  ``CheckGracefulDelete``): an unscheduled or already terminated pod is removed at once, any other
+  gets a deletionTimestamp and its kubelet stops it.
+- :func:`scaled_value`: ``intstr.GetScaledValueFromIntOrPercent``
+  (k8s.io/apimachinery/pkg/util/intstr/intstr.go).
+
+Simplifications: one worker per controller (upstream runs 5 for ReplicaSets and Deployments, 1 per
+key at a time either way); the retry back-off is the per-item exponential part of
+``DefaultControllerRateLimiter`` without its overall 10 qps bucket.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Generator, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+import simpy
+
+from podquake.model import constants as k8s
+from podquake.model import trace as ev
+from podquake.model.objects import Pod, PodTemplate, Workload
+from podquake.model.store import ClusterState, StateError
+from podquake.model.workqueue import WorkQueue
+
+if TYPE_CHECKING:
+    from podquake.model.simulation import Simulation
+
+__all__ = [
+    "Expectations",
+    "SyncError",
+    "TemplateHashes",
+    "WorkloadController",
+    "delete_pod",
+    "is_pod_available",
+    "scaled_value",
+    "slow_start_batch",
+]
+
+_GENERATE_NAME_RETRIES = 7
+_WORKLOAD_EVENTS = (ev.WorkloadCreated, ev.WorkloadScaled, ev.WorkloadUpdated, ev.WorkloadDeleted)
+
+
+class SyncError(RuntimeError):
+    """An API call of a sync failed (a create was refused): the key is retried with back-off."""
+
+
+def delete_pod(state: ClusterState, pod: Pod, reason: str) -> None:
+    """Delete ``pod`` as the API server would: at once when it is unscheduled or already terminated
+    (grace period 0, pkg/registry/core/pod/strategy.go), else gracefully (its kubelet stops it)."""
+    if pod.node_name is None or pod.phase in ("Succeeded", "Failed"):
+        state.delete_pod(pod.uid, reason)
+    else:
+        state.request_pod_deletion(pod.uid, reason)
+
+
+def is_pod_available(pod: Pod, min_ready_seconds: float, now: float) -> bool:
+    """Ready for at least ``min_ready_seconds`` (upstream ``podutil.IsPodAvailable``).
+
+    Upstream asks that readiness began strictly *before* ``now - minReadySeconds``; the model counts
+    the exact instant too, so a controller that requeues itself ``minReadySeconds`` after a pod became
+    Ready sees it available (upstream's wall clock has always moved on by then).
+    """
+    if not pod.ready:
+        return False
+    if min_ready_seconds <= 0:
+        return True
+    return pod.ready_since is not None and pod.ready_since + min_ready_seconds <= now
+
+
+_PERCENT = re.compile(r"^[+-]?[0-9]+%$")
+
+
+def scaled_value(value: int | str, total: int, round_up: bool) -> int:
+    """An int, or a percentage string of ``total`` rounded up or down (``GetScaledValueFromIntOrPercent``).
+
+    >>> scaled_value("25%", 10, True), scaled_value("25%", 10, False), scaled_value(3, 10, True)
+    (3, 2, 3)
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is neither a whole number nor a percentage such as '25%'")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and _PERCENT.match(value):
+        scaled = int(value[:-1]) * total / 100
+        return math.ceil(scaled) if round_up else math.floor(scaled)
+    raise ValueError(f"{value!r} is neither a whole number nor a percentage such as '25%'")
+
+
+def slow_start_batch(count: int, initial_batch_size: int, action: Callable[[], None]) -> tuple[int, SyncError | None]:
+    """Call ``action`` ``count`` times in batches of 1, 2, 4, 8, ... (``slowStartBatch``).
+
+    Every call of a batch is made (upstream runs a batch in parallel goroutines); if any of them
+    raised :class:`SyncError`, no further batch starts. Returns the number of successful calls and
+    the first error (or None).
+    """
+    remaining = count
+    successes = 0
+    batch = min(remaining, initial_batch_size)
+    while batch > 0:
+        first_error: SyncError | None = None
+        failed = 0
+        for _ in range(batch):
+            try:
+                action()
+            except SyncError as error:
+                failed += 1
+                if first_error is None:
+                    first_error = error
+        successes += batch - failed
+        if first_error is not None:
+            return successes, first_error
+        remaining -= batch
+        batch = min(2 * batch, remaining)
+    return successes, None
+
+
+@dataclass(slots=True)
+class _Pending:
+    adds: int
+    deletes: dict[str, None]
+    since: float
+
+
+class Expectations:
+    """Pending creates (a count) and deletes (pod keys) per controller key, with a 5-minute expiry.
+
+    ``satisfied(key)`` is upstream's ``SatisfiedExpectations``: true when nothing is pending, when
+    there is no record, or when the record is older than ``ExpectationsTimeout`` (5 min).
+    """
+
+    __slots__ = ("_clock", "_pending")
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._pending: dict[str, _Pending] = {}
+
+    def expect(self, key: str, creates: int = 0, deletes: Iterable[str] = ()) -> None:
+        """Record that a sync of ``key`` is about to make ``creates`` pods and delete pods ``deletes``
+        (by pod key), replacing any earlier record (``SetExpectations``)."""
+        self._pending[key] = _Pending(creates, dict.fromkeys(deletes), self._clock())
+
+    def creation_observed(self, key: str, count: int = 1) -> None:
+        pending = self._pending.get(key)
+        if pending is not None:
+            pending.adds -= count
+
+    def deletion_observed(self, key: str, pod_key: str) -> None:
+        pending = self._pending.get(key)
+        if pending is not None:
+            pending.deletes.pop(pod_key, None)
+
+    def satisfied(self, key: str) -> bool:
+        pending = self._pending.get(key)
+        if pending is None or (pending.adds <= 0 and not pending.deletes):
+            return True
+        return self._clock() - pending.since > k8s.EXPECTATIONS_TIMEOUT_SECONDS
+
+    def expires_in(self, key: str) -> float:
+        """Seconds until the key's record expires (0 when there is none)."""
+        pending = self._pending.get(key)
+        if pending is None:
+            return 0.0
+        return max(0.0, pending.since + k8s.EXPECTATIONS_TIMEOUT_SECONDS - self._clock())
+
+    def forget(self, key: str) -> None:
+        self._pending.pop(key, None)
+
+
+class TemplateHashes:
+    """``Simulation.template_hash`` of pod templates, computed once per template object."""
+
+    __slots__ = ("_hash", "_cache")
+
+    def __init__(self, hash_function: Callable[[PodTemplate], str]) -> None:
+        self._hash = hash_function
+        self._cache: dict[int, tuple[PodTemplate, str]] = {}
+
+    def __call__(self, template: PodTemplate) -> str:
+        hit = self._cache.get(id(template))
+        if hit is not None and hit[0] is template:
+            return hit[1]
+        value = self._hash(template)
+        if len(self._cache) > 4096:
+            self._cache.clear()
+        self._cache[id(template)] = (template, value)
+        return value
+
+
+class WorkloadController:
+    """The skeleton of a workload controller: watches, a work queue of workload uids, one worker.
+
+    Subclasses set ``kind``, implement :meth:`sync` (one reconcile of one workload, by uid) and
+    :meth:`owner_of` (which of this controller's workloads a pod concerns), and may override
+    :meth:`pod_changed` (what a pod event does; default: sync the owner), :meth:`workload_changed`
+    and :meth:`forget`. A sync that raises :class:`SyncError` is retried after 5 ms, doubling per
+    consecutive failure up to 1000 s (client-go's per-item exponential rate limiter).
+    """
+
+    kind: ClassVar[str] = ""
+    #: Pod events, besides PodCreated and PodDeleted, that reach :meth:`pod_changed`.
+    pod_events: ClassVar[tuple[type[ev.Event], ...]] = (ev.PodDeletionRequested, ev.PodPhaseChanged, ev.PodReadyChanged)
+
+    def __init__(self, sim: Simulation) -> None:
+        self.sim = sim
+        self.env = sim.env
+        self.state = sim.state
+        self.queue = WorkQueue(sim.env)
+        self.template_hash = TemplateHashes(sim.template_hash)
+        #: How many syncs ran (for tests and benchmarks).
+        self.syncs = 0
+        self._uids: dict[str, str] = {}  # "namespace/name" of a workload of this kind -> its uid
+        self._pod_owner: dict[str, str] = {}  # pod key -> uid of the workload it concerns
+        self._failures: dict[str, int] = {}
+
+    # --- wiring ----------------------------------------------------------------------------------
+    def start(self) -> None:
+        state = self.state
+        for event_type in _WORKLOAD_EVENTS:
+            state.watch(event_type, self._on_workload_event)
+        state.watch(ev.PodCreated, self._on_pod_created)
+        state.watch(ev.PodDeleted, self._on_pod_deleted)
+        for event_type in self.pod_events:
+            state.watch(event_type, self._on_pod_event)
+        self.env.process(self._run())
+
+    def enqueue(self, uid: str, after: float = 0.0) -> None:
+        """Sync workload ``uid`` after the controller latency (plus ``after`` seconds)."""
+        self.queue.add_after(uid, self.sim.timing.controller_sync_seconds + after)
+
+    # --- hooks for subclasses --------------------------------------------------------------------
+    def sync(self, uid: str) -> None:  # pragma: no cover - every subclass overrides it
+        raise NotImplementedError
+
+    def owner_of(self, pod: Pod) -> str | None:  # pragma: no cover - every subclass overrides it
+        raise NotImplementedError
+
+    def pod_changed(self, uid: str, event: ev.Event, pod: Pod | None) -> None:
+        """A pod concerning workload ``uid`` changed (``pod`` is None once deleted)."""
+        self.enqueue(uid)
+
+    def workload_changed(self, event: ev.Event) -> None:
+        """A workload event of another kind (a Deployment watches its ReplicaSets here)."""
+
+    def forget(self, uid: str) -> None:
+        """Workload ``uid`` was deleted: drop what the controller remembers of it."""
+
+    # --- event routing ---------------------------------------------------------------------------
+    def _on_workload_event(self, event: ev.Event) -> None:
+        kind: str = event.kind  # type: ignore[attr-defined]
+        key: str = event.workload  # type: ignore[attr-defined]
+        if kind != self.kind:
+            self.workload_changed(event)
+            return
+        if isinstance(event, ev.WorkloadDeleted):
+            uid = self._uids.pop(key, None)
+            if uid is not None:
+                self._failures.pop(uid, None)
+                self.forget(uid)
+            return
+        workload = self.lookup(kind, key)
+        if workload is not None:
+            self._uids[key] = workload.uid
+            self.enqueue(workload.uid)
+
+    def lookup(self, kind: str, key: str) -> Workload | None:
+        namespace, _, name = key.partition("/")
+        return self.state.workload_named(kind, namespace, name)
+
+    def _on_pod_created(self, event: ev.PodCreated) -> None:
+        pod = self.state.pods_by_key.get(event.pod)
+        if pod is None or pod.owner is None:
+            return
+        uid = self.owner_of(pod)
+        if uid is not None:
+            self._pod_owner[event.pod] = uid
+            self.pod_changed(uid, event, pod)
+
+    def _on_pod_deleted(self, event: ev.PodDeleted) -> None:
+        uid = self._pod_owner.pop(event.pod, None)
+        if uid is not None:
+            self.pod_changed(uid, event, None)
+
+    def _on_pod_event(self, event: ev.Event) -> None:
+        key: str = event.pod  # type: ignore[attr-defined]
+        uid = self._pod_owner.get(key)
+        if uid is not None:
+            self.pod_changed(uid, event, self.state.pods_by_key.get(key))
+
+    # --- the worker ------------------------------------------------------------------------------
+    def _run(self) -> Generator[simpy.Event, None, None]:
+        queue = self.queue
+        while True:
+            yield queue.wait()
+            for uid in queue.pop_all():
+                self.sync_now(uid)
+
+    def sync_now(self, uid: str) -> None:
+        """Run one sync of ``uid`` at once, requeueing it with back-off if it fails."""
+        self.syncs += 1
+        try:
+            self.sync(uid)
+        except SyncError:
+            failures = self._failures.get(uid, 0)
+            self._failures[uid] = failures + 1
+            delay = min(k8s.CONTROLLER_RETRY_BASE_SECONDS * 2**failures, k8s.CONTROLLER_RETRY_MAX_SECONDS)
+            self.queue.add_after(uid, delay)
+        else:
+            self._failures.pop(uid, None)
+
+    def generate_name(self, namespace: str, prefix: str) -> str:
+        """``<prefix>-<5 random characters>`` (``metadata.generateName``), free in ``namespace``.
+
+        The API server retries a clashing generated name up to 7 more times (RetryGenerateName,
+        staging/src/k8s.io/apiserver/pkg/registry/generic/registry/store.go); so does this.
+        """
+        pods = self.state.pods_by_key
+        name = f"{prefix}-{self.sim.random_suffix()}"
+        for _ in range(_GENERATE_NAME_RETRIES):
+            if f"{namespace}/{name}" not in pods:
+                break
+            name = f"{prefix}-{self.sim.random_suffix()}"
+        return name
+
+    def create_pod(self, pod: Pod) -> Pod:
+        """``state.create_pod``, with a refused create (a name clash) turned into :class:`SyncError`."""
+        try:
+            return self.state.create_pod(pod)
+        except StateError as error:
+            raise SyncError(str(error)) from None

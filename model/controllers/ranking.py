@@ -1,0 +1,114 @@
+"""Which pods a ReplicaSet deletes first when it scales down: ``getPodsToDelete`` and ``ActivePodsWithRanks``.
+
+Upstream (kubernetes/kubernetes:pkg/controller/replicaset/replica_set.go ``getPodsToDelete`` and
+``getPodsRankedByRelatedPodsOnSameNode``; kubernetes/kubernetes:pkg/controller/controller_utils.go
+``ActivePodsWithRanks.Less``), with the LogarithmicScaleDown and PodDeletionCost gates on (their
+defaults). Pod A goes before pod B by the first rule that tells them apart:
+
+1. unassigned (no node) before assigned;
+2. phase Pending before Unknown before Running;
+3. not Ready before Ready;
+4. lower ``controller.kubernetes.io/pod-deletion-cost`` before higher (int32; default, or invalid, 0);
+5. higher rank before lower: the rank is how many active pods of the same owner family (every
+   ReplicaSet of the same Deployment) share the pod's node, so doubled-up pods go first;
+6. both Ready: the more recently Ready first, compared on the log2 scale of ``now - readyTime`` in
+   nanoseconds, ties in the same bucket broken by uid (lower uid first);
+7. higher container restart count first;
+8. newer creationTimestamp first, on the same log2 scale, ties by uid.
+
+Pods no rule tells apart keep their input order (creation order in the model; Go's ``sort.Sort`` is
+not stable, so upstream leaves that order undefined). When every pod goes, none are sorted.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable, Sequence
+
+from podquake.model import constants as k8s
+from podquake.model.objects import Pod
+
+__all__ = ["deletion_cost", "log2_rank", "pods_to_delete", "rank_by_node"]
+
+_PHASE_ORDINAL = {"Pending": 0, "Unknown": 1, "Running": 2}
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+# GetDeletionCostFromPodAnnotations: validFirstDigit (no "+" sign, no leading zero unless the value
+# is "0"; a "-" may lead), then strconv.ParseInt(value, 10, 32).
+_COST = re.compile(r"^(-[0-9]+|0|[1-9][0-9]*)$")
+
+
+def deletion_cost(pod: Pod) -> int:
+    """The pod-deletion-cost annotation as upstream reads it; 0 when absent or invalid
+    (kubernetes/kubernetes:pkg/apis/core/helper/helpers.go ``GetDeletionCostFromPodAnnotations``)."""
+    value = pod.annotations.get(k8s.POD_DELETION_COST_ANNOTATION)
+    if value is None or not _COST.match(value):
+        return 0
+    cost = int(value)
+    return cost if _INT32_MIN <= cost <= _INT32_MAX else 0
+
+
+def log2_rank(since: float, now: float) -> int:
+    """``int64(math.Log2(float64(now - since)))`` with the duration in nanoseconds; -1 if not positive."""
+    nanos = round((now - since) * 1e9)
+    return nanos.bit_length() - 1 if nanos > 0 else -1
+
+
+def rank_by_node(pods: Iterable[Pod], related: Iterable[Pod]) -> dict[str, int]:
+    """Rank of each pod (by uid): the number of active related pods on its node (upstream
+    ``getPodsRankedByRelatedPodsOnSameNode``; unassigned pods share the node name "")."""
+    on_node: dict[str, int] = {}
+    for pod in related:
+        if pod.active:
+            node = pod.node_name or ""
+            on_node[node] = on_node.get(node, 0) + 1
+    return {pod.uid: on_node.get(pod.node_name or "", 0) for pod in pods}
+
+
+def _less(a: Pod, b: Pod, ranks: dict[str, int], now: float) -> bool:
+    """``ActivePodsWithRanks.Less``: should ``a`` be deleted before ``b``?"""
+    if a.node_name != b.node_name and (not a.node_name or not b.node_name):
+        return not a.node_name
+    phase_a, phase_b = _PHASE_ORDINAL.get(a.phase, 0), _PHASE_ORDINAL.get(b.phase, 0)
+    if phase_a != phase_b:
+        return phase_a < phase_b
+    if a.ready != b.ready:
+        return not a.ready
+    cost_a, cost_b = deletion_cost(a), deletion_cost(b)
+    if cost_a != cost_b:
+        return cost_a < cost_b
+    rank_a, rank_b = ranks[a.uid], ranks[b.uid]
+    if rank_a != rank_b:
+        return rank_a > rank_b
+    if a.ready and b.ready and a.ready_since != b.ready_since:
+        if a.ready_since is None or b.ready_since is None:  # afterOrZero: a zero time counts as latest
+            return a.ready_since is None
+        diff = log2_rank(a.ready_since, now) - log2_rank(b.ready_since, now)
+        return a.uid < b.uid if diff == 0 else diff < 0
+    restarts_a, restarts_b = a.restart_count, b.restart_count
+    if restarts_a != restarts_b:
+        return restarts_a > restarts_b
+    if a.created_at != b.created_at:
+        diff = log2_rank(a.created_at, now) - log2_rank(b.created_at, now)
+        return a.uid < b.uid if diff == 0 else diff < 0
+    return False
+
+
+def pods_to_delete(pods: Sequence[Pod], related: Iterable[Pod], count: int, now: float) -> list[Pod]:
+    """The ``count`` pods of ``pods`` to delete first (``getPodsToDelete``).
+
+    ``related`` are the pods of the whole owner family, used for the rank (rule 5); upstream passes
+    no related pods for a ReplicaSet without a controller, so every rank is 0 then.
+    """
+    if count >= len(pods):
+        return list(pods)
+    ranks = rank_by_node(pods, related)
+
+    def compare(a: Pod, b: Pod) -> int:
+        if _less(a, b, ranks, now):
+            return -1
+        if _less(b, a, ranks, now):
+            return 1
+        return 0
+
+    return sorted(pods, key=functools.cmp_to_key(compare))[:count]

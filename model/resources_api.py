@@ -1,0 +1,646 @@
+"""Reading Kubernetes objects field by field, and the non-workload API objects the model keeps.
+
+Two jobs, both used by :mod:`podquake.model.manifests`:
+
+1. :class:`Field`, a value read together with its JSON path (``spec.template.spec.containers[0]``)
+   and its :class:`Doc` (file and document), so that every problem becomes one
+   :class:`~podquake.model.errors.InputError` naming the file, the document, the field and the fix.
+2. Small frozen values for the objects the model stores without running them yet: :class:`Service`,
+   :class:`HorizontalPodAutoscaler`, :class:`PodDisruptionBudget`, :class:`PersistentVolumeClaim`,
+   and :class:`GenericObject` for every other kind (ConfigMap, Secret, Role, custom resources...).
+   Their parsers apply upstream defaulting and the validation rules that matter for behaviour:
+   kubernetes/kubernetes:pkg/apis/core/v1/defaults.go (Service), pkg/apis/autoscaling/v2/defaults.go
+   and pkg/apis/autoscaling/validation/validation.go (HPA), pkg/apis/policy/validation/validation.go
+   (PDB), pkg/apis/core/validation/validation.go (Service, PVC).
+
+Simplifications, on purpose:
+- a Service gets no cluster IP or node port allocated; ``cluster_ip`` is what the manifest says
+  (``"None"`` makes it headless); an unset ``nodePort`` stays ``None``;
+- HPA metric quantities are kept as exact fractions of their unit (``500m`` -> 1/2); the controller
+  that uses them decides the unit;
+- autoscaling/v1 HPAs are converted to the v2 shape (``targetCPUUtilizationPercentage`` becomes a
+  Resource cpu Utilization metric), as the API server's conversion does.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from podquake.model import constants as k8s
+from podquake.model.errors import InputError
+from podquake.model.quantity import QuantityError, parse_memory, parse_quantity
+from podquake.model.selectors import LabelSelector, Requirement
+
+__all__ = [
+    "Doc",
+    "Field",
+    "GenericObject",
+    "HPABehavior",
+    "HorizontalPodAutoscaler",
+    "MetricSpec",
+    "MetricTarget",
+    "PersistentVolumeClaim",
+    "PodDisruptionBudget",
+    "ScaleTargetRef",
+    "ScalingPolicy",
+    "ScalingRules",
+    "Service",
+    "ServicePort",
+    "parse_hpa",
+    "parse_label_selector",
+    "parse_pdb",
+    "parse_pvc",
+    "parse_service",
+]
+
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_PERCENT = re.compile(r"^(\d+)%$")
+_LABEL_SELECTOR_OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
+
+
+# --- reading fields -------------------------------------------------------------------------------
+class Doc:
+    """One document being parsed: where it came from, and the notes collected while reading it."""
+
+    __slots__ = ("source", "location", "notes")
+
+    def __init__(self, source: str, location: str) -> None:
+        self.source = source
+        self.location = location
+        self.notes: list[str] = []
+
+    def error(self, message: str, field_path: str = "", fix: str = "") -> InputError:
+        return InputError(message, source=self.source, location=self.location, field=field_path, fix=fix)
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
+
+
+def describe(value: Any) -> str:
+    """How a person would name a YAML value's type: ``a string ('web')``, ``a list``, ..."""
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return f"a string ({shown!r})"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"a {type(value).__name__}"
+
+
+class Field:
+    """A value from a manifest with its JSON path. Missing and ``null`` both read as absent."""
+
+    __slots__ = ("value", "path", "doc")
+
+    def __init__(self, value: Any, path: str, doc: Doc) -> None:
+        self.value = value
+        self.path = path
+        self.doc = doc
+
+    def __getitem__(self, key: str) -> Field:
+        child = f"{self.path}.{key}" if _PLAIN_KEY.match(key) else f"{self.path}[{key}]"
+        if not self.path:
+            child = key
+        return Field(self.mapping().get(key), child, self.doc)
+
+    def present(self) -> bool:
+        return self.value is not None
+
+    def error(self, message: str, fix: str = "") -> InputError:
+        return self.doc.error(message, self.path, fix)
+
+    def note(self, text: str) -> None:
+        self.doc.note(f"{self.path}: {text}")
+
+    def _required(self, what: str) -> InputError:
+        return self.error(f"required field is missing (expected {what})", fix=f"add {self.path.rsplit('.', 1)[-1]}")
+
+    def mapping(self, *, required: bool = False) -> dict[str, Any]:
+        if self.value is None:
+            if required:
+                raise self._required("a mapping")
+            return {}
+        if not isinstance(self.value, Mapping):
+            raise self.error(f"expected a mapping (key: value lines), got {describe(self.value)}")
+        for key in self.value:
+            if not isinstance(key, str):
+                raise self.error(f"keys must be strings, got {describe(key)}", fix="quote the key")
+        return self.value  # type: ignore[return-value]
+
+    def entries(self) -> list[tuple[str, Field]]:
+        return [(key, self[key]) for key in self.mapping()]
+
+    def items(self, *, required: bool = False, non_empty: bool = False) -> list[Field]:
+        if self.value is None:
+            if required or non_empty:
+                raise self._required("a list")
+            return []
+        if not isinstance(self.value, list):
+            raise self.error(
+                f"expected a list, got {describe(self.value)}", fix="write the entries as a YAML list, one '- ' per entry"
+            )
+        if non_empty and not self.value:
+            raise self.error("must have at least one entry")
+        return [Field(item, f"{self.path}[{i}]", self.doc) for i, item in enumerate(self.value)]
+
+    def string(self, default: str | None = None, *, required: bool = False, choices: tuple[str, ...] = ()) -> Any:
+        if self.value is None or (required and self.value == ""):
+            if required:
+                raise self._required("a string")
+            return default
+        if not isinstance(self.value, str):
+            raise self.error(f"expected a string, got {describe(self.value)}", fix=f"quote it: '{self.value}'")
+        if choices and self.value not in choices:
+            raise self.error(f"unsupported value {self.value!r}", fix=f"use one of {', '.join(choices)}")
+        return self.value
+
+    def integer(
+        self,
+        default: int | None = None,
+        *,
+        required: bool = False,
+        minimum: int | None = None,
+        maximum: int | None = None,
+    ) -> Any:
+        if self.value is None:
+            if required:
+                raise self._required("a whole number")
+            return default
+        value = self.value
+        if isinstance(value, bool) or not isinstance(value, int):
+            fix = "remove the quotes" if isinstance(value, str) and value.strip().lstrip("-").isdigit() else "write a whole number"
+            raise self.error(f"expected a whole number, got {describe(value)}", fix=fix)
+        if minimum is not None and value < minimum:
+            words = "must not be negative" if minimum == 0 else f"must be at least {minimum}"
+            raise self.error(f"{value} {words}", fix=f"use a value >= {minimum}")
+        if maximum is not None and value > maximum:
+            raise self.error(f"{value} must be at most {maximum}", fix=f"use a value <= {maximum}")
+        return value
+
+    def boolean(self, default: bool = False) -> bool:
+        if self.value is None:
+            return default
+        if not isinstance(self.value, bool):
+            raise self.error(f"expected true or false, got {describe(self.value)}", fix="write true or false without quotes")
+        return self.value
+
+    def int_or_percent(self, default: int | str | None = None, *, max_percent: int | None = None) -> Any:
+        """An IntOrString that counts something: a non-negative integer or a percentage like ``"25%"``."""
+        if self.value is None:
+            return default
+        value = self.value
+        if isinstance(value, str):
+            match = _PERCENT.match(value)
+            if match is None:
+                raise self.error(f"{value!r} is neither a whole number nor a percentage", fix="write e.g. 1 or '25%'")
+            if max_percent is not None and int(match[1]) > max_percent:
+                raise self.error(f"{value} must not be more than {max_percent}%", fix=f"use at most {max_percent}%")
+            return value
+        return self.integer(minimum=0)
+
+    def string_map(self) -> dict[str, str]:
+        """A map[string]string (labels, annotations, nodeSelector): values must be strings, as the API demands."""
+        result = {}
+        for key, child in self.entries():
+            if not isinstance(child.value, str):
+                raise child.error(
+                    f"expected a string value, got {describe(child.value)}", fix=f"quote it: {key}: \"{child.value}\""
+                )
+            result[key] = child.value
+        return result
+
+    def quantity(self) -> Fraction:
+        try:
+            return parse_quantity(self.value)
+        except QuantityError as error:
+            raise self.error(str(error), fix="write a Kubernetes quantity such as '250m', '1', '64Mi' or '1Gi'") from None
+
+
+# --- shared pieces --------------------------------------------------------------------------------
+def parse_label_selector(f: Field, *, required: bool = False) -> LabelSelector | None:
+    """``matchLabels`` and ``matchExpressions`` (operators In, NotIn, Exists, DoesNotExist).
+
+    Absent gives ``None`` (a null selector); ``{}`` gives the empty selector, which matches everything.
+    """
+    if not f.present():
+        if required:
+            raise f.error("a selector is required but missing", fix="add selector: {matchLabels: {app: <name>}}")
+        return None
+    f.mapping()
+    labels = tuple(sorted(f["matchLabels"].string_map().items()))
+    expressions = []
+    for item in f["matchExpressions"].items():
+        key = item["key"].string(required=True)
+        operator = item["operator"].string(required=True, choices=_LABEL_SELECTOR_OPERATORS)
+        values = tuple(v.string(required=True) for v in item["values"].items())
+        try:
+            expressions.append(Requirement(key, operator, values))
+        except ValueError as error:
+            raise item.error(str(error), fix="In/NotIn need values; Exists/DoesNotExist take none") from None
+    return LabelSelector(labels, tuple(expressions))
+
+
+def _labels(meta: Field) -> tuple[tuple[str, str], ...]:
+    return tuple(meta["labels"].string_map().items())
+
+
+# --- Service --------------------------------------------------------------------------------------
+SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")
+
+
+@dataclass(frozen=True, slots=True)
+class ServicePort:
+    """``spec.ports[]``. ``target_port`` defaults to ``port`` (upstream defaulting); it may name a container port."""
+
+    port: int
+    target_port: int | str
+    protocol: str = "TCP"
+    name: str = ""
+    node_port: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """A Service: how traffic for a name reaches the ready pods its selector picks.
+
+    ``selector`` is ``None`` when the manifest has none (endpoints managed by someone else).
+    ``external_traffic_policy`` is ``"Cluster"`` or ``"Local"`` for NodePort and LoadBalancer Services
+    and ``None`` otherwise; ``session_affinity_timeout_seconds`` is set only for ``ClientIP`` affinity
+    (default 10800 s, kubernetes/kubernetes:pkg/apis/core/types.go DefaultClientIPServiceAffinitySeconds).
+    """
+
+    name: str
+    namespace: str
+    type: str = "ClusterIP"
+    selector: tuple[tuple[str, str], ...] | None = None
+    ports: tuple[ServicePort, ...] = ()
+    session_affinity: str = "None"
+    session_affinity_timeout_seconds: int | None = None
+    external_traffic_policy: str | None = None
+    internal_traffic_policy: str | None = "Cluster"
+    publish_not_ready_addresses: bool = False
+    cluster_ip: str | None = None
+    external_name: str | None = None
+    labels: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def headless(self) -> bool:
+        return self.cluster_ip == "None"
+
+    def selector_dict(self) -> dict[str, str] | None:
+        return dict(self.selector) if self.selector is not None else None
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        """Whether a pod with ``labels`` backs this Service (a Service without selector matches none)."""
+        if not self.selector:
+            return False
+        return all(labels.get(k) == v for k, v in self.selector)
+
+
+def parse_service(name: str, namespace: str, meta: Field, spec: Field) -> Service:
+    """``v1 Service`` with upstream defaults and the validation that changes behaviour."""
+    spec.mapping()
+    type_ = spec["type"].string("ClusterIP", choices=SERVICE_TYPES)
+    selector_map = spec["selector"].string_map()
+    cluster_ip = spec["clusterIP"].string(None)
+    external_name = None
+    if type_ == "ExternalName":
+        external_name = spec["externalName"].string(required=True)
+    ports = []
+    seen_names: dict[str, int] = {}
+    port_items = spec["ports"].items()
+    for i, item in enumerate(port_items):
+        port = item["port"].integer(required=True, minimum=1, maximum=65535)
+        port_name = item["name"].string("")
+        if len(port_items) > 1 and not port_name:
+            raise item["name"].error("every port needs a name when a Service has more than one", fix="add name: <port-name>")
+        if port_name in seen_names:
+            raise item["name"].error(f"duplicate port name {port_name!r} (also ports[{seen_names[port_name]}])")
+        seen_names[port_name] = i
+        target = item["targetPort"]
+        target_port: int | str
+        if not target.present():
+            target_port = port
+        elif isinstance(target.value, str):
+            target_port = target.string()
+        else:
+            target_port = target.integer(minimum=1, maximum=65535)
+        node_port = item["nodePort"].integer(None, minimum=k8s.SERVICE_NODE_PORT_MIN, maximum=k8s.SERVICE_NODE_PORT_MAX)
+        if node_port is not None and type_ not in ("NodePort", "LoadBalancer"):
+            raise item["nodePort"].error(f"nodePort may not be set on a {type_} Service", fix="remove nodePort or use type: NodePort")
+        protocol = item["protocol"].string("TCP", choices=("TCP", "UDP", "SCTP"))
+        ports.append(ServicePort(port, target_port, protocol, port_name, node_port))
+    if not ports and type_ != "ExternalName" and cluster_ip != "None":
+        raise spec["ports"].error("a Service needs at least one port", fix="add ports: [{port: 80, targetPort: 8080}]")
+
+    affinity = spec["sessionAffinity"].string("None", choices=("None", "ClientIP"))
+    timeout_field = spec["sessionAffinityConfig"]["clientIP"]["timeoutSeconds"]
+    timeout = timeout_field.integer(None, minimum=1, maximum=k8s.MAX_CLIENT_IP_SERVICE_AFFINITY_SECONDS)
+    if affinity == "ClientIP":
+        timeout = timeout if timeout is not None else k8s.DEFAULT_CLIENT_IP_SERVICE_AFFINITY_SECONDS
+    elif timeout is not None:
+        raise timeout_field.error("timeoutSeconds is only allowed with sessionAffinity: ClientIP", fix="set sessionAffinity: ClientIP")
+
+    external_policy = spec["externalTrafficPolicy"].string(None, choices=("Cluster", "Local"))
+    if type_ in ("NodePort", "LoadBalancer"):
+        external_policy = external_policy or "Cluster"
+    elif external_policy is not None:
+        raise spec["externalTrafficPolicy"].error(
+            f"externalTrafficPolicy may only be set on NodePort or LoadBalancer Services, not {type_}",
+            fix="remove it or change spec.type",
+        )
+    internal_policy = spec["internalTrafficPolicy"].string(None, choices=("Cluster", "Local"))
+    if type_ != "ExternalName":
+        internal_policy = internal_policy or "Cluster"
+    return Service(
+        name=name,
+        namespace=namespace,
+        type=type_,
+        selector=tuple(selector_map.items()) if selector_map else None,
+        ports=tuple(ports),
+        session_affinity=affinity,
+        session_affinity_timeout_seconds=timeout,
+        external_traffic_policy=external_policy,
+        internal_traffic_policy=internal_policy,
+        publish_not_ready_addresses=spec["publishNotReadyAddresses"].boolean(False),
+        cluster_ip=cluster_ip,
+        external_name=external_name,
+        labels=_labels(meta),
+    )
+
+
+# --- HorizontalPodAutoscaler ----------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ScaleTargetRef:
+    kind: str
+    name: str
+    api_version: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MetricTarget:
+    """``Utilization`` (percent of request), ``AverageValue`` (per pod) or ``Value`` (total)."""
+
+    type: str
+    average_utilization: int | None = None
+    average_value: Fraction | None = None
+    value: Fraction | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSpec:
+    """One ``spec.metrics[]`` entry: ``Resource``, ``ContainerResource``, ``Pods``, ``Object`` or ``External``.
+
+    ``resource`` names cpu/memory for (Container)Resource metrics; ``metric_name`` the custom metric.
+    """
+
+    type: str
+    target: MetricTarget
+    resource: str | None = None
+    container: str | None = None
+    metric_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScalingPolicy:
+    type: str  # "Pods" or "Percent"
+    value: int
+    period_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class ScalingRules:
+    """One direction of ``spec.behavior``. ``stabilization_window_seconds=None`` (scale-down only)
+    means the controller's ``--horizontal-pod-autoscaler-downscale-stabilization`` (300 s)."""
+
+    stabilization_window_seconds: int | None
+    select_policy: str
+    policies: tuple[ScalingPolicy, ...]
+    tolerance: Fraction | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HPABehavior:
+    scale_up: ScalingRules
+    scale_down: ScalingRules
+
+
+def default_scale_up_rules() -> ScalingRules:
+    """kubernetes/kubernetes:pkg/apis/autoscaling/v2/defaults.go defaultHPAScaleUpRules."""
+    return ScalingRules(
+        k8s.HPA_SCALE_UP_STABILIZATION_SECONDS,
+        "Max",
+        (
+            ScalingPolicy("Pods", k8s.HPA_SCALE_UP_LIMIT_MINIMUM_PODS, k8s.HPA_SCALE_UP_PERIOD_SECONDS),
+            ScalingPolicy("Percent", k8s.HPA_SCALE_UP_LIMIT_PERCENT, k8s.HPA_SCALE_UP_PERIOD_SECONDS),
+        ),
+    )
+
+
+def default_scale_down_rules() -> ScalingRules:
+    """kubernetes/kubernetes:pkg/apis/autoscaling/v2/defaults.go defaultHPAScaleDownRules."""
+    return ScalingRules(
+        None, "Max", (ScalingPolicy("Percent", k8s.HPA_SCALE_DOWN_LIMIT_PERCENT, k8s.HPA_SCALE_DOWN_PERIOD_SECONDS),)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class HorizontalPodAutoscaler:
+    """An HPA in the autoscaling/v2 shape, defaulted: ``min_replicas`` 1, metrics CPU 80% when none,
+    and ``behavior`` filled per direction only when the manifest has a ``behavior`` (else ``None``:
+    the controller's legacy limits apply)."""
+
+    name: str
+    namespace: str
+    scale_target_ref: ScaleTargetRef
+    max_replicas: int
+    min_replicas: int = 1
+    metrics: tuple[MetricSpec, ...] = ()
+    behavior: HPABehavior | None = None
+    api_version: str = "autoscaling/v2"
+
+
+def _metric_target(f: Field, allowed: tuple[str, ...]) -> MetricTarget:
+    type_ = f["type"].string(required=True, choices=allowed)
+    if type_ == "Utilization":
+        return MetricTarget(type_, average_utilization=f["averageUtilization"].integer(required=True, minimum=1))
+    key = "averageValue" if type_ == "AverageValue" else "value"
+    amount = f[key].quantity() if f[key].present() else None
+    if amount is None:
+        raise f[key].error(f"{key} is required for target type {type_}", fix=f"add {key}, e.g. '500m'")
+    if amount <= 0:
+        raise f[key].error(f"{key} must be positive", fix="use a value above 0")
+    if type_ == "AverageValue":
+        return MetricTarget(type_, average_value=amount)
+    return MetricTarget(type_, value=amount)
+
+
+def _metric(f: Field) -> MetricSpec:
+    type_ = f["type"].string(required=True, choices=("Resource", "ContainerResource", "Pods", "Object", "External"))
+    if type_ in ("Resource", "ContainerResource"):
+        source = f["resource" if type_ == "Resource" else "containerResource"]
+        source.mapping(required=True)
+        container = source["container"].string(required=True) if type_ == "ContainerResource" else None
+        return MetricSpec(
+            type_,
+            _metric_target(source["target"], ("Utilization", "AverageValue")),
+            resource=source["name"].string(required=True),
+            container=container,
+        )
+    source = f[{"Pods": "pods", "Object": "object", "External": "external"}[type_]]
+    source.mapping(required=True)
+    allowed = ("AverageValue",) if type_ == "Pods" else ("Value", "AverageValue")
+    if type_ == "Object":
+        source["describedObject"].mapping(required=True)
+    return MetricSpec(type_, _metric_target(source["target"], allowed), metric_name=source["metric"]["name"].string(required=True))
+
+
+def _scaling_rules(f: Field, default: ScalingRules) -> ScalingRules:
+    """``copyHPAScalingRules``: every field the manifest sets replaces the default's."""
+    if not f.present():
+        return default
+    f.mapping()
+    window = f["stabilizationWindowSeconds"].integer(
+        default.stabilization_window_seconds, minimum=0, maximum=k8s.HPA_MAX_STABILIZATION_WINDOW_SECONDS
+    )
+    select = f["selectPolicy"].string(default.select_policy, choices=("Max", "Min", "Disabled"))
+    policies = default.policies
+    if f["policies"].present():
+        policies = tuple(
+            ScalingPolicy(
+                p["type"].string(required=True, choices=("Pods", "Percent")),
+                p["value"].integer(required=True, minimum=1),
+                p["periodSeconds"].integer(required=True, minimum=1, maximum=k8s.HPA_MAX_SCALING_POLICY_PERIOD_SECONDS),
+            )
+            for p in f["policies"].items(non_empty=True)
+        )
+    tolerance = f["tolerance"].quantity() if f["tolerance"].present() else default.tolerance
+    if tolerance is not None and tolerance < 0:
+        raise f["tolerance"].error("tolerance must not be negative")
+    return ScalingRules(window, select, policies, tolerance)
+
+
+def parse_hpa(name: str, namespace: str, api_version: str, spec: Field) -> HorizontalPodAutoscaler:
+    """autoscaling/v2 or autoscaling/v1 ``HorizontalPodAutoscaler``."""
+    spec.mapping(required=True)
+    ref = spec["scaleTargetRef"]
+    ref.mapping(required=True)
+    target = ScaleTargetRef(ref["kind"].string(required=True), ref["name"].string(required=True), ref["apiVersion"].string(""))
+    min_replicas = spec["minReplicas"].integer(1, minimum=1)
+    max_replicas = spec["maxReplicas"].integer(required=True, minimum=1)
+    if max_replicas < min_replicas:
+        raise spec["maxReplicas"].error(
+            f"maxReplicas {max_replicas} is below minReplicas {min_replicas}", fix="make maxReplicas >= minReplicas"
+        )
+    default_cpu = MetricSpec("Resource", MetricTarget("Utilization", k8s.HPA_DEFAULT_CPU_UTILIZATION), resource="cpu")
+    behavior = None
+    if api_version == "autoscaling/v1":
+        percent = spec["targetCPUUtilizationPercentage"].integer(None, minimum=1)
+        metrics: tuple[MetricSpec, ...] = (
+            (MetricSpec("Resource", MetricTarget("Utilization", percent), resource="cpu"),) if percent else (default_cpu,)
+        )
+    else:
+        metrics = tuple(_metric(m) for m in spec["metrics"].items()) or (default_cpu,)
+        if spec["behavior"].present():
+            b = spec["behavior"]
+            b.mapping()
+            behavior = HPABehavior(
+                _scaling_rules(b["scaleUp"], default_scale_up_rules()),
+                _scaling_rules(b["scaleDown"], default_scale_down_rules()),
+            )
+    return HorizontalPodAutoscaler(name, namespace, target, max_replicas, min_replicas, metrics, behavior, api_version)
+
+
+# --- PodDisruptionBudget ----------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class PodDisruptionBudget:
+    """policy/v1 PDB. At most one of ``min_available``/``max_unavailable`` (int or ``"N%"``).
+
+    ``selector=None`` (absent) selects no pods; an empty selector selects every pod of the namespace.
+    """
+
+    name: str
+    namespace: str
+    selector: LabelSelector | None
+    min_available: int | str | None = None
+    max_unavailable: int | str | None = None
+    unhealthy_pod_eviction_policy: str = "IfHealthyBudget"
+
+
+def parse_pdb(name: str, namespace: str, spec: Field) -> PodDisruptionBudget:
+    spec.mapping(required=True)
+    min_available = spec["minAvailable"].int_or_percent(None, max_percent=100)
+    max_unavailable = spec["maxUnavailable"].int_or_percent(None, max_percent=100)
+    if min_available is not None and max_unavailable is not None:
+        raise spec.error("minAvailable and maxUnavailable cannot be both set", fix="keep one of them")
+    policy = spec["unhealthyPodEvictionPolicy"].string("IfHealthyBudget", choices=("IfHealthyBudget", "AlwaysAllow"))
+    return PodDisruptionBudget(
+        name, namespace, parse_label_selector(spec["selector"]), min_available, max_unavailable, policy
+    )
+
+
+# --- PersistentVolumeClaim --------------------------------------------------------------------------
+ACCESS_MODES = ("ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod")
+
+
+@dataclass(frozen=True, slots=True)
+class PersistentVolumeClaim:
+    """A claim for storage. ``storage_class_name=None`` means the cluster's default StorageClass."""
+
+    name: str
+    namespace: str
+    access_modes: tuple[str, ...]
+    storage_bytes: int
+    storage_class_name: str | None = None
+    volume_mode: str = "Filesystem"
+    volume_name: str | None = None
+
+
+def parse_pvc(name: str, namespace: str, spec: Field) -> PersistentVolumeClaim:
+    spec.mapping(required=True)
+    modes = tuple(m.string(required=True, choices=ACCESS_MODES) for m in spec["accessModes"].items(non_empty=True))
+    storage = spec["resources"]["requests"]["storage"]
+    if not storage.present():
+        raise storage.error("a storage request is required", fix="add resources: {requests: {storage: 1Gi}}")
+    try:
+        storage_bytes = parse_memory(storage.value)
+    except QuantityError as error:
+        raise storage.error(str(error), fix="write e.g. 10Gi") from None
+    if storage_bytes <= 0:
+        raise storage.error("the storage request must be positive", fix="write e.g. 10Gi")
+    return PersistentVolumeClaim(
+        name,
+        namespace,
+        modes,
+        storage_bytes,
+        spec["storageClassName"].string(None),
+        spec["volumeMode"].string("Filesystem", choices=("Filesystem", "Block")),
+        spec["volumeName"].string(None),
+    )
+
+
+# --- everything else ------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class GenericObject:
+    """Any other object (ConfigMap, Secret, ServiceAccount, Role, a custom resource...): kept as data.
+
+    ``raw`` is the parsed YAML mapping; treat it as read-only (several simulations may share it).
+    """
+
+    kind: str
+    api_version: str
+    name: str
+    namespace: str
+    raw: Mapping[str, Any] = field(compare=False, hash=False, repr=False)

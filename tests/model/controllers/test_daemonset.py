@@ -1,0 +1,147 @@
+"""The DaemonSet controller (pkg/controller/daemon/daemon_controller.go, update.go, util/daemonset_util.go):
+one pod per eligible node, pinned through node affinity, following nodes as they come and go."""
+
+from __future__ import annotations
+
+import pytest
+
+from podquake.model import constants as k8s
+from podquake.model import trace as ev
+from podquake.model.cluster import ClusterSpec, NodePool
+from podquake.model.controllers.daemonset import node_should_run, target_node
+from podquake.model.objects import PodSpec
+from podquake.model.selectors import NodeAffinity, NodeSelectorTerm, Requirement, Taint, Toleration
+from podquake.model.simulation import Simulation
+
+from .workload_kit import LegalFirstFit, daemonset, make_sim, owned, template
+
+
+def pods_by_node(sim: Simulation, uid: str) -> dict[str, list[str]]:
+    result: dict[str, list[str]] = {}
+    for pod in owned(sim, uid):
+        if pod.active:
+            result.setdefault(target_node(pod) or "?", []).append(pod.name)
+    return result
+
+
+def test_one_pod_per_node_pinned_by_node_affinity_with_daemon_tolerations():
+    sim = make_sim(nodes=4)
+    ds = daemonset(sim)
+    assert sim.run_until_stable(timeout=60)
+    pods = owned(sim, ds.uid)
+    assert sorted(p.node_name for p in pods) == ["worker-1", "worker-2", "worker-3", "worker-4"]
+    for pod in pods:
+        assert pod.name.startswith("agent-") and len(pod.name) == len("agent-") + 5
+        [term] = pod.spec.node_affinity.required
+        assert term.match_fields == (Requirement("metadata.name", "In", (pod.node_name,)),)
+        tolerations = {(t.key, t.effect): t.toleration_seconds for t in pod.spec.tolerations}
+        assert tolerations[(k8s.TAINT_NOT_READY, "NoExecute")] is None  # forever, unlike the 300 s default
+        assert tolerations[(k8s.TAINT_UNREACHABLE, "NoExecute")] is None
+        assert (k8s.TAINT_UNSCHEDULABLE, "NoSchedule") in tolerations
+        assert pod.labels[k8s.LABEL_CONTROLLER_REVISION_HASH] == Simulation.template_hash(ds.template)
+    status = sim.workload_status("DaemonSet", "default", "agent")
+    assert (status.desired, status.current, status.ready, status.updated) == (4, 4, 4, 4)
+
+
+def test_a_new_node_gets_a_pod_and_a_removed_node_loses_it():
+    sim = make_sim(nodes=2)
+    ds = daemonset(sim)
+    assert sim.run_until_stable(timeout=60)
+    extra = ClusterSpec.uniform(nodes=3, zones=1).build_nodes()[2]
+    sim.add_node(extra)
+    assert sim.run_until_stable(timeout=60)
+    assert sorted(pods_by_node(sim, ds.uid)) == ["worker-1", "worker-2", "worker-3"]
+    sim.state.remove_node("worker-1")
+    assert sim.run_until_stable(timeout=60)
+    assert sorted(pods_by_node(sim, ds.uid)) == ["worker-2", "worker-3"]
+    assert sim.workload_status("DaemonSet", "default", "agent").desired == 2
+
+
+def test_an_unscheduled_pod_for_a_removed_node_is_deleted():
+    sim = make_sim(nodes=2)
+    sim.scheduler_loop.pause()
+    ds = daemonset(sim)
+    sim.run(1)
+    doomed = [p for p in owned(sim, ds.uid) if target_node(p) == "worker-2"]
+    assert len(doomed) == 1 and doomed[0].node_name is None
+    sim.state.remove_node("worker-2")
+    sim.run(2)
+    assert doomed[0].uid not in sim.state.pods
+    assert sorted(pods_by_node(sim, ds.uid)) == ["worker-1"]
+
+
+def test_node_selector_and_required_affinity_choose_the_nodes():
+    cluster = ClusterSpec(pools=(NodePool(name="gpu", count=2, labels=(("accelerator", "gpu"),)), NodePool(name="cpu", count=2)))
+    sim = Simulation(cluster, seed=1, scheduler=LegalFirstFit())
+    base = template(app="agent")
+    on_gpu = daemonset(sim, name="gpu-agent", app="gpu-agent", tmpl=template(app="gpu-agent", node_selector=(("accelerator", "gpu"),)))
+    affinity = NodeAffinity(required=(NodeSelectorTerm(match_expressions=(Requirement("accelerator", "DoesNotExist"),)),))
+    off_gpu = daemonset(sim, name="cpu-agent", app="cpu-agent", tmpl=template(app="cpu-agent", node_affinity=affinity))
+    assert base.spec.node_affinity is None
+    assert sim.run_until_stable(timeout=60)
+    assert sorted(pods_by_node(sim, on_gpu.uid)) == ["gpu-1", "gpu-2"]
+    assert sorted(pods_by_node(sim, off_gpu.uid)) == ["cpu-1", "cpu-2"]
+
+
+def test_taints_decide_whether_a_pod_is_created_kept_or_removed():
+    sim = make_sim(nodes=3)
+    sim.state.add_taint("worker-1", Taint("dedicated", "db", "NoSchedule"))
+    ds = daemonset(sim)
+    assert sim.run_until_stable(timeout=60)
+    assert sorted(pods_by_node(sim, ds.uid)) == ["worker-2", "worker-3"]
+    # A new NoSchedule taint does not evict the pod already there (shouldContinueRunning).
+    sim.state.add_taint("worker-2", Taint("dedicated", "db", "NoSchedule"))
+    sim.run(sim.now + 10)
+    assert sorted(pods_by_node(sim, ds.uid)) == ["worker-2", "worker-3"]
+    # An untolerated NoExecute taint removes it.
+    sim.state.add_taint("worker-3", Taint("maintenance", "", "NoExecute"))
+    sim.run(sim.now + 10)
+    assert sorted(pods_by_node(sim, ds.uid)) == ["worker-2"]
+    assert sim.workload_status("DaemonSet", "default", "agent").desired == 0
+    # A tolerated taint does not matter.
+    spec = PodSpec(containers=template().spec.containers, tolerations=(Toleration("maintenance", "Exists"),))
+    assert node_should_run(spec, sim.state.nodes["worker-3"]) == (True, True)
+    assert node_should_run(template().spec, sim.state.nodes["worker-3"]) == (False, False)
+    assert node_should_run(template().spec, sim.state.nodes["worker-2"]) == (False, True)
+
+
+def test_a_failed_pod_is_replaced_with_a_doubling_back_off():
+    assert (k8s.DAEMONSET_FAILED_POD_BACKOFF_SECONDS, k8s.DAEMONSET_FAILED_POD_MAX_BACKOFF_SECONDS) == (1.0, 900.0)
+    sim = make_sim(nodes=1)
+    ds = daemonset(sim)
+    assert sim.run_until_stable(timeout=60)
+    deletions = []
+    sim.state.watch(ev.PodDeleted, lambda e: deletions.append(e.t))
+    t0 = sim.now
+    for _ in range(3):  # fail each replacement pod 0.25 s after it appears
+        sim.run(sim.now + 0.25)
+        while not (fresh := [p for p in owned(sim, ds.uid) if p.phase != "Failed"]):
+            sim.run(sim.now + 0.25)
+        sim.state.set_pod_phase(fresh[0].uid, "Failed")
+    sim.run(sim.now + 10)
+    # The first failed pod goes at once (back-off 1 s starts) and is replaced; the second, failed
+    # 0.25 s later, waits out that second; the third waits for the doubled back-off of 2 s.
+    assert deletions == pytest.approx([t0 + 0.25, t0 + 1.25, t0 + 3.25])
+    assert len([p for p in owned(sim, ds.uid) if p.active]) == 1
+
+
+@pytest.mark.parametrize("nodes", [4])
+def test_a_template_change_rolls_one_node_at_a_time(nodes):
+    assert k8s.DEFAULT_DAEMONSET_MAX_UNAVAILABLE == 1
+    sim = make_sim(nodes=nodes)
+    ds = daemonset(sim)
+    assert sim.run_until_stable(timeout=60)
+    worst = [0]
+
+    def check(_event: ev.Event) -> None:
+        available = {target_node(p) for p in owned(sim, ds.uid) if p.active and p.ready}
+        worst[0] = max(worst[0], nodes - len(available))
+
+    for event_type in (ev.PodDeletionRequested, ev.PodDeleted, ev.PodCreated, ev.PodReadyChanged):
+        sim.state.watch(event_type, check)
+    sim.state.update_workload_template(ds.uid, template(app="agent", image="agent:2"), 2)
+    assert sim.run_until_stable(timeout=120)
+    assert worst[0] == 1
+    revision = Simulation.template_hash(ds.template)
+    assert all(p.labels[k8s.LABEL_CONTROLLER_REVISION_HASH] == revision for p in owned(sim, ds.uid))
+    assert len(owned(sim, ds.uid)) == nodes
