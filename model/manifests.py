@@ -35,7 +35,11 @@ Simplifications, on purpose:
   classes and the PriorityClass objects loaded in the same call (a ``globalDefault`` class applies to
   pods without one), as the Priority admission plug-in does;
 - inter-pod affinity, pod-level resources, LimitRange defaults and container ports are not modelled
-  (a note says so when a manifest uses them); extended resources (GPUs) are checked and ignored.
+  (a note says so when a manifest uses them); extended resources (GPUs) are checked and ignored;
+- a field the API does not define (``replica: 3``) is noted with the closest known name and ignored,
+  where kubectl's strict field validation would refuse the object: the tables of known fields
+  (``resources_api.KNOWN_FIELDS``) cover the kinds the model runs, and a note never blocks a valid
+  manifest that uses a field newer than the tables.
 """
 
 from __future__ import annotations
@@ -67,6 +71,7 @@ from podquake.model.objects import (
 )
 from podquake.model.quantity import QuantityError, Resources, parse_cpu, parse_memory, parse_quantity
 from podquake.model.resources_api import (
+    KNOWN_FIELDS,
     Doc,
     Field,
     GenericObject,
@@ -291,7 +296,8 @@ def _too_big(size: int, name: str) -> InputError:
 # --- YAML, safely -------------------------------------------------------------------------------
 def _objects(source: str, text: str) -> list[tuple[dict[str, Any], Doc]]:
     """The objects of one YAML stream, with ``List`` kinds expanded and empty documents skipped."""
-    if len(text) > MAX_MANIFEST_BYTES:
+    # UTF-8 takes at most 4 bytes a character, so short texts need no encoding to be measured.
+    if len(text) > MAX_MANIFEST_BYTES // 4 and len(text.encode("utf-8", "replace")) > MAX_MANIFEST_BYTES:
         raise _too_big(len(text.encode("utf-8", "replace")), source)
     _check_events(text, source)
     loader = _Loader(text)
@@ -350,7 +356,7 @@ def _check_events(text: str, source: str) -> None:
         while loader.check_event():
             event = loader.get_event()
             if isinstance(event, yaml.DocumentStartEvent):
-                anchors.clear()
+                anchors.clear()  # anchors do not cross documents
                 added = 0
                 document += 1
                 continue
@@ -458,12 +464,14 @@ def _parse_object(data: dict[str, Any], doc: Doc, priorities: dict[str | None, i
     name = _name(meta["name"], kind)
     namespace = ""
     if kind not in _CLUSTER_SCOPED:
-        namespace = meta["namespace"].string("default")
+        namespace = meta["namespace"].string("default") or "default"
         if not _DNS_LABEL.match(namespace) or len(namespace) > 63:
             raise meta["namespace"].error(f"{namespace!r} is not a valid namespace", fix="use lowercase letters, digits and '-'")
     spec = root["spec"]
     obj: Any
     if kind in _MODELLED_VERSIONS and api_version in _MODELLED_VERSIONS[kind]:
+        root.check_keys(KNOWN_FIELDS["object"])
+        meta.check_keys(KNOWN_FIELDS["metadata"])
         if kind in WORKLOAD_KINDS:
             obj = _workload(kind, name, namespace, meta, spec, priorities)
         elif kind == "Pod":
@@ -496,10 +504,13 @@ def _workload(
     kind: str, name: str, namespace: str, meta: Field, spec: Field, priorities: dict[str | None, int]
 ) -> Workload:
     spec.mapping(required=True)
+    spec.check_keys(KNOWN_FIELDS[kind])
     selector = parse_label_selector(spec["selector"], required=True)
     assert selector is not None
     if selector.is_empty():
         raise spec["selector"].error("an empty selector would select every pod", fix="add matchLabels, e.g. {app: <name>}")
+    spec["template"].mapping(required=True)
+    spec["template"].check_keys(KNOWN_FIELDS["template"])
     template = _pod_template(spec["template"]["metadata"], spec["template"]["spec"], priorities, workload_kind=kind)
     if not selector.matches(template.label_dict()):
         raise spec["selector"].error(
@@ -548,14 +559,14 @@ def _workload(
 
 def _strategy(f: Field) -> RollingUpdate:
     """Deployment ``spec.strategy`` (kubernetes/kubernetes:pkg/apis/apps/validation/validation.go)."""
-    f.mapping()
+    f.check_keys(KNOWN_FIELDS["strategy"])
     type_ = f["type"].string("RollingUpdate", choices=("RollingUpdate", "Recreate"))
     rolling = f["rollingUpdate"]
     if type_ == "Recreate":
         if rolling.present():
             raise rolling.error("rollingUpdate may not be set when the strategy type is Recreate", fix="remove rollingUpdate")
         return RollingUpdate(type="Recreate")
-    rolling.mapping()
+    rolling.check_keys(KNOWN_FIELDS["rollingUpdate"])
     surge = rolling["maxSurge"].int_or_percent(k8s.DEFAULT_MAX_SURGE)
     unavailable = rolling["maxUnavailable"].int_or_percent(k8s.DEFAULT_MAX_UNAVAILABLE, max_percent=100)
     if surge in (0, "0%") and unavailable in (0, "0%"):
@@ -570,6 +581,8 @@ def _pod_template(
     meta: Field, spec: Field, priorities: dict[str | None, int], *, workload_kind: str | None
 ) -> PodTemplate:
     meta.mapping(required=workload_kind is not None)
+    if workload_kind is not None:
+        meta.check_keys(KNOWN_FIELDS["metadata"])
     labels = meta["labels"].string_map()
     annotations = meta["annotations"].string_map()
     return PodTemplate(tuple(labels.items()), _pod_spec(spec, priorities, workload_kind), tuple(annotations.items()))
@@ -577,6 +590,7 @@ def _pod_template(
 
 def _pod_spec(spec: Field, priorities: dict[str | None, int], workload_kind: str | None) -> PodSpec:
     spec.mapping(required=True)
+    spec.check_keys(KNOWN_FIELDS["pod"])
     names: dict[str, str] = {}
     containers = tuple(_container(c, names, init=False) for c in spec["containers"].items(non_empty=True))
     init_containers = tuple(_container(c, names, init=True) for c in spec["initContainers"].items())
@@ -586,6 +600,7 @@ def _pod_spec(spec: Field, priorities: dict[str | None, int], workload_kind: str
             f"a {workload_kind} template must use restartPolicy Always, not {restart_policy}", fix="remove restartPolicy"
         )
     affinity = spec["affinity"]
+    affinity.check_keys(KNOWN_FIELDS["affinity"])
     for ignored in ("podAffinity", "podAntiAffinity"):
         if affinity[ignored].present():
             affinity[ignored].note("inter-pod affinity is not modelled; ignored")
@@ -611,14 +626,14 @@ def _pod_spec(spec: Field, priorities: dict[str | None, int], workload_kind: str
         volumes=_volumes(spec["volumes"]),
         termination_grace_period_seconds=float(grace),
         priority=priority,
-        scheduler_name=spec["schedulerName"].string("default-scheduler", required=False) or "default-scheduler",
+        scheduler_name=spec["schedulerName"].string("") or "default-scheduler",
         node_name=spec["nodeName"].string(None) or None,
         overhead=_resources(spec["overhead"]),
     )
 
 
 def _container(f: Field, names: dict[str, str], *, init: bool) -> ContainerSpec:
-    f.mapping()
+    f.check_keys(KNOWN_FIELDS["container"])
     name = f["name"].string(required=True)
     if not _DNS_LABEL.match(name) or len(name) > 63:
         raise f["name"].error(f"{name!r} is not a valid container name", fix="use lowercase letters, digits and '-'")
@@ -681,7 +696,7 @@ def _resources(f: Field) -> Resources:
 def _requirements(f: Field) -> tuple[dict[str, Any], dict[str, Any]]:
     """Container ``resources``: requests default to limits where missing (pkg/apis/core/v1/defaults.go
     SetDefaults_Pod); a request above its limit is invalid (pkg/apis/core/validation/validation.go)."""
-    f.mapping()
+    f.check_keys(KNOWN_FIELDS["resources"])
     requests, requested = _resource_list(f["requests"])
     limits, limited = _resource_list(f["limits"])
     for key, value in limits.items():
@@ -701,7 +716,7 @@ def _probe(f: Field, kind: str) -> Probe | None:
     """A probe with upstream defaults (zero means unset; pkg/apis/core/v1/defaults.go SetDefaults_Probe)."""
     if not f.present():
         return None
-    f.mapping()
+    f.check_keys(KNOWN_FIELDS["probe"])
     handlers = [h for h in _PROBE_HANDLERS if f[h].present()]
     if len(handlers) != 1:
         problem = "names no handler" if not handlers else f"names {len(handlers)} handlers ({', '.join(handlers)})"
@@ -746,7 +761,7 @@ def _term(f: Field) -> NodeSelectorTerm:
 def _node_affinity(f: Field) -> NodeAffinity | None:
     if not f.present():
         return None
-    f.mapping()
+    f.check_keys(KNOWN_FIELDS["nodeAffinity"])
     required_field = f["requiredDuringSchedulingIgnoredDuringExecution"]
     required = None
     if required_field.present():
@@ -762,7 +777,7 @@ def _node_affinity(f: Field) -> NodeAffinity | None:
 
 def _toleration(f: Field) -> Toleration:
     """pkg/apis/core/validation/validation.go ValidateTolerations."""
-    f.mapping()
+    f.check_keys(KNOWN_FIELDS["toleration"])
     key = f["key"].string("")
     operator = f["operator"].string("Equal", choices=("Equal", "Exists"))
     value = f["value"].string("")
@@ -784,7 +799,7 @@ def _spread_constraints(f: Field) -> tuple[TopologySpreadConstraint, ...]:
     constraints = []
     seen: dict[tuple[str, str], str] = {}
     for item in f.items():
-        item.mapping()
+        item.check_keys(KNOWN_FIELDS["spread"])
         max_skew = item["maxSkew"].integer(required=True)
         if max_skew <= 0:
             raise item["maxSkew"].error(f"maxSkew must be greater than zero, not {max_skew}", fix="use maxSkew: 1 or more")

@@ -24,6 +24,7 @@ Simplifications, on purpose:
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from podquake.model.quantity import QuantityError, parse_memory, parse_quantity
 from podquake.model.selectors import LabelSelector, Requirement
 
 __all__ = [
+    "KNOWN_FIELDS",
     "Doc",
     "Field",
     "GenericObject",
@@ -50,6 +52,9 @@ __all__ = [
     "ScalingRules",
     "Service",
     "ServicePort",
+    "default_scale_down_rules",
+    "default_scale_up_rules",
+    "describe",
     "parse_hpa",
     "parse_label_selector",
     "parse_pdb",
@@ -99,6 +104,10 @@ def describe(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
+def _as_written(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 class Field:
     """A value from a manifest with its JSON path. Missing and ``null`` both read as absent."""
 
@@ -139,6 +148,15 @@ class Field:
                 raise self.error(f"keys must be strings, got {describe(key)}", fix="quote the key")
         return self.value  # type: ignore[return-value]
 
+    def check_keys(self, known: frozenset[str]) -> None:
+        """Note every key the API does not define here (kubectl's strict field validation would refuse
+        it; the model notes and ignores it, so that a field newer than these tables never blocks a load)."""
+        for key in self.mapping():
+            if key not in known:
+                close = difflib.get_close_matches(key, sorted(known), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                self[key].note(f"unknown field, ignored{hint}")
+
     def entries(self) -> list[tuple[str, Field]]:
         return [(key, self[key]) for key in self.mapping()]
 
@@ -161,7 +179,7 @@ class Field:
                 raise self._required("a string")
             return default
         if not isinstance(self.value, str):
-            raise self.error(f"expected a string, got {describe(self.value)}", fix=f"quote it: '{self.value}'")
+            raise self.error(f"expected a string, got {describe(self.value)}", fix=f"quote it: '{_as_written(self.value)}'")
         if choices and self.value not in choices:
             raise self.error(f"unsupported value {self.value!r}", fix=f"use one of {', '.join(choices)}")
         return self.value
@@ -216,7 +234,8 @@ class Field:
         for key, child in self.entries():
             if not isinstance(child.value, str):
                 raise child.error(
-                    f"expected a string value, got {describe(child.value)}", fix=f"quote it: {key}: \"{child.value}\""
+                    f"expected a string value, got {describe(child.value)}",
+                    fix=f"quote it: {key}: \"{_as_written(child.value)}\"",
                 )
             result[key] = child.value
         return result
@@ -226,6 +245,68 @@ class Field:
             return parse_quantity(self.value)
         except QuantityError as error:
             raise self.error(str(error), fix="write a Kubernetes quantity such as '250m', '1', '64Mi' or '1Gi'") from None
+
+
+def _fields(names: str) -> frozenset[str]:
+    return frozenset(names.split())
+
+
+# The fields of each API type the loader reads, from k8s.io/api (v1.35): core/v1/types.go,
+# apps/v1/types.go, autoscaling/v2/types.go, policy/v1/types.go.
+KNOWN_FIELDS = {
+    "object": _fields("apiVersion kind metadata spec status"),
+    "metadata": _fields(
+        "name generateName namespace selfLink uid resourceVersion generation creationTimestamp deletionTimestamp "
+        "deletionGracePeriodSeconds labels annotations ownerReferences finalizers managedFields"
+    ),
+    "Deployment": _fields("replicas selector template strategy minReadySeconds revisionHistoryLimit paused progressDeadlineSeconds"),
+    "ReplicaSet": _fields("replicas minReadySeconds selector template"),
+    "StatefulSet": _fields(
+        "replicas selector template volumeClaimTemplates serviceName podManagementPolicy updateStrategy "
+        "revisionHistoryLimit minReadySeconds persistentVolumeClaimRetentionPolicy ordinals"
+    ),
+    "DaemonSet": _fields("selector template updateStrategy minReadySeconds revisionHistoryLimit"),
+    "template": _fields("metadata spec"),
+    "strategy": _fields("type rollingUpdate"),
+    "rollingUpdate": _fields("maxUnavailable maxSurge"),
+    "pod": _fields(
+        "volumes initContainers containers ephemeralContainers restartPolicy terminationGracePeriodSeconds "
+        "activeDeadlineSeconds dnsPolicy nodeSelector serviceAccountName serviceAccount automountServiceAccountToken "
+        "nodeName hostNetwork hostPID hostIPC shareProcessNamespace securityContext imagePullSecrets hostname "
+        "subdomain affinity schedulerName tolerations hostAliases priorityClassName priority dnsConfig readinessGates "
+        "runtimeClassName enableServiceLinks preemptionPolicy overhead topologySpreadConstraints setHostnameAsFQDN os "
+        "hostUsers schedulingGates resourceClaims resources hostnameOverride"
+    ),
+    "container": _fields(
+        "name image command args workingDir ports envFrom env resources resizePolicy restartPolicy restartPolicyRules "
+        "volumeMounts volumeDevices livenessProbe readinessProbe startupProbe lifecycle terminationMessagePath "
+        "terminationMessagePolicy imagePullPolicy securityContext stdin stdinOnce tty"
+    ),
+    "resources": _fields("limits requests claims"),
+    "probe": _fields(
+        "exec httpGet tcpSocket grpc initialDelaySeconds timeoutSeconds periodSeconds successThreshold "
+        "failureThreshold terminationGracePeriodSeconds"
+    ),
+    "affinity": _fields("nodeAffinity podAffinity podAntiAffinity"),
+    "nodeAffinity": _fields("requiredDuringSchedulingIgnoredDuringExecution preferredDuringSchedulingIgnoredDuringExecution"),
+    "toleration": _fields("key operator value effect tolerationSeconds"),
+    "spread": _fields(
+        "maxSkew topologyKey whenUnsatisfiable labelSelector minDomains nodeAffinityPolicy nodeTaintsPolicy matchLabelKeys"
+    ),
+    "selector": _fields("matchLabels matchExpressions"),
+    "Service": _fields(
+        "ports selector clusterIP clusterIPs type externalIPs sessionAffinity loadBalancerIP loadBalancerSourceRanges "
+        "externalName externalTrafficPolicy healthCheckNodePort publishNotReadyAddresses sessionAffinityConfig "
+        "ipFamilies ipFamilyPolicy allocateLoadBalancerNodePorts loadBalancerClass internalTrafficPolicy trafficDistribution"
+    ),
+    "servicePort": _fields("name protocol appProtocol port targetPort nodePort"),
+    "HPA": _fields("scaleTargetRef minReplicas maxReplicas metrics behavior targetCPUUtilizationPercentage"),
+    "PDB": _fields("minAvailable selector maxUnavailable unhealthyPodEvictionPolicy"),
+    "PVC": _fields(
+        "accessModes selector resources volumeName storageClassName volumeMode dataSource dataSourceRef "
+        "volumeAttributesClassName"
+    ),
+}
 
 
 # --- shared pieces --------------------------------------------------------------------------------
@@ -238,7 +319,7 @@ def parse_label_selector(f: Field, *, required: bool = False) -> LabelSelector |
         if required:
             raise f.error("a selector is required but missing", fix="add selector: {matchLabels: {app: <name>}}")
         return None
-    f.mapping()
+    f.check_keys(KNOWN_FIELDS["selector"])
     labels = tuple(sorted(f["matchLabels"].string_map().items()))
     expressions = []
     for item in f["matchExpressions"].items():
@@ -311,7 +392,7 @@ class Service:
 
 def parse_service(name: str, namespace: str, meta: Field, spec: Field) -> Service:
     """``v1 Service`` with upstream defaults and the validation that changes behaviour."""
-    spec.mapping()
+    spec.check_keys(KNOWN_FIELDS["Service"])
     type_ = spec["type"].string("ClusterIP", choices=SERVICE_TYPES)
     selector_map = spec["selector"].string_map()
     cluster_ip = spec["clusterIP"].string(None)
@@ -322,6 +403,7 @@ def parse_service(name: str, namespace: str, meta: Field, spec: Field) -> Servic
     seen_names: dict[str, int] = {}
     port_items = spec["ports"].items()
     for i, item in enumerate(port_items):
+        item.check_keys(KNOWN_FIELDS["servicePort"])
         port = item["port"].integer(required=True, minimum=1, maximum=65535)
         port_name = item["name"].string("")
         if len(port_items) > 1 and not port_name:
@@ -535,6 +617,7 @@ def _scaling_rules(f: Field, default: ScalingRules) -> ScalingRules:
 def parse_hpa(name: str, namespace: str, api_version: str, spec: Field) -> HorizontalPodAutoscaler:
     """autoscaling/v2 or autoscaling/v1 ``HorizontalPodAutoscaler``."""
     spec.mapping(required=True)
+    spec.check_keys(KNOWN_FIELDS["HPA"])
     ref = spec["scaleTargetRef"]
     ref.mapping(required=True)
     target = ScaleTargetRef(ref["kind"].string(required=True), ref["name"].string(required=True), ref["apiVersion"].string(""))
@@ -581,6 +664,7 @@ class PodDisruptionBudget:
 
 def parse_pdb(name: str, namespace: str, spec: Field) -> PodDisruptionBudget:
     spec.mapping(required=True)
+    spec.check_keys(KNOWN_FIELDS["PDB"])
     min_available = spec["minAvailable"].int_or_percent(None, max_percent=100)
     max_unavailable = spec["maxUnavailable"].int_or_percent(None, max_percent=100)
     if min_available is not None and max_unavailable is not None:
@@ -610,6 +694,7 @@ class PersistentVolumeClaim:
 
 def parse_pvc(name: str, namespace: str, spec: Field) -> PersistentVolumeClaim:
     spec.mapping(required=True)
+    spec.check_keys(KNOWN_FIELDS["PVC"])
     modes = tuple(m.string(required=True, choices=ACCESS_MODES) for m in spec["accessModes"].items(non_empty=True))
     storage = spec["resources"]["requests"]["storage"]
     if not storage.present():

@@ -318,7 +318,7 @@ class WorkloadController:
         except SyncError:
             failures = self._failures.get(uid, 0)
             self._failures[uid] = failures + 1
-            delay = min(k8s.CONTROLLER_RETRY_BASE_SECONDS * 2**failures, k8s.CONTROLLER_RETRY_MAX_SECONDS)
+            delay = min(k8s.CONTROLLER_RETRY_BASE_SECONDS * 2 ** min(failures, 40), k8s.CONTROLLER_RETRY_MAX_SECONDS)
             self.queue.add_after(uid, delay)
         else:
             self._failures.pop(uid, None)

@@ -241,8 +241,8 @@ class DaemonSetController(WorkloadController):
                         doomed.append(pod)
                     else:
                         running.append(pod)
-                if len(running) > 1:  # keep the oldest (podByCreationTimestampAndPhase)
-                    running.sort(key=lambda p: (p.phase != "Running", p.created_at, p.name))
+                if len(running) > 1:  # keep one: scheduled first, then oldest (podByCreationTimestampAndPhase)
+                    running.sort(key=lambda p: (p.node_name is None, p.created_at, p.name))
                     doomed.extend(running[1:])
             elif not should_continue and pods:
                 doomed.extend(p for p in pods if p.deletion_timestamp is None)

@@ -65,21 +65,13 @@ def rank_by_node(pods: Iterable[Pod], related: Iterable[Pod]) -> dict[str, int]:
     return {pod.uid: on_node.get(pod.node_name or "", 0) for pod in pods}
 
 
-def _less(a: Pod, b: Pod, ranks: dict[str, int], now: float) -> bool:
-    """``ActivePodsWithRanks.Less``: should ``a`` be deleted before ``b``?"""
-    if a.node_name != b.node_name and (not a.node_name or not b.node_name):
-        return not a.node_name
-    phase_a, phase_b = _PHASE_ORDINAL.get(a.phase, 0), _PHASE_ORDINAL.get(b.phase, 0)
-    if phase_a != phase_b:
-        return phase_a < phase_b
-    if a.ready != b.ready:
-        return not a.ready
-    cost_a, cost_b = deletion_cost(a), deletion_cost(b)
-    if cost_a != cost_b:
-        return cost_a < cost_b
-    rank_a, rank_b = ranks[a.uid], ranks[b.uid]
-    if rank_a != rank_b:
-        return rank_a > rank_b
+def _head(pod: Pod, rank: int) -> tuple[bool, int, bool, int, int]:
+    """Rules 1 to 5 as a sort key: they compare field by field, so a tuple does it in one go."""
+    return (pod.node_name is not None and pod.node_name != "", _PHASE_ORDINAL.get(pod.phase, 0), pod.ready, deletion_cost(pod), -rank)
+
+
+def _tail_less(a: Pod, b: Pod, now: float) -> bool:
+    """Rules 6 to 8 of ``ActivePodsWithRanks.Less``, for pods that rules 1 to 5 do not tell apart."""
     if a.ready and b.ready and a.ready_since != b.ready_since:
         if a.ready_since is None or b.ready_since is None:  # afterOrZero: a zero time counts as latest
             return a.ready_since is None
@@ -103,12 +95,14 @@ def pods_to_delete(pods: Sequence[Pod], related: Iterable[Pod], count: int, now:
     if count >= len(pods):
         return list(pods)
     ranks = rank_by_node(pods, related)
+    heads = {pod.uid: _head(pod, ranks[pod.uid]) for pod in pods}
 
     def compare(a: Pod, b: Pod) -> int:
-        if _less(a, b, ranks, now):
+        head_a, head_b = heads[a.uid], heads[b.uid]
+        if head_a != head_b:
+            return -1 if head_a < head_b else 1
+        if _tail_less(a, b, now):
             return -1
-        if _less(b, a, ranks, now):
-            return 1
-        return 0
+        return 1 if _tail_less(b, a, now) else 0
 
     return sorted(pods, key=functools.cmp_to_key(compare))[:count]

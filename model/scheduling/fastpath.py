@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import random
 from bisect import bisect_left, insort
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from podquake.model import constants as k8s
@@ -63,30 +64,32 @@ _MAX_INDEXES = 512
 _MAX_TRACKERS = 8192
 
 
+_LOW_MASKS = [(1 << (1 << k)) - 1 for k in range(24)]
+# _NTH_IN_BYTE[b][r]: position of the r-th set bit of the byte b
+_NTH_IN_BYTE = [[j for j in range(8) if b >> j & 1] for b in range(256)]
+
+
 def nth_set_bit(bits: int, r: int) -> int:
     """Position of the ``r``-th (0-based) set bit of ``bits``, counting from the least significant.
 
-    >>> nth_set_bit(0b101100, 0), nth_set_bit(0b101100, 2)
-    (2, 5)
+    A binary search on halves (power-of-two widths, precomputed masks), then a byte table.
+
+    >>> nth_set_bit(0b101100, 0), nth_set_bit(0b101100, 2), nth_set_bit(1 << 4000 | 1, 1)
+    (2, 5, 4000)
     """
     base = 0
-    width = bits.bit_length()
-    while width > 8:
-        half = width >> 1
-        low = bits & ((1 << half) - 1)
+    k = (bits.bit_length() - 1).bit_length()
+    while k > 3:
+        k -= 1
+        low = bits & _LOW_MASKS[k]
         count = low.bit_count()
         if r < count:
             bits = low
-            width = half
         else:
             r -= count
-            bits >>= half
-            base += half
-            width -= half
-    while r:
-        bits &= bits - 1
-        r -= 1
-    return base + (bits & -bits).bit_length() - 1
+            bits >>= 1 << k
+            base += 1 << k
+    return base + _NTH_IN_BYTE[bits][r]
 
 
 class _Class:
@@ -150,14 +153,18 @@ class _Tracker:
         return counts
 
 
+def _no_refresh(_dirty: Iterable[int]) -> None:
+    raise AssertionError("index used before it was filled")
+
+
 class _Index:
     """Local scores of every node for one pod signature, bucketed: ``{score: bitset}``."""
 
-    __slots__ = ("spec", "scorer", "score_of", "buckets", "keys", "feasible", "class_ok", "tt_raw", "na_raw", "cursor", "epoch")
+    __slots__ = ("spec", "refresh", "score_of", "buckets", "keys", "feasible", "class_ok", "tt_raw", "na_raw", "cursor", "epoch")
 
-    def __init__(self, spec: PodSpec, scorer: Any) -> None:
+    def __init__(self, spec: PodSpec) -> None:
         self.spec = spec
-        self.scorer = scorer
+        self.refresh: Callable[[Iterable[int]], None] = _no_refresh
         self.score_of: list[int | None] = []
         self.buckets: dict[int, int] = {}
         self.keys: list[int] = []  # bucket scores, ascending
@@ -169,43 +176,88 @@ class _Index:
         self.epoch = -1
 
 
-def _make_scorer(spec: PodSpec, profile: Profile) -> Any:
-    """``score(node) -> int | None``: NodeResourcesFit filter, then the weighted local scores."""
+def _make_refresher(index: _Index, profile: Profile, fast: FastPath) -> Callable[[Iterable[int]], None]:
+    """``refresh(node indexes)``: recompute those nodes' local scores in ``index`` and move their bits.
+
+    The local score is the NodeResourcesFit filter, then weight x Fit score + weight x
+    BalancedAllocation score (None when a filter fails). One closure per index, all in one loop:
+    this is the fast path's innermost work, run once per bind per pod signature.
+    """
+    spec = index.spec
     req = spec.requests
     cpu, memory, ephemeral = req.cpu_millis, req.memory_bytes, req.ephemeral_storage_bytes
     nz_cpu, nz_memory = spec.nonzero_cpu, spec.nonzero_memory
     fit = profile.fit
     w_fit = profile.weight(NODE_RESOURCES_FIT)
-    w_bal = profile.weight(BALANCED_ALLOCATION) if (cpu or memory) else 0
+    w_bal = profile.weight(BALANCED_ALLOCATION) if (cpu or memory) else 0  # best-effort pods: Skip
     least_plain = fit.type == p.LEAST_ALLOCATED and fit.cpu_weight == 1 and fit.memory_weight == 1
     fit_score = fit.score
     balanced = p.balanced_allocation_score
+    static_filter = p.static_filter
     top = k8s.MAX_NODE_SCORE
+    class_ok = index.class_ok
+    score_of = index.score_of
+    buckets = index.buckets
+    keys = index.keys
 
-    def score(node: Node) -> int | None:
-        alloc = node.allocatable
-        if len(node.pods) >= alloc.pods:
-            return None
-        a_cpu = alloc.cpu_millis
-        a_mem = alloc.memory_bytes
-        if node.requested_cpu + cpu > a_cpu or node.requested_memory + memory > a_mem:
-            return None
-        if ephemeral and alloc.ephemeral_storage_bytes and node.requested_ephemeral + ephemeral > alloc.ephemeral_storage_bytes:
-            return None
-        total = 0
-        if w_fit:
-            c = node.nonzero_cpu + nz_cpu
-            m = node.nonzero_memory + nz_memory
-            if least_plain and a_cpu and a_mem:  # the default: inline leastRequestedScore for cpu and memory
-                s = (0 if c > a_cpu else (a_cpu - c) * top // a_cpu) + (0 if m > a_mem else (a_mem - m) * top // a_mem)
-                total = w_fit * (s // 2)
+    def refresh(dirty: Iterable[int]) -> None:
+        nodes = fast.state.node_list
+        class_of = fast.class_of
+        feasible = index.feasible
+        for i in dirty:
+            node = nodes[i]
+            cid = class_of[i]
+            ok = class_ok.get(cid)
+            if ok is None:
+                cls = fast.classes[cid]
+                ok = class_ok[cid] = static_filter(spec, node.name, cls.labels, cls.taints, cls.unschedulable, cls.ready)
+            new: int | None = None
+            if ok:
+                alloc = node.allocatable
+                a_cpu = alloc.cpu_millis
+                a_mem = alloc.memory_bytes
+                if (
+                    len(node.pods) < alloc.pods
+                    and node.requested_cpu + cpu <= a_cpu
+                    and node.requested_memory + memory <= a_mem
+                    and not (ephemeral and alloc.ephemeral_storage_bytes and node.requested_ephemeral + ephemeral > alloc.ephemeral_storage_bytes)
+                ):
+                    new = 0
+                    if w_fit:
+                        c = node.nonzero_cpu + nz_cpu
+                        m = node.nonzero_memory + nz_memory
+                        if least_plain and a_cpu and a_mem:  # the default strategy, inlined
+                            new = w_fit * (((0 if c > a_cpu else (a_cpu - c) * top // a_cpu) + (0 if m > a_mem else (a_mem - m) * top // a_mem)) // 2)
+                        else:
+                            new = w_fit * fit_score(c, a_cpu, m, a_mem)
+                    if w_bal:
+                        new += w_bal * balanced(node.requested_cpu + cpu, a_cpu, node.requested_memory + memory, a_mem)
+            old = score_of[i]
+            if new == old:
+                continue
+            bit = 1 << i
+            if old is not None:
+                rest = buckets[old] ^ bit
+                if rest:
+                    buckets[old] = rest
+                else:
+                    del buckets[old]
+                    del keys[bisect_left(keys, old)]
+            if new is not None:
+                members = buckets.get(new)
+                if members is None:
+                    buckets[new] = bit
+                    insort(keys, new)
+                else:
+                    buckets[new] = members | bit
+                if old is None:
+                    feasible |= bit
             else:
-                total = w_fit * fit_score(c, a_cpu, m, a_mem)
-        if w_bal:
-            total += w_bal * balanced(node.requested_cpu + cpu, a_cpu, node.requested_memory + memory, a_mem)
-        return total
+                feasible ^= bit
+            score_of[i] = new
+        index.feasible = feasible
 
-    return score
+    return refresh
 
 
 class FastPath:
@@ -232,6 +284,8 @@ class FastPath:
         self.trackers: dict[tuple[str, LabelSelector], _Tracker] = {}
         self.tracker_by_item: dict[tuple[str, str], list[_Tracker]] = {}
         self.tracker_generic: list[_Tracker] = []
+        self.tracker_by_id = {}
+        self.soft_cache: dict[tuple[int, int], tuple[PodSpec, Any, tuple[p.SpreadConstraint, ...]]] = {}
         self.counted: dict[str, Pod] = {p.key: p for p in state.pods.values() if p.node_name is not None and p.deletion_timestamp is None}
         state.watch(ev.PodBound, self._on_bound)
         state.watch(ev.PodDeletionRequested, self._on_deletion_requested)
@@ -333,13 +387,18 @@ class FastPath:
 
     def _drop_trackers(self) -> None:
         self.trackers = {}
+        self.tracker_by_id: dict[tuple[int, str], tuple[LabelSelector, _Tracker]] = {}
         self.tracker_by_item = {}
         self.tracker_generic = []
 
     def _tracker(self, namespace: str, selector: LabelSelector) -> _Tracker:
+        hit = self.tracker_by_id.get((id(selector), namespace))
+        if hit is not None and hit[0] is selector:
+            return hit[1]
         key = (namespace, selector)
         tracker = self.trackers.get(key)
         if tracker is not None:
+            self.tracker_by_id[(id(selector), namespace)] = (selector, tracker)
             return tracker
         if len(self.trackers) >= _MAX_TRACKERS:
             self._drop_trackers()
@@ -350,6 +409,7 @@ class FastPath:
                 node = nodes[pod.node_name]
                 tracker.add(node.index, 1, node.labels)
         self.trackers[key] = tracker
+        self.tracker_by_id[(id(selector), namespace)] = (selector, tracker)
         if selector.match_labels:
             self.tracker_by_item.setdefault(selector.match_labels[0], []).append(tracker)
         else:
@@ -357,18 +417,19 @@ class FastPath:
         return tracker
 
     def _index(self, spec: PodSpec) -> _Index:
+        """The score index for ``spec``'s signature, caught up with the change log."""
         hit = self.index_by_spec.get(id(spec))
         if hit is not None and hit[0] is spec:
             index = hit[1]
         else:
             signature = (spec.requests, spec.nonzero_cpu, spec.nonzero_memory, spec.tolerations, spec.node_selector, spec.node_affinity)
-            index = self.indexes.get(signature)  # type: ignore[assignment]
-            if index is None:
+            found = self.indexes.get(signature)
+            if found is None:
                 if len(self.indexes) >= _MAX_INDEXES:
                     self.indexes = {}
                     self.index_by_spec = {}
-                index = _Index(spec, _make_scorer(spec, self.profile))
-                self.indexes[signature] = index
+                found = self.indexes[signature] = _Index(spec)
+            index = found
             self.index_by_spec[id(spec)] = (spec, index)
         if index.epoch != self.epoch or index.cursor < self.log_base:
             self._fill(index)
@@ -376,56 +437,24 @@ class FastPath:
             start = index.cursor - self.log_base
             log = self.log
             if start < len(log):
-                for i in log[start:]:
-                    self._update(index, i)
+                # a node bound several times since is recomputed once
+                index.refresh(log[start:] if len(log) - start < 8 else dict.fromkeys(log[start:]))
                 index.cursor = self.log_base + len(log)
         return index
 
     def _fill(self, index: _Index) -> None:
-        nodes = self.state.node_list
-        index.score_of = [None] * len(nodes)
+        count = len(self.state.node_list)
+        index.score_of = [None] * count
         index.buckets = {}
         index.keys = []
         index.feasible = 0
         index.class_ok = {}
-        for i in range(len(nodes)):
-            self._update(index, i)
+        index.tt_raw = {}
+        index.na_raw = {}
+        index.refresh = _make_refresher(index, self.profile, self)
+        index.refresh(range(count))
         index.epoch = self.epoch
         index.cursor = self.log_base + len(self.log)
-
-    def _update(self, index: _Index, i: int) -> None:
-        cid = self.class_of[i]
-        ok = index.class_ok.get(cid)
-        node = self.state.node_list[i]
-        if ok is None:
-            cls = self.classes[cid]
-            ok = p.static_filter(index.spec, node.name, cls.labels, cls.taints, cls.unschedulable, cls.ready)
-            index.class_ok[cid] = ok
-        new = index.scorer(node) if ok else None
-        old = index.score_of[i]
-        if new == old:
-            return
-        bit = 1 << i
-        buckets = index.buckets
-        if old is not None:
-            rest = buckets[old] ^ bit
-            if rest:
-                buckets[old] = rest
-            else:
-                del buckets[old]
-                del index.keys[bisect_left(index.keys, old)]
-        if new is not None:
-            members = buckets.get(new)
-            if members is None:
-                buckets[new] = bit
-                insort(index.keys, new)
-            else:
-                buckets[new] = members | bit
-            if old is None:
-                index.feasible |= bit
-        else:
-            index.feasible ^= bit
-        index.score_of[i] = new
 
     # --- a decision -----------------------------------------------------------------------------
     def schedule(self, pod: Pod, rng: random.Random) -> Any:
@@ -480,7 +509,7 @@ class FastPath:
         use_na = bool(w_na and affinity is not None and affinity.preferred)
         soft: tuple[p.SpreadConstraint, ...] = ()
         if w_pts:
-            soft = p.spread_constraints(pod, "ScheduleAnyway", owner_selector(pod, self.state), self.profile.system_default_spreading)
+            soft = self._soft_constraints(pod)
         if not (w_tt or use_na or soft):
             return [(0, feasible)]
         present = self._present(feasible)
@@ -511,8 +540,25 @@ class FastPath:
         return _merge((offsets[cls.id] + w_pts * score, mask) for cls, mask, score in spread)
 
     # --- PodTopologySpread on classes and levels ------------------------------------------------------
+    def _soft_constraints(self, pod: Pod) -> tuple[p.SpreadConstraint, ...]:
+        """The pod's ScheduleAnyway constraints (or system defaults), cached per spec and owner selector."""
+        spec = pod.spec
+        selector = owner_selector(pod, self.state)
+        key = (id(spec), id(selector))
+        hit = self.soft_cache.get(key)
+        if hit is not None and hit[0] is spec and hit[1] is selector:
+            return hit[2]
+        soft = p.spread_constraints(pod, "ScheduleAnyway", selector, self.profile.system_default_spreading)
+        if not any(c.match_label_keys for c in spec.topology_spread_constraints):  # else it depends on the pod's labels
+            if len(self.soft_cache) > _MAX_INDEXES:
+                self.soft_cache = {}
+            self.soft_cache[key] = (spec, selector, soft)
+        return soft
+
     def _eligible(self, spec: PodSpec, c: p.SpreadConstraint, keys: list[str] | None) -> tuple[list[_Class], bool]:
         """Non-empty classes counted for ``c`` (all ``keys`` present, inclusion policies), and whether that is all of them."""
+        if keys is None and not c.honor_taints and not (c.honor_affinity and (spec.node_selector or (spec.node_affinity is not None and spec.node_affinity.required is not None))):
+            return [cls for cls in self.classes if cls.bits], True  # nothing restricts: every node counts
         out = []
         every = True
         for cls in self.classes:
@@ -590,50 +636,60 @@ class FastPath:
         spec = pod.spec
         require_all = bool(spec.topology_spread_constraints) or not self.profile.system_default_spreading
         keys = [c.topology_key for c in soft]
-        host = [i for i, c in enumerate(soft) if c.topology_key == _HOSTNAME]
-        if len(host) > 1 or (host and not self.hostnames_ok):
-            return NOT_COVERED
-        kept = [(cls, mask) for cls, mask in present if not (require_all and not all(k in cls.labels for k in keys))]
-        trackers = [self._tracker(pod.namespace, c.selector) if c.counts_pods() else None for c in soft]  # type: ignore[arg-type]
+        host = -1
+        for i, key in enumerate(keys):
+            if key == _HOSTNAME:
+                if host >= 0 or not self.hostnames_ok:
+                    return NOT_COVERED
+                host = i
+        out: list[tuple[_Class, int, int]] = []  # ignored nodes (lacking a key) score 0
+        kept = []
+        for cls, mask in present:
+            if require_all and not all(k in cls.labels for k in keys):
+                out.append((cls, mask, 0))
+            else:
+                kept.append((cls, mask))
+        if not kept:
+            return out
         weights: list[float] = []
         domains: list[dict[str, int]] = []
+        host_tracker = None
         for i, c in enumerate(soft):
-            if i in host:
-                size = 0
+            tracker = self._tracker(pod.namespace, c.selector) if c.counts_pods() else None  # type: ignore[arg-type]
+            if i == host:
+                union = 0
                 for _, mask in kept:
-                    size += mask.bit_count()
-                weights.append(p.spread_weight(size))
+                    union |= mask
+                weights.append(p.spread_weight(union.bit_count()))
                 domains.append({})
+                host_tracker = tracker
                 continue
             values = {cls.labels.get(c.topology_key, ""): 0 for cls, _ in kept}
             weights.append(p.spread_weight(len(values)))
             eligible, every = self._eligible(spec, c, keys if require_all else None)
-            counts = self._domain_counts(trackers[i], c.topology_key, eligible, every)
+            counts = self._domain_counts(tracker, c.topology_key, eligible, every)
             domains.append({value: counts.get(value, 0) for value in values})
-        host_tracker = trackers[host[0]] if host else None
         groups: list[tuple[_Class, int, int]] = []  # (class, mask, raw score)
+        go_round = p.go_round
         for cls, mask in kept:
+            labels = cls.labels
             if host_tracker is None:
                 levels = [(0, mask)]
             else:
                 levels = [(0, mask & ~host_tracker.any)]
                 levels += [(level, mask & bits) for level, bits in host_tracker.levels.items()]
-            labels = cls.labels
             for level, sub in levels:
                 if not sub:
                     continue
-                terms = []
+                score = 0.0  # summed in constraint order, as upstream
                 for i, c in enumerate(soft):
                     value = labels.get(c.topology_key)
-                    if value is None:
-                        continue
-                    terms.append((level if i in host else domains[i][value], c.max_skew, weights[i]))
-                groups.append((cls, sub, p.spread_raw_score(terms)))
-        out = [(cls, mask, 0) for cls, mask in present if (cls, mask) not in kept]
-        if groups:
-            low = min(raw for _, _, raw in groups)
-            high = max(0, max(raw for _, _, raw in groups))
-            out += [(cls, mask, p.spread_normalize(raw, low, high)) for cls, mask, raw in groups]
+                    if value is not None:
+                        score += (level if i == host else domains[i][value]) * weights[i] + float(c.max_skew - 1)
+                groups.append((cls, sub, go_round(score)))
+        low = min(raw for _, _, raw in groups)
+        high = max(0, max(raw for _, _, raw in groups))
+        out += [(cls, mask, p.spread_normalize(raw, low, high)) for cls, mask, raw in groups]
         return out
 
 

@@ -229,6 +229,27 @@ def test_invalid_object_names_are_refused(name):
     assert problem.field == "metadata.name" and "not a valid Deployment name" in problem.message
 
 
+def test_unknown_fields_are_noted_with_the_closest_known_name():
+    obj = deployment(resources={"request": {"cpu": "1"}})
+    obj["spec"]["replica"] = 3
+    manifest = load_one(obj)
+    assert manifest.obj.replicas == 1  # the misspelt field was not read
+    assert "spec.replica: unknown field, ignored (did you mean 'replicas'?)" in manifest.notes
+    assert "spec.template.spec.containers[0].resources.request: unknown field, ignored (did you mean 'requests'?)" in manifest.notes
+    assert not load_one(deployment()).notes
+
+
+def test_an_empty_namespace_means_default_and_a_missing_template_is_named():
+    obj = deployment()
+    obj["metadata"]["namespace"] = ""
+    assert load_one(obj).namespace == "default"
+    obj["metadata"]["namespace"] = "Bad_NS"
+    assert error(obj).field == "metadata.namespace"
+    del obj["spec"]["template"]
+    obj["metadata"]["namespace"] = "ok"
+    assert error(obj).field == "spec.template"
+
+
 # --- kinds kept as data ----------------------------------------------------------------------------
 def test_other_kinds_become_generic_objects_stored_by_kind_and_name():
     config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"}, "data": {"A": "1"}}
@@ -455,22 +476,26 @@ def test_node_affinity_required_terms_and_preferred_weights():
     assert node_affinity.preferred_score("n1", {"cpu": "4"}) == 0
 
 
+def required_terms(*terms):
+    return {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": list(terms)}}
+
+
 @pytest.mark.parametrize(
     "node_affinity, field, message",
     [
         (
-            {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [{"key": "z", "operator": "Near", "values": ["a"]}]}]}},
+            required_terms({"matchExpressions": [{"key": "z", "operator": "Near", "values": ["a"]}]}),
             "nodeSelectorTerms[0].matchExpressions[0]",
             "unknown operator 'Near'",
         ),
-        ({"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": []}}, "nodeSelectorTerms", "at least one entry"),
+        (required_terms(), "nodeSelectorTerms", "at least one entry"),
         (
             {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 0, "preference": {}}]},
             "preferredDuringSchedulingIgnoredDuringExecution[0].weight",
             "at least 1",
         ),
         (
-            {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchFields": [{"key": "metadata.labels", "operator": "In", "values": ["x"]}]}]}},
+            required_terms({"matchFields": [{"key": "metadata.labels", "operator": "In", "values": ["x"]}]}),
             "nodeSelectorTerms[0].matchFields[0].key",
             "only metadata.name",
         ),
@@ -520,7 +545,12 @@ def test_topology_spread_constraints_with_upstream_defaults():
     (constraint,) = pod_spec(
         with_pod_spec(
             topologySpreadConstraints=[
-                {"maxSkew": 1, "topologyKey": k8s.LABEL_ZONE, "whenUnsatisfiable": "DoNotSchedule", "labelSelector": {"matchLabels": {"app": "web"}}}
+                {
+                    "maxSkew": 1,
+                    "topologyKey": k8s.LABEL_ZONE,
+                    "whenUnsatisfiable": "DoNotSchedule",
+                    "labelSelector": {"matchLabels": {"app": "web"}},
+                }
             ]
         )
     ).topology_spread_constraints
@@ -714,8 +744,18 @@ def test_apply_creates_a_fresh_workload_per_simulation_with_seeded_uids():
 
 
 def test_apply_creates_bare_pods_and_stores_other_objects():
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "solo", "labels": {"app": "solo"}}, "spec": {"containers": [{"name": "a", "image": "b"}]}}
-    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "solo"}, "spec": {"selector": {"app": "solo"}, "ports": [{"port": 80}]}}
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "solo", "labels": {"app": "solo"}},
+        "spec": {"containers": [{"name": "a", "image": "b"}]},
+    }
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "solo"},
+        "spec": {"selector": {"app": "solo"}, "ports": [{"port": 80}]},
+    }
     manifests = load_manifests(text=dump(pod, service))
     assert isinstance(manifests[0].obj, PodTemplate)
     sim = Simulation(ClusterSpec.uniform(nodes=1), seed=3)

@@ -47,7 +47,7 @@ def test_same_seed_same_bytes():
     first = run_once(11)
     random.seed(999)  # global random state must not matter
     assert run_once(11) == first
-    assert "PodDeleted" in first and "NodeReadyChanged" in first
+    assert "PodDeletionRequested" in first and "NodeReadyChanged" in first
 
 
 def test_different_seeds_differ():

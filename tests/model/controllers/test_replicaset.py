@@ -124,6 +124,22 @@ def test_a_refused_create_stops_the_batches_and_the_replicaset_retries():
     assert len(active(sim, rs.uid)) == 10
 
 
+def test_a_failing_sync_is_retried_after_5_ms_doubling():
+    assert (k8s.CONTROLLER_RETRY_BASE_SECONDS, k8s.CONTROLLER_RETRY_MAX_SECONDS) == (0.005, 1000.0)
+    sim = make_sim()
+    attempts = []
+
+    def refuse(pod: Pod) -> Pod:
+        attempts.append(sim.now)
+        raise StateError("the API server refused the create")
+
+    sim.state.create_pod = refuse  # type: ignore[method-assign]
+    replicaset(sim, replicas=3)
+    sim.run(1.0)
+    # Each sync tries one pod (the first slow-start batch) and fails.
+    assert attempts == pytest.approx([0.0, 0.005, 0.015, 0.035, 0.075, 0.155, 0.315, 0.635])
+
+
 def test_burst_replicas_caps_each_sync_at_500_creates():
     assert k8s.BURST_REPLICAS == 500
     sim = make_sim(nodes=1)

@@ -1,0 +1,195 @@
+"""ClusterSpec: node pools become labelled nodes spread over zones; the YAML form round-trips and
+every mistake in it is an InputError naming the source and the field."""
+
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+from podquake.model import constants as k8s
+from podquake.model.cluster import ClusterSpec, NodePool
+from podquake.model.errors import InputError
+from podquake.model.objects import ContainerSpec, PodSpec
+from podquake.model.quantity import Resources
+from podquake.model.selectors import Taint
+
+GI = 2**30
+
+
+def test_default_cluster_is_six_nodes_over_three_zones():
+    spec = ClusterSpec.default()
+    nodes = spec.build_nodes()
+    assert spec.node_count == 6
+    assert [n.name for n in nodes] == [f"worker-{i}" for i in range(1, 7)]
+    assert [n.zone for n in nodes] == ["zone-a", "zone-b", "zone-c"] * 2  # round-robin
+    assert all(n.allocatable == Resources(4000, 16 * GI, k8s.DEFAULT_MAX_PODS) for n in nodes)
+    assert k8s.DEFAULT_MAX_PODS == 110
+
+
+def test_nodes_carry_the_well_known_labels_a_kubelet_sets():
+    node = ClusterSpec.default().build_nodes()[0]
+    assert node.labels == {
+        k8s.LABEL_HOSTNAME: "worker-1",
+        k8s.LABEL_ZONE: "zone-a",
+        k8s.LABEL_REGION: "region-1",
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/arch": "amd64",
+        "beta.kubernetes.io/os": "linux",
+        "beta.kubernetes.io/arch": "amd64",
+        "podquake.io/pool": "worker",
+    }
+    # Sock Shop's pods select the legacy OS label; they must fit these nodes.
+    spec = PodSpec(containers=(ContainerSpec("c"),), node_selector=(("beta.kubernetes.io/os", "linux"),))
+    assert spec.node_selector_matches(node.name, node.labels)
+
+
+def test_uniform_clusters():
+    spec = ClusterSpec.uniform(nodes=5, zones=2, cpu="2", memory="8Gi", max_pods=30)
+    nodes = spec.build_nodes()
+    assert [n.zone for n in nodes] == ["zone-a", "zone-b", "zone-a", "zone-b", "zone-a"]
+    assert nodes[0].capacity == Resources(2000, 8 * GI, 30)
+    assert ClusterSpec.uniform(nodes=2, zones=0).pools[0].zones == ("zone-a",)
+
+
+def test_pools_reserve_resources_and_carry_labels_and_taints():
+    taint = Taint("dedicated", "batch", "NoSchedule")
+    pool = NodePool(
+        name="batch",
+        count=2,
+        zones=("z1",),
+        cpu_millis=8000,
+        memory_bytes=32 * GI,
+        labels=(("tier", "batch"),),
+        taints=(taint,),
+        reserved_cpu_millis=500,
+        reserved_memory_bytes=GI,
+        ephemeral_storage_bytes=100 * GI,
+    )
+    spec = ClusterSpec(pools=(NodePool(count=1), pool))
+    nodes = spec.build_nodes()
+    assert [n.name for n in nodes] == ["worker-1", "batch-1", "batch-2"]
+    batch = nodes[1]
+    assert batch.capacity == Resources(8000, 32 * GI, 110, 100 * GI)
+    assert batch.allocatable == Resources(7500, 31 * GI, 110, 100 * GI)
+    assert batch.labels["tier"] == "batch" and batch.taints == (taint,)
+    assert nodes[0].allocatable.ephemeral_storage_bytes == 0  # not reported unless configured
+
+
+def test_build_nodes_gives_fresh_nodes_each_time():
+    spec = ClusterSpec.default()
+    first, second = spec.build_nodes(), spec.build_nodes()
+    assert first[0] is not second[0] and first[0].labels is not second[0].labels
+    first[0].labels["x"] = "y"
+    assert "x" not in spec.build_nodes()[0].labels
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"count": -1}, "must not be negative"),
+        ({"zones": ()}, "at least one zone"),
+        ({"cpu_millis": 500, "reserved_cpu_millis": 500}, "must exceed the reserved"),
+        ({"memory_bytes": GI, "reserved_memory_bytes": 2 * GI}, "memory must exceed"),
+        ({"max_pods": 0}, "must be positive"),
+        ({"name": ""}, "needs a name"),
+        ({"ephemeral_storage_bytes": -1}, "must not be negative"),
+    ],
+)
+def test_invalid_pools(kwargs, message):
+    with pytest.raises(InputError, match=message):
+        NodePool(**kwargs)
+
+
+def test_pool_names_must_be_unique():
+    with pytest.raises(InputError, match="repeated: a"):
+        ClusterSpec(pools=(NodePool(name="a"), NodePool(name="a")))
+
+
+# --- the YAML form ---------------------------------------------------------------------------------
+DOCSTRING_EXAMPLE = """
+region: region-1
+pools:
+  - name: worker
+    count: 6
+    zones: [zone-a, zone-b, zone-c]
+    cpu: "4"
+    memory: 16Gi
+    maxPods: 110
+    ephemeralStorage: 100Gi
+    labels: {tier: general}
+    taints: [{key: dedicated, value: batch, effect: NoSchedule}]
+"""
+
+
+def test_the_documented_yaml_form_parses():
+    spec = ClusterSpec.from_dict(yaml.safe_load(DOCSTRING_EXAMPLE), source="cluster.yaml")
+    (pool,) = spec.pools
+    assert (pool.count, pool.cpu_millis, pool.memory_bytes, pool.max_pods) == (6, 4000, 16 * GI, 110)
+    assert pool.ephemeral_storage_bytes == 100 * GI
+    assert pool.labels == (("tier", "general"),)
+    assert pool.taints == (Taint("dedicated", "batch", "NoSchedule"),)
+
+
+def test_shorthand_and_missing_cluster():
+    assert ClusterSpec.from_dict(None) == ClusterSpec.default()
+    spec = ClusterSpec.from_dict({"nodes": 4, "zones": 2, "cpu": "8", "memory": "32Gi", "region": "eu"})
+    assert spec.region == "eu" and spec.node_count == 4
+    assert spec.pools[0].zones == ("zone-a", "zone-b") and spec.pools[0].cpu_millis == 8000
+
+
+@given(
+    count=st.integers(0, 50),
+    zones=st.lists(st.sampled_from(["a", "b", "c", "d"]), min_size=1, max_size=4, unique=True),
+    cpu=st.integers(100, 64_000),
+    memory_gi=st.integers(1, 512),
+    max_pods=st.integers(1, 250),
+    labels=st.dictionaries(st.sampled_from(["tier", "disk", "gpu"]), st.sampled_from(["x", "y"]), max_size=2),
+    reserved=st.integers(0, 99),
+    ephemeral_gi=st.integers(0, 500),
+    taint_effects=st.lists(st.sampled_from(["NoSchedule", "PreferNoSchedule", "NoExecute"]), max_size=2),
+)
+def test_to_dict_and_from_dict_round_trip(count, zones, cpu, memory_gi, max_pods, labels, reserved, ephemeral_gi, taint_effects):
+    pool = NodePool(
+        name="p",
+        count=count,
+        zones=tuple(zones),
+        cpu_millis=cpu,
+        memory_bytes=memory_gi * GI,
+        max_pods=max_pods,
+        labels=tuple(sorted(labels.items())),
+        taints=tuple(Taint(f"k{i}", "v", e) for i, e in enumerate(taint_effects)),
+        reserved_cpu_millis=reserved,
+        ephemeral_storage_bytes=ephemeral_gi * GI,
+    )
+    spec = ClusterSpec(pools=(pool, NodePool(name="q", count=1)), region="r")
+    assert ClusterSpec.from_dict(yaml.safe_load(yaml.safe_dump(spec.to_dict()))) == spec
+
+
+@pytest.mark.parametrize(
+    "data, field, message",
+    [
+        ([1, 2], "", "must be a mapping"),
+        ({"nodez": 3}, "", "unknown field(s) nodez"),
+        ({"nodes": "three"}, "nodes", "not a whole number"),
+        ({"nodes": -1}, "", "count -1 must not be negative"),
+        ({"zones": 0}, "zones", "at least 1"),
+        ({"cpu": "lots"}, "cpu/memory", "invalid quantity"),
+        ({"pools": []}, "pools", "non-empty list"),
+        ({"pools": ["worker"]}, "pools[0]", "must be a mapping"),
+        ({"pools": [{"name": "w", "cpus": 4}]}, "pools[0]", "unknown field(s) cpus"),
+        ({"pools": [{"name": "w", "memory": "16GB"}]}, "pools[0]", "invalid quantity"),
+        ({"pools": [{"name": "w", "zones": [1]}]}, "pools[0].zones", "list of names"),
+        ({"pools": [{"name": "w", "labels": ["a"]}]}, "pools[0].labels", "must be a mapping"),
+        ({"pools": [{"name": "w", "taints": [{"effect": "NoSchedule"}]}]}, "pools[0].taints[0]", "needs a key"),
+        ({"pools": [{"name": "w", "taints": [{"key": "k", "effect": "Sometimes"}]}]}, "pools[0].taints[0].effect", "unknown effect"),
+        ({"pools": [{"name": "w", "count": "2"}]}, "pools[0].count", "not a whole number"),
+        ({"pools": [{"name": "w", "maxPods": 0}]}, "pools[0]", "maxPods 0 must be positive"),
+        ({"pools": [{"name": "a"}, {"name": "a"}]}, "pools", "must be unique"),
+    ],
+)
+def test_yaml_mistakes_name_the_source_and_field(data, field, message):
+    with pytest.raises(InputError) as info:
+        ClusterSpec.from_dict(data, source="cluster.yaml")
+    assert info.value.source == "cluster.yaml"
+    assert info.value.field == field
+    assert message in info.value.message
