@@ -215,7 +215,7 @@ class Simulation:
             if pod.node_name is None or state.nodes[pod.node_name].ready == "True":
                 return False
         for workload in state.workloads.values():
-            if workload.kind == "ReplicaSet" and workload.owner is not None:
+            if workload.kind == "ReplicaSet" and workload.owner is not None and workload.owner.uid in state.workloads:
                 continue  # judged through its Deployment
             if not self.workload_status(workload.kind, workload.namespace, workload.name).converged:
                 return False

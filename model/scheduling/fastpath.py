@@ -685,7 +685,7 @@ class FastPath:
                 for i, c in enumerate(soft):
                     value = labels.get(c.topology_key)
                     if value is not None:
-                        score += (level if i == host else domains[i][value]) * weights[i] + float(c.max_skew - 1)
+                        score += (level if i == host else domains[i][value]) * weights[i] + float(c.max_skew)
                 groups.append((cls, sub, go_round(score)))
         low = min(raw for _, _, raw in groups)
         high = max(0, max(raw for _, _, raw in groups))
