@@ -167,12 +167,19 @@ def main(argv: list[str] | None = None) -> int:
             if isinstance(event, NOTEWORTHY):
                 print(f"{event.t - fault_time:>+7.0f}s  {describe(event)}")
         start = len(sim.trace.events)
-        ready = ", ".join(f"{name} {count}" for name, count in ready_by_workload(sim).items())
-        print(f"{checkpoint - fault_time:>+7.0f}s  -- ready: {ready}")
+        counts = ready_by_workload(sim)
+        short = {name: count for name, count in counts.items() if count.split("/")[0] != count.split("/")[1]}
+        below = ", ".join(f"{name} {count} ready" for name, count in short.items()) or "none"
+        print(f"{checkpoint - fault_time:>+7.0f}s  -- {len(counts) - len(short)}/{len(counts)} workloads fully ready; below: {below}")
     recovered = sim.run_until_stable(timeout=600)
+    back_ready = [e.t for e in sim.trace.of_type(ev.PodReadyChanged) if e.ready and e.t > fault_time]
     bound_after = Counter(p.node_name for p in sim.state.pods.values() if p.deletion_timestamp is None)
-    print(f"\nrecovered: {'yes' if recovered else 'no'} at t={sim.now - fault_time:+.0f}s after the fault; "
-          f"pods per node now: {dict(sorted(bound_after.items()))}")
+    if recovered:
+        when = f"{max(back_ready) - fault_time:+.0f}s" if back_ready else "at once"
+        print(f"\nrecovered: every workload back at its desired ready replicas {when} after the fault")
+    else:
+        print("\nNOT recovered: some workload is still below its desired ready replicas")
+    print(f"pods per node now: {dict(sorted(bound_after.items()))}")
     print(f"trace: {len(sim.trace)} events (same seed, same bytes)")
     return 0 if recovered else 1
 

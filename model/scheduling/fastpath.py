@@ -92,6 +92,13 @@ def nth_set_bit(bits: int, r: int) -> int:
     return base + _NTH_IN_BYTE[bits][r]
 
 
+class _NoRandom(random.Random):
+    """A generator that always draws 0, so :meth:`FastPath.explain` leaves the real one alone."""
+
+    def randrange(self, *_args: Any, **_kwargs: Any) -> int:  # type: ignore[override]
+        return 0
+
+
 class _Class:
     """Nodes with equal static attributes; ``bits`` is the set of their indexes."""
 
@@ -271,6 +278,8 @@ class FastPath:
         self.w_tt = profile.weight(TAINT_TOLERATION)
         self.w_na = profile.weight(NODE_AFFINITY)
         self.w_pts = profile.weight(POD_TOPOLOGY_SPREAD)
+        self.last_best: int | None = None  # the last decision's best total and tie count (for tests)
+        self.last_ties: int | None = None
         self.epoch = 0
         self.built_epoch = -1
         self.log: list[int] = []
@@ -482,6 +491,7 @@ class FastPath:
                 if failing is NOT_COVERED:
                     return NOT_COVERED
                 feasible &= ~failing
+        self.last_best = self.last_ties = None
         if not feasible:
             return None
         if not feasible & (feasible - 1):
@@ -489,9 +499,31 @@ class FastPath:
         groups = self._groups(pod, index, feasible)
         if groups is NOT_COVERED:
             return NOT_COVERED
-        ties = _best(index, groups, feasible)
-        count = ties.bit_count()
+        self.last_best, ties = _best(index, groups)
+        count = self.last_ties = ties.bit_count()
         return nodes[nth_set_bit(ties, rng.randrange(count) if count > 1 else 0)].name
+
+    def explain(self, pod: Pod) -> dict[str, int] | None:
+        """Every feasible node's total score for ``pod`` as the fast path sees it (for tests and debugging).
+
+        None when the pod is not covered. Reads the same indexes as :meth:`schedule` but picks nothing.
+        """
+        spec = pod.spec
+        if self.schedule(pod, _NoRandom()) is NOT_COVERED:
+            return None
+        index = self._index(spec)
+        feasible = index.feasible
+        if self.profile.spread_filter and spec.topology_spread_constraints:
+            hard = p.spread_constraints(pod, "DoNotSchedule", None, system_defaulted=False)
+            if hard:
+                feasible &= ~self._spread_filter_mask(pod, hard)
+        nodes = self.state.node_list
+        totals = {}
+        for offset, mask in self._groups(pod, index, feasible) if feasible & (feasible - 1) else [(0, feasible)]:
+            for i in range(mask.bit_length()):
+                if mask >> i & 1:
+                    totals[nodes[i].name] = index.score_of[i] + offset  # type: ignore[operator]
+        return totals
 
     def _present(self, feasible: int) -> list[tuple[_Class, int]]:
         out = []
@@ -665,7 +697,7 @@ class FastPath:
                 host_tracker = tracker
                 continue
             values = {cls.labels.get(c.topology_key, ""): 0 for cls, _ in kept}
-            weights.append(p.spread_weight(len(values)))
+            weights.append(p.spread_weight(len(values) + 1))
             eligible, every = self._eligible(spec, c, keys if require_all else None)
             counts = self._domain_counts(tracker, c.topology_key, eligible, every)
             domains.append({value: counts.get(value, 0) for value in values})
@@ -685,7 +717,7 @@ class FastPath:
                 for i, c in enumerate(soft):
                     value = labels.get(c.topology_key)
                     if value is not None:
-                        score += (level if i == host else domains[i][value]) * weights[i] + float(c.max_skew)
+                        score += (level if i == host else domains[i][value]) * weights[i] + float(c.max_skew - 1)
                 groups.append((cls, sub, go_round(score)))
         low = min(raw for _, _, raw in groups)
         high = max(0, max(raw for _, _, raw in groups))
@@ -701,8 +733,8 @@ def _merge(groups: Any) -> list[tuple[int, int]]:
     return sorted(merged.items(), reverse=True)
 
 
-def _best(index: _Index, groups: list[tuple[int, int]], feasible: int) -> int:
-    """The nodes with the highest local score + group offset, as a bitset."""
+def _best(index: _Index, groups: list[tuple[int, int]]) -> tuple[int, int]:
+    """The highest total (local score + group offset) and the nodes that have it, as a bitset."""
     buckets = index.buckets
     keys = index.keys
     top_offset = groups[0][0]
@@ -715,7 +747,7 @@ def _best(index: _Index, groups: list[tuple[int, int]], feasible: int) -> int:
             break
         members = buckets[score]
         if plain:
-            return members
+            return score + top_offset, members
         for offset, mask in groups:
             total = score + offset
             if total < best:
@@ -728,4 +760,4 @@ def _best(index: _Index, groups: list[tuple[int, int]], feasible: int) -> int:
                 else:
                     ties |= hit
                 break
-    return ties
+    return best, ties

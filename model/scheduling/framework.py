@@ -126,6 +126,8 @@ class FrameworkScheduler:
         self.fast: Any = None
         self.fast_decisions = 0
         self.full_scans = 0
+        self.last_best: int | None = None  # the last full scan's best total and tie count (for tests)
+        self.last_ties: int | None = None
         self._next_start = 0
 
     def attach(self, state: ClusterState) -> None:
@@ -183,13 +185,15 @@ class FrameworkScheduler:
                 break
         if want < count:
             self._next_start = (start + processed) % count
+        self.last_best = self.last_ties = None
         if not feasible:
             return None
         if len(feasible) == 1:
             return feasible[0].name
         totals = self.score_nodes(pod, feasible, state)
-        best = max(totals)
+        best = self.last_best = max(totals)
         ties = sorted(node.index for node, total in zip(feasible, totals) if total == best)
+        self.last_ties = len(ties)
         chosen = ties[self.rng.randrange(len(ties))] if len(ties) > 1 else ties[0]
         return nodes[chosen].name
 

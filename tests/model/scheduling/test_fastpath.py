@@ -39,9 +39,11 @@ SPECS = [
     pod_spec(200, 200, topology_spread_constraints=(_spread(k8s.LABEL_ZONE, "DoNotSchedule"),)),
     pod_spec(200, 200, topology_spread_constraints=(_spread(k8s.LABEL_HOSTNAME, "DoNotSchedule"),)),
     pod_spec(200, 200, topology_spread_constraints=(_spread(k8s.LABEL_ZONE, "DoNotSchedule", min_domains=3),)),
+    pod_spec(200, 200, topology_spread_constraints=(_spread(k8s.LABEL_HOSTNAME, "DoNotSchedule", min_domains=5),)),
     pod_spec(200, 200, topology_spread_constraints=(_spread(k8s.LABEL_ZONE, "ScheduleAnyway", 2), _spread(k8s.LABEL_HOSTNAME, "ScheduleAnyway"))),
     pod_spec(200, 200, node_selector=(("tier", "a"),), topology_spread_constraints=(_spread(k8s.LABEL_ZONE, "ScheduleAnyway", node_taints_policy="Honor"),)),
     pod_spec(200, 200, topology_spread_constraints=(_spread("tier", "DoNotSchedule", node_affinity_policy="Ignore"), _spread(k8s.LABEL_ZONE, "ScheduleAnyway"))),
+    pod_spec(200, 200, topology_spread_constraints=(_spread(k8s.LABEL_HOSTNAME, "ScheduleAnyway"), _spread("tier", "ScheduleAnyway", 2))),
     pod_spec(100, 100, node_affinity=NodeAffinity(required=(NodeSelectorTerm((Requirement(k8s.LABEL_HOSTNAME, "In", ("n0", "n1")),)),))),  # full scan
 ]
 
@@ -76,6 +78,15 @@ def _node(i: int, n: dict) -> object:
     return make_node(f"n{i}", n["zone"], n["cpu"], n["memory"], n["pods"], labels, n["taints"])
 
 
+def _assert_same_totals(scheduler: FrameworkScheduler, reference: FrameworkScheduler, pod: object, state: object) -> None:
+    """Every feasible node's total, fast path and reference, when two or more nodes are feasible."""
+    fast = scheduler.fast.explain(pod)
+    if fast is None or len(fast) < 2:
+        return
+    nodes = [state.nodes[name] for name in fast]  # type: ignore[attr-defined]
+    assert fast == dict(zip(fast, reference.score_nodes(pod, nodes, state)))  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("profile_name", list(PROFILES))
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(nodes=st.lists(node_st, min_size=1, max_size=9), ops=st.lists(op_st, min_size=1, max_size=40), seed=st.integers(0, 2**32))
@@ -97,8 +108,11 @@ def test_fast_path_equals_full_scan(profile_name: str, nodes: list[dict], ops: l
             reference = FrameworkScheduler(profile, random.Random(), fast_path=False)
             reference.rng.setstate(scheduler.rng.getstate())
             expected = reference.full_scan(pod, state)
+            _assert_same_totals(scheduler, reference, pod, state)
             assert scheduler.decide(pod) == expected
             assert scheduler.rng.getstate() == reference.rng.getstate()
+            if scheduler.fast_decisions and spec_index != len(SPECS) - 1:  # same best total, same number of ties
+                assert (scheduler.fast.last_best, scheduler.fast.last_ties) == (reference.last_best, reference.last_ties)
             if expected is not None:
                 state.bind_pod(pod.uid, expected)
                 bound.append(pod.uid)
@@ -125,6 +139,22 @@ def test_fast_path_equals_full_scan(profile_name: str, nodes: list[dict], ops: l
     assert scheduler.fast_decisions == covered  # every pod not naming nodes took the fast path
 
 
+def test_hostname_min_domains_on_both_paths() -> None:
+    # two nodes with one matching pod each: the minimum is 1 (skew 1 + 1 - 1 = 1 passes), but with
+    # minDomains 3 only 2 domains exist, so the minimum counts as 0 and 1 + 1 - 0 = 2 > maxSkew 1
+    for min_domains, expected in ((None, True), (3, False)):
+        state = make_state(make_node("a"), make_node("b"))
+        for node in ("a", "b"):
+            state.bind_pod(add_pod(state, pod_spec(1, 1), {"app": "x"}).uid, node)
+        constraint = _spread(k8s.LABEL_HOSTNAME, "DoNotSchedule", min_domains=min_domains)
+        pod = add_pod(state, pod_spec(1, 1, topology_spread_constraints=(constraint,)), {"app": "x"})
+        scheduler = FrameworkScheduler(Profile.default(), random.Random(1))
+        scheduler.attach(state)
+        reference = FrameworkScheduler(Profile.default(), random.Random(1), fast_path=False)
+        assert (reference.full_scan(pod, state) is not None) is expected
+        assert (scheduler.decide(pod) is not None) is expected
+
+
 def test_fast_path_agrees_on_a_larger_cluster_with_spreading() -> None:
     """600 pods of three ReplicaSets on 60 nodes: the default profile, spreading by zone and hostname."""
     state = make_state(*(make_node(f"n{i}", f"zone-{'abc'[i % 3]}", cpu=8000, memory=16000) for i in range(60)))
@@ -138,7 +168,10 @@ def test_fast_path_agrees_on_a_larger_cluster_with_spreading() -> None:
         reference = FrameworkScheduler(Profile.default(), random.Random(), fast_path=False)
         reference.rng.setstate(scheduler.rng.getstate())
         expected = reference.full_scan(pod, state)
+        if i % 50 == 0:
+            _assert_same_totals(scheduler, reference, pod, state)
         assert scheduler.decide(pod) == expected, i
+        assert (scheduler.fast.last_best, scheduler.fast.last_ties) == (reference.last_best, reference.last_ties)
         if expected is not None:
             state.bind_pod(pod.uid, expected)
     assert scheduler.fast_decisions == 600

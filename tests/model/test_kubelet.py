@@ -1,0 +1,443 @@
+"""The kubelet: start latency, lazy probes, restart policies, CrashLoopBackOff, deletion, and the
+difference between a stopped kubelet and a powered-off machine. Numbers are upstream's
+(model/constants.py); each assertion names the constant it checks."""
+
+from __future__ import annotations
+
+import pytest
+
+from podquake.model import constants as k8s
+from podquake.model import trace as ev
+from podquake.model.cluster import ClusterSpec
+from podquake.model.kubelet import Kubelet, kubelet_for, next_probe_time
+from podquake.model.objects import ContainerSpec, ContainerStatus, PodSpec, PodTemplate, Probe
+from podquake.model.simulation import Simulation, Timing
+
+START = Timing().container_start_seconds  # 2 s from binding to running
+STOP = Timing().container_stop_seconds  # 1 s from a kill to the exit
+
+
+def one_node(timing: Timing | None = None, seed: int = 1, nodes: int = 1) -> Simulation:
+    return Simulation(ClusterSpec.uniform(nodes=nodes, zones=1), seed=seed, scheduler="first-fit", timing=timing)
+
+
+def run_pod(
+    sim: Simulation,
+    name: str = "p",
+    policy: str = "Always",
+    grace: float = k8s.TERMINATION_GRACE_PERIOD_SECONDS,
+    containers: tuple[ContainerSpec, ...] | None = None,
+    **probes: Probe,
+) -> str:
+    """Create a bare pod (bound at once by first-fit) and return its key."""
+    specs = containers if containers is not None else (ContainerSpec("main", **probes),)
+    spec = PodSpec(containers=specs, restart_policy=policy, termination_grace_period_seconds=grace)  # type: ignore[arg-type]
+    sim.create_pod(name, "default", PodTemplate((("app", name),), spec))
+    return f"default/{name}"
+
+
+def kubelet(sim: Simulation, key: str) -> Kubelet:
+    found = kubelet_for(sim, key)
+    assert found is not None
+    return found
+
+
+def status(sim: Simulation, key: str, index: int = 0) -> ContainerStatus:
+    return sim.state.pods_by_key[key].containers[index]
+
+
+def times(sim: Simulation, event_type: type[ev.Event], key: str, **fields: object) -> list[float]:
+    return [
+        e.t
+        for e in sim.trace.of_type(event_type)
+        if getattr(e, "pod", None) == key and all(getattr(e, f) == v for f, v in fields.items())
+    ]
+
+
+# --- starting and readiness ------------------------------------------------------------------------
+def test_a_bound_pod_runs_after_the_start_latency_and_is_ready_without_probes():
+    sim = one_node()
+    key = run_pod(sim)
+    sim.run(10)
+    assert times(sim, ev.PodBound, key) == [0.0]
+    assert times(sim, ev.ContainerStarted, key) == [START]
+    assert times(sim, ev.PodPhaseChanged, key, phase="Running") == [START]
+    assert times(sim, ev.PodReadyChanged, key, ready=True) == [START]
+
+
+def test_readiness_waits_for_the_initial_delay_and_success_threshold():
+    sim = one_node()
+    probe = Probe(initial_delay_seconds=5, period_seconds=10, success_threshold=2)
+    key = run_pod(sim, readiness_probe=probe)
+    sim.run(60)
+    # first probe at start + initialDelay, ready at the successThreshold-th passing probe
+    assert times(sim, ev.PodReadyChanged, key, ready=True) == [START + 5 + 10]
+    assert sim.state.pods_by_key[key].phase == "Running"
+
+
+def test_readiness_defaults_make_a_container_ready_at_its_first_probe():
+    assert (Probe().period_seconds, Probe().success_threshold, Probe().failure_threshold) == (
+        k8s.PROBE_PERIOD_SECONDS,
+        k8s.PROBE_SUCCESS_THRESHOLD,
+        k8s.PROBE_FAILURE_THRESHOLD,
+    )
+    sim = one_node()
+    key = run_pod(sim, readiness_probe=Probe())
+    sim.run(30)
+    assert times(sim, ev.PodReadyChanged, key, ready=True) == [START]
+
+
+def test_the_startup_probe_gates_readiness():
+    sim = one_node()
+    key = run_pod(
+        sim,
+        startup_probe=Probe(initial_delay_seconds=10, period_seconds=10),
+        readiness_probe=Probe(period_seconds=7),
+    )
+    sim.run(60)
+    # startup passes at 2 + 10 = 12; readiness probes run at 2, 9, 16, ...; the first after 12 counts
+    assert times(sim, ev.PodReadyChanged, key, ready=True) == [16.0]
+
+
+def test_a_failing_startup_probe_kills_the_container_after_failure_threshold_probes():
+    sim = one_node()
+    key = run_pod(sim, startup_probe=Probe(initial_delay_seconds=3, period_seconds=5, failure_threshold=4))
+    sim.run(1)
+    assert not kubelet(sim, key).fail_probe(key, "main", "startup")  # not started yet: nothing to fault
+    sim.run(START + 1)
+    assert kubelet(sim, key).fail_probe(key, "main", "startup")
+    sim.run(40)
+    # probes at 5, 10, 15, 20 all fail -> killed at 20, exits STOP later, restarted at once
+    assert times(sim, ev.ContainerTerminated, key) == [20 + STOP]
+    assert times(sim, ev.PodReadyChanged, key, ready=True) == []
+
+
+def test_a_pod_is_ready_only_when_every_container_is():
+    sim = one_node()
+    containers = (ContainerSpec("a"), ContainerSpec("b", readiness_probe=Probe(initial_delay_seconds=20)))
+    key = run_pod(sim, containers=containers)
+    sim.run(10)
+    assert status(sim, key, 0).ready and not status(sim, key, 1).ready
+    assert not sim.state.pods_by_key[key].ready
+    sim.run(30)
+    assert times(sim, ev.PodReadyChanged, key, ready=True) == [START + 20]
+
+
+def test_next_probe_time_counts_from_the_anchor_in_whole_periods():
+    assert next_probe_time(12.0, 10.0, 0.0) == 12.0
+    assert next_probe_time(12.0, 10.0, 22.0) == 22.0
+    assert next_probe_time(12.0, 10.0, 22.5) == 32.0
+
+
+# --- liveness and readiness failures ---------------------------------------------------------------
+def test_liveness_failure_restarts_the_container_after_failure_threshold_periods():
+    sim = one_node()
+    key = run_pod(sim, liveness_probe=Probe(period_seconds=10, failure_threshold=3))
+    sim.run(5)
+    assert kubelet(sim, key).fail_probe(key, "main", "liveness")
+    sim.run(40)
+    # probes at 2, 12, 22, 32: the 3rd failing one (32) kills; SIGTERM exit after container_stop_seconds
+    terminated = [e for e in sim.trace.of_type(ev.ContainerTerminated) if e.pod == key]
+    assert [(e.t, e.exit_code) for e in terminated] == [(32 + STOP, k8s.SIGTERM_EXIT_CODE)]
+    assert times(sim, ev.ContainerStarted, key) == [START, 32 + STOP]  # the first restart is immediate
+    assert status(sim, key).restart_count == 1
+
+
+def test_liveness_that_recovers_before_the_threshold_restarts_nothing():
+    sim = one_node()
+    key = run_pod(sim, liveness_probe=Probe(period_seconds=10, failure_threshold=3))
+    sim.run(5)
+    kubelet(sim, key).fail_probe(key, 0, "liveness")
+    sim.run(25)  # failing probes at 12 and 22 only
+    assert kubelet(sim, key).recover_probe(key, 0, "liveness")
+    sim.run(200)
+    assert times(sim, ev.ContainerTerminated, key) == []
+
+
+def test_a_persistent_liveness_failure_ends_in_crash_loop_back_off():
+    sim = one_node()
+    key = run_pod(sim, liveness_probe=Probe(period_seconds=10, failure_threshold=3))
+    sim.run(5)
+    kubelet(sim, key).fail_probe(key, 0, "liveness")
+    sim.run(120)
+    waiting = [(e.t, e.reason, e.backoff) for e in sim.trace.of_type(ev.ContainerWaiting) if e.pod == key]
+    # killed at 33 (restart at once), killed again 3 probes after the restart: 53 + 1, then back-off 10 s
+    assert waiting[:2] == [(33.0, "ContainerCreating", 0.0), (54.0, "CrashLoopBackOff", k8s.CRASH_LOOP_INITIAL_BACKOFF_SECONDS)]
+
+
+def test_readiness_failure_removes_ready_without_a_restart():
+    sim = one_node()
+    key = run_pod(sim, readiness_probe=Probe(period_seconds=10, failure_threshold=3))
+    sim.run(5)
+    assert kubelet(sim, key).fail_probe(key, "main", "readiness")
+    sim.run(40)
+    assert times(sim, ev.PodReadyChanged, key, ready=False) == [32.0]  # 3rd failing probe: 12, 22, 32
+    assert kubelet(sim, key).recover_probe(key, "main", "readiness")
+    sim.run(60)
+    assert times(sim, ev.PodReadyChanged, key, ready=True) == [START, 42.0]  # next probe after recovery
+    assert times(sim, ev.ContainerTerminated, key) == []
+    assert sim.state.pods_by_key[key].phase == "Running"
+
+
+def test_probe_faults_need_a_probe_and_change_something():
+    sim = one_node()
+    key = run_pod(sim, readiness_probe=Probe())
+    sim.run(5)
+    k = kubelet(sim, key)
+    assert not k.fail_probe(key, "main", "liveness")  # the container has no liveness probe
+    assert k.fail_probe(key, "main", "readiness")
+    assert not k.fail_probe(key, "main", "readiness")  # already failing
+    with pytest.raises(ValueError, match="unknown probe"):
+        k.fail_probe(key, "main", "readyness")
+
+
+# --- restarts and CrashLoopBackOff -------------------------------------------------------------------
+def crash_delays(sim: Simulation, key: str) -> list[float]:
+    starts = times(sim, ev.ContainerStarted, key)
+    ends = times(sim, ev.ContainerTerminated, key)
+    return [start - end for end, start in zip(ends, starts[1:])]
+
+
+def test_crash_loop_back_off_doubles_from_ten_seconds_to_the_cap():
+    sim = one_node()
+    key = run_pod(sim)
+    sim.run(5)
+    for _ in range(8):
+        assert kubelet(sim, key).crash_container(key, "main", exit_code=1)
+        sim.run_for(k8s.CRASH_LOOP_MAX_BACKOFF_SECONDS + 5)
+    # CRASH_LOOP_INITIAL_BACKOFF_SECONDS = 10 doubling, capped at CRASH_LOOP_MAX_BACKOFF_SECONDS = 300;
+    # the first restart is immediate; each delay counts from the container's finish time.
+    assert crash_delays(sim, key) == [0, 10, 20, 40, 80, 160, 300, 300]
+    assert status(sim, key).restart_count == 8
+    backoffs = [e.backoff for e in sim.trace.of_type(ev.ContainerWaiting) if e.pod == key and e.reason == "CrashLoopBackOff"]
+    assert backoffs == [10, 20, 40, 80, 160, 300, 300]
+
+
+@pytest.mark.parametrize(("ran", "expected_delay"), [(599.0, 40.0), (601.0, 0.0)])
+def test_the_back_off_resets_after_ten_minutes_of_running(ran: float, expected_delay: float):
+    sim = one_node()
+    key = run_pod(sim)
+    sim.run(5)
+    for _ in range(3):  # delays 0, 10, 20: the next one would be 40
+        kubelet(sim, key).crash_container(key)
+        sim.run_for(25)
+    restarted_at = status(sim, key).started_at
+    assert restarted_at is not None
+    sim.run(restarted_at + ran)
+    kubelet(sim, key).crash_container(key)
+    sim.run_for(50)
+    # CRASH_LOOP_RESET_SECONDS = 600 (2 x the 300 s cap) since the last restart resets the back-off
+    assert crash_delays(sim, key)[-1] == expected_delay
+    if expected_delay == 0.0:
+        kubelet(sim, key).crash_container(key)
+        sim.run_for(20)
+        assert crash_delays(sim, key)[-1] == k8s.CRASH_LOOP_INITIAL_BACKOFF_SECONDS
+
+
+def test_oom_kill_exits_137_with_reason_oomkilled_and_restarts():
+    sim = one_node()
+    key = run_pod(sim)
+    sim.run(5)
+    assert kubelet(sim, key).oom_kill_container(key, "main")
+    sim.run(6)
+    (terminated,) = [e for e in sim.trace.of_type(ev.ContainerTerminated) if e.pod == key]
+    assert (terminated.exit_code, terminated.reason) == (k8s.OOM_KILLED_EXIT_CODE, "OOMKilled") == (137, "OOMKilled")
+    assert status(sim, key).state == "running"
+    assert (status(sim, key).last_exit_code, status(sim, key).last_reason) == (137, "OOMKilled")
+
+
+@pytest.mark.parametrize(
+    ("policy", "exit_code", "restarted", "phase"),
+    [
+        ("Always", 0, True, "Running"),
+        ("Always", 1, True, "Running"),
+        ("OnFailure", 0, False, "Succeeded"),
+        ("OnFailure", 1, True, "Running"),
+        ("Never", 0, False, "Succeeded"),
+        ("Never", 1, False, "Failed"),
+    ],
+)
+def test_restart_policy_and_phase(policy: str, exit_code: int, restarted: bool, phase: str):
+    sim = one_node()
+    key = run_pod(sim, policy=policy)
+    sim.run(5)
+    assert kubelet(sim, key).exit_container(key, "main", exit_code=exit_code)
+    sim.run(10)
+    assert (len(times(sim, ev.ContainerStarted, key)) == 2) is restarted
+    pod = sim.state.pods_by_key[key]
+    assert pod.phase == phase
+    assert pod.ready is restarted
+
+
+def test_a_run_to_completion_container_exits_on_its_own_later():
+    sim = one_node()
+    key = run_pod(sim, policy="OnFailure")
+    sim.run(5)
+    assert kubelet(sim, key).exit_container(key, exit_code=0, after=30)
+    sim.run(100)
+    assert times(sim, ev.PodPhaseChanged, key, phase="Succeeded") == [35.0]
+    (terminated,) = [e for e in sim.trace.of_type(ev.ContainerTerminated) if e.pod == key]
+    assert (terminated.exit_code, terminated.reason) == (0, "Completed")
+    assert not kubelet(sim, key).crash_container(key)  # nothing runs any more
+
+
+def test_one_crashing_container_leaves_its_sibling_running():
+    sim = one_node()
+    key = run_pod(sim, containers=(ContainerSpec("app"), ContainerSpec("sidecar")))
+    sim.run(5)
+    kubelet(sim, key).crash_container(key, "sidecar")
+    kubelet(sim, key).crash_container(key, "sidecar")
+    sim.run(6)
+    assert status(sim, key, 0).state == "running" and status(sim, key, 0).restart_count == 0
+    assert status(sim, key, 1).state == "waiting" and status(sim, key, 1).reason == "CrashLoopBackOff"
+    pod = sim.state.pods_by_key[key]
+    assert (pod.phase, pod.ready) == ("Running", False)
+
+
+def test_fault_targets_are_checked():
+    sim = one_node(nodes=2)
+    key = run_pod(sim)
+    sim.run(5)
+    node = sim.state.pods_by_key[key].node_name
+    other = next(k for name, k in sim.kubelets.items() if name != node)
+    with pytest.raises(ValueError, match="use kubelet_for"):
+        other.crash_container(key)
+    with pytest.raises(ValueError, match="no container 'nope'"):
+        kubelet(sim, key).crash_container(key, "nope")
+    with pytest.raises(ValueError, match="out of range"):
+        kubelet(sim, key).crash_container(key, 3)
+    assert not kubelet(sim, key).crash_container("default/missing")
+    assert kubelet_for(sim, "default/missing") is None
+
+
+# --- deletion ----------------------------------------------------------------------------------------
+def test_a_deleted_pod_stops_within_the_grace_period_and_is_removed():
+    sim = one_node()
+    key = run_pod(sim)
+    sim.run(10)
+    sim.state.request_pod_deletion(sim.state.pods_by_key[key].uid, "ScaleDown")
+    sim.run(20)
+    assert times(sim, ev.PodDeleted, key) == [10 + STOP]  # min(terminationGracePeriodSeconds, stop)
+    (terminated,) = [e for e in sim.trace.of_type(ev.ContainerTerminated) if e.pod == key]
+    assert terminated.exit_code == k8s.SIGTERM_EXIT_CODE
+    (deleted,) = [e for e in sim.trace.of_type(ev.PodDeleted) if e.pod == key]
+    assert deleted.reason == "ScaleDown"
+
+
+@pytest.mark.parametrize(("grace", "stop", "deleted_after"), [(30.0, 45.0, 30.0), (0.0, 1.0, 0.0)])
+def test_a_slow_container_is_killed_when_the_grace_period_runs_out(grace: float, stop: float, deleted_after: float):
+    sim = one_node(timing=Timing(container_stop_seconds=stop))
+    key = run_pod(sim, grace=grace)
+    sim.run(10)
+    sim.state.request_pod_deletion(sim.state.pods_by_key[key].uid, "ScaleDown")
+    sim.run(60)
+    assert times(sim, ev.PodDeleted, key) == [10 + deleted_after]
+    (terminated,) = [e for e in sim.trace.of_type(ev.ContainerTerminated) if e.pod == key]
+    assert terminated.exit_code == k8s.SIGKILL_EXIT_CODE
+
+
+def test_a_pod_deleted_before_it_starts_never_runs():
+    sim = one_node()
+    key = run_pod(sim)
+    sim.run(1)
+    sim.state.request_pod_deletion(sim.state.pods_by_key[key].uid, "ScaleDown")
+    sim.run(10)
+    assert times(sim, ev.PodDeleted, key) == [1.0]
+    assert times(sim, ev.ContainerStarted, key) == []
+
+
+# --- kubelet process, machine power, runtime -------------------------------------------------------
+def test_the_lease_is_renewed_every_ten_seconds_at_a_seeded_phase():
+    def beats(seed: int) -> dict[str, list[float]]:
+        sim = Simulation(ClusterSpec.uniform(nodes=4, zones=2), seed=seed, scheduler="first-fit")
+        seen: dict[str, list[float]] = {}
+        real = sim.state.heartbeat
+
+        def record(name: str) -> None:
+            seen.setdefault(name, []).append(sim.now)
+            real(name)
+
+        sim.state.heartbeat = record  # type: ignore[method-assign]
+        sim.run(60)
+        return seen
+
+    first = beats(8)
+    assert first == beats(8)
+    for renewals in first.values():
+        assert 0 < renewals[0] <= k8s.NODE_LEASE_RENEW_SECONDS
+        gaps = {round(b - a, 9) for a, b in zip(renewals, renewals[1:])}
+        assert gaps == {k8s.NODE_LEASE_RENEW_SECONDS}
+    assert len({renewals[0] for renewals in first.values()}) > 1  # phases differ between nodes
+
+
+def test_a_stopped_kubelet_leaves_its_containers_running_and_catches_up_when_back():
+    sim = one_node()
+    key, doomed, crashing = run_pod(sim, "p"), run_pod(sim, "doomed"), run_pod(sim, "crashing")
+    sim.run(10)
+    k = kubelet(sim, key)
+    assert k.stop_kubelet() and not k.stop_kubelet()
+    heartbeat = sim.state.nodes[k.node_name].last_heartbeat
+    assert k.crash_container(crashing)  # the process dies; nobody reports it
+    sim.state.request_pod_deletion(sim.state.pods_by_key[doomed].uid, "ScaleDown")
+    late = run_pod(sim, "late")  # bound to the node while its kubelet is down
+    sim.run(40)
+    assert sim.state.nodes[k.node_name].last_heartbeat == heartbeat
+    assert status(sim, crashing).state == "running"  # the API still shows the last report
+    assert doomed in sim.state.pods_by_key
+    assert times(sim, ev.ContainerStarted, late) == []
+    assert k.start_kubelet()
+    sim.run(50)
+    assert sim.state.nodes[k.node_name].last_heartbeat >= 40  # renewed at once
+    assert times(sim, ev.ContainerTerminated, key) == []  # kept running all along
+    assert times(sim, ev.ContainerTerminated, crashing) == [40.0]  # reported on return, restarted
+    assert times(sim, ev.ContainerStarted, crashing) == [START, 40.0]
+    assert times(sim, ev.PodDeleted, doomed) == [40 + STOP]
+    assert times(sim, ev.ContainerStarted, late) == [40 + START]
+
+
+def test_a_powered_off_machine_loses_its_containers_and_restarts_them_when_back():
+    sim = one_node()
+    key, doomed = run_pod(sim, "p"), run_pod(sim, "doomed")
+    sim.run(10)
+    k = kubelet(sim, key)
+    assert k.power_off() and not k.power_off()
+    assert not sim.state.nodes[k.node_name].up
+    assert not k.crash_container(key)  # no container left to crash
+    assert status(sim, key).state == "running"  # the API does not know yet
+    sim.state.request_pod_deletion(sim.state.pods_by_key[doomed].uid, "TaintEviction")
+    sim.run(30)
+    assert doomed in sim.state.pods_by_key  # nobody to finish the deletion
+    assert k.power_on()
+    sim.run(40)
+    assert times(sim, ev.PodDeleted, doomed) == [30.0]  # finished off at once: nothing runs
+    terminated = [(e.t, e.exit_code, e.reason) for e in sim.trace.of_type(ev.ContainerTerminated) if e.pod == key]
+    assert terminated == [(30.0, k8s.SIGKILL_EXIT_CODE, "ContainerStatusUnknown")]
+    assert times(sim, ev.ContainerStarted, key) == [START, 30 + START]
+    assert status(sim, key).restart_count == 1
+    assert sim.state.pods_by_key[key].ready
+
+
+def test_a_machine_restart_fails_a_never_restarting_pod():
+    sim = one_node()
+    key = run_pod(sim, policy="Never")
+    sim.run(10)
+    kubelet(sim, key).power_off()
+    sim.run(20)
+    kubelet(sim, key).power_on()
+    sim.run(30)
+    assert sim.state.pods_by_key[key].phase == "Failed"
+    assert times(sim, ev.ContainerStarted, key) == [START]
+
+
+def test_a_failed_runtime_reports_the_node_not_ready_while_the_lease_goes_on():
+    sim = one_node()
+    key = run_pod(sim)
+    sim.run(10)
+    k = kubelet(sim, key)
+    assert k.fail_runtime()
+    ready = [(e.t, e.status, e.reason) for e in sim.trace.of_type(ev.NodeReadyChanged)]
+    assert ready == [(10.0, "False", "KubeletNotReady")]
+    sim.run(40)
+    assert sim.state.nodes[k.node_name].last_heartbeat > 30
+    assert k.recover_runtime()
+    assert sim.state.nodes[k.node_name].ready == "True"
