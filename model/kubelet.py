@@ -849,18 +849,22 @@ class Kubelet:
             self._report_ready(pod)
 
     def _arm_liveness(self, run: _PodRun, c: _Container) -> None:
+        if not (c.alive and c.started):
+            return  # before the startup probe passes, probe_gen belongs to the startup probe
         c.probe_gen += 1
         probe = c.spec.liveness_probe
-        if probe is None or c.liveness_ok or not (c.alive and c.started):
+        if probe is None or c.liveness_ok:
             return
         first = next_probe_time(c.started_at + probe.initial_delay_seconds, probe.period_seconds, self.env.now)
         when = first + (probe.failure_threshold - 1) * probe.period_seconds
         self._dispatcher.call_at(when, self._probe_failed, run, c, self._epoch, c.gen, c.probe_gen)
 
     def _arm_startup(self, run: _PodRun, c: _Container) -> None:
+        if not c.alive or c.started:
+            return  # once started, probe_gen belongs to the liveness probe
         c.probe_gen += 1
         probe = c.spec.startup_probe
-        if probe is None or not c.alive or c.started:
+        if probe is None:
             return
         first = next_probe_time(c.started_at + probe.initial_delay_seconds, probe.period_seconds, self.env.now)
         if c.startup_ok:  # successThreshold must be 1 for startup probes

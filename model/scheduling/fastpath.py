@@ -697,7 +697,7 @@ class FastPath:
                 host_tracker = tracker
                 continue
             values = {cls.labels.get(c.topology_key, ""): 0 for cls, _ in kept}
-            weights.append(p.spread_weight(len(values) + 1))
+            weights.append(p.spread_weight(len(values)))
             eligible, every = self._eligible(spec, c, keys if require_all else None)
             counts = self._domain_counts(tracker, c.topology_key, eligible, every)
             domains.append({value: counts.get(value, 0) for value in values})

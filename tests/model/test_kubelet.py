@@ -5,6 +5,8 @@ difference between a stopped kubelet and a powered-off machine. Numbers are upst
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from podquake.model import constants as k8s
 from podquake.model import trace as ev
@@ -110,6 +112,20 @@ def test_a_failing_startup_probe_kills_the_container_after_failure_threshold_pro
     # probes at 5, 10, 15, 20 all fail -> killed at 20, exits STOP later, restarted at once
     assert times(sim, ev.ContainerTerminated, key) == [20 + STOP]
     assert times(sim, ev.PodReadyChanged, key, ready=True) == []
+
+
+def test_liveness_faults_before_the_startup_probe_passes_leave_it_alone():
+    sim = one_node()
+    key = run_pod(
+        sim,
+        startup_probe=Probe(initial_delay_seconds=10, period_seconds=10),
+        liveness_probe=Probe(period_seconds=5, failure_threshold=2),
+    )
+    sim.run(5)
+    k = kubelet(sim, key)
+    assert k.fail_probe(key, "main", "liveness") and k.recover_probe(key, "main", "liveness")
+    sim.run(30)
+    assert times(sim, ev.PodReadyChanged, key, ready=True) == [START + 10]  # the startup probe still passes
 
 
 def test_a_pod_is_ready_only_when_every_container_is():
@@ -441,3 +457,65 @@ def test_a_failed_runtime_reports_the_node_not_ready_while_the_lease_goes_on():
     assert sim.state.nodes[k.node_name].last_heartbeat > 30
     assert k.recover_runtime()
     assert sim.state.nodes[k.node_name].ready == "True"
+
+
+# --- random fault schedules ------------------------------------------------------------------------
+def runtime_matches_api(sim: Simulation) -> None:
+    """While a kubelet can act, what the API shows of its containers is what runs."""
+    for name, k in sim.kubelets.items():
+        if name not in sim.state.nodes or not k.acting:
+            continue
+        for run in k.pods.values():
+            assert sim.state.pods.get(run.pod.uid) is run.pod
+            for c in run.containers:
+                assert c.unreported is None
+                assert (run.pod.containers[c.index].state == "running") is c.alive
+
+
+FAULTS = st.tuples(st.sampled_from([0.5, 1.0, 3.0, 7.0, 20.0]), st.integers(0, 11), st.integers(0, 10**6), st.integers(0, 2))
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(faults=st.lists(FAULTS, max_size=40), startup=st.booleans())
+def test_random_faults_keep_the_books_straight_and_heal(faults: list[tuple[float, int, int, int]], startup: bool):
+    sim = Simulation(ClusterSpec.uniform(nodes=3, zones=3), seed=2, scheduler="first-fit")
+    web = ContainerSpec(
+        "web",
+        readiness_probe=Probe(initial_delay_seconds=3, period_seconds=5),
+        liveness_probe=Probe(period_seconds=5, failure_threshold=2),
+        startup_probe=Probe(initial_delay_seconds=2, period_seconds=4) if startup else None,
+    )
+    for i in range(6):
+        run_pod(sim, f"p{i}", grace=5.0, containers=(web, ContainerSpec("side")))
+    for delay, op, pick, arg in faults:
+        sim.run_for(delay)
+        keys = sorted(sim.state.pods_by_key)
+        k = sim.kubelets[sorted(sim.kubelets)[pick % 3]]
+        key = keys[pick % len(keys)] if keys else "default/none"
+        target = kubelet_for(sim, key)
+        probe = ("liveness", "readiness", "startup")[arg]
+        if target is not None and op < 5:
+            [
+                lambda: target.crash_container(key, arg % 2, exit_code=arg),
+                lambda: target.oom_kill_container(key),
+                lambda: target.fail_probe(key, "web", probe),
+                lambda: target.recover_probe(key, "web", probe),
+                lambda: target.exit_container(key, "web", exit_code=arg % 2, after=5.0 * arg),
+            ][op]()
+        elif op == 5 and key in sim.state.pods_by_key:
+            sim.state.request_pod_deletion(sim.state.pods_by_key[key].uid, "Chaos")
+        elif op >= 6:
+            [k.stop_kubelet, k.start_kubelet, k.power_off, k.power_on, k.fail_runtime, k.recover_runtime][op - 6]()
+        runtime_matches_api(sim)
+    for k in sim.kubelets.values():
+        k.power_on(), k.start_kubelet(), k.recover_runtime()
+    sim.run_for(START + 1)  # restarted containers are now waiting for their startup probe
+    for key in list(sim.state.pods_by_key):
+        target = kubelet_for(sim, key)
+        for probe in ("liveness", "readiness", "startup"):
+            if target is not None:
+                target.recover_probe(key, "web", probe)
+    sim.run_for(k8s.CRASH_LOOP_MAX_BACKOFF_SECONDS + 60)
+    runtime_matches_api(sim)
+    for pod in sim.state.pods.values():  # every surviving pod runs again (restartPolicy Always)
+        assert pod.deletion_timestamp is None and pod.phase == "Running" and pod.ready, pod.key

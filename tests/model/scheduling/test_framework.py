@@ -183,3 +183,15 @@ def test_profile_validation() -> None:
         Profile(weights=(("ImageLocality", 1),))
     with pytest.raises(ValueError, match="percentage"):
         Profile(percentage_of_nodes_to_score=150)
+
+
+def test_spread_node_taints_policy_honor_leaves_untolerated_nodes_out_of_the_domains() -> None:
+    # zone a has 2 matching pods; zone b's only node is tainted (the pod does not tolerate it) and has none
+    state = make_state(make_node("a", zone="zone-a"), make_node("b", zone="zone-b", taints=(Taint("gpu", "", "NoSchedule"),)))
+    for _ in range(2):
+        state.bind_pod(add_pod(state, pod_spec(1, 1), {"app": "db"}).uid, "a")
+    selector = LabelSelector.of({"app": "db"})
+    ignore = TopologySpreadConstraint(1, k8s.LABEL_ZONE, "DoNotSchedule", selector)  # min over {a: 2, b: 0} = 0
+    honor = TopologySpreadConstraint(1, k8s.LABEL_ZONE, "DoNotSchedule", selector, node_taints_policy="Honor")  # {a: 2}
+    assert reference().full_scan(add_pod(state, pod_spec(1, 1, topology_spread_constraints=(ignore,)), {"app": "db"}), state) is None
+    assert reference().full_scan(add_pod(state, pod_spec(1, 1, topology_spread_constraints=(honor,)), {"app": "db"}), state) == "a"

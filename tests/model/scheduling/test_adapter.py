@@ -1,0 +1,90 @@
+"""Broken schedulers become SchedulerContractViolation events, never a crashed simulation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from podquake.model import ClusterSpec, Simulation
+from podquake.model import constants as k8s
+from podquake.model import trace as ev
+from podquake.model.objects import ContainerSpec, PodTemplate, PodSpec
+from podquake.model.quantity import Resources
+
+
+def _template(cpu: int = 100) -> PodTemplate:
+    spec = PodSpec(containers=(ContainerSpec("app", requests=Resources(cpu, 64 * 2**20), cpu_requested=True, memory_requested=True),))
+    return PodTemplate(labels=(("app", "web"),), spec=spec)
+
+
+class Answers:
+    """Answers a fixed node name (or raises), to provoke each kind of violation."""
+
+    name = "fixed"
+
+    def __init__(self, answer: Any) -> None:
+        self.answer = answer
+
+    def schedule(self, pod: Any, cluster: Any) -> Any:
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
+def _violations(sim: Simulation) -> list[ev.SchedulerContractViolation]:
+    return [e for e in sim.trace if isinstance(e, ev.SchedulerContractViolation)]
+
+
+@pytest.mark.parametrize(
+    ("answer", "prepare", "problem"),
+    [
+        (RuntimeError("boom"), None, "raised RuntimeError: boom"),
+        ("worker-99", None, "unknown node 'worker-99'"),
+        (7, None, "answered int"),
+        ("worker-1", "cordon", "cordoned"),
+        ("worker-1", "not-ready", "not Ready"),
+        ("worker-1", "taint", "taint dedicated:NoSchedule"),
+    ],
+)
+def test_illegal_answers_are_recorded_and_the_pod_stays_pending(answer: Any, prepare: str | None, problem: str) -> None:
+    sim = Simulation(ClusterSpec.uniform(nodes=2, zones=1), seed=1, scheduler=Answers(answer))
+    if prepare == "cordon":
+        sim.state.set_unschedulable("worker-1", True)
+    elif prepare == "not-ready":
+        sim.state.set_node_ready("worker-1", "False", "KubeletNotReady")
+    elif prepare == "taint":
+        from podquake.model.selectors import Taint
+
+        sim.state.add_taint("worker-1", Taint("dedicated", "batch", "NoSchedule"))
+    pod = sim.create_pod("web-0", "default", _template())
+    sim.run(0.5)
+    found = _violations(sim)
+    assert found, "the violation was not recorded"
+    assert found[0].pod == "default/web-0" and found[0].scheduler == "fixed"
+    assert problem in found[0].problem
+    assert pod.node_name is None and not sim.trace.of_type(ev.PodBound)
+    if prepare is None:  # answers that are never legal: retried from the unschedulable pool, refused again
+        sim.run(k8s.POD_MAX_IN_UNSCHEDULABLE_SECONDS + 40)
+        assert len(_violations(sim)) >= 2 and pod.node_name is None
+
+
+def test_unfit_node_is_a_violation() -> None:
+    sim = Simulation(ClusterSpec.uniform(nodes=1, zones=1, cpu="1"), seed=1, scheduler=Answers("worker-1"))
+    sim.create_pod("big", "default", _template(cpu=2000))
+    sim.run(1.0)
+    (violation, *_) = _violations(sim)
+    assert "lacks cpu: requested 0m + pod 2000m > allocatable 1000m" in violation.problem
+
+
+def test_builtin_schedulers_never_violate_the_contract() -> None:
+    for name in ("default", "least-allocated", "first-fit", "round-robin", "random", "bin-packing"):
+        sim = Simulation(ClusterSpec.uniform(nodes=3, zones=3, cpu="1"), seed=3, scheduler=name)
+        sim.state.set_unschedulable("worker-2", True)
+        for i in range(8):  # 8 x 300m on two usable 1-CPU nodes: six fit, two stay pending
+            sim.create_pod(f"p{i}", "default", _template(cpu=300))
+        sim.run(3.0)
+        assert not _violations(sim), name
+        placed = [p.node_name for p in sim.state.pods.values() if p.node_name]
+        assert len(placed) == 6 and "worker-2" not in placed, name
+        assert len(sim.trace.of_type(ev.PodUnschedulable)) >= 2, name

@@ -1,0 +1,95 @@
+"""Finding schedulers by name, entry point, MODULE:ATTR, object or factory; and the errors people see."""
+
+from __future__ import annotations
+
+import random
+from importlib import metadata
+
+import pytest
+
+from podquake.model.errors import InputError
+from podquake.model.scheduling import builtins
+from podquake.model.scheduling.framework import FrameworkScheduler, Profile
+from podquake.model.scheduling.registry import ENTRY_POINT_GROUP, list_schedulers, resolve_scheduler
+
+
+def test_none_is_the_default_profile() -> None:
+    scheduler = resolve_scheduler(None, random.Random(0))
+    assert isinstance(scheduler, FrameworkScheduler)
+    assert scheduler.profile == Profile.default()
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("default", FrameworkScheduler),
+        ("least-allocated", FrameworkScheduler),
+        ("first-fit", builtins.FirstFit),
+        ("round-robin", builtins.RoundRobin),
+        ("random", builtins.RandomFit),
+        ("bin-packing", builtins.BinPacking),
+    ],
+)
+def test_builtin_names(name: str, kind: type) -> None:
+    scheduler = resolve_scheduler(name, random.Random(0))
+    assert isinstance(scheduler, kind) and scheduler.name == name
+
+
+def test_factories_receive_the_simulation_rng() -> None:
+    rng = random.Random(4)
+    assert resolve_scheduler("random", rng).rng is rng
+    assert resolve_scheduler("default", rng).rng is rng
+
+
+def test_entry_points_are_listed_and_resolvable() -> None:
+    names = list_schedulers()
+    assert names[:6] == ["default", "least-allocated", "first-fit", "round-robin", "random", "bin-packing"]
+    installed = {ep.name for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
+    assert installed <= set(names)
+    for name in installed:
+        assert callable(resolve_scheduler(name, random.Random(0)).schedule)
+
+
+def test_module_attr_objects_classes_and_factories() -> None:
+    assert isinstance(resolve_scheduler("podquake.model.scheduling.builtins:FirstFit", random.Random(0)), builtins.FirstFit)
+    made = resolve_scheduler("podquake.model.scheduling.builtins:least_allocated_scheduler", random.Random(0))
+    assert made.profile == Profile.least_allocated()
+    instance = builtins.RoundRobin()
+    assert resolve_scheduler(instance, random.Random(0)) is instance
+
+    class NoArguments:
+        name = "plain"
+
+        def schedule(self, pod: object, cluster: object) -> None:
+            return None
+
+    assert isinstance(resolve_scheduler(NoArguments, random.Random(0)), NoArguments)
+    rng = random.Random(1)
+    assert resolve_scheduler(lambda rng: builtins.RandomFit(rng), rng).rng is rng
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("nope", "unknown scheduler 'nope'; known: default, least-allocated, first-fit"),
+        ("no_such_module_xyz:Thing", "cannot import module 'no_such_module_xyz'"),
+        ("podquake.model.scheduling.builtins:Nope", "has no attribute 'Nope'"),
+        ("podquake.model.scheduling.builtins:", "is not MODULE:ATTR"),
+        (42, "is a int, not a scheduler"),
+        ("podquake.model.constants:MAX_NODE_SCORE", "is a int, not a scheduler"),
+        (dict, "which has no schedule(pod, cluster) method"),
+    ],
+)
+def test_errors_name_the_value_and_the_fix(spec: object, message: str) -> None:
+    with pytest.raises(InputError) as caught:
+        resolve_scheduler(spec, random.Random(0))
+    assert message in str(caught.value)
+    assert caught.value.fix and caught.value.field == "scheduler"
+
+
+def test_a_factory_that_fails_is_an_input_error() -> None:
+    def broken(rng: random.Random) -> None:
+        raise RuntimeError("no config")
+
+    with pytest.raises(InputError, match="creating scheduler .* failed: RuntimeError: no config"):
+        resolve_scheduler(broken, random.Random(0))
