@@ -37,7 +37,10 @@ at which the outcome changes, and schedules a single cancellable event for it:
 A health flag that recovers before the threshold is reached cancels the pending event, which is
 exactly what resetting the consecutive counter does upstream. The events are batched by due time
 (one SimPy timeout for every kubelet action due at the same instant), and lease renewals of all
-kubelets share one timer per 0.1 s phase slot.
+kubelets share one timer per 0.1 s phase slot: both are the job of the simulation's
+:class:`~podquake.model.kubelet_dispatch.KubeletDispatcher`, which also routes watch events to the
+kubelet concerned. The pure rules (probe schedule, pod phase, restart policy) are in
+:mod:`podquake.model.kubelet_rules`.
 
 Faults (the public methods a chaos nemesis calls; each returns whether it had an effect):
 ``crash_container``, ``oom_kill_container``, ``exit_container`` (a run-to-completion container
@@ -77,12 +80,11 @@ Simplifications of Kubernetes, on purpose:
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from podquake.model import constants as k8s
-from podquake.model import trace as ev
+from podquake.model.kubelet_dispatch import LEASE_SLOT_SECONDS, LEASE_SLOTS
+from podquake.model.kubelet_rules import next_probe_time, pod_phase, should_restart
 from podquake.model.objects import ContainerSpec, Node, Pod
 
 if TYPE_CHECKING:
@@ -91,53 +93,7 @@ if TYPE_CHECKING:
 __all__ = ["LEASE_SLOT_SECONDS", "PROBE_KINDS", "Kubelet", "kubelet_for", "next_probe_time", "pod_phase"]
 
 PROBE_KINDS = ("liveness", "readiness", "startup")
-LEASE_SLOT_SECONDS = 0.1
-_TICKS_PER_SECOND = 10  # 1 / LEASE_SLOT_SECONDS, as an integer so tick times are exact
-_SLOTS = int(k8s.NODE_LEASE_RENEW_SECONDS * _TICKS_PER_SECOND)
 _TERMINAL = ("Succeeded", "Failed")
-_EPS = 1e-9
-
-
-def next_probe_time(anchor: float, period: float, not_before: float) -> float:
-    """The first probe instant ``anchor + k * period`` (``k >= 0``) that is not before ``not_before``.
-
-    >>> next_probe_time(5.0, 10.0, 0.0), next_probe_time(5.0, 10.0, 5.0), next_probe_time(5.0, 10.0, 5.1)
-    (5.0, 5.0, 15.0)
-    """
-    if not_before <= anchor:
-        return anchor
-    return anchor + math.ceil((not_before - anchor) / period - _EPS) * period
-
-
-def pod_phase(pod: Pod) -> str:
-    """The phase the kubelet reports for ``pod`` from its container states (upstream ``getPhase``,
-    kubernetes/kubernetes:pkg/kubelet/kubelet_pods.go). A waiting container that ran before counts
-    as stopped, so a pod in CrashLoopBackOff under restartPolicy Always stays Running."""
-    running = stopped = succeeded = waiting = 0
-    for status in pod.containers:
-        state = status.state
-        if state == "running":
-            running += 1
-        elif state == "terminated":
-            stopped += 1
-            if status.exit_code == 0:
-                succeeded += 1
-        elif status.last_exit_code is not None:
-            stopped += 1
-        else:
-            waiting += 1
-    if waiting:
-        return "Pending"
-    if running:
-        return "Running"
-    if stopped:
-        policy = pod.spec.restart_policy
-        if policy == "Always":
-            return "Running"
-        if stopped == succeeded:
-            return "Succeeded"
-        return "Failed" if policy == "Never" else "Running"
-    return "Pending"
 
 
 def kubelet_for(sim: Simulation, pod_key: str) -> Kubelet | None:
@@ -209,135 +165,6 @@ class _PodRun:
         self.terminating = -1  # the kubelet epoch in which its graceful stop began (-1: none)
 
 
-class _Dispatcher:
-    """One per simulation, shared by its kubelets.
-
-    - Routes watch events to the kubelet of the node concerned, so a pod binding costs one call, not
-      one per kubelet.
-    - Batches kubelet timers by due time: one SimPy timeout per distinct instant.
-    - Renews leases: a kubelet's phase is one of 100 slots of 0.1 s; each non-empty slot has one
-      timer every 10 s that renews the lease of every kubelet in it.
-    """
-
-    def __init__(self, sim: Simulation) -> None:
-        self.env = sim.env
-        self.state = sim.state
-        self.kubelets: dict[str, Kubelet] = {}
-        self.deletion_reasons: dict[str, str] = {}  # by pod key, until the pod is gone
-        self._due: dict[float, list[tuple[Callable[..., None], tuple[Any, ...]]]] = {}
-        self._starts: dict[float, list[tuple[Kubelet, Pod, int]]] = {}
-        self._slots: dict[int, dict[Kubelet, None]] = {}
-        state = self.state
-        state.watch(ev.PodBound, self._on_bound)
-        state.watch(ev.PodDeletionRequested, self._on_deletion_requested)
-        state.watch(ev.PodDeleted, self._on_deleted)
-        state.watch(ev.NodePowerChanged, self._on_power)
-        state.watch(ev.NodeRemoved, self._on_node_removed)
-
-    # --- routing ---------------------------------------------------------------------------------
-    def _on_bound(self, event: ev.PodBound) -> None:
-        # The hot path of a big cluster: no record yet, just a place in the batch of pods that
-        # start at the same instant (the kubelet takes charge of the pod when it starts).
-        kubelet = self.kubelets.get(event.node)
-        if kubelet is None or not (kubelet.running and kubelet.runtime_healthy and kubelet.node.up):
-            return
-        when = self.env.now + kubelet.timing.container_start_seconds
-        batch = self._starts.get(when)
-        if batch is None:
-            batch = self._starts[when] = []
-            timeout = self.env.timeout(max(0.0, when - self.env.now))
-            timeout.callbacks.append(lambda _e: self._fire_starts(when))  # type: ignore[union-attr]
-        batch.append((kubelet, self.state.pods_by_key[event.pod], kubelet._epoch))
-
-    def _fire_starts(self, when: float) -> None:
-        for kubelet, pod, epoch in self._starts.pop(when):
-            kubelet._start_new_pod(pod, epoch)
-
-    def _on_deletion_requested(self, event: ev.PodDeletionRequested) -> None:
-        pod = self.state.pods_by_key.get(event.pod)
-        if pod is None or pod.node_name is None:
-            return
-        self.deletion_reasons[event.pod] = event.reason
-        kubelet = self.kubelets.get(pod.node_name)
-        if kubelet is not None:
-            kubelet._on_deletion_requested(pod)
-
-    def _on_deleted(self, event: ev.PodDeleted) -> None:
-        self.deletion_reasons.pop(event.pod, None)
-        kubelet = self.kubelets.get(event.node)
-        if kubelet is not None:
-            kubelet._on_deleted(event.pod)
-
-    def _on_power(self, event: ev.NodePowerChanged) -> None:
-        kubelet = self.kubelets.get(event.node)
-        if kubelet is not None:
-            kubelet._on_power(event.up)
-
-    def _on_node_removed(self, event: ev.NodeRemoved) -> None:
-        kubelet = self.kubelets.pop(event.node, None)
-        if kubelet is not None:
-            kubelet._shutdown()
-
-    # --- timers ----------------------------------------------------------------------------------
-    def call_at(self, when: float, action: Callable[..., None], *args: Any) -> None:
-        """Call ``action(*args)`` at simulated time ``when`` (at once-but-later if it has passed)."""
-        batch = self._due.get(when)
-        if batch is None:
-            batch = self._due[when] = []
-            timeout = self.env.timeout(max(0.0, when - self.env.now))
-            timeout.callbacks.append(lambda _e: self._fire(when))  # type: ignore[union-attr]
-        batch.append((action, args))
-
-    def _fire(self, when: float) -> None:
-        for action, args in self._due.pop(when):
-            action(*args)
-
-    # --- leases ----------------------------------------------------------------------------------
-    def join(self, kubelet: Kubelet) -> None:
-        members = self._slots.get(kubelet.lease_slot)
-        if members is None:
-            self._slots[kubelet.lease_slot] = {kubelet: None}
-            first_tick = math.floor(self.env.now * _TICKS_PER_SECOND + _EPS) + 1
-            self._schedule_slot(kubelet.lease_slot, first_tick + (kubelet.lease_slot - first_tick) % _SLOTS)
-        else:
-            members[kubelet] = None
-
-    def leave(self, kubelet: Kubelet) -> None:
-        members = self._slots.get(kubelet.lease_slot)
-        if members is not None:
-            members.pop(kubelet, None)
-
-    def _schedule_slot(self, slot: int, tick: int) -> None:
-        timeout = self.env.timeout(max(0.0, tick / _TICKS_PER_SECOND - self.env.now))
-        timeout.callbacks.append(lambda _e: self._renew_slot(slot, tick))  # type: ignore[union-attr]
-
-    def _renew_slot(self, slot: int, tick: int) -> None:
-        members = self._slots.get(slot)
-        if not members:
-            self._slots.pop(slot, None)
-            return
-        heartbeat = self.state.heartbeat
-        for kubelet in list(members):  # Kubelet._renew_lease, inlined: 300,000 calls per 10 min at 5,000 nodes
-            node = kubelet.node
-            if kubelet.running and node.up:
-                heartbeat(kubelet.node_name)
-                if node.ready != ("True" if kubelet.runtime_healthy else "False"):
-                    kubelet._report_node_ready()
-            else:
-                members.pop(kubelet)
-        self._schedule_slot(slot, tick + _SLOTS)
-
-
-def _dispatcher_for(sim: Simulation) -> _Dispatcher:
-    """The simulation's dispatcher, made by its first kubelet. It is kept on the simulation object
-    itself (not in a module-level weak map, whose values would keep every simulation alive)."""
-    dispatcher: _Dispatcher | None = getattr(sim, "_kubelet_dispatcher", None)
-    if dispatcher is None:
-        dispatcher = _Dispatcher(sim)
-        sim._kubelet_dispatcher = dispatcher  # type: ignore[attr-defined]
-    return dispatcher
-
-
 class Kubelet:
     """The kubelet of node ``node_name``. :meth:`start` once; then faults through the public methods.
 
@@ -361,12 +188,12 @@ class Kubelet:
         self.pods: dict[str, _PodRun] = {}  # by pod key
         self._epoch = 0  # changes when the kubelet stops acting: cancels everything it had scheduled
         self._removed = False
-        self._dispatcher = _dispatcher_for(sim)
+        self._dispatcher = sim.kubelet_dispatcher
 
     def start(self) -> None:
         """Begin: draw the lease phase, renew leases, and run the pods already bound here."""
         self._dispatcher.kubelets[self.node_name] = self
-        self.lease_slot = self.sim.rng.randrange(_SLOTS)
+        self.lease_slot = self.sim.rng.randrange(LEASE_SLOTS)
         if self.beating:
             self._dispatcher.join(self)
         if self.acting and self.node.pods:
@@ -587,7 +414,7 @@ class Kubelet:
             if status.state == "running":
                 vanished = True
                 state.terminate_container(pod.uid, i, k8s.SIGKILL_EXIT_CODE, "ContainerStatusUnknown")
-                if _should_restart(pod.spec.restart_policy, k8s.SIGKILL_EXIT_CODE, False):
+                if should_restart(pod.spec.restart_policy, k8s.SIGKILL_EXIT_CODE, False):
                     state.set_container_waiting(pod.uid, i, "ContainerCreating", 0.0, restarting=True)
                     to_start.append(i)
             elif status.state == "waiting":
@@ -774,7 +601,7 @@ class Kubelet:
         if (
             pod.deletion_timestamp is None
             and pod.phase not in _TERMINAL
-            and _should_restart(pod.spec.restart_policy, exit_code, probe_kill)
+            and should_restart(pod.spec.restart_policy, exit_code, probe_kill)
         ):
             wait = self._backoff_wait(c)
             if wait <= 0:
@@ -936,11 +763,3 @@ class Kubelet:
     def __repr__(self) -> str:
         return f"Kubelet({self.node_name})"
 
-
-def _should_restart(policy: str, exit_code: int, probe_kill: bool) -> bool:
-    """Upstream ``ShouldContainerBeRestarted``; a probe kill restarts unless the policy is Never."""
-    if policy == "Always":
-        return True
-    if policy == "OnFailure":
-        return exit_code != 0 or probe_kill
-    return False

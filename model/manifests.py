@@ -23,11 +23,10 @@ revisionHistoryLimit 10), pkg/apis/core/validation/validation.go and pkg/apis/ap
 validation.go (the checks below). Each problem is one :class:`~podquake.model.errors.InputError` with
 the file, the document, the field path and the fix.
 
-YAML is read with PyYAML's safe loader only (what ``yaml.safe_load_all`` does: no Python tags), after
-a first pass over the parser's events that rejects hostile input before anything is built: files over
-:data:`MAX_MANIFEST_BYTES`, nesting deeper than :data:`MAX_NESTING_DEPTH`, aliases that would expand to
-more than :data:`MAX_ALIAS_EXPANSION` extra nodes ("billion laughs"), recursive aliases, and
-duplicate keys in a mapping (which kubectl rejects too).
+YAML is read by :mod:`podquake.model.yaml_safety`: PyYAML's safe loader only, after a pass over the
+parser's events that rejects hostile input (too big, too deep, alias bombs, duplicate keys) before
+anything is built. Its limits are re-exported here: :data:`MAX_MANIFEST_BYTES`,
+:data:`MAX_NESTING_DEPTH`, :data:`MAX_ALIAS_EXPANSION`.
 
 Simplifications, on purpose:
 - namespaces need not exist first, and ``metadata.generateName`` is not supported (apply needs names);
@@ -50,10 +49,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from podquake.model import constants as k8s
 from podquake.model.errors import InputError
+from podquake.model.fieldpath import Doc, Field, describe
 from podquake.model.objects import (
     WORKLOAD_KINDS,
     ContainerSpec,
@@ -72,10 +70,7 @@ from podquake.model.objects import (
 from podquake.model.quantity import QuantityError, Resources, parse_cpu, parse_memory, parse_quantity
 from podquake.model.resources_api import (
     KNOWN_FIELDS,
-    Doc,
-    Field,
     GenericObject,
-    describe,
     parse_hpa,
     parse_label_selector,
     parse_pdb,
@@ -83,6 +78,13 @@ from podquake.model.resources_api import (
     parse_service,
 )
 from podquake.model.selectors import TAINT_EFFECTS, NodeAffinity, NodeSelectorTerm, Requirement, Toleration
+from podquake.model.yaml_safety import (
+    MAX_ALIAS_EXPANSION,
+    MAX_MANIFEST_BYTES,
+    MAX_NESTING_DEPTH,
+    load_documents,
+    too_big_error,
+)
 
 __all__ = [
     "MAX_ALIAS_EXPANSION",
@@ -93,14 +95,6 @@ __all__ = [
     "manifest_notes",
 ]
 
-MAX_MANIFEST_BYTES = 16 * 2**20
-"""Largest file (or text) accepted. The API server takes 3 MiB per request; this leaves room for many objects."""
-MAX_NESTING_DEPTH = 128
-"""Deepest nesting of mappings and lists. Kubernetes objects nest about 20 deep; CRD schemas more."""
-MAX_ALIAS_EXPANSION = 100_000
-"""Most nodes that YAML aliases may add to one document when expanded (billion-laughs guard)."""
-
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
@@ -276,7 +270,7 @@ def _files(path: str | Path | Iterable[str | Path]) -> list[tuple[Path, str]]:
 def _read(file: Path, name: str) -> str:
     size = file.stat().st_size
     if size > MAX_MANIFEST_BYTES:
-        raise _too_big(size, name)
+        raise too_big_error(size, name)
     try:
         return file.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
@@ -285,31 +279,10 @@ def _read(file: Path, name: str) -> str:
         raise InputError(f"cannot read the file: {error.strerror}", source=name, fix="check the path and permissions") from None
 
 
-def _too_big(size: int, name: str) -> InputError:
-    return InputError(
-        f"{size / 2**20:.1f} MiB is more than the {MAX_MANIFEST_BYTES // 2**20} MiB a manifest file may hold",
-        source=name,
-        fix="split the manifests into several files",
-    )
-
-
-# --- YAML, safely -------------------------------------------------------------------------------
+# --- documents ----------------------------------------------------------------------------------
 def _objects(source: str, text: str) -> list[tuple[dict[str, Any], Doc]]:
     """The objects of one YAML stream, with ``List`` kinds expanded and empty documents skipped."""
-    # UTF-8 takes at most 4 bytes a character, so short texts need no encoding to be measured.
-    if len(text) > MAX_MANIFEST_BYTES // 4 and len(text.encode("utf-8", "replace")) > MAX_MANIFEST_BYTES:
-        raise _too_big(len(text.encode("utf-8", "replace")), source)
-    _check_events(text, source)
-    loader = _Loader(text)
-    documents: list[tuple[int, Any]] = []
-    try:
-        while loader.check_node():
-            node = loader.get_node()
-            documents.append((node.start_mark.line + 1, loader.construct_document(node)))
-    except yaml.YAMLError as error:
-        raise _yaml_error(error, source) from None
-    finally:
-        loader.dispose()
+    documents = load_documents(text, source)
     found: list[tuple[dict[str, Any], Doc]] = []
     for number, (line, data) in enumerate(documents, start=1):
         _collect(data, Doc(source, f"document {number} at line {line}"), f"document {number}", line, found)
@@ -331,94 +304,6 @@ def _collect(data: Any, doc: Doc, where: str, line: int, found: list[tuple[dict[
             _collect(item.value, Doc(doc.source, f"{where}, item {i} at line {line}"), f"{where}, item {i}", line, found)
         return
     found.append((dict(data), doc))
-
-
-def _check_events(text: str, source: str) -> None:
-    """One pass over the parser's events, before any object is built: depth, aliases, duplicate keys.
-
-    An alias adds the whole anchored node again when the document is expanded, so each anchor's
-    expanded size is computed as its node closes and every alias adds it to the document's total.
-    """
-    loader = _Loader(text)
-    # Each open collection: [expanded size, anchor, is mapping, children seen, keys seen].
-    stack: list[list[Any]] = []
-    anchors: dict[str, int] = {}
-    open_anchors: dict[str, None] = {}
-    added = 0
-    document = 0
-
-    def problem(event: Any, message: str, fix: str) -> InputError:
-        mark = event.start_mark
-        where = f"document {document}, line {mark.line + 1}, column {mark.column + 1}"
-        return InputError(message, source=source, location=where, fix=fix)
-
-    try:
-        while loader.check_event():
-            event = loader.get_event()
-            if isinstance(event, yaml.DocumentStartEvent):
-                anchors.clear()  # anchors do not cross documents
-                added = 0
-                document += 1
-                continue
-            if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
-                if len(stack) >= MAX_NESTING_DEPTH:
-                    raise problem(event, f"mappings and lists nest more than {MAX_NESTING_DEPTH} deep", "flatten the document")
-                if event.anchor is not None:
-                    open_anchors[event.anchor] = None
-                stack.append([1, event.anchor, isinstance(event, yaml.MappingStartEvent), 0, {}])
-                continue
-            if isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
-                size, anchor = stack.pop()[:2]
-                if anchor is not None:
-                    anchors[anchor] = size
-                    open_anchors.pop(anchor, None)
-            elif isinstance(event, yaml.ScalarEvent):
-                size = 1
-                if event.anchor is not None:
-                    anchors[event.anchor] = 1
-                if stack and stack[-1][2] and stack[-1][3] % 2 == 0:
-                    keys = stack[-1][4]
-                    if event.value in keys and event.value != "<<":
-                        raise problem(event, f"duplicate key {event.value!r} in one mapping", "keep one of the two entries")
-                    keys[event.value] = None
-            elif isinstance(event, yaml.AliasEvent):
-                if event.anchor in open_anchors:
-                    raise problem(event, f"alias *{event.anchor} refers to the node that contains it", "remove the recursive alias")
-                if event.anchor not in anchors:
-                    raise problem(event, f"alias *{event.anchor} has no anchor &{event.anchor} before it", "define the anchor first")
-                size = anchors[event.anchor]
-                added += size
-                if added > MAX_ALIAS_EXPANSION:
-                    raise problem(
-                        event,
-                        f"YAML aliases expand this document by more than {MAX_ALIAS_EXPANSION:,} nodes (an alias bomb?)",
-                        "write the repeated parts out, or use fewer aliases",
-                    )
-            else:
-                continue
-            if stack:
-                stack[-1][0] += size
-                stack[-1][3] += 1
-    except yaml.YAMLError as error:
-        raise _yaml_error(error, source) from None
-    finally:
-        loader.dispose()
-
-
-def _yaml_error(error: yaml.YAMLError, source: str) -> InputError:
-    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
-    location = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-    problem = getattr(error, "problem", None) or str(error)
-    context = getattr(error, "context", None)
-    context_mark = getattr(error, "context_mark", None)
-    message = f"invalid YAML: {problem}"
-    if context and context_mark is not None and context_mark is not mark:
-        message += f" ({context} at line {context_mark.line + 1})"
-    if "constructor" in problem or "tag" in problem:
-        fix = "remove the '!!' tag: only plain YAML values are allowed"
-    else:
-        fix = "check the indentation (spaces, not tabs) and the quoting on that line"
-    return InputError(message, source=source, location=location, fix=fix)
 
 
 # --- objects ------------------------------------------------------------------------------------

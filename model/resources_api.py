@@ -1,17 +1,16 @@
-"""Reading Kubernetes objects field by field, and the non-workload API objects the model keeps.
+"""The non-workload API objects the model keeps, and the tables of known fields, for the manifest loader.
 
-Two jobs, both used by :mod:`podquake.model.manifests`:
-
-1. :class:`Field`, a value read together with its JSON path (``spec.template.spec.containers[0]``)
-   and its :class:`Doc` (file and document), so that every problem becomes one
-   :class:`~podquake.model.errors.InputError` naming the file, the document, the field and the fix.
-2. Small frozen values for the objects the model stores without running them yet: :class:`Service`,
-   :class:`HorizontalPodAutoscaler`, :class:`PodDisruptionBudget`, :class:`PersistentVolumeClaim`,
-   and :class:`GenericObject` for every other kind (ConfigMap, Secret, Role, custom resources...).
-   Their parsers apply upstream defaulting and the validation rules that matter for behaviour:
-   kubernetes/kubernetes:pkg/apis/core/v1/defaults.go (Service), pkg/apis/autoscaling/v2/defaults.go
-   and pkg/apis/autoscaling/validation/validation.go (HPA), pkg/apis/policy/validation/validation.go
-   (PDB), pkg/apis/core/validation/validation.go (Service, PVC).
+Small frozen values for the objects the model stores without running them yet: :class:`Service`,
+:class:`HorizontalPodAutoscaler`, :class:`PodDisruptionBudget`, :class:`PersistentVolumeClaim`,
+and :class:`GenericObject` for every other kind (ConfigMap, Secret, Role, custom resources...).
+Their parsers apply upstream defaulting and the validation rules that matter for behaviour:
+kubernetes/kubernetes:pkg/apis/core/v1/defaults.go (Service), pkg/apis/autoscaling/v2/defaults.go
+and pkg/apis/autoscaling/validation/validation.go (HPA), pkg/apis/policy/validation/validation.go
+(PDB), pkg/apis/core/validation/validation.go (Service, PVC). :data:`KNOWN_FIELDS` lists the fields
+of each API type the loader reads, and :func:`parse_label_selector` is shared with
+:mod:`podquake.model.manifests`. The parsers read through :class:`~podquake.model.fieldpath.Field`
+(re-exported here with :class:`~podquake.model.fieldpath.Doc` and
+:func:`~podquake.model.fieldpath.describe`), so every problem names its file, document and field.
 
 Simplifications, on purpose:
 - a Service gets no cluster IP or node port allocated; ``cluster_ip`` is what the manifest says
@@ -24,16 +23,14 @@ Simplifications, on purpose:
 
 from __future__ import annotations
 
-import difflib
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
 from podquake.model import constants as k8s
-from podquake.model.errors import InputError
-from podquake.model.quantity import QuantityError, parse_memory, parse_quantity
+from podquake.model.fieldpath import Doc, Field, describe
+from podquake.model.quantity import QuantityError, parse_memory
 from podquake.model.selectors import LabelSelector, Requirement
 
 __all__ = [
@@ -62,191 +59,10 @@ __all__ = [
     "parse_service",
 ]
 
-_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_PERCENT = re.compile(r"^(\d+)%$")
 _LABEL_SELECTOR_OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
 
 
-# --- reading fields -------------------------------------------------------------------------------
-class Doc:
-    """One document being parsed: where it came from, and the notes collected while reading it."""
-
-    __slots__ = ("source", "location", "notes")
-
-    def __init__(self, source: str, location: str) -> None:
-        self.source = source
-        self.location = location
-        self.notes: list[str] = []
-
-    def error(self, message: str, field_path: str = "", fix: str = "") -> InputError:
-        return InputError(message, source=self.source, location=self.location, field=field_path, fix=fix)
-
-    def note(self, text: str) -> None:
-        if text not in self.notes:
-            self.notes.append(text)
-
-
-def describe(value: Any) -> str:
-    """How a person would name a YAML value's type: ``a string ('web')``, ``a list``, ..."""
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, bool):
-        return f"the boolean {str(value).lower()}"
-    if isinstance(value, (int, float)):
-        return f"the number {value}"
-    if isinstance(value, str):
-        shown = value if len(value) <= 40 else value[:37] + "..."
-        return f"a string ({shown!r})"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    return f"a {type(value).__name__}"
-
-
-def _as_written(value: Any) -> str:
-    return str(value).lower() if isinstance(value, bool) else str(value)
-
-
-class Field:
-    """A value from a manifest with its JSON path. Missing and ``null`` both read as absent."""
-
-    __slots__ = ("value", "path", "doc")
-
-    def __init__(self, value: Any, path: str, doc: Doc) -> None:
-        self.value = value
-        self.path = path
-        self.doc = doc
-
-    def __getitem__(self, key: str) -> Field:
-        child = f"{self.path}.{key}" if _PLAIN_KEY.match(key) else f"{self.path}[{key}]"
-        if not self.path:
-            child = key
-        return Field(self.mapping().get(key), child, self.doc)
-
-    def present(self) -> bool:
-        return self.value is not None
-
-    def error(self, message: str, fix: str = "") -> InputError:
-        return self.doc.error(message, self.path, fix)
-
-    def note(self, text: str) -> None:
-        self.doc.note(f"{self.path}: {text}")
-
-    def _required(self, what: str) -> InputError:
-        return self.error(f"required field is missing (expected {what})", fix=f"add {self.path.rsplit('.', 1)[-1]}")
-
-    def mapping(self, *, required: bool = False) -> dict[str, Any]:
-        if self.value is None:
-            if required:
-                raise self._required("a mapping")
-            return {}
-        if not isinstance(self.value, Mapping):
-            raise self.error(f"expected a mapping (key: value lines), got {describe(self.value)}")
-        for key in self.value:
-            if not isinstance(key, str):
-                raise self.error(f"keys must be strings, got {describe(key)}", fix="quote the key")
-        return self.value  # type: ignore[return-value]
-
-    def check_keys(self, known: frozenset[str]) -> None:
-        """Note every key the API does not define here (kubectl's strict field validation would refuse
-        it; the model notes and ignores it, so that a field newer than these tables never blocks a load)."""
-        for key in self.mapping():
-            if key not in known:
-                close = difflib.get_close_matches(key, sorted(known), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                self[key].note(f"unknown field, ignored{hint}")
-
-    def entries(self) -> list[tuple[str, Field]]:
-        return [(key, self[key]) for key in self.mapping()]
-
-    def items(self, *, required: bool = False, non_empty: bool = False) -> list[Field]:
-        if self.value is None:
-            if required or non_empty:
-                raise self._required("a list")
-            return []
-        if not isinstance(self.value, list):
-            raise self.error(
-                f"expected a list, got {describe(self.value)}", fix="write the entries as a YAML list, one '- ' per entry"
-            )
-        if non_empty and not self.value:
-            raise self.error("must have at least one entry")
-        return [Field(item, f"{self.path}[{i}]", self.doc) for i, item in enumerate(self.value)]
-
-    def string(self, default: str | None = None, *, required: bool = False, choices: tuple[str, ...] = ()) -> Any:
-        if self.value is None or (required and self.value == ""):
-            if required:
-                raise self._required("a string")
-            return default
-        if not isinstance(self.value, str):
-            raise self.error(f"expected a string, got {describe(self.value)}", fix=f"quote it: '{_as_written(self.value)}'")
-        if choices and self.value not in choices:
-            raise self.error(f"unsupported value {self.value!r}", fix=f"use one of {', '.join(choices)}")
-        return self.value
-
-    def integer(
-        self,
-        default: int | None = None,
-        *,
-        required: bool = False,
-        minimum: int | None = None,
-        maximum: int | None = None,
-    ) -> Any:
-        if self.value is None:
-            if required:
-                raise self._required("a whole number")
-            return default
-        value = self.value
-        if isinstance(value, bool) or not isinstance(value, int):
-            fix = "remove the quotes" if isinstance(value, str) and value.strip().lstrip("-").isdigit() else "write a whole number"
-            raise self.error(f"expected a whole number, got {describe(value)}", fix=fix)
-        if minimum is not None and value < minimum:
-            words = "must not be negative" if minimum == 0 else f"must be at least {minimum}"
-            raise self.error(f"{value} {words}", fix=f"use a value >= {minimum}")
-        if maximum is not None and value > maximum:
-            raise self.error(f"{value} must be at most {maximum}", fix=f"use a value <= {maximum}")
-        return value
-
-    def boolean(self, default: bool = False) -> bool:
-        if self.value is None:
-            return default
-        if not isinstance(self.value, bool):
-            raise self.error(f"expected true or false, got {describe(self.value)}", fix="write true or false without quotes")
-        return self.value
-
-    def int_or_percent(self, default: int | str | None = None, *, max_percent: int | None = None) -> Any:
-        """An IntOrString that counts something: a non-negative integer or a percentage like ``"25%"``."""
-        if self.value is None:
-            return default
-        value = self.value
-        if isinstance(value, str):
-            match = _PERCENT.match(value)
-            if match is None:
-                raise self.error(f"{value!r} is neither a whole number nor a percentage", fix="write e.g. 1 or '25%'")
-            if max_percent is not None and int(match[1]) > max_percent:
-                raise self.error(f"{value} must not be more than {max_percent}%", fix=f"use at most {max_percent}%")
-            return value
-        return self.integer(minimum=0)
-
-    def string_map(self) -> dict[str, str]:
-        """A map[string]string (labels, annotations, nodeSelector): values must be strings, as the API demands."""
-        result = {}
-        for key, child in self.entries():
-            if not isinstance(child.value, str):
-                raise child.error(
-                    f"expected a string value, got {describe(child.value)}",
-                    fix=f"quote it: {key}: \"{_as_written(child.value)}\"",
-                )
-            result[key] = child.value
-        return result
-
-    def quantity(self) -> Fraction:
-        try:
-            return parse_quantity(self.value)
-        except QuantityError as error:
-            raise self.error(str(error), fix="write a Kubernetes quantity such as '250m', '1', '64Mi' or '1Gi'") from None
-
-
+# --- known fields ---------------------------------------------------------------------------------
 def _fields(names: str) -> frozenset[str]:
     return frozenset(names.split())
 

@@ -102,6 +102,7 @@ class Simulation:
         from podquake.model.controllers.scheduler_loop import SchedulerLoop
         from podquake.model.controllers.statefulset import StatefulSetController
         from podquake.model.kubelet import Kubelet
+        from podquake.model.kubelet_dispatch import KubeletDispatcher
         from podquake.model.scheduling.registry import resolve_scheduler
 
         self.seed = seed
@@ -134,6 +135,8 @@ class Simulation:
             self.node_lifecycle,
         ):
             component.start()
+        # Shared by every kubelet; made after the control plane, so its watchers run after theirs.
+        self.kubelet_dispatcher = KubeletDispatcher(self)
         for node in self.cluster_spec.build_nodes():
             self.add_node(node)
 

@@ -160,6 +160,19 @@ class _Tracker:
         return counts
 
 
+def _bits(indexes: list[int], size: int) -> int:
+    """The bitset of ``indexes`` (all below ``size``): bit by bit when few, through a bytearray when many."""
+    if len(indexes) < 8:
+        bits = 0
+        for i in indexes:
+            bits |= 1 << i
+        return bits
+    buffer = bytearray((size + 7) >> 3)
+    for i in indexes:
+        buffer[i >> 3] |= 1 << (i & 7)
+    return int.from_bytes(buffer, "little")
+
+
 def _no_refresh(_dirty: Iterable[int]) -> None:
     raise AssertionError("index used before it was filled")
 
@@ -208,26 +221,27 @@ def _make_refresher(index: _Index, profile: Profile, fast: FastPath) -> Callable
     keys = index.keys
 
     def refresh(dirty: Iterable[int]) -> None:
+        """Recompute the nodes in ``dirty`` (distinct indexes), then move their bits bucket by bucket."""
         nodes = fast.state.node_list
         class_of = fast.class_of
-        feasible = index.feasible
+        allocs = fast.allocs
+        adds: dict[int, list[int]] = {}
+        removes: dict[int, list[int]] = {}
         for i in dirty:
-            node = nodes[i]
             cid = class_of[i]
             ok = class_ok.get(cid)
+            node = nodes[i]
             if ok is None:
                 cls = fast.classes[cid]
                 ok = class_ok[cid] = static_filter(spec, node.name, cls.labels, cls.taints, cls.unschedulable, cls.ready)
             new: int | None = None
             if ok:
-                alloc = node.allocatable
-                a_cpu = alloc.cpu_millis
-                a_mem = alloc.memory_bytes
+                a_cpu, a_mem, a_pods, a_eph = allocs[i]
                 if (
-                    len(node.pods) < alloc.pods
+                    len(node.pods) < a_pods
                     and node.requested_cpu + cpu <= a_cpu
                     and node.requested_memory + memory <= a_mem
-                    and not (ephemeral and alloc.ephemeral_storage_bytes and node.requested_ephemeral + ephemeral > alloc.ephemeral_storage_bytes)
+                    and not (ephemeral and a_eph and node.requested_ephemeral + ephemeral > a_eph)
                 ):
                     new = 0
                     if w_fit:
@@ -240,28 +254,48 @@ def _make_refresher(index: _Index, profile: Profile, fast: FastPath) -> Callable
                     if w_bal:
                         new += w_bal * balanced(node.requested_cpu + cpu, a_cpu, node.requested_memory + memory, a_mem)
             old = score_of[i]
-            if new == old:
-                continue
-            bit = 1 << i
-            if old is not None:
-                rest = buckets[old] ^ bit
-                if rest:
-                    buckets[old] = rest
-                else:
-                    del buckets[old]
-                    del keys[bisect_left(keys, old)]
-            if new is not None:
-                members = buckets.get(new)
-                if members is None:
-                    buckets[new] = bit
-                    insort(keys, new)
-                else:
-                    buckets[new] = members | bit
+            if new != old:
+                score_of[i] = new
                 if old is None:
-                    feasible |= bit
+                    old = -1  # the infeasible "bucket": only index.feasible tracks it
+                if new is None:
+                    new = -1
+                members = removes.get(old)
+                if members is None:
+                    removes[old] = [i]
+                else:
+                    members.append(i)
+                members = adds.get(new)
+                if members is None:
+                    adds[new] = [i]
+                else:
+                    members.append(i)
+        if not adds:
+            return
+        size = len(nodes)
+        feasible = index.feasible
+        for score, members in removes.items():
+            bits = _bits(members, size)
+            if score < 0:
+                feasible |= bits
+                continue
+            rest = buckets[score] ^ bits
+            if rest:
+                buckets[score] = rest
             else:
-                feasible ^= bit
-            score_of[i] = new
+                del buckets[score]
+                del keys[bisect_left(keys, score)]
+        for score, members in adds.items():
+            bits = _bits(members, size)
+            if score < 0:
+                feasible ^= bits
+                continue
+            present = buckets.get(score)
+            if present is None:
+                buckets[score] = bits
+                insort(keys, score)
+            else:
+                buckets[score] = present | bits
         index.feasible = feasible
 
     return refresh
@@ -287,6 +321,7 @@ class FastPath:
         self.classes: list[_Class] = []
         self.class_by_key: dict[tuple[Any, ...], _Class] = {}
         self.class_of: list[int] = []
+        self.allocs: list[tuple[int, int, int, int]] = []  # allocatable cpu, memory, pods, ephemeral per node
         self.hostnames_ok = True
         self.indexes: dict[tuple[Any, ...], _Index] = {}
         self.index_by_spec: dict[int, tuple[PodSpec, _Index]] = {}
@@ -328,9 +363,6 @@ class FastPath:
                 self.log.append(node.index)
                 if pod is not None and self.trackers:
                     self._count(pod, node.index, -1)
-        if len(self.log) > _MAX_LOG:
-            self.log_base += len(self.log)
-            self.log = []
 
     def _on_nodes_changed(self, _event: ev.Event) -> None:
         self.epoch += 1
@@ -382,6 +414,7 @@ class FastPath:
         self.classes = []
         self.class_by_key = {}
         self.class_of = []
+        self.allocs = [(a.cpu_millis, a.memory_bytes, a.pods, a.ephemeral_storage_bytes) for a in (n.allocatable for n in self.state.node_list)]
         hostnames = set()
         for node in self.state.node_list:
             cls = self._class_for(node)
@@ -446,9 +479,12 @@ class FastPath:
             start = index.cursor - self.log_base
             log = self.log
             if start < len(log):
-                # a node bound several times since is recomputed once
-                index.refresh(log[start:] if len(log) - start < 8 else dict.fromkeys(log[start:]))
+                index.refresh(dict.fromkeys(log[start:]))  # each node once: refresh needs distinct nodes
                 index.cursor = self.log_base + len(log)
+        if len(self.log) > _MAX_LOG:  # forget old changes; an index that missed them refills
+            self.log_base += len(self.log)
+            self.log = []
+            index.cursor = self.log_base
         return index
 
     def _fill(self, index: _Index) -> None:

@@ -70,6 +70,7 @@ op_st = st.one_of(
     st.tuples(st.just("terminate"), st.integers(0, 10**6)),
     st.tuples(st.sampled_from(["taint", "untaint", "cordon", "uncordon", "notready", "ready"]), st.integers(0, 10**6)),
     st.tuples(st.just("add-node"), node_st),
+    st.tuples(st.just("remove-node"), st.integers(0, 10**6)),
 )
 
 
@@ -97,6 +98,7 @@ def test_fast_path_equals_full_scan(profile_name: str, nodes: list[dict], ops: l
     scheduler = FrameworkScheduler(profile, random.Random(seed))
     scheduler.attach(state)
     bound: list[str] = []
+    added = 0
     for op in ops:
         kind = op[0]
         names = list(state.nodes)
@@ -124,7 +126,12 @@ def test_fast_path_equals_full_scan(profile_name: str, nodes: list[dict], ops: l
             else:
                 state.request_pod_deletion(uid, "test")
         elif kind == "add-node":
-            state.add_node(_node(len(names), op[1]))  # type: ignore[arg-type]
+            added += 1
+            state.add_node(_node(len(nodes) + added, op[1]))  # type: ignore[arg-type]
+        elif kind == "remove-node" and len(names) > 1:
+            name = names[op[1] % len(names)]
+            bound = [uid for uid in bound if state.pods[uid].node_name != name]
+            state.remove_node(name)
         elif kind in ("taint", "untaint", "cordon", "uncordon", "notready", "ready"):
             name = names[op[1] % len(names)]
             if kind == "taint":
@@ -137,6 +144,23 @@ def test_fast_path_equals_full_scan(profile_name: str, nodes: list[dict], ops: l
                 state.set_node_ready(name, "True" if kind == "ready" else "False", "test")
     covered = sum(1 for op in ops if op[0] == "pod" and op[1] != len(SPECS) - 1)
     assert scheduler.fast_decisions == covered  # every pod not naming nodes took the fast path
+
+
+def test_forgetting_old_changes_refills_indexes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("podquake.model.scheduling.fastpath._MAX_LOG", 3)
+    state = make_state(*(make_node(f"n{i}", f"zone-{'ab'[i % 2]}") for i in range(6)))
+    scheduler = FrameworkScheduler(Profile.default(), random.Random(2))
+    scheduler.attach(state)
+    shapes = [pod_spec(300, 700), pod_spec(900, 100)]
+    for i in range(40):
+        pod = add_pod(state, shapes[(i // 3) % 2])
+        reference = FrameworkScheduler(Profile.default(), random.Random(), fast_path=False)
+        reference.rng.setstate(scheduler.rng.getstate())
+        expected = reference.full_scan(pod, state)
+        assert scheduler.decide(pod) == expected
+        if expected is not None:
+            state.bind_pod(pod.uid, expected)
+    assert scheduler.fast.log_base > 0 and scheduler.fast_decisions == 40
 
 
 def test_hostname_min_domains_on_both_paths() -> None:
