@@ -142,3 +142,87 @@ HPA_MAX_SCALING_POLICY_PERIOD_SECONDS = 1800
 HPA_MAX_STABILIZATION_WINDOW_SECONDS = 3600
 # kubernetes/kubernetes:pkg/apis/scheduling/types.go (SystemCriticalPriority = 2e9; node-critical = +1000)
 SYSTEM_PRIORITY_CLASSES = {"system-cluster-critical": 2_000_000_000, "system-node-critical": 2_000_001_000}
+
+# --- Services, EndpointSlices and the node proxy (used by model/endpoints.py, model/proxy.py) ---
+# kubernetes/kubernetes:pkg/controller/endpointslice/config/v1alpha1/defaults.go (MaxEndpointsPerSlice)
+MAX_ENDPOINTS_PER_SLICE = 100
+# kubernetes/kubernetes:pkg/proxy/apis/config/v1alpha1/defaults.go (IPTables.MinSyncPeriod 1 s, SyncPeriod 30 s):
+# kube-proxy applies endpoint changes at most once per min-sync-period.
+KUBE_PROXY_MIN_SYNC_PERIOD_SECONDS = 1.0
+KUBE_PROXY_SYNC_PERIOD_SECONDS = 30.0
+
+# --- cluster autoscaler (used by model/controllers/cluster_autoscaler.py) ---
+# kubernetes/autoscaler:cluster-autoscaler/config/const.go (DefaultScanInterval, DefaultScaleDownUnneededTime,
+# DefaultScaleDownUnreadyTime, DefaultScaleDownUtilizationThreshold, DefaultScaleDownDelayAfterFailure)
+CA_SCAN_INTERVAL_SECONDS = 10.0
+CA_SCALE_DOWN_UNNEEDED_SECONDS = 600.0
+CA_SCALE_DOWN_UNREADY_SECONDS = 1200.0
+CA_SCALE_DOWN_UTILIZATION_THRESHOLD = 0.5
+CA_SCALE_DOWN_DELAY_AFTER_FAILURE_SECONDS = 180.0
+# kubernetes/autoscaler:cluster-autoscaler/config/flags/flags.go (flag defaults)
+CA_SCALE_DOWN_DELAY_AFTER_ADD_SECONDS = 600.0
+CA_SCALE_DOWN_DELAY_AFTER_DELETE_SECONDS = 0.0
+CA_MAX_NODE_PROVISION_SECONDS = 900.0
+CA_MAX_POD_EVICTION_SECONDS = 120.0
+CA_MAX_GRACEFUL_TERMINATION_SECONDS = 600.0
+CA_MAX_SCALE_DOWN_PARALLELISM = 10
+CA_MAX_DRAIN_PARALLELISM = 1
+CA_SCALE_DOWN_NON_EMPTY_CANDIDATES = 30
+CA_NODE_DELETE_DELAY_AFTER_TAINT_SECONDS = 5.0
+CA_INITIAL_NODE_GROUP_BACKOFF_SECONDS = 300.0
+CA_MAX_NODE_GROUP_BACKOFF_SECONDS = 1800.0
+CA_NODE_GROUP_BACKOFF_RESET_SECONDS = 10800.0
+CA_EXPENDABLE_PODS_PRIORITY_CUTOFF = -10
+CA_MAX_NODES_PER_SCALE_UP = 1000
+CA_DEFAULT_EXPANDER = "least-waste"  # "random" before the flags moved to config/flags/flags.go
+CA_UNREMOVABLE_NODE_RECHECK_SECONDS = 300.0
+CA_MAX_TOTAL_UNREADY_PERCENTAGE = 45.0
+CA_OK_TOTAL_UNREADY_COUNT = 3
+# kubernetes/autoscaler:cluster-autoscaler/utils/drain/drain.go (PodLongTerminatingExtraThreshold: a pod
+# deleted more than its grace period + 30 s ago no longer counts towards its node's utilization)
+CA_POD_LONG_TERMINATING_EXTRA_SECONDS = 30.0
+# kubernetes/autoscaler:cluster-autoscaler/core/scaledown/actuation/drain.go (DefaultEvictionRetryTime,
+# DefaultPodEvictionHeadroom; waitPodsToDisappear polls every 5 s)
+CA_EVICTION_RETRY_SECONDS = 10.0
+CA_POD_EVICTION_HEADROOM_SECONDS = 30.0
+CA_POD_GONE_POLL_SECONDS = 5.0
+# kubernetes/autoscaler:cluster-autoscaler/core/static_autoscaler.go (unschedulablePodTimeBuffer)
+CA_UNSCHEDULABLE_POD_TIME_BUFFER_SECONDS = 2.0
+# kubernetes/autoscaler:cluster-autoscaler/utils/taints/taints.go (ToBeDeletedTaint) and
+# utils/drain/drain.go (PodSafeToEvictKey)
+TAINT_TO_BE_DELETED = "ToBeDeletedByClusterAutoscaler"
+CA_SAFE_TO_EVICT_ANNOTATION = "cluster-autoscaler.kubernetes.io/safe-to-evict"
+
+# --- cloud load balancers (used by model/loadbalancer.py) ---
+# kubernetes/cloud-provider-gcp:providers/gce/gce.go (gceHcCheckIntervalSeconds, gceHcHealthyThreshold,
+# gceHcUnhealthyThreshold: "3 * 8 = 24 seconds before the LB will steer traffic away")
+LB_HEALTH_CHECK_INTERVAL_SECONDS = 8.0
+LB_HEALTHY_THRESHOLD = 1
+LB_UNHEALTHY_THRESHOLD = 3
+# staging/src/k8s.io/api/core/v1/well_known_labels.go (LabelNodeExcludeBalancers)
+LABEL_EXCLUDE_FROM_EXTERNAL_LB = "node.kubernetes.io/exclude-from-external-load-balancers"
+
+# --- volumes (model/volumes.py) ----------------------------------------------------------------
+# kubernetes/kubernetes:pkg/controller/volume/attachdetach/attach_detach_controller.go (DefaultTimerConfig):
+# the reconciler runs every 100 ms and force-detaches a volume that is still mounted on an unhealthy
+# node once ReconcilerMaxWaitForUnmountDuration (6 min) has passed since its detach was requested
+# (reconciler/reconciler.go: forceDetach := !isHealthy && timeout).
+ATTACH_DETACH_RECONCILER_LOOP_PERIOD_SECONDS = 0.1
+ATTACH_DETACH_MAX_WAIT_FOR_UNMOUNT_SECONDS = 360.0
+# kubernetes/kubernetes:pkg/kubelet/apis/config/v1beta1/defaults.go (NodeStatusUpdateFrequency): how often
+# the kubelet reports node status, which carries the volumes it still has mounted (volumesInUse).
+NODE_STATUS_UPDATE_FREQUENCY_SECONDS = 10.0
+# staging/src/k8s.io/api/core/v1/well_known_taints.go (TaintNodeOutOfService): the non-graceful node
+# shutdown taint; the attach/detach controller detaches at once from a node carrying it.
+TAINT_OUT_OF_SERVICE = "node.kubernetes.io/out-of-service"
+
+# --- disruption (model/disruption.py) ----------------------------------------------------------
+# kubernetes/kubernetes:pkg/controller/disruption/disruption.go (DeletionTimeout): a pod the eviction API
+# approved stays out of currentHealthy for 2 minutes, unless it is seen being deleted first.
+PDB_DELETION_TIMEOUT_SECONDS = 120.0
+# kubernetes/kubernetes:pkg/registry/core/pod/storage/eviction.go (MaxDisruptedPodSize)
+PDB_MAX_DISRUPTED_PODS = 2000
+# staging/src/k8s.io/kubectl/pkg/drain/drain.go (evictPods: "will retry after 5s" on 429 TooManyRequests;
+# waitForDelete polls every 1 s)
+DRAIN_EVICTION_RETRY_SECONDS = 5.0
+DRAIN_DELETE_POLL_SECONDS = 1.0

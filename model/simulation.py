@@ -60,12 +60,14 @@ class Timing:
     ``container_start_seconds``: from binding to a container running (image pull and create).
     ``container_stop_seconds``: from a graceful delete to the container exiting (capped by the pod's
     terminationGracePeriodSeconds). ``controller_sync_seconds``: from a watch event to a controller's
-    sync (informer and work-queue latency).
+    sync (informer and work-queue latency). ``endpoint_propagation_seconds``: from an endpoint change
+    to every node's proxy routing by it (kube-proxy's minSyncPeriod is 1 s; real clusters see more).
     """
 
     container_start_seconds: float = 2.0
     container_stop_seconds: float = 1.0
     controller_sync_seconds: float = 0.0
+    endpoint_propagation_seconds: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,7 @@ class Simulation:
         scheduler: Scheduler | str | None = None,
         timing: Timing | None = None,
         keep_trace: bool = True,
+        proxy_mode: str = "iptables",
     ) -> None:
         from podquake.model.controllers.daemonset import DaemonSetController
         from podquake.model.controllers.deployment import DeploymentController
@@ -101,8 +104,11 @@ class Simulation:
         from podquake.model.controllers.replicaset import ReplicaSetController
         from podquake.model.controllers.scheduler_loop import SchedulerLoop
         from podquake.model.controllers.statefulset import StatefulSetController
+        from podquake.model.endpoints import EndpointSliceController
         from podquake.model.kubelet import Kubelet
         from podquake.model.kubelet_dispatch import KubeletDispatcher
+        from podquake.model.metrics import Metrics
+        from podquake.model.proxy import Proxy
         from podquake.model.scheduling.registry import resolve_scheduler
 
         self.seed = seed
@@ -122,7 +128,10 @@ class Simulation:
         self.daemonsets = DaemonSetController(self)
         self.pod_gc = PodGarbageCollector(self)
         self.node_lifecycle = NodeLifecycleController(self)
+        self.endpoints = EndpointSliceController(self, propagation_delay=self.timing.endpoint_propagation_seconds)
         self.kubelets: dict[str, Kubelet] = {}
+        self.proxy = Proxy(self, mode=proxy_mode)
+        self.metrics = Metrics()
         self._kubelet_class = Kubelet
         self.state.watch(ev.NodeAdded, self._on_node_added)
         for component in (
@@ -133,6 +142,8 @@ class Simulation:
             self.daemonsets,
             self.pod_gc,
             self.node_lifecycle,
+            self.endpoints,
+            self.proxy,
         ):
             component.start()
         # Shared by every kubelet; made after the control plane, so its watchers run after theirs.

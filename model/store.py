@@ -18,11 +18,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from podquake.model import trace as ev
-from podquake.model.objects import ContainerStatus, Node, OwnerRef, Pod, Workload
+from podquake.model.objects import ContainerStatus, Node, OwnerRef, PersistentVolume, Pod, PodSpec, Workload
 from podquake.model.selectors import LabelSelector, Taint
 from podquake.model.trace import Event, Trace
+
+if TYPE_CHECKING:
+    from podquake.model.disruption import PDBStatus
 
 __all__ = ["ClusterState", "StateError"]
 
@@ -54,6 +59,9 @@ class ClusterState:
         self.workloads: dict[str, Workload] = {}
         self.workloads_by_name: dict[tuple[str, str, str], Workload] = {}
         self.objects: dict[tuple[str, str, str], object] = {}
+        self.volumes: dict[str, PersistentVolume] = {}  # PersistentVolumes by name
+        self.empty_dirs: dict[str, dict[str, int]] = {}  # pod key -> emptyDir volume name -> writes held
+        self.pdb_status: dict[tuple[str, str], PDBStatus] = {}  # (namespace, name) -> PDB status
         self._watchers: dict[type[Event], list[Watcher]] = defaultdict(list)
         self._node_count_version = 0
 
@@ -152,6 +160,13 @@ class ClusterState:
 
     def record_zone_state(self, zone: str, state: str) -> None:
         self._record(ev.ZoneStateChanged(self.clock(), zone, state))
+
+    # --- the network (its graph lives in model/network.py; the store records its changes) ---------
+    def record_network_partitioned(self, partition: int, kind: str, description: str) -> None:
+        self._record(ev.NetworkPartitioned(self.clock(), partition, kind, description))
+
+    def record_network_healed(self, partition: int, kind: str, description: str) -> None:
+        self._record(ev.NetworkHealed(self.clock(), partition, kind, description))
 
     # --- pods ----------------------------------------------------------------------------------
     def create_pod(self, pod: Pod) -> Pod:
@@ -330,6 +345,132 @@ class ClusterState:
         """Store a non-workload object (Service, HPA, PDB, PVC, ConfigMap, ...) under its kind and name."""
         self.objects[(kind, namespace, name)] = obj
         self._record(ev.ObjectApplied(self.clock(), kind, f"{namespace}/{name}"))
+
+    # --- services ------------------------------------------------------------------------------
+    def record_endpoints_changed(self, service: str, version: int, ready: int, serving_terminating: int, not_ready: int) -> None:
+        """A Service's endpoints reached the node proxies (the EndpointSlice controller holds the sets)."""
+        self._record(ev.EndpointsChanged(self.clock(), service, version, ready, serving_terminating, not_ready))
+
+    # --- cloud provider, load balancers, cluster autoscaler (their own state lives with them) ----
+    def record_machine(self, machine: str, pool: str, zone: str, state: str, detail: str = "") -> None:
+        """A cloud machine changed state (the cloud provider holds the machines)."""
+        self._record(ev.MachineStateChanged(self.clock(), machine, pool, zone, state, detail))
+
+    def record_load_balancer(self, service: str, state: str) -> None:
+        self._record(ev.LoadBalancerChanged(self.clock(), service, state))
+
+    def record_lb_target(self, service: str, node: str, registered: bool) -> None:
+        self._record(ev.LoadBalancerTargetChanged(self.clock(), service, node, registered))
+
+    def record_lb_target_health(self, service: str, node: str, healthy: bool) -> None:
+        self._record(ev.LoadBalancerTargetHealth(self.clock(), service, node, healthy))
+
+    def record_scale_up(self, pool: str, nodes: int, pods: int) -> None:
+        self._record(ev.ClusterAutoscalerScaleUp(self.clock(), pool, nodes, pods))
+
+    def record_scale_down(self, node: str, pool: str, phase: str, reason: str = "") -> None:
+        self._record(ev.ClusterAutoscalerScaleDown(self.clock(), node, pool, phase, reason))
+
+    def record_node_group_backoff(self, pool: str, until: float, reason: str) -> None:
+        self._record(ev.NodeGroupBackoff(self.clock(), pool, until, reason))
+
+    def record_no_scale_up(self, uid: str, reason: str) -> None:
+        self._record(ev.PodNotTriggerScaleUp(self.clock(), self._pod(uid).key, reason))
+
+    # --- volumes (model/volumes.py decides; these write and record) -----------------------------
+    def set_pod_spec(self, uid: str, spec: PodSpec, reason: str) -> None:
+        """Replace a pending pod's spec before it is scheduled (as a mutating admission step would)."""
+        pod = self._pod(uid)
+        if pod.node_name is not None:
+            raise StateError(f"pod {pod.key} is already bound to {pod.node_name}: its spec is fixed")
+        if spec is pod.spec:
+            return
+        pod.spec = spec
+        self._record(ev.PodSpecChanged(self.clock(), pod.key, reason))
+
+    def add_volume(self, volume: PersistentVolume) -> PersistentVolume:
+        if volume.name in self.volumes:
+            raise StateError(f"PersistentVolume {volume.name!r} already exists")
+        volume.created_at = self.clock()
+        self.volumes[volume.name] = volume
+        self._record(ev.VolumeProvisioned(volume.created_at, volume.name, volume.claim or "", volume.zone))
+        return volume
+
+    def bind_claim(self, namespace: str, claim: str, volume_name: str) -> None:
+        """Bind claim ``namespace/claim`` to a PersistentVolume (the claim's ``volume_name`` is set)."""
+        key = ("PersistentVolumeClaim", namespace, claim)
+        pvc = self.objects.get(key)
+        if pvc is None:
+            raise StateError(f"no PersistentVolumeClaim {namespace}/{claim}")
+        volume = self.volumes[volume_name]
+        if volume.claim not in (None, f"{namespace}/{claim}"):
+            raise StateError(f"PersistentVolume {volume_name} is bound to {volume.claim}")
+        self.objects[key] = replace(pvc, volume_name=volume_name)  # type: ignore[type-var]
+        volume.claim = f"{namespace}/{claim}"
+        self._record(ev.ClaimBound(self.clock(), f"{namespace}/{claim}", volume_name))
+
+    def attach_volume(self, volume_name: str, node: str) -> None:
+        volume = self.volumes[volume_name]
+        if node in volume.attached:
+            return
+        if volume.attached and not volume.multi_attach:
+            raise StateError(f"volume {volume_name} is already exclusively attached to {next(iter(volume.attached))}")
+        volume.attached[node] = None
+        self._record(ev.VolumeAttached(self.clock(), volume_name, node))
+
+    def detach_volume(self, volume_name: str, node: str, forced: bool) -> None:
+        volume = self.volumes[volume_name]
+        if node not in volume.attached:
+            return
+        del volume.attached[node]
+        self._record(ev.VolumeDetached(self.clock(), volume_name, node, forced))
+
+    def record_attach_failure(self, volume_name: str, node: str, pod_key: str, reason: str) -> None:
+        self._record(ev.VolumeAttachFailed(self.clock(), volume_name, node, pod_key, reason))
+
+    def write_volume(self, pod_key: str, volume: str, writes: int, pv_name: str | None = None) -> int:
+        """Acknowledge ``writes`` units written by pod ``pod_key`` to its volume ``volume``: into
+        PersistentVolume ``pv_name``, or (None) the pod's emptyDir. Returns what the target now holds."""
+        if writes <= 0:
+            raise StateError(f"a write adds at least one unit, not {writes}")
+        if pv_name is not None:
+            target = self.volumes[pv_name]
+            target.writes += writes
+            total = target.writes
+        else:
+            held = self.empty_dirs.setdefault(pod_key, {})
+            total = held[volume] = held.get(volume, 0) + writes
+        self._record(ev.VolumeWritten(self.clock(), pod_key, volume, pv_name or "emptyDir", writes, total))
+        return total
+
+    def lose_empty_dirs(self, pod_key: str, reason: str) -> None:
+        """The pod's emptyDir volumes vanish with their data (a loss is recorded for each that held any)."""
+        held = self.empty_dirs.pop(pod_key, None)
+        if not held:
+            return
+        now = self.clock()
+        for volume, writes in held.items():
+            if writes:
+                self._record(ev.VolumeDataLost(now, pod_key, volume, writes, reason))
+
+    # --- disruption (model/disruption.py decides; these write and record) -------------------------
+    def set_pdb_status(self, namespace: str, name: str, status: PDBStatus) -> None:
+        key = (namespace, name)
+        old = self.pdb_status.get(key)
+        if old == status:
+            return
+        self.pdb_status[key] = status
+        if old is None or old.counts() != status.counts():
+            self._record(ev.DisruptionBudgetUpdated(self.clock(), f"{namespace}/{name}", *status.counts()))
+
+    def record_eviction(self, pod_key: str, code: int, pdb: str, reason: str) -> None:
+        self._record(ev.EvictionRequested(self.clock(), pod_key, code, pdb, reason))
+
+    def record_drain_started(self, node: str) -> None:
+        self._record(ev.NodeDrainStarted(self.clock(), node))
+
+    def record_drain_finished(self, node: str, outcome: str, evicted: int) -> None:
+        self._record(ev.NodeDrainFinished(self.clock(), node, outcome, evicted))
 
     # --- queries (read-only helpers for controllers) --------------------------------------------
     def pods_owned_by(self, owner_uid: str) -> Iterable[Pod]:

@@ -107,6 +107,28 @@ class ZoneStateChanged(Event):
     state: str
 
 
+# --- the network (model/network.py) --------------------------------------------------------------
+@_event
+@dataclass(frozen=True, slots=True)
+class NetworkPartitioned(Event):
+    """A network partition was applied: ``partition`` numbers it (1, 2, ...), ``kind`` is
+    ``node-cut-off``, ``zone-isolation`` or ``split``, ``description`` says who is cut from whom."""
+
+    partition: int
+    kind: str
+    description: str
+
+
+@_event
+@dataclass(frozen=True, slots=True)
+class NetworkHealed(Event):
+    """The partition numbered ``partition`` (see :class:`NetworkPartitioned`) was healed."""
+
+    partition: int
+    kind: str
+    description: str
+
+
 # --- pods --------------------------------------------------------------------------------------
 @_event
 @dataclass(frozen=True, slots=True)
@@ -244,6 +266,231 @@ class SchedulerContractViolation(Event):
     pod: str
     problem: str
     answer: str
+
+
+# --- services ------------------------------------------------------------------------------------
+@_event
+@dataclass(frozen=True, slots=True)
+class EndpointsChanged(Event):
+    """The node proxies now see version ``version`` of a Service's endpoints (EndpointSlices):
+    ``ready`` endpoints take traffic; ``serving_terminating`` ones only while none is ready (upstream
+    ProxyTerminatingEndpoints); ``not_ready`` ones none."""
+
+    service: str
+    version: int
+    ready: int
+    serving_terminating: int
+    not_ready: int
+
+
+# --- the cloud provider, its load balancers, the cluster autoscaler -----------------------------
+@_event
+@dataclass(frozen=True, slots=True)
+class MachineStateChanged(Event):
+    """A cloud machine (instance) changed state: ``requested`` (provisioning, ``detail`` = seconds
+    until it boots), ``running`` (booted and joined as node ``machine``), ``failed`` (did not boot),
+    ``terminated`` (deleted; ``detail`` says why)."""
+
+    machine: str
+    pool: str
+    zone: str
+    state: str
+    detail: str
+
+
+@_event
+@dataclass(frozen=True, slots=True)
+class LoadBalancerChanged(Event):
+    """A Service's cloud load balancer was ``created`` or ``deleted``."""
+
+    service: str
+    state: str
+
+
+@_event
+@dataclass(frozen=True, slots=True)
+class LoadBalancerTargetChanged(Event):
+    """A node finished registering in (``registered=True``) or deregistering from a load balancer."""
+
+    service: str
+    node: str
+    registered: bool
+
+
+@_event
+@dataclass(frozen=True, slots=True)
+class LoadBalancerTargetHealth(Event):
+    """A load balancer's health check now judges a node healthy or unhealthy."""
+
+    service: str
+    node: str
+    healthy: bool
+
+
+@_event
+@dataclass(frozen=True, slots=True)
+class ClusterAutoscalerScaleUp(Event):
+    """The cluster autoscaler asked for ``nodes`` new machines of ``pool`` for ``pods`` pending pods."""
+
+    pool: str
+    nodes: int
+    pods: int
+
+
+@_event
+@dataclass(frozen=True, slots=True)
+class ClusterAutoscalerScaleDown(Event):
+    """A scale-down of ``node``: ``started`` (tainted and cordoned), ``completed`` (machine deleted)
+    or ``failed`` (given up and untainted; ``reason`` says why)."""
+
+    node: str
+    pool: str
+    phase: str
+    reason: str
+
+
+@_event
+@dataclass(frozen=True, slots=True)
+class NodeGroupBackoff(Event):
+    """A node group failed to scale up; the autoscaler leaves it alone until ``until``."""
+
+    pool: str
+    until: float
+    reason: str
+
+
+@_event
+@dataclass(frozen=True, slots=True)
+class PodNotTriggerScaleUp(Event):
+    """A pending pod that no node group can help (upstream's NotTriggerScaleUp pod event)."""
+
+    pod: str
+    reason: str
+
+
+# --- volumes -------------------------------------------------------------------------------------
+@_event
+@dataclass(frozen=True, slots=True)
+class PodSpecChanged(Event):
+    """A pending pod's spec changed before it was scheduled; ``reason`` says how (``VolumeZone
+    topology.kubernetes.io/zone=zone-a``: the zone of its bound volume became required node affinity)."""
+
+    pod: str
+    reason: str
+
+
+@_event
+@dataclass(frozen=True, slots=True)
+class VolumeProvisioned(Event):
+    """A PersistentVolume was created (``claim`` is the claim it was provisioned for, empty if static)."""
+
+    volume: str
+    claim: str
+    zone: str
+
+
+@_event
+@dataclass(frozen=True, slots=True)
+class ClaimBound(Event):
+    """A PersistentVolumeClaim (``namespace/name``) was bound to a PersistentVolume."""
+
+    claim: str
+    volume: str
+
+
+@_event
+@dataclass(frozen=True, slots=True)
+class VolumeAttached(Event):
+    volume: str
+    node: str
+
+
+@_event
+@dataclass(frozen=True, slots=True)
+class VolumeDetached(Event):
+    """A volume was detached from a node; ``forced`` when it was still mounted there (the node was
+    unhealthy for the attach/detach controller's maximum wait, or carried the out-of-service taint)."""
+
+    volume: str
+    node: str
+    forced: bool
+
+
+@_event
+@dataclass(frozen=True, slots=True)
+class VolumeAttachFailed(Event):
+    """A volume could not be attached for a pod: ``MultiAttach`` (a ReadWriteOnce volume still attached
+    to another node) or ``VolumeNodeAffinityConflict`` (the node is in another zone than the volume)."""
+
+    volume: str
+    node: str
+    pod: str
+    reason: str
+
+
+@_event
+@dataclass(frozen=True, slots=True)
+class VolumeWritten(Event):
+    """A pod's container wrote ``writes`` units to its volume ``volume``; ``target`` is the
+    PersistentVolume holding them, or ``emptyDir``; ``total`` is what that target now holds."""
+
+    pod: str
+    volume: str
+    target: str
+    writes: int
+    total: int
+
+
+@_event
+@dataclass(frozen=True, slots=True)
+class VolumeDataLost(Event):
+    """An emptyDir volume vanished with the ``writes`` it held (``PodDeleted`` or ``NodePowerOff``)."""
+
+    pod: str
+    volume: str
+    writes: int
+    reason: str
+
+
+# --- disruption ----------------------------------------------------------------------------------
+@_event
+@dataclass(frozen=True, slots=True)
+class DisruptionBudgetUpdated(Event):
+    """A PodDisruptionBudget's status, as the disruption controller or an approved eviction wrote it."""
+
+    pdb: str
+    expected_pods: int
+    desired_healthy: int
+    current_healthy: int
+    disruptions_allowed: int
+
+
+@_event
+@dataclass(frozen=True, slots=True)
+class EvictionRequested(Event):
+    """A call of the eviction API and its answer: ``code`` 200 (evicted), 404 (no such pod), 429
+    (TooManyRequests: a budget forbids it, or is not computed yet), 500 (several budgets match) or 403."""
+
+    pod: str
+    code: int
+    pdb: str
+    reason: str
+
+
+@_event
+@dataclass(frozen=True, slots=True)
+class NodeDrainStarted(Event):
+    node: str
+
+
+@_event
+@dataclass(frozen=True, slots=True)
+class NodeDrainFinished(Event):
+    """A drain ended: ``Drained``, ``TimedOut`` or ``Refused`` (pods it may not evict), with how many pods it evicted."""
+
+    node: str
+    outcome: str
+    evicted: int
 
 
 def event_from_dict(data: dict[str, object]) -> Event:

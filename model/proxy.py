@@ -1,0 +1,506 @@
+"""The node proxy (kube-proxy) of every worker node: which pod a connection to a Service reaches.
+
+One :class:`Proxy` object holds the view of every node, but each node routes only with what was
+published to it: all connected nodes share the latest :class:`~podquake.model.endpoints.EndpointSet`
+of each Service (as they would after the same watch event), and a node cut off from the control plane
+(:meth:`Proxy.set_connected`) keeps the view it had when it was cut, until it reconnects and resyncs
+(``propagation_delay`` later). On every publication the proxy precomputes, per Service, the pools it
+routes from, so :meth:`Proxy.route` is a lookup, one random draw and an index.
+
+Which endpoints (kubernetes/kubernetes:pkg/proxy/topology.go ``CategorizeEndpoints``):
+
+- traffic policy Cluster: the ready endpoints; if there is none, the serving-and-terminating ones
+  (ProxyTerminatingEndpoints, GA 1.28); if there is none of those either, the connection is
+  rejected (:data:`NO_ENDPOINTS`, REJECT);
+- traffic policy Local: the ready endpoints on this node, else its serving-terminating ones; a node
+  with none drops the traffic (:data:`NO_LOCAL_ENDPOINTS`) when the Service has usable endpoints
+  elsewhere, and rejects it when it has none at all;
+- ``external=True`` (a NodePort or a cloud load balancer reaching the node) uses
+  ``externalTrafficPolicy``, and needs a NodePort or LoadBalancer Service (:data:`NOT_EXPOSED`);
+  ``external=False`` (a pod calling the cluster IP) uses ``internalTrafficPolicy``;
+- ``sessionAffinity: ClientIP``: a client that reached an endpoint within the last
+  ``timeoutSeconds`` (default 10800) reaches it again while it is in the pool; every connection
+  renews the entry (iptables ``-m recent --rcheck --seconds T --reap`` then ``--set``;
+  pkg/proxy/iptables/proxier.go). Affinity entries are per node, as the kernel tables are.
+
+How one endpoint of the pool is chosen, per ``mode``:
+
+- ``iptables`` (pkg/proxy/iptables/proxier.go ``writeServiceToEndpointRules``): rule ``i`` of ``n``
+  matches with probability ``1/(n-i)`` written ``%0.10f``, the last rule always. iptables stores a
+  probability as ``lround(0x80000000 * p)`` (iptables:extensions/libxt_statistic.c) and the kernel
+  matches when ``(random & 0x7FFFFFFF) <`` it (net/netfilter/xt_statistic.c). The model computes
+  from those quantized rule probabilities the cumulative probability of reaching and matching each
+  rule, and draws **one** ``rng.random()`` per connection, taking the first rule whose cumulative
+  bound exceeds it (a bisection). With one endpoint there is no statistic rule and no draw. The
+  result is the rule chain's distribution: 1/n per endpoint within 1e-9.
+- ``nftables`` (pkg/proxy/nftables/proxier.go, ``numgen random mod n vmap``): the kernel draws a
+  32-bit random and scales it, ``(r * n) >> 32`` (``reciprocal_scale``, net/netfilter/nft_numgen.c).
+  The model draws **one** ``rng.getrandbits(32)`` per connection, even with one endpoint.
+- ``ipvs`` with ``ipvs_scheduler="rr"`` (the default; pkg/proxy/ipvs, net/netfilter/ipvs/ip_vs_rr.c):
+  each node keeps a round-robin position per Service and takes the pool's endpoints in order; no draw.
+- ``ipvs`` with ``ipvs_scheduler="lc"`` (ip_vs_lc.c): the endpoint with the fewest active
+  connections *made through this node*, the first in order on a tie; no draw. :meth:`Proxy.route`
+  counts the connection (:meth:`Proxy.acquire`); the caller ends it with :meth:`Proxy.release`.
+
+Failures. :meth:`Proxy.route` answers an :class:`~podquake.model.endpoints.Endpoint` or a reason
+string (one of :data:`ROUTE_FAILURES`). The proxy cannot know that its chosen pod is dead: the
+caller checks with :meth:`Proxy.endpoint_alive` (pod gone, a container not running, its machine
+down) and :attr:`Proxy.reachable` (a network partition between the two nodes), or calls
+:meth:`Proxy.deliver`, which does route and both checks and counts the outcome
+(:attr:`Proxy.failures`, :attr:`Proxy.delivered`). :meth:`Proxy.health_check` is the node's
+``healthCheckNodePort`` answer that a cloud load balancer polls.
+
+Simplifications, on purpose:
+- each routed request is a new connection (no keep-alive; conntrack is not modelled);
+- one round-robin position and one affinity table per Service and node, shared by all its ports and
+  by its cluster IP and node ports (IPVS has one virtual server, and iptables one recent list, each);
+  the round-robin position is kept across endpoint changes and taken modulo the new pool size;
+- IPVS ``lc`` counts active connections only (the kernel adds inactive ones / 256), and IPVS
+  weights are all 1;
+- a headless Service (``clusterIP: None``) is not proxied: clients pick among its ready endpoints
+  from DNS, modelled as a uniform ``rng.randrange`` draw, with no policies, fallback or affinity; an
+  ExternalName Service is not routed at all (:data:`NOT_PROXIED`);
+- the proxy of a node whose machine is down routes nothing (:data:`NODE_DOWN`); topology hints and
+  ``trafficDistribution`` are not modelled; the load balancer health check of a Cluster-policy
+  Service passes whenever the node is up.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from bisect import bisect_right
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from podquake.model import trace as ev
+from podquake.model.endpoints import Endpoint, EndpointSet, EndpointSliceController
+
+if TYPE_CHECKING:
+    from podquake.model.simulation import Simulation
+
+__all__ = [
+    "ENDPOINT_DEAD",
+    "MODES",
+    "NODE_DOWN",
+    "NOT_EXPOSED",
+    "NOT_PROXIED",
+    "NO_ENDPOINTS",
+    "NO_LOCAL_ENDPOINTS",
+    "Proxy",
+    "ROUTE_FAILURES",
+    "UNKNOWN_SERVICE",
+    "UNREACHABLE",
+    "iptables_endpoint_probabilities",
+    "iptables_rule_probabilities",
+]
+
+MODES = ("iptables", "nftables", "ipvs")
+IPVS_SCHEDULERS = ("rr", "lc")
+
+NO_ENDPOINTS = "no-endpoints"
+"""No usable endpoint anywhere: the proxy rejects the connection (ICMP unreachable / TCP reset)."""
+NO_LOCAL_ENDPOINTS = "no-local-endpoints"
+"""Traffic policy Local and no usable endpoint on this node: the proxy drops the packets."""
+UNKNOWN_SERVICE = "unknown-service"
+"""This node's proxy has never seen the Service (not yet published to it, or it was cut off)."""
+NOT_EXPOSED = "not-exposed"
+"""External traffic for a Service that is neither NodePort nor LoadBalancer."""
+NOT_PROXIED = "not-proxied"
+"""An ExternalName Service: DNS answers a name, no proxy rule exists."""
+NODE_DOWN = "node-down"
+"""The node the traffic enters is down: nothing there routes."""
+ENDPOINT_DEAD = "endpoint-dead"
+"""The chosen pod is gone, has a container not running, or its machine is down."""
+UNREACHABLE = "unreachable"
+"""The chosen pod's node cannot be reached from the node the traffic entered (a partition)."""
+ROUTE_FAILURES = (
+    NO_ENDPOINTS,
+    NO_LOCAL_ENDPOINTS,
+    UNKNOWN_SERVICE,
+    NOT_EXPOSED,
+    NOT_PROXIED,
+    NODE_DOWN,
+    ENDPOINT_DEAD,
+    UNREACHABLE,
+)
+
+# iptables:extensions/libxt_statistic.c stores --probability p as lround(0x80000000 * p);
+# net/netfilter/xt_statistic.c matches when (get_random_u32() & 0x7FFFFFFF) < that value.
+_XT_STATISTIC_SCALE = 0x80000000
+
+
+def iptables_rule_probabilities(n: int) -> list[str]:
+    """The ``--probability`` arguments kube-proxy writes for ``n`` endpoints (``computeProbability``):
+    rule ``i`` gets ``1/(n-i)`` as ``%0.10f``; the last rule has none (it always matches).
+
+    >>> iptables_rule_probabilities(4)
+    ['0.2500000000', '0.3333333333', '0.5000000000']
+    """
+    return ["%0.10f" % (1.0 / (n - i)) for i in range(n - 1)]
+
+
+_cumulative_cache: dict[int, tuple[float, ...]] = {}
+
+
+def _iptables_cumulative(n: int) -> tuple[float, ...]:
+    """Upper bounds of ``rng.random()`` for rules 0..n-2: P(reach rule i and it matches), summed."""
+    cached = _cumulative_cache.get(n)
+    if cached is not None:
+        return cached
+    bounds = []
+    reach = 1.0
+    total = 0.0
+    for text in iptables_rule_probabilities(n):
+        quantized = math.floor(_XT_STATISTIC_SCALE * float(text) + 0.5) / _XT_STATISTIC_SCALE  # C lround
+        total += reach * quantized
+        reach *= 1.0 - quantized
+        bounds.append(total)
+    result = tuple(bounds)
+    _cumulative_cache[n] = result
+    return result
+
+
+def iptables_endpoint_probabilities(n: int) -> list[float]:
+    """The probability of each of ``n`` endpoints under the iptables rule chain (each within 1e-9 of 1/n).
+
+    >>> [round(p, 9) for p in iptables_endpoint_probabilities(3)]
+    [0.333333333, 0.333333333, 0.333333333]
+    """
+    bounds = (0.0,) + _iptables_cumulative(n) + (1.0,)
+    return [bounds[i + 1] - bounds[i] for i in range(n)]
+
+
+class _Pool:
+    """The endpoints one routing decision picks from, with what each mode needs precomputed."""
+
+    __slots__ = ("endpoints", "size", "by_uid", "bounds")
+
+    def __init__(self, endpoints: tuple[Endpoint, ...]) -> None:
+        self.endpoints = endpoints
+        self.size = len(endpoints)
+        self.by_uid = {e.pod_uid: e for e in endpoints}
+        self.bounds = _iptables_cumulative(len(endpoints))
+
+
+def _pool(endpoints: list[Endpoint]) -> _Pool | None:
+    return _Pool(tuple(endpoints)) if endpoints else None
+
+
+class _Table:
+    """Everything a node needs to route one Service, built once per published version."""
+
+    __slots__ = (
+        "version",
+        "cluster",
+        "local",
+        "local_ready",
+        "has_any",
+        "exposed",
+        "internal_local",
+        "external_local",
+        "affinity_timeout",
+        "kind",
+    )
+
+    def __init__(self, update: EndpointSet) -> None:
+        service = update.service
+        endpoints = update.endpoints
+        self.version = update.version
+        self.exposed = service.type in ("NodePort", "LoadBalancer")
+        self.internal_local = service.internal_traffic_policy == "Local"
+        self.external_local = self.exposed and service.external_traffic_policy == "Local"
+        sticky = service.session_affinity == "ClientIP"
+        self.affinity_timeout = float(service.session_affinity_timeout_seconds or 0) if sticky else 0.0
+        if service.type == "ExternalName":
+            self.kind = "external-name"
+        elif service.headless:
+            self.kind = "headless"
+        else:
+            self.kind = "proxied"
+        ready = [e for e in endpoints if e.ready]
+        fallback = [e for e in endpoints if e.serving_terminating]
+        self.has_any = bool(ready or fallback)
+        self.cluster = _pool(ready) if self.kind == "headless" else _pool(ready or fallback)
+        self.local: dict[str, _Pool] = {}
+        self.local_ready: dict[str, int] = {}
+        if self.internal_local or self.external_local:
+            by_node: dict[str, tuple[list[Endpoint], list[Endpoint]]] = {}
+            for e in ready:
+                by_node.setdefault(e.node, ([], []))[0].append(e)
+            for e in fallback:
+                by_node.setdefault(e.node, ([], []))[1].append(e)
+            for node, (local_ready, local_fallback) in by_node.items():
+                self.local[node] = _Pool(tuple(local_ready or local_fallback))
+                self.local_ready[node] = len(local_ready)
+
+
+class Proxy:
+    """The proxies of all worker nodes. See the module docstring.
+
+    ``mode``: ``"iptables"`` (kube-proxy's default on Linux), ``"nftables"`` or ``"ipvs"``;
+    ``ipvs_scheduler``: ``"rr"`` (default) or ``"lc"``. ``endpoints``: the EndpointSlice controller
+    (default ``sim.endpoints``). ``reachable(a, b)``: whether node ``a`` can reach node ``b`` (the
+    network's answer; default: always). ``rng``: default ``sim.rng``.
+    """
+
+    def __init__(
+        self,
+        sim: Simulation,
+        *,
+        mode: str = "iptables",
+        ipvs_scheduler: str = "rr",
+        endpoints: EndpointSliceController | None = None,
+        reachable: Callable[[str, str], bool] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"unknown proxy mode {mode!r}: use one of {', '.join(MODES)}")
+        if ipvs_scheduler not in IPVS_SCHEDULERS:
+            raise ValueError(f"unknown IPVS scheduler {ipvs_scheduler!r}: the model has {', '.join(IPVS_SCHEDULERS)}")
+        self.sim = sim
+        self.env = sim.env
+        self.state = sim.state
+        self.mode = mode
+        self.ipvs_scheduler = ipvs_scheduler
+        if endpoints is None:
+            endpoints = sim.endpoints  # type: ignore[attr-defined]
+        self.endpoints: EndpointSliceController = endpoints
+        #: ``reachable(node_a, node_b)``; ``None`` means every node reaches every other.
+        self.reachable = reachable
+        self.rng = rng if rng is not None else sim.rng
+        #: Outcomes of :meth:`deliver`: successes, and failures by reason.
+        self.delivered = 0
+        self.failures: dict[str, int] = {}
+        self._nodes = sim.state.nodes
+        self._pods = sim.state.pods
+        self._kubelets = sim.kubelets
+        self._tables: dict[str, _Table] = {}  # what every connected node sees
+        self._frozen: dict[str, dict[str, _Table]] = {}  # node -> the view it was left with
+        self._snapshot: dict[str, _Table] | None = None  # shared by the nodes cut at the same version
+        self._disconnected: dict[str, None] = {}
+        self._link_generation: dict[str, int] = {}
+        self._affinity: dict[str, dict[tuple[str, str], list]] = {}  # node -> (service, client) -> [uid, last]
+        self._rr: dict[str, dict[str, int]] = {}  # node -> service -> next position
+        self._connections: dict[str, dict[str, int]] = {}  # node -> pod uid -> active connections
+        self._least_connection = mode == "ipvs" and ipvs_scheduler == "lc"
+        if mode == "iptables":
+            self._choose = self._choose_iptables
+        elif mode == "nftables":
+            self._choose = self._choose_nftables
+        elif self._least_connection:
+            self._choose = self._choose_least_connection
+        else:
+            self._choose = self._choose_round_robin
+
+    def start(self) -> None:
+        self.state.watch(ev.EndpointsChanged, self._on_endpoints_changed)
+        for update in self.endpoints.published.values():
+            self._tables[update.service_key] = _Table(update)
+
+    # --- routing ---------------------------------------------------------------------------------
+    def route(self, service: str, client: str, node: str, now: float, external: bool = False) -> Endpoint | str:
+        """The endpoint that a new connection from ``client`` to ``service`` (``namespace/name``),
+        entering at ``node`` at time ``now``, is sent to, or why it is not (a :data:`ROUTE_FAILURES`
+        string). ``external``: it came through a node port or a load balancer."""
+        machine = self._nodes.get(node)
+        if machine is None or not machine.up:
+            return NODE_DOWN
+        table = self._frozen.get(node, self._tables).get(service)
+        if table is None:
+            return UNKNOWN_SERVICE
+        if table.kind != "proxied":
+            return self._route_unproxied(table, external)
+        if external:
+            if not table.exposed:
+                return NOT_EXPOSED
+            local = table.external_local
+        else:
+            local = table.internal_local
+        if local:
+            pool = table.local.get(node)
+            if pool is None:
+                return NO_LOCAL_ENDPOINTS if table.has_any else NO_ENDPOINTS
+        else:
+            pool = table.cluster
+            if pool is None:
+                return NO_ENDPOINTS
+        if table.affinity_timeout:
+            return self._route_sticky(pool, table.affinity_timeout, service, client, node, now)
+        endpoint = self._choose(pool, service, node)
+        if self._least_connection:
+            self.acquire(node, endpoint)
+        return endpoint
+
+    def _route_sticky(self, pool: _Pool, timeout: float, service: str, client: str, node: str, now: float) -> Endpoint:
+        entries = self._affinity.get(node)
+        if entries is None:
+            entries = self._affinity[node] = {}
+        key = (service, client)
+        entry = entries.get(key)
+        endpoint = None
+        if entry is not None and now - entry[1] < timeout:
+            endpoint = pool.by_uid.get(entry[0])
+        if endpoint is None:
+            endpoint = self._choose(pool, service, node)
+            entries[key] = [endpoint.pod_uid, now]
+        else:
+            entry[1] = now  # type: ignore[index]
+        if self._least_connection:
+            self.acquire(node, endpoint)
+        return endpoint
+
+    def _route_unproxied(self, table: _Table, external: bool) -> Endpoint | str:
+        if table.kind == "external-name" or external:
+            return NOT_PROXIED
+        pool = table.cluster
+        if pool is None:
+            return NO_ENDPOINTS
+        return pool.endpoints[self.rng.randrange(pool.size)]
+
+    def _choose_iptables(self, pool: _Pool, service: str, node: str) -> Endpoint:
+        if pool.size == 1:
+            return pool.endpoints[0]
+        return pool.endpoints[bisect_right(pool.bounds, self.rng.random())]
+
+    def _choose_nftables(self, pool: _Pool, service: str, node: str) -> Endpoint:
+        return pool.endpoints[(self.rng.getrandbits(32) * pool.size) >> 32]
+
+    def _choose_round_robin(self, pool: _Pool, service: str, node: str) -> Endpoint:
+        positions = self._rr.get(node)
+        if positions is None:
+            positions = self._rr[node] = {}
+        position = positions.get(service, 0)
+        positions[service] = position + 1
+        return pool.endpoints[position % pool.size]
+
+    def _choose_least_connection(self, pool: _Pool, service: str, node: str) -> Endpoint:
+        counts = self._connections.get(node)
+        if not counts:
+            return pool.endpoints[0]
+        best = pool.endpoints[0]
+        fewest = counts.get(best.pod_uid, 0)
+        for endpoint in pool.endpoints:
+            active = counts.get(endpoint.pod_uid, 0)
+            if active < fewest:
+                best, fewest = endpoint, active
+        return best
+
+    # --- connections (IPVS lc) -----------------------------------------------------------------------
+    def acquire(self, node: str, endpoint: Endpoint) -> None:
+        """Count an active connection from ``node``'s proxy to ``endpoint`` (route does it in ``lc``)."""
+        counts = self._connections.get(node)
+        if counts is None:
+            counts = self._connections[node] = {}
+        counts[endpoint.pod_uid] = counts.get(endpoint.pod_uid, 0) + 1
+
+    def release(self, node: str, endpoint: Endpoint) -> None:
+        """End a connection counted by :meth:`acquire` (a no-op when none is counted)."""
+        counts = self._connections.get(node)
+        if counts is None:
+            return
+        active = counts.get(endpoint.pod_uid, 0)
+        if active > 1:
+            counts[endpoint.pod_uid] = active - 1
+        elif active == 1:
+            del counts[endpoint.pod_uid]
+
+    def active_connections(self, node: str, endpoint: Endpoint) -> int:
+        return self._connections.get(node, {}).get(endpoint.pod_uid, 0)
+
+    # --- delivery ------------------------------------------------------------------------------------
+    def endpoint_alive(self, endpoint: Endpoint) -> bool:
+        """Whether a connection to ``endpoint`` would be answered: the pod still exists (same uid),
+        its machine is up, and every container of it is running. The kubelet's runtime record is the
+        truth when it has one (a container may have died while the kubelet could not report it);
+        otherwise the pod's reported container states."""
+        pod = self._pods.get(endpoint.pod_uid)
+        if pod is None or not self._nodes[endpoint.node].up:  # a pod's node exists while the pod does
+            return False
+        kubelet = self._kubelets.get(endpoint.node)
+        run = kubelet.pods.get(pod.key) if kubelet is not None else None
+        if run is not None and run.pod is pod:
+            for container in run.containers:
+                if not container.alive:
+                    return False
+            return True
+        for status in pod.containers:
+            if status.state != "running":
+                return False
+        return True
+
+    def deliver(self, service: str, client: str, node: str, now: float, external: bool = False) -> Endpoint | str:
+        """:meth:`route`, then the checks the network does: a dead endpoint (:data:`ENDPOINT_DEAD`)
+        or one across a partition (:data:`UNREACHABLE`) fails. Counts every outcome."""
+        result = self.route(service, client, node, now, external)
+        if isinstance(result, str):
+            reason = result
+        else:
+            if not self.endpoint_alive(result):
+                reason = ENDPOINT_DEAD
+            elif result.node != node and self.reachable is not None and not self.reachable(node, result.node):
+                reason = UNREACHABLE
+            else:
+                self.delivered += 1
+                return result
+            if self._least_connection:
+                self.release(node, result)  # the connection was never made
+        self.failures[reason] = self.failures.get(reason, 0) + 1
+        return reason
+
+    def health_check(self, service: str, node: str) -> bool:
+        """``node``'s answer to a cloud load balancer's health check for ``service``: with
+        ``externalTrafficPolicy: Local``, whether it has a local *ready* endpoint (the
+        ``healthCheckNodePort`` server counts those; pkg/proxy/healthcheck); otherwise whether the
+        node is up. A node that never saw the Service fails."""
+        machine = self._nodes.get(node)
+        if machine is None or not machine.up:
+            return False
+        table = self._frozen.get(node, self._tables).get(service)
+        if table is None:
+            return False
+        if table.external_local:
+            return table.local_ready.get(node, 0) > 0
+        return True
+
+    # --- what each node knows ------------------------------------------------------------------------
+    def set_connected(self, node: str, connected: bool) -> None:
+        """Cut ``node`` off from the control plane (it keeps routing with the view it has) or join
+        it again (it sees the current endpoints ``propagation_delay`` later, as after a re-list)."""
+        generation = self._link_generation.get(node, 0) + 1
+        self._link_generation[node] = generation
+        if not connected:
+            self._disconnected[node] = None
+            if node not in self._frozen:
+                if self._snapshot is None:
+                    self._snapshot = dict(self._tables)
+                self._frozen[node] = self._snapshot
+            return
+        if node not in self._disconnected:
+            return
+        del self._disconnected[node]
+        delay = self.endpoints.propagation_delay
+        if delay <= 0:
+            self._frozen.pop(node, None)
+            return
+        timeout = self.env.timeout(delay)
+        timeout.callbacks.append(lambda _e: self._resynced(node, generation))  # type: ignore[union-attr]
+
+    def _resynced(self, node: str, generation: int) -> None:
+        if self._link_generation.get(node) == generation:
+            self._frozen.pop(node, None)
+
+    def is_connected(self, node: str) -> bool:
+        return node not in self._disconnected
+
+    def known_version(self, service: str, node: str) -> int:
+        """The version of ``service``'s endpoints ``node``'s proxy routes with (0: none)."""
+        table = self._frozen.get(node, self._tables).get(service)
+        return table.version if table is not None else 0
+
+    def _on_endpoints_changed(self, event: ev.EndpointsChanged) -> None:
+        update = self.endpoints.published.get(event.service)
+        if update is None or update.version != event.version:
+            return
+        self._tables[event.service] = _Table(update)
+        self._snapshot = None
