@@ -13,7 +13,7 @@ import pytest
 
 from podquake.model import constants as k8s
 from podquake.model.cluster import ClusterSpec
-from podquake.model.endpoints import Endpoint, EndpointSliceController
+from podquake.model.endpoints import Endpoint
 from podquake.model.manifests import load_manifests
 from podquake.model.proxy import (
     ENDPOINT_DEAD,
@@ -383,7 +383,7 @@ def test_same_seed_same_routes():
 @pytest.mark.skipif(not MANIFESTS.is_dir(), reason=f"the shared sample manifests are not at {MANIFESTS}")
 def test_online_boutique_frontend_external_load_balancer_reaches_frontend_pods():
     sim = Simulation(ClusterSpec.default(), seed=3)
-    endpoints, proxy = sim.endpoints, sim.proxy
+    proxy = sim.proxy
     manifests = load_manifests(MANIFESTS / "online-boutique.yaml")
     sim.apply(manifests)
     assert sim.run_until_stable(timeout=600)
