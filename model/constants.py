@@ -226,3 +226,20 @@ PDB_MAX_DISRUPTED_PODS = 2000
 # waitForDelete polls every 1 s)
 DRAIN_EVICTION_RETRY_SECONDS = 5.0
 DRAIN_DELETE_POLL_SECONDS = 1.0
+
+# --- HorizontalPodAutoscaler controller (model/controllers/hpa.py, model/controllers/hpa_replicas.py) ---
+# kubernetes/kubernetes:pkg/controller/podautoscaler/config/v1alpha1/defaults.go (RecommendedDefaultHPAControllerConfiguration:
+# --horizontal-pod-autoscaler-sync-period 15 s, -tolerance 0.1, -downscale-stabilization 5 min,
+# -cpu-initialization-period 5 min, -initial-readiness-delay 30 s)
+HPA_SYNC_PERIOD_SECONDS = 15.0
+HPA_TOLERANCE = 0.1
+HPA_DOWNSCALE_STABILIZATION_SECONDS = 300
+HPA_CPU_INITIALIZATION_PERIOD_SECONDS = 300.0
+HPA_INITIAL_READINESS_DELAY_SECONDS = 30.0
+# kubernetes/kubernetes:pkg/controller/podautoscaler/horizontal.go (scaleUpLimitFactor, scaleUpLimitMinimum: without
+# spec.behavior a sync scales up to at most max(2 x current, 4))
+HPA_SCALE_UP_LIMIT_FACTOR = 2.0
+HPA_SCALE_UP_LIMIT_MINIMUM = 4.0
+# kubernetes-sigs/metrics-server:manifests/base/deployment.yaml (--metric-resolution=15s): the window a CPU usage
+# sample covers; the HPA ignores a starting pod's sample taken less than one window after it turned Ready.
+METRICS_SERVER_RESOLUTION_SECONDS = 15.0

@@ -47,7 +47,9 @@ Faults (the public methods a chaos nemesis calls; each returns whether it had an
 finishing), ``fail_probe``/``recover_probe``, ``stop_kubelet``/``start_kubelet`` (the process: no lease,
 no actions, the containers keep running), ``power_off``/``power_on`` (the machine: every container
 dies at once, with its emptyDir data and the kubelet's memory), ``fail_runtime``/``recover_runtime``
-(the container runtime: the kubelet reports the node NotReady and can act on nothing).
+(the container runtime: the kubelet reports the node NotReady and can act on nothing), and
+``set_api_reachable`` (the cluster network, :mod:`podquake.model.network`, opens or closes the node's
+path to the API server; see below).
 :func:`kubelet_for` finds the kubelet running a pod.
 
 >>> from podquake.model import ClusterSpec, Simulation
@@ -58,6 +60,15 @@ dies at once, with its emptyDir data and the kubelet's memory), ``fail_runtime``
 What the store shows is the API server's view, written by the kubelet: while the kubelet cannot
 report (machine down, process stopped, runtime down) the pods keep their last reported status, and
 the kubelet reports what happened when it comes back (as its status manager resyncs).
+
+Cut off from the API server (``set_api_reachable(False)``), the kubelet runs on as upstream's does when
+the API server is unreachable: no lease renewals (so the node goes Unknown after the grace period and
+its pods are evicted in the API), no new bindings or deletions reach it, and it reports nothing; but
+its containers keep running, and it still restarts a crashed container locally (restart policy,
+CrashLoopBackOff) and kills one whose liveness or startup probe fails. What it could not report waits
+in an outbox; when the API server is reachable again the kubelet renews its lease, writes the outbox
+to the API (the exits and restarts, in order, at that instant) and resyncs as after ``start_kubelet``:
+pods deleted in the API meanwhile are stopped then.
 
 Simplifications of Kubernetes, on purpose:
 - init containers and sidecars are not run: they are taken to finish within the start latency;
@@ -75,11 +86,17 @@ Simplifications of Kubernetes, on purpose:
   stop) is redone from the start when it comes back; injected probe failures are forgotten when the
   machine powers off (the containers are gone);
 - a deleted pod's phase is not moved to Succeeded/Failed before it is removed; restartCount is
-  counted when the restart is decided (``set_container_waiting(restarting=True)``).
+  counted when the restart is decided (``set_container_waiting(restarting=True)``);
+- cut off from the API server, the kubelet drops work in flight (pending starts, restarts scheduled
+  before the cut, graceful stops) and redoes it on reconnection, as after ``stop_kubelet``; it only
+  keeps restarting and liveness-killing containers of pods it had started; readiness is re-probed
+  on reconnection; the outbox reports container starts at the reconnection instant (upstream sends
+  the real start times in the first status update).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from podquake.model import constants as k8s
@@ -184,11 +201,13 @@ class Kubelet:
         self.node: Node = sim.state.nodes[node_name]
         self.running = True  # the kubelet process
         self.runtime_healthy = True  # the container runtime
+        self.connected = True  # the API server is reachable (the cluster network decides)
         self.lease_slot = 0
         self.pods: dict[str, _PodRun] = {}  # by pod key
         self._epoch = 0  # changes when the kubelet stops acting: cancels everything it had scheduled
         self._removed = False
         self._dispatcher = sim.kubelet_dispatcher
+        self._outbox: list[tuple[_PodRun, int, str, tuple[object, ...]]] = []  # unreported while cut off
 
     def start(self) -> None:
         """Begin: draw the lease phase, renew leases, and run the pods already bound here."""
@@ -201,12 +220,17 @@ class Kubelet:
 
     @property
     def beating(self) -> bool:
-        """Renewing the lease: the machine is up and the kubelet process runs."""
-        return self.running and self.node.up and not self._removed
+        """Renewing the lease: the machine is up, the kubelet process runs, the API server is reachable."""
+        return self.running and self.node.up and not self._removed and self.connected
 
     @property
     def acting(self) -> bool:
         """Able to start, stop, probe and report containers: beating, with a healthy runtime."""
+        return self.running and self.runtime_healthy and self.node.up and not self._removed and self.connected
+
+    @property
+    def managing(self) -> bool:
+        """Able to run its containers, reachable API server or not: acting, or acting but cut off."""
         return self.running and self.runtime_healthy and self.node.up and not self._removed
 
     # === faults ===================================================================================
@@ -290,6 +314,8 @@ class Kubelet:
         self.running = True
         if self.beating:
             self._come_back()
+        elif self.managing:
+            self._act_locally()
         return True
 
     def power_off(self) -> bool:
@@ -341,6 +367,28 @@ class Kubelet:
         if self.beating:
             self._report_node_ready()
             self._resync()
+        elif self.managing:
+            self._act_locally()
+        return True
+
+    def set_api_reachable(self, reachable: bool) -> bool:
+        """The node's path to the API server closes (``False``) or opens again (``True``); the
+        cluster network (:class:`~podquake.model.network.ClusterNetwork`) calls this. Cut off, the
+        kubelet renews no lease, sees no new bindings or deletions and reports nothing, while its
+        containers keep running and crashed ones restart locally; reconnected, it renews its lease,
+        reports what happened meanwhile and resyncs (see the module docstring). Returns whether the
+        reachability changed.
+
+        Example: ``sim.kubelets["worker-1"].set_api_reachable(False)``.
+        """
+        if reachable == self.connected:
+            return False
+        self.connected = reachable
+        if not reachable:
+            self._dispatcher.leave(self)
+            self._act_locally()
+        elif self.beating:
+            self._come_back()
         return True
 
     # === watch events (routed by the dispatcher) ==================================================
@@ -363,11 +411,15 @@ class Kubelet:
             for run in self.pods.values():
                 self._kill_silently(run)
             self.pods = {}
+            self._outbox = []
             return
         self.running = True
         self.runtime_healthy = True
         self.pods = {}
-        self._come_back()
+        if self.connected:
+            self._come_back()
+        else:
+            self._act_locally()
 
     def _shutdown(self) -> None:
         self._removed = True
@@ -376,6 +428,7 @@ class Kubelet:
         for run in self.pods.values():
             self._kill_silently(run)
         self.pods = {}
+        self._outbox = []
 
     # === lease and node status ====================================================================
     def _renew_lease(self) -> None:
@@ -435,15 +488,25 @@ class Kubelet:
         known = self.pods.get(key)
         if known is not None and known.pod is pod:
             return
+        if not self._volumes_ready(pod, lambda: self._start_new_pod(pod, epoch)):
+            return
         run = self.pods[key] = _PodRun(pod)
         run.started = True
         for c in run.containers:
             self._run_container(run, c)
         self._report_pod(run)
 
+    def _volumes_ready(self, pod: Pod, resume: Callable[[], None]) -> bool:
+        """The volume manager's WaitForAttachAndMount: False (and ``resume()`` later) while a volume of
+        the pod is not attached to this node (see :mod:`podquake.model.volumes`)."""
+        gate = self._dispatcher.volume_gate
+        return gate is None or gate(pod, self.node_name, resume)
+
     def _start_pod(self, run: _PodRun, epoch: int, indexes: list[int]) -> None:
         pod = run.pod
         if epoch != self._epoch or self.pods.get(pod.key) is not run or pod.deletion_timestamp is not None:
+            return
+        if not self._volumes_ready(pod, lambda: self._start_pod(run, epoch, indexes)):
             return
         run.started = True
         for i in indexes:
@@ -477,6 +540,8 @@ class Kubelet:
     def _resync(self) -> None:
         """Catch up with the API and the runtime after being away (or at start)."""
         state = self.state
+        if self._outbox:
+            self._flush_outbox()
         for key, run in list(self.pods.items()):
             if state.pods.get(run.pod.uid) is not run.pod:
                 del self.pods[key]
@@ -587,6 +652,8 @@ class Kubelet:
         c.finished_at = self.env.now
         if self.acting:
             self._report_exit(run, c, exit_code, reason, probe_kill)
+        elif self.managing:  # running, but cut off from the API server
+            self._died_locally(run, c, exit_code, reason, probe_kill)
         else:
             c.unreported = (exit_code, reason, probe_kill)
         return True
@@ -703,6 +770,10 @@ class Kubelet:
     def _startup_passed(self, run: _PodRun, c: _Container, epoch: int, gen: int, probe_gen: int) -> None:
         if epoch != self._epoch or gen != c.gen or probe_gen != c.probe_gen:
             return
+        if not self.acting:  # cut off from the API server: nothing to report, liveness to watch
+            c.started = True
+            self._arm_liveness(run, c)
+            return
         self._on_started(run, c)
         self._report_pod(run)
 
@@ -737,7 +808,83 @@ class Kubelet:
                 self._arm_liveness(run, c)
             elif not c.started:
                 self._arm_startup(run, c)
+        elif self.managing and c.alive and probe != "readiness":  # cut off: probes still kill
+            self._arm_local_probes(run, c)
         return True
+
+    # === cut off from the API server ================================================================
+    def _act_locally(self) -> None:
+        """The kubelet runs but cannot reach the API server: drop the work in flight (it is redone on
+        reconnection) and keep the started pods' containers going: watch their liveness and restart
+        the dead ones that should restart (as decided before the cut, or now for unreported exits)."""
+        self._epoch += 1
+        if not self.managing:
+            return
+        for run in self.pods.values():
+            if not run.started or run.terminating >= 0:
+                continue
+            for c in run.containers:
+                if c.alive:
+                    self._arm_local_probes(run, c)
+                elif c.unreported is not None:
+                    exit_code, reason, probe_kill = c.unreported
+                    c.unreported = None
+                    self._died_locally(run, c, exit_code, reason, probe_kill)
+                elif run.pod.containers[c.index].state == "waiting":  # a restart decided and reported
+                    when = self.env.now + self._backoff_wait(c)
+                    self._dispatcher.call_at(when, self._restart_locally, run, c, self._epoch, c.gen)
+
+    def _died_locally(self, run: _PodRun, c: _Container, exit_code: int, reason: str, probe_kill: bool) -> None:
+        """A container exited while the API server is unreachable: note it for the API, and restart
+        it locally after its back-off if the restart policy says so (``_report_exit``'s decision)."""
+        self._outbox.append((run, c.index, "terminated", (exit_code, reason)))
+        pod = run.pod
+        if pod.phase in _TERMINAL:
+            return
+        if not should_restart(pod.spec.restart_policy, exit_code, probe_kill):
+            return
+        wait = self._backoff_wait(c)
+        if wait <= 0:  # the first restart is immediate, as when reported
+            self._outbox.append((run, c.index, "waiting", ("ContainerCreating", 0.0)))
+            self._restart_locally(run, c, self._epoch, c.gen)
+        else:
+            self._outbox.append((run, c.index, "waiting", ("CrashLoopBackOff", c.backoff)))
+            self._dispatcher.call_at(self.env.now + wait, self._restart_locally, run, c, self._epoch, c.gen)
+
+    def _restart_locally(self, run: _PodRun, c: _Container, epoch: int, gen: int) -> None:
+        if epoch != self._epoch or gen != c.gen or c.alive or self.pods.get(run.pod.key) is not run:
+            return
+        self._backoff_next(c)
+        c.alive = True
+        c.gen += 1
+        c.started_at = self.env.now
+        c.started = c.spec.startup_probe is None
+        self._outbox.append((run, c.index, "running", ()))
+        self._arm_local_probes(run, c)
+
+    def _arm_local_probes(self, run: _PodRun, c: _Container) -> None:
+        """Cut off, only the probes that kill matter: liveness, or startup until it passes."""
+        if c.started:
+            self._arm_liveness(run, c)
+        else:
+            self._arm_startup(run, c)
+
+    def _flush_outbox(self) -> None:
+        """Write what happened while cut off to the API, in order (pods it still runs only)."""
+        outbox, self._outbox = self._outbox, []
+        state = self.state
+        for run, index, what, args in outbox:
+            pod = run.pod
+            if state.pods.get(pod.uid) is not pod or self.pods.get(pod.key) is not run:
+                continue
+            if what == "terminated":
+                exit_code, reason = args
+                state.terminate_container(pod.uid, index, exit_code, reason)  # type: ignore[arg-type]
+            elif what == "waiting":
+                reason, backoff = args
+                state.set_container_waiting(pod.uid, index, reason, backoff, restarting=True)  # type: ignore[arg-type]
+            else:
+                state.start_container(pod.uid, index)
 
     # === helpers ==================================================================================
     def _target(self, pod_key: str, container: str | int) -> tuple[_PodRun, _Container] | None:

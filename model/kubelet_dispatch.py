@@ -55,6 +55,10 @@ class KubeletDispatcher:
         self.state = sim.state
         self.kubelets: dict[str, Kubelet] = {}
         self.deletion_reasons: dict[str, str] = {}  # by pod key, until the pod is gone
+        #: Asked by a kubelet before it starts a pod's containers: ``gate(pod, node_name, resume)`` is
+        #: True when the pod's volumes are attached, else False and it calls ``resume()`` once they are
+        #: (the kubelet volume manager's WaitForAttachAndMount). Set by :class:`~podquake.model.volumes.Volumes`.
+        self.volume_gate: Callable[[Pod, str, Callable[[], None]], bool] | None = None
         self._due: dict[float, list[tuple[Callable[..., None], tuple[Any, ...]]]] = {}
         self._starts: dict[float, list[tuple[Kubelet, Pod, int]]] = {}
         self._slots: dict[int, dict[Kubelet, None]] = {}
@@ -70,7 +74,7 @@ class KubeletDispatcher:
         # The hot path of a big cluster: no record yet, just a place in the batch of pods that
         # start at the same instant (the kubelet takes charge of the pod when it starts).
         kubelet = self.kubelets.get(event.node)
-        if kubelet is None or not (kubelet.running and kubelet.runtime_healthy and kubelet.node.up):
+        if kubelet is None or not kubelet.acting:
             return
         when = self.env.now + kubelet.timing.container_start_seconds
         batch = self._starts.get(when)
@@ -152,7 +156,7 @@ class KubeletDispatcher:
         heartbeat = self.state.heartbeat
         for kubelet in list(members):  # Kubelet._renew_lease, inlined: 300,000 calls per 10 min at 5,000 nodes
             node = kubelet.node
-            if kubelet.running and node.up:
+            if kubelet.running and node.up and kubelet.connected:
                 heartbeat(kubelet.node_name)
                 if node.ready != ("True" if kubelet.runtime_healthy else "False"):
                     kubelet._report_node_ready()

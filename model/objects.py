@@ -27,6 +27,7 @@ __all__ = [
     "Deployment",
     "Node",
     "OwnerRef",
+    "PersistentVolume",
     "Pod",
     "PodSpec",
     "PodTemplate",
@@ -328,6 +329,32 @@ class StatefulSet(Workload):
 @dataclass(slots=True, eq=False)
 class DaemonSet(Workload):
     kind: str = field(default="DaemonSet", init=False)
+
+
+@dataclass(slots=True, eq=False)
+class PersistentVolume:
+    """A PersistentVolume: where it lives, who claims it, which nodes it is attached to, the data it holds.
+
+    ``zone`` is the ``topology.kubernetes.io/zone`` its node affinity requires (``""``: any node).
+    ``claim`` is the bound claim's ``namespace/name``. ``attached`` holds the nodes it is attached to
+    (at most one unless its access modes allow multi-attach). ``writes`` is its data, counted as the
+    sum of the writes acknowledged to it (see :mod:`podquake.model.volumes`). Only the store changes it.
+    """
+
+    name: str
+    zone: str
+    access_modes: tuple[str, ...]
+    storage_bytes: int
+    claim: str | None = None
+    attached: dict[str, None] = field(default_factory=dict)
+    writes: int = 0
+    created_at: float = 0.0
+
+    @property
+    def multi_attach(self) -> bool:
+        """May be attached to several nodes at once: no access modes, or ReadWriteMany / ReadOnlyMany
+        among them (upstream ``util.IsMultiAttachAllowed``, pkg/volume/util/util.go)."""
+        return not self.access_modes or "ReadWriteMany" in self.access_modes or "ReadOnlyMany" in self.access_modes
 
 
 WORKLOAD_KINDS = {"Deployment": Deployment, "ReplicaSet": ReplicaSet, "StatefulSet": StatefulSet, "DaemonSet": DaemonSet}

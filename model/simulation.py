@@ -99,6 +99,7 @@ class Simulation:
     ) -> None:
         from podquake.model.controllers.daemonset import DaemonSetController
         from podquake.model.controllers.deployment import DeploymentController
+        from podquake.model.disruption import DisruptionController
         from podquake.model.controllers.nodelifecycle import NodeLifecycleController
         from podquake.model.controllers.podgc import PodGarbageCollector
         from podquake.model.controllers.replicaset import ReplicaSetController
@@ -110,6 +111,7 @@ class Simulation:
         from podquake.model.metrics import Metrics
         from podquake.model.proxy import Proxy
         from podquake.model.scheduling.registry import resolve_scheduler
+        from podquake.model.volumes import Volumes
 
         self.seed = seed
         self.cluster_spec = cluster if cluster is not None else ClusterSpec.default()
@@ -132,6 +134,7 @@ class Simulation:
         self.kubelets: dict[str, Kubelet] = {}
         self.proxy = Proxy(self, mode=proxy_mode)
         self.metrics = Metrics()
+        self.disruption = DisruptionController(self)
         self._kubelet_class = Kubelet
         self.state.watch(ev.NodeAdded, self._on_node_added)
         for component in (
@@ -144,10 +147,13 @@ class Simulation:
             self.node_lifecycle,
             self.endpoints,
             self.proxy,
+            self.disruption,
         ):
             component.start()
         # Shared by every kubelet; made after the control plane, so its watchers run after theirs.
         self.kubelet_dispatcher = KubeletDispatcher(self)
+        self.volumes = Volumes(self)
+        self.volumes.start()
         for node in self.cluster_spec.build_nodes():
             self.add_node(node)
 

@@ -27,6 +27,7 @@ from podquake.model.selectors import LabelSelector, Taint
 from podquake.model.trace import Event, Trace
 
 if TYPE_CHECKING:
+    from podquake.model.controllers.hpa import HPAStatus
     from podquake.model.disruption import PDBStatus
 
 __all__ = ["ClusterState", "StateError"]
@@ -62,6 +63,7 @@ class ClusterState:
         self.volumes: dict[str, PersistentVolume] = {}  # PersistentVolumes by name
         self.empty_dirs: dict[str, dict[str, int]] = {}  # pod key -> emptyDir volume name -> writes held
         self.pdb_status: dict[tuple[str, str], PDBStatus] = {}  # (namespace, name) -> PDB status
+        self.hpa_status: dict[tuple[str, str], HPAStatus] = {}  # (namespace, name) -> HPA status
         self._watchers: dict[type[Event], list[Watcher]] = defaultdict(list)
         self._node_count_version = 0
 
@@ -351,6 +353,23 @@ class ClusterState:
         """A Service's endpoints reached the node proxies (the EndpointSlice controller holds the sets)."""
         self._record(ev.EndpointsChanged(self.clock(), service, version, ready, serving_terminating, not_ready))
 
+    # --- traffic and load (model/traffic.py, model/load.py, model/jobs.py keep their own state) ---
+    def record_traffic_spike(self, service: str, multiplier: float, start: float, duration: float) -> None:
+        self._record(ev.TrafficSpike(self.clock(), service, multiplier, start, duration))
+
+    def record_traffic_window(self, window: ev.TrafficWindow) -> None:
+        """One Service's traffic in one window, as the load model measured it (built there: it has
+        many fields)."""
+        self._record(window)
+
+    def record_work_queue_window(
+        self, queue: str, start: float, enqueued: int, done: int, requeued: int, queued: int, in_flight: int, workers: int
+    ) -> None:
+        self._record(ev.WorkQueueWindow(self.clock(), queue, start, enqueued, done, requeued, queued, in_flight, workers))
+
+    def record_work_requeued(self, queue: str, pod: str, items: int, reason: str) -> None:
+        self._record(ev.WorkItemsRequeued(self.clock(), queue, pod, items, reason))
+
     # --- cloud provider, load balancers, cluster autoscaler (their own state lives with them) ----
     def record_machine(self, machine: str, pool: str, zone: str, state: str, detail: str = "") -> None:
         """A cloud machine changed state (the cloud provider holds the machines)."""
@@ -471,6 +490,21 @@ class ClusterState:
 
     def record_drain_finished(self, node: str, outcome: str, evicted: int) -> None:
         self._record(ev.NodeDrainFinished(self.clock(), node, outcome, evicted))
+
+    # --- autoscaling (model/controllers/hpa.py decides; these write and record) --------------------
+    def set_hpa_status(self, namespace: str, name: str, status: HPAStatus | None) -> None:
+        """An HPA's status as its last sync wrote it (``None``: the HPA is gone). Not traced: it changes
+        every sync; the scaling decisions are (:meth:`record_hpa_scaled`)."""
+        if status is None:
+            self.hpa_status.pop((namespace, name), None)
+        else:
+            self.hpa_status[(namespace, name)] = status
+
+    def record_hpa_scaled(self, hpa: str, target: str, from_replicas: int, to_replicas: int, reason: str, metrics: str) -> None:
+        self._record(ev.HorizontalPodAutoscalerScaled(self.clock(), hpa, target, from_replicas, to_replicas, reason, metrics))
+
+    def record_hpa_failed(self, hpa: str, reason: str, message: str) -> None:
+        self._record(ev.HorizontalPodAutoscalerFailed(self.clock(), hpa, reason, message))
 
     # --- queries (read-only helpers for controllers) --------------------------------------------
     def pods_owned_by(self, owner_uid: str) -> Iterable[Pod]:

@@ -283,6 +283,87 @@ class EndpointsChanged(Event):
     not_ready: int
 
 
+# --- traffic and load (model/traffic.py, model/load.py, model/jobs.py) ---------------------------
+def _tuples(event: Event, *names: str) -> None:
+    """Turn list fields (as JSON gives them back) into tuples, so a replayed event equals the original."""
+    for name in names:
+        value = getattr(event, name)
+        if not isinstance(value, tuple):
+            object.__setattr__(event, name, tuple(value))
+
+
+@_event
+@dataclass(frozen=True, slots=True)
+class TrafficSpike(Event):
+    """The traffic offered to ``service`` is multiplied by ``multiplier`` from ``start`` for ``duration`` seconds."""
+
+    service: str
+    multiplier: float
+    start: float
+    duration: float
+
+
+@_event
+@dataclass(frozen=True, slots=True)
+class TrafficWindow(Event):
+    """What the load generators offered ``service`` in the window ``[start, t)`` and what became of it.
+
+    Totals: ``offered`` = ``served`` + ``failed`` + (``queued`` now - ``queued`` at the window's start),
+    in requests (fractional in the fluid mode). Per endpoint (pod ``namespace/name``, parallel
+    arrays): requests sent to it, served by it, failed there (dead or unreachable pod, queue full,
+    lost in its queue when it died), and the mean latency in seconds of those it served (0 if none).
+    Failures before any endpoint was chosen (no endpoints, node down, no load balancer target, ...)
+    count in ``failed`` only; every failure is in ``failure_reasons``/``failure_counts``."""
+
+    service: str
+    start: float
+    offered: float
+    served: float
+    failed: float
+    queued: float
+    endpoints: tuple[str, ...]
+    endpoint_offered: tuple[float, ...]
+    endpoint_served: tuple[float, ...]
+    endpoint_failed: tuple[float, ...]
+    endpoint_latency: tuple[float, ...]
+    failure_reasons: tuple[str, ...]
+    failure_counts: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        _tuples(self, "endpoints", "endpoint_offered", "endpoint_served", "endpoint_failed", "endpoint_latency",
+                "failure_reasons", "failure_counts")  # fmt: skip
+
+
+@_event
+@dataclass(frozen=True, slots=True)
+class WorkQueueWindow(Event):
+    """A work queue's counters at the end of the window ``[start, t)``: items ever ``enqueued``,
+    ``done``, ``requeued`` (taken back from a worker that died holding them), and now ``queued``
+    and ``in_flight``; ``workers`` able to take items now. No item is lost when
+    ``enqueued == done + queued + in_flight``."""
+
+    queue: str
+    start: float
+    enqueued: int
+    done: int
+    requeued: int
+    queued: int
+    in_flight: int
+    workers: int
+
+
+@_event
+@dataclass(frozen=True, slots=True)
+class WorkItemsRequeued(Event):
+    """``items`` items held by worker ``pod`` went back on work queue ``queue`` because ``reason``
+    (the container stopped, the pod was deleted, its node went down, ...)."""
+
+    queue: str
+    pod: str
+    items: int
+    reason: str
+
+
 # --- the cloud provider, its load balancers, the cluster autoscaler -----------------------------
 @_event
 @dataclass(frozen=True, slots=True)
@@ -491,6 +572,33 @@ class NodeDrainFinished(Event):
     node: str
     outcome: str
     evicted: int
+
+
+# --- autoscaling (model/controllers/hpa.py) ----------------------------------------------------------
+@_event
+@dataclass(frozen=True, slots=True)
+class HorizontalPodAutoscalerScaled(Event):
+    """An HPA (``namespace/name``) rescaled its target (``Kind/name``) from ``from_replicas`` to
+    ``to_replicas``; ``reason`` is upstream's (``cpu resource utilization (percentage of request) above
+    target``, ``All metrics below target``, ...); ``metrics`` the values it saw, with their targets."""
+
+    hpa: str
+    target: str
+    from_replicas: int
+    to_replicas: int
+    reason: str
+    metrics: str
+
+
+@_event
+@dataclass(frozen=True, slots=True)
+class HorizontalPodAutoscalerFailed(Event):
+    """An HPA could not act: ``FailedGetScale`` (no scalable target) or ``FailedComputeMetricsReplicas``
+    (no metric gave a proposal). Recorded when the failure starts, not at every sync while it lasts."""
+
+    hpa: str
+    reason: str
+    message: str
 
 
 def event_from_dict(data: dict[str, object]) -> Event:

@@ -20,25 +20,48 @@ stateful_set_utils.go:
 - pods carry the template labels plus ``controller-revision-hash``,
   ``statefulset.kubernetes.io/pod-name`` and ``apps.kubernetes.io/pod-index``.
 
-Simplifications, on purpose: no PersistentVolumeClaims from ``volumeClaimTemplates`` (and so no
-PVC retention policy), no ``minReadySeconds``/``ordinals``/``maxUnavailable`` fields, no OnDelete
-strategy and no partition; pods belong to the set by owner reference only; the revision is the
+- each pod gets its own PersistentVolumeClaim per ``volumeClaimTemplates`` entry, named
+  ``<template>-<set>-<ordinal>``, created before the pod if missing and never deleted (the default
+  ``persistentVolumeClaimRetentionPolicy``, Retain/Retain), and mounted as the pod volume named after
+  the template (``createPersistentVolumeClaims`` and ``updateStorage`` in stateful_set_utils.go): a pod
+  recreated under the same name, on whatever node, finds the same claim, so the same volume and data
+  (see :mod:`podquake.model.volumes`).
+
+Simplifications, on purpose: the model keeps only the names of ``volumeClaimTemplates``, so each claim
+asks for ReadWriteOnce and 1 GiB (:data:`CLAIM_ACCESS_MODES`, :data:`CLAIM_STORAGE_BYTES`) unless a
+claim of that name already exists; no ``minReadySeconds``/``ordinals``/``maxUnavailable`` fields, no
+OnDelete strategy and no partition; pods belong to the set by owner reference only; the revision is the
 template hash (no ControllerRevision objects).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from podquake.model import constants as k8s
 from podquake.model.admission import pod_from_template
 from podquake.model.controllers.common import WorkloadController, delete_pod
-from podquake.model.objects import Pod, StatefulSet, Workload
+from podquake.model.objects import Pod, PodSpec, StatefulSet, VolumeSpec, Workload
+from podquake.model.resources_api import PersistentVolumeClaim
 
 if TYPE_CHECKING:
-    from podquake.model.simulation import WorkloadStatus
+    from podquake.model.simulation import Simulation, WorkloadStatus
 
-__all__ = ["StatefulSetController", "ordinal_of"]
+__all__ = ["CLAIM_ACCESS_MODES", "CLAIM_STORAGE_BYTES", "StatefulSetController", "claim_name", "ordinal_of"]
+
+#: What a claim made from a ``volumeClaimTemplates`` entry asks for (the model keeps only template names).
+CLAIM_ACCESS_MODES = ("ReadWriteOnce",)
+CLAIM_STORAGE_BYTES = 2**30
+
+
+def claim_name(template: str, set_name: str, ordinal: int) -> str:
+    """The claim of ordinal ``ordinal`` for a claim template (``getPersistentVolumeClaimName``).
+
+    >>> claim_name("data", "db", 0)
+    'data-db-0'
+    """
+    return f"{template}-{set_name}-{ordinal}"
 
 
 def ordinal_of(set_name: str, pod_name: str) -> int | None:
@@ -61,6 +84,10 @@ class StatefulSetController(WorkloadController):
     """Keeps the ordered pods of every StatefulSet. See the module docstring."""
 
     kind = "StatefulSet"
+
+    def __init__(self, sim: Simulation) -> None:
+        super().__init__(sim)
+        self._claim_specs: dict[tuple[str, int], tuple[PodSpec, PodSpec]] = {}  # (set uid, ordinal) -> (template spec, pod spec)
 
     def owner_of(self, pod: Pod) -> str | None:
         owner = pod.owner
@@ -150,6 +177,7 @@ class StatefulSetController(WorkloadController):
             name=name,
             namespace=ss.namespace,
             owner=ss.ref(),
+            spec=self._with_claims(ss, ordinal) if ss.volume_claim_templates else None,
             extra_labels={
                 k8s.LABEL_CONTROLLER_REVISION_HASH: revision,
                 k8s.LABEL_STATEFULSET_POD_NAME: name,
@@ -157,6 +185,31 @@ class StatefulSetController(WorkloadController):
             },
         )
         return self.create_pod(pod)
+
+    def _with_claims(self, ss: StatefulSet, ordinal: int) -> PodSpec:
+        """The pod spec of ``ordinal`` with its claims as volumes, each claim created if missing
+        (``createPersistentVolumeClaims`` then ``updateStorage``: claim volumes first, then the
+        template's other volumes)."""
+        state = self.state
+        volumes = []
+        for template in ss.volume_claim_templates:
+            claim = claim_name(template, ss.name, ordinal)
+            if ("PersistentVolumeClaim", ss.namespace, claim) not in state.objects:
+                pvc = PersistentVolumeClaim(claim, ss.namespace, CLAIM_ACCESS_MODES, CLAIM_STORAGE_BYTES)
+                state.put_object("PersistentVolumeClaim", ss.namespace, claim, pvc)
+            volumes.append(VolumeSpec(template, "persistentVolumeClaim", claim))
+        base = ss.template.spec
+        hit = self._claim_specs.get((ss.uid, ordinal))
+        if hit is not None and hit[0] is base:
+            return hit[1]
+        templates = set(ss.volume_claim_templates)
+        spec = replace(base, volumes=tuple(volumes) + tuple(v for v in base.volumes if v.name not in templates))
+        self._claim_specs[(ss.uid, ordinal)] = (base, spec)
+        return spec
+
+    def forget(self, uid: str) -> None:
+        for key in [k for k in self._claim_specs if k[0] == uid]:
+            del self._claim_specs[key]
 
     # --- status ------------------------------------------------------------------------------------
     def status(self, workload: Workload) -> WorkloadStatus:
