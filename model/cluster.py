@@ -11,6 +11,10 @@ Sock Shop select with ``nodeSelector``.
 A pool's ``ephemeralStorage`` is optional: left at 0 the nodes report none and the scheduler's
 contract does not check ephemeral-storage requests against them.
 
+A pool is also a node group of the cloud provider (:mod:`podquake.model.cloud`): ``minSize`` and
+``maxSize`` bound what the cluster autoscaler may do with it. Both default to ``count``, so a pool
+is not autoscaled unless they are given (``count`` is the size the cluster starts with).
+
 >>> spec = ClusterSpec.default()
 >>> len(spec.build_nodes()), sorted({n.zone for n in spec.build_nodes()})
 (6, ['zone-a', 'zone-b', 'zone-c'])
@@ -28,6 +32,8 @@ The YAML form (the ``cluster:`` section of a scenario file)::
         ephemeralStorage: 100Gi
         labels: {tier: general}
         taints: [{key: dedicated, value: batch, effect: NoSchedule}]
+        minSize: 3
+        maxSize: 12
 """
 
 from __future__ import annotations
@@ -42,7 +48,10 @@ from podquake.model.objects import Node
 from podquake.model.quantity import QuantityError, Resources, parse_cpu, parse_memory
 from podquake.model.selectors import TAINT_EFFECTS, Taint
 
-__all__ = ["ClusterSpec", "NodePool"]
+__all__ = ["POOL_LABEL", "ClusterSpec", "NodePool"]
+
+POOL_LABEL = "podquake.io/pool"
+"""The label naming the pool (node group) a node belongs to."""
 
 _POOL_FIELDS = {
     "name",
@@ -56,6 +65,8 @@ _POOL_FIELDS = {
     "reservedCpu",
     "reservedMemory",
     "ephemeralStorage",
+    "minSize",
+    "maxSize",
 }
 
 
@@ -64,6 +75,8 @@ class NodePool:
     """``count`` identical nodes spread round-robin over ``zones``.
 
     ``reserved_*`` is subtracted from capacity to give allocatable (kube-reserved + system-reserved).
+    ``min_size``/``max_size`` bound the pool as an autoscaled node group; ``None`` means ``count``
+    (read them through :attr:`min_nodes` and :attr:`max_nodes`).
     """
 
     name: str = "worker"
@@ -77,6 +90,8 @@ class NodePool:
     reserved_cpu_millis: int = 0
     reserved_memory_bytes: int = 0
     ephemeral_storage_bytes: int = 0
+    min_size: int | None = None
+    max_size: int | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -94,8 +109,46 @@ class NodePool:
             problems.append(f"maxPods {self.max_pods} must be positive")
         if self.ephemeral_storage_bytes < 0:
             problems.append("ephemeralStorage must not be negative")
+        if self.min_size is not None and self.min_size < 0:
+            problems.append(f"minSize {self.min_size} must not be negative")
+        elif self.min_size is not None and self.max_size is not None and self.min_size > self.max_size:
+            problems.append(f"minSize {self.min_size} must not exceed maxSize {self.max_size}")
+        elif self.count > self.max_nodes:
+            problems.append(f"count {self.count} exceeds maxSize {self.max_nodes}")
+        elif self.count < self.min_nodes:
+            problems.append(f"count {self.count} is below minSize {self.min_nodes}")
         if problems:
             raise InputError("; ".join(problems), location=f"node pool {self.name!r}")
+
+    @property
+    def min_nodes(self) -> int:
+        """The node group's minimum size (``minSize``, else ``count``)."""
+        return self.count if self.min_size is None else self.min_size
+
+    @property
+    def max_nodes(self) -> int:
+        """The node group's maximum size (``maxSize``, else ``count``)."""
+        return self.count if self.max_size is None else self.max_size
+
+    @property
+    def autoscaled(self) -> bool:
+        """Whether the cluster autoscaler may change the pool's size at all."""
+        return self.min_nodes < self.max_nodes
+
+    def node(self, name: str, zone: str, region: str) -> Node:
+        """A fresh :class:`Node` of this pool's shape, named ``name``, in ``zone`` (not yet in any store)."""
+        labels = {
+            k8s.LABEL_HOSTNAME: name,
+            k8s.LABEL_ZONE: zone,
+            k8s.LABEL_REGION: region,
+            k8s.LABEL_OS: "linux",
+            k8s.LABEL_ARCH: "amd64",
+            k8s.LEGACY_LABEL_OS: "linux",
+            k8s.LEGACY_LABEL_ARCH: "amd64",
+            POOL_LABEL: self.name,
+        }
+        labels.update(self.labels)
+        return Node(name, 0, labels, self.capacity, self.allocatable, taints=self.taints)
 
     @property
     def capacity(self) -> Resources:
@@ -129,6 +182,10 @@ class NodePool:
             data["reservedMemory"] = str(self.reserved_memory_bytes)
         if self.ephemeral_storage_bytes:
             data["ephemeralStorage"] = str(self.ephemeral_storage_bytes)
+        if self.min_size is not None:
+            data["minSize"] = self.min_size
+        if self.max_size is not None:
+            data["maxSize"] = self.max_size
         return data
 
 
@@ -181,22 +238,8 @@ class ClusterSpec:
         """Fresh :class:`Node` objects for this spec, in a fixed order (pool by pool)."""
         nodes = []
         for pool in self.pools:
-            capacity, allocatable = pool.capacity, pool.allocatable
             for i in range(pool.count):
-                name = f"{pool.name}-{i + 1}"
-                zone = pool.zones[i % len(pool.zones)]
-                labels = {
-                    k8s.LABEL_HOSTNAME: name,
-                    k8s.LABEL_ZONE: zone,
-                    k8s.LABEL_REGION: self.region,
-                    k8s.LABEL_OS: "linux",
-                    k8s.LABEL_ARCH: "amd64",
-                    k8s.LEGACY_LABEL_OS: "linux",
-                    k8s.LEGACY_LABEL_ARCH: "amd64",
-                    "podquake.io/pool": pool.name,
-                }
-                labels.update(pool.labels)
-                nodes.append(Node(name, 0, labels, capacity, allocatable, taints=pool.taints))
+                nodes.append(pool.node(f"{pool.name}-{i + 1}", pool.zones[i % len(pool.zones)], self.region))
         return nodes
 
     def to_dict(self) -> dict[str, Any]:
@@ -256,6 +299,10 @@ def _int(value: Any, source: str, field_name: str) -> int:
     return value
 
 
+def _optional_int(value: Any, source: str, field_name: str) -> int | None:
+    return None if value is None else _int(value, source, field_name)
+
+
 def _pool_from_dict(data: Any, source: str, where: str) -> NodePool:
     if not isinstance(data, Mapping):
         raise InputError("a pool must be a mapping", source=source, field=where)
@@ -293,6 +340,8 @@ def _pool_from_dict(data: Any, source: str, where: str) -> NodePool:
             reserved_cpu_millis=parse_cpu(data.get("reservedCpu", 0)),
             reserved_memory_bytes=parse_memory(data.get("reservedMemory", 0)),
             ephemeral_storage_bytes=parse_memory(data.get("ephemeralStorage", 0)),
+            min_size=_optional_int(data.get("minSize"), source, f"{where}.minSize"),
+            max_size=_optional_int(data.get("maxSize"), source, f"{where}.maxSize"),
         )
     except QuantityError as error:
         raise InputError(str(error), source=source, field=where, fix="write quantities like cpu: '4' and memory: 16Gi") from None

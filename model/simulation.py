@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import random
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +45,7 @@ from podquake.model.trace import Trace
 from podquake.model.views import ClusterView
 
 if TYPE_CHECKING:
+    from podquake.model.controllers.cluster_autoscaler import AutoscalerOptions
     from podquake.model.manifests import Manifest
 
 __all__ = ["Simulation", "Timing", "WorkloadStatus"]
@@ -96,7 +97,11 @@ class Simulation:
         timing: Timing | None = None,
         keep_trace: bool = True,
         proxy_mode: str = "iptables",
+        cloud_options: Mapping[str, Any] | None = None,
+        autoscaler_options: AutoscalerOptions | None = None,
     ) -> None:
+        from podquake.model.cloud import CloudProvider
+        from podquake.model.controllers.cluster_autoscaler import ClusterAutoscaler
         from podquake.model.controllers.daemonset import DaemonSetController
         from podquake.model.controllers.deployment import DeploymentController
         from podquake.model.disruption import DisruptionController
@@ -108,6 +113,7 @@ class Simulation:
         from podquake.model.endpoints import EndpointSliceController
         from podquake.model.kubelet import Kubelet
         from podquake.model.kubelet_dispatch import KubeletDispatcher
+        from podquake.model.loadbalancer import LoadBalancerController
         from podquake.model.metrics import Metrics
         from podquake.model.proxy import Proxy
         from podquake.model.scheduling.registry import resolve_scheduler
@@ -156,6 +162,12 @@ class Simulation:
         self.volumes.start()
         for node in self.cluster_spec.build_nodes():
             self.add_node(node)
+        # The cloud adopts the initial nodes as running machines of their pools.
+        self.cloud = CloudProvider(self, **dict(cloud_options or {}))
+        self.load_balancers = LoadBalancerController(self)
+        self.cluster_autoscaler = ClusterAutoscaler(self, self.cloud, autoscaler_options)
+        for component in (self.cloud, self.load_balancers, self.cluster_autoscaler):
+            component.start()
 
     # --- identity ------------------------------------------------------------------------------
     def new_uid(self) -> str:

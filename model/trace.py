@@ -330,8 +330,9 @@ class TrafficWindow(Event):
     failure_counts: tuple[float, ...]
 
     def __post_init__(self) -> None:
-        _tuples(self, "endpoints", "endpoint_offered", "endpoint_served", "endpoint_failed", "endpoint_latency",
-                "failure_reasons", "failure_counts")  # fmt: skip
+        if type(self.endpoints) is not tuple or type(self.failure_reasons) is not tuple:  # read back from JSON
+            _tuples(self, "endpoints", "endpoint_offered", "endpoint_served", "endpoint_failed", "endpoint_latency",
+                    "failure_reasons", "failure_counts")  # fmt: skip
 
 
 @_event

@@ -1,0 +1,400 @@
+"""The cluster autoscaler with upstream defaults: 10 s scans, scale-up for unschedulable pods that a new
+node would fit, 15 min provision limit and node-group back-off, scale-down of nodes under 50 % for
+10 min with PDBs respected, 10 min delay after a scale-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from podquake.model import constants as k8s
+from podquake.model import load_manifests
+from podquake.model import trace as ev
+from podquake.model.cloud import CloudProvider
+from podquake.model.cluster import ClusterSpec, NodePool
+from podquake.model.controllers.cluster_autoscaler import AutoscalerOptions, ClusterAutoscaler
+from podquake.model.objects import ContainerSpec, PodSpec, PodTemplate, VolumeSpec
+from podquake.model.quantity import Resources
+from podquake.model.resources_api import PodDisruptionBudget
+from podquake.model.selectors import LabelSelector
+from podquake.model.simulation import Simulation
+from tests.model.controllers.workload_kit import LegalFirstFit, deployment, replicaset
+
+GI = 2**30
+SCAN = k8s.CA_SCAN_INTERVAL_SECONDS  # 10 s
+BOOT = 90.0  # the cloud's default provisioning latency
+UNNEEDED = k8s.CA_SCALE_DOWN_UNNEEDED_SECONDS  # 600 s
+BACKOFF = k8s.CA_INITIAL_NODE_GROUP_BACKOFF_SECONDS  # 300 s
+
+
+def pool(name: str = "w", count: int = 1, max_size: int = 4, min_size: int | None = None, cpu: int = 2000, **kw: Any) -> NodePool:
+    return NodePool(name=name, count=count, zones=kw.pop("zones", ("zone-a",)), cpu_millis=cpu, memory_bytes=8 * GI, min_size=min_size, max_size=max_size, **kw)
+
+
+def make(*pools: NodePool, seed: int = 1, **options: Any) -> tuple[Simulation, CloudProvider, ClusterAutoscaler]:
+    sim = Simulation(
+        ClusterSpec(pools=pools or (pool(),)), seed=seed, scheduler=LegalFirstFit(),
+        autoscaler_options=AutoscalerOptions(**options),
+    )
+    return sim, sim.cloud, sim.cluster_autoscaler
+
+
+def tmpl(cpu: int, app: str = "web", volumes: tuple[VolumeSpec, ...] = (), annotations: tuple[tuple[str, str], ...] = (), **spec: Any) -> PodTemplate:
+    container = ContainerSpec("main", "nginx", Resources(cpu, 2**26), cpu_requested=True, memory_requested=True)
+    return PodTemplate((("app", app),), PodSpec(containers=(container,), volumes=volumes, **spec), annotations)
+
+
+def events(sim: Simulation, kind: type[ev.Event], **match: Any) -> list[Any]:
+    return [e for e in sim.trace.of_type(kind) if all(getattr(e, k) == v for k, v in match.items())]
+
+
+def pending(sim: Simulation) -> int:
+    return len(sim.state.unbound_pods)
+
+
+# --- scale-up --------------------------------------------------------------------------------------
+def test_scale_up_comes_at_the_next_scan_and_nodes_join_after_the_provisioning_latency():
+    sim, cloud, ca = make(pool(count=1, max_size=4))
+    sim.run(5.0)
+    replicaset(sim, replicas=3, tmpl=tmpl(1500))  # one fits w-1; two are unschedulable at t=5
+    sim.run(5.001)
+    assert pending(sim) == 2
+    sim.run(60.0)
+    (scale_up,) = events(sim, ev.ClusterAutoscalerScaleUp)
+    assert 5.0 < scale_up.t <= 5.0 + SCAN
+    assert (scale_up.pool, scale_up.nodes, scale_up.pods) == ("w", 2, 2)  # 1500m + 1500m do not share a 2000m node
+    requested = events(sim, ev.MachineStateChanged, state="requested")
+    assert [e.t for e in requested] == [scale_up.t, scale_up.t]
+    sim.run(scale_up.t + BOOT - 0.001)
+    assert len(sim.state.nodes) == 1 and pending(sim) == 2
+    sim.run(scale_up.t + BOOT + 0.001)
+    assert len(sim.state.nodes) == 3 and pending(sim) == 0
+    sim.run(600.0)
+    assert len(events(sim, ev.ClusterAutoscalerScaleUp)) == 1  # provisioning machines absorbed the pods
+
+
+def test_pods_younger_than_two_seconds_wait_for_the_next_scan():
+    sim, cloud, ca = make(pool(count=1))
+    sim.run(9.5)
+    replicaset(sim, replicas=2, tmpl=tmpl(1500))
+    sim.run(30.0)
+    (scale_up,) = events(sim, ev.ClusterAutoscalerScaleUp)
+    assert scale_up.t == 20.0  # at t=10 the pod was 0.5 s old (< CA_UNSCHEDULABLE_POD_TIME_BUFFER_SECONDS)
+
+
+def test_no_scale_up_when_no_groups_node_would_fit_the_pod():
+    sim, cloud, ca = make(pool(count=1, max_size=5, cpu=2000))
+    replicaset(sim, name="huge", replicas=1, app="huge", tmpl=tmpl(3000, app="huge"))
+    replicaset(sim, name="picky", replicas=1, app="picky", tmpl=tmpl(100, app="picky", node_selector=(("disk", "ssd"),)))
+    sim.run(300.0)
+    assert events(sim, ev.MachineStateChanged) == [] and pending(sim) == 2
+    reasons = {e.pod.split("/")[1].split("-")[0]: e.reason for e in events(sim, ev.PodNotTriggerScaleUp)}
+    assert set(reasons) == {"huge", "picky"} and all("didn't fit" in r for r in reasons.values())
+    assert len(events(sim, ev.PodNotTriggerScaleUp)) == 2  # once per pod, not once per scan
+
+
+def test_scale_up_stops_at_the_groups_max_size():
+    sim, cloud, ca = make(pool(count=1, max_size=3))
+    replicaset(sim, replicas=6, tmpl=tmpl(1500))
+    sim.run(1000.0)
+    assert cloud.pool_size("w") == 3 and len(sim.state.nodes) == 3
+    assert sum(e.nodes for e in events(sim, ev.ClusterAutoscalerScaleUp)) == 2
+    assert pending(sim) == 3
+    assert all("max size" in e.reason for e in events(sim, ev.PodNotTriggerScaleUp))
+
+
+def test_scale_up_stops_at_the_cloud_quota():
+    sim, cloud, ca = make(pool(count=1, max_size=10))
+    cloud.set_quota(2)
+    replicaset(sim, replicas=4, tmpl=tmpl(1500))
+    sim.run(1000.0)
+    assert cloud.live_count() == 2 and pending(sim) == 2
+    assert [e.nodes for e in events(sim, ev.ClusterAutoscalerScaleUp)] == [1]
+    assert events(sim, ev.NodeGroupBackoff) == []  # the quota is respected up front, not by failing
+
+
+def test_a_failed_machine_is_deleted_the_group_backed_off_and_the_scale_up_retried():
+    sim, cloud, ca = make(pool(count=1))
+    cloud.fail_next(1)
+    replicaset(sim, replicas=2, tmpl=tmpl(1500))
+    sim.run(2000.0)
+    first, retry = events(sim, ev.MachineStateChanged, state="requested")
+    (failed,) = events(sim, ev.MachineStateChanged, state="failed")
+    (backoff,) = events(sim, ev.NodeGroupBackoff)
+    assert failed.t == first.t + BOOT and failed.machine == first.machine
+    assert failed.t <= backoff.t <= failed.t + SCAN and backoff.until == backoff.t + BACKOFF
+    assert events(sim, ev.MachineStateChanged, state="terminated")[0].detail == "ProvisioningFailed"
+    assert backoff.until <= retry.t < backoff.until + SCAN  # not before the back-off ends
+    assert events(sim, ev.NodeAdded, node=retry.machine)[0].t == retry.t + BOOT
+    assert pending(sim) == 0 and ca.backoffs == {}
+
+
+def test_a_machine_that_does_not_boot_within_15_minutes_is_given_up_and_another_tried():
+    sim, cloud, ca = make(pool(count=1))
+    cloud.latency_multiplier = 25.0  # a 37.5 min boot
+    replicaset(sim, replicas=2, tmpl=tmpl(1500))
+    sim.run(1000.0)
+    cloud.latency_multiplier = 1.0
+    sim.run(4000.0)
+    first, retry = events(sim, ev.MachineStateChanged, state="requested")[:2]
+    (given_up,) = events(sim, ev.MachineStateChanged, state="terminated")
+    assert given_up.machine == first.machine and given_up.detail == "ProvisioningTimeout"
+    limit = k8s.CA_MAX_NODE_PROVISION_SECONDS
+    assert first.t + limit < given_up.t <= first.t + limit + SCAN
+    assert given_up.t + BACKOFF <= retry.t < given_up.t + BACKOFF + SCAN
+    assert first.machine not in sim.state.nodes and retry.machine in sim.state.nodes
+    assert pending(sim) == 0
+
+
+def test_least_waste_picks_the_group_whose_new_node_wastes_least():
+    small, large = pool("small", count=0, max_size=3, cpu=2000), pool("large", count=0, max_size=3, cpu=16000)
+    sim, cloud, ca = make(small, large)
+    replicaset(sim, replicas=1, tmpl=tmpl(1500))
+    sim.run(200.0)
+    assert [e.pool for e in events(sim, ev.ClusterAutoscalerScaleUp)] == ["small"]
+
+
+def test_the_random_expander_picks_among_the_groups_that_fit_by_seed():
+    chosen = set()
+    for seed in range(8):
+        sim, cloud, ca = make(pool("a", count=0, max_size=3), pool("b", count=0, max_size=3), seed=seed, expander="random")
+        replicaset(sim, replicas=1, tmpl=tmpl(1500))
+        sim.run(20.0)
+        chosen.add(events(sim, ev.ClusterAutoscalerScaleUp)[0].pool)
+    assert chosen == {"a", "b"}
+    with pytest.raises(ValueError, match="unknown expander"):
+        AutoscalerOptions(expander="most-pods")
+
+
+def test_new_nodes_go_to_the_zone_a_pending_pod_needs():
+    sim, cloud, ca = make(pool(count=1, zones=("zone-a", "zone-b")))
+    replicaset(sim, replicas=1, tmpl=tmpl(100, node_selector=((k8s.LABEL_ZONE, "zone-a"),)))
+    replicaset(sim, name="big", app="big", replicas=2, tmpl=tmpl(1500, app="big", node_selector=((k8s.LABEL_ZONE, "zone-a"),)))
+    sim.run(300.0)
+    assert [e.zone for e in events(sim, ev.MachineStateChanged, state="requested")] == ["zone-a"]
+    assert pending(sim) == 0
+
+
+# --- scale-down ------------------------------------------------------------------------------------
+def test_an_empty_node_is_removed_after_10_minutes_unneeded_and_not_before():
+    sim, cloud, ca = make(pool(count=2, min_size=1, max_size=3))
+    replicaset(sim, replicas=1, tmpl=tmpl(100))  # on w-1; w-2 is empty from the first scan, at t=0
+    start = 0.0 + UNNEEDED + SCAN  # removable once unneeded for strictly more than 10 min
+    sim.run(start - 0.001)
+    assert "w-2" in sim.state.nodes and events(sim, ev.ClusterAutoscalerScaleDown) == []
+    assert ca.unneeded == {"w-2": 0.0}
+    sim.run(start + k8s.CA_NODE_DELETE_DELAY_AFTER_TAINT_SECONDS + 0.001)
+    assert [(e.t, e.node, e.phase) for e in events(sim, ev.ClusterAutoscalerScaleDown)] == [
+        (start, "w-2", "started"),
+        (start + k8s.CA_NODE_DELETE_DELAY_AFTER_TAINT_SECONDS, "w-2", "completed"),
+    ]
+    assert "w-2" not in sim.state.nodes and cloud.pool_size("w") == 1
+    sim.run(5000.0)
+    assert list(sim.state.nodes) == ["w-1"]  # min size 1
+
+
+@pytest.mark.parametrize("cpu, removed", [(900, True), (1000, False), (1100, False)])
+def test_only_nodes_under_half_utilized_are_removed(cpu, removed):
+    """Two 2000m nodes with one pod each: 45 % is under the 0.5 threshold, 50 % is not (strictly below)."""
+    sim, cloud, ca = make(pool(count=2, min_size=1, max_size=3))
+    replicaset(sim, replicas=2, tmpl=tmpl(cpu))
+    sim.run(1.0)
+    if len(sim.state.nodes["w-1"].pods) == 2:
+        _spread_one_per_node(sim)
+    assert [len(n.pods) for n in sim.state.nodes.values()] == [1, 1]
+    sim.run(2400.0)
+    assert (len(sim.state.nodes) == 1) is removed
+    assert pending(sim) == 0
+
+
+def test_scale_down_waits_10_minutes_after_a_scale_up():
+    sim, cloud, ca = make(pool(count=1, max_size=3), scale_down_unneeded_time=60.0)
+    rs = replicaset(sim, replicas=2, tmpl=tmpl(1500))
+    sim.run(150.0)
+    (scale_up,) = events(sim, ev.ClusterAutoscalerScaleUp)
+    sim.state.scale_workload(rs.uid, 1)  # a node empties; unneeded long enough after 60 s
+    sim.run(2000.0)
+    (started, *_) = events(sim, ev.ClusterAutoscalerScaleDown, phase="started")
+    assert started.t == scale_up.t + k8s.CA_SCALE_DOWN_DELAY_AFTER_ADD_SECONDS
+
+
+def test_a_pdb_that_allows_no_disruption_blocks_scale_down_until_it_is_relaxed():
+    sim, cloud, ca = make(pool(count=2, min_size=1, max_size=3))
+    api = deployment(sim, name="api", app="api", replicas=2, tmpl=tmpl(900, app="api"))
+    selector = LabelSelector.of({"app": "api"})
+    sim.state.put_object("PodDisruptionBudget", "default", "api", PodDisruptionBudget("api", "default", selector, min_available=2))
+    sim.run(1.0)
+    _spread_one_per_node(sim)
+    sim.run(1800.0)
+    assert len(sim.state.nodes) == 2 and events(sim, ev.ClusterAutoscalerScaleDown) == []
+    relaxed_at = sim.now
+    sim.state.put_object("PodDisruptionBudget", "default", "api", PodDisruptionBudget("api", "default", selector, max_unavailable=1))
+    sim.run(relaxed_at + k8s.CA_UNREMOVABLE_NODE_RECHECK_SECONDS + UNNEEDED + 120.0)
+    assert len(sim.state.nodes) == 1
+    (started,) = events(sim, ev.ClusterAutoscalerScaleDown, phase="started")
+    assert started.reason == "drain" and started.t > relaxed_at + UNNEEDED
+    assert [e.reason for e in events(sim, ev.PodDeletionRequested)].count("EvictionByEvictionAPI") == 1
+    assert sim.workload_status("Deployment", "default", "api").ready == 2 and api.replicas == 2
+
+
+def _spread_one_per_node(sim: Simulation) -> None:
+    """First fit packs the two 900m pods on w-1: move one to w-2."""
+    victim = next(iter(sim.state.nodes["w-1"].pods.values()))
+    sim.state.set_unschedulable("w-1", True)
+    sim.state.request_pod_deletion(victim.uid, "test")
+    sim.run(sim.now + 10.0)
+    sim.state.set_unschedulable("w-1", False)
+    assert [len(n.pods) for n in sim.state.nodes.values()] == [1, 1]
+
+
+def test_a_drain_refused_by_a_pdb_fails_after_2_minutes_and_untaints_the_node():
+    sim, cloud, ca = make(pool(count=2, min_size=1, max_size=3))
+    deployment(sim, name="api", app="api", replicas=2, tmpl=tmpl(900, app="api"))
+    sim.run(1.0)
+    _spread_one_per_node(sim)
+    strict = PodDisruptionBudget("api", "default", LabelSelector.of({"app": "api"}), min_available=2)
+
+    def tighten(event: ev.ClusterAutoscalerScaleDown) -> None:
+        if event.phase == "started":  # between the taint and the first eviction, 5 s later
+            sim.state.put_object("PodDisruptionBudget", "default", "api", strict)
+
+    sim.state.watch(ev.ClusterAutoscalerScaleDown, tighten)
+    sim.run(1500.0)
+    (started,) = events(sim, ev.ClusterAutoscalerScaleDown, phase="started")
+    (failed,) = events(sim, ev.ClusterAutoscalerScaleDown, phase="failed")
+    evict_at = started.t + k8s.CA_NODE_DELETE_DELAY_AFTER_TAINT_SECONDS
+    assert failed.t == evict_at + k8s.CA_MAX_POD_EVICTION_SECONDS and "429" in failed.reason
+    node = sim.state.nodes[failed.node]
+    assert not node.unschedulable and not any(t.key == k8s.TAINT_TO_BE_DELETED for t in node.taints)
+    assert ca.last_scale_down_fail == failed.t and len(sim.state.nodes) == 2
+    assert "EvictionByEvictionAPI" not in [e.reason for e in events(sim, ev.PodDeletionRequested)]
+
+
+def test_pods_with_local_storage_or_no_controller_block_scale_down_unless_safe_to_evict():
+    safe = ((k8s.CA_SAFE_TO_EVICT_ANNOTATION, "true"),)
+    cases = [
+        ("emptyDir", dict(volumes=(VolumeSpec("scratch"),)), False),
+        ("emptyDir safe", dict(volumes=(VolumeSpec("scratch"),), annotations=safe), True),
+        ("bare pod", "bare", False),
+        ("not safe", dict(annotations=((k8s.CA_SAFE_TO_EVICT_ANNOTATION, "false"),)), False),
+    ]
+    for label, extra, removable in cases:
+        sim, cloud, ca = make(pool(count=2, min_size=1, max_size=3))
+        replicaset(sim, name="base", app="base", replicas=1, tmpl=tmpl(1000, app="base"))  # w-1 at 50 %: stays
+        sim.run(1.0)
+        sim.state.set_unschedulable("w-1", True)
+        if extra == "bare":
+            sim.create_pod("lonely", "default", tmpl(100, app="lonely"))
+        else:
+            replicaset(sim, name="x", app="x", replicas=1, tmpl=tmpl(100, app="x", **extra))
+        sim.run(5.0)
+        sim.state.set_unschedulable("w-1", False)
+        sim.run(1500.0)
+        assert ("w-2" not in sim.state.nodes) is removable, label
+
+
+def test_an_unready_empty_node_is_removed_after_20_minutes():
+    sim, cloud, ca = make(pool(count=3, min_size=1, max_size=3))
+    replicaset(sim, replicas=1, tmpl=tmpl(100))
+    sim.kubelets["w-3"].power_off()
+    sim.run(1.0)
+    sim.run(UNNEEDED + 3 * SCAN)
+    assert "w-3" in sim.state.nodes and "w-2" not in sim.state.nodes  # w-2 (Ready) went at 610
+    sim.run(k8s.CA_SCALE_DOWN_UNREADY_SECONDS + SCAN + 10.0)
+    assert "w-3" not in sim.state.nodes
+
+
+# --- PDB arithmetic and the eviction API -----------------------------------------------------------
+def test_evictions_go_through_the_simulations_eviction_api():
+    sim, cloud, ca = make(pool(count=1, cpu=4000))
+    assert ca.disruption is sim.disruption
+    deployment(sim, name="api", app="api", replicas=2, tmpl=tmpl(100, app="api"))
+    selector = LabelSelector.of({"app": "api"})
+    sim.state.put_object("PodDisruptionBudget", "default", "a", PodDisruptionBudget("a", "default", selector, max_unavailable=1))
+    sim.run(10.0)
+    pods = sorted(sim.state.pods_matching("default", selector), key=lambda p: p.name)
+    assert ca.evict(pods[0]) == ""
+    assert pods[0].deletion_timestamp is not None
+    assert ca.evict(pods[1]).startswith("429")
+    sim.state.put_object("PodDisruptionBudget", "default", "b", PodDisruptionBudget("b", "default", selector, max_unavailable=1))
+    assert ca.evict(pods[1]).startswith("500")
+
+
+MANIFESTS = (Path(__file__).parents[3] / "../shared/manifests").resolve()
+
+
+@pytest.mark.skipif(not (MANIFESTS / "online-boutique.yaml").is_file(), reason="the shared sample manifests are missing")
+def test_online_boutique_on_one_small_node_gets_the_nodes_it_needs():
+    small = NodePool(name="w", count=1, zones=("zone-a", "zone-b"), cpu_millis=1000, memory_bytes=4 * GI, min_size=1, max_size=8)
+    sim = Simulation(ClusterSpec(pools=(small,)), seed=2)  # the default scheduler
+    cloud = sim.cloud
+    sim.apply(load_manifests(MANIFESTS / "online-boutique.yaml"))
+    assert sim.run_until_stable(timeout=600)
+    scale_ups = events(sim, ev.ClusterAutoscalerScaleUp)
+    assert scale_ups and scale_ups[0].t == SCAN  # pending from t=0; too new at the first scan
+    assert 1 < len(sim.state.nodes) == cloud.pool_size("w") <= 8
+    requested = sum(p.spec.requests.cpu_millis for p in sim.state.pods.values())
+    assert requested > 1000  # it did not fit on the one node
+
+
+def test_the_same_seed_gives_the_same_trace_byte_for_byte():
+    def run(seed: int) -> str:
+        sim = Simulation(
+            ClusterSpec(pools=(pool(count=1, max_size=6, zones=("zone-a", "zone-b")),)), seed=seed,
+            cloud_options={"provisioning_jitter": 0.3, "failure_rate": 0.3},
+            autoscaler_options=AutoscalerOptions(expander="random"),
+        )
+        rs = replicaset(sim, replicas=6, tmpl=tmpl(900))
+        sim.run(1200.0)
+        sim.state.scale_workload(rs.uid, 1)
+        sim.run(3000.0)
+        assert events(sim, ev.ClusterAutoscalerScaleDown)
+        return sim.trace.to_jsonl()
+
+    assert run(4) == run(4)
+    assert run(4) != run(5)
+
+
+def test_pools_without_min_and_max_size_are_left_alone():
+    fixed = NodePool(name="w", count=2, zones=("zone-a",), cpu_millis=2000, memory_bytes=8 * GI)
+    sim, cloud, ca = make(fixed)
+    replicaset(sim, replicas=3, tmpl=tmpl(1500))  # w-1 and w-2 take one each; one pending
+    sim.run(1.0)
+    sim.state.scale_workload(next(iter(sim.state.workloads)), 1)  # and now w-2 is empty
+    sim.run(3000.0)
+    assert list(sim.state.nodes) == ["w-1", "w-2"] and events(sim, ev.MachineStateChanged) == []
+
+
+class FakeDisruption:
+    """A disruption controller double: fixed budgets, an eviction API that records and obeys them."""
+
+    def __init__(self, sim: Simulation, allowed: int | None) -> None:
+        self.sim, self.allowed, self.calls = sim, allowed, []
+
+    def status(self, namespace: str, name: str) -> Any:
+        return None if self.allowed is None else type("Status", (), {"disruptions_allowed": self.allowed})()
+
+    def evict(self, pod_key: str) -> Any:
+        self.calls.append(pod_key)
+        if not self.allowed:
+            return type("Answer", (), {"code": 429, "reason": "budget"})()
+        pod = self.sim.state.pods_by_key[pod_key]
+        self.sim.state.request_pod_deletion(pod.uid, "EvictionByEvictionAPI")
+        return type("Answer", (), {"code": 200, "reason": "evicted"})()
+
+
+@pytest.mark.parametrize("allowed, removed", [(None, False), (0, False), (1, True)])
+def test_the_disruption_controllers_budgets_and_answers_decide_scale_down(allowed, removed):
+    """None: the budget was never synced (upstream reads status.disruptionsAllowed 0)."""
+    sim = Simulation(ClusterSpec(pools=(pool(count=2, min_size=1, max_size=3),)), seed=1, scheduler=LegalFirstFit())
+    ca = sim.cluster_autoscaler
+    ca.disruption = FakeDisruption(sim, allowed)  # type: ignore[assignment]
+    deployment(sim, name="api", app="api", replicas=2, tmpl=tmpl(900, app="api"))
+    sim.state.put_object("PodDisruptionBudget", "default", "api", PodDisruptionBudget("api", "default", LabelSelector.of({"app": "api"}), max_unavailable=1))
+    sim.run(1.0)
+    _spread_one_per_node(sim)
+    sim.run(1500.0)
+    assert (len(sim.state.nodes) == 1) is removed
+    assert len(ca.disruption.calls) == (1 if removed else 0)  # type: ignore[union-attr]

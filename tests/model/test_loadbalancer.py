@@ -1,0 +1,235 @@
+"""Cloud load balancers: node targets with registration delays, GCE-default health checks
+(8 s interval, healthy after 1, unhealthy after 3), externalTrafficPolicy Local, fail open."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from podquake.model import constants as k8s
+from podquake.model import load_manifests
+from podquake.model import trace as ev
+from podquake.model.cluster import ClusterSpec, NodePool
+from podquake.model.loadbalancer import LoadBalancerController, local_ready_endpoints
+from podquake.model.objects import ContainerSpec, PodSpec, PodTemplate, Probe
+from podquake.model.quantity import Resources
+from podquake.model.resources_api import Service, ServicePort
+from podquake.model.selectors import Taint
+from podquake.model.simulation import Simulation
+from tests.model.controllers.workload_kit import LegalFirstFit, replicaset
+
+INTERVAL = k8s.LB_HEALTH_CHECK_INTERVAL_SECONDS  # 8 s
+UNHEALTHY_AFTER = k8s.LB_UNHEALTHY_THRESHOLD * INTERVAL  # the 3rd failing probe: within 24 s
+NODES = ["worker-1", "worker-2", "worker-3"]
+
+
+def big_pod_template(app: str = "web", readiness_delay: float | None = None) -> PodTemplate:
+    """A pod that takes 3 of a node's 4 CPUs, so a ReplicaSet puts one per node."""
+    probe = Probe(initial_delay_seconds=readiness_delay) if readiness_delay is not None else None
+    container = ContainerSpec("main", "nginx", Resources(3000, 2**28), cpu_requested=True, memory_requested=True, readiness_probe=probe)
+    return PodTemplate((("app", app),), PodSpec(containers=(container,)))
+
+
+def make(policy: str = "Cluster", pools: tuple[NodePool, ...] | None = None, **service_args: object) -> tuple[Simulation, LoadBalancerController]:
+    spec = ClusterSpec(pools=pools) if pools else ClusterSpec.uniform(nodes=3, zones=1)
+    sim = Simulation(spec, seed=11, scheduler=LegalFirstFit())
+    lbs = sim.load_balancers
+    service = Service(
+        "web", "default", type="LoadBalancer", selector=(("app", "web"),), ports=(ServicePort(80, 8080),),
+        external_traffic_policy=policy, **service_args,  # type: ignore[arg-type]
+    )  # fmt: skip
+    sim.state.put_object("Service", "default", "web", service)
+    return sim, lbs
+
+
+def health_events(sim: Simulation, node: str) -> list[ev.LoadBalancerTargetHealth]:
+    return [e for e in sim.trace.of_type(ev.LoadBalancerTargetHealth) if e.node == node]  # type: ignore[misc]
+
+
+def test_only_loadbalancer_services_get_one():
+    sim, lbs = make()
+    sim.state.put_object("Service", "default", "internal", Service("internal", "default", selector=(("app", "x"),)))
+    assert list(lbs.balancers) == ["default/web"]
+    assert [e.state for e in sim.trace.of_type(ev.LoadBalancerChanged)] == ["created"]  # type: ignore[attr-defined]
+
+
+def test_nodes_register_after_the_registration_delay_and_serve_once_a_probe_passes():
+    sim, lbs = make()
+    lb = lbs.balancer("default", "web")
+    assert lb is not None
+    sim.run(29.9)
+    assert lb.registered_targets() == [] and lb.pick_target() is None
+    sim.run(30.001)
+    assert lb.registered_targets() == NODES
+    assert lb.serving_targets() == [] or lb.serving_targets() == NODES  # initial state until the first probe
+    sim.run(30.0 + INTERVAL + 0.001)
+    assert lb.serving_targets() == NODES and lb.healthy_targets() == NODES
+    assert all(30.0 <= health_events(sim, n)[0].t <= 30.0 + INTERVAL for n in NODES)
+
+
+def test_picks_are_uniform_over_the_serving_targets_and_seeded():
+    picks = []
+    for _ in range(2):
+        sim, lbs = make()
+        sim.run(60.0)
+        lb = lbs.balancer("default", "web")
+        picks.append([lb.pick_target() for _ in range(3000)])  # type: ignore[union-attr]
+    assert picks[0] == picks[1]
+    counts = Counter(picks[0])
+    assert set(counts) == set(NODES) and all(850 <= c <= 1150 for c in counts.values())
+
+
+def test_client_ip_affinity_keeps_a_client_on_one_node():
+    sim, lbs = make(session_affinity="ClientIP", session_affinity_timeout_seconds=10800)
+    sim.run(60.0)
+    lb = lbs.balancer("default", "web")
+    assert lb is not None
+    assert len({lb.pick_target("10.0.0.7") for _ in range(50)}) == 1
+    assert len({lb.pick_target(f"10.0.0.{i}") for i in range(60)}) == 3
+
+
+def test_local_policy_only_passes_nodes_with_a_local_ready_endpoint():
+    sim, lbs = make(policy="Local")
+    replicaset(sim, replicas=2, tmpl=big_pod_template())
+    sim.run(120.0)
+    lb = lbs.balancer("default", "web")
+    assert lb is not None
+    assert lb.registered_targets() == NODES
+    assert lb.serving_targets() == ["worker-1", "worker-2"]
+    assert lb.target_health("worker-3") is False
+    assert {lb.pick_target() for _ in range(200)} == {"worker-1", "worker-2"}
+
+
+def test_local_policy_fails_a_node_at_the_third_probe_after_its_last_endpoint_goes():
+    sim, lbs = make(policy="Local")
+    rs = replicaset(sim, replicas=2, tmpl=big_pod_template())
+    sim.run(120.0)
+    sim.state.scale_workload(rs.uid, 1)  # the ReplicaSet deletes one pod: its endpoint stops being ready
+    sim.run(121.0)
+    gone = next(n for n in ("worker-1", "worker-2") if local_ready_endpoints(lbs.balancer("default", "web").service, sim.state.nodes[n]) == 0)  # type: ignore[union-attr]
+    sim.run(200.0)
+    flip = health_events(sim, gone)[-1]
+    assert flip.healthy is False
+    assert 120.0 + UNHEALTHY_AFTER - INTERVAL <= flip.t <= 120.0 + UNHEALTHY_AFTER
+
+
+def test_publish_not_ready_addresses_counts_unready_pods_as_endpoints():
+    for publish, expected in ((False, []), (True, ["worker-1"])):
+        sim, lbs = make(policy="Local", publish_not_ready_addresses=publish)
+        replicaset(sim, replicas=1, tmpl=big_pod_template(readiness_delay=1000.0))
+        sim.run(120.0)
+        assert lbs.balancer("default", "web").healthy_targets() == expected  # type: ignore[union-attr]
+
+
+def test_all_targets_failing_their_checks_fails_open():
+    sim, lbs = make()
+    sim.run(60.0)
+    for name in NODES:
+        sim.kubelets[name].power_off()
+    sim.run(60.0 + UNHEALTHY_AFTER + 0.001)
+    lb = lbs.balancer("default", "web")
+    assert lb is not None and lb.healthy_targets() == []
+    assert lb.serving_targets() == NODES  # every target failed: spread over all of them
+
+
+def test_a_powered_off_node_stops_serving_at_its_third_failed_probe():
+    sim, lbs = make()
+    sim.run(60.0)
+    sim.kubelets["worker-2"].power_off()
+    lb = lbs.balancer("default", "web")
+    assert lb is not None
+    sim.run(60.0 + UNHEALTHY_AFTER - INTERVAL - 0.001)
+    assert "worker-2" in lb.serving_targets()  # the LB does not know yet: its traffic fails
+    sim.run(60.0 + UNHEALTHY_AFTER + 0.001)
+    assert lb.serving_targets() == ["worker-1", "worker-3"]
+
+
+def test_a_removed_node_stays_a_target_until_deregistered():
+    sim, lbs = make()
+    sim.run(60.0)
+    sim.state.remove_node("worker-3")
+    lb = lbs.balancer("default", "web")
+    assert lb is not None
+    sim.run(60.0 + 29.9)
+    assert "worker-3" in lb.registered_targets()
+    sim.run(60.0 + 30.001)
+    assert lb.registered_targets() == ["worker-1", "worker-2"] and "worker-3" not in lb.targets
+    deregistered = [e for e in sim.trace.of_type(ev.LoadBalancerTargetChanged) if not e.registered]  # type: ignore[attr-defined]
+    assert [(e.t, e.node) for e in deregistered] == [(90.0, "worker-3")]
+
+
+def test_the_autoscaler_taint_takes_a_node_out_of_the_set_and_fails_kube_proxys_healthz():
+    sim, lbs = make()
+    sim.run(60.0)
+    sim.state.add_taint("worker-1", Taint(k8s.TAINT_TO_BE_DELETED, "60", "NoSchedule"))
+    lb = lbs.balancer("default", "web")
+    assert lb is not None
+    sim.run(60.0 + UNHEALTHY_AFTER + 0.001)
+    assert "worker-1" in lb.registered_targets() and "worker-1" not in lb.serving_targets()
+    sim.run(91.0)
+    assert "worker-1" not in lb.registered_targets()
+    sim.state.remove_taint("worker-1", k8s.TAINT_TO_BE_DELETED, "NoSchedule")
+    sim.run(91.0 + 30.0 + INTERVAL + 0.001)
+    assert lb.serving_targets() == NODES
+
+
+def test_slow_registration_delays_new_nodes():
+    sim, lbs = make()
+    sim.run(60.0)
+    lbs.set_registration_delay(120.0)
+    sim.add_node(NodePool(name="extra", count=1).node("extra-1", "zone-a", "region-1"))
+    lb = lbs.balancer("default", "web")
+    assert lb is not None
+    sim.run(60.0 + 119.9)
+    assert "extra-1" not in lb.registered_targets()
+    sim.run(60.0 + 120.001)
+    assert "extra-1" in lb.registered_targets()
+    assert lbs.deregistration_seconds == 120.0
+
+
+def test_excluded_nodes_are_never_targets():
+    excluded = NodePool(name="edge", count=1, zones=("zone-a",), labels=((k8s.LABEL_EXCLUDE_FROM_EXTERNAL_LB, "true"),))
+    included = NodePool(name="w", count=1, zones=("zone-a",), labels=((k8s.LABEL_EXCLUDE_FROM_EXTERNAL_LB, "false"),))
+    sim, lbs = make(pools=(excluded, included))
+    sim.run(60.0)
+    assert lbs.balancer("default", "web").registered_targets() == ["w-1"]  # type: ignore[union-attr]
+
+
+def test_a_service_that_stops_being_a_loadbalancer_loses_it():
+    sim, lbs = make()
+    sim.run(60.0)
+    sim.state.put_object("Service", "default", "web", Service("web", "default", selector=(("app", "web"),)))
+    assert lbs.balancer("default", "web") is None
+    assert [e.state for e in sim.trace.of_type(ev.LoadBalancerChanged)] == ["created", "deleted"]  # type: ignore[attr-defined]
+
+
+def test_the_reachability_hook_fails_probes_after_a_refresh():
+    sim, lbs = make()
+    sim.run(60.0)
+    lbs.reachable = lambda node: node != "worker-1"
+    lbs.refresh()
+    sim.run(60.0 + UNHEALTHY_AFTER + 0.001)
+    assert lbs.balancer("default", "web").serving_targets() == ["worker-2", "worker-3"]  # type: ignore[union-attr]
+
+
+MANIFESTS = (Path(__file__).parents[2] / "../shared/manifests").resolve()
+
+
+@pytest.mark.skipif(not (MANIFESTS / "online-boutique.yaml").is_file(), reason="the shared sample manifests are missing")
+def test_online_boutiques_frontend_external_gets_a_load_balancer_over_every_node_or_the_frontends_node():
+    sim = Simulation(ClusterSpec.default(), seed=3)
+    lbs = sim.load_balancers
+    sim.apply(load_manifests(MANIFESTS / "online-boutique.yaml"))
+    assert sim.run_until_stable(timeout=300)
+    sim.run_for(60.0)
+    assert list(lbs.balancers) == ["default/frontend-external"]
+    lb = lbs.balancer("default", "frontend-external")
+    assert lb is not None and lb.serving_targets() == [n.name for n in sim.state.node_list]
+    service = sim.state.objects[("Service", "default", "frontend-external")]
+    sim.state.put_object("Service", "default", "frontend-external", dataclasses.replace(service, external_traffic_policy="Local"))  # type: ignore[type-var]
+    sim.run_for(UNHEALTHY_AFTER + 1.0)
+    frontends = sorted({p.node_name for p in sim.state.pods.values() if p.labels.get("app") == "frontend"})
+    assert lb.serving_targets() == frontends and len(frontends) == 1
