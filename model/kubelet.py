@@ -839,7 +839,7 @@ class Kubelet:
         it locally after its back-off if the restart policy says so (``_report_exit``'s decision)."""
         self._outbox.append((run, c.index, "terminated", (exit_code, reason)))
         pod = run.pod
-        if pod.phase in _TERMINAL:
+        if run.terminating >= 0 or pod.phase in _TERMINAL:
             return
         if not should_restart(pod.spec.restart_policy, exit_code, probe_kill):
             return

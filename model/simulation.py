@@ -115,6 +115,7 @@ class Simulation:
         from podquake.model.kubelet_dispatch import KubeletDispatcher
         from podquake.model.loadbalancer import LoadBalancerController
         from podquake.model.metrics import Metrics
+        from podquake.model.network import CLOUD_LB, ClusterNetwork
         from podquake.model.proxy import Proxy
         from podquake.model.scheduling.registry import resolve_scheduler
         from podquake.model.volumes import Volumes
@@ -158,6 +159,10 @@ class Simulation:
             component.start()
         # Shared by every kubelet; made after the control plane, so its watchers run after theirs.
         self.kubelet_dispatcher = KubeletDispatcher(self)
+        self.network = ClusterNetwork(self)
+        self.network.start()
+        self.proxy.reachable = self.network.reachable
+        self.network.subscribe(self.proxy.set_connected)
         self.volumes = Volumes(self)
         self.volumes.start()
         for node in self.cluster_spec.build_nodes():
@@ -168,6 +173,9 @@ class Simulation:
         self.cluster_autoscaler = ClusterAutoscaler(self, self.cloud, autoscaler_options)
         for component in (self.cloud, self.load_balancers, self.cluster_autoscaler):
             component.start()
+        self.load_balancers.reachable = lambda node: self.network.reachable(CLOUD_LB, node)
+        for change in (ev.NetworkPartitioned, ev.NetworkHealed):
+            self.state.watch(change, lambda _event: self.load_balancers.refresh())
 
     # --- identity ------------------------------------------------------------------------------
     def new_uid(self) -> str:

@@ -1,0 +1,68 @@
+"""The simulation wires its parts together: the network's partitions reach the proxies and the
+cloud load balancers, and every component is there under its documented attribute name."""
+
+from podquake.model import ClusterSpec, Simulation, load_manifests
+from podquake.model.network import Split
+from podquake.model.proxy import UNREACHABLE
+
+APP = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 6
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: nginx, resources: {requests: {cpu: 100m, memory: 64Mi}}}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  type: LoadBalancer
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+"""
+
+
+def settled() -> Simulation:
+    sim = Simulation(ClusterSpec.uniform(nodes=3, zones=3), seed=4)
+    sim.apply(load_manifests(text=APP))
+    assert sim.run_until_stable(timeout=120)
+    sim.run_for(60)  # load balancer registration and health checks
+    return sim
+
+
+def test_every_component_is_wired_under_its_name():
+    sim = Simulation(ClusterSpec.default(), seed=1)
+    for name in ("scheduler_loop", "replicasets", "deployments", "statefulsets", "daemonsets", "pod_gc",
+                 "node_lifecycle", "endpoints", "proxy", "metrics", "disruption", "kubelet_dispatcher",
+                 "volumes", "network", "cloud", "load_balancers", "cluster_autoscaler"):
+        assert getattr(sim, name) is not None, name
+    assert sorted(sim.kubelets) == sorted(sim.state.nodes)
+
+
+def test_traffic_across_a_partition_fails_in_the_proxy():
+    sim = settled()
+    isolated = "worker-3"
+    sim.network.apply(Split(groups=((isolated,),)))
+    outcomes = [sim.proxy.deliver("default/web", f"client-{i}", "worker-1", sim.now) for i in range(300)]
+    unreachable = sum(1 for o in outcomes if o == UNREACHABLE)
+    on_isolated = sum(1 for p in sim.state.pods.values() if p.node_name == isolated)
+    assert on_isolated > 0 and unreachable > 0
+    sim.network.heal_all()
+    outcomes = [sim.proxy.deliver("default/web", f"client-{i}", "worker-1", sim.now) for i in range(300)]
+    assert UNREACHABLE not in outcomes
+
+
+def test_the_load_balancer_stops_sending_to_a_node_it_cannot_reach():
+    sim = settled()
+    balancer = sim.load_balancers.balancer("default", "web")
+    assert "worker-2" in balancer.serving_targets()
+    sim.network.apply(Split(groups=(("worker-2",),)))
+    sim.run_for(60)
+    assert "worker-2" not in balancer.serving_targets()
+    sim.network.heal_all()
+    sim.run_for(60)
+    assert "worker-2" in balancer.serving_targets()
