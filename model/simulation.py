@@ -104,6 +104,7 @@ class Simulation:
         from podquake.model.controllers.cluster_autoscaler import ClusterAutoscaler
         from podquake.model.controllers.daemonset import DaemonSetController
         from podquake.model.controllers.deployment import DeploymentController
+        from podquake.model.controllers.hpa import HorizontalPodAutoscalerController
         from podquake.model.disruption import DisruptionController
         from podquake.model.controllers.nodelifecycle import NodeLifecycleController
         from podquake.model.controllers.podgc import PodGarbageCollector
@@ -142,6 +143,7 @@ class Simulation:
         self.proxy = Proxy(self, mode=proxy_mode)
         self.metrics = Metrics()
         self.disruption = DisruptionController(self)
+        self.hpa = HorizontalPodAutoscalerController(self, self.metrics)
         self._kubelet_class = Kubelet
         self.state.watch(ev.NodeAdded, self._on_node_added)
         for component in (
@@ -155,6 +157,7 @@ class Simulation:
             self.endpoints,
             self.proxy,
             self.disruption,
+            self.hpa,
         ):
             component.start()
         # Shared by every kubelet; made after the control plane, so its watchers run after theirs.
