@@ -10,6 +10,8 @@ plug-in contract with built-in schedulers; manifest loading and cluster specs; a
 from podquake.model.cluster import ClusterSpec, NodePool
 from podquake.model.errors import InputError
 from podquake.model.manifests import Manifest, load_manifests
+from podquake.model.metrics import Metrics
+from podquake.model.network import ClusterNetwork, NodeCutOff, Split, ZoneIsolation
 from podquake.model.objects import (
     ContainerSpec,
     ContainerStatus,
@@ -34,6 +36,7 @@ from podquake.model.trace import Event, Trace
 from podquake.model.views import ClusterView, NodeView, PodView
 
 __all__ = [
+    "ClusterNetwork",
     "ClusterSpec",
     "ClusterState",
     "ClusterView",
@@ -45,8 +48,10 @@ __all__ = [
     "InputError",
     "LabelSelector",
     "Manifest",
+    "Metrics",
     "Node",
     "NodeAffinity",
+    "NodeCutOff",
     "NodePool",
     "NodeView",
     "OwnerRef",
@@ -60,14 +65,16 @@ __all__ = [
     "Resources",
     "Scheduler",
     "Simulation",
-    "StatefulSet",
+    "Split",
     "StateError",
+    "StatefulSet",
     "Taint",
     "Timing",
     "Toleration",
     "Trace",
     "Workload",
     "WorkloadStatus",
+    "ZoneIsolation",
     "load_manifests",
     "parse_cpu",
     "parse_memory",
