@@ -79,8 +79,11 @@ def go_div(a: int, b: int) -> int:
 
 
 def go_round(x: float) -> int:
-    """Go's ``math.Round``: half away from zero."""
-    return int(math.floor(x + 0.5)) if x >= 0 else -int(math.floor(-x + 0.5))
+    """Go's ``math.Round``: half away from zero, exactly (``floor(x + 0.5)`` is wrong for 0.49999999999999994)."""
+    whole = math.floor(abs(x))
+    if abs(x) - whole >= 0.5:  # exact: a double minus its floor is representable
+        whole += 1
+    return whole if x >= 0 else -whole
 
 
 # --- selectHost's sample size (kubernetes/kubernetes:pkg/scheduler/schedule_one.go) ---------------
@@ -107,7 +110,9 @@ def _tolerated(tolerations: tuple[Toleration, ...], taint: Taint) -> bool:
     return False
 
 
-def static_filter(spec: PodSpec, name: str, labels: Mapping[str, str], taints: tuple[Taint, ...], unschedulable: bool, ready: str) -> bool:
+def static_filter(
+    spec: PodSpec, name: str, labels: Mapping[str, str], taints: tuple[Taint, ...], unschedulable: bool, ready: str
+) -> bool:
     """The filters that read only a node's static attributes.
 
     Ready (upstream leaves this to the ``node.kubernetes.io/not-ready`` taint the node lifecycle
@@ -199,7 +204,9 @@ class ScoringStrategy:
 
     def __post_init__(self) -> None:
         if self.type not in (LEAST_ALLOCATED, MOST_ALLOCATED, REQUESTED_TO_CAPACITY_RATIO):
-            raise ValueError(f"unknown scoring strategy {self.type!r}: use LeastAllocated, MostAllocated or RequestedToCapacityRatio")
+            raise ValueError(
+                f"unknown scoring strategy {self.type!r}: use LeastAllocated, MostAllocated or RequestedToCapacityRatio"
+            )
         if self.type == REQUESTED_TO_CAPACITY_RATIO and not self.shape:
             raise ValueError("RequestedToCapacityRatio needs a shape, e.g. ((0, 0), (100, 10))")
         if self.cpu_weight < 0 or self.memory_weight < 0:
@@ -212,7 +219,10 @@ class ScoringStrategy:
 
     def score(self, cpu_requested: int, cpu_capacity: int, memory_requested: int, memory_capacity: int) -> int:
         """The node's Fit score from node-plus-pod non-zero requests (resource_allocation.go score)."""
-        resources = ((cpu_requested, cpu_capacity, self.cpu_weight), (memory_requested, memory_capacity, self.memory_weight))
+        resources = (
+            (cpu_requested, cpu_capacity, self.cpu_weight),
+            (memory_requested, memory_capacity, self.memory_weight),
+        )
         total = weight_sum = 0
         if self.type == REQUESTED_TO_CAPACITY_RATIO:
             shape = self.scaled_shape
@@ -233,7 +243,9 @@ class ScoringStrategy:
         return total // weight_sum if weight_sum else 0
 
 
-def balanced_allocation_score(cpu_requested: int, cpu_capacity: int, memory_requested: int, memory_capacity: int) -> int:
+def balanced_allocation_score(
+    cpu_requested: int, cpu_capacity: int, memory_requested: int, memory_capacity: int
+) -> int:
     """NodeResourcesBalancedAllocation (balanced_allocation.go, v1.35) from real node-plus-pod requests.
 
     ``score = int((1 - std) * 100)`` with ``std = |f_cpu - f_mem| / 2`` and ``f = min(req/alloc, 1)``.
@@ -298,7 +310,9 @@ class SpreadConstraint:
         return True
 
 
-def _with_label_keys(selector: LabelSelector | None, keys: tuple[str, ...], labels: Mapping[str, str]) -> LabelSelector | None:
+def _with_label_keys(
+    selector: LabelSelector | None, keys: tuple[str, ...], labels: Mapping[str, str]
+) -> LabelSelector | None:
     extra = tuple(Requirement(key, "In", (labels[key],)) for key in keys if key in labels)
     if not extra:
         return selector
@@ -306,7 +320,9 @@ def _with_label_keys(selector: LabelSelector | None, keys: tuple[str, ...], labe
     return LabelSelector(base.match_labels, base.match_expressions + extra)
 
 
-def spread_constraints(pod: Pod, action: str, owner_selector: LabelSelector | None, system_defaulted: bool = True) -> tuple[SpreadConstraint, ...]:
+def spread_constraints(
+    pod: Pod, action: str, owner_selector: LabelSelector | None, system_defaulted: bool = True
+) -> tuple[SpreadConstraint, ...]:
     """The pod's constraints with ``whenUnsatisfiable == action`` (common.go filterTopologySpreadConstraints),
     or, when it declares none, the system defaults (ScheduleAnyway only) over its owner's selector."""
     spec = pod.spec

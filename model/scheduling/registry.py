@@ -7,8 +7,9 @@
   ``bin-packing``) or an entry point of the group ``podquake.schedulers`` from any installed package;
 - ``"MODULE:ATTR"``: imported (``ATTR`` may be dotted);
 - an object with a ``schedule`` method: used as it is;
-- a class or another callable: called, with ``rng`` when it accepts a parameter named ``rng`` or any
-  positional parameter, and the result must have ``schedule``.
+- a class or another callable: called as ``factory(rng=rng)`` when it has a parameter named ``rng``,
+  ``factory(rng)`` when it needs exactly one argument, else ``factory()``; the result must have
+  ``schedule``.
 
 Anything else raises :class:`~podquake.model.errors.InputError` naming the value, the known names
 and the fix.
@@ -40,7 +41,9 @@ BUILTIN_SCHEDULERS: dict[str, Callable[..., Any]] = {
     "random": builtins.RandomFit,
     "bin-packing": builtins.BinPacking,
 }
-_FIX = "use one of the names above, 'MODULE:ATTR' naming an importable scheduler, or an object with schedule(pod, cluster)"
+_FIX = (
+    "use one of the names above, 'MODULE:ATTR' naming an importable scheduler, or an object with schedule(pod, cluster)"
+)
 
 
 def _entry_points() -> dict[str, metadata.EntryPoint]:
@@ -58,28 +61,42 @@ def _known() -> str:
     return ", ".join(list_schedulers())
 
 
-def _accepts_rng(factory: Callable[..., Any]) -> bool:
+def _call(factory: Callable[..., Any], rng: random.Random) -> Any:
+    """``factory(rng=rng)`` with an ``rng`` parameter, ``factory(rng)`` if it needs one argument, else ``factory()``."""
     try:
-        parameters = inspect.signature(factory).parameters.values()
+        parameters = list(inspect.signature(factory).parameters.values())
     except (TypeError, ValueError):
-        return False
-    for parameter in parameters:
-        if parameter.name == "rng" or parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD, parameter.VAR_POSITIONAL):
-            return True
-    return False
+        return factory()
+    if any(parameter.name == "rng" for parameter in parameters):
+        return factory(rng=rng)
+    required = [
+        parameter
+        for parameter in parameters
+        if parameter.default is parameter.empty
+        and parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD)
+    ]
+    return factory(rng) if len(required) == 1 else factory()
 
 
 def _instantiate(factory: Any, rng: random.Random, label: str) -> Any:
     if hasattr(factory, "schedule") and not inspect.isclass(factory):
         return factory
     if not callable(factory):
-        raise InputError(f"scheduler {label} is a {type(factory).__name__}, not a scheduler, class or factory", field="scheduler", fix=_FIX)
+        raise InputError(
+            f"scheduler {label} is a {type(factory).__name__}, not a scheduler, class or factory",
+            field="scheduler",
+            fix=_FIX,
+        )
     try:
-        made = factory(rng) if _accepts_rng(factory) else factory()
+        made = _call(factory, rng)
     except InputError:
         raise
     except Exception as error:
-        raise InputError(f"creating scheduler {label} failed: {type(error).__name__}: {error}", field="scheduler", fix="check the scheduler's constructor") from None
+        raise InputError(
+            f"creating scheduler {label} failed: {type(error).__name__}: {error}",
+            field="scheduler",
+            fix="check the scheduler's constructor",
+        ) from None
     if not callable(getattr(made, "schedule", None)):
         raise InputError(
             f"scheduler {label} made a {type(made).__name__}, which has no schedule(pod, cluster) method",
@@ -92,7 +109,9 @@ def _instantiate(factory: Any, rng: random.Random, label: str) -> Any:
 def _import(path: str) -> Any:
     module_name, _, attr = path.partition(":")
     if not module_name or not attr:
-        raise InputError(f"scheduler {path!r} is not MODULE:ATTR", field="scheduler", fix="write e.g. 'mypackage.sched:MyScheduler'")
+        raise InputError(
+            f"scheduler {path!r} is not MODULE:ATTR", field="scheduler", fix="write e.g. 'mypackage.sched:MyScheduler'"
+        )
     try:
         target: Any = importlib.import_module(module_name)
     except Exception as error:

@@ -45,15 +45,31 @@ def pod_spec(cpu: int | None = None, memory: int | None = None, **fields: object
 _serial = [0]
 
 
-def add_pod(state: ClusterState, spec: PodSpec, labels: dict[str, str] | None = None, owner: OwnerRef | None = None, name: str | None = None) -> Pod:
+def add_pod(
+    state: ClusterState,
+    spec: PodSpec,
+    labels: dict[str, str] | None = None,
+    owner: OwnerRef | None = None,
+    name: str | None = None,
+) -> Pod:
     _serial[0] += 1
     name = name or f"pod-{_serial[0]}"
-    pod = Pod(uid=f"uid-{name}", name=name, namespace="default", labels=dict(labels or {}), spec=spec, created_at=0.0, owner=owner)
+    pod = Pod(
+        uid=f"uid-{name}",
+        name=name,
+        namespace="default",
+        labels=dict(labels or {}),
+        spec=spec,
+        created_at=0.0,
+        owner=owner,
+    )
     return state.create_pod(pod)
 
 
 def add_replicaset(state: ClusterState, name: str, labels: dict[str, str]) -> OwnerRef:
     template = PodTemplate(labels=tuple(sorted(labels.items())), spec=pod_spec())
-    rs = ReplicaSet(uid=f"rs-{name}", name=name, namespace="default", selector=LabelSelector.of(labels), template=template)
+    rs = ReplicaSet(
+        uid=f"rs-{name}", name=name, namespace="default", selector=LabelSelector.of(labels), template=template
+    )
     state.create_workload(rs)
     return rs.ref()

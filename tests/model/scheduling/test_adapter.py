@@ -14,7 +14,11 @@ from podquake.model.quantity import Resources
 
 
 def _template(cpu: int = 100) -> PodTemplate:
-    spec = PodSpec(containers=(ContainerSpec("app", requests=Resources(cpu, 64 * 2**20), cpu_requested=True, memory_requested=True),))
+    spec = PodSpec(
+        containers=(
+            ContainerSpec("app", requests=Resources(cpu, 64 * 2**20), cpu_requested=True, memory_requested=True),
+        )
+    )
     return PodTemplate(labels=(("app", "web"),), spec=spec)
 
 

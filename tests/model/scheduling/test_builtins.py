@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import random
 
-from scheduling_builders import add_pod, make_node, make_state, pod_spec
-
 from podquake.model.scheduling.builtins import BinPacking, FirstFit, RandomFit, RoundRobin
 from podquake.model.views import ClusterView, PodView
+
+from .scheduling_builders import add_pod, make_node, make_state, pod_spec
 
 
 def _cluster():  # type: ignore[no-untyped-def]

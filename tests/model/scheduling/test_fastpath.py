@@ -7,7 +7,6 @@ import random
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from scheduling_builders import add_pod, add_replicaset, make_node, make_state, pod_spec
 
 from podquake.model import constants as k8s
 from podquake.model.objects import TopologySpreadConstraint
@@ -15,6 +14,8 @@ from podquake.model.scheduling.fastpath import nth_set_bit
 from podquake.model.scheduling.framework import FrameworkScheduler, Profile
 from podquake.model.scheduling.plugins import ScoringStrategy
 from podquake.model.selectors import LabelSelector, NodeAffinity, NodeSelectorTerm, Requirement, Taint, Toleration
+
+from .scheduling_builders import add_pod, add_replicaset, make_node, make_state, pod_spec
 
 DEDICATED = Taint("dedicated", "batch", "NoSchedule")
 SPOT = Taint("spot", "", "PreferNoSchedule")
@@ -40,11 +41,43 @@ SPECS = [
     pod_spec(200, 200, topology_spread_constraints=(_spread(k8s.LABEL_HOSTNAME, "DoNotSchedule"),)),
     pod_spec(200, 200, topology_spread_constraints=(_spread(k8s.LABEL_ZONE, "DoNotSchedule", min_domains=3),)),
     pod_spec(200, 200, topology_spread_constraints=(_spread(k8s.LABEL_HOSTNAME, "DoNotSchedule", min_domains=5),)),
-    pod_spec(200, 200, topology_spread_constraints=(_spread(k8s.LABEL_ZONE, "ScheduleAnyway", 2), _spread(k8s.LABEL_HOSTNAME, "ScheduleAnyway"))),
-    pod_spec(200, 200, node_selector=(("tier", "a"),), topology_spread_constraints=(_spread(k8s.LABEL_ZONE, "ScheduleAnyway", node_taints_policy="Honor"),)),
-    pod_spec(200, 200, topology_spread_constraints=(_spread("tier", "DoNotSchedule", node_affinity_policy="Ignore"), _spread(k8s.LABEL_ZONE, "ScheduleAnyway"))),
-    pod_spec(200, 200, topology_spread_constraints=(_spread(k8s.LABEL_HOSTNAME, "ScheduleAnyway"), _spread("tier", "ScheduleAnyway", 2))),
-    pod_spec(100, 100, node_affinity=NodeAffinity(required=(NodeSelectorTerm((Requirement(k8s.LABEL_HOSTNAME, "In", ("n0", "n1")),)),))),  # full scan
+    pod_spec(
+        200,
+        200,
+        topology_spread_constraints=(
+            _spread(k8s.LABEL_ZONE, "ScheduleAnyway", 2),
+            _spread(k8s.LABEL_HOSTNAME, "ScheduleAnyway"),
+        ),
+    ),
+    pod_spec(
+        200,
+        200,
+        node_selector=(("tier", "a"),),
+        topology_spread_constraints=(_spread(k8s.LABEL_ZONE, "ScheduleAnyway", node_taints_policy="Honor"),),
+    ),
+    pod_spec(
+        200,
+        200,
+        topology_spread_constraints=(
+            _spread("tier", "DoNotSchedule", node_affinity_policy="Ignore"),
+            _spread(k8s.LABEL_ZONE, "ScheduleAnyway"),
+        ),
+    ),
+    pod_spec(
+        200,
+        200,
+        topology_spread_constraints=(
+            _spread(k8s.LABEL_HOSTNAME, "ScheduleAnyway"),
+            _spread("tier", "ScheduleAnyway", 2),
+        ),
+    ),
+    pod_spec(
+        100,
+        100,
+        node_affinity=NodeAffinity(
+            required=(NodeSelectorTerm((Requirement(k8s.LABEL_HOSTNAME, "In", ("n0", "n1")),)),)
+        ),
+    ),  # full scan
 ]
 
 PROFILES = {
@@ -79,7 +112,9 @@ def _node(i: int, n: dict) -> object:
     return make_node(f"n{i}", n["zone"], n["cpu"], n["memory"], n["pods"], labels, n["taints"])
 
 
-def _assert_same_totals(scheduler: FrameworkScheduler, reference: FrameworkScheduler, pod: object, state: object) -> None:
+def _assert_same_totals(
+    scheduler: FrameworkScheduler, reference: FrameworkScheduler, pod: object, state: object
+) -> None:
     """Every feasible node's total, fast path and reference, when two or more nodes are feasible."""
     fast = scheduler.fast.explain(pod)
     if fast is None or len(fast) < 2:
@@ -90,7 +125,11 @@ def _assert_same_totals(scheduler: FrameworkScheduler, reference: FrameworkSched
 
 @pytest.mark.parametrize("profile_name", list(PROFILES))
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(nodes=st.lists(node_st, min_size=1, max_size=9), ops=st.lists(op_st, min_size=1, max_size=40), seed=st.integers(0, 2**32))
+@given(
+    nodes=st.lists(node_st, min_size=1, max_size=9),
+    ops=st.lists(op_st, min_size=1, max_size=40),
+    seed=st.integers(0, 2**32),
+)
 def test_fast_path_equals_full_scan(profile_name: str, nodes: list[dict], ops: list[tuple], seed: int) -> None:
     profile = PROFILES[profile_name]
     state = make_state(*(_node(i, n) for i, n in enumerate(nodes)))  # type: ignore[arg-type]
@@ -114,7 +153,10 @@ def test_fast_path_equals_full_scan(profile_name: str, nodes: list[dict], ops: l
             assert scheduler.decide(pod) == expected
             assert scheduler.rng.getstate() == reference.rng.getstate()
             if scheduler.fast_decisions and spec_index != len(SPECS) - 1:  # same best total, same number of ties
-                assert (scheduler.fast.last_best, scheduler.fast.last_ties) == (reference.last_best, reference.last_ties)
+                assert (scheduler.fast.last_best, scheduler.fast.last_ties) == (
+                    reference.last_best,
+                    reference.last_ties,
+                )
             if expected is not None:
                 state.bind_pod(pod.uid, expected)
                 bound.append(pod.uid)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import random
 
 import pytest
-from scheduling_builders import add_pod, add_replicaset, make_node, make_state, pod_spec
 
 from podquake.model import constants as k8s
+from podquake.model.objects import TopologySpreadConstraint
 from podquake.model.scheduling.framework import FrameworkScheduler, Profile
 from podquake.model.selectors import LabelSelector, NodeAffinity, NodeSelectorTerm, Requirement, Taint, Toleration
-from podquake.model.objects import TopologySpreadConstraint
+
+from .scheduling_builders import add_pod, add_replicaset, make_node, make_state, pod_spec
 
 
 def reference(profile: Profile | None = None, seed: int = 0) -> FrameworkScheduler:
@@ -63,7 +64,10 @@ def test_filters_exclude_cordoned_not_ready_tainted_unmatched_and_full_nodes() -
     state.set_node_ready("not-ready", "False", "test")
     pod = add_pod(state, pod_spec(1000, 100, node_selector=(("tier", "a"),)))
     assert reference().full_scan(pod, state) == "ok"
-    loose = add_pod(state, pod_spec(1000, 100, tolerations=(Toleration(k8s.TAINT_UNSCHEDULABLE, "Exists"), Toleration("gpu", "Exists"))))
+    loose = add_pod(
+        state,
+        pod_spec(1000, 100, tolerations=(Toleration(k8s.TAINT_UNSCHEDULABLE, "Exists"), Toleration("gpu", "Exists"))),
+    )
     picks = {reference(seed=s).full_scan(loose, state) for s in range(40)}
     assert picks == {"cordoned", "tainted", "other-tier", "ok"}  # never not-ready, never full (500m < 1000m)
 
@@ -149,9 +153,19 @@ def test_spread_filter_min_domains_treats_global_minimum_as_zero() -> None:
         state.bind_pod(add_pod(state, pod_spec(1, 1), {"app": "db"}).uid, node)
     selector = LabelSelector.of({"app": "db"})
     relaxed = TopologySpreadConstraint(1, k8s.LABEL_ZONE, "DoNotSchedule", selector)
-    assert reference().full_scan(add_pod(state, pod_spec(1, 1, topology_spread_constraints=(relaxed,)), {"app": "db"}), state) is not None
+    assert (
+        reference().full_scan(
+            add_pod(state, pod_spec(1, 1, topology_spread_constraints=(relaxed,)), {"app": "db"}), state
+        )
+        is not None
+    )
     strict = TopologySpreadConstraint(1, k8s.LABEL_ZONE, "DoNotSchedule", selector, min_domains=3)
-    assert reference().full_scan(add_pod(state, pod_spec(1, 1, topology_spread_constraints=(strict,)), {"app": "db"}), state) is None
+    assert (
+        reference().full_scan(
+            add_pod(state, pod_spec(1, 1, topology_spread_constraints=(strict,)), {"app": "db"}), state
+        )
+        is None
+    )
 
 
 def test_spread_filter_rejects_nodes_without_the_topology_key() -> None:
@@ -187,11 +201,37 @@ def test_profile_validation() -> None:
 
 def test_spread_node_taints_policy_honor_leaves_untolerated_nodes_out_of_the_domains() -> None:
     # zone a has 2 matching pods; zone b's only node is tainted (the pod does not tolerate it) and has none
-    state = make_state(make_node("a", zone="zone-a"), make_node("b", zone="zone-b", taints=(Taint("gpu", "", "NoSchedule"),)))
+    state = make_state(
+        make_node("a", zone="zone-a"), make_node("b", zone="zone-b", taints=(Taint("gpu", "", "NoSchedule"),))
+    )
     for _ in range(2):
         state.bind_pod(add_pod(state, pod_spec(1, 1), {"app": "db"}).uid, "a")
     selector = LabelSelector.of({"app": "db"})
     ignore = TopologySpreadConstraint(1, k8s.LABEL_ZONE, "DoNotSchedule", selector)  # min over {a: 2, b: 0} = 0
     honor = TopologySpreadConstraint(1, k8s.LABEL_ZONE, "DoNotSchedule", selector, node_taints_policy="Honor")  # {a: 2}
-    assert reference().full_scan(add_pod(state, pod_spec(1, 1, topology_spread_constraints=(ignore,)), {"app": "db"}), state) is None
-    assert reference().full_scan(add_pod(state, pod_spec(1, 1, topology_spread_constraints=(honor,)), {"app": "db"}), state) == "a"
+    assert (
+        reference().full_scan(
+            add_pod(state, pod_spec(1, 1, topology_spread_constraints=(ignore,)), {"app": "db"}), state
+        )
+        is None
+    )
+    assert (
+        reference().full_scan(
+            add_pod(state, pod_spec(1, 1, topology_spread_constraints=(honor,)), {"app": "db"}), state
+        )
+        == "a"
+    )
+
+
+def test_pods_naming_their_node_are_checked_against_that_node_only() -> None:
+    state = make_state(*(make_node(f"n{i}") for i in range(6)))
+    term = NodeSelectorTerm(match_fields=(Requirement("metadata.name", "In", ("n4",)),))
+    daemon = add_pod(state, pod_spec(100, 100, node_affinity=NodeAffinity(required=(term,))))
+    assert reference().full_scan(daemon, state) == "n4"
+    state.set_unschedulable("n4", True)
+    assert reference().full_scan(daemon, state) is None  # the named node is filtered like any other
+    two = NodeSelectorTerm(match_fields=(Requirement("metadata.name", "In", ("n1", "n2", "gone")),))
+    either = add_pod(state, pod_spec(100, 100, node_affinity=NodeAffinity(required=(two, term))))
+    assert {reference(seed=s).full_scan(either, state) for s in range(20)} == {"n1", "n2"}
+    pinned = add_pod(state, pod_spec(100, 100, node_name="n3"))
+    assert reference().full_scan(pinned, state) == "n3"

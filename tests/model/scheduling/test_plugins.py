@@ -20,6 +20,8 @@ def test_go_div_truncates_toward_zero_and_go_round_is_half_away_from_zero() -> N
     assert p.go_div(1000, 30) == 33
     assert [p.go_round(x) for x in (0.5, 1.5, 2.5, 62.5, -0.5, -2.5)] == [1, 2, 3, 63, -1, -3]
     assert round(2.5) == 2  # why go_round exists: Python rounds half to even
+    assert p.go_round(0.49999999999999994) == 0  # the largest double below 0.5; floor(x + 0.5) gives 1
+    assert p.go_round(-0.49999999999999994) == 0
 
 
 @pytest.mark.parametrize(

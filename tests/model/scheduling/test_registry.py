@@ -51,7 +51,9 @@ def test_entry_points_are_listed_and_resolvable() -> None:
 
 
 def test_module_attr_objects_classes_and_factories() -> None:
-    assert isinstance(resolve_scheduler("podquake.model.scheduling.builtins:FirstFit", random.Random(0)), builtins.FirstFit)
+    assert isinstance(
+        resolve_scheduler("podquake.model.scheduling.builtins:FirstFit", random.Random(0)), builtins.FirstFit
+    )
     made = resolve_scheduler("podquake.model.scheduling.builtins:least_allocated_scheduler", random.Random(0))
     assert made.profile == Profile.least_allocated()
     instance = builtins.RoundRobin()
@@ -65,7 +67,9 @@ def test_module_attr_objects_classes_and_factories() -> None:
 
     assert isinstance(resolve_scheduler(NoArguments, random.Random(0)), NoArguments)
     rng = random.Random(1)
-    assert resolve_scheduler(lambda rng: builtins.RandomFit(rng), rng).rng is rng
+    assert resolve_scheduler(lambda r: builtins.RandomFit(r), rng).rng is rng  # one required argument: the rng
+    framework = resolve_scheduler(FrameworkScheduler, rng)  # rng passed by name, not as the profile
+    assert framework.rng is rng and framework.profile == Profile.default()
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,371 @@
+"""PodTopologySpread for the fast path: matching-pod counts per node and per domain, as bitsets.
+
+The full scan (``framework.py``) counts matching pods node by node for every decision. Here:
+
+- a :class:`Tracker` per (namespace, selector) keeps the bound, non-terminating matching pods per
+  node, as *level bitsets* (the nodes with exactly k matching pods, for each k >= 1) and per
+  topology domain (per value of a topology key), updated on every bind, deletion request and delete;
+- a :class:`SpreadPlan` holds a pod's ScheduleAnyway constraints (its own, or the system defaults
+  over its owner's selector) with what each node class contributes;
+- :meth:`Spreading.filter_mask` is the DoNotSchedule filter as a bitset of rejected nodes, and
+  :meth:`Spreading.score_groups` splits the feasible nodes into (class, hostname level) groups that
+  share one raw score, then normalizes as upstream (podtopologyspread/scoring.go).
+
+Node classes come from the fast path: nodes of one class share every label but the hostname, so a
+class lies in one domain of every other topology key. Hostname domains are single nodes, which the
+fast path checks (unique hostname labels) before it relies on it. What is not covered raises
+:class:`NotCovered` and the pod goes to the full scan: several hostname-keyed ScheduleAnyway
+constraints, or hostname spreading on a cluster whose hostname labels are not unique.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from podquake.model import constants as k8s
+from podquake.model.objects import Node, Pod, PodSpec
+from podquake.model.scheduling import plugins as p
+from podquake.model.scheduling.framework import owner_selector
+from podquake.model.selectors import LabelSelector
+
+if TYPE_CHECKING:
+    from podquake.model.scheduling.fastpath import FastPath, NodeClass
+
+__all__ = ["NotCovered", "SpreadPlan", "Spreading", "Tracker"]
+
+_HOSTNAME = k8s.LABEL_HOSTNAME
+_MAX_TRACKERS = 8192
+_MAX_PLANS = 512
+
+
+class NotCovered(Exception):
+    """The fast path cannot decide this pod exactly; the full scan must."""
+
+
+class Tracker:
+    """Bound, non-terminating pods of one namespace matching one selector: counts per node and per domain."""
+
+    __slots__ = ("namespace", "selector", "count", "levels", "any", "domains")
+
+    def __init__(self, namespace: str, selector: LabelSelector) -> None:
+        self.namespace = namespace
+        self.selector = selector
+        self.count: dict[int, int] = {}
+        self.levels: dict[int, int] = {}  # k -> nodes with exactly k matching pods (k >= 1)
+        self.any = 0  # nodes with at least one
+        self.domains: dict[str, dict[str, int]] = {}  # topology key -> value -> count (over all nodes)
+
+    def add(self, i: int, delta: int, labels: dict[str, str]) -> None:
+        old = self.count.get(i, 0)
+        new = old + delta
+        bit = 1 << i
+        levels = self.levels
+        if old:
+            rest = levels[old] ^ bit
+            if rest:
+                levels[old] = rest
+            else:
+                del levels[old]
+        if new:
+            levels[new] = levels.get(new, 0) | bit
+            self.count[i] = new
+            if not old:
+                self.any |= bit
+        else:
+            del self.count[i]
+            self.any ^= bit
+        for key, counts in self.domains.items():
+            value = labels.get(key, "")
+            counts[value] = counts.get(value, 0) + delta
+
+    def domain_counts(self, key: str, nodes: list[Node]) -> dict[str, int]:
+        """Matching pods per value of ``key`` over all nodes (a node without the key counts under "")."""
+        counts = self.domains.get(key)
+        if counts is None:
+            counts = {}
+            for i, n in self.count.items():
+                value = nodes[i].labels.get(key, "")
+                counts[value] = counts.get(value, 0) + n
+            self.domains[key] = counts
+        return counts
+
+
+class SpreadPlan:
+    """A pod's ScheduleAnyway constraints, with what each node class contributes, worked out once per class."""
+
+    __slots__ = ("constraints", "keys", "host", "require_all", "skews", "per_class")
+
+    def __init__(self, constraints: tuple[p.SpreadConstraint, ...], require_all: bool) -> None:
+        self.constraints = constraints
+        self.keys = [c.topology_key for c in constraints]
+        hosts = [i for i, key in enumerate(self.keys) if key == _HOSTNAME]
+        self.host = hosts[0] if len(hosts) == 1 else (-2 if hosts else -1)  # -2: several, not covered
+        self.require_all = require_all
+        self.skews = [float(c.max_skew - 1) for c in constraints]
+        self.per_class: dict[int, tuple[bool, tuple[str | None, ...]]] = {}
+
+    def of(self, cls: NodeClass) -> tuple[bool, tuple[str | None, ...]]:
+        """(ignored, the class's value of each topology key): ignored nodes lack a key when keys are required."""
+        hit = self.per_class.get(cls.id)
+        if hit is None:
+            values = tuple(cls.labels.get(key) for key in self.keys)
+            hit = self.per_class[cls.id] = (self.require_all and None in values, values)
+        return hit
+
+
+class Spreading:
+    """The fast path's PodTopologySpread state: trackers, plans and the pods they count."""
+
+    def __init__(self, fast: FastPath) -> None:
+        self.fast = fast
+        self.state = fast.state
+        # every bound, non-terminating pod, by key: a deleted pod is gone from the store when PodDeleted fires
+        self.counted: dict[str, Pod] = {
+            pod.key: pod
+            for pod in self.state.pods.values()
+            if pod.node_name is not None and pod.deletion_timestamp is None
+        }
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget trackers and plans (node indexes or classes changed)."""
+        self.trackers: dict[tuple[str, LabelSelector], Tracker] = {}
+        self.tracker_by_id: dict[tuple[int, str], tuple[LabelSelector, Tracker]] = {}
+        self.tracker_by_item: dict[tuple[str, str], list[Tracker]] = {}
+        self.tracker_generic: list[Tracker] = []
+        self.plans: dict[tuple[int, int], tuple[PodSpec, Any, SpreadPlan | None]] = {}
+
+    # --- following the store ------------------------------------------------------------------------
+    def bound(self, pod: Pod, i: int) -> None:
+        if pod.deletion_timestamp is None:
+            self.counted[pod.key] = pod
+            if self.trackers:
+                self._count(pod, i, 1)
+
+    def gone(self, key: str, i: int | None) -> None:
+        """The pod stopped counting: deletion requested, or deleted (``i``: its node, if any)."""
+        pod = self.counted.pop(key, None)
+        if pod is not None and self.trackers and i is not None:
+            self._count(pod, i, -1)
+
+    def _count(self, pod: Pod, i: int, delta: int) -> None:
+        labels = pod.labels
+        node_labels = self.state.node_list[i].labels
+        namespace = pod.namespace
+        for tracker in self.tracker_generic:
+            if tracker.namespace == namespace and tracker.selector.matches(labels):
+                tracker.add(i, delta, node_labels)
+        by_item = self.tracker_by_item
+        for item in labels.items():
+            found = by_item.get(item)
+            if found:
+                for tracker in found:
+                    if tracker.namespace == namespace and tracker.selector.matches(labels):
+                        tracker.add(i, delta, node_labels)
+
+    def tracker(self, namespace: str, selector: LabelSelector) -> Tracker:
+        hit = self.tracker_by_id.get((id(selector), namespace))
+        if hit is not None and hit[0] is selector:
+            return hit[1]
+        key = (namespace, selector)
+        tracker = self.trackers.get(key)
+        if tracker is None:
+            if len(self.trackers) >= _MAX_TRACKERS:
+                self.reset()
+            tracker = self.trackers[key] = Tracker(namespace, selector)
+            nodes = self.state.nodes
+            for pod in self.state.pods_matching(namespace, selector):
+                if pod.node_name is not None and pod.deletion_timestamp is None:
+                    node = nodes[pod.node_name]
+                    tracker.add(node.index, 1, node.labels)
+            if selector.match_labels:  # a matching pod carries this label: look trackers up by it
+                self.tracker_by_item.setdefault(selector.match_labels[0], []).append(tracker)
+            else:
+                self.tracker_generic.append(tracker)
+        self.tracker_by_id[(id(selector), namespace)] = (selector, tracker)
+        return tracker
+
+    def plan(self, pod: Pod) -> SpreadPlan | None:
+        """The pod's ScheduleAnyway constraints (or system defaults) as a plan, cached per spec and owner selector."""
+        spec = pod.spec
+        fast = self.fast
+        selector = owner_selector(pod, self.state)
+        key = (id(spec), id(selector))
+        hit = self.plans.get(key)
+        if hit is not None and hit[0] is spec and hit[1] is selector:
+            return hit[2]
+        system = fast.profile.system_default_spreading
+        soft = p.spread_constraints(pod, "ScheduleAnyway", selector, system)
+        plan = SpreadPlan(soft, bool(spec.topology_spread_constraints) or not system) if soft else None
+        if not any(c.match_label_keys for c in spec.topology_spread_constraints):  # else it depends on the pod's labels
+            if len(self.plans) > _MAX_PLANS:
+                self.plans = {}
+            self.plans[key] = (spec, selector, plan)
+        return plan
+
+    # --- counting over classes ----------------------------------------------------------------------
+    def _eligible(self, spec: PodSpec, c: p.SpreadConstraint, keys: list[str] | None) -> tuple[list[NodeClass], bool]:
+        """Non-empty classes counted for ``c`` (all ``keys`` present, inclusion policies), and whether that is all."""
+        classes = self.fast.classes
+        affinity = spec.node_affinity
+        restricted_by_affinity = c.honor_affinity and (
+            spec.node_selector or (affinity is not None and affinity.required is not None)
+        )
+        if keys is None and not c.honor_taints and not restricted_by_affinity:
+            return [cls for cls in classes if cls.bits], True  # nothing restricts: every node counts
+        out = []
+        every = True
+        for cls in classes:
+            if not cls.bits:
+                continue
+            labels = cls.labels
+            if (keys is None or all(k in labels for k in keys)) and c.includes(spec, "", labels, cls.taints):
+                out.append(cls)
+            else:
+                every = False
+        return out, every
+
+    def _domain_counts(
+        self, tracker: Tracker | None, key: str, eligible: list[NodeClass], every: bool
+    ) -> dict[str, int]:
+        """Matching pods per value of ``key`` over the eligible classes' nodes."""
+        counts: dict[str, int] = {}
+        if tracker is None:
+            for cls in eligible:
+                counts.setdefault(cls.labels.get(key, ""), 0)
+            return counts
+        if every:
+            totals = tracker.domain_counts(key, self.state.node_list)
+            for cls in eligible:
+                value = cls.labels.get(key, "")
+                counts[value] = totals.get(value, 0)
+            return counts
+        for cls in eligible:
+            value = cls.labels.get(key, "")
+            total = counts.get(value, 0)
+            for level, bits in tracker.levels.items():
+                total += level * (bits & cls.bits).bit_count()
+            counts[value] = total
+        return counts
+
+    # --- the plugin's two extension points ----------------------------------------------------------
+    def filter_mask(self, pod: Pod, hard: tuple[p.SpreadConstraint, ...]) -> int:
+        """Nodes the DoNotSchedule filter rejects (filtering.go), as a bitset."""
+        fast = self.fast
+        if not fast.hostnames_ok and any(c.topology_key == _HOSTNAME for c in hard):
+            raise NotCovered
+        spec = pod.spec
+        keys = [c.topology_key for c in hard]
+        failing = 0
+        for c in hard:
+            key = c.topology_key
+            for cls in fast.classes:
+                if key not in cls.labels:
+                    failing |= cls.bits
+            tracker = self.tracker(pod.namespace, c.selector) if c.counts_pods() else None  # type: ignore[arg-type]
+            eligible, every = self._eligible(spec, c, keys)
+            self_match = c.self_match(pod.labels)
+            if key == _HOSTNAME:  # each eligible node is a domain
+                if tracker is None:
+                    continue
+                mask = 0
+                for cls in eligible:
+                    mask |= cls.bits
+                if mask.bit_count() < c.min_domains or mask & ~tracker.any:
+                    minimum = 0
+                else:
+                    minimum = min(level for level, bits in tracker.levels.items() if bits & mask)
+                threshold = c.max_skew + minimum - self_match
+                for level, bits in tracker.levels.items():
+                    if level > threshold:
+                        failing |= bits & mask  # a node that is not eligible is no domain: its count is 0
+                continue
+            counts = self._domain_counts(tracker, key, eligible, every)
+            minimum = min(counts.values()) if counts and len(counts) >= c.min_domains else 0
+            for value, count in counts.items():
+                if count + self_match - minimum > c.max_skew:
+                    for cls in fast.classes:
+                        if cls.labels.get(key) == value:
+                            failing |= cls.bits
+        return failing
+
+    def score_groups(
+        self, pod: Pod, plan: SpreadPlan, present: list[tuple[NodeClass, int]], count: int
+    ) -> list[tuple[NodeClass, int, int]]:
+        """``[(class, mask, normalized score)]``: the score per (class, hostname level) group (scoring.go).
+
+        ``present`` are the feasible nodes per class; ``count`` how many feasible nodes there are.
+        """
+        host = plan.host
+        if host == -2 or (host >= 0 and not self.fast.hostnames_ok):
+            raise NotCovered
+        spec = pod.spec
+        soft = plan.constraints
+        out: list[tuple[NodeClass, int, int]] = []  # ignored nodes (lacking a key) score 0
+        kept = []
+        for cls, mask in present:
+            ignored, values = plan.of(cls)
+            if ignored:
+                out.append((cls, mask, 0))
+                count -= mask.bit_count()
+            else:
+                kept.append((cls, mask, values))
+        if not kept:
+            return out
+        weights: list[float] = []
+        domains: list[dict[str, int]] = []
+        host_tracker = None
+        for i, c in enumerate(soft):
+            tracker = self.tracker(pod.namespace, c.selector) if c.counts_pods() else None  # type: ignore[arg-type]
+            if i == host:  # size: the feasible nodes that are not ignored
+                weights.append(p.spread_weight(count))
+                domains.append({})
+                host_tracker = tracker
+                continue
+            key = c.topology_key
+            values = {cls.labels.get(key, ""): 0 for cls, _, _ in kept}  # the domains of the feasible nodes
+            weights.append(p.spread_weight(len(values)))
+            eligible, every = self._eligible(spec, c, plan.keys if plan.require_all else None)
+            counts = self._domain_counts(tracker, key, eligible, every)
+            domains.append({value: counts.get(value, 0) for value in values})
+        skews = plan.skews
+        host_weight = weights[host] if host >= 0 else 0.0
+        host_skew = skews[host] if host >= 0 else 0.0
+        groups: list[tuple[NodeClass, int, int]] = []  # (class, mask, raw score)
+        for cls, mask, values in kept:
+            # Go adds the terms in constraint order, starting from 0.0: the terms before the hostname
+            # term are summed first, then the hostname term (which depends on the node), then the rest
+            before = 0.0
+            after: list[float] = []
+            for i, value in enumerate(values):
+                if value is None:
+                    continue  # a node without the key gets no term
+                if i == host:
+                    after.append(0.0)  # placeholder: the hostname term goes here
+                elif after:
+                    after.append(domains[i][value] * weights[i] + skews[i])
+                else:
+                    before += domains[i][value] * weights[i] + skews[i]
+            if host_tracker is None:
+                levels = [(0, mask)]
+            else:
+                hit = mask & host_tracker.any
+                levels = [(0, mask ^ hit)] if hit != mask else []
+                if hit:
+                    levels += [(level, hit & bits) for level, bits in host_tracker.levels.items()]
+            for level, sub in levels:
+                if not sub:
+                    continue
+                score = before
+                if after:
+                    score += level * host_weight + host_skew
+                    for term in after[1:]:
+                        score += term
+                raw = int(score)  # Go's math.Round (p.go_round) for a non-negative score
+                if score - raw >= 0.5:
+                    raw += 1
+                groups.append((cls, sub, raw))
+        low = min(raw for _, _, raw in groups)
+        high = max(0, max(raw for _, _, raw in groups))
+        out += [(cls, mask, p.spread_normalize(raw, low, high)) for cls, mask, raw in groups]
+        return out
