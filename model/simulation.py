@@ -97,6 +97,7 @@ class Simulation:
         timing: Timing | None = None,
         keep_trace: bool = True,
         proxy_mode: str = "iptables",
+        load_mode: str | None = "fluid",
         cloud_options: Mapping[str, Any] | None = None,
         autoscaler_options: AutoscalerOptions | None = None,
     ) -> None:
@@ -111,6 +112,9 @@ class Simulation:
         from podquake.model.controllers.replicaset import ReplicaSetController
         from podquake.model.controllers.scheduler_loop import SchedulerLoop
         from podquake.model.controllers.statefulset import StatefulSetController
+        from podquake.model.jobs import JobQueues
+        from podquake.model.load import make_load
+        from podquake.model.traffic import Traffic
         from podquake.model.endpoints import EndpointSliceController
         from podquake.model.kubelet import Kubelet
         from podquake.model.kubelet_dispatch import KubeletDispatcher
@@ -177,6 +181,11 @@ class Simulation:
         for component in (self.cloud, self.load_balancers, self.cluster_autoscaler):
             component.start()
         self.load_balancers.reachable = lambda node: self.network.reachable(CLOUD_LB, node)
+        self.traffic = Traffic(self)
+        self.load = make_load(self, load_mode) if load_mode is not None else None
+        if self.load is not None:
+            self.load.start()
+        self.jobs = JobQueues(self)
         for change in (ev.NetworkPartitioned, ev.NetworkHealed):
             self.state.watch(change, lambda _event: self.load_balancers.refresh())
 

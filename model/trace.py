@@ -284,14 +284,6 @@ class EndpointsChanged(Event):
 
 
 # --- traffic and load (model/traffic.py, model/load.py, model/jobs.py) ---------------------------
-def _tuples(event: Event, *names: str) -> None:
-    """Turn list fields (as JSON gives them back) into tuples, so a replayed event equals the original."""
-    for name in names:
-        value = getattr(event, name)
-        if not isinstance(value, tuple):
-            object.__setattr__(event, name, tuple(value))
-
-
 @_event
 @dataclass(frozen=True, slots=True)
 class TrafficSpike(Event):
@@ -308,31 +300,39 @@ class TrafficSpike(Event):
 class TrafficWindow(Event):
     """What the load generators offered ``service`` in the window ``[start, t)`` and what became of it.
 
-    Totals: ``offered`` = ``served`` + ``failed`` + (``queued`` now - ``queued`` at the window's start),
-    in requests (fractional in the fluid mode). Per endpoint (pod ``namespace/name``, parallel
-    arrays): requests sent to it, served by it, failed there (dead or unreachable pod, queue full,
-    lost in its queue when it died), and the mean latency in seconds of those it served (0 if none).
-    Failures before any endpoint was chosen (no endpoints, node down, no load balancer target, ...)
-    count in ``failed`` only; every failure is in ``failure_reasons``/``failure_counts``."""
+    ``totals`` is ``(offered, served, failed, queued)``: requests (fractional in the fluid mode) with
+    ``offered == served + failed + (queued now - queued at the window's start)``. ``per_endpoint``
+    holds one ``(pod, offered, served, failed, latency)`` per endpoint that had traffic (pod as
+    ``namespace/name``; failed there: dead or unreachable pod, queue full, lost in its queue when it
+    died; latency: the mean, in seconds, of the requests it served, 0 if none). Failures before any
+    endpoint was chosen (no endpoints, node down, no load balancer target, ...) count in the totals
+    only. ``failures`` holds ``(reason, count)`` for every failure. The properties read these by name
+    (``offered``, ``endpoints``, ``endpoint_served``, ``failure_reasons``, ...). Packed in three
+    fields to keep the trace compact and the event cheap to build (one per Service per window)."""
 
     service: str
     start: float
-    offered: float
-    served: float
-    failed: float
-    queued: float
-    endpoints: tuple[str, ...]
-    endpoint_offered: tuple[float, ...]
-    endpoint_served: tuple[float, ...]
-    endpoint_failed: tuple[float, ...]
-    endpoint_latency: tuple[float, ...]
-    failure_reasons: tuple[str, ...]
-    failure_counts: tuple[float, ...]
+    totals: tuple[float, float, float, float]
+    per_endpoint: tuple[tuple[str, float, float, float, float], ...]
+    failures: tuple[tuple[str, float], ...]
 
     def __post_init__(self) -> None:
-        if type(self.endpoints) is not tuple or type(self.failure_reasons) is not tuple:  # read back from JSON
-            _tuples(self, "endpoints", "endpoint_offered", "endpoint_served", "endpoint_failed", "endpoint_latency",
-                    "failure_reasons", "failure_counts")  # fmt: skip
+        if type(self.totals) is not tuple:  # read back from JSON: lists
+            object.__setattr__(self, "totals", tuple(self.totals))
+            object.__setattr__(self, "per_endpoint", tuple(tuple(row) for row in self.per_endpoint))
+            object.__setattr__(self, "failures", tuple(tuple(row) for row in self.failures))
+
+    offered = property(lambda self: self.totals[0])
+    served = property(lambda self: self.totals[1])
+    failed = property(lambda self: self.totals[2])
+    queued = property(lambda self: self.totals[3])
+    endpoints = property(lambda self: tuple(row[0] for row in self.per_endpoint))
+    endpoint_offered = property(lambda self: tuple(row[1] for row in self.per_endpoint))
+    endpoint_served = property(lambda self: tuple(row[2] for row in self.per_endpoint))
+    endpoint_failed = property(lambda self: tuple(row[3] for row in self.per_endpoint))
+    endpoint_latency = property(lambda self: tuple(row[4] for row in self.per_endpoint))
+    failure_reasons = property(lambda self: tuple(row[0] for row in self.failures))
+    failure_counts = property(lambda self: tuple(row[1] for row in self.failures))
 
 
 @_event

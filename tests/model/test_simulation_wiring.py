@@ -66,3 +66,19 @@ def test_the_load_balancer_stops_sending_to_a_node_it_cannot_reach():
     sim.network.heal_all()
     sim.run_for(60)
     assert "worker-2" in balancer.serving_targets()
+
+
+def test_the_default_load_model_serves_traffic_and_feeds_the_hpa_metrics():
+    from podquake.model import trace as ev
+    from podquake.model.traffic import Constant, External, LoadGenerator
+
+    sim = settled()
+    pods = [p.uid for p in sim.state.pods.values() if p.labels.get("app") == "web"]
+    idle = [sim.metrics.pod_cpu_millis(uid) for uid in pods]
+    sim.traffic.add(LoadGenerator("default/web", Constant(300.0), clients=50, entry=External()))
+    sim.run_for(60)
+    windows = [e for e in sim.trace.of_type(ev.TrafficWindow) if e.service == "default/web"]
+    assert windows and sum(w.offered for w in windows) > 0
+    busy = [sim.metrics.pod_cpu_millis(uid) for uid in pods]
+    assert all(b is not None for b in busy)
+    assert sum(busy) > sum(i or 0.0 for i in idle)
