@@ -36,6 +36,7 @@ deterministic (the request mode of the load model draws Poisson arrivals from it
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -69,27 +70,27 @@ def _number(value: object, what: str, minimum: float | None = 0.0, positive: boo
     return float(value)
 
 
-class Shape:
+class Shape(ABC):
     """A request rate over simulated time. Subclasses are frozen dataclasses implementing the three
     methods; ``+`` makes a :class:`Sum`."""
 
     __slots__ = ()
 
+    @abstractmethod
     def rate(self, t: float) -> float:
         """Requests per second at time ``t``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def integral(self, t0: float, t1: float) -> float:
         """Requests offered in ``[t0, t1]`` (the rate's integral; 0 when ``t1 <= t0``)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def peak(self, t0: float, t1: float) -> float:
         """An upper bound of the rate over ``[t0, t1]`` (the exact maximum, except for :class:`Sum`)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def low(self, t0: float, t1: float) -> float:
         """A lower bound of the rate over ``[t0, t1]`` (the exact minimum, except for :class:`Sum`)."""
-        raise NotImplementedError
 
     @property
     def constant(self) -> bool:

@@ -24,6 +24,8 @@ key at a time either way); the retry back-off is the per-item exponential part o
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import math
 import re
 from collections.abc import Callable, Generator, Iterable
@@ -202,7 +204,7 @@ class TemplateHashes:
         return value
 
 
-class WorkloadController:
+class WorkloadController(ABC):
     """The skeleton of a workload controller: watches, a work queue of workload uids, one worker.
 
     Subclasses set ``kind``, implement :meth:`sync` (one reconcile of one workload, by uid) and
@@ -244,11 +246,13 @@ class WorkloadController:
         self.queue.add_after(uid, self.sim.timing.controller_sync_seconds + after)
 
     # --- hooks for subclasses --------------------------------------------------------------------
-    def sync(self, uid: str) -> None:  # pragma: no cover - every subclass overrides it
-        raise NotImplementedError
+    @abstractmethod
+    def sync(self, uid: str) -> None:
+        """Bring workload ``uid`` towards its desired state."""
 
-    def owner_of(self, pod: Pod) -> str | None:  # pragma: no cover - every subclass overrides it
-        raise NotImplementedError
+    @abstractmethod
+    def owner_of(self, pod: Pod) -> str | None:
+        """The uid of the workload of this controller's kind that owns ``pod``, if any."""
 
     def pod_changed(self, uid: str, event: ev.Event, pod: Pod | None) -> None:
         """A pod concerning workload ``uid`` changed (``pod`` is None once deleted)."""
