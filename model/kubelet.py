@@ -10,37 +10,18 @@ prober/, status/, nodelease/):
   sandbox): every container goes Running, the pod goes Running, and Ready once every container is.
   A deleted pod's containers stop ``min(terminationGracePeriodSeconds, timing.container_stop_seconds)``
   later (exit 143, SIGTERM; 137, SIGKILL, if the stop outlasts the grace period) and the kubelet
-  removes the pod (``state.delete_pod``).
-- **Restarts.** restartPolicy Always restarts on any exit, OnFailure on a non-zero exit, Never not at
-  all; a liveness or startup probe failure restarts under Always and OnFailure. CrashLoopBackOff
-  (client-go flowcontrol.Backoff as the kubelet uses it): the first restart is immediate, then the
-  container waits 10 s, 20 s, ... up to 300 s after it finished; the back-off resets when a
-  container ran 10 minutes (2 x 300 s) since its last restart. Pod phase follows upstream
-  ``getPhase`` (kubelet_pods.go); Succeeded and Failed are final.
+  removes the pod (``state.delete_pod``). Pod phase follows upstream ``getPhase`` (kubelet_pods.go);
+  Succeeded and Failed are final.
+- **Containers.** Restarts (restart policy, CrashLoopBackOff) and the probes, which are computed
+  lazily and exactly rather than simulated tick by tick, are the job of the mixin
+  :class:`~podquake.model.kubelet_containers.ContainerLifecycle` (see
+  :mod:`podquake.model.kubelet_containers`).
 
-Lazy, exact probes. Probing every container every 10 s would cost 15,000 events per simulated second
-at 150,000 pods, and a healthy container's probes change nothing. So a probe is never simulated
-tick by tick: each container carries health flags (``liveness``, ``readiness``, ``startup``; healthy
-unless a fault says otherwise), and the kubelet computes, from the probe's schedule, the one instant
-at which the outcome changes, and schedules a single cancellable event for it:
-
-- a probe of a container started at ``s`` runs at ``s + initialDelaySeconds + k * periodSeconds``;
-- readiness: a container becomes Ready at the ``successThreshold``-th consecutive passing probe
-  (the first one at ``s + initialDelaySeconds`` for a healthy container), and stops being Ready at
-  the ``failureThreshold``-th consecutive failing probe after its readiness check starts failing;
-  no restart;
-- liveness: the ``failureThreshold``-th consecutive failing probe after the check starts failing
-  kills the container (then restart policy and back-off apply);
-- startup: liveness and readiness wait until the startup probe passes (at its first probe when
-  healthy); ``failureThreshold`` failures kill the container.
-
-A health flag that recovers before the threshold is reached cancels the pending event, which is
-exactly what resetting the consecutive counter does upstream. The events are batched by due time
-(one SimPy timeout for every kubelet action due at the same instant), and lease renewals of all
-kubelets share one timer per 0.1 s phase slot: both are the job of the simulation's
-:class:`~podquake.model.kubelet_dispatch.KubeletDispatcher`, which also routes watch events to the
-kubelet concerned. The pure rules (probe schedule, pod phase, restart policy) are in
-:mod:`podquake.model.kubelet_rules`.
+Kubelet actions are batched by due time (one SimPy timeout for every kubelet action due at the same
+instant), and lease renewals of all kubelets share one timer per 0.1 s phase slot: both are the job
+of the simulation's :class:`~podquake.model.kubelet_dispatch.KubeletDispatcher`, which also routes
+watch events to the kubelet concerned. The pure rules (probe schedule, pod phase, restart policy)
+are in :mod:`podquake.model.kubelet_rules`.
 
 Faults (the public methods a chaos nemesis calls; each returns whether it had an effect):
 ``crash_container``, ``oom_kill_container``, ``exit_container`` (a run-to-completion container
@@ -70,23 +51,19 @@ in an outbox; when the API server is reachable again the kubelet renews its leas
 to the API (the exits and restarts, in order, at that instant) and resyncs as after ``start_kubelet``:
 pods deleted in the API meanwhile are stopped then.
 
-Simplifications of Kubernetes, on purpose:
+Simplifications of Kubernetes, on purpose (the containers' own are in
+:mod:`podquake.model.kubelet_containers`):
 - init containers and sidecars are not run: they are taken to finish within the start latency;
-- a probe's result is known at the probe instant (timeoutSeconds is not waited out), and the probe
-  schedule is anchored at the container's start (upstream anchors it at the probe worker's start,
-  with jitter after a kubelet restart); a kubelet restart keeps readiness results instead of
-  resetting them to failure;
+- a kubelet restart keeps readiness results instead of resetting them to failure;
 - lease renewals fall on 0.1 s phase slots (upstream jitters each renewal by up to 4 %) and keep
   their phase across kubelet restarts, after one immediate renewal at the restart;
-- a restart after back-off is instantaneous (the image is present); a machine that comes back
-  restarts its pods' containers after ``container_start_seconds``, with a fresh back-off (the
-  kubelet's back-off table lived in memory), and reports the vanished ones as terminated with
-  exit code 137 and reason ``ContainerStatusUnknown``;
+- a machine that comes back restarts its pods' containers after ``container_start_seconds``, with a
+  fresh back-off (the kubelet's back-off table lived in memory), and reports the vanished ones as
+  terminated with exit code 137 and reason ``ContainerStatusUnknown``;
 - work the kubelet had in flight when it stops (a pending start, restart, probe kill or graceful
   stop) is redone from the start when it comes back; injected probe failures are forgotten when the
   machine powers off (the containers are gone);
-- a deleted pod's phase is not moved to Succeeded/Failed before it is removed; restartCount is
-  counted when the restart is decided (``set_container_waiting(restarting=True)``);
+- a deleted pod's phase is not moved to Succeeded/Failed before it is removed;
 - cut off from the API server, the kubelet drops work in flight (pending starts, restarts scheduled
   before the cut, graceful stops) and redoes it on reconnection, as after ``stop_kubelet``; it only
   keeps restarting and liveness-killing containers of pods it had started; readiness is re-probed
@@ -100,17 +77,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from podquake.model import constants as k8s
+from podquake.model.kubelet_containers import _TERMINAL, PROBE_KINDS, ContainerLifecycle, _Container, _PodRun
 from podquake.model.kubelet_dispatch import LEASE_SLOT_SECONDS, LEASE_SLOTS
 from podquake.model.kubelet_rules import next_probe_time, pod_phase, should_restart
-from podquake.model.objects import ContainerSpec, Node, Pod
+from podquake.model.objects import Node, Pod
 
 if TYPE_CHECKING:
     from podquake.model.simulation import Simulation
 
 __all__ = ["LEASE_SLOT_SECONDS", "PROBE_KINDS", "Kubelet", "kubelet_for", "next_probe_time", "pod_phase"]
-
-PROBE_KINDS = ("liveness", "readiness", "startup")
-_TERMINAL = ("Succeeded", "Failed")
 
 
 def kubelet_for(sim: Simulation, pod_key: str) -> Kubelet | None:
@@ -126,63 +101,7 @@ def kubelet_for(sim: Simulation, pod_key: str) -> Kubelet | None:
     return sim.kubelets.get(pod.node_name)
 
 
-class _Container:
-    """The kubelet's runtime record of one container of a pod: the process, its health, its timers.
-
-    ``gen`` changes whenever the process starts or dies; ``ready_gen`` and ``probe_gen`` whenever a
-    readiness or liveness/startup outcome is rescheduled. A scheduled event carries the values it
-    was made with and does nothing if they changed: that is how events are cancelled.
-    """
-
-    __slots__ = (
-        "index",
-        "spec",
-        "alive",
-        "started",
-        "gen",
-        "ready_gen",
-        "probe_gen",
-        "started_at",
-        "finished_at",
-        "backoff",
-        "backoff_updated",
-        "unreported",
-        "liveness_ok",
-        "readiness_ok",
-        "startup_ok",
-    )
-
-    def __init__(self, index: int, spec: ContainerSpec) -> None:
-        self.index = index
-        self.spec = spec
-        self.alive = False
-        self.started = False  # the startup probe passed (or there is none)
-        self.gen = 0
-        self.ready_gen = 0
-        self.probe_gen = 0
-        self.started_at = 0.0
-        self.finished_at = 0.0
-        self.backoff = 0.0  # the CrashLoopBackOff entry; 0 = none
-        self.backoff_updated = 0.0
-        self.unreported: tuple[int, str, bool] | None = None  # an exit the kubelet could not report yet
-        self.liveness_ok = True
-        self.readiness_ok = True
-        self.startup_ok = True
-
-
-class _PodRun:
-    """The kubelet's record of one pod it runs."""
-
-    __slots__ = ("pod", "containers", "started", "terminating")
-
-    def __init__(self, pod: Pod) -> None:
-        self.pod = pod
-        self.containers = [_Container(i, spec) for i, spec in enumerate(pod.spec.containers)]
-        self.started = False  # the sandbox exists: containers have been started
-        self.terminating = -1  # the kubelet epoch in which its graceful stop began (-1: none)
-
-
-class Kubelet:
+class Kubelet(ContainerLifecycle):
     """The kubelet of node ``node_name``. :meth:`start` once; then faults through the public methods.
 
     >>> from podquake.model import ClusterSpec, Simulation
@@ -615,202 +534,6 @@ class Kubelet:
             state.set_pod_ready(pod.uid, False)
         reason = self._dispatcher.deletion_reasons.pop(pod.key, "Deleted")
         state.delete_pod(pod.uid, reason)
-
-    # === containers ===============================================================================
-    def _run_container(self, run: _PodRun, c: _Container) -> None:
-        pod = run.pod
-        self.state.start_container(pod.uid, c.index)
-        c.alive = True
-        c.gen += 1
-        c.started_at = self.env.now
-        c.unreported = None
-        spec = c.spec
-        if spec.startup_probe is not None:
-            c.started = False
-            self._arm_startup(run, c)
-            return
-        c.started = True  # _on_started, unrolled for the common case
-        if spec.readiness_probe is not None:
-            self._arm_readiness(run, c)
-        elif not pod.containers[c.index].ready:
-            self.state.set_container_ready(pod.uid, c.index, True)
-        if spec.liveness_probe is not None and not c.liveness_ok:
-            self._arm_liveness(run, c)
-
-    def _on_started(self, run: _PodRun, c: _Container) -> None:
-        c.started = True
-        self._arm_readiness(run, c)
-        self._arm_liveness(run, c)
-
-    def _container_died(self, run: _PodRun, c: _Container, exit_code: int, reason: str, probe_kill: bool = False) -> bool:
-        """The process ended (the runtime's truth); the kubelet reports it now or when it can."""
-        if not c.alive:
-            return False
-        c.alive = False
-        c.started = False
-        c.gen += 1
-        c.finished_at = self.env.now
-        if self.acting:
-            self._report_exit(run, c, exit_code, reason, probe_kill)
-        elif self.managing:  # running, but cut off from the API server
-            self._died_locally(run, c, exit_code, reason, probe_kill)
-        else:
-            c.unreported = (exit_code, reason, probe_kill)
-        return True
-
-    def _report_exit(self, run: _PodRun, c: _Container, exit_code: int, reason: str, probe_kill: bool) -> None:
-        pod = run.pod
-        state = self.state
-        if state.pods.get(pod.uid) is not pod:
-            return
-        state.terminate_container(pod.uid, c.index, exit_code, reason)
-        self._report_pod(run)
-        if (
-            pod.deletion_timestamp is None
-            and pod.phase not in _TERMINAL
-            and should_restart(pod.spec.restart_policy, exit_code, probe_kill)
-        ):
-            wait = self._backoff_wait(c)
-            if wait <= 0:
-                state.set_container_waiting(pod.uid, c.index, "ContainerCreating", 0.0, restarting=True)
-                self._restart(run, c)
-            else:
-                state.set_container_waiting(pod.uid, c.index, "CrashLoopBackOff", c.backoff, restarting=True)
-                self._dispatcher.call_at(self.env.now + wait, self._restart_due, run, c, self._epoch, c.gen)
-
-    def _restart_due(self, run: _PodRun, c: _Container, epoch: int, gen: int) -> None:
-        pod = run.pod
-        if epoch != self._epoch or gen != c.gen or c.alive or self.pods.get(pod.key) is not run:
-            return
-        if pod.deletion_timestamp is not None or self.state.pods.get(pod.uid) is not pod:
-            return
-        self._restart(run, c)
-
-    def _restart(self, run: _PodRun, c: _Container) -> None:
-        self._backoff_next(c)
-        self._run_container(run, c)
-        self._report_pod(run)
-
-    def _exit_due(self, run: _PodRun, c: _Container, gen: int, exit_code: int, reason: str) -> None:
-        if gen == c.gen:
-            self._container_died(run, c, exit_code, reason)
-
-    def _kill_silently(self, run: _PodRun) -> None:
-        for c in run.containers:
-            c.alive = False
-            c.gen += 1
-
-    # --- CrashLoopBackOff (k8s.io/client-go/util/flowcontrol/backoff.go, kuberuntime_manager.go doBackOff)
-    def _backoff_wait(self, c: _Container) -> float:
-        """Seconds until the container may restart (``IsInBackOffSince`` its finish time)."""
-        if c.backoff == 0.0 or c.finished_at - c.backoff_updated > k8s.CRASH_LOOP_RESET_SECONDS:
-            return 0.0
-        return max(0.0, c.finished_at + c.backoff - self.env.now)
-
-    def _backoff_next(self, c: _Container) -> None:
-        """``Backoff.Next`` at a restart: 10 s for a new or expired entry, else doubled up to 300 s."""
-        if c.backoff == 0.0 or c.finished_at - c.backoff_updated > k8s.CRASH_LOOP_RESET_SECONDS:
-            c.backoff = k8s.CRASH_LOOP_INITIAL_BACKOFF_SECONDS
-        else:
-            c.backoff = min(2 * c.backoff, k8s.CRASH_LOOP_MAX_BACKOFF_SECONDS)
-        c.backoff_updated = self.env.now
-
-    # --- probes (lazy; see the module docstring) ---------------------------------------------------
-    def _arm_readiness(self, run: _PodRun, c: _Container) -> None:
-        c.ready_gen += 1
-        if not (c.alive and c.started):
-            return
-        pod = run.pod
-        status = pod.containers[c.index]
-        probe = c.spec.readiness_probe
-        if probe is None:
-            if not status.ready:
-                self.state.set_container_ready(pod.uid, c.index, True)
-            return
-        if status.ready == c.readiness_ok:
-            return
-        first = next_probe_time(c.started_at + probe.initial_delay_seconds, probe.period_seconds, self.env.now)
-        threshold = probe.success_threshold if c.readiness_ok else probe.failure_threshold
-        when = first + (threshold - 1) * probe.period_seconds
-        self._dispatcher.call_at(when, self._readiness_due, run, c, self._epoch, c.gen, c.ready_gen, c.readiness_ok)
-
-    def _readiness_due(self, run: _PodRun, c: _Container, epoch: int, gen: int, ready_gen: int, ready: bool) -> None:
-        if epoch != self._epoch or gen != c.gen or ready_gen != c.ready_gen:
-            return
-        pod = run.pod
-        if self.state.pods.get(pod.uid) is pod:
-            self.state.set_container_ready(pod.uid, c.index, ready)
-            self._report_ready(pod)
-
-    def _arm_liveness(self, run: _PodRun, c: _Container) -> None:
-        if not (c.alive and c.started):
-            return  # before the startup probe passes, probe_gen belongs to the startup probe
-        c.probe_gen += 1
-        probe = c.spec.liveness_probe
-        if probe is None or c.liveness_ok:
-            return
-        first = next_probe_time(c.started_at + probe.initial_delay_seconds, probe.period_seconds, self.env.now)
-        when = first + (probe.failure_threshold - 1) * probe.period_seconds
-        self._dispatcher.call_at(when, self._probe_failed, run, c, self._epoch, c.gen, c.probe_gen)
-
-    def _arm_startup(self, run: _PodRun, c: _Container) -> None:
-        if not c.alive or c.started:
-            return  # once started, probe_gen belongs to the liveness probe
-        c.probe_gen += 1
-        probe = c.spec.startup_probe
-        if probe is None:
-            return
-        first = next_probe_time(c.started_at + probe.initial_delay_seconds, probe.period_seconds, self.env.now)
-        if c.startup_ok:  # successThreshold must be 1 for startup probes
-            self._dispatcher.call_at(first, self._startup_passed, run, c, self._epoch, c.gen, c.probe_gen)
-        else:
-            when = first + (probe.failure_threshold - 1) * probe.period_seconds
-            self._dispatcher.call_at(when, self._probe_failed, run, c, self._epoch, c.gen, c.probe_gen)
-
-    def _startup_passed(self, run: _PodRun, c: _Container, epoch: int, gen: int, probe_gen: int) -> None:
-        if epoch != self._epoch or gen != c.gen or probe_gen != c.probe_gen:
-            return
-        if not self.acting:  # cut off from the API server: nothing to report, liveness to watch
-            c.started = True
-            self._arm_liveness(run, c)
-            return
-        self._on_started(run, c)
-        self._report_pod(run)
-
-    def _probe_failed(self, run: _PodRun, c: _Container, epoch: int, gen: int, probe_gen: int) -> None:
-        """Liveness or startup failed failureThreshold times: kill the container with the grace period."""
-        if epoch != self._epoch or gen != c.gen or probe_gen != c.probe_gen:
-            return
-        c.probe_gen += 1
-        grace = run.pod.spec.termination_grace_period_seconds
-        stop = self.timing.container_stop_seconds
-        exit_code = k8s.SIGTERM_EXIT_CODE if stop <= grace else k8s.SIGKILL_EXIT_CODE
-        self._dispatcher.call_at(self.env.now + min(stop, grace), self._kill_done, run, c, epoch, gen, exit_code)
-
-    def _kill_done(self, run: _PodRun, c: _Container, epoch: int, gen: int, exit_code: int) -> None:
-        if epoch == self._epoch and gen == c.gen:
-            self._container_died(run, c, exit_code, "Error", probe_kill=True)
-
-    def _set_health(self, pod_key: str, container: str | int, probe: str, healthy: bool) -> bool:
-        if probe not in PROBE_KINDS:
-            raise ValueError(f"unknown probe {probe!r}: use one of {', '.join(PROBE_KINDS)}")
-        target = self._target(pod_key, container)
-        if target is None:
-            return False
-        run, c = target
-        if getattr(c.spec, f"{probe}_probe") is None or getattr(c, f"{probe}_ok") == healthy:
-            return False
-        setattr(c, f"{probe}_ok", healthy)
-        if self.acting and c.alive:
-            if probe == "readiness":
-                self._arm_readiness(run, c)
-            elif probe == "liveness":
-                self._arm_liveness(run, c)
-            elif not c.started:
-                self._arm_startup(run, c)
-        elif self.managing and c.alive and probe != "readiness":  # cut off: probes still kill
-            self._arm_local_probes(run, c)
-        return True
 
     # === cut off from the API server ================================================================
     def _act_locally(self) -> None:
