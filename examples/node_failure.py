@@ -6,7 +6,9 @@
 What it shows, with upstream timing: the dead node's heartbeats stop; 50 s later
 (node-monitor-grace-period) the node lifecycle controller marks it Unknown and taints it; 300 s after
 that (the default tolerationSeconds) its pods are evicted, their ReplicaSets create replacements and
-the scheduler binds them to the surviving nodes. The timeline is read from the trace.
+the scheduler binds them to the surviving nodes. A StatefulSet pod waits for the node to come back
+(it never runs two pods of one identity), so the machine is then repaired. The timeline is read
+from the trace.
 """
 
 from __future__ import annotations
@@ -171,14 +173,24 @@ def main(argv: list[str] | None = None) -> int:
         short = {name: count for name, count in counts.items() if count.split("/")[0] != count.split("/")[1]}
         below = ", ".join(f"{name} {count} ready" for name, count in short.items()) or "none"
         print(f"{checkpoint - fault_time:>+7.0f}s  -- {len(counts) - len(short)}/{len(counts)} workloads fully ready; below: {below}")
+    stuck = [p for p in sim.state.pods.values() if p.deletion_timestamp is not None and p.node_name == victim]
+    stateful = [p.key for p in stuck if p.owner is not None and p.owner.kind == "StatefulSet"]
+    if stuck:
+        print(f"\n{len(stuck)} evicted pod(s) stay Terminating on the dead node, as upstream: its kubelet cannot confirm.")
+    if stateful:
+        print(f"{', '.join(stateful)} is not replaced meanwhile: a StatefulSet never runs two pods of one identity.")
+    repair = sim.now
+    print(f"repairing {victim}: powering it back on")
+    sim.kubelets[victim].power_on()
     recovered = sim.run_until_stable(timeout=600)
     back_ready = [e.t for e in sim.trace.of_type(ev.PodReadyChanged) if e.ready and e.t > fault_time]
     bound_after = Counter(p.node_name for p in sim.state.pods.values() if p.deletion_timestamp is None)
     if recovered:
         when = f"{max(back_ready) - fault_time:+.0f}s" if back_ready else "at once"
-        print(f"\nrecovered: every workload back at its desired ready replicas {when} after the fault")
+        print(f"recovered: every workload back at its desired ready replicas {when} after the fault"
+              f" ({sim.now - repair:.0f}s after the repair)")
     else:
-        print("\nNOT recovered: some workload is still below its desired ready replicas")
+        print("NOT recovered: some workload is still below its desired ready replicas")
     print(f"pods per node now: {dict(sorted(bound_after.items()))}")
     print(f"trace: {len(sim.trace)} events (same seed, same bytes)")
     return 0 if recovered else 1
