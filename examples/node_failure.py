@@ -186,9 +186,10 @@ def main(argv: list[str] | None = None) -> int:
     back_ready = [e.t for e in sim.trace.of_type(ev.PodReadyChanged) if e.ready and e.t > fault_time]
     bound_after = Counter(p.node_name for p in sim.state.pods.values() if p.deletion_timestamp is None)
     if recovered:
-        when = f"{max(back_ready) - fault_time:+.0f}s" if back_ready else "at once"
-        print(f"recovered: every workload back at its desired ready replicas {when} after the fault"
-              f" ({sim.now - repair:.0f}s after the repair)")
+        last = max(back_ready, default=fault_time)
+        after_repair = f" ({last - repair:.0f}s after the repair)" if last > repair else " (before the repair)"
+        print(f"recovered: every workload back at its desired ready replicas {last - fault_time:+.0f}s"
+              f" after the fault{after_repair}")
     else:
         print("NOT recovered: some workload is still below its desired ready replicas")
     print(f"pods per node now: {dict(sorted(bound_after.items()))}")
