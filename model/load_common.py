@@ -38,6 +38,7 @@ The modes themselves: :mod:`podquake.model.load_fluid` and :mod:`podquake.model.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 import random
 from collections import deque
 from dataclasses import dataclass
@@ -176,7 +177,7 @@ class _Server:
         self.pending: deque[tuple[float, float, _Acc, str]] = deque()  # request mode: (done, arrival, acc, entry node)
 
 
-class _LoadModel:
+class _LoadModel(ABC):
     """What both modes share: dependencies, pods as servers, windows, the trace, CPU metrics."""
 
     mode = ""
@@ -242,8 +243,9 @@ class _LoadModel:
         timeout = self.env.timeout(self._origin - now)
         timeout.callbacks.append(self._on_tick)  # type: ignore[union-attr]
 
+    @abstractmethod
     def _on_generator(self, index: int) -> None:
-        raise NotImplementedError
+        """Generator ``index`` was added or its shape changed: (re)plan its flows."""
 
     def add_spike(self, service: str, multiplier: float, duration: float) -> float:
         """Multiply ``service``'s traffic by ``multiplier`` for ``duration`` seconds from the next tick
@@ -261,8 +263,9 @@ class _LoadModel:
         timeout = self.env.timeout(self._origin + (index + 1) * self.tick - now)
         timeout.callbacks.append(self._on_tick)  # type: ignore[union-attr]
 
+    @abstractmethod
     def _step(self, now: float) -> None:
-        raise NotImplementedError
+        """Advance the mode's accounting by one tick ending at ``now``."""
 
     def _served(self, server: _Server, amount: float) -> None:
         """Count ``amount`` requests served by ``server`` in the current window (rolled lazily, so
@@ -327,8 +330,9 @@ class _LoadModel:
             self.totals.setdefault(service, [0.0, 0.0, 0.0])
         return acc
 
+    @abstractmethod
     def _queued_by_service(self) -> dict[str, float]:
-        raise NotImplementedError
+        """Requests waiting in pod queues now, by Service."""
 
     def _close_window(self, now: float, steady: dict[str, Any] | None = None) -> None:
         """Emit the window ``[window_start, now)`` of every Service, roll the CPU usage. The Services
