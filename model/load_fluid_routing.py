@@ -27,11 +27,7 @@ from podquake.model.endpoints import Endpoint
 from podquake.model.load_common import LB_UNREACHABLE, NO_CLIENT, NO_LB_TARGET
 from podquake.model.proxy import (
     ENDPOINT_DEAD,
-    NO_ENDPOINTS,
-    NO_LOCAL_ENDPOINTS,
     NODE_DOWN,
-    NOT_EXPOSED,
-    NOT_PROXIED,
     UNKNOWN_SERVICE,
     UNREACHABLE,
 )
@@ -161,23 +157,7 @@ class FluidRouting:
             return NODE_DOWN
         if via_lb and not self._lb_reaches(node):
             return LB_UNREACHABLE
-        proxy = self.proxy
-        table = proxy._frozen.get(node, proxy._tables).get(service)  # this node's view (see the docstring)
+        table = self.proxy.view(service, node)
         if table is None:
             return UNKNOWN_SERVICE
-        if table.kind != "proxied":
-            if table.kind == "external-name" or external:
-                return NOT_PROXIED
-            return table.cluster if table.cluster is not None else NO_ENDPOINTS
-        if external:
-            if not table.exposed:
-                return NOT_EXPOSED
-            local = table.external_local
-        else:
-            local = table.internal_local
-        if local:
-            pool = table.local.get(node)
-            if pool is None:
-                return NO_LOCAL_ENDPOINTS if table.has_any else NO_ENDPOINTS
-            return pool
-        return table.cluster if table.cluster is not None else NO_ENDPOINTS
+        return self.proxy.pool_of(table, node, external)

@@ -299,18 +299,19 @@ class Proxy:
             self._tables[update.service_key] = _Table(update)
 
     # --- routing ---------------------------------------------------------------------------------
-    def route(self, service: str, client: str, node: str, now: float, external: bool = False) -> Endpoint | str:
-        """The endpoint that a new connection from ``client`` to ``service`` (``namespace/name``),
-        entering at ``node`` at time ``now``, is sent to, or why it is not (a :data:`ROUTE_FAILURES`
-        string). ``external``: it came through a node port or a load balancer."""
-        machine = self._nodes.get(node)
-        if machine is None or not machine.up:
-            return NODE_DOWN
-        table = self._frozen.get(node, self._tables).get(service)
-        if table is None:
-            return UNKNOWN_SERVICE
+    def view(self, service: str, node: str) -> _Table | None:
+        """``service``'s table as ``node``'s proxy knows it (a cut-off node keeps its stale view)."""
+        return self._frozen.get(node, self._tables).get(service)
+
+    @staticmethod
+    def pool_of(table: _Table, node: str, external: bool) -> _Pool | str:
+        """The endpoints a connection entering at ``node`` may go to under ``table``'s policies, or
+        why there are none (a :data:`ROUTE_FAILURES` string). :meth:`route` and the fluid load model
+        both decide with this."""
         if table.kind != "proxied":
-            return self._route_unproxied(table, external)
+            if table.kind == "external-name" or external:
+                return NOT_PROXIED
+            return table.cluster if table.cluster is not None else NO_ENDPOINTS
         if external:
             if not table.exposed:
                 return NOT_EXPOSED
@@ -321,10 +322,24 @@ class Proxy:
             pool = table.local.get(node)
             if pool is None:
                 return NO_LOCAL_ENDPOINTS if table.has_any else NO_ENDPOINTS
-        else:
-            pool = table.cluster
-            if pool is None:
-                return NO_ENDPOINTS
+            return pool
+        return table.cluster if table.cluster is not None else NO_ENDPOINTS
+
+    def route(self, service: str, client: str, node: str, now: float, external: bool = False) -> Endpoint | str:
+        """The endpoint that a new connection from ``client`` to ``service`` (``namespace/name``),
+        entering at ``node`` at time ``now``, is sent to, or why it is not (a :data:`ROUTE_FAILURES`
+        string). ``external``: it came through a node port or a load balancer."""
+        machine = self._nodes.get(node)
+        if machine is None or not machine.up:
+            return NODE_DOWN
+        table = self._frozen.get(node, self._tables).get(service)
+        if table is None:
+            return UNKNOWN_SERVICE
+        pool = self.pool_of(table, node, external)
+        if pool.__class__ is str:
+            return pool  # type: ignore[return-value]
+        if table.kind != "proxied":  # headless: DNS answers with a uniformly chosen ready address
+            return pool.endpoints[self.rng.randrange(pool.size)]  # type: ignore[union-attr]
         if table.affinity_timeout:
             return self._route_sticky(pool, table.affinity_timeout, service, client, node, now)
         endpoint = self._choose(pool, service, node)
@@ -349,14 +364,6 @@ class Proxy:
         if self._least_connection:
             self.acquire(node, endpoint)
         return endpoint
-
-    def _route_unproxied(self, table: _Table, external: bool) -> Endpoint | str:
-        if table.kind == "external-name" or external:
-            return NOT_PROXIED
-        pool = table.cluster
-        if pool is None:
-            return NO_ENDPOINTS
-        return pool.endpoints[self.rng.randrange(pool.size)]
 
     def _choose_iptables(self, pool: _Pool, service: str, node: str) -> Endpoint:
         if pool.size == 1:
