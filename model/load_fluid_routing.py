@@ -14,9 +14,10 @@ node's pool, as the proxy's affinity table does; each client sends ``1 / clients
 few clients load a few pods. Affinity entries never time out here (an open-loop client sends all
 the time, renewing its entry), unless a rate stays at 0 (the model does not expire them then either).
 
-The fluid mode reads the proxies' routing tables (``Proxy._tables``, ``Proxy._frozen``: what each
-node's proxy routes with) rather than calling :meth:`Proxy.route <podquake.model.proxy.Proxy.route>`
-once per node, which would cost 5,000 calls per Service at 5,000 nodes.
+The fluid mode reads each node's routing table (:meth:`Proxy.view`) and decides with the proxy's
+own rule (:meth:`Proxy.pool_of`) rather than calling :meth:`Proxy.route
+<podquake.model.proxy.Proxy.route>` per request, which would cost 5,000 calls per Service at 5,000
+nodes.
 """
 
 from __future__ import annotations

@@ -74,7 +74,7 @@ class RequestLoad(_LoadModel):
         if not self._busy:
             return
         proxy = self.proxy
-        release = proxy.release if proxy._least_connection else None
+        release = proxy.release if proxy.least_connection else None
         for server in list(self._busy):
             pending = server.pending
             key = server.key
@@ -138,7 +138,7 @@ class RequestLoad(_LoadModel):
         reachable = proxy.reachable
         if reachable is not None and self.network is not None and not self.network.partitions:
             reachable = None  # no partition: every node reaches every other
-        least_connection = proxy._least_connection
+        least_connection = proxy.least_connection
         servers = self._servers
         busy_servers = self._busy
         pods = self.state.pods

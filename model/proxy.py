@@ -298,6 +298,11 @@ class Proxy:
         for update in self.endpoints.published.values():
             self._tables[update.service_key] = _Table(update)
 
+    @property
+    def least_connection(self) -> bool:
+        """Whether connections must be released (:meth:`release`) when they end (IPVS ``lc``)."""
+        return self._least_connection
+
     # --- routing ---------------------------------------------------------------------------------
     def view(self, service: str, node: str) -> _Table | None:
         """``service``'s table as ``node``'s proxy knows it (a cut-off node keeps its stale view)."""
