@@ -114,9 +114,9 @@ def fluid_run(nodes: int, services: int, lb_services: int, seconds: float, check
     model_time = [0.0]
     tick = load._on_tick
 
-    def timed_tick(event: object = None) -> None:
+    def timed_tick(generation: int) -> None:
         started = time.perf_counter()
-        tick(event)
+        tick(generation)
         model_time[0] += time.perf_counter() - started
 
     load._on_tick = timed_tick  # type: ignore[method-assign]

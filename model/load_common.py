@@ -224,14 +224,16 @@ class _LoadModel(ABC):
         self._servers: dict[str, _Server] = {}  # pod uid -> server
         self._accs: dict[str, _Acc] = {}  # service key -> this window's counts
         self._origin = 0.0
-        self._tick_index = 0
+        self._tick_index = 0  # the index of the next tick due
+        self._tick_generation = 0  # bumps when a pending tick is replaced by an earlier one
+        self._last_tick = -1
         self._window_index = 0
         self.window_start = 0.0
 
     # --- set-up ------------------------------------------------------------------------------------
     def start(self) -> None:
         self.traffic.align = self.tick
-        self.traffic.subscribe(self._on_generator)
+        self.traffic.subscribe(self._on_generator_changed)
         for index in range(len(self.traffic.generators)):
             self._on_generator(index)
         if self.metrics is not None:
@@ -239,9 +241,14 @@ class _LoadModel(ABC):
         now = self.env.now
         self._origin = math.ceil(now / self.tick - _EPS) * self.tick
         self.window_start = self._origin
-        self._tick_index = 0
-        timeout = self.env.timeout(self._origin - now)
-        timeout.callbacks.append(self._on_tick)  # type: ignore[union-attr]
+        self._schedule_tick(0)
+
+    def _on_generator_changed(self, index: int) -> None:
+        self._on_generator(index)
+        # An idle model ticks only at window ends (see _on_tick): traffic now flows, so tick from the next boundary.
+        due = max(math.ceil((self.env.now - self._origin) / self.tick - _EPS), self._last_tick + 1)
+        if due < self._tick_index:
+            self._schedule_tick(due)
 
     @abstractmethod
     def _on_generator(self, index: int) -> None:
@@ -253,15 +260,26 @@ class _LoadModel(ABC):
         return self.traffic.add_spike(service, multiplier, duration)
 
     # --- the clock -----------------------------------------------------------------------------------
-    def _on_tick(self, _event: object = None) -> None:
+    def _schedule_tick(self, index: int) -> None:
+        self._tick_index = index
+        self._tick_generation += 1
+        generation = self._tick_generation
+        timeout = self.env.timeout(self._origin + index * self.tick - self.env.now)
+        timeout.callbacks.append(lambda _event: self._on_tick(generation))  # type: ignore[union-attr]
+
+    def _on_tick(self, generation: int) -> None:
+        if generation != self._tick_generation:
+            return  # replaced by an earlier tick when a generator arrived
         now = self.env.now
         index = self._tick_index
+        self._last_tick = index
         if index and index % self.ticks_per_window == 0:
             self._close_window(now)
         self._step(now)
-        self._tick_index = index + 1
-        timeout = self.env.timeout(self._origin + (index + 1) * self.tick - now)
-        timeout.callbacks.append(self._on_tick)  # type: ignore[union-attr]
+        if self.traffic.generators:
+            self._schedule_tick(index + 1)
+        else:  # nothing flows: only the window ends matter until a generator arrives
+            self._schedule_tick((index // self.ticks_per_window + 1) * self.ticks_per_window)
 
     @abstractmethod
     def _step(self, now: float) -> None:

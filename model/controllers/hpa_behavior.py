@@ -156,6 +156,14 @@ def _changed_within(period: float, events: list[ScaleEvent], now: float) -> int:
     return sum(event.change for event in events if event.at > cutoff)
 
 
+def _replicas_period_ago(current: int, period: float, history: ScalingHistory, now: float) -> int:
+    """The replica count a policy's period started from: ``current`` less the scale-ups and plus the
+    scale-downs recorded within it (upstream computes it this way in both limit functions)."""
+    added = _changed_within(period, history.scale_up_events, now)
+    removed = _changed_within(period, history.scale_down_events, now)
+    return current - added + removed
+
+
 def scale_up_limit(current: int, history: ScalingHistory, rules: ScalingRules, now: float) -> int:
     """``calculateScaleUpLimitWithScalingRules``: the most replicas the scale-up policies allow now."""
     if rules.select_policy == "Disabled":
@@ -163,9 +171,7 @@ def scale_up_limit(current: int, history: ScalingHistory, rules: ScalingRules, n
     pick: Callable[[int, int], int] = min if rules.select_policy == "Min" else max
     result = _INT32_MAX if rules.select_policy == "Min" else _INT32_MIN
     for policy in rules.policies:
-        added = _changed_within(policy.period_seconds, history.scale_up_events, now)
-        removed = _changed_within(policy.period_seconds, history.scale_down_events, now)
-        start = current - added + removed
+        start = _replicas_period_ago(current, policy.period_seconds, history, now)
         if policy.type == "Pods":
             proposed = start + policy.value
         else:
@@ -181,9 +187,7 @@ def scale_down_limit(current: int, history: ScalingHistory, rules: ScalingRules,
     pick: Callable[[int, int], int] = max if rules.select_policy == "Min" else min
     result = _INT32_MIN if rules.select_policy == "Min" else _INT32_MAX
     for policy in rules.policies:
-        added = _changed_within(policy.period_seconds, history.scale_up_events, now)
-        removed = _changed_within(policy.period_seconds, history.scale_down_events, now)
-        start = current - added + removed
+        start = _replicas_period_ago(current, policy.period_seconds, history, now)
         if policy.type == "Pods":
             proposed = start - policy.value
         else:

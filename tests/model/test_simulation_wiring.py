@@ -82,3 +82,19 @@ def test_the_default_load_model_serves_traffic_and_feeds_the_hpa_metrics():
     busy = [sim.metrics.pod_cpu_millis(uid) for uid in pods]
     assert all(b is not None for b in busy)
     assert sum(busy) > sum(i or 0.0 for i in idle)
+
+
+def test_a_generator_added_to_an_idle_load_model_flows_from_the_next_tick():
+    """The idle model ticks only at window ends; a generator arriving mid-window must still be
+    served from the next 1 s tick, exactly as if the model had ticked all along."""
+    from podquake.model import trace as ev
+    from podquake.model.traffic import Constant, External, LoadGenerator
+
+    sim = settled()
+    added_at = (sim.now // 10 + 1) * 10 + 3.5  # mid-window, mid-tick
+    sim.run(added_at)
+    sim.traffic.add(LoadGenerator("default/web", Constant(100.0), clients=50, entry=External()))
+    sim.run(added_at + 30)
+    windows = [(e.t, e.offered) for e in sim.trace.of_type(ev.TrafficWindow) if e.service == "default/web"]
+    first_end = (added_at // 10 + 1) * 10
+    assert windows[:3] == [(first_end, 100.0 * (first_end - (added_at // 1 + 1))), (first_end + 10, 1000.0), (first_end + 20, 1000.0)]
