@@ -80,6 +80,7 @@ class EndpointSet:
     service: Service
     version: int
     endpoints: tuple[Endpoint, ...]
+    computed_at: float = 0.0
 
     @property
     def ready(self) -> int:
@@ -285,7 +286,7 @@ class EndpointSliceController:
         if last is not None and last.endpoints == endpoints and last.service == service:
             return
         version = last.version + 1 if last is not None else 1
-        update = EndpointSet(service_key, service, version, endpoints)
+        update = EndpointSet(service_key, service, version, endpoints, self.env.now)
         self._computed[service_key] = update
         if self.propagation_delay <= 0:
             self._publish(update)
@@ -305,5 +306,12 @@ class EndpointSliceController:
     def _publish(self, update: EndpointSet) -> None:
         self.published[update.service_key] = update
         self.state.record_endpoints_changed(
-            update.service_key, update.version, update.ready, update.serving_terminating, update.not_ready
+            update.service_key,
+            update.version,
+            update.ready,
+            update.serving_terminating,
+            update.not_ready,
+            tuple(e.pod for e in update.endpoints if e.ready),
+            update.computed_at,
+            update.service.publish_not_ready_addresses,
         )

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from podquake.model import trace as ev
 from podquake.model.objects import ContainerStatus, Node, OwnerRef, PersistentVolume, Pod, PodSpec, Workload
 from podquake.model.selectors import LabelSelector, Taint
+from podquake.model.specrecord import encode_spec
 from podquake.model.trace import Event, Trace
 
 if TYPE_CHECKING:
@@ -65,6 +66,8 @@ class ClusterState:
         self.pdb_status: dict[tuple[str, str], PDBStatus] = {}  # (namespace, name) -> PDB status
         self.hpa_status: dict[tuple[str, str], HPAStatus] = {}  # (namespace, name) -> HPA status
         self._watchers: dict[type[Event], list[Watcher]] = defaultdict(list)
+        self._listeners: list[Watcher] = []
+        self._spec_ids: dict[int, tuple[PodSpec, str]] = {}  # id(spec) -> (spec kept alive, its trace id)
         self._node_count_version = 0
 
     # --- watching ------------------------------------------------------------------------------
@@ -72,12 +75,34 @@ class ClusterState:
         """Call ``watcher(event)`` after every transition that records an event of ``event_type``."""
         self._watchers[event_type].append(watcher)
 
+    def listen(self, listener: Watcher) -> None:
+        """Call ``listener(event)`` after every transition, whatever its type, once the model's own
+        watchers have run (a property monitor sees each state the model settles into)."""
+        self._listeners.append(listener)
+
+    def record(self, event: Event) -> None:
+        """Append an event that does not change the state (an :class:`~podquake.model.trace.Annotation`)."""
+        self._record(event)
+
     def _record(self, event: Event) -> None:
         self.trace.append(event)
         watchers = self._watchers.get(type(event))
         if watchers:
             for watcher in watchers:
                 watcher(event)
+        if self._listeners:
+            for listener in self._listeners:
+                listener(event)
+
+    def spec_id(self, spec: PodSpec) -> str:
+        """The trace id of ``spec``, recording a :class:`~podquake.model.trace.PodSpecDefined` the first time."""
+        known = self._spec_ids.get(id(spec))
+        if known is not None:
+            return known[1]
+        name = f"spec-{len(self._spec_ids) + 1}"
+        self._spec_ids[id(spec)] = (spec, name)
+        self._record(ev.PodSpecDefined(self.clock(), name, encode_spec(spec)))
+        return name
 
     # --- nodes ---------------------------------------------------------------------------------
     def add_node(self, node: Node) -> Node:
@@ -98,6 +123,8 @@ class ClusterState:
                 node.allocatable.cpu_millis,
                 node.allocatable.memory_bytes,
                 node.allocatable.pods,
+                tuple(sorted(node.labels.items())),
+                tuple((t.key, t.value, t.effect) for t in node.taints),
             )
         )
         return node
@@ -186,8 +213,19 @@ class ClusterState:
         for item in pod.labels.items():
             self.pods_by_label[item][pod.uid] = pod
         self.unbound_pods[pod.uid] = pod
-        owner = f"{pod.owner.kind}/{pod.owner.name}" if pod.owner else ""
-        self._record(ev.PodCreated(pod.created_at, pod.key, owner, pod.spec.requests.cpu_millis, pod.spec.requests.memory_bytes))
+        owner = f"{pod.owner.kind}/{pod.namespace}/{pod.owner.name}" if pod.owner else ""
+        spec = self.spec_id(pod.spec)
+        self._record(
+            ev.PodCreated(
+                pod.created_at,
+                pod.key,
+                owner,
+                pod.spec.requests.cpu_millis,
+                pod.spec.requests.memory_bytes,
+                spec,
+                tuple(sorted(pod.labels.items())),
+            )
+        )
         return pod
 
     def bind_pod(self, uid: str, node_name: str) -> None:
@@ -240,7 +278,7 @@ class ClusterState:
         status.exit_code = None
         status.started_at = self.clock()
         status.finished_at = None
-        self._record(ev.ContainerStarted(status.started_at, pod.key, status.name, status.restart_count))
+        self._record(ev.ContainerStarted(status.started_at, pod.key, status.name, status.restart_count, pod.node_name or ""))
 
     def terminate_container(self, uid: str, index: int, exit_code: int, reason: str) -> None:
         pod = self._pod(uid)
@@ -317,7 +355,8 @@ class ClusterState:
         workload.created_at = self.clock()
         self.workloads[workload.uid] = workload
         self.workloads_by_name[name_key] = workload
-        self._record(ev.WorkloadCreated(workload.created_at, workload.kind, workload.key, workload.replicas))
+        owner = f"{workload.owner.kind}/{workload.namespace}/{workload.owner.name}" if workload.owner else ""
+        self._record(ev.WorkloadCreated(workload.created_at, workload.kind, workload.key, workload.replicas, owner))
         return workload
 
     def scale_workload(self, uid: str, replicas: int) -> None:
@@ -349,9 +388,25 @@ class ClusterState:
         self._record(ev.ObjectApplied(self.clock(), kind, f"{namespace}/{name}"))
 
     # --- services ------------------------------------------------------------------------------
-    def record_endpoints_changed(self, service: str, version: int, ready: int, serving_terminating: int, not_ready: int) -> None:
-        """A Service's endpoints reached the node proxies (the EndpointSlice controller holds the sets)."""
-        self._record(ev.EndpointsChanged(self.clock(), service, version, ready, serving_terminating, not_ready))
+    def record_endpoints_changed(
+        self,
+        service: str,
+        version: int,
+        ready: int,
+        serving_terminating: int,
+        not_ready: int,
+        ready_pods: tuple[str, ...] = (),
+        computed_at: float | None = None,
+        publish_not_ready: bool = False,
+    ) -> None:
+        """A Service's endpoints reached the node proxies (the EndpointSlice controller holds the sets):
+        ``ready_pods`` the keys of the ready ones, ``computed_at`` when the controller computed them."""
+        computed = self.clock() if computed_at is None else computed_at
+        self._record(
+            ev.EndpointsChanged(
+                self.clock(), service, version, ready, serving_terminating, not_ready, ready_pods, computed, publish_not_ready
+            )
+        )
 
     # --- traffic and load (model/traffic.py, model/load.py, model/jobs.py keep their own state) ---
     def record_traffic_spike(self, service: str, multiplier: float, start: float, duration: float) -> None:
@@ -405,14 +460,16 @@ class ClusterState:
         if spec is pod.spec:
             return
         pod.spec = spec
-        self._record(ev.PodSpecChanged(self.clock(), pod.key, reason))
+        self._record(ev.PodSpecChanged(self.clock(), pod.key, reason, self.spec_id(spec)))
 
     def add_volume(self, volume: PersistentVolume) -> PersistentVolume:
         if volume.name in self.volumes:
             raise StateError(f"PersistentVolume {volume.name!r} already exists")
         volume.created_at = self.clock()
         self.volumes[volume.name] = volume
-        self._record(ev.VolumeProvisioned(volume.created_at, volume.name, volume.claim or "", volume.zone))
+        self._record(
+            ev.VolumeProvisioned(volume.created_at, volume.name, volume.claim or "", volume.zone, tuple(volume.access_modes))
+        )
         return volume
 
     def bind_claim(self, namespace: str, claim: str, volume_name: str) -> None:

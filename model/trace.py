@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from typing import IO, ClassVar
 
-__all__ = ["Event", "Trace", "EVENT_TYPES", "event_from_dict"]
+__all__ = ["Event", "Trace", "EVENT_TYPES", "event_from_dict", "Annotation"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,11 +45,16 @@ def _event(cls: type[Event]) -> type[Event]:
 @_event
 @dataclass(frozen=True, slots=True)
 class NodeAdded(Event):
+    """A node joined with this allocatable; ``labels`` (sorted pairs) and initial ``taints``
+    (``(key, value, effect)``) are recorded so properties can judge placements from the trace alone."""
+
     node: str
     zone: str
     cpu_millis: int
     memory_bytes: int
     pods: int
+    labels: tuple[tuple[str, str], ...] = ()
+    taints: tuple[tuple[str, str, str], ...] = ()
 
 
 @_event
@@ -133,10 +138,31 @@ class NetworkHealed(Event):
 @_event
 @dataclass(frozen=True, slots=True)
 class PodCreated(Event):
+    """A pod was created. ``owner`` is ``Kind/namespace/name`` (empty for a bare pod); ``spec`` names
+    the :class:`PodSpecDefined` event that recorded its scheduling-relevant spec; ``labels`` are sorted pairs."""
+
     pod: str
     owner: str
     cpu_millis: int
     memory_bytes: int
+    spec: str = ""
+    labels: tuple[tuple[str, str], ...] = ()
+
+
+@_event
+@dataclass(frozen=True, slots=True)
+class PodSpecDefined(Event):
+    """The scheduling-relevant part of a pod spec, recorded once when the first pod using it is created.
+
+    Pods of one template share one spec, so this appears once per template, not per pod. ``spec`` is
+    its id (``spec-1``, ``spec-2``, ... in order of first use); ``body`` is canonical JSON with
+    Kubernetes field names: ``tolerations``, ``nodeSelector``, ``requiredNodeAffinity`` (the
+    ``nodeSelectorTerms``), ``topologySpreadConstraints``, ``restartPolicy``, ``containers`` (names and
+    requests). Decode it with :func:`podquake.model.specrecord.decode_spec`.
+    """
+
+    spec: str
+    body: str
 
 
 @_event
@@ -173,6 +199,7 @@ class ContainerStarted(Event):
     pod: str
     container: str
     restart_count: int
+    node: str = ""
 
 
 @_event
@@ -218,9 +245,13 @@ class PodDeleted(Event):
 @_event
 @dataclass(frozen=True, slots=True)
 class WorkloadCreated(Event):
+    """A workload was created; ``owner`` is its controller as ``Kind/namespace/name`` (a Deployment's
+    ReplicaSets name their Deployment), empty when it has none."""
+
     kind: str
     workload: str
     replicas: int
+    owner: str = ""
 
 
 @_event
@@ -274,13 +305,18 @@ class SchedulerContractViolation(Event):
 class EndpointsChanged(Event):
     """The node proxies now see version ``version`` of a Service's endpoints (EndpointSlices):
     ``ready`` endpoints take traffic; ``serving_terminating`` ones only while none is ready (upstream
-    ProxyTerminatingEndpoints); ``not_ready`` ones none."""
+    ProxyTerminatingEndpoints); ``not_ready`` ones none. ``ready_pods`` are the ready endpoints' pod
+    keys, ``computed_at`` when the EndpointSlice controller computed this version (it reached the proxies
+    at ``t``), ``publish_not_ready`` the Service's ``publishNotReadyAddresses``."""
 
     service: str
     version: int
     ready: int
     serving_terminating: int
     not_ready: int
+    ready_pods: tuple[str, ...] = ()
+    computed_at: float = 0.0
+    publish_not_ready: bool = False
 
 
 # --- traffic and load (model/traffic.py, model/load.py, model/jobs.py) ---------------------------
@@ -455,10 +491,12 @@ class PodNotTriggerScaleUp(Event):
 @dataclass(frozen=True, slots=True)
 class PodSpecChanged(Event):
     """A pending pod's spec changed before it was scheduled; ``reason`` says how (``VolumeZone
-    topology.kubernetes.io/zone=zone-a``: the zone of its bound volume became required node affinity)."""
+    topology.kubernetes.io/zone=zone-a``: the zone of its bound volume became required node affinity);
+    ``spec`` names the :class:`PodSpecDefined` of the new spec."""
 
     pod: str
     reason: str
+    spec: str = ""
 
 
 @_event
@@ -469,6 +507,7 @@ class VolumeProvisioned(Event):
     volume: str
     claim: str
     zone: str
+    access_modes: tuple[str, ...] = ()
 
 
 @_event
@@ -602,9 +641,31 @@ class HorizontalPodAutoscalerFailed(Event):
     message: str
 
 
+# --- marks from outside the model --------------------------------------------------------------------
+@_event
+@dataclass(frozen=True, slots=True)
+class Annotation(Event):
+    """A mark put in the trace by whoever drives the simulation, not by the model.
+
+    The chaos nemesis marks each fault it injects (``label="fault-started"``) and heals
+    (``"fault-healed"``), and the moment every fault is healed (``"all-healed"``), so liveness
+    properties know when the quiet period began. ``detail`` is free text (the fault's repr).
+    """
+
+    label: str
+    detail: str
+
+
+def _tuples(value: object) -> object:
+    if isinstance(value, list):
+        return tuple(_tuples(item) for item in value)
+    return value
+
+
 def event_from_dict(data: dict[str, object]) -> Event:
-    """Rebuild an event from its JSON form (the inverse of :meth:`Event.to_dict`)."""
-    payload = dict(data)
+    """Rebuild an event from its JSON form (the inverse of :meth:`Event.to_dict`); JSON arrays
+    come back as tuples, so a round trip gives equal events."""
+    payload = {key: _tuples(value) for key, value in data.items()}
     cls = EVENT_TYPES[str(payload.pop("type"))]
     return cls(**payload)  # type: ignore[arg-type]
 
