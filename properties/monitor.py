@@ -1,0 +1,131 @@
+"""The monitor: feeds a run's events to a suite of properties and collects their verdicts.
+
+Live, it listens to a simulation's store and judges every transition as it happens; afterwards,
+:func:`check_trace` replays a recorded trace through a fresh suite. Both paths run the same code, so
+a live verdict and a replayed one agree. Each event goes only to the properties with a handler for
+its type (``on_<EventType>``), after the shared :class:`~podquake.properties.ledger.Ledger` has
+folded it in: checking is incremental, never a rescan of the cluster.
+
+A property that raises is not a crashed run: its verdict becomes ``unknown`` with the error, and it
+receives no more events.
+
+>>> from podquake.model import ClusterSpec, Simulation
+>>> from podquake.properties import Monitor, Suite
+>>> sim = Simulation(ClusterSpec.uniform(nodes=3, zones=1), seed=7)
+>>> monitor = Monitor(Suite.of(["no-overcommit"])).attach(sim)
+>>> sim.run(60)
+>>> [v.status for v in monitor.verdicts()]
+['passed']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from podquake.model import trace as ev
+from podquake.properties.base import Property, RunInfo
+from podquake.properties.ledger import Ledger
+from podquake.properties.registry import Suite
+from podquake.properties.verdict import FAILED, Verdict
+
+if TYPE_CHECKING:
+    from podquake.model.simulation import Simulation
+
+__all__ = ["Monitor", "check_trace"]
+
+Handler = Callable[[Any, Ledger], None]
+
+
+class Monitor:
+    """Runs ``suite`` over one run's events; see the module docstring."""
+
+    def __init__(self, suite: Suite | Iterable[Property]) -> None:
+        self.suite = suite if isinstance(suite, Suite) else Suite(suite)
+        self.ledger = Ledger()
+        self._errors: dict[str, Verdict] = {}
+        self._dispatch: dict[type[ev.Event], list[tuple[Property, Handler]]] = {}
+        for prop in self.suite:
+            for name, event_type in ev.EVENT_TYPES.items():
+                handler = getattr(prop, f"on_{name}", None)
+                if handler is not None:
+                    self._dispatch.setdefault(event_type, []).append((prop, handler))
+        self._sim: Simulation | None = None
+
+    def attach(self, sim: Simulation) -> Monitor:
+        """Judge ``sim`` live: fold in what already happened, then every event as it is recorded."""
+        if sim.trace.count and not sim.trace.keep:
+            raise ValueError("the simulation does not keep its trace (keep_trace=False): attach the monitor before it runs")
+        for event in sim.trace.events:
+            self.observe(event)
+        sim.state.listen(self.observe)
+        self._sim = sim
+        return self
+
+    def observe(self, event: ev.Event) -> None:
+        """Fold ``event`` into the ledger, then hand it to each property that handles its type."""
+        ledger = self.ledger
+        ledger.apply(event)
+        handlers = self._dispatch.get(type(event))
+        if handlers:
+            for prop, handler in handlers:
+                try:
+                    handler(event, ledger)
+                except Exception as error:  # noqa: BLE001 - a broken property must not break the run
+                    self._retire(prop, error, event.t)
+
+    def failures(self) -> list[Verdict]:
+        """Breaches seen so far, one verdict per failing property (what an invariant checks each step)."""
+        found = []
+        for prop in self.suite:
+            if prop.id in self._errors or prop.first is None:
+                continue
+            found.append(prop.verdict_so_far())
+        return found
+
+    def verdicts(self, *, end: float | None = None, quiet_from: float | None = None) -> list[Verdict]:
+        """Every property's verdict, in suite order. ``end`` defaults to the simulation's clock (live)
+        or the last event's time; ``quiet_from`` to the ledger's record of when the faults stopped."""
+        if end is None:
+            end = self._sim.now if self._sim is not None else self.ledger.now
+        run = RunInfo(end=end, quiet_from=self.ledger.quiet_from if quiet_from is None else quiet_from)
+        results = []
+        for prop in self.suite:
+            error = self._errors.get(prop.id)
+            if error is None:
+                try:
+                    results.append(prop.finish(self.ledger, run))
+                    continue
+                except Exception as exc:  # noqa: BLE001
+                    error = _unknown(prop, exc, end)
+            results.append(error)
+        return results
+
+    def _retire(self, prop: Property, error: Exception, t: float) -> None:
+        self._errors[prop.id] = _unknown(prop, error, t)
+        for event_type, handlers in list(self._dispatch.items()):
+            self._dispatch[event_type] = [(p, h) for p, h in handlers if p is not prop]
+
+
+def _unknown(prop: Property, error: Exception, t: float) -> Verdict:
+    return Verdict.unknown(prop.id, f"the property raised {type(error).__name__}: {error}", time=t)
+
+
+def check_trace(
+    events: Iterable[ev.Event],
+    suite: Suite | Iterable[Property],
+    *,
+    end: float | None = None,
+    quiet_from: float | None = None,
+) -> list[Verdict]:
+    """Judge a recorded run: replay ``events`` (a :class:`~podquake.model.trace.Trace` or a list)
+    through a fresh copy of ``suite`` and return the verdicts."""
+    base = suite if isinstance(suite, Suite) else Suite(suite)
+    monitor = Monitor(base.fresh())
+    for event in events:
+        monitor.observe(event)
+    return monitor.verdicts(end=end, quiet_from=quiet_from)
+
+
+def any_failed(verdicts: Iterable[Verdict]) -> bool:
+    return any(v.status == FAILED for v in verdicts)

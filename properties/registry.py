@@ -1,0 +1,110 @@
+"""The property registry and suites: properties are found by their stable ids.
+
+The library registers its properties on import; a user's properties join with :func:`register`
+(the :func:`~podquake.properties.custom.invariant` and :func:`~podquake.properties.custom.at_end`
+decorators do it for them). A :class:`Suite` is a list of configured property instances, chosen by
+id, with optional parameters:
+
+>>> suite = Suite.of(["no-overcommit"])
+>>> suite.ids
+('no-overcommit',)
+
+Parameters go by id: ``Suite.of(["replicas-converge"], params={"replicas-converge": {"within": 300.0}})``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from podquake.model.errors import InputError
+from podquake.properties.base import KINDS, Property
+
+__all__ = ["register", "registered", "property_class", "Suite"]
+
+_REGISTRY: dict[str, type[Property]] = {}
+
+
+def register(cls: type[Property]) -> type[Property]:
+    """Make ``cls`` findable by its id (usable as a class decorator). Ids are unique."""
+    if not cls.id:
+        raise ValueError(f"{cls.__name__} needs an id to be registered")
+    if cls.kind not in KINDS:
+        raise ValueError(f"{cls.__name__}.kind is {cls.kind!r}: use one of {', '.join(KINDS)}")
+    if not cls.description:
+        raise ValueError(f"{cls.__name__} needs a one-line description")
+    existing = _REGISTRY.get(cls.id)
+    if existing is not None and existing is not cls and existing.__qualname__ != cls.__qualname__:
+        raise ValueError(f"property id {cls.id!r} is already taken by {existing.__module__}.{existing.__qualname__}")
+    _REGISTRY[cls.id] = cls
+    return cls
+
+
+def registered() -> dict[str, type[Property]]:
+    """Every registered property class, by id, in registration order (the library's first)."""
+    return dict(_REGISTRY)
+
+
+def property_class(property_id: str) -> type[Property]:
+    """The class registered as ``property_id``; an unknown id is an :class:`InputError` listing the known ones."""
+    cls = _REGISTRY.get(property_id)
+    if cls is None:
+        known = ", ".join(sorted(_REGISTRY))
+        raise InputError(f"unknown property {property_id!r}", field="properties", fix=f"use one of: {known}")
+    return cls
+
+
+class Suite:
+    """Configured property instances, run together by a :class:`~podquake.properties.monitor.Monitor`."""
+
+    def __init__(self, properties: Iterable[Property]) -> None:
+        self.properties = tuple(properties)
+        ids = [p.id for p in self.properties]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise InputError(f"property {duplicates[0]!r} is listed twice", field="properties", fix="list each property once")
+
+    @classmethod
+    def of(cls, ids: Iterable[str], params: Mapping[str, Mapping[str, Any]] | None = None) -> Suite:
+        """A suite of the properties named by ``ids``; ``params`` maps an id to its parameter overrides."""
+        ids = list(ids)
+        params = dict(params or {})
+        for property_id in params:
+            if property_id not in ids:
+                raise InputError(
+                    f"parameters given for {property_id!r}, which is not in the suite",
+                    field=f"properties.{property_id}",
+                    fix="add it to the suite or drop its parameters",
+                )
+        return cls(property_class(i)(**params.get(i, {})) for i in ids)
+
+    @classmethod
+    def all(cls, *, kinds: Iterable[str] = KINDS) -> Suite:
+        """Every registered property of the given kinds, with default parameters."""
+        wanted = set(kinds)
+        return cls(c() for c in _REGISTRY.values() if c.kind in wanted)
+
+    @classmethod
+    def default(cls) -> Suite:
+        """The library's suite: every property podquake ships, with defaults."""
+        return cls(c() for c in _REGISTRY.values() if c.__module__.startswith("podquake.properties."))
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(p.id for p in self.properties)
+
+    def fresh(self) -> Suite:
+        """New instances with the same parameters (a suite instance judges one run)."""
+        return Suite(type(p)(**p.settings()) for p in self.properties)
+
+    def of_kind(self, kind: str) -> Suite:
+        return Suite(p for p in self.properties if p.kind == kind)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.properties)
+
+    def __len__(self) -> int:
+        return len(self.properties)
+
+    def __repr__(self) -> str:
+        return f"Suite({list(self.ids)!r})"
