@@ -67,6 +67,7 @@ class ClusterState:
         self.hpa_status: dict[tuple[str, str], HPAStatus] = {}  # (namespace, name) -> HPA status
         self._watchers: dict[type[Event], list[Watcher]] = defaultdict(list)
         self._listeners: list[Watcher] = []
+        self._undelivered: list[Event] = []  # events recorded but not yet handed to the listeners
         self._spec_ids: dict[int, tuple[PodSpec, str]] = {}  # id(spec) -> (spec kept alive, its trace id)
         self._node_count_version = 0
 
@@ -76,8 +77,12 @@ class ClusterState:
         self._watchers[event_type].append(watcher)
 
     def listen(self, listener: Watcher) -> None:
-        """Call ``listener(event)`` after every transition, whatever its type, once the model's own
-        watchers have run (a property monitor sees each state the model settles into)."""
+        """Call ``listener(event)`` for every event, whatever its type, in trace order.
+
+        Listeners hear of an event once the model's watchers have finished reacting to it and to
+        everything it caused (a watcher's reaction records events of its own, nested inside the
+        first). Delivery then follows the trace's order exactly, so a property monitor sees a live
+        run as it would see the recorded trace."""
         self._listeners.append(listener)
 
     def record(self, event: Event) -> None:
@@ -87,12 +92,29 @@ class ClusterState:
     def _record(self, event: Event) -> None:
         self.trace.append(event)
         watchers = self._watchers.get(type(event))
-        if watchers:
-            for watcher in watchers:
-                watcher(event)
-        if self._listeners:
-            for listener in self._listeners:
-                listener(event)
+        if not self._listeners:
+            if watchers:
+                for watcher in watchers:
+                    watcher(event)
+            return
+        pending = self._undelivered
+        pending.append(event)
+        if len(pending) > 1:  # recorded while reacting to an earlier event: the outermost call delivers it
+            if watchers:
+                for watcher in watchers:
+                    watcher(event)
+            return
+        try:
+            if watchers:
+                for watcher in watchers:
+                    watcher(event)
+            index = 0  # everything this event caused is recorded: deliver all of it, in trace order
+            while index < len(pending):
+                for listener in self._listeners:
+                    listener(pending[index])
+                index += 1
+        finally:
+            pending.clear()
 
     def spec_id(self, spec: PodSpec) -> str:
         """The trace id of ``spec``, recording a :class:`~podquake.model.trace.PodSpecDefined` the first time."""
@@ -170,7 +192,7 @@ class ClusterState:
         if taint.added_at is None:
             taint = Taint(taint.key, taint.value, taint.effect, added_at=self.clock())
         node.taints = node.taints + (taint,)
-        self._record(ev.NodeTainted(self.clock(), name, taint.key, taint.effect))
+        self._record(ev.NodeTainted(self.clock(), name, taint.key, taint.effect, taint.value))
 
     def remove_taint(self, name: str, key: str, effect: str) -> None:
         node = self._node(name)
@@ -398,13 +420,16 @@ class ClusterState:
         ready_pods: tuple[str, ...] = (),
         computed_at: float | None = None,
         publish_not_ready: bool = False,
+        routing: tuple[str, str, str] = ("None", "", "Cluster"),
     ) -> None:
         """A Service's endpoints reached the node proxies (the EndpointSlice controller holds the sets):
-        ``ready_pods`` the keys of the ready ones, ``computed_at`` when the controller computed them."""
+        ``ready_pods`` the keys of the ready ones, ``computed_at`` when the controller computed them,
+        ``routing`` the Service's (sessionAffinity, externalTrafficPolicy or "", internalTrafficPolicy)."""
         computed = self.clock() if computed_at is None else computed_at
         self._record(
             ev.EndpointsChanged(
-                self.clock(), service, version, ready, serving_terminating, not_ready, ready_pods, computed, publish_not_ready
+                self.clock(), service, version, ready, serving_terminating, not_ready, ready_pods, computed, publish_not_ready,
+                *routing,
             )
         )
 
@@ -562,6 +587,9 @@ class ClusterState:
 
     def record_hpa_failed(self, hpa: str, reason: str, message: str) -> None:
         self._record(ev.HorizontalPodAutoscalerFailed(self.clock(), hpa, reason, message))
+
+    def record_hpa_recommended(self, hpa: str, target: str, replicas: int) -> None:
+        self._record(ev.HorizontalPodAutoscalerRecommended(self.clock(), hpa, target, replicas))
 
     # --- queries (read-only helpers for controllers) --------------------------------------------
     def pods_owned_by(self, owner_uid: str) -> Iterable[Pod]:

@@ -88,6 +88,7 @@ class NodeTainted(Event):
     node: str
     key: str
     effect: str
+    value: str = ""
 
 
 @_event
@@ -307,7 +308,10 @@ class EndpointsChanged(Event):
     ``ready`` endpoints take traffic; ``serving_terminating`` ones only while none is ready (upstream
     ProxyTerminatingEndpoints); ``not_ready`` ones none. ``ready_pods`` are the ready endpoints' pod
     keys, ``computed_at`` when the EndpointSlice controller computed this version (it reached the proxies
-    at ``t``), ``publish_not_ready`` the Service's ``publishNotReadyAddresses``."""
+    at ``t``), ``publish_not_ready`` the Service's ``publishNotReadyAddresses``; ``session_affinity``
+    (``None`` or ``ClientIP``), ``external_traffic_policy`` (``Cluster``, ``Local``, or empty for a
+    Service that is neither NodePort nor LoadBalancer) and ``internal_traffic_policy`` say how the
+    proxies spread its traffic (properties judging the split need them)."""
 
     service: str
     version: int
@@ -317,6 +321,9 @@ class EndpointsChanged(Event):
     ready_pods: tuple[str, ...] = ()
     computed_at: float = 0.0
     publish_not_ready: bool = False
+    session_affinity: str = "None"
+    external_traffic_policy: str = ""
+    internal_traffic_policy: str = "Cluster"
 
 
 # --- traffic and load (model/traffic.py, model/load.py, model/jobs.py) ---------------------------
@@ -639,6 +646,19 @@ class HorizontalPodAutoscalerFailed(Event):
     hpa: str
     reason: str
     message: str
+
+
+@_event
+@dataclass(frozen=True, slots=True)
+class HorizontalPodAutoscalerRecommended(Event):
+    """What an HPA (``namespace/name``) is heading for: the replica count its metrics propose for its
+    target (``Kind/name``) before stabilization and rate limits, within ``[minReplicas, maxReplicas]``
+    (the current count when ``behavior`` disables scaling that way). Recorded when it changes, not at
+    every sync, so a steady HPA adds nothing to the trace; a sync whose metrics all fail changes nothing."""
+
+    hpa: str
+    target: str
+    replicas: int
 
 
 # --- marks from outside the model --------------------------------------------------------------------

@@ -215,7 +215,7 @@ class Ledger:
         node = self.nodes.get(e.node)
         if node is not None:
             node.taints = [t for t in node.taints if (t.key, t.effect) != (e.key, e.effect)]
-            node.taints.append(Taint(e.key, "", e.effect, added_at=e.t))
+            node.taints.append(Taint(e.key, e.value, e.effect, added_at=e.t))
 
     def _node_untainted(self, e: ev.NodeUntainted) -> None:
         node = self.nodes.get(e.node)

@@ -46,10 +46,8 @@ class Monitor:
         self._errors: dict[str, Verdict] = {}
         self._dispatch: dict[type[ev.Event], list[tuple[Property, Handler]]] = {}
         for prop in self.suite:
-            for name, event_type in ev.EVENT_TYPES.items():
-                handler = getattr(prop, f"on_{name}", None)
-                if handler is not None:
-                    self._dispatch.setdefault(event_type, []).append((prop, handler))
+            for name, event_type in _handled(type(prop)):
+                self._dispatch.setdefault(event_type, []).append((prop, getattr(prop, name)))
         self._sim: Simulation | None = None
 
     def attach(self, sim: Simulation) -> Monitor:
@@ -105,6 +103,18 @@ class Monitor:
         self._errors[prop.id] = _unknown(prop, error, t)
         for event_type, handlers in list(self._dispatch.items()):
             self._dispatch[event_type] = [(p, h) for p, h in handlers if p is not prop]
+
+
+_HANDLED: dict[type[Property], tuple[tuple[str, type[ev.Event]], ...]] = {}
+
+
+def _handled(cls: type[Property]) -> tuple[tuple[str, type[ev.Event]], ...]:
+    """The ``on_<EventType>`` handlers a property class defines, found once per class."""
+    found = _HANDLED.get(cls)
+    if found is None:
+        found = tuple((f"on_{name}", t) for name, t in ev.EVENT_TYPES.items() if hasattr(cls, f"on_{name}"))
+        _HANDLED[cls] = found
+    return found
 
 
 def _unknown(prop: Property, error: Exception, t: float) -> Verdict:

@@ -1,53 +1,40 @@
 """Safety properties: what must hold at every step of a run.
 
-Each is judged incrementally, event by event, from the trace and the shared ledger.
+Each is judged incrementally, event by event, from the trace and the shared ledger. Importing this
+module registers the library's safety properties, in this order:
+
+========================== ======================================================================
+``no-overcommit``          bound pods' requests never exceed a node's allocatable
+``single-binding``         a pod is bound to one node at most, and its containers run only there
+``schedulable-nodes-only`` no new binding to a missing, NotReady, cordoned or untolerated-tainted node
+``scheduler-contract``     the scheduler plug-in never broke its contract
+``endpoints-ready-only``   after the propagation delay, a Service's endpoints hold only ready pods
+``rwo-single-attach``      a ReadWriteOnce volume is attached to one node at most
+``pdb-respected``          voluntary evictions never take a PodDisruptionBudget below its budget
+``no-lost-work``           no queued work item is lost when workers crash or nodes fail
+========================== ======================================================================
+
+They live in three modules by subject: :mod:`~podquake.properties.safety_placement`,
+:mod:`~podquake.properties.safety_endpoints` and :mod:`~podquake.properties.safety_disruption`.
 """
 
 from __future__ import annotations
 
-from podquake.model import trace as ev
-from podquake.properties.base import Property
-from podquake.properties.ledger import Ledger
-from podquake.properties.registry import register
+# Registration follows import order, which is the table's: placement, endpoints, disruption.
+# isort: off
+from podquake.properties.safety_placement import NoOvercommit, SchedulableNodesOnly, SchedulerContract, SingleBinding
+from podquake.properties.safety_endpoints import EndpointsReadyOnly
+from podquake.properties.safety_disruption import NoLostWork, PdbRespected, RwoSingleAttach
 
-__all__ = ["NoOvercommit"]
+# isort: on
 
-
-@register
-class NoOvercommit(Property):
-    """On every node, the bound pods' requests never exceed allocatable: CPU, memory and pod count.
-
-    Catches: a scheduler (or a manual ``nodeName``) that packs pods past a node's allocatable, which
-    on a real node means CPU starvation, OOM kills of innocent pods and kubelet admission failures.
-    """
-
-    id = "no-overcommit"
-    kind = "safety"
-    description = "On every node, bound pods' requests never exceed allocatable (CPU, memory, pod count)."
-    catches = "A scheduler that over-packs a node: CPU starvation, OOM kills, kubelet admission rejections."
-
-    def on_PodBound(self, event: ev.PodBound, ledger: Ledger) -> None:
-        node = ledger.nodes.get(event.node)
-        if node is None:
-            return  # binding to a missing node is schedulable-nodes-only's to judge
-        over = []
-        if node.requested_cpu > node.allocatable_cpu:
-            over.append(f"{node.requested_cpu}m CPU of {node.allocatable_cpu}m")
-        if node.requested_memory > node.allocatable_memory:
-            over.append(f"{node.requested_memory} bytes of memory of {node.allocatable_memory}")
-        if len(node.pods) > node.allocatable_pods:
-            over.append(f"{len(node.pods)} pods of {node.allocatable_pods}")
-        if over:
-            self.violate(
-                f"binding {event.pod} put node {node.name} over allocatable: {'; '.join(over)}",
-                event.t,
-                objects=(f"node/{node.name}", f"pod/{event.pod}"),
-                numbers={
-                    "requested_cpu_millis": node.requested_cpu,
-                    "allocatable_cpu_millis": node.allocatable_cpu,
-                    "requested_memory_bytes": node.requested_memory,
-                    "allocatable_memory_bytes": node.allocatable_memory,
-                    "pods": len(node.pods),
-                    "allocatable_pods": node.allocatable_pods,
-                },
-            )
+__all__ = [
+    "NoOvercommit",
+    "SingleBinding",
+    "SchedulableNodesOnly",
+    "SchedulerContract",
+    "EndpointsReadyOnly",
+    "RwoSingleAttach",
+    "PdbRespected",
+    "NoLostWork",
+]
