@@ -1,0 +1,401 @@
+"""The campaign runner: many generated chaos examples, judged, with shrunk counterexamples.
+
+A campaign takes a base scenario (the cluster, the workload, the traffic, the properties), lets
+Hypothesis draw fault schedules (and simulation seeds) against it, runs each as a scenario, and
+collects every property's verdicts. When a property fails, Hypothesis shrinks the example to a
+minimal fault schedule, which becomes a counterexample: a scenario file that replays exactly.
+
+**Chunks make it deterministic and parallel.** The examples are split into fixed chunks (the split
+depends only on the example count and the chunk size, never on the number of workers); chunk ``i``
+is one Hypothesis run seeded from ``(seed, i)``. Chunks run in any order on any number of worker
+processes and are merged in chunk order, so the same seed gives the same verdicts and
+counterexamples whatever ``workers`` is. Within a chunk, Hypothesis stops drawing new examples at
+the first failure and shrinks it (as it always does); the other chunks go on searching.
+
+**Counterexamples.** A failing example raises the first failed property (in suite order) as its
+own exception type, and Hypothesis shrinks it to a minimal fault schedule that still breaks that
+property: that is the property's counterexample. A property that failed only beside another one in
+its chunk gets its first failing example, unshrunk, as its counterexample (``shrunk: false``).
+
+**Found failures re-run first.** Counterexamples are kept in a folder (``database``, default
+``.podquake/counterexamples``), keyed by the campaign's settings; a later campaign with the same
+settings replays them before drawing anything new.
+
+**Steering.** Each example reports run metrics to :func:`hypothesis.target` (pending pods at the end,
+failed requests, the time the last workload took to recover), so Hypothesis's targeted phase pushes
+towards worse outcomes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, Phase, given, seed, settings, target
+from hypothesis import strategies as st
+
+from podquake.chaos.scenario import Scenario, dump_scenario, load_scenario
+from podquake.chaos.scenario_run import ScenarioResult, run_scenario
+from podquake.chaos.strategies import DEFAULT_FAULT_KINDS, clusters, fault_schedules, scenarios, workloads
+from podquake.model import trace as ev
+from podquake.properties import FAILED, UNKNOWN, Verdict
+
+__all__ = ["CampaignSettings", "CampaignResult", "Counterexample", "PropertyViolated", "run_campaign"]
+
+
+@dataclass(frozen=True)
+class CampaignSettings:
+    """What a campaign runs: ``examples`` generated runs of ``base`` with up to ``max_faults`` faults
+    of ``kinds`` each (swarm testing picks a subset per example), in chunks of ``chunk`` examples,
+    over ``workers`` processes. ``database`` is where found counterexamples are kept (None: nowhere).
+    ``vary_cluster`` and ``vary_workload`` draw the cluster (:func:`~podquake.chaos.strategies.clusters`)
+    and generated Deployments (:func:`~podquake.chaos.strategies.workloads`, traffic to each) instead
+    of taking the base's: for testing a scheduler or a controller rather than one application."""
+
+    base: Scenario
+    examples: int = 100
+    seed: int = 0
+    workers: int = 1
+    max_faults: int = 10
+    kinds: tuple[str, ...] = DEFAULT_FAULT_KINDS
+    chunk: int = 25
+    database: str | None = ".podquake/counterexamples"
+    shrink: bool = True
+    vary_cluster: bool = False
+    vary_workload: bool = False
+
+    def key(self) -> str:
+        """A short digest of what makes two campaigns the same search (for the counterexample folder)."""
+        text = "\n".join(
+            [
+                dump_scenario(replace(self.base, faults=())),
+                str(self.max_faults),
+                ",".join(self.kinds),
+                str(self.seed),
+                str((self.vary_cluster, self.vary_workload)),
+            ]
+        )
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Counterexample:
+    """A property's shrunk failure: the scenario that replays it and the verdicts it gave."""
+
+    property: str
+    message: str
+    scenario: Scenario
+    verdicts: tuple[Verdict, ...]
+    shrunk: bool = True
+
+    @property
+    def faults(self) -> tuple[Any, ...]:
+        return self.scenario.faults
+
+
+@dataclass
+class ChunkResult:
+    """What one chunk found (picklable, so worker processes can send it back)."""
+
+    index: int
+    examples: int = 0
+    steps: int = 0
+    faults: int = 0
+    faults_by_kind: Counter[str] = field(default_factory=Counter)
+    failed: Counter[str] = field(default_factory=Counter)
+    unknown: Counter[str] = field(default_factory=Counter)
+    first: dict[str, Verdict] = field(default_factory=dict)
+    counterexamples: list[tuple[str, str, str, list[dict[str, Any]], bool]] = field(default_factory=list)  # (property, message, scenario YAML, verdicts, shrunk)
+    seconds: float = 0.0
+
+
+@dataclass
+class CampaignResult:
+    """Everything a campaign found, merged over its chunks in order."""
+
+    settings: CampaignSettings
+    property_ids: tuple[str, ...]
+    examples: int
+    steps: int
+    faults: int
+    faults_by_kind: dict[str, int]
+    failed: dict[str, int]
+    unknown: dict[str, int]
+    first: dict[str, Verdict]
+    counterexamples: list[Counterexample]
+    seconds: float
+    interrupted: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.counterexamples and not any(self.failed.values())
+
+    @property
+    def examples_per_second(self) -> float:
+        return self.examples / self.seconds if self.seconds > 0 else 0.0
+
+
+class PropertyViolated(AssertionError):
+    """Raised inside an example when a property failed; one subclass per property id (see the module docstring)."""
+
+    property_id = ""
+
+
+_VIOLATIONS: dict[str, type[PropertyViolated]] = {}
+
+
+def _violation_type(property_id: str) -> type[PropertyViolated]:
+    cls = _VIOLATIONS.get(property_id)
+    if cls is None:
+        name = "Violated_" + "".join(c if c.isalnum() else "_" for c in property_id)
+        cls = type(name, (PropertyViolated,), {"property_id": property_id})
+        _VIOLATIONS[property_id] = cls
+    return cls
+
+
+def _raise_first(verdicts: Sequence[Verdict]) -> None:
+    for verdict in verdicts:
+        if verdict.status == FAILED:
+            raise _violation_type(verdict.property)(verdict.line())
+
+
+def _chunk_seed(campaign_seed: int, index: int) -> int:
+    return int.from_bytes(hashlib.sha256(f"podquake:{campaign_seed}:{index}".encode()).digest()[:8], "big")
+
+
+def _steer(result: ScenarioResult) -> None:
+    """Report run metrics to Hypothesis's targeted search (bigger is worse)."""
+    state = result.sim.state
+    target(float(len(state.unbound_pods)), label="pending pods at the end")
+    failed = 0.0
+    for event in result.trace.events if result.trace.keep else ():
+        if isinstance(event, ev.TrafficWindow):
+            failed += event.totals[2]
+    target(failed, label="failed requests")
+
+
+def _stored(settings: CampaignSettings) -> list[Scenario]:
+    """Counterexamples an earlier campaign with these settings found, to replay first."""
+    if settings.database is None:
+        return []
+    folder = Path(settings.database) / settings.key()
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in sorted(folder.glob("*.yaml")):
+        try:
+            found.append(load_scenario(path))
+        except Exception:  # noqa: BLE001 - a stale or broken entry is skipped, not fatal
+            continue
+    return found
+
+
+def _store(settings: CampaignSettings, counterexamples: Sequence[Counterexample]) -> None:
+    if settings.database is None or not counterexamples:
+        return
+    folder = Path(settings.database) / settings.key()
+    folder.mkdir(parents=True, exist_ok=True)
+    for item in counterexamples:
+        text = dump_scenario(item.scenario)
+        name = hashlib.sha256(text.encode()).hexdigest()[:16]
+        path = folder / f"{name}.yaml"
+        if not path.exists():
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(text)
+            os.replace(tmp, path)
+
+
+def run_chunk(settings: CampaignSettings, index: int, size: int, replay_first: Sequence[Scenario] = ()) -> ChunkResult:
+    """Run chunk ``index`` of a campaign: up to ``size`` examples in one seeded Hypothesis run.
+
+    Hypothesis stops drawing at the first failure and shrinks it; only the examples drawn before
+    that are counted as examples (the shrinker's re-runs are not)."""
+    result = ChunkResult(index)
+    started = time.perf_counter()
+    base = settings.base
+    state = {"shrinking": False}
+    first_failing: dict[str, tuple[Scenario, ScenarioResult]] = {}
+    last_failing: dict[str, tuple[Scenario, ScenarioResult]] = {}
+    examples = _examples(settings)
+
+    def one(scenario: Scenario) -> None:
+        run = run_scenario(scenario)
+        failed = run.failed
+        if not state["shrinking"]:
+            result.examples += 1
+            result.steps += len(scenario.faults)
+            result.faults += len(scenario.faults)
+            result.faults_by_kind.update(f.kind for f in scenario.faults)
+            for verdict in run.verdicts:
+                if verdict.status == FAILED:
+                    result.failed[verdict.property] += 1
+                    result.first.setdefault(verdict.property, verdict)
+                    first_failing.setdefault(verdict.property, (scenario, run))
+                elif verdict.status == UNKNOWN:
+                    result.unknown[verdict.property] += 1
+            _steer(run)
+            state["shrinking"] = bool(failed)
+        if failed:
+            last_failing[failed[0].property] = (scenario, run)
+        _raise_first(run.verdicts)
+
+    phases = [Phase.explicit, Phase.generate, Phase.target] + ([Phase.shrink] if settings.shrink else [])
+    test = settings_for(size, phases)(given(examples)(one))
+    for scenario in replay_first:
+        test = _explicit(test, scenario)
+    test = seed(_chunk_seed(settings.seed, index))(test)
+    shrunk_property = None
+    try:
+        test()
+    except PropertyViolated as error:
+        shrunk_property = error.property_id
+    chosen: dict[str, tuple[Scenario, ScenarioResult, bool]] = {}
+    if shrunk_property is not None and shrunk_property in last_failing:
+        chosen[shrunk_property] = (*last_failing[shrunk_property], settings.shrink)
+    for property_id, (scenario, run) in first_failing.items():
+        chosen.setdefault(property_id, (scenario, run, False))
+    for property_id, (scenario, run, shrunk) in chosen.items():
+        message = next((v.message for v in run.verdicts if v.property == property_id and v.status == FAILED), "")
+        result.counterexamples.append((property_id, message, dump_scenario(scenario), [v.to_dict() for v in run.verdicts], shrunk))
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _examples(settings: CampaignSettings) -> st.SearchStrategy[Scenario]:
+    """What a campaign draws: fault schedules and seeds, and clusters and workloads if asked."""
+    base = settings.base
+    schedules = fault_schedules(settings.kinds, max_faults=settings.max_faults, horizon=base.duration)
+    if not settings.vary_cluster and not settings.vary_workload:
+        return st.builds(lambda faults, s: replace(base, faults=faults, seed=s), schedules, st.integers(0, 2**16))
+    return scenarios(
+        cluster=clusters() if settings.vary_cluster else st.just(base.cluster),
+        workload=workloads() if settings.vary_workload else st.just(base.workload),
+        schedule=schedules,
+        traffic_rate=20.0 if settings.vary_workload else 0.0,
+        duration=base.duration,
+        quiet=base.quiet,
+        scheduler=base.scheduler,
+        properties=base.properties,
+        load_mode=base.load_mode,
+    ).map(lambda s: s if settings.vary_workload else replace(s, traffic=base.traffic))
+
+
+def settings_for(size: int, phases: Sequence[Phase]) -> Callable[[Any], Any]:
+    return settings(
+        max_examples=max(1, size),
+        deadline=None,
+        database=None,
+        phases=tuple(phases),
+        report_multiple_bugs=False,
+        suppress_health_check=list(HealthCheck),
+        print_blob=False,
+    )
+
+
+def _explicit(test: Any, scenario: Scenario) -> Any:
+    from hypothesis import example
+
+    return example(scenario)(test)
+
+
+def _chunks(settings: CampaignSettings) -> list[tuple[int, int]]:
+    sizes = []
+    remaining = settings.examples
+    index = 0
+    while remaining > 0:
+        size = min(settings.chunk, remaining)
+        sizes.append((index, size))
+        remaining -= size
+        index += 1
+    return sizes
+
+
+def _run_chunk_args(args: tuple[CampaignSettings, int, int, Sequence[Scenario]]) -> ChunkResult:
+    return run_chunk(*args)
+
+
+def run_campaign(
+    settings: CampaignSettings,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> CampaignResult:
+    """Run a campaign (see the module docstring); ``progress(n)`` is called as chunks finish with
+    the number of examples they ran. Ctrl-C stops it and returns what was found so far, marked
+    ``interrupted``."""
+    started = time.perf_counter()
+    chunks = _chunks(settings)
+    replay = _stored(settings)
+    jobs = [(settings, index, size, replay if index == 0 else ()) for index, size in chunks]
+    results: dict[int, ChunkResult] = {}
+    interrupted = False
+    try:
+        if settings.workers <= 1 or len(jobs) <= 1:
+            for job in jobs:
+                chunk = _run_chunk_args(job)
+                results[chunk.index] = chunk
+                if progress is not None:
+                    progress(chunk.examples)
+        else:
+            with ProcessPoolExecutor(max_workers=settings.workers, mp_context=get_context("fork")) as pool:
+                for chunk in pool.map(_run_chunk_args, jobs):
+                    results[chunk.index] = chunk
+                    if progress is not None:
+                        progress(chunk.examples)
+    except KeyboardInterrupt:
+        interrupted = True
+    merged = _merge(settings, [results[i] for i in sorted(results)], time.perf_counter() - started, interrupted)
+    _store(settings, merged.counterexamples)
+    return merged
+
+
+def _merge(settings: CampaignSettings, chunks: Sequence[ChunkResult], seconds: float, interrupted: bool) -> CampaignResult:
+    ids = settings.base.suite().ids
+    failed: Counter[str] = Counter()
+    unknown: Counter[str] = Counter()
+    kinds: Counter[str] = Counter()
+    first: dict[str, Verdict] = {}
+    counterexamples: dict[str, Counterexample] = {}
+    examples = steps = faults = 0
+    for chunk in chunks:
+        examples += chunk.examples
+        steps += chunk.steps
+        faults += chunk.faults
+        kinds.update(chunk.faults_by_kind)
+        failed.update(chunk.failed)
+        unknown.update(chunk.unknown)
+        for property_id, verdict in chunk.first.items():
+            first.setdefault(property_id, verdict)
+        for property_id, message, text, verdicts, shrunk in chunk.counterexamples:
+            known = counterexamples.get(property_id)
+            if known is not None and (known.shrunk or not shrunk):
+                continue  # the earliest chunk's (shrunk, if any chunk shrank it) stands for the property
+            scenario = load_scenario(text)
+            counterexamples[property_id] = Counterexample(
+                property_id, message, scenario, tuple(Verdict.from_dict(v) for v in verdicts), shrunk
+            )
+    ordered = [counterexamples[i] for i in ids if i in counterexamples]
+    return CampaignResult(
+        settings=settings,
+        property_ids=ids,
+        examples=examples,
+        steps=steps,
+        faults=faults,
+        faults_by_kind=dict(sorted(kinds.items())),
+        failed={i: failed.get(i, 0) for i in ids},
+        unknown={i: unknown.get(i, 0) for i in ids},
+        first=first,
+        counterexamples=ordered,
+        seconds=seconds,
+        interrupted=interrupted,
+    )
+
+
+__all__ += ["ChunkResult", "run_chunk"]

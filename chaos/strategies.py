@@ -1,0 +1,380 @@
+"""Hypothesis strategies for clusters, workloads, faults, fault schedules and whole scenarios.
+
+They are built to be cheap to draw and to shrink towards small, readable counterexamples:
+
+- **One compact draw per fault.** A fault is decoded from six bytes (kind, time, duration, target,
+  two parameters) drawn at once, so a 50-fault schedule costs Hypothesis about a hundred choices,
+  not the thousands a rule-per-step state machine makes. Byte 0 is always the gentlest choice:
+  shrinking a byte towards 0 makes its fault **later** (``at`` counts back from the end of the
+  fault phase), **shorter**, aimed at the first target (node selector 0 is the busiest node), and
+  plainer (exit code 1, not OOM, not repeated). Shrinking the list makes **fewer** faults.
+- **Swarm testing.** Each schedule first draws which fault kinds are enabled (a bit mask over
+  ``kinds``), then only draws those: some examples are all node failures, some all crashes and
+  spikes, which finds bugs that a uniform mix dilutes. The mask shrinks towards the first kind.
+- **Smaller clusters and workloads.** Node counts, replica counts and requests shrink towards
+  their minimum; generated workloads vary their CPU and memory requests so that each resource is
+  the one that binds in some examples.
+- **Deterministic names.** Generated workloads take realistic names from a list that faker builds
+  once per process from a fixed seed, so the same draw always gives the same manifests.
+
+>>> from hypothesis import given, settings
+>>> @settings(max_examples=5, database=None)
+... @given(fault_schedules(max_faults=4, horizon=300.0))
+... def test(schedule):
+...     assert all(0 <= f.at < 300 for f in schedule)
+>>> test()
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+from hypothesis import strategies as st
+
+from podquake.chaos.faults import (
+    CONTROL_PLANE_COMPONENTS,
+    FAULT_KINDS,
+    ContainerCrash,
+    ControlPlaneOutage,
+    Fault,
+    KubeletStop,
+    NetworkPartition,
+    NodeDrain,
+    NodeFailure,
+    PodKill,
+    ProbeFailure,
+    ProvisioningFailure,
+    QuotaExhaustion,
+    RuntimeFailure,
+    SlowLoadBalancer,
+    SlowProvisioning,
+    TrafficSpike,
+    ZoneOutage,
+)
+from podquake.chaos.scenario import Scenario
+from podquake.model.cluster import ClusterSpec, NodePool
+from podquake.model.errors import InputError
+from podquake.model.traffic import Constant, LoadGenerator
+
+__all__ = [
+    "DEFAULT_FAULT_KINDS",
+    "clusters",
+    "decode_fault",
+    "fault_schedules",
+    "faults",
+    "scenarios",
+    "service_names",
+    "workloads",
+]
+
+FAULT_BYTES = 6
+
+DEFAULT_FAULT_KINDS: tuple[str, ...] = (
+    "node-failure",
+    "container-crash",
+    "pod-kill",
+    "kubelet-stop",
+    "network-partition",
+    "traffic-spike",
+    "probe-failure",
+    "node-drain",
+    "zone-outage",
+    "runtime-failure",
+    "control-plane-outage",
+)
+"""The kinds a campaign draws by default, gentlest first (the swarm mask shrinks towards the first).
+The cloud kinds (slow or failing provisioning, quota, slow load balancers) only matter with the
+cluster autoscaler or LoadBalancer services in play; name them in ``kinds`` to draw them."""
+
+_NODE_SELECTORS = 16
+_ZONE_SELECTORS = 3
+_SERVICE_SELECTORS = 8
+
+
+def _check_kinds(kinds: Sequence[str]) -> tuple[str, ...]:
+    kinds = tuple(kinds)
+    if not kinds:
+        raise InputError("no fault kinds to draw from", field="kinds", fix=f"name at least one of {', '.join(FAULT_KINDS)}")
+    unknown = [k for k in kinds if k not in FAULT_KINDS]
+    if unknown:
+        raise InputError(f"unknown fault kind {unknown[0]!r}", field="kinds", fix=f"use one of {', '.join(FAULT_KINDS)}")
+    return kinds
+
+
+def decode_fault(
+    kind: str,
+    code: bytes | Sequence[int],
+    *,
+    horizon: float,
+    min_duration: float = 10.0,
+    max_duration: float = 300.0,
+) -> Fault:
+    """The fault of ``kind`` that six bytes ``code`` stand for (see the module docstring).
+
+    ``horizon`` is the length of the fault phase: ``at`` is in ``[0, horizon)``.
+
+    >>> decode_fault("node-failure", bytes(6), horizon=600.0)
+    NodeFailure(node=0, at=599.0, duration=10.0)
+    >>> decode_fault("container-crash", bytes([0, 255, 0, 2, 3, 0]), horizon=600.0)
+    ContainerCrash(pod=2, at=0.0, duration=10.0, oom=True, repeat=True)
+    >>> decode_fault("container-crash", bytes([0, 0, 0, 1, 4, 0]), horizon=600.0)
+    ContainerCrash(pod=1, at=599.0, exit_code=2)
+    """
+    _, when, length, target, p1, p2 = (int(b) for b in code[:FAULT_BYTES])
+    last = max(0.0, float(int(horizon) - 1 if horizon == int(horizon) else int(horizon)))
+    at = float(round(last * (255 - when) / 255))
+    duration = float(round(min_duration + (max_duration - min_duration) * length / 255))
+    node = target % _NODE_SELECTORS
+    if kind == "node-failure":
+        return NodeFailure(node=node, at=at, duration=duration)
+    if kind == "node-drain":
+        return NodeDrain(node=node, at=at, duration=duration)
+    if kind == "kubelet-stop":
+        return KubeletStop(node=node, at=at, duration=duration)
+    if kind == "runtime-failure":
+        return RuntimeFailure(node=node, at=at, duration=duration)
+    if kind == "network-partition":
+        shape = p1 % 3
+        if shape == 0:
+            return NetworkPartition(node=node, at=at, duration=duration)
+        if shape == 1:
+            return NetworkPartition(zone=target % _ZONE_SELECTORS, at=at, duration=duration)
+        other = (node + 1 + p2 % (_NODE_SELECTORS - 1)) % _NODE_SELECTORS
+        return NetworkPartition(groups=((node, other),), at=at, duration=duration)
+    if kind == "zone-outage":
+        return ZoneOutage(zone=target % _ZONE_SELECTORS, at=at, duration=duration)
+    if kind == "container-crash":
+        repeat = bool(p1 & 2)
+        return ContainerCrash(
+            pod=target,
+            at=at,
+            duration=duration if repeat else None,
+            exit_code=1 if p1 & 1 else 1 + (p1 >> 2) % 3,
+            oom=bool(p1 & 1),
+            repeat=repeat,
+            uptime=float(p2 % 31) if repeat else 0.0,
+        )
+    if kind == "pod-kill":
+        return PodKill(pod=target, at=at, force=bool(p1 & 1))
+    if kind == "probe-failure":
+        probe = "liveness" if p1 & 1 else "readiness"
+        flap = float(5 + p2 % 26) if p1 & 2 else None
+        return ProbeFailure(pod=target, at=at, duration=duration, probe=probe, flap=flap)
+    if kind == "traffic-spike":
+        return TrafficSpike(service=target % _SERVICE_SELECTORS, at=at, duration=duration, multiplier=float(2 + p1 % 9))
+    if kind == "control-plane-outage":
+        component = CONTROL_PLANE_COMPONENTS[p1 % len(CONTROL_PLANE_COMPONENTS)]
+        return ControlPlaneOutage(component=component, at=at, duration=duration)
+    if kind == "slow-provisioning":
+        return SlowProvisioning(at=at, duration=duration, multiplier=float(2 + p1 % 9))
+    if kind == "provisioning-failure":
+        return ProvisioningFailure(at=at, duration=duration, rate=(1 + p1 % 4) / 4)
+    if kind == "quota-exhaustion":
+        return QuotaExhaustion(at=at, duration=duration, headroom=p1 % 3)
+    if kind == "slow-load-balancer":
+        return SlowLoadBalancer(at=at, duration=duration, seconds=float(30 + (p1 % 10) * 30))
+    raise InputError(f"unknown fault kind {kind!r}", field="kind", fix=f"use one of {', '.join(FAULT_KINDS)}")
+
+
+def faults(
+    kinds: Sequence[str] = DEFAULT_FAULT_KINDS,
+    *,
+    horizon: float = 600.0,
+    min_duration: float = 10.0,
+    max_duration: float = 300.0,
+) -> st.SearchStrategy[Fault]:
+    """One fault of one of ``kinds``, starting in ``[0, horizon)``."""
+    kinds = _check_kinds(kinds)
+    return st.binary(min_size=FAULT_BYTES, max_size=FAULT_BYTES).map(
+        lambda code: decode_fault(
+            kinds[code[0] % len(kinds)], code, horizon=horizon, min_duration=min_duration, max_duration=max_duration
+        )
+    )
+
+
+@st.composite
+def fault_schedules(
+    draw: Any,
+    kinds: Sequence[str] = DEFAULT_FAULT_KINDS,
+    *,
+    max_faults: int = 10,
+    min_faults: int = 0,
+    horizon: float = 600.0,
+    min_duration: float = 10.0,
+    max_duration: float = 300.0,
+    swarm: bool = True,
+) -> tuple[Fault, ...]:
+    """A schedule of up to ``max_faults`` faults, ordered by time (ties keep their drawn order).
+
+    With ``swarm`` (the default) each schedule enables a random non-empty subset of ``kinds``.
+    """
+    kinds = _check_kinds(kinds)
+    enabled = kinds
+    if swarm and len(kinds) > 1:
+        mask = draw(st.integers(1, 2 ** len(kinds) - 1))
+        enabled = tuple(k for i, k in enumerate(kinds) if mask >> i & 1)
+    codes = draw(st.lists(st.binary(min_size=FAULT_BYTES, max_size=FAULT_BYTES), min_size=min_faults, max_size=max_faults))
+    schedule = [
+        decode_fault(enabled[c[0] % len(enabled)], c, horizon=horizon, min_duration=min_duration, max_duration=max_duration)
+        for c in codes
+    ]
+    return tuple(sorted(schedule, key=lambda f: f.at))
+
+
+@st.composite
+def clusters(draw: Any, *, min_nodes: int = 3, max_nodes: int = 10, max_zones: int = 3) -> ClusterSpec:
+    """A cluster of ``min_nodes``..``max_nodes`` identical workers over 1..``max_zones`` zones.
+
+    Node sizes come from common cloud shapes (4 CPU / 16 GiB first, then 2/8, 8/32, 4/8): a
+    memory-lean shape makes memory the binding resource in some examples.
+    """
+    if not 1 <= min_nodes <= max_nodes:
+        raise InputError(f"need 1 <= min_nodes <= max_nodes, not {min_nodes} and {max_nodes}", field="min_nodes", fix="e.g. min_nodes=3, max_nodes=10")
+    nodes = draw(st.integers(min_nodes, max_nodes))
+    zones = draw(st.integers(1, max(1, min(max_zones, nodes))))
+    cpu, memory = draw(st.sampled_from((("4", "16Gi"), ("2", "8Gi"), ("8", "32Gi"), ("4", "8Gi"))))
+    zone_names = tuple(f"zone-{chr(ord('a') + i)}" for i in range(zones))
+    spec = ClusterSpec.uniform(nodes=nodes, zones=zones, cpu=cpu, memory=memory)
+    return ClusterSpec(pools=(NodePool(**{**_pool_fields(spec.pools[0]), "zones": zone_names}),))
+
+
+def _pool_fields(pool: NodePool) -> dict[str, Any]:
+    return {name: getattr(pool, name) for name in pool.__dataclass_fields__}
+
+
+_DNS = re.compile(r"[^a-z0-9-]")
+_ROLES = ("api", "web", "worker", "cache", "gateway", "search", "auth", "billing")
+
+
+@lru_cache(maxsize=1)
+def service_names() -> tuple[str, ...]:
+    """Realistic, DNS-safe service names, built once per process by faker from a fixed seed."""
+    from faker import Faker
+
+    fake = Faker()
+    fake.seed_instance(20261122)
+    names: list[str] = []
+    seen: set[str] = set()
+    while len(names) < 64:
+        word = _DNS.sub("", fake.word().lower())
+        if len(word) < 3:
+            continue
+        name = f"{word}-{_ROLES[len(names) % len(_ROLES)]}"
+        if name not in seen:
+            seen.add(name)
+            names.append(name)
+    return tuple(names)
+
+
+_CPU = ("100m", "250m", "500m", "1000m", "50m")
+_MEMORY = ("128Mi", "256Mi", "512Mi", "1Gi", "3Gi")
+
+
+def _deployment(name: str, replicas: int, cpu: str, memory: str) -> list[dict[str, Any]]:
+    labels = {"app": name}
+    container = {
+        "name": "server",
+        "image": f"registry.example.com/{name}:1.0",
+        "resources": {"requests": {"cpu": cpu, "memory": memory}},
+        "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 5},
+    }
+    return [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name, "labels": labels},
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": labels},
+                "template": {"metadata": {"labels": labels}, "spec": {"containers": [container]}},
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": name},
+            "spec": {"selector": labels, "ports": [{"port": 80, "targetPort": 8080}]},
+        },
+    ]
+
+
+@st.composite
+def workloads(
+    draw: Any,
+    manifests: Sequence[str | Mapping[str, Any]] | None = None,
+    *,
+    min_workloads: int = 1,
+    max_workloads: int = 10,
+    max_replicas: int = 4,
+) -> tuple[str | Mapping[str, Any], ...]:
+    """A scenario's ``workload``: the given ``manifests`` (paths or objects) as they are, or
+    ``min_workloads``..``max_workloads`` generated Deployments, each with a Service.
+
+    Generated ones shrink towards fewer workloads, one replica, and the first request sizes
+    (100m CPU, 128Mi); requests range from 50m to 1 CPU and 128Mi to 3Gi independently, so CPU
+    binds in some examples and memory in others.
+    """
+    if manifests is not None:
+        return tuple(manifests)
+    if not 1 <= min_workloads <= max_workloads <= len(service_names()):
+        raise InputError(
+            f"need 1 <= min_workloads <= max_workloads <= {len(service_names())}",
+            field="max_workloads",
+            fix="e.g. min_workloads=1, max_workloads=10",
+        )
+    count = draw(st.integers(min_workloads, max_workloads))
+    first = draw(st.integers(0, len(service_names()) - 1))
+    names = service_names()
+    objects: list[Mapping[str, Any]] = []
+    for i in range(count):
+        replicas, cpu, memory = draw(st.tuples(st.integers(1, max_replicas), st.sampled_from(_CPU), st.sampled_from(_MEMORY)))
+        objects.extend(_deployment(names[(first + i) % len(names)], replicas, cpu, memory))
+    return tuple(objects)
+
+
+def _services(workload: Sequence[str | Mapping[str, Any]]) -> list[str]:
+    found = []
+    for item in workload:
+        if isinstance(item, Mapping) and item.get("kind") == "Service":
+            meta = item.get("metadata", {})
+            found.append(f"{meta.get('namespace', 'default')}/{meta['name']}")
+    return found
+
+
+@st.composite
+def scenarios(
+    draw: Any,
+    *,
+    cluster: st.SearchStrategy[ClusterSpec] | None = None,
+    workload: st.SearchStrategy[tuple[str | Mapping[str, Any], ...]] | None = None,
+    schedule: st.SearchStrategy[tuple[Fault, ...]] | None = None,
+    traffic_rate: float = 20.0,
+    duration: float = 600.0,
+    quiet: float = 300.0,
+    scheduler: str | None = None,
+    properties: tuple[tuple[str, Mapping[str, Any]], ...] | None = None,
+    load_mode: str = "fluid",
+) -> Scenario:
+    """A whole scenario: a drawn cluster, workload and fault schedule, steady traffic of
+    ``traffic_rate`` requests per second to every generated Service, a seed, and the given
+    properties (default: the library's suite)."""
+    spec = draw(cluster if cluster is not None else clusters())
+    objects = draw(workload if workload is not None else workloads())
+    faults_drawn = draw(schedule if schedule is not None else fault_schedules(horizon=duration))
+    seed = draw(st.integers(0, 2**16))
+    traffic = tuple(LoadGenerator(service, Constant(traffic_rate)) for service in _services(objects)) if traffic_rate > 0 else ()
+    return Scenario(
+        seed=seed,
+        duration=duration,
+        quiet=quiet,
+        scheduler=scheduler,
+        load_mode=load_mode,
+        cluster=spec,
+        workload=objects,
+        traffic=traffic,
+        faults=faults_drawn,
+        properties=properties,
+    )
