@@ -1,3 +1,77 @@
-"""podquake.chaos: placeholder package; built in a later issue (see the issue tracker)."""
+"""podquake.chaos: what goes wrong, and when. Faults as values, the nemesis that applies them, and
+scenario files that replay a run exactly.
 
-__all__: list[str] = []
+- :mod:`~podquake.chaos.faults`: every fault kind (``NodeFailure``, ``NetworkPartition``,
+  ``ContainerCrash``, ``TrafficSpike``, ``ControlPlaneOutage``, the cloud faults...), frozen values
+  whose ``repr`` is Python that rebuilds them (with ``from podquake.chaos import *``) and whose
+  ``to_dict`` is their YAML form; ``FAULT_KINDS`` lists them by YAML name.
+- :mod:`~podquake.chaos.nemesis`: :class:`Nemesis`, the only place faults have effects, marking each
+  in the trace; every run ends with a final heal and a quiet period.
+- :mod:`~podquake.chaos.scenario`: the scenario file (``apiVersion: podquake/v1``, ``kind:
+  Scenario``): load, dump, and run it to a trace and verdicts.
+"""
+
+from podquake.chaos.faults import (
+    CONTROL_PLANE_COMPONENTS,
+    FAULT_KINDS,
+    ContainerCrash,
+    ControlPlaneOutage,
+    Fault,
+    KubeletStop,
+    NetworkPartition,
+    NodeDrain,
+    NodeFailure,
+    PodKill,
+    ProbeFailure,
+    ProvisioningFailure,
+    QuotaExhaustion,
+    RuntimeFailure,
+    SlowLoadBalancer,
+    SlowProvisioning,
+    TrafficSpike,
+    ZoneOutage,
+    describe_fault_kinds,
+    fault_from_dict,
+)
+from podquake.chaos.nemesis import FaultRecord, Nemesis
+from podquake.chaos.scenario import (
+    Scenario,
+    dump_scenario,
+    load_scenario,
+    scenario_from_dict,
+    scenario_to_dict,
+)
+from podquake.chaos.scenario_run import ScenarioResult, build_simulation, run_scenario
+
+__all__ = [
+    "CONTROL_PLANE_COMPONENTS",
+    "FAULT_KINDS",
+    "ContainerCrash",
+    "ControlPlaneOutage",
+    "Fault",
+    "FaultRecord",
+    "KubeletStop",
+    "Nemesis",
+    "NetworkPartition",
+    "NodeDrain",
+    "NodeFailure",
+    "PodKill",
+    "ProbeFailure",
+    "ProvisioningFailure",
+    "QuotaExhaustion",
+    "RuntimeFailure",
+    "Scenario",
+    "ScenarioResult",
+    "SlowLoadBalancer",
+    "SlowProvisioning",
+    "TrafficSpike",
+    "ZoneOutage",
+    "build_simulation",
+    "describe_fault_kinds",
+    "dump_scenario",
+    "fault_from_dict",
+    "load_scenario",
+    "run_scenario",
+    "scenario_from_dict",
+    "scenario_to_dict",
+]

@@ -51,6 +51,11 @@ pod of the same name counts it as gone rather than evicting the new one; the evi
 precondition on the pod's resourceVersion (against a pod turning Ready between the check and the
 delete) is not needed, as the model's calls are atomic.
 
+Outages (:class:`~podquake.model.controllers.common.Pausable`): paused (a controller-manager outage),
+the disruption controller writes no budget status, so the eviction API answers from the status last
+written; resumed, it syncs every budget. The eviction API and drains belong to the API server and
+kubectl, and go on.
+
 Wiring: ``disruption = DisruptionController(sim); disruption.start()``.
 """
 
@@ -65,7 +70,7 @@ import simpy
 
 from podquake.model import constants as k8s
 from podquake.model import trace as ev
-from podquake.model.controllers.common import delete_pod, scaled_value
+from podquake.model.controllers.common import Pausable, delete_pod, scaled_value
 from podquake.model.objects import Pod
 from podquake.model.resources_api import PodDisruptionBudget
 from podquake.model.workqueue import WorkQueue
@@ -166,7 +171,7 @@ def _expected_scale(pods: list[Pod], scale_of: ScaleLookup) -> int:
     return sum(scales.values())
 
 
-class DisruptionController:
+class DisruptionController(Pausable):
     """PodDisruptionBudget status, the eviction API and node drain. See the module docstring."""
 
     def __init__(self, sim: Simulation) -> None:
@@ -180,6 +185,7 @@ class DisruptionController:
         self._generation: dict[tuple[str, str], int] = {}
         self._by_namespace: dict[str, dict[tuple[str, str], None]] = {}
         self._pdbs_of_pod: dict[str, tuple[tuple[str, str], ...]] = {}  # pod key -> budgets matching it
+        self._resumed: simpy.Event | None = None
 
     def start(self) -> None:
         state = self.state
@@ -404,8 +410,18 @@ class DisruptionController:
     def _run(self) -> Generator[simpy.Event, None, None]:
         while True:
             yield self.queue.wait()
+            while self.paused:
+                self._resumed = self.env.event()
+                yield self._resumed
             for key in self.queue.pop_all():
                 self.sync(key)
+
+    def _on_resume(self) -> None:
+        for key in list(self._pdbs):
+            self._enqueue(key)
+        resumed, self._resumed = self._resumed, None
+        if resumed is not None and not resumed.triggered:
+            resumed.succeed()
 
     def sync(self, key: tuple[str, str]) -> None:
         """Recompute and write one budget's status (``trySync``, or ``failSafe`` when it fails)."""

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING
 
 from podquake.model import constants as k8s
 from podquake.model import trace as ev
+from podquake.model.controllers.common import Pausable
 from podquake.model.objects import Pod
 from podquake.model.resources_api import Service
 from podquake.model.selectors import LabelSelector
@@ -120,10 +121,15 @@ def endpoint_conditions(pod: Pod, publish_not_ready_addresses: bool) -> tuple[bo
     return ready, serving, terminating
 
 
-class EndpointSliceController:
+class EndpointSliceController(Pausable):
     """Computes and publishes every Service's endpoints. See the module docstring.
 
     ``propagation_delay``: seconds from the controller's computation to the node proxies seeing it.
+
+    Paused (:class:`~podquake.model.controllers.common.Pausable`, a controller-manager outage), it
+    computes nothing, so the proxies keep routing by the endpoints last published (upstream too:
+    stale EndpointSlices outlive a dead kube-controller-manager); updates already computed still
+    reach the proxies. Resumed, it recomputes every Service (an unchanged one publishes nothing).
     """
 
     def __init__(self, sim: Simulation, *, propagation_delay: float = k8s.KUBE_PROXY_MIN_SYNC_PERIOD_SECONDS) -> None:
@@ -254,8 +260,14 @@ class EndpointSliceController:
             batch[service_key] = None
 
     def _sync(self, due: float) -> None:
+        if self.paused:
+            self._dirty.pop(due, None)  # resuming recomputes every service
+            return
         for service_key in self._dirty.pop(due, ()):
             self._sync_service(service_key)
+
+    def _on_resume(self) -> None:
+        self._mark(tuple(self.services))
 
     def compute(self, service_key: str) -> tuple[Endpoint, ...]:
         """The endpoints ``service_key`` has right now, from the store (what the next sync publishes)."""
@@ -314,4 +326,9 @@ class EndpointSliceController:
             tuple(e.pod for e in update.endpoints if e.ready),
             update.computed_at,
             update.service.publish_not_ready_addresses,
+            (
+                update.service.session_affinity,
+                update.service.external_traffic_policy or "",
+                update.service.internal_traffic_policy or "Cluster",
+            ),
         )

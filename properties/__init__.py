@@ -8,7 +8,7 @@ their own with :func:`invariant`, :func:`at_end` or a :class:`Property` subclass
 :class:`Suite`. A :class:`Monitor` judges a live simulation; :func:`check_trace` a recorded one.
 """
 
-from podquake.properties import safety  # noqa: F401  (registers the library)
+from podquake.properties import distribution, liveness, liveness_pods, liveness_scaling, safety  # noqa: F401  (registers the library)
 from podquake.properties.base import KINDS, Kind, Property, RunInfo
 from podquake.properties.custom import at_end, invariant
 from podquake.properties.ledger import Ledger, LedgerNode, LedgerPod, LedgerVolume, LedgerWorkload

@@ -99,6 +99,25 @@ class EndpointsReadyOnly(Property):
         self._deadlines: list[tuple[float, str, str, float]] = []  # (deadline, service, pod, since)
         self._scheduled: set[tuple[str, str, float]] = set()
         self._reported: set[tuple[str, str, float]] = set()
+        self._controller_down = False  # the EndpointSlice controller is down (a marked control-plane outage)
+        self._resumed_at = 0.0  # when it last came back: obligations start no earlier
+
+    def on_Annotation(self, event: ev.Annotation, ledger: Ledger) -> None:
+        """A control-plane outage stops the EndpointSlice controller: nothing can update the endpoints
+        while it is down, so the clock of every obligation restarts when it comes back."""
+        if event.detail == "endpoints" and event.label in ("component-down", "component-up"):
+            if event.label == "component-down":
+                self._sweep(event.t)
+                self._controller_down = True
+            else:
+                self._controller_down = False
+                self._resumed_at = event.t
+            return
+        self._clock(event, ledger)
+
+    def _start(self, since: float) -> float:
+        """When the obligation for a pod unfit since ``since`` began: not while the controller was down."""
+        return max(since, self._resumed_at)
 
     # --- pod events ----------------------------------------------------------------------------------
     def on_PodCreated(self, event: ev.PodCreated, ledger: Ledger) -> None:
@@ -156,7 +175,7 @@ class EndpointsReadyOnly(Property):
             since = unfit.since(event.publish_not_ready) if unfit is not None else None
             if since is None:
                 continue
-            if event.t > since + allowed:
+            if event.t > self._start(since) + allowed and not self._controller_down:
                 self._report(service, pod, since, event.t, f"published a set listing pod {pod} as ready at t={event.t:g}s")
             else:
                 self._schedule(service, pod, since)
@@ -195,9 +214,15 @@ class EndpointsReadyOnly(Property):
     def _sweep(self, now: float) -> None:
         """Judge every deadline that passed before ``now``: a breach if the pod is still listed by a
         set in force since before the deadline and is still unfit since the same instant."""
+        if self._controller_down:
+            return
         deadlines = self._deadlines
         while deadlines and deadlines[0][0] < now:
             deadline, service, pod, since = heapq.heappop(deadlines)
+            later = self._start(since) + self.delay + self.grace
+            if later > deadline:  # the controller was down meanwhile: the clock restarted when it came back
+                heapq.heappush(deadlines, (later, service, pod, since))
+                continue
             self._scheduled.discard((service, pod, since))
             listed_since = self._listed.get(service, {}).get(pod)
             if listed_since is None or listed_since > deadline:
@@ -217,8 +242,10 @@ class EndpointsReadyOnly(Property):
             what = f"the proxies still routed service {service} to pod {pod} as a ready endpoint at t={at:g}s"
         else:
             what = f"service {service}'s endpoints controller {how}"
+        start = self._start(since)
+        resumed = f" and the endpoints controller came back at t={start:g}s" if start > since else ""
         self.violate(
-            f"{what}, {at - since:g}s after it {cause} at t={since:g}s (allowed: delay {self.delay:g}s + grace {self.grace:g}s)",
+            f"{what}, {at - since:g}s after it {cause} at t={since:g}s{resumed} (allowed: delay {self.delay:g}s + grace {self.grace:g}s)",
             at,
             objects=(f"service/{service}", f"pod/{pod}"),
             numbers={"since": since, "deadline": since + self.delay + self.grace, "version": self._version.get(service, 0)},

@@ -69,6 +69,7 @@ from podquake.model import constants as k8s
 from podquake.model import trace as ev
 from podquake.model.cloud import FAILED, PROVISIONING, RUNNING, CloudError, CloudProvider
 from podquake.model.cluster import NodePool
+from podquake.model.controllers.common import Pausable
 from podquake.model.objects import Node, Pod
 from podquake.model.resources_api import PodDisruptionBudget
 from podquake.model.scheduling.contract import placement_problem
@@ -206,7 +207,7 @@ class _Deletion:
     drain: bool
 
 
-class ClusterAutoscaler:
+class ClusterAutoscaler(Pausable):
     """The scan loop and the node deletions it starts (see the module docstring).
 
     ``ClusterAutoscaler(sim, cloud, options).start()``: the first scan runs at once, then every
@@ -298,7 +299,11 @@ class ClusterAutoscaler:
 
     # --- the loop --------------------------------------------------------------------------------
     def run_once(self) -> None:
-        """One scan (``RunOnce``): housekeeping, then scale-up, else scale-down."""
+        """One scan (``RunOnce``): housekeeping, then scale-up, else scale-down. None while paused
+        (:class:`~podquake.model.controllers.common.Pausable`: the API server is down, so the
+        autoscaler can list nothing; deletions already under way go on)."""
+        if self.paused:
+            return
         self.loops += 1
         now = self.env.now
         self._housekeeping(now)

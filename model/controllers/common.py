@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Expectations",
+    "Pausable",
     "SyncError",
     "TemplateHashes",
     "WorkloadController",
@@ -204,7 +205,46 @@ class TemplateHashes:
         return value
 
 
-class WorkloadController(ABC):
+class Pausable:
+    """A control-plane component that can be down for a while: a controller-manager (or API server)
+    outage, injected by the chaos nemesis through :meth:`pause` and :meth:`resume`.
+
+    While paused the component's watch handlers still note what changed (as the informer caches of
+    a restarted kube-controller-manager are rebuilt from the API server), but it acts on nothing: no
+    sync, no write to the store. :meth:`resume` is the restart: the subclass's :meth:`_on_resume`
+    catches up as upstream's initial list does (every object is synced again).
+    Both return whether the state changed, so overlapping outages can be counted by the caller.
+
+    >>> class Worker(Pausable):
+    ...     def _on_resume(self) -> None:
+    ...         print("relist")
+    >>> w = Worker(); w.pause(), w.paused, w.pause(), w.resume()
+    relist
+    (True, True, False, True)
+    """
+
+    paused: bool = False
+
+    def pause(self) -> bool:
+        """Stop acting (the process is down). Returns False if it was already paused."""
+        if self.paused:
+            return False
+        self.paused = True
+        return True
+
+    def resume(self) -> bool:
+        """Start again and catch up (:meth:`_on_resume`). Returns False if it was not paused."""
+        if not self.paused:
+            return False
+        self.paused = False
+        self._on_resume()
+        return True
+
+    def _on_resume(self) -> None:
+        """Catch up after an outage (subclasses: resync what the outage left pending)."""
+
+
+class WorkloadController(Pausable, ABC):
     """The skeleton of a workload controller: watches, a work queue of workload uids, one worker.
 
     Subclasses set ``kind``, implement :meth:`sync` (one reconcile of one workload, by uid) and
@@ -212,6 +252,10 @@ class WorkloadController(ABC):
     :meth:`pod_changed` (what a pod event does; default: sync the owner), :meth:`workload_changed`
     and :meth:`forget`. A sync that raises :class:`SyncError` is retried after 5 ms, doubling per
     consecutive failure up to 1000 s (client-go's per-item exponential rate limiter).
+
+    Paused (:class:`Pausable`, a controller-manager outage), the work queue fills but no key is
+    synced; on resume every workload of the controller's kind is queued again (the initial list of
+    a restarted controller) and the worker drains the queue.
     """
 
     kind: ClassVar[str] = ""
@@ -229,6 +273,7 @@ class WorkloadController(ABC):
         self._uids: dict[str, str] = {}  # "namespace/name" of a workload of this kind -> its uid
         self._pod_owner: dict[str, str] = {}  # pod key -> uid of the workload it concerns
         self._failures: dict[str, int] = {}
+        self._resumed: simpy.Event | None = None
 
     # --- wiring ----------------------------------------------------------------------------------
     def start(self) -> None:
@@ -311,8 +356,20 @@ class WorkloadController(ABC):
         queue = self.queue
         while True:
             yield queue.wait()
+            while self.paused:
+                self._resumed = self.env.event()
+                yield self._resumed
             for uid in queue.pop_all():
                 self.sync_now(uid)
+
+    def _on_resume(self) -> None:
+        """The restarted controller lists every workload of its kind and syncs each."""
+        for uid in list(self._uids.values()):
+            if uid in self.state.workloads:
+                self.enqueue(uid)
+        resumed, self._resumed = self._resumed, None
+        if resumed is not None and not resumed.triggered:
+            resumed.succeed()
 
     def sync_now(self, uid: str) -> None:
         """Run one sync of ``uid`` at once, requeueing it with back-off if it fails."""

@@ -10,8 +10,10 @@ is synced when it appears and then every ``--horizontal-pod-autoscaler-sync-peri
 1. reads the target's scale (a Deployment, StatefulSet or ReplicaSet; anything else fails with
    ``FailedGetScale``). Zero replicas disables scaling; above ``maxReplicas`` or below ``minReplicas``
    the target is brought back into range without looking at metrics;
-2. asks every metric for a proposal and takes the largest; if no metric answers (or some fail and the
-   rest would scale down) it keeps the current count and records ``FailedComputeMetricsReplicas``;
+2. asks every metric for a proposal and takes the largest (traced as
+   :class:`~podquake.model.trace.HorizontalPodAutoscalerRecommended` when what it leads to changes);
+   if no metric answers (or some fail and the rest would scale down) it keeps the current count and
+   records ``FailedComputeMetricsReplicas``;
 3. normalizes the proposal. Without ``spec.behavior`` (``normalizeDesiredReplicas``): the highest
    recommendation of the last 300 s (downscale stabilization), then at most ``max(2 x current, 4)``,
    clamped to ``[minReplicas, maxReplicas]``. With ``spec.behavior``
@@ -49,6 +51,7 @@ from typing import TYPE_CHECKING
 
 from podquake.model import constants as k8s
 from podquake.model import trace as ev
+from podquake.model.controllers.common import Pausable
 from podquake.model.controllers.hpa_behavior import (
     ScalingHistory,
     convert_desired_replicas_with_behavior_rate,
@@ -131,6 +134,7 @@ class _Entry:
     conditions: dict[str, HPACondition] = field(default_factory=dict)
     status: HPAStatus | None = None
     failure: str | None = None  # the reason of the failure last recorded, while it lasts
+    recommended: int | None = None  # the recommendation last recorded (HorizontalPodAutoscalerRecommended)
 
     def set_condition(self, type_: str, status: bool, reason: str, message: str, now: float) -> None:
         """``setCondition``: the transition time moves only when the status does."""
@@ -174,8 +178,11 @@ class _TargetPods:
         return self._read
 
 
-class HorizontalPodAutoscalerController:
+class HorizontalPodAutoscalerController(Pausable):
     """Syncs every HPA every 15 s. See the module docstring.
+
+    Part of kube-controller-manager: while it is paused (an outage) its sync timers keep running but
+    no HPA is reconciled, so nothing is rescaled until it resumes.
 
     ``metrics`` defaults to ``sim.metrics`` when the simulation has one, else an empty pipeline.
     The keyword arguments are the controller's flags, with upstream defaults.
@@ -260,7 +267,9 @@ class HorizontalPodAutoscalerController:
         timeout.callbacks.append(lambda _event: self._tick(key))  # type: ignore[union-attr]
 
     def _tick(self, key: tuple[str, str]) -> None:
-        if key in self._entries and self.reconcile(*key):
+        if key not in self._entries:
+            return
+        if self.paused or self.reconcile(*key):
             self._schedule(key, self.sync_period)
 
     # --- one sync ----------------------------------------------------------------------------------------
@@ -310,8 +319,11 @@ class HorizontalPodAutoscalerController:
                 return
             desired = proposal.replicas
             reason = f"{proposal.metric} above target" if desired > current else "All metrics below target"
+            self._recommend(hpa, entry, _heading(hpa, current, desired))
             desired = self._normalize(hpa, entry, current, desired, now)
 
+        if current == 0 or not hpa.min_replicas <= current <= hpa.max_replicas:
+            self._recommend(hpa, entry, desired)  # out of range: brought back without looking at metrics
         scaled_at = None
         if desired != current:
             # The decision is traced before the scale, so the pods it causes follow it in the trace.
@@ -327,6 +339,14 @@ class HorizontalPodAutoscalerController:
             scaled_at = now
         self._publish(hpa, entry, current, statuses, desired, scaled_at)
         entry.failure = None
+
+    def _recommend(self, hpa: HorizontalPodAutoscaler, entry: _Entry, heading: int) -> None:
+        """Trace what the HPA is heading for (see :class:`~podquake.model.trace.HorizontalPodAutoscalerRecommended`)
+        when it changes."""
+        if heading != entry.recommended:
+            entry.recommended = heading
+            ref = hpa.scale_target_ref
+            self.state.record_hpa_recommended(f"{hpa.namespace}/{hpa.name}", f"{ref.kind}/{ref.name}", heading)
 
     def _normalize(self, hpa: HorizontalPodAutoscaler, entry: _Entry, current: int, desired: int, now: float) -> int:
         """``normalizeDesiredReplicas`` (no behavior) or ``normalizeDesiredReplicasWithBehaviors``."""
@@ -465,6 +485,18 @@ class HorizontalPodAutoscalerController:
 
 
 # --- helpers ----------------------------------------------------------------------------------------------------
+def _heading(hpa: HorizontalPodAutoscaler, current: int, proposed: int) -> int:
+    """The count a metric proposal leads to once stabilization and rate limits have had their time:
+    ``proposed`` within [minReplicas, maxReplicas], or ``current`` when ``behavior`` disables scaling
+    that way (``selectPolicy: Disabled``)."""
+    heading = min(max(proposed, hpa.min_replicas), hpa.max_replicas)
+    if hpa.behavior is not None and heading != current:
+        rules = hpa.behavior.scale_up if heading > current else hpa.behavior.scale_down
+        if rules.select_policy == "Disabled":
+            return current
+    return heading
+
+
 def _milli(value: object) -> int:
     """A quantity (a Fraction from the manifest, or a float reading) in whole milli-units, rounded up as
     ``Quantity.MilliValue`` does (a float is first rounded to 6 places so that 0.1 stays 100m)."""

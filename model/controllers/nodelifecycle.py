@@ -45,6 +45,13 @@ informer caches, in parallel); the NoExecute queue is drained the moment a token
 node conditions other than Ready (memory/disk/PID pressure) are not modelled; zones are keyed by the
 zone label alone (upstream: region and zone); float64 arithmetic stands in for Go's float32.
 
+Outages (:class:`~podquake.model.controllers.common.Pausable`, for the chaos layer): paused, the
+controller (and its taint eviction controller) marks, taints and evicts nothing; its watch handlers
+keep their counts. Resuming is a restarted kube-controller-manager: every node gets a fresh grace
+period (an empty ``nodeHealthMap`` takes each node's probe timestamp as now), the NoSchedule taints
+are brought in line with the nodes' conditions, and the taint eviction controller starts over (each
+pod under NoExecute taints is timed again from now, as its in-memory queue was lost).
+
 >>> compute_zone_state(ready=2, not_ready=1), compute_zone_state(ready=1, not_ready=3), compute_zone_state(0, 2)
 ('Normal', 'PartialDisruption', 'FullDisruption')
 """
@@ -56,6 +63,7 @@ from typing import TYPE_CHECKING
 
 from podquake.model import constants as k8s
 from podquake.model import trace as ev
+from podquake.model.controllers.common import Pausable
 from podquake.model.objects import Node, Pod
 from podquake.model.selectors import Taint, Toleration
 from podquake.model.workqueue import periodic
@@ -184,7 +192,7 @@ class _ZoneTainter:
         self.last = now
 
 
-class NodeLifecycleController:
+class NodeLifecycleController(Pausable):
     """Marks silent nodes Unknown, taints them, and tunes eviction per zone. See the module docstring."""
 
     def __init__(self, sim: Simulation) -> None:
@@ -214,6 +222,18 @@ class NodeLifecycleController:
         self.eviction.start()
         self._first_pass = self.env.now
         self.env.process(periodic(self.env, k8s.NODE_MONITOR_PERIOD_SECONDS, self.monitor))
+
+    # --- outages -------------------------------------------------------------------------------------
+    def pause(self) -> bool:
+        """The controller manager is down: no monitor pass, no taint, no eviction (module docstring)."""
+        self.eviction.pause()
+        return super().pause()
+
+    def _on_resume(self) -> None:
+        self._probe_floor = self.env.now
+        for node in self.state.node_list:
+            self._sync_no_schedule(node)
+        self.eviction.resume()
 
     # --- bookkeeping from watch events ---------------------------------------------------------------
     def _on_node_added(self, event: ev.NodeAdded) -> None:
@@ -271,6 +291,8 @@ class NodeLifecycleController:
 
     def _sync_no_schedule(self, node: Node) -> None:
         """``doNoScheduleTaintingPass``: the NoSchedule taints mirror Ready and spec.unschedulable."""
+        if self.paused:
+            return
         wanted = []
         if node.ready == "Unknown":
             wanted.append(k8s.TAINT_UNREACHABLE)
@@ -296,7 +318,9 @@ class NodeLifecycleController:
 
     # --- the monitor pass ----------------------------------------------------------------------------
     def monitor(self) -> None:
-        """One ``monitorNodeHealth`` pass (called every 5 s; public for tests)."""
+        """One ``monitorNodeHealth`` pass (called every 5 s; public for tests). None while paused."""
+        if self.paused:
+            return
         now = self.env.now
         state = self.state
         nodes = state.nodes
@@ -375,7 +399,7 @@ class NodeLifecycleController:
     # --- the NoExecute tainting queues (doNoExecuteTaintingPass) -------------------------------------
     def _drain(self, zone: str) -> None:
         tainter = self._tainters.get(zone)
-        if tainter is None:
+        if tainter is None or self.paused:
             return
         now = self.env.now
         nodes = self.state.nodes
@@ -462,8 +486,9 @@ class _Eviction:
         self.fire_at = fire_at
 
 
-class TaintEvictionController:
-    """Deletes pods from nodes with NoExecute taints they do not tolerate (long enough)."""
+class TaintEvictionController(Pausable):
+    """Deletes pods from nodes with NoExecute taints they do not tolerate (long enough). Paused, it
+    deletes nothing; resumed, it times every pod under NoExecute taints again from now."""
 
     def __init__(self, sim: Simulation) -> None:
         self.env = sim.env
@@ -532,8 +557,19 @@ class TaintEvictionController:
         timeout = self.env.timeout(max(0.0, fire_at - self.env.now))
         timeout.callbacks.append(lambda _e: self._fire(pod.key, eviction))  # type: ignore[union-attr]
 
+    def _on_resume(self) -> None:
+        """A restarted taint eviction controller: its timed queue is empty; every pod on a node with
+        NoExecute taints is processed again (``processPodOnNode`` with no scheduled eviction)."""
+        self.scheduled = {}
+        now = self.env.now
+        for node in self.state.node_list:
+            taints = [t for t in node.taints if t.effect == _NO_EXECUTE]
+            if taints:
+                for pod in list(node.pods.values()):
+                    self._process(pod, taints, now)
+
     def _fire(self, key: str, eviction: _Eviction) -> None:
-        if self.scheduled.get(key) is not eviction:
+        if self.paused or self.scheduled.get(key) is not eviction:
             return
         del self.scheduled[key]
         pod = self.state.pods_by_key.get(key)

@@ -18,6 +18,10 @@ ReplicaSets of a deleted Deployment):
 Simplifications, on purpose: the out-of-service taint case (``gcTerminating``) is not modelled; pods
 on a vanished node are deleted without first being marked Failed; dependents are found by owner
 reference (the model has no other owners than workloads).
+
+Outages (:class:`~podquake.model.controllers.common.Pausable`): paused, nothing is collected and a
+workload's deletion is not followed up at once; the first sweep after :meth:`resume` (within
+``gcCheckPeriod``) catches up, as a restarted garbage collector's initial sweep does.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from podquake.model import constants as k8s
 from podquake.model import trace as ev
-from podquake.model.controllers.common import delete_pod
+from podquake.model.controllers.common import Pausable, delete_pod
 from podquake.model.objects import Pod
 from podquake.model.workqueue import periodic
 
@@ -36,7 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["PodGarbageCollector"]
 
 
-class PodGarbageCollector:
+class PodGarbageCollector(Pausable):
     """Deletes orphaned, excess terminated and stranded pods. See the module docstring."""
 
     def __init__(self, sim: Simulation) -> None:
@@ -104,7 +108,7 @@ class PodGarbageCollector:
     # --- collection --------------------------------------------------------------------------------
     def collect_dependents(self, owner_uid: str) -> None:
         """Delete what a deleted workload owned: its workloads, then its pods (gracefully)."""
-        if owner_uid in self.state.workloads:
+        if self.paused or owner_uid in self.state.workloads:
             return
         for workload in [w for w in self.state.workloads.values() if w.owner is not None and w.owner.uid == owner_uid]:
             self.state.delete_workload(workload.uid)
@@ -113,7 +117,9 @@ class PodGarbageCollector:
                 delete_pod(self.state, pod, "GarbageCollected")
 
     def collect(self) -> None:
-        """One pass of the pod GC controller and the garbage collector's sweep."""
+        """One pass of the pod GC controller and the garbage collector's sweep (none while paused)."""
+        if self.paused:
+            return
         self._gc_terminated()
         self._gc_orphaned()
         self._gc_unscheduled_terminating()

@@ -143,3 +143,20 @@ def test_live_failures_appear_once_a_later_event_passes_the_deadline():
     monitor.observe(tick(25.0))
     (failure,) = monitor.failures()
     assert failure.time == 22.0
+
+
+def _outage(down, up):
+    return [ev.Annotation(down, "component-down", "endpoints"), ev.Annotation(up, "component-up", "endpoints")]
+
+
+def test_an_endpoints_controller_outage_restarts_the_clock_when_it_comes_back():
+    stale = ready_pods("default/a") + [endpoints(3.0, 1, "default/a"), ev.PodDeletionRequested(20.0, "default/a", "Evicted")]
+    down, up = _outage(15.0, 60.0)
+    in_time = stale[:-1] + [down, stale[-1], tick(50.0), up, endpoints(61.5, 2), tick(80.0)]
+    assert judge(in_time, end=100.0).status == "passed"
+    too_late = stale[:-1] + [down, stale[-1], up, tick(70.0), endpoints(75.0, 2)]
+    verdict = judge(too_late, end=100.0)
+    assert verdict.status == "failed" and verdict.time == 62.0
+    assert "came back at t=60s" in verdict.message
+    without_outage = stale + [tick(50.0), endpoints(61.5, 2)]
+    assert judge(without_outage, end=100.0).status == "failed"

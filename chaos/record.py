@@ -1,0 +1,102 @@
+"""From a finished campaign to its run record (``report.json``) and counterexample files.
+
+Each counterexample is replayed once more to draw its timeline (the record keeps the plot series,
+so the report can be rendered again from the record alone).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from podquake.chaos.campaign import CampaignResult, Counterexample
+from podquake.chaos.scenario import dump_scenario
+from podquake.chaos.scenario_run import run_scenario
+from podquake.properties import FAILED, Verdict, property_class
+from podquake.reports import build_record, counterexample_entry, timeline_from_trace
+
+__all__ = ["campaign_record"]
+
+
+def _fault_entry(fault: Any) -> dict[str, Any]:
+    data = fault.to_dict()
+    entry: dict[str, Any] = {"kind": fault.kind, "at": fault.at, "duration": getattr(fault, "duration", None), "repr": repr(fault)}
+    for key, value in data.items():
+        entry.setdefault(key, value)
+    return entry
+
+
+def _property_entry(result: CampaignResult, property_id: str) -> dict[str, Any]:
+    cls = property_class(property_id)
+    failed = result.failed.get(property_id, 0)
+    unknown = result.unknown.get(property_id, 0)
+    if failed:
+        status, evidence = "failed", result.first[property_id]
+    elif result.examples and unknown == result.examples:
+        status, evidence = "unknown", Verdict.unknown(property_id, f"unknown in all {unknown} examples")
+    else:
+        status, evidence = "passed", Verdict.passed(property_id, f"held in {result.examples - unknown} of {result.examples} examples")
+    return {
+        "id": property_id,
+        "kind": cls.kind,
+        "description": cls.description,
+        "status": status,
+        "examples_failed": failed,
+        "examples_unknown": unknown,
+        "evidence": evidence.to_dict(),
+    }
+
+
+def _counterexample(number: int, item: Counterexample) -> tuple[dict[str, Any], str]:
+    run = run_scenario(item.scenario)
+    failing = next((v for v in run.verdicts if v.property == item.property and v.status == FAILED), None)
+    timeline = timeline_from_trace(run.trace.events, failure_time=failing.time if failing is not None else None)
+    entry = counterexample_entry(
+        number,
+        property=item.property,
+        message=item.message,
+        faults=[_fault_entry(f) for f in item.scenario.faults],
+        seed=item.scenario.seed,
+        verdicts=run.verdicts,
+        timeline=timeline,
+    )
+    return entry, dump_scenario(item.scenario)
+
+
+def campaign_record(result: CampaignResult, *, started: str, scheduler: str, extra_settings: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, str]]:
+    """The run record of ``result`` and the text of each ``counterexample-N.yaml``, by file name."""
+    settings = result.settings
+    entries = []
+    files: dict[str, str] = {}
+    for number, item in enumerate(result.counterexamples, start=1):
+        entry, text = _counterexample(number, item)
+        entries.append(entry)
+        files[entry["file"]] = text
+    record = build_record(
+        seed=settings.seed,
+        scheduler=scheduler,
+        settings={
+            "examples": settings.examples,
+            "workers": settings.workers,
+            "manifests": None,
+            "scenario": None,
+            "properties": list(result.property_ids),
+            "max_faults": settings.max_faults,
+            "duration": settings.base.duration,
+            "quiet": settings.base.quiet,
+            "fault_kinds": list(settings.kinds),
+            "chunk": settings.chunk,
+            **(extra_settings or {}),
+        },
+        counts={
+            "examples": result.examples,
+            "steps": result.steps,
+            "faults": result.faults,
+            "faults_by_kind": dict(result.faults_by_kind),
+        },
+        properties=[_property_entry(result, i) for i in result.property_ids],
+        counterexamples=entries,
+        started=started,
+        seconds=result.seconds,
+        interrupted=result.interrupted,
+    )
+    return record, files

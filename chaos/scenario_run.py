@@ -1,0 +1,106 @@
+"""Running a scenario: build the simulation, apply the workload and traffic, judge, inject, heal.
+
+:func:`run_scenario` is the one way a scenario becomes a run, so that ``podquake replay``, the
+campaign and a user's test all get the same trace from the same scenario:
+
+1. a :class:`~podquake.model.simulation.Simulation` of the scenario's cluster, seed and scheduler
+   (the load model runs only when the scenario has traffic);
+2. a :class:`~podquake.properties.monitor.Monitor` of the scenario's suite, attached first, so it
+   sees every event;
+3. the workload's objects and the traffic's load generators, at t=0;
+4. the :class:`~podquake.chaos.nemesis.Nemesis` with the scenario's faults, the final heal at
+   ``duration``, then ``quiet`` more seconds;
+5. the verdicts, liveness judged from the final heal (the ledger's ``all-healed`` mark) to the end.
+
+>>> from podquake.chaos.scenario import load_scenario
+>>> result = run_scenario(load_scenario('''
+... apiVersion: podquake/v1
+... kind: Scenario
+... duration: 120
+... quiet: 60
+... cluster: {nodes: 2, zones: 1}
+... faults: [{kind: kubelet-stop, node: 0, at: 30, duration: 30}]
+... properties: [no-overcommit]
+... '''))
+>>> [v.status for v in result.verdicts], result.end, result.quiet_from
+(['passed'], 180.0, 120.0)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from podquake.chaos.nemesis import FaultRecord, Nemesis
+from podquake.chaos.scenario import Scenario
+from podquake.model.simulation import Simulation
+from podquake.model.trace import Trace
+from podquake.properties.monitor import Monitor
+from podquake.properties.verdict import FAILED, Verdict
+
+__all__ = ["ScenarioResult", "build_simulation", "run_scenario"]
+
+
+@dataclass(eq=False)
+class ScenarioResult:
+    """What a run of a scenario gave: its trace, the verdicts, and what the nemesis did.
+
+    ``sim`` is the simulation at the end of the run (for metrics); ``end`` the simulated time the run
+    stopped; ``quiet_from`` when the faults stopped (the final heal).
+    """
+
+    scenario: Scenario
+    sim: Simulation
+    verdicts: list[Verdict]
+    records: list[FaultRecord]
+    end: float
+    quiet_from: float
+
+    @property
+    def trace(self) -> Trace:
+        return self.sim.trace
+
+    @property
+    def failed(self) -> list[Verdict]:
+        """The verdicts that failed."""
+        return [v for v in self.verdicts if v.status == FAILED]
+
+    @property
+    def ok(self) -> bool:
+        """Whether no property failed (unknown verdicts do not count as failures)."""
+        return not self.failed
+
+
+def build_simulation(scenario: Scenario, *, keep_trace: bool = True) -> Simulation:
+    """The scenario's simulation at t=0, before its workload is applied (steps 1 of the module docstring)."""
+    return Simulation(
+        scenario.cluster,
+        seed=scenario.seed,
+        scheduler=scenario.scheduler,
+        keep_trace=keep_trace,
+        load_mode=scenario.load_mode if scenario.traffic else None,
+    )
+
+
+def run_scenario(scenario: Scenario, *, keep_trace: bool = True) -> ScenarioResult:
+    """Run ``scenario`` to its end (see the module docstring). The same scenario gives the same trace
+    and verdicts, in every process. ``keep_trace=False`` judges the run live without keeping its
+    events (faster, for campaigns; ``result.trace`` then holds only a count)."""
+    manifests = scenario.manifests()
+    suite = scenario.suite()
+    sim = build_simulation(scenario, keep_trace=keep_trace)
+    monitor = Monitor(suite).attach(sim)
+    sim.apply(manifests)
+    for generator in scenario.traffic:
+        sim.traffic.add(generator)
+    nemesis = Nemesis(sim, scenario.faults, end=scenario.duration)
+    nemesis.run(quiet=scenario.quiet)
+    end = sim.now
+    verdicts = monitor.verdicts(end=end)
+    return ScenarioResult(
+        scenario=scenario,
+        sim=sim,
+        verdicts=verdicts,
+        records=list(nemesis.records),
+        end=end,
+        quiet_from=monitor.ledger.quiet_from,
+    )

@@ -1,0 +1,217 @@
+"""Room in the cluster as the trace tells it: may a pod go to a node now, and how many more fit.
+
+The bounded-liveness properties ask "could this have happened?" before they blame the control plane:
+a replica that cannot fit anywhere in the healed cluster is a capacity finding, not a failed
+controller; a pending pod is owed a binding only while some node has room for it. This module
+answers from the :class:`~podquake.properties.ledger.Ledger` alone, with the scheduler's filters
+(kubernetes/kubernetes:pkg/scheduler/framework/plugins/):
+
+- ``NodeUnschedulable``, plus the node being Ready and powered on (a NotReady node carries the
+  ``not-ready``/``unreachable`` NoSchedule taint upstream; the ledger's ``ready`` says it directly);
+- ``TaintToleration``: every NoSchedule and NoExecute taint tolerated;
+- ``NodeAffinity``: ``nodeSelector`` and required node affinity (what the trace recorded of the spec);
+- ``NodeResourcesFit``: ``requested + pod request <= allocatable`` for CPU and memory, and fewer pods
+  than the node's pod capacity (noderesources/fit.go);
+- ``PodTopologySpread`` (DoNotSchedule constraints), for one pod at a time (:class:`SpreadFilter`).
+
+Simplifications, on purpose: volume filters (VolumeBinding, VolumeRestrictions) are not applied;
+counting many replicas at once (:func:`room_for`) ignores their spread constraints, so it is an
+upper bound on what a spread-constrained workload can place.
+
+>>> from podquake.model import trace as ev
+>>> from podquake.properties.ledger import Ledger
+>>> ledger = Ledger()
+>>> ledger.apply(ev.NodeAdded(0.0, "worker-1", "zone-a", 1000, 4 << 30, 110))
+>>> node = ledger.nodes["worker-1"]
+>>> slots(node, 300, 1 << 30), free(node)
+(3, (1000, 4294967296, 110))
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+
+from podquake.model.selectors import LabelSelector, Requirement, Taint
+from podquake.model.specrecord import RecordedSpec
+from podquake.properties.ledger import Ledger, LedgerNode, LedgerPod
+
+__all__ = ["SpreadFilter", "admits", "describe_free", "describe_room", "fits", "free", "namespace_of", "room_for", "slots"]
+
+_FILTER_EFFECTS = ("NoSchedule", "NoExecute")
+_UNSCHEDULABLE = Taint("node.kubernetes.io/unschedulable", "", "NoSchedule")
+_MANY = sys.maxsize
+
+
+def namespace_of(key: str) -> str:
+    """The namespace of a ``namespace/name`` key."""
+    return key.partition("/")[0]
+
+
+def admits(spec: RecordedSpec, node: LedgerNode) -> bool:
+    """Whether ``node`` may take a new pod of ``spec``, resources aside: Ready, up, not cordoned
+    (unless the pod tolerates it), its NoSchedule/NoExecute taints tolerated, the pod's node
+    selector and required affinity matched."""
+    if node.ready != "True" or not node.up:
+        return False
+    tolerations = spec.tolerations
+    if node.unschedulable and not any(t.tolerates(_UNSCHEDULABLE) for t in tolerations):
+        return False
+    for taint in node.taints:
+        if taint.effect in _FILTER_EFFECTS and not any(t.tolerates(taint) for t in tolerations):
+            return False
+    return spec.node_selector_matches(node.name, node.labels)
+
+
+def free(node: LedgerNode) -> tuple[int, int, int]:
+    """``(CPU millis, memory bytes, pod slots)`` left on ``node``: allocatable minus requested."""
+    return (
+        node.allocatable_cpu - node.requested_cpu,
+        node.allocatable_memory - node.requested_memory,
+        node.allocatable_pods - len(node.pods),
+    )
+
+
+def slots(node: LedgerNode, cpu: int, memory: int, used: tuple[int, int, int] = (0, 0, 0)) -> int:
+    """How many more pods requesting ``cpu`` and ``memory`` fit on ``node`` (after ``used`` more)."""
+    cpu_left, memory_left, pods_left = free(node)
+    cpu_left, memory_left, pods_left = cpu_left - used[0], memory_left - used[1], pods_left - used[2]
+    if cpu_left < 0 or memory_left < 0 or pods_left <= 0:
+        return 0
+    count = pods_left
+    if cpu > 0:
+        count = min(count, cpu_left // cpu)
+    if memory > 0:
+        count = min(count, memory_left // memory)
+    return count
+
+
+def fits(spec: RecordedSpec, pod: LedgerPod, node: LedgerNode) -> bool:
+    """Whether one pod (``pod``'s requests, ``spec``'s placement rules) may be bound to ``node`` now,
+    topology spread aside (see :class:`SpreadFilter`)."""
+    return admits(spec, node) and slots(node, pod.cpu, pod.memory) >= 1
+
+
+def room_for(
+    ledger: Ledger, demands: Iterable[tuple[str, RecordedSpec, int, int, int]]
+) -> dict[str, tuple[int, list[str]]]:
+    """Place ``demands`` ``(key, spec, cpu, memory, count)`` greedily, in the order given, on the
+    nodes that admit them (by name), each taking room the ones before it left.
+
+    Returns, per key, how many of its ``count`` pods found room and the names of the nodes that
+    admitted it (empty: no node admits the pod at all). Greedy first-fit is not an optimal packing;
+    it is what a person checking "is there room?" would do, and the verdicts say so.
+    """
+    used: dict[str, tuple[int, int, int]] = {}
+    nodes = sorted(ledger.nodes.values(), key=lambda n: n.name)
+    result: dict[str, tuple[int, list[str]]] = {}
+    for key, spec, cpu, memory, count in demands:
+        placed = 0
+        eligible = []
+        for node in nodes:
+            if not admits(spec, node):
+                continue
+            eligible.append(node.name)
+            if placed >= count:
+                continue
+            taken = used.get(node.name, (0, 0, 0))
+            take = min(count - placed, slots(node, cpu, memory, taken))
+            if take > 0:
+                placed += take
+                used[node.name] = (taken[0] + take * cpu, taken[1] + take * memory, taken[2] + take)
+        result[key] = (placed, eligible)
+    return result
+
+
+def describe_free(node: LedgerNode) -> str:
+    """``node worker-2 (250m CPU, 1.5Gi memory, 107 pod slots free)``: its :func:`free` room now."""
+    return describe_room(node.name, free(node))
+
+
+def describe_room(node: str, room: tuple[int, int, int]) -> str:
+    """:func:`describe_free` for a room recorded earlier."""
+    cpu, memory, pods = room
+    return f"node {node} ({cpu}m CPU, {_bytes(memory)} memory, {pods} pod slots free)"
+
+
+def _bytes(count: int) -> str:
+    for unit, shift in (("Gi", 30), ("Mi", 20), ("Ki", 10)):
+        if abs(count) >= 1 << shift:
+            return f"{count / (1 << shift):.4g}{unit}"
+    return f"{count}B"
+
+
+class SpreadFilter:
+    """The PodTopologySpread filter for one pending pod, against the ledger as it is now
+    (kubernetes/kubernetes:pkg/scheduler/framework/plugins/podtopologyspread/filtering.go).
+
+    For each DoNotSchedule constraint: the eligible nodes have the topology key and, under
+    ``nodeAffinityPolicy: Honor`` (the default), match the pod's node selector and affinity (under
+    ``nodeTaintsPolicy: Honor``, tolerate its taints); a domain counts the bound, non-terminating
+    pods of the pod's namespace that the selector (with ``matchLabelKeys``) matches. A node fails when
+    it lacks the key, or when its domain's count plus the pod itself exceeds the smallest domain's by
+    more than ``maxSkew`` (the smallest is 0 while there are fewer domains than ``minDomains``).
+    Counts are taken once, when the filter is built.
+    """
+
+    __slots__ = ("_checks",)
+
+    def __init__(self, ledger: Ledger, pod: LedgerPod, spec: RecordedSpec) -> None:
+        self._checks: list[tuple[str, int, dict[str, int], int]] = []  # key, maxSkew, counts, min - self
+        namespace = namespace_of(pod.key)
+        for c in spec.topology_spread_constraints:
+            if c.when_unsatisfiable != "DoNotSchedule":
+                continue
+            selector = _with_label_keys(c.label_selector, c.match_label_keys, pod.labels)
+            counts: dict[str, int] = {}
+            for node in ledger.nodes.values():
+                value = node.labels.get(c.topology_key)
+                if value is None or not self._included(spec, c.node_affinity_policy, c.node_taints_policy, node):
+                    continue
+                count = counts.setdefault(value, 0)
+                if selector is None or selector.is_empty():
+                    continue
+                for key in node.pods:
+                    other = ledger.pods.get(key)
+                    if (
+                        other is not None
+                        and not other.terminating
+                        and namespace_of(key) == namespace
+                        and selector.matches(other.labels)
+                    ):
+                        count += 1
+                counts[value] = count
+            minimum = min(counts.values()) if counts and len(counts) >= (c.min_domains or 1) else 0
+            self_match = 1 if selector is not None and selector.matches(pod.labels) else 0
+            self._checks.append((c.topology_key, c.max_skew, counts, minimum - self_match))
+
+    @staticmethod
+    def _included(spec: RecordedSpec, affinity_policy: str, taints_policy: str, node: LedgerNode) -> bool:
+        if affinity_policy != "Ignore" and not spec.node_selector_matches(node.name, node.labels):
+            return False
+        if taints_policy == "Honor":
+            for taint in node.taints:
+                if taint.effect in _FILTER_EFFECTS and not any(t.tolerates(taint) for t in spec.tolerations):
+                    return False
+        return True
+
+    @property
+    def active(self) -> bool:
+        """Whether the pod has any DoNotSchedule constraint (else :meth:`allows` is always True)."""
+        return bool(self._checks)
+
+    def allows(self, node: LedgerNode) -> bool:
+        for key, max_skew, counts, floor in self._checks:
+            value = node.labels.get(key)
+            if value is None or counts.get(value, 0) - floor > max_skew:
+                return False
+        return True
+
+
+def _with_label_keys(selector: LabelSelector | None, keys: tuple[str, ...], labels: dict[str, str]) -> LabelSelector | None:
+    """The constraint's selector with ``matchLabelKeys`` merged in (upstream mergeLabelSetWithSelector)."""
+    extra = tuple(Requirement(key, "In", (labels[key],)) for key in keys if key in labels)
+    if not extra:
+        return selector
+    base = selector or LabelSelector()
+    return LabelSelector(base.match_labels, base.match_expressions + extra)

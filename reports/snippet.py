@@ -1,0 +1,71 @@
+'''A regression test for a counterexample: pytest source that replays its scenario file.
+
+Paste it into a test folder next to the ``counterexample-N.yaml`` it names; it fails while the bug is
+there and passes once it is fixed. It calls :func:`podquake.chaos.replay`, which re-runs the file
+exactly and returns every property's verdict.
+
+>>> print(pytest_snippet({"id": "counterexample-1", "property": "no-overcommit",
+...                       "message": "worker-2 over", "file": "counterexample-1.yaml", "seed": 7}))
+"""Regression test for counterexample-1: no-overcommit (found by podquake, seed 7).
+<BLANKLINE>
+It failed with: worker-2 over
+"""
+<BLANKLINE>
+from pathlib import Path
+<BLANKLINE>
+from podquake.chaos import replay
+<BLANKLINE>
+SCENARIO = Path(__file__).with_name("counterexample-1.yaml")
+<BLANKLINE>
+<BLANKLINE>
+def test_counterexample_1_no_overcommit():
+    verdicts = replay(SCENARIO)
+    failed = [v.line() for v in verdicts if not v.ok]
+    assert not failed, "\\n".join(failed)
+<BLANKLINE>
+'''
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["pytest_snippet"]
+
+
+def _identifier(text: str) -> str:
+    return re.sub(r"\W+", "_", text, flags=re.ASCII).strip("_").lower() or "property"
+
+
+def _docstring_safe(text: str) -> str:
+    """One line that cannot end the docstring or start an escape."""
+    flat = " ".join(str(text).split())
+    return flat.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+
+
+def pytest_snippet(counterexample: Mapping[str, Any]) -> str:
+    """The source of a pytest test that replays ``counterexample``'s file and asserts every verdict is ok."""
+    ident = str(counterexample["id"])
+    prop = str(counterexample["property"])
+    name = f"test_{_identifier(ident)}_{_identifier(prop)}"
+    header = f"Regression test for {ident}: {prop} (found by podquake, seed {counterexample['seed']})."
+    return (
+        f'"""{_docstring_safe(header)}\n'
+        f"\n"
+        f"It failed with: {_docstring_safe(counterexample['message'])}\n"
+        f'"""\n'
+        f"\n"
+        f"from pathlib import Path\n"
+        f"\n"
+        f"from podquake.chaos import replay\n"
+        f"\n"
+        f"SCENARIO = Path(__file__).with_name({json.dumps(str(counterexample['file']))})\n"
+        f"\n"
+        f"\n"
+        f"def {name}():\n"
+        f"    verdicts = replay(SCENARIO)\n"
+        f"    failed = [v.line() for v in verdicts if not v.ok]\n"
+        f'    assert not failed, "\\n".join(failed)\n'
+    )

@@ -1,0 +1,139 @@
+"""The terminal: a live progress bar during a campaign, then a colored summary of the record.
+
+:class:`CampaignProgress` wraps a rich progress bar with the examples done, examples per second,
+the failures found so far and the time left. It draws only on a terminal (``console.is_terminal``),
+so logs and CI output stay clean; the campaign calls :meth:`CampaignProgress.update` as examples
+finish. :func:`print_summary` prints the headline and a table of properties after the run.
+
+User-provided text goes into :class:`rich.text.Text` objects, never into markup, so a property
+message with ``[brackets]`` prints as written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
+
+from podquake.reports.record import headline
+
+__all__ = ["CampaignProgress", "print_summary", "STATUS_STYLES"]
+
+STATUS_STYLES = {"passed": "bold green", "failed": "bold red", "unknown": "bold yellow", "interrupted": "bold yellow"}
+
+
+class _RateColumn(ProgressColumn):
+    """Examples per second, as rich estimates it over the last half minute."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("-- examples/s" if speed is None else f"{speed:,.1f} examples/s", style="cyan")
+
+
+class _FailuresColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        found = int(task.fields.get("failures", 0))
+        return Text(f"{found} failing" if found else "no failure yet", style="red" if found else "green")
+
+
+class CampaignProgress:
+    """A progress bar for ``total`` examples, as a context manager; quiet when not on a terminal.
+
+    >>> import io
+    >>> from rich.console import Console
+    >>> with CampaignProgress(3, console=Console(file=io.StringIO())) as progress:
+    ...     progress.update(2, failures=1)
+    >>> progress.completed, progress.failures
+    (2, 1)
+    """
+
+    def __init__(self, total: int, *, console: Console | None = None, description: str = "chaos examples") -> None:
+        self.console = console or Console(stderr=True)
+        self.total = total
+        self.completed = 0
+        self.failures = 0
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            _RateColumn(),
+            _FailuresColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=self.console,
+            disable=not self.console.is_terminal,
+            transient=False,
+        )
+        self._task = self._progress.add_task(description, total=total, failures=0)
+
+    @property
+    def enabled(self) -> bool:
+        return not self._progress.disable
+
+    def __enter__(self) -> CampaignProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self._progress.stop()
+
+    def update(self, n: int = 1, *, failures: int | None = None) -> None:
+        """``n`` more examples are done; ``failures`` is the number of failing examples so far, if known."""
+        self.completed += n
+        if failures is not None:
+            self.failures = failures
+        self._progress.update(self._task, advance=n, failures=self.failures)
+
+
+def print_summary(record: Mapping[str, Any], console: Console, *, report_dir: str | None = None) -> None:
+    """Print the headline, the properties table, the counterexamples and the timing of ``record``."""
+    statuses = [p["status"] for p in record["properties"]]
+    if "failed" in statuses:
+        style = STATUS_STYLES["failed"]
+    elif record["status"] == "interrupted" or (statuses and all(s == "unknown" for s in statuses)):
+        style = STATUS_STYLES["unknown"]
+    else:
+        style = STATUS_STYLES["passed"]
+    console.print(Text(headline(record), style=style))
+    table = Table(show_header=True, header_style="bold", expand=False)
+    table.add_column("property")
+    table.add_column("kind")
+    table.add_column("status")
+    table.add_column("failed", justify="right")
+    table.add_column("evidence", overflow="fold")
+    for prop in record["properties"]:
+        evidence = prop["evidence"] or {}
+        message = evidence.get("message", "")
+        if prop["status"] == "passed":
+            message = "; ".join(part for part in (message if message != "held" else "", evidence.get("note", "")) if part)
+        elif evidence.get("time") is not None:
+            message = f"t={evidence['time']:g}s: {message}"
+        table.add_row(
+            Text(prop["id"]),
+            Text(prop["kind"]),
+            Text(prop["status"], style=STATUS_STYLES.get(prop["status"], "")),
+            Text(str(prop["examples_failed"]) if prop["examples_failed"] else ""),
+            Text(message),
+        )
+    console.print(table)
+    for counterexample in record["counterexamples"]:
+        line = Text()
+        line.append(f"{counterexample['id']}", style="bold red")
+        line.append(f" {counterexample['property']}: {counterexample['message']}")
+        console.print(line)
+        for fault in counterexample["faults"]:
+            console.print(Text(f"    {fault['repr']}", style="magenta"))
+        console.print(Text(f"    replay: {counterexample['replay']['command']}", style="cyan"))
+    counts, timing = record["counts"], record["timing"]
+    facts = (
+        f"seed {record['seed']} · scheduler {record['scheduler']} · {counts['examples']} examples in "
+        f"{timing['seconds']:.1f}s ({timing['examples_per_second']:g} examples/s) · {counts['faults']} faults"
+    )
+    console.print(Text(facts, style="dim"))
+    if report_dir is not None:
+        console.print(Text(f"report: {report_dir}/index.html", style="bold"))

@@ -1,0 +1,262 @@
+"""Scenario files: clear errors, dump and load round trips, and exact replay."""
+
+from __future__ import annotations
+
+import doctest
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import yaml
+from podquake.chaos import (
+    ContainerCrash,
+    ControlPlaneOutage,
+    NetworkPartition,
+    NodeFailure,
+    PodKill,
+    ProbeFailure,
+    Scenario,
+    SlowProvisioning,
+    TrafficSpike,
+    dump_scenario,
+    load_scenario,
+    run_scenario,
+    scenario_from_dict,
+    scenario_run,
+    scenario_traffic,
+)
+from podquake.chaos import scenario as scenario_module
+from podquake.model import ClusterSpec
+from podquake.model.errors import InputError
+from podquake.model.traffic import (
+    Constant,
+    Diurnal,
+    External,
+    Internal,
+    LoadGenerator,
+    Ramp,
+    Spike,
+    Sum,
+)
+
+from tests.chaos.kit import WEB
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "scenarios" / "node-failure.yaml"
+
+HEAD = "apiVersion: podquake/v1\nkind: Scenario\n"
+SMALL = HEAD + """\
+seed: 3
+duration: 120
+quiet: 120
+scheduler: round-robin
+cluster: {nodes: 3, zones: 3}
+workload:
+- apiVersion: apps/v1
+  kind: Deployment
+  metadata: {name: web}
+  spec:
+    replicas: 3
+    selector: {matchLabels: {app: web}}
+    template:
+      metadata: {labels: {app: web}}
+      spec:
+        containers:
+        - {name: server, image: nginx, resources: {requests: {cpu: 100m, memory: 64Mi}},
+           readinessProbe: {httpGet: {path: /, port: 80}, periodSeconds: 5}}
+- {apiVersion: v1, kind: Service, metadata: {name: web}, spec: {selector: {app: web}, ports: [{port: 80}]}}
+traffic:
+- {service: web, rate: 20, clients: 5}
+faults:
+- {kind: node-failure, node: 0, at: 30, duration: 40}
+- {kind: container-crash, pod: 1, at: 40, duration: 30, repeat: true}
+- {kind: traffic-spike, service: 0, at: 50, duration: 20, multiplier: 3}
+- {kind: pod-kill, pod: 0, at: 60}
+properties: [no-overcommit]
+"""
+
+
+def error_of(text: str, **kwargs) -> InputError:
+    with pytest.raises(InputError) as caught:
+        load_scenario(text, **kwargs)
+    return caught.value
+
+
+# --- errors ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "field", "words"),
+    [
+        ("apiVersion: podquake/v2\nkind: Scenario\n", "apiVersion", "must be podquake/v1"),
+        ("apiVersion: podquake/v1\nkind: Pod\n", "kind", "must be Scenario"),
+        (HEAD + "seeds: 3\n", "seeds", "unknown field"),
+        (HEAD + "seed: three\n", "seed", "whole number"),
+        (HEAD + "duration: 0\n", "duration", "> 0"),
+        (HEAD + "quiet: -5\n", "quiet", ">= 0"),
+        (HEAD + "loadMode: turbo\n", "loadMode", "fluid"),
+        (HEAD + "metadata: {owner: me}\n", "metadata", "name and description"),
+        (HEAD + "cluster: {nodes: 3, flavour: big}\n", "", "unknown field(s) flavour"),
+        (HEAD + "cluster: {pools: [{name: w, count: 2, cpu: lots}]}\n", "cluster.pools[0]", "quantit"),
+        (HEAD + "faults: {kind: node-failure}\n", "faults", "must be a list"),
+        (HEAD + "faults: [{kind: node-explosion, at: 1}]\n", "faults[0].kind", "unknown fault kind 'node-explosion'"),
+        (HEAD + "faults: [{kind: node-failure, node: 0, at: 1, heal: 3}]\n", "faults[0].heal", "no field 'heal'"),
+        (HEAD + "faults: [{kind: node-failure, node: -2, at: 1}]\n", "faults[0].node", "selector must be >= 0"),
+        (HEAD + "faults: [{kind: node-failure, at: 1}]\n", "faults[0].node", "needs node"),
+        (HEAD + "duration: 100\nfaults: [{kind: node-failure, node: 0, at: 100}]\n", "faults[0].at", "end of the fault phase"),
+        (HEAD + "traffic: [{service: web}]\n", "traffic[0].rate", "exactly one of rate or shape"),
+        (HEAD + "traffic: [{service: web, rate: -1}]\n", "traffic[0].rate", ">= 0"),
+        (HEAD + "traffic: [{service: web, shape: {wave: 3}}]\n", "traffic[0].shape", "unknown shape"),
+        (HEAD + "traffic: [{service: web, rate: 1, entry: inside}]\n", "traffic[0].entry", "external"),
+        (HEAD + "traffic: [{service: web, rate: 1, spikes: [{at: 5}]}]\n", "traffic[0].spikes[0]", "multiplier"),
+        (HEAD + "properties: [no-such-property]\n", "properties", "unknown property 'no-such-property'"),
+        (HEAD + "properties: [{no-overcommit: {strict: true}}]\n", "properties.strict", "no parameter 'strict'"),
+        (HEAD + "properties: [[a, b]]\n", "properties[0]", "property id"),
+        (HEAD + "scheduler: no-such-scheduler\n", "scheduler", "unknown scheduler"),
+        (HEAD + "workload: [42]\n", "workload[0]", "path or a Kubernetes object"),
+    ],
+)
+def test_load_errors_name_the_file_the_field_and_a_fix(text: str, field: str, words: str) -> None:
+    error = error_of(text, source="chaos.yaml")
+    assert error.source.startswith("chaos.yaml")
+    assert error.field == field or (not field and words in str(error))
+    assert words in str(error)
+    assert error.fix
+
+
+def test_malformed_yaml_names_the_file_and_line() -> None:
+    error = error_of(HEAD + "faults: [\n  {kind: node-failure\n", source="broken.yaml")
+    assert error.source == "broken.yaml" and "invalid YAML" in str(error) and "line" in error.location
+
+
+def test_unsafe_yaml_tags_are_refused() -> None:
+    error = error_of(HEAD + "seed: !!python/object/apply:os.system [echo hi]\n", source="evil.yaml")
+    assert "tag" in error.fix
+
+
+def test_one_document_only() -> None:
+    assert "one YAML document" in str(error_of(HEAD + "---\n" + HEAD))
+
+
+def test_a_bad_inline_manifest_is_named_by_its_workload_entry() -> None:
+    text = HEAD + "workload:\n- {apiVersion: apps/v1, kind: Deployment, metadata: {name: Web_1}, spec: {}}\n"
+    error = error_of(text, source="s.yaml")
+    assert error.source == "s.yaml: workload[0]" and "metadata.name" in error.field
+
+
+def test_an_object_defined_twice_is_refused() -> None:
+    text = HEAD + "workload:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: c}}\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: c}}\n"
+    error = error_of(text)
+    assert error.field == "workload[1]" and "defined twice" in str(error)
+
+
+def test_missing_files(tmp_path: Path) -> None:
+    assert "no such scenario file" in str(error_of(str(tmp_path / "nope.yaml")))
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(HEAD + "workload: [missing.yaml]\n")
+    error = error_of(str(scenario))
+    assert "workload[0]: missing.yaml" in error.source and "no such file" in str(error)
+
+
+def test_programmatic_scenarios_are_validated_too() -> None:
+    with pytest.raises(InputError) as caught:
+        Scenario(duration=60, faults=(NodeFailure(node=0, at=90.0),))
+    assert caught.value.field == "faults[0].at"
+    with pytest.raises(InputError):
+        Scenario(faults=("node-failure",))  # type: ignore[arg-type]
+    with pytest.raises(InputError):
+        Scenario(seed=1.5)  # type: ignore[arg-type]
+
+
+# --- files and round trips -----------------------------------------------------------------------------
+def test_paths_are_relative_to_the_scenario_file(tmp_path: Path) -> None:
+    (tmp_path / "apps").mkdir()
+    (tmp_path / "apps" / "web.yaml").write_text(WEB)
+    path = tmp_path / "s.yaml"
+    path.write_text(HEAD + "cluster: {nodes: 2, zones: 1}\nworkload: [apps/web.yaml]\nduration: 30\nquiet: 30\n")
+    scenario = load_scenario(path)
+    assert [m.kind for m in scenario.manifests()] == ["Deployment", "Service"]
+    assert load_scenario(dump_scenario(scenario), base_dir=tmp_path) == scenario
+    result = run_scenario(scenario)
+    assert result.sim.workload_status("Deployment", "default", "web").ready == 3
+
+
+def test_round_trip_of_a_scenario_with_everything() -> None:
+    scenario = Scenario(
+        name="everything",
+        description="every field away from its default",
+        seed=11,
+        duration=900,
+        quiet=450.5,
+        scheduler="least-allocated",
+        load_mode="request",
+        cluster=ClusterSpec.from_dict(
+            {"pools": [{"name": "big", "count": 2, "zones": ["z1"], "cpu": "8", "memory": "32Gi", "labels": {"tier": "a"},
+                        "taints": [{"key": "k", "value": "v", "effect": "NoSchedule"}], "minSize": 1, "maxSize": 4}]}
+        ),
+        workload=("apps/web.yaml", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"k": "v"}}),
+        traffic=(
+            LoadGenerator("default/web", Spike(Constant(10.0), 3.0, 60.0, 30.0), clients=7, name="users"),
+            LoadGenerator("shop/api", Diurnal(100.0, 50.0, period=3600.0), entry=Internal(pod="shop/client")),
+            LoadGenerator("shop/api", Sum((Ramp(0.0, 50.0, 0.0, 600.0), Constant(5.0))), entry=Internal(node="big-1")),
+            LoadGenerator("shop/db", Spike(Spike(Diurnal(10.0, 5.0), 2.0, 5.0, 5.0), 4.0, 50.0, 10.0), entry=External()),
+        ),
+        faults=(
+            NodeFailure(node=0, at=30.0, duration=60.0),
+            NetworkPartition(groups=((0, "control-plane"), ("cloud-lb",)), at=40.0, duration=20.0),
+            ContainerCrash(pod="shop/api-0", at=50.0, oom=True),
+            ProbeFailure(pod=1, at=60.0, duration=30.0, flap=5.0, probe="liveness"),
+            TrafficSpike(service="shop/api", at=70.0, duration=10.0, multiplier=2.5),
+            ControlPlaneOutage(component="controller-manager", at=80.0, duration=15.0),
+            SlowProvisioning(at=90.0, multiplier=3.0),
+            PodKill(pod=4, at=100.0, force=True),
+        ),
+        properties=(("no-overcommit", {}),),
+    )
+    text = dump_scenario(scenario)
+    again = scenario_from_dict(yaml.safe_load(text))  # not load_scenario: apps/web.yaml does not exist
+    assert again == scenario
+    assert dump_scenario(again) == text
+
+
+def test_example_scenario_round_trips_and_runs() -> None:
+    scenario = load_scenario(EXAMPLE)
+    assert scenario.name == "node-failure" and len(scenario.faults) == 3
+    assert load_scenario(dump_scenario(scenario), source=str(EXAMPLE)) == scenario
+    result = run_scenario(scenario)
+    assert result.ok and result.end == scenario.duration + scenario.quiet
+    assert [r.label for r in result.records].count("fault-started") == 3
+    assert result.quiet_from == scenario.duration
+
+
+# --- replay ------------------------------------------------------------------------------------------
+def test_the_same_scenario_replays_to_the_byte_identical_trace_and_the_same_verdicts() -> None:
+    first = run_scenario(load_scenario(SMALL))
+    second = run_scenario(load_scenario(dump_scenario(load_scenario(SMALL))))
+    assert first.trace.to_jsonl() == second.trace.to_jsonl()
+    assert first.verdicts == second.verdicts
+    assert [r.label for r in first.records] == [r.label for r in second.records]
+    labels = [r.label for r in first.records]
+    assert labels.count("fault-started") == 4 and labels[-1] == "all-healed"
+
+
+def test_another_seed_gives_another_run() -> None:
+    scenario = load_scenario(SMALL)
+    assert run_scenario(scenario).trace.to_jsonl() != run_scenario(replace(scenario, seed=4)).trace.to_jsonl()
+
+
+def test_with_faults_shares_the_parsed_workload() -> None:
+    scenario = load_scenario(SMALL)
+    fewer = scenario.with_faults(scenario.faults[:1])
+    assert fewer.faults == scenario.faults[:1] and fewer.manifests()[0] is scenario.manifests()[0]
+    assert run_scenario(fewer).ok
+
+
+def test_default_suite_when_no_properties_are_named() -> None:
+    scenario = load_scenario(HEAD + "duration: 10\nquiet: 0\ncluster: {nodes: 1, zones: 1}\n")
+    assert scenario.properties is None
+    result = run_scenario(scenario)
+    assert {v.property for v in result.verdicts} == set(scenario.suite().ids) and result.verdicts
+
+
+@pytest.mark.parametrize("module", [scenario_module, scenario_run, scenario_traffic], ids=lambda m: m.__name__)
+def test_doctests(module) -> None:
+    result = doctest.testmod(module)
+    assert result.failed == 0 and result.attempted > 0

@@ -1,0 +1,156 @@
+"""The renderings of a record: JUnit XML that parses, Markdown for a pull request, the terminal summary
+and progress bar, the pytest snippet (it runs), and HTML that escapes what users wrote."""
+
+from __future__ import annotations
+
+import ast
+import copy
+import io
+import xml.etree.ElementTree as ET
+
+import podquake.chaos
+import pytest
+from podquake.properties import Verdict
+from podquake.reports import (
+    CampaignProgress,
+    print_summary,
+    pytest_snippet,
+    render_html,
+    render_junit,
+    render_markdown,
+)
+from podquake.reports.plots import timeline_svg, topology_svg
+from rich.console import Console
+
+from .conftest import CUT_FAULT, NODE_FAULT
+
+
+def test_junit_has_one_testcase_per_property_with_the_evidence(report_dir, sample_record):
+    root = ET.parse(report_dir / "junit.xml").getroot()
+    assert root.tag == "testsuites" and root.get("tests") == "2" and root.get("failures") == "1"
+    (suite,) = root.findall("testsuite")
+    facts = {p.get("name"): p.get("value") for p in suite.find("properties")}
+    assert facts["seed"] == "1234" and facts["scheduler"] == "round-robin" and facts["status"] == "failed"
+    cases = {c.get("name"): c for c in suite.findall("testcase")}
+    assert list(cases) == ["no-overcommit", "replicas-converge"]
+    assert all(c.get("classname") == "podquake" for c in cases.values())
+    assert cases["no-overcommit"].find("failure") is None
+    failure = cases["replicas-converge"].find("failure")
+    assert failure.get("type") == "liveness"
+    assert failure.get("message").startswith("FAILED replicas-converge at t=100s: Deployment/default/web has 1 of 3 ready replicas <after> 60s")
+    assert NODE_FAULT in failure.text and CUT_FAULT in failure.text
+    assert "replay: podquake replay counterexample-1.yaml" in failure.text
+
+
+def test_junit_marks_unknown_as_skipped_and_drops_control_characters(sample_record):
+    record = copy.deepcopy(sample_record)
+    record["properties"][0].update(status="unknown", evidence=Verdict.unknown("no-overcommit", "run too short\x00\x1b").to_dict())
+    root = ET.fromstring(render_junit(record).encode())
+    case = root.find("testsuite").findall("testcase")[0]
+    assert case.find("skipped").get("message") == "UNKNOWN no-overcommit: run too short"
+    assert root.get("skipped") == "1"
+
+
+def test_markdown_summary(report_dir):
+    text = (report_dir / "summary.md").read_text()
+    lines = text.splitlines()
+    assert lines[0] == "## ❌ podquake: FAILED: 1 of 2 properties violated"
+    assert "| `replicas-converge` | liveness | ❌ failed (1 example) | t=100s: Deployment/default/web has 1 of 3 ready replicas \\<after\\> 60s |" in lines
+    assert f"- `{NODE_FAULT}`" in lines and f"- `{CUT_FAULT}`" in lines
+    assert "Replay: `podquake replay counterexample-1.yaml`" in lines
+
+
+def test_markdown_escapes_table_breakers(sample_record):
+    record = copy.deepcopy(sample_record)
+    record["properties"][1]["evidence"]["message"] = "a | b\n## c `d`"
+    row = [line for line in render_markdown(record).splitlines() if line.startswith("| `replicas-converge`")][0]
+    assert row.endswith("a \\| b \\#\\# c \\`d\\` |") and row.count(" | ") == 3
+
+
+def test_pytest_snippet_replays_the_file_and_asserts_every_verdict(sample_record, monkeypatch, tmp_path):
+    counterexample = sample_record["counterexamples"][0]
+    source = counterexample["replay"]["pytest"]
+    assert source == pytest_snippet(counterexample)
+    calls = []
+    answer: list[Verdict] = []
+
+    def replay(path):
+        calls.append(path)
+        return answer
+
+    monkeypatch.setattr(podquake.chaos, "replay", replay, raising=False)
+    namespace = {"__file__": str(tmp_path / "test_regression.py")}
+    exec(compile(source, "test_regression.py", "exec"), namespace)
+    test = namespace["test_counterexample_1_replicas_converge"]
+    answer[:] = [Verdict.passed("replicas-converge"), Verdict.unknown("x", "short")]
+    test()  # fixed: passes
+    assert calls == [tmp_path / "counterexample-1.yaml"]
+    answer[:] = [Verdict.failed("replicas-converge", "still broken", time=3.0)]
+    with pytest.raises(AssertionError, match="FAILED replicas-converge at t=3s: still broken"):
+        test()
+
+
+def test_pytest_snippet_survives_hostile_messages():
+    source = pytest_snippet({"id": "counterexample-12", "property": "my prop!", "message": 'a """ b \\ c\nd', "file": "counterexample-12.yaml", "seed": 3})
+    tree = ast.parse(source)
+    assert [node.name for node in tree.body if isinstance(node, ast.FunctionDef)] == ["test_counterexample_12_my_prop"]
+    assert ast.get_docstring(tree).splitlines()[-1] == 'It failed with: a """ b \\ c d'
+    assert 'a \\"\\"\\" b \\\\ c d' in source
+
+
+def test_terminal_summary(sample_record):
+    out = io.StringIO()
+    record = copy.deepcopy(sample_record)
+    record["properties"][1]["evidence"]["message"] = "[bold]literal[/bold] brackets"
+    print_summary(record, Console(file=out, width=160, color_system=None), report_dir="podquake-report")
+    text = out.getvalue()
+    assert text.splitlines()[0] == "FAILED: 1 of 2 properties violated"
+    assert "no-overcommit" in text and "passed" in text
+    assert "t=100s: [bold]literal[/bold] brackets" in text  # printed as written, not as markup
+    assert NODE_FAULT in text and "replay: podquake replay counterexample-1.yaml" in text
+    assert "50 examples in 4.0s (12.5 examples/s)" in text
+    assert "report: podquake-report/index.html" in text
+
+
+def test_progress_is_quiet_off_a_terminal_and_shows_the_rate_on_one():
+    quiet = io.StringIO()
+    with CampaignProgress(4, console=Console(file=quiet)) as progress:
+        progress.update(3, failures=1)
+    assert quiet.getvalue() == "" and not progress.enabled and progress.completed == 3
+
+    loud = io.StringIO()
+    with CampaignProgress(4, console=Console(file=loud, force_terminal=True, width=140, color_system=None)) as progress:
+        progress.update(2)
+        progress.update(2, failures=1)
+    text = loud.getvalue()
+    assert progress.enabled and "4/4" in text and "examples/s" in text and "1 failing" in text and "ETA" in text
+
+
+def test_html_escapes_user_text(sample_record, monkeypatch):
+    record = copy.deepcopy(sample_record)
+    record["counterexamples"][0]["message"] = "<script>alert('x')</script>"
+    record["properties"][0]["description"] = "<img src=x onerror=alert(1)>"
+    record["settings"]["note"] = "</dl><h1>injected</h1>"
+    monkeypatch.setattr("podquake.reports.plots.plots_for", lambda c: {"timeline": "<svg></svg>", "load": None, "utilization": None, "topology": None})
+    page = render_html(record)
+    assert "<script>" not in page and "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
+    assert "<img" not in page and "&lt;h1&gt;injected" in page
+    assert "No traffic was offered in this run." in page and "No node in this run." in page
+
+
+def test_plots_keep_hostile_names_literal():
+    timeline = {
+        "start": 0.0, "end": 10.0, "failure_time": 5.0,
+        "faults": [{"repr": "Weird(name='$\\alpha$ <script>')", "start": 1.0, "end": 10.0, "healed": False}],
+        "marks": [], "workloads": [{"workload": "_hidden", "points": [[0.0, 1, 2]]}], "workloads_omitted": 0,
+        "nodes": [{"node": "n<1>", "zone": "z&1", "points": [[0.0, "True", True], [4.0, "False", False]]}],
+        "utilization": [], "nodes_omitted": 0, "load": [], "services_omitted": 0,
+        "topology": {"time": 5.0, "zones": [{"zone": "z&1", "isolated": True, "nodes_omitted": 0, "nodes": [
+            {"node": "n<1>", "ready": "False", "up": False, "unschedulable": True, "cut_off": True, "pods": 0, "cpu": 0.0, "memory": 0.0}]}],
+            "partitions": [{"partition": 1, "kind": "zone-isolation", "description": "zone z&1 isolated", "nodes": [], "zones": ["z&1"]}]},
+    }
+    svg = timeline_svg(timeline, "t1") + topology_svg(timeline, "t2")
+    ET.fromstring(f"<root>{svg}</root>")  # well-formed: everything escaped
+    assert "<script>" not in svg and "&lt;script&gt;" in svg
+    assert "$\\alpha$" in svg  # shown as typed, not as math
+    assert "_hidden" in svg and "n&lt;1&gt;" in svg and "z&amp;1" in svg
