@@ -272,9 +272,10 @@ def run_chunk(settings: CampaignSettings, index: int, size: int, replay_first: S
 def _examples(settings: CampaignSettings) -> st.SearchStrategy[Scenario]:
     """What a campaign draws: fault schedules and seeds, and clusters and workloads if asked."""
     base = settings.base
+    base.manifests()  # parsed once; every example shares them
     schedules = fault_schedules(settings.kinds, max_faults=settings.max_faults, horizon=base.duration)
     if not settings.vary_cluster and not settings.vary_workload:
-        return st.builds(lambda faults, s: replace(base, faults=faults, seed=s), schedules, st.integers(0, 2**16))
+        return st.builds(lambda faults, s: _variant(base, faults, s), schedules, st.integers(0, 2**16))
     return scenarios(
         cluster=clusters() if settings.vary_cluster else st.just(base.cluster),
         workload=workloads() if settings.vary_workload else st.just(base.workload),
@@ -286,6 +287,13 @@ def _examples(settings: CampaignSettings) -> st.SearchStrategy[Scenario]:
         properties=base.properties,
         load_mode=base.load_mode,
     ).map(lambda s: s if settings.vary_workload else replace(s, traffic=base.traffic))
+
+
+def _variant(base: Scenario, faults: tuple[Any, ...], sim_seed: int) -> Scenario:
+    """``base`` with other faults and seed, sharing its parsed manifests."""
+    other = replace(base, faults=faults, seed=sim_seed)
+    object.__setattr__(other, "_manifests", base._manifests)
+    return other
 
 
 def settings_for(size: int, phases: Sequence[Phase]) -> Callable[[Any], Any]:
