@@ -272,9 +272,11 @@ class AvailabilitySlo(Property):
 
     def _on_healthy(self, service: _Service, ledger: Ledger) -> int:
         count = 0
-        for pod in ledger.pods.values():
-            if pod.node and not pod.terminating and pod.node not in self._failed_nodes and ledger.workload_of(pod) in service.workloads:
-                count += 1
+        failed = self._failed_nodes
+        for workload in service.workloads:
+            for pod in ledger.pods_of(workload):
+                if pod.node and not pod.terminating and pod.node not in failed:
+                    count += 1
         return count
 
     def _room(self, service: _Service, ledger: Ledger, exclude: str = "") -> int:

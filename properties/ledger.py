@@ -77,6 +77,7 @@ class LedgerPod:
     terminating: bool = False
     containers: dict[str, str] = field(default_factory=dict)
     restarts: int = 0
+    workload: str = ""  # the top-level workload (Ledger.workload_of), found when the pod is created
 
 
 @dataclass(slots=True)
@@ -109,6 +110,7 @@ class Ledger:
         self.now = 0.0
         self.nodes: dict[str, LedgerNode] = {}
         self.pods: dict[str, LedgerPod] = {}
+        self.pods_by_workload: dict[str, dict[str, LedgerPod]] = {}  # top-level workload -> its pods, by key
         self.workloads: dict[str, LedgerWorkload] = {}
         self.endpoints: dict[str, ev.EndpointsChanged] = {}
         self.volumes: dict[str, LedgerVolume] = {}
@@ -162,6 +164,13 @@ class Ledger:
 
     def workload_of(self, pod: LedgerPod) -> str:
         """The top-level workload a pod belongs to (a Deployment for a ReplicaSet's pod), or ``""``."""
+        return pod.workload
+
+    def pods_of(self, workload: str) -> list[LedgerPod]:
+        """The pods of top-level workload ``workload`` (``Kind/namespace/name``), in order of creation."""
+        return list(self.pods_by_workload.get(workload, {}).values())
+
+    def _top_workload(self, pod: LedgerPod) -> str:
         owner = pod.owner
         while owner:
             workload = self.workloads.get(owner)
@@ -231,7 +240,10 @@ class Ledger:
         self._spec_bodies[e.spec] = e.body
 
     def _pod_created(self, e: ev.PodCreated) -> None:
-        self.pods[e.pod] = LedgerPod(e.pod, e.owner, e.cpu_millis, e.memory_bytes, e.spec, dict(e.labels), e.t)
+        pod = LedgerPod(e.pod, e.owner, e.cpu_millis, e.memory_bytes, e.spec, dict(e.labels), e.t)
+        pod.workload = self._top_workload(pod)
+        self.pods[e.pod] = pod
+        self.pods_by_workload.setdefault(pod.workload, {})[e.pod] = pod
 
     def _pod_spec_changed(self, e: ev.PodSpecChanged) -> None:
         pod = self.pods.get(e.pod)
@@ -284,7 +296,14 @@ class Ledger:
 
     def _pod_deleted(self, e: ev.PodDeleted) -> None:
         pod = self.pods.pop(e.pod, None)
-        if pod is None or pod.node is None:
+        if pod is None:
+            return
+        siblings = self.pods_by_workload.get(pod.workload)
+        if siblings is not None:
+            siblings.pop(e.pod, None)
+            if not siblings:
+                del self.pods_by_workload[pod.workload]
+        if pod.node is None:
             return
         node = self.nodes.get(pod.node)
         if node is not None and e.pod in node.pods:
