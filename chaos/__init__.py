@@ -9,6 +9,11 @@ scenario files that replay a run exactly.
   in the trace; every run ends with a final heal and a quiet period.
 - :mod:`~podquake.chaos.scenario`: the scenario file (``apiVersion: podquake/v1``, ``kind:
   Scenario``): load, dump, and run it to a trace and verdicts.
+- :mod:`~podquake.chaos.campaign`: ``CampaignSettings`` and ``run_campaign``, many generated
+  examples with shrunk counterexamples; :mod:`~podquake.chaos.machine`: ``ClusterMachine``, a
+  Hypothesis state machine to subclass for stateful tests; :mod:`~podquake.chaos.pytest_plugin`:
+  the pytest options, fixtures and ``scheduler_suite``. The campaign and the machine import
+  Hypothesis, so their names here load when first used: ``import podquake.chaos`` stays as light.
 """
 
 from podquake.chaos.faults import (
@@ -41,13 +46,38 @@ from podquake.chaos.scenario import (
     scenario_from_dict,
     scenario_to_dict,
 )
-from podquake.chaos.scenario_run import ScenarioResult, build_simulation, run_scenario
+from podquake.chaos.scenario_run import ScenarioResult, build_simulation, replay, run_scenario
+
+_LAZY = {
+    "CampaignResult": "podquake.chaos.campaign",
+    "CampaignSettings": "podquake.chaos.campaign",
+    "ClusterMachine": "podquake.chaos.machine",
+    "Counterexample": "podquake.chaos.campaign",
+    "run_campaign": "podquake.chaos.campaign",
+}
+
+
+def __getattr__(name: str) -> object:
+    """The names of :data:`_LAZY`, imported from their module when first asked for."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "CONTROL_PLANE_COMPONENTS",
     "FAULT_KINDS",
+    "CampaignResult",
+    "CampaignSettings",
+    "ClusterMachine",
     "ContainerCrash",
     "ControlPlaneOutage",
+    "Counterexample",
     "Fault",
     "FaultRecord",
     "KubeletStop",
@@ -71,6 +101,8 @@ __all__ = [
     "dump_scenario",
     "fault_from_dict",
     "load_scenario",
+    "run_campaign",
+    "replay",
     "run_scenario",
     "scenario_from_dict",
     "scenario_to_dict",

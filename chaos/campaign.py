@@ -21,6 +21,11 @@ its chunk gets its first failing example, unshrunk, as its counterexample (``shr
 ``.podquake/counterexamples``), keyed by the campaign's settings; a later campaign with the same
 settings replays them before drawing anything new.
 
+**Shrinking has a budget, stopping keeps what was found.** A chunk spends at most ``shrink_runs``
+runs shrinking (a count, so every machine gets the same counterexample); then the smallest failure
+found so far stands. :func:`stop_campaign` (the command calls it on Ctrl-C or SIGTERM) stops every
+chunk after the example in progress; the campaign returns what it found, marked ``interrupted``.
+
 **Steering.** Each example reports run metrics to :func:`hypothesis.target` (pending pods at the end,
 failed requests, the time the last workload took to recover), so Hypothesis's targeted phase pushes
 towards worse outcomes.
@@ -30,12 +35,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from multiprocessing import get_context
+from multiprocessing import active_children, get_context
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +65,9 @@ class CampaignSettings:
     over ``workers`` processes. ``database`` is where found counterexamples are kept (None: nowhere).
     ``vary_cluster`` and ``vary_workload`` draw the cluster (:func:`~podquake.chaos.strategies.clusters`)
     and generated Deployments (:func:`~podquake.chaos.strategies.workloads`, traffic to each) instead
-    of taking the base's: for testing a scheduler or a controller rather than one application."""
+    of taking the base's: for testing a scheduler or a controller rather than one application.
+    ``shrink_runs`` caps the runs a chunk spends shrinking its failure (a count, not a time, so the
+    counterexample is the same on every machine); past it, the smallest failure found so far stands."""
 
     base: Scenario
     examples: int = 100
@@ -69,6 +78,7 @@ class CampaignSettings:
     chunk: int = 25
     database: str | None = ".podquake/counterexamples"
     shrink: bool = True
+    shrink_runs: int = 100
     vary_cluster: bool = False
     vary_workload: bool = False
 
@@ -115,6 +125,7 @@ class ChunkResult:
     first: dict[str, Verdict] = field(default_factory=dict)
     counterexamples: list[tuple[str, str, str, list[dict[str, Any]], bool]] = field(default_factory=list)  # (property, message, scenario YAML, verdicts, shrunk)
     seconds: float = 0.0
+    interrupted: bool = False
 
 
 @dataclass
@@ -202,15 +213,18 @@ def _store(settings: CampaignSettings, counterexamples: Sequence[Counterexample]
     if settings.database is None or not counterexamples:
         return
     folder = Path(settings.database) / settings.key()
-    folder.mkdir(parents=True, exist_ok=True)
-    for item in counterexamples:
-        text = dump_scenario(item.scenario)
-        name = hashlib.sha256(text.encode()).hexdigest()[:16]
-        path = folder / f"{name}.yaml"
-        if not path.exists():
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(text)
-            os.replace(tmp, path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for item in counterexamples:
+            text = dump_scenario(item.scenario)
+            name = hashlib.sha256(text.encode()).hexdigest()[:16]
+            path = folder / f"{name}.yaml"
+            if not path.exists():
+                tmp = path.with_suffix(".tmp")
+                tmp.write_text(text)
+                os.replace(tmp, path)
+    except OSError:
+        return  # the folder is a cache: a read-only working folder must not lose the campaign's results
 
 
 def run_chunk(settings: CampaignSettings, index: int, size: int, replay_first: Sequence[Scenario] = ()) -> ChunkResult:
@@ -221,12 +235,19 @@ def run_chunk(settings: CampaignSettings, index: int, size: int, replay_first: S
     result = ChunkResult(index)
     started = time.perf_counter()
     base = settings.base
-    state = {"shrinking": False}
-    first_failing: dict[str, tuple[Scenario, ScenarioResult]] = {}
-    last_failing: dict[str, tuple[Scenario, ScenarioResult]] = {}
+    state: dict[str, Any] = {"shrinking": False, "shrink_runs": 0, "origin": None}
+    # Failing examples as (scenario, its verdicts), by the first property they fail.
+    first_failing: dict[str, tuple[Scenario, list[Verdict]]] = {}
+    last_failing: dict[str, tuple[Scenario, list[Verdict]]] = {}
     examples = _examples(settings)
 
     def one(scenario: Scenario) -> None:
+        if _stop_requested():
+            raise KeyboardInterrupt  # Hypothesis lets it through at once; caught below
+        if state["shrinking"]:
+            state["shrink_runs"] += 1
+            if state["shrink_runs"] > settings.shrink_runs:
+                raise _ShrinkBudgetSpent
         run = run_scenario(scenario)
         failed = run.failed
         if not state["shrinking"]:
@@ -238,13 +259,16 @@ def run_chunk(settings: CampaignSettings, index: int, size: int, replay_first: S
                 if verdict.status == FAILED:
                     result.failed[verdict.property] += 1
                     result.first.setdefault(verdict.property, verdict)
-                    first_failing.setdefault(verdict.property, (scenario, run))
+                    first_failing.setdefault(verdict.property, (scenario, run.verdicts))
                 elif verdict.status == UNKNOWN:
                     result.unknown[verdict.property] += 1
             _steer(run)
             state["shrinking"] = bool(failed)
+            state["origin"] = failed[0].property if failed else None
         if failed:
-            last_failing[failed[0].property] = (scenario, run)
+            # The shrinker tries candidates smaller than its current one, so the last failure of a
+            # property is the smallest found so far (and in any case an example that fails it).
+            last_failing[failed[0].property] = (scenario, run.verdicts)
         _raise_first(run.verdicts)
 
     phases = [Phase.explicit, Phase.generate, Phase.target] + ([Phase.shrink] if settings.shrink else [])
@@ -254,19 +278,54 @@ def run_chunk(settings: CampaignSettings, index: int, size: int, replay_first: S
     test = seed(_chunk_seed(settings.seed, index))(test)
     shrunk_property = None
     try:
-        test()
+        with _no_local_constants():
+            test()
     except PropertyViolated as error:
         shrunk_property = error.property_id
-    chosen: dict[str, tuple[Scenario, ScenarioResult, bool]] = {}
+    except _ShrinkBudgetSpent:
+        shrunk_property = state["origin"]  # the smallest failure found within the budget stands
+    except KeyboardInterrupt:
+        result.interrupted = True  # keep what was found; the failure so far stands unshrunk
+    chosen: dict[str, tuple[Scenario, list[Verdict], bool]] = {}
     if shrunk_property is not None and shrunk_property in last_failing:
         chosen[shrunk_property] = (*last_failing[shrunk_property], settings.shrink)
-    for property_id, (scenario, run) in first_failing.items():
-        chosen.setdefault(property_id, (scenario, run, False))
-    for property_id, (scenario, run, shrunk) in chosen.items():
-        message = next((v.message for v in run.verdicts if v.property == property_id and v.status == FAILED), "")
-        result.counterexamples.append((property_id, message, dump_scenario(scenario), [v.to_dict() for v in run.verdicts], shrunk))
+    for property_id, (scenario, verdicts) in first_failing.items():
+        chosen.setdefault(property_id, (scenario, verdicts, False))
+    for property_id, (scenario, verdicts, shrunk) in chosen.items():
+        message = next((v.message for v in verdicts if v.property == property_id and v.status == FAILED), "")
+        result.counterexamples.append((property_id, message, dump_scenario(scenario), [v.to_dict() for v in verdicts], shrunk))
     result.seconds = time.perf_counter() - started
     return result
+
+
+@contextmanager
+def _no_local_constants() -> Iterator[None]:
+    """Hypothesis (6.131 on) now and then draws a constant found in the source of the "local" modules
+    imported so far (not in site-packages). Which those are differs between the command line, a
+    worker process, a chunk run after another (the first run imports the controllers) and pytest,
+    so the same seed would draw different examples. A campaign's draws use none of them. This
+    reaches into Hypothesis's internals (there is no setting yet: HypothesisWorks/hypothesis#4627),
+    so it does nothing on a version without them."""
+    try:
+        from hypothesis.internal.conjecture import providers
+
+        original, cache, constants = providers._get_local_constants, providers.CONSTANTS_CACHE.cache, providers.Constants
+    except (ImportError, AttributeError):
+        yield
+        return
+    providers._get_local_constants = constants  # an empty Constants()
+    cache.clear()  # it holds the allowed constants per choice, computed with the local ones
+    try:
+        yield
+    finally:
+        providers._get_local_constants = original
+        cache.clear()
+
+
+class _ShrinkBudgetSpent(KeyboardInterrupt):
+    """Raised inside an example to stop Hypothesis's shrinker once ``shrink_runs`` are spent. Hypothesis
+    lets a KeyboardInterrupt through at once, without replaying or shrinking anything more (any other
+    exception would count as a new failure to shrink); :func:`run_chunk` catches it."""
 
 
 def _examples(settings: CampaignSettings) -> st.SearchStrategy[Scenario]:
@@ -330,14 +389,81 @@ def _run_chunk_args(args: tuple[CampaignSettings, int, int, Sequence[Scenario]])
     return run_chunk(*args)
 
 
+# --- stopping cleanly ------------------------------------------------------------------------------
+# A campaign is stopped by a flag, checked before each example: a signal handler only sets it (in the
+# command's process through stop_campaign(), in a worker through _worker_signal), so no exception is
+# ever raised from a handler into the middle of Hypothesis, the simulation or the pool's plumbing
+# (where it could be swallowed, say by a garbage-collector callback). The example running finishes,
+# the chunk returns what it found, chunks not started return empty.
+_STOP = {"requested": False}
+
+
+def stop_campaign() -> None:
+    """Ask the running campaign (in this process, and its workers) to stop after the examples in
+    progress and return what it found, marked ``interrupted``. Safe to call from a signal handler."""
+    _STOP["requested"] = True
+
+
+def _stop_requested() -> bool:
+    return _STOP["requested"]
+
+
+def _worker_signal(_signum: int, _frame: Any) -> None:
+    _STOP["requested"] = True
+
+
+def _worker_init() -> None:
+    signal.signal(signal.SIGINT, _worker_signal)
+    signal.signal(signal.SIGTERM, _worker_signal)
+
+
+def _run_chunk_in_worker(args: tuple[CampaignSettings, int, int, Sequence[Scenario]]) -> ChunkResult:
+    if _stop_requested():
+        return ChunkResult(args[1], interrupted=True)
+    return run_chunk(*args)
+
+
+def _run_pool(settings: CampaignSettings, jobs: list[Any], results: dict[int, ChunkResult], progress: Callable[[int], None] | None) -> bool:
+    """Run ``jobs`` on worker processes into ``results``; True if stopped early (see :func:`stop_campaign`)."""
+    pool = ProcessPoolExecutor(max_workers=min(settings.workers, len(jobs)), mp_context=get_context("fork"), initializer=_worker_init)
+    pending = {pool.submit(_run_chunk_in_worker, job) for job in jobs}
+    interrupted = False
+    try:
+        while pending:
+            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            for future in done:
+                if future.cancelled():
+                    continue
+                chunk = future.result()
+                results[chunk.index] = chunk
+                interrupted = interrupted or chunk.interrupted
+                if progress is not None:
+                    progress(chunk.examples)
+            if _stop_requested() and not interrupted:
+                interrupted = True
+                for future in pending:
+                    future.cancel()
+                for child in active_children():
+                    if child.pid is not None:
+                        os.kill(child.pid, signal.SIGTERM)  # each stops after its example, sends back its chunk
+    except KeyboardInterrupt:  # a second Ctrl-C (or one from outside the command): stop waiting
+        interrupted = True
+    finally:
+        pool.shutdown(wait=not interrupted, cancel_futures=True)
+        if interrupted:
+            for child in active_children():
+                child.terminate()
+    return interrupted
+
+
 def run_campaign(
     settings: CampaignSettings,
     *,
     progress: Callable[[int], None] | None = None,
 ) -> CampaignResult:
     """Run a campaign (see the module docstring); ``progress(n)`` is called as chunks finish with
-    the number of examples they ran. Ctrl-C stops it and returns what was found so far, marked
-    ``interrupted``."""
+    the number of examples they ran. Ctrl-C (a KeyboardInterrupt) or :func:`stop_campaign` stops it,
+    and it returns what was found so far, marked ``interrupted``."""
     started = time.perf_counter()
     chunks = _chunks(settings)
     replay = _stored(settings)
@@ -347,18 +473,22 @@ def run_campaign(
     try:
         if settings.workers <= 1 or len(jobs) <= 1:
             for job in jobs:
+                if _stop_requested():
+                    interrupted = True
+                    break
                 chunk = _run_chunk_args(job)
                 results[chunk.index] = chunk
                 if progress is not None:
                     progress(chunk.examples)
+                if chunk.interrupted:
+                    break
         else:
-            with ProcessPoolExecutor(max_workers=settings.workers, mp_context=get_context("fork")) as pool:
-                for chunk in pool.map(_run_chunk_args, jobs):
-                    results[chunk.index] = chunk
-                    if progress is not None:
-                        progress(chunk.examples)
+            interrupted = _run_pool(settings, jobs, results, progress)
     except KeyboardInterrupt:
         interrupted = True
+    finally:
+        _STOP["requested"] = False
+    interrupted = interrupted or any(chunk.interrupted for chunk in results.values())
     merged = _merge(settings, [results[i] for i in sorted(results)], time.perf_counter() - started, interrupted)
     _store(settings, merged.counterexamples)
     return merged
@@ -406,4 +536,4 @@ def _merge(settings: CampaignSettings, chunks: Sequence[ChunkResult], seconds: f
     )
 
 
-__all__ += ["ChunkResult", "run_chunk"]
+__all__ += ["ChunkResult", "run_chunk", "stop_campaign"]

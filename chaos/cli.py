@@ -1,15 +1,28 @@
 """The ``podquake`` command: run a chaos campaign, replay a counterexample, render a report, list things.
 
-Exit status: 0 every property held; 1 a property was violated; 2 bad input or usage (one line on
-stderr naming the file and field, no traceback, no report folder left behind).
+Exit status: 0 every property held; 1 a property was violated; 2 bad input or usage; 130 (143 for
+SIGTERM) a campaign interrupted before any violation was found, after writing the partial report.
 
-Built with click (argument parsing, ``--help`` text and usage errors with exit status 2, for free)
-and rich (the progress bar and the colored summary, through :mod:`podquake.reports`).
+Bad input of any kind (a malformed or hostile YAML file, an impossible value, an unknown scheduler,
+property or fault kind, a missing file, a report folder that cannot be written) is one line on
+stderr, ``podquake: error: <file>: <where>: <field>: <what> (fix: <how>)``, with no traceback, and
+it is found before anything runs, so no report folder is left behind. Click's own usage errors
+(a bad option, a value out of range) are folded into the same one-line form.
+
+Interrupting a campaign (Ctrl-C or SIGTERM) stops the search after the examples in progress and
+still writes the report of what was found, marked ``interrupted`` (a second Ctrl-C stops at once);
+signals that arrive while the report is being written wait for it to be complete
+(:func:`podquake.reports.write_report` is atomic anyway).
+
+Built with click (arguments, ``--help``) and rich (the progress bar and the colored summary,
+through :mod:`podquake.reports`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
+import random
 import signal
 import sys
 from collections.abc import Iterator
@@ -20,51 +33,145 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
-
 from podquake.model.errors import InputError
 
-__all__ = ["main", "cli"]
+__all__ = ["main", "cli", "default_scenario_text", "campaign_base"]
 
 DEFAULT_SCENARIO = "default.yaml"
+EXIT_OK, EXIT_VIOLATED, EXIT_USAGE = 0, 1, 2
 
 
-def _fail(error: Exception) -> NoReturn:
-    click.echo(f"podquake: error: {error}", err=True)
-    sys.exit(2)
+# === errors: one line, exit status 2 =================================================================
+def _one_line(text: str) -> str:
+    return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
+
+
+def _fail(error: Exception | str) -> NoReturn:
+    click.echo(f"podquake: error: {_one_line(str(error))}", err=True)
+    sys.exit(EXIT_USAGE)
 
 
 @contextmanager
 def _input_errors() -> Iterator[None]:
-    """Bad input becomes one line on stderr and exit status 2."""
+    """Bad input (an :class:`InputError`, an unreadable file) becomes one line on stderr and exit 2."""
     try:
         yield
     except InputError as error:
         _fail(error)
-    except (OSError, ValueError) as error:
-        _fail(error)
+    except OSError as error:
+        name = f"{error.filename}: " if getattr(error, "filename", None) else ""
+        _fail(f"{name}{error.strerror or error}")
 
 
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM stops a campaign the way Ctrl-C does (a partial report is written)."""
-
-    def interrupt(_signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+def _as_option(error: InputError, option: str, source: str = "") -> InputError:
+    """The same problem, said of a command-line option (``--scheduler``...) rather than a scenario field."""
+    return InputError(error.message, source=source, field=option, fix=error.fix)
 
 
+class _Group(click.Group):
+    """A click group whose usage errors are one line too (``podquake: error: ...``, exit 2)."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:  # type: ignore[override]
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as error:
+            click.echo(error.ctx.get_help() if error.ctx else str(error), err=True)
+            sys.exit(EXIT_USAGE)
+        except click.UsageError as error:
+            where = f"{error.ctx.command_path}: " if error.ctx else ""
+            hint = f" (see '{error.ctx.command_path} --help')" if error.ctx else ""
+            _fail(f"{where}{error.format_message()}{hint}")
+        except click.ClickException as error:
+            _fail(error.format_message())
+        except click.Abort:
+            click.echo("podquake: interrupted", err=True)
+            sys.exit(128 + signal.SIGINT)
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+# === signals =========================================================================================
+class _Signals:
+    """Ctrl-C and SIGTERM during a campaign: the first asks it to stop after the examples in progress
+    (:func:`~podquake.chaos.campaign.stop_campaign`), so it returns what it found; a second one stops
+    at once. While the report is written they are only noted, so it is written whole."""
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+
+    def _stop(self, signum: int, _frame: Any) -> None:
+        from podquake.chaos.campaign import stop_campaign
+
+        if self.received is not None:
+            raise KeyboardInterrupt
+        self.received = signum
+        stop_campaign()
+
+    def _note(self, signum: int, _frame: Any) -> None:
+        self.received = self.received or signum
+
+    @contextmanager
+    def stopping(self) -> Iterator[None]:
+        with self._handling(self._stop):
+            yield
+
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        with self._handling(self._note):
+            yield
+
+    @contextmanager
+    def _handling(self, handler: Any) -> Iterator[None]:
+        # A signal the shell set to be ignored (SIGINT for a background job) stays ignored.
+        signums = [s for s in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(s) is not signal.SIG_IGN]
+        previous = {s: signal.signal(s, handler) for s in signums}
+        try:
+            yield
+        finally:
+            for s, old in previous.items():
+                signal.signal(s, old)
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + int(self.received or signal.SIGINT)
+
+
+# === the campaign's base scenario ====================================================================
 def default_scenario_text() -> str:
     """The embedded default: a sample shop on a six-node, three-zone cluster (chaos/samples/default.yaml)."""
     return resources.files("podquake.chaos").joinpath("samples", DEFAULT_SCENARIO).read_text()
 
 
-def _base_scenario(scenario: str | None, manifests: str | None, scheduler: str | None, properties: str | None) -> Any:
+def _import_from_cwd() -> None:
+    """``--scheduler mymodule:MyScheduler`` finds modules in the working folder, as ``python -m`` does."""
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)
+
+
+def _split_ids(text: str, option: str, example: str) -> list[str]:
+    ids = [i.strip() for i in text.split(",") if i.strip()]
+    if not ids:
+        raise InputError(f"no ids in {text!r}", field=option, fix=f"write e.g. {option} {example}")
+    return ids
+
+
+def campaign_base(
+    scenario: str | None = None,
+    manifests: str | None = None,
+    scheduler: str | None = None,
+    properties: str | None = None,
+) -> Any:
+    """The scenario a campaign varies: ``scenario`` (a file) or the embedded default, with the
+    workload replaced by ``manifests`` (traffic from :func:`~podquake.chaos.traffic_default.traffic_for`),
+    and ``scheduler`` and ``properties`` (comma-separated ids) overridden. Every input is read and
+    checked here; a problem is an :class:`InputError` naming the file or option and the field."""
     from podquake.chaos.scenario import load_scenario
+    from podquake.chaos.traffic_default import traffic_for
+    from podquake.model.manifests import load_manifests
+    from podquake.model.scheduling.registry import resolve_scheduler
+    from podquake.properties.registry import Suite
 
     if scenario is not None:
         base = load_scenario(Path(scenario))
@@ -75,49 +182,83 @@ def _base_scenario(scenario: str | None, manifests: str | None, scheduler: str |
         path = Path(manifests)
         if not path.exists():
             raise InputError("no such file or folder", source=manifests, field="--manifests", fix="give a Kubernetes YAML file or a folder of them")
-        from podquake.chaos.traffic_default import traffic_for
-
+        loaded = load_manifests(path)  # errors name the file as given, document, line and field
+        if not any(m.kind in _WORKLOAD_KINDS for m in loaded):
+            raise InputError(
+                "no workload to run: no Deployment, StatefulSet, DaemonSet, ReplicaSet, Job or Pod",
+                source=manifests,
+                field="--manifests",
+                fix="point at the application's manifests",
+            )
         changes["workload"] = (str(path.resolve()),)
         changes["traffic"] = ()
     if scheduler is not None:
-        from podquake.model.scheduling.registry import resolve_scheduler
-
+        _import_from_cwd()
         try:
-            resolve_scheduler(scheduler)
-        except InputError:
-            raise
-        except Exception as error:  # noqa: BLE001 - a plug-in that fails to load is bad input
-            raise InputError(f"cannot load scheduler {scheduler!r}: {error}", field="--scheduler", fix="give a built-in name (podquake list schedulers) or MODULE:ATTR") from None
+            resolve_scheduler(scheduler, rng=random.Random(0))
+        except InputError as error:
+            raise _as_option(error, "--scheduler") from None
         changes["scheduler"] = scheduler
     if properties is not None:
-        ids = tuple((i.strip(), {}) for i in properties.split(",") if i.strip())
-        changes["properties"] = ids
+        ids = _split_ids(properties, "--properties", "no-overcommit,replicas-converge")
+        try:
+            Suite.of(ids)
+        except InputError as error:
+            raise _as_option(error, "--properties") from None
+        changes["properties"] = tuple((i, {}) for i in ids)
     if changes:
         base = dataclasses.replace(base, **changes)
-        base.suite()
         if manifests is not None:
             base.manifests()
             base = dataclasses.replace(base, traffic=traffic_for(base))
     return base
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+_WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod")
+
+
+def _fault_kinds(text: str | None) -> tuple[str, ...]:
+    from podquake.chaos.faults import FAULT_KINDS
+    from podquake.chaos.strategies import DEFAULT_FAULT_KINDS
+
+    if text is None:
+        return DEFAULT_FAULT_KINDS
+    kinds = _split_ids(text, "--faults", "node-failure,container-crash")
+    for kind in kinds:
+        if kind not in FAULT_KINDS:
+            raise InputError(f"unknown fault kind {kind!r}", field="--faults", fix=f"use some of {', '.join(FAULT_KINDS)} (podquake list faults)")
+    return tuple(dict.fromkeys(kinds))
+
+
+# === commands ========================================================================================
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="podquake", prog_name="podquake")
 def cli() -> None:
-    """Property-based chaos testing of Kubernetes-style orchestration, on a simulated cluster."""
+    """Property-based chaos testing of Kubernetes-style orchestration, on a simulated cluster.
+
+    \b
+    Examples:
+      podquake run                          # the embedded sample shop, in under a minute
+      podquake run --manifests app.yaml     # your own Kubernetes YAML
+      podquake replay podquake-report/counterexample-1.yaml
+      podquake list properties
+
+    Exit status: 0 every property held, 1 a property was violated, 2 bad input or usage.
+    """
 
 
 @cli.command()
-@click.option("--manifests", type=str, default=None, help="Kubernetes YAML file or folder to run instead of the sample shop.")
-@click.option("--scenario", type=str, default=None, help="A podquake scenario file: cluster, workload, traffic, properties.")
-@click.option("--scheduler", type=str, default=None, help="Scheduler: a built-in name, an entry point, or MODULE:ATTR.")
-@click.option("--examples", type=click.IntRange(min=1), default=100, show_default=True, help="How many chaos examples to run.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Campaign seed: the same seed gives the same verdicts.")
-@click.option("--out", type=str, default="podquake-report", show_default=True, help="Report folder.")
-@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes (verdicts do not depend on it).")
-@click.option("--max-faults", type=click.IntRange(min=0), default=8, show_default=True, help="Most faults per example.")
-@click.option("--properties", type=str, default=None, help="Comma-separated property ids (default: the library suite).")
-@click.option("--faults", "fault_kinds", type=str, default=None, help="Comma-separated fault kinds to draw (podquake list faults).")
+@click.option("--manifests", type=str, default=None, metavar="PATH", help="Kubernetes YAML file or folder to run instead of the sample shop.")
+@click.option("--scenario", type=str, default=None, metavar="FILE", help="A podquake scenario file: cluster, workload, traffic, properties.")
+@click.option("--scheduler", type=str, default=None, metavar="NAME|MODULE:ATTR", help="Scheduler: a built-in name (podquake list schedulers), an entry point, or MODULE:ATTR.")
+@click.option("--examples", type=click.IntRange(min=1, max=1_000_000), default=100, show_default=True, help="How many chaos examples to run.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Campaign seed: the same seed gives the same verdicts.")
+@click.option("--out", type=str, default="podquake-report", show_default=True, metavar="DIR", help="Report folder (created, or replaced if it holds an old report).")
+@click.option("--workers", type=click.IntRange(min=1, max=256), default=1, show_default=True, help="Worker processes (the verdicts do not depend on it).")
+@click.option("--max-faults", type=click.IntRange(min=0, max=100), default=8, show_default=True, help="Most faults per example.")
+@click.option("--properties", type=str, default=None, metavar="IDS", help="Comma-separated property ids (default: the scenario's, or the library's default suite).")
+@click.option("--faults", "fault_kinds", type=str, default=None, metavar="KINDS", help="Comma-separated fault kinds to draw (podquake list faults).")
+@click.option("--shrink-runs", type=click.IntRange(min=0, max=100_000), default=100, show_default=True, help="Most runs spent shrinking each failure to a minimal fault list.")
 @click.option("--no-database", is_flag=True, help="Do not replay or keep counterexamples in .podquake/.")
 def run(
     manifests: str | None,
@@ -130,111 +271,130 @@ def run(
     max_faults: int,
     properties: str | None,
     fault_kinds: str | None,
+    shrink_runs: int,
     no_database: bool,
 ) -> None:
-    """Run a chaos campaign and write a report.
+    """Run a chaos campaign and write a report folder.
+
+    With no options: the embedded sample shop (six 4-CPU nodes in three zones), the default
+    scheduler and property suite, 100 examples. The report folder holds index.html, report.json,
+    junit.xml, summary.md and a counterexample-N.yaml for each property that failed.
 
     \b
     Examples:
       podquake run                                   # the sample shop, default scheduler and suite
       podquake run --manifests app.yaml --examples 200
+      podquake run --manifests k8s/ --faults node-failure,zone-outage
       podquake run --scheduler mypkg.sched:MyScheduler --workers 2
       podquake run --scenario my-scenario.yaml --seed 7 --out report/
     """
-    from rich.console import Console
-
     from podquake.chaos.campaign import CampaignSettings, run_campaign
     from podquake.chaos.record import campaign_record
-    from podquake.chaos.strategies import DEFAULT_FAULT_KINDS
     from podquake.reports import CampaignProgress, print_summary, write_report
+    from podquake.reports.write import check_out_dir
+    from rich.console import Console
 
     with _input_errors():
-        base = _base_scenario(scenario, manifests, scheduler, properties)
-        kinds = DEFAULT_FAULT_KINDS if fault_kinds is None else tuple(k.strip() for k in fault_kinds.split(",") if k.strip())
+        check_out_dir(out)
+        base = campaign_base(scenario, manifests, scheduler, properties)
         settings = CampaignSettings(
             base=base,
             examples=examples,
             seed=seed,
             workers=workers,
             max_faults=max_faults,
-            kinds=kinds,
+            kinds=_fault_kinds(fault_kinds),
             database=None if no_database else ".podquake/counterexamples",
+            shrink_runs=shrink_runs,
         )
-        from podquake.chaos.strategies import fault_schedules
-
-        fault_schedules(kinds)  # checks the kinds now, before anything runs
-        _check_out(out)
-    console = Console(stderr=True)
+    what = manifests or scenario or base.name or "the embedded default"
+    signals = _Signals()
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    with _sigterm_as_interrupt(), CampaignProgress(examples, console=console) as progress:
-        result = run_campaign(settings, progress=progress.update)
-    record, files = campaign_record(
-        result,
-        started=started,
-        scheduler=base.scheduler or "default",
-        extra_settings={"manifests": manifests, "scenario": scenario},
-    )
-    with _input_errors():
-        folder = write_report(record, out, counterexample_files=files)
+    with signals.stopping():
+        click.echo(
+            f"podquake: {examples} examples of {what} (seed {seed}, scheduler {base.scheduler or 'default'}, "
+            f"{workers} worker{'s' if workers > 1 else ''}) -> {out}/",
+            err=True,
+        )
+        with CampaignProgress(examples, console=Console(stderr=True)) as progress:
+            result = run_campaign(settings, progress=progress.update)
+    with signals.deferred():
+        record, files = campaign_record(
+            result,
+            started=started,
+            scheduler=base.scheduler or "default",
+            extra_settings={"manifests": manifests, "scenario": scenario},
+        )
+        with _input_errors():
+            folder = write_report(record, out, counterexample_files=files)
     print_summary(record, Console(), report_dir=str(folder))
-    click.echo(f"{result.examples} examples in {result.seconds:.1f} s ({result.examples_per_second:.1f} examples/s)")
-    if result.interrupted:
-        click.echo("interrupted: the report holds what was found so far", err=True)
-    sys.exit(1 if record["status"] == "failed" else 0)
-
-
-def _check_out(out: str) -> None:
-    path = Path(out)
-    if path.exists() and not path.is_dir():
-        raise InputError("exists and is not a folder", source=out, field="--out", fix="choose a folder name for the report")
+    if record["status"] == "failed":
+        sys.exit(EXIT_VIOLATED)
+    if result.interrupted or signals.received:
+        click.echo("podquake: interrupted: the report holds what was found so far", err=True)
+        sys.exit(signals.exit_code)
+    sys.exit(EXIT_OK)
 
 
 @cli.command()
 @click.argument("file", type=str)
-@click.option("--trace", "trace_out", type=str, default=None, help="Also write the run's trace as JSON lines.")
+@click.option("--trace", "trace_out", type=str, default=None, metavar="FILE", help="Also write the run's trace as JSON lines.")
 def replay(file: str, trace_out: str | None) -> None:
     """Re-run a scenario or counterexample file exactly; print its timeline and verdicts.
 
+    The same file gives the same trace and verdicts on every machine: a counterexample fails
+    here exactly as it did in the campaign. Exit 1 if a property failed, else 0.
+
     \b
-    Example:
+    Examples:
       podquake replay podquake-report/counterexample-1.yaml
+      podquake replay my-scenario.yaml --trace run.jsonl
     """
     from podquake.chaos.scenario import load_scenario
     from podquake.chaos.scenario_run import run_scenario
     from podquake.chaos.timeline_text import timeline_lines
 
+    _import_from_cwd()
     with _input_errors():
         scenario = load_scenario(Path(file))
-        result = run_scenario(scenario)
+        if trace_out is not None and Path(trace_out).is_dir():
+            raise InputError("is a folder", source=trace_out, field="--trace", fix="give a file name for the trace")
+    result = run_scenario(scenario)
     for line in timeline_lines(result.trace.events):
         click.echo(line)
     click.echo("")
     for verdict in result.verdicts:
         click.echo(verdict.line())
     if trace_out is not None:
-        Path(trace_out).write_text(result.trace.to_jsonl())
-    sys.exit(0 if result.ok else 1)
+        with _input_errors():
+            Path(trace_out).write_text(result.trace.to_jsonl())
+    sys.exit(EXIT_OK if result.ok else EXIT_VIOLATED)
 
 
 @cli.command()
 @click.argument("record_file", metavar="RUN.json", type=str)
-@click.option("--out", type=str, default=None, help="Folder to write (default: the record's own folder).")
+@click.option("--out", type=str, default=None, metavar="DIR", help="Folder to write (default: the record's own folder).")
 def report(record_file: str, out: str | None) -> None:
-    """Render a report again from its run record.
+    """Render a report again from its run record (report.json), byte for byte.
+
+    The counterexample-N.yaml files beside the record are copied along.
 
     \b
-    Example:
+    Examples:
+      podquake report podquake-report/report.json
       podquake report podquake-report/report.json --out again/
     """
-    from rich.console import Console
-
     from podquake.reports import print_summary, read_report, write_report
+    from podquake.reports.write import check_out_dir
+    from rich.console import Console
 
     with _input_errors():
         record, files = read_report(Path(record_file))
-        folder = write_report(record, out or Path(record_file).parent, counterexample_files=files)
+        target = out or Path(record_file).parent
+        check_out_dir(target)
+        folder = write_report(record, target, counterexample_files=files)
     print_summary(record, Console(), report_dir=str(folder))
-    sys.exit(1 if record["status"] == "failed" else 0)
+    sys.exit(EXIT_VIOLATED if record["status"] == "failed" else EXIT_OK)
 
 
 @cli.command(name="list")
@@ -243,7 +403,9 @@ def list_things(what: str) -> None:
     """List the schedulers, fault kinds or properties podquake knows.
 
     \b
-    Example:
+    Examples:
+      podquake list schedulers
+      podquake list faults
       podquake list properties
     """
     if what == "schedulers":

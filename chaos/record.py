@@ -31,7 +31,9 @@ def _property_entry(result: CampaignResult, property_id: str) -> dict[str, Any]:
     unknown = result.unknown.get(property_id, 0)
     if failed:
         status, evidence = "failed", result.first[property_id]
-    elif result.examples and unknown == result.examples:
+    elif not result.examples:
+        status, evidence = "unknown", Verdict.unknown(property_id, "no example finished (the campaign was interrupted)")
+    elif unknown == result.examples:
         status, evidence = "unknown", Verdict.unknown(property_id, f"unknown in all {unknown} examples")
     else:
         status, evidence = "passed", Verdict.passed(property_id, f"held in {result.examples - unknown} of {result.examples} examples")

@@ -28,6 +28,8 @@ campaign and a user's test all get the same trace from the same scenario:
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from dataclasses import dataclass
 
 from podquake.chaos.nemesis import FaultRecord, Nemesis
@@ -37,7 +39,7 @@ from podquake.model.trace import Trace
 from podquake.properties.monitor import Monitor
 from podquake.properties.verdict import FAILED, Verdict
 
-__all__ = ["ScenarioResult", "build_simulation", "run_scenario"]
+__all__ = ["ScenarioResult", "build_simulation", "replay", "run_scenario"]
 
 
 @dataclass(eq=False)
@@ -104,3 +106,11 @@ def run_scenario(scenario: Scenario, *, keep_trace: bool = True) -> ScenarioResu
         end=end,
         quiet_from=monitor.ledger.quiet_from,
     )
+
+
+def replay(path: str | Path) -> list[Verdict]:
+    """Re-run the scenario or counterexample file at ``path`` exactly and return its verdicts
+    (what a counterexample's pytest regression snippet calls)."""
+    from podquake.chaos.scenario import load_scenario
+
+    return run_scenario(load_scenario(Path(path))).verdicts

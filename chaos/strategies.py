@@ -57,6 +57,7 @@ from podquake.chaos.faults import (
 from podquake.chaos.scenario import Scenario
 from podquake.model.cluster import ClusterSpec, NodePool
 from podquake.model.errors import InputError
+from podquake.model.quantity import parse_cpu
 from podquake.model.traffic import Constant, LoadGenerator
 
 __all__ = [
@@ -296,7 +297,9 @@ def _deployment(name: str, replicas: int, cpu: str, memory: str) -> list[dict[st
             "apiVersion": "v1",
             "kind": "Service",
             "metadata": {"name": name},
-            "spec": {"selector": labels, "ports": [{"port": 80, "targetPort": 8080}]},
+            # NodePort: the scenario's traffic comes from outside the cluster (a ClusterIP Service
+            # would refuse all of it as not exposed).
+            "spec": {"type": "NodePort", "selector": labels, "ports": [{"port": 80, "targetPort": 8080}]},
         },
     ]
 
@@ -335,6 +338,24 @@ def workloads(
     return tuple(objects)
 
 
+_TRAFFIC_SHARE = 0.3
+"""Generated traffic offers a generated Deployment at most this share of what its replicas serve (the
+load model's default 100 requests per second per core of CPU request): busy, not overloaded before
+any fault, since an overloaded service fails availability whatever the scheduler does."""
+
+
+def _offered(workload: Sequence[str | Mapping[str, Any]], service: str, rate: float) -> float:
+    """``rate``, capped at :data:`_TRAFFIC_SHARE` of the capacity of the Deployment that
+    :func:`workloads` generated with ``service``'s name (other Services get ``rate``)."""
+    name = service.partition("/")[2]
+    for item in workload:
+        if isinstance(item, Mapping) and item.get("kind") == "Deployment" and item.get("metadata", {}).get("name") == name:
+            containers = item["spec"]["template"]["spec"]["containers"]
+            cores = sum(parse_cpu(c.get("resources", {}).get("requests", {}).get("cpu", 0)) for c in containers) / 1000
+            return min(rate, _TRAFFIC_SHARE * 100.0 * cores * item["spec"].get("replicas", 1)) if cores > 0 else rate
+    return rate
+
+
 def _services(workload: Sequence[str | Mapping[str, Any]]) -> list[str]:
     found = []
     for item in workload:
@@ -359,13 +380,15 @@ def scenarios(
     load_mode: str = "fluid",
 ) -> Scenario:
     """A whole scenario: a drawn cluster, workload and fault schedule, steady traffic of
-    ``traffic_rate`` requests per second to every generated Service, a seed, and the given
+    ``traffic_rate`` requests per second to every generated Service (at most 30% of what its
+    Deployment serves, see :func:`_offered`), a seed, and the given
     properties (default: the library's suite)."""
     spec = draw(cluster if cluster is not None else clusters())
     objects = draw(workload if workload is not None else workloads())
     faults_drawn = draw(schedule if schedule is not None else fault_schedules(horizon=duration))
     seed = draw(st.integers(0, 2**16))
-    traffic = tuple(LoadGenerator(service, Constant(traffic_rate)) for service in _services(objects)) if traffic_rate > 0 else ()
+    services = _services(objects) if traffic_rate > 0 else []
+    traffic = tuple(LoadGenerator(service, Constant(_offered(objects, service, traffic_rate))) for service in services)
     return Scenario(
         seed=seed,
         duration=duration,

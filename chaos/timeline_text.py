@@ -7,7 +7,7 @@ and HPA decisions. Each line is ``+<seconds>s  <what happened>``.
 
 >>> from podquake.model import trace as ev
 >>> list(timeline_lines([ev.Annotation(30.0, "fault-started", "NodeFailure(node=0, at=30.0)")]))
-['    +30s  fault  NodeFailure(node=0, at=30.0)']
+['    +30s  fault   NodeFailure(node=0, at=30.0)']
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from podquake.reports.junit import render_junit
 from podquake.reports.markdown import render_markdown
 from podquake.reports.record import dumps_record, validate_record
 
-__all__ = ["write_report", "render_files", "REPORT_FILES"]
+__all__ = ["write_report", "render_files", "check_out_dir", "REPORT_FILES"]
 
 REPORT_FILES = ("index.html", "report.json", "junit.xml", "summary.md")
 _COUNTEREXAMPLE = re.compile(r"^counterexample-[0-9]+\.yaml$")
@@ -62,6 +62,33 @@ def _is_report_folder(path: Path) -> bool:
     return True
 
 
+def check_out_dir(out_dir: str | Path) -> Path:
+    """Check, before anything is run or written, that a report can go to ``out_dir``: it is absent
+    or a report folder (which it would replace), and its nearest existing parent is a writable folder.
+    Raises :class:`~podquake.model.errors.InputError` (field ``--out``) otherwise; returns the path."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError("exists and is not a folder", source=str(out), field="--out", fix="choose a folder name for the report")
+    if out.is_dir() and (out.is_symlink() or not _is_report_folder(out)):
+        raise InputError(
+            "the folder holds files that are not part of a podquake report; it would be replaced",
+            source=str(out),
+            field="--out",
+            fix="choose a new folder for the report, or empty this one",
+        )
+    parent = out.absolute().parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(
+            f"cannot create the report folder: {parent} is not a writable folder",
+            source=str(out),
+            field="--out",
+            fix="choose a folder you can write to",
+        )
+    return out
+
+
 def _write_file(folder: Path, name: str, text: str) -> None:
     (folder / name).write_bytes(text.encode("utf-8"))
 
@@ -78,16 +105,7 @@ def write_report(
     Raises :class:`~podquake.model.errors.InputError` if ``out_dir`` is a file, or a folder with
     other things in it, and if the record or a file name is not valid.
     """
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise InputError("exists and is not a folder", source=str(out), field="--out", fix="choose a folder name for the report")
-    if out.is_dir() and (out.is_symlink() or not _is_report_folder(out)):
-        raise InputError(
-            "the folder holds files that are not part of a podquake report; it would be replaced",
-            source=str(out),
-            field="--out",
-            fix="choose a new folder for the report, or empty this one",
-        )
+    out = check_out_dir(out_dir)
     files = render_files(record, counterexample_files)
     parent = out.absolute().parent
     parent.mkdir(parents=True, exist_ok=True)

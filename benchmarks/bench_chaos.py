@@ -1,0 +1,313 @@
+"""What one chaos example costs, how much of it is Hypothesis's, and how long shrinking one takes.
+
+    python3 benchmarks/bench_chaos.py            # 30 examples, 300 baseline examples, one shrink
+    python3 benchmarks/bench_chaos.py --quick    # 6 examples, 60 baseline examples, one shrink
+
+**The example** (issue 5's yardstick): Online Boutique (12 Deployments and their Services, from
+../shared/manifests) on 10 nodes over 3 zones, 50 requests per second offered to its
+LoadBalancer Service, and 50 faults drawn by the campaign's own strategy
+(:func:`~podquake.chaos.strategies.fault_schedules` over every default kind, traffic spikes
+included, swarm mask and all) in a 300 s fault phase; the nemesis's final heal, then 420 quiet
+seconds. :func:`~podquake.chaos.scenario_run.run_scenario` runs it with the library's whole suite:
+every safety property judges every event as it is recorded, liveness and statistical properties
+give their verdicts after the heal. The manifests are parsed once (the campaign shares them too),
+and Hypothesis runs as the campaign runs it (no database, no deadline, its "local constants" off).
+
+**Measured, in one process:**
+
+1. *per example*: the median time of ``run_scenario``; examples per second of the whole ``@given``
+   loop; Hypothesis's share, ``1 - (time inside run_scenario) / (time of the loop)`` (drawing,
+   decoding the faults into values, building the Scenario, Hypothesis's own bookkeeping).
+2. *Hypothesis's overheads*, same run, 50 faults per example: the campaign's compact draw (a
+   swarm mask, then one six-byte string per fault) with an empty body; a plain
+   ``RuleBasedStateMachine`` that draws the same six bytes with one rule per step for 50 steps and
+   does nothing else; and Hypothesis's floor, an example that draws nothing.
+3. *shrinking*: with a seeded bug a single fault triggers (the ReplicaSet controller never replaces a
+   lost pod, so one killed, evicted or drained pod fails ``replicas-converge``), a failing
+   50-fault example is found first; then Hypothesis starts from it and shrinks it to the minimal
+   one. Timed: the shrink alone, every run it makes included (``hypothesis.find`` with an in-memory
+   example database that holds the 50-fault example). A campaign's shrink is this same Hypothesis
+   shrink, stopped after ``CampaignSettings.shrink_runs`` runs.
+
+Every figure is given as wall time and as this process's CPU time: on a shared machine the CPU time
+is the one that says what the code costs.
+
+Targets (issue 5): <= 5 ms median per example (>= 200 examples per second), Hypothesis's share
+<= 50%, shrinking a failing 50-step example <= 10 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, Phase, find, given, seed, settings
+from hypothesis import strategies as st
+from hypothesis.database import InMemoryExampleDatabase
+from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_as_test
+
+from podquake.chaos import campaign
+from podquake.chaos.scenario import Scenario
+from podquake.chaos.scenario_run import run_scenario
+from podquake.chaos.strategies import DEFAULT_FAULT_KINDS, FAULT_BYTES, fault_schedules
+from podquake.model.cluster import ClusterSpec
+from podquake.model.controllers.replicaset import ReplicaSetController
+from podquake.model.traffic import Constant, External, LoadGenerator
+
+MANIFEST = Path(__file__).resolve().parents[2] / "shared" / "manifests" / "online-boutique.yaml"
+STEPS = 50
+TARGET_MS = 5.0
+TARGET_SHARE = 0.5
+TARGET_SHRINK_S = 10.0
+
+
+# === timing =========================================================================================
+@dataclass
+class Clock:
+    """Wall and CPU seconds, summed over the intervals it timed."""
+
+    wall: float = 0.0
+    cpu: float = 0.0
+    walls: list[float] = field(default_factory=list)
+    cpus: list[float] = field(default_factory=list)
+
+    @contextmanager
+    def timing(self) -> Iterator[None]:
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            self.walls.append(time.perf_counter() - wall)
+            self.cpus.append(time.process_time() - cpu)
+            self.wall += self.walls[-1]
+            self.cpu += self.cpus[-1]
+
+
+def hypothesis_as_in_campaigns() -> AbstractContextManager[None]:
+    """The campaign's switch-off of Hypothesis's "local constants" (when the campaign has one)."""
+    switch = getattr(campaign, "_no_local_constants", None)
+    return switch() if switch is not None else nullcontext()
+
+
+# === the example ====================================================================================
+def base_scenario() -> Scenario:
+    base = Scenario(
+        name="bench-online-boutique",
+        seed=0,
+        duration=300.0,
+        quiet=420.0,
+        cluster=ClusterSpec.uniform(nodes=10, zones=3),
+        workload=(str(MANIFEST),),
+        traffic=(LoadGenerator("default/frontend-external", Constant(50.0), clients=200, entry=External()),),
+    )
+    base.manifests()  # parsed once, shared by every example
+    return base
+
+
+def with_faults(base: Scenario, faults: tuple[Any, ...], sim_seed: int) -> Scenario:
+    """``base`` with other faults and seed, sharing its parsed manifests (as the campaign's examples do)."""
+    other = replace(base, faults=faults, seed=sim_seed)
+    object.__setattr__(other, "_manifests", base._manifests)
+    return other
+
+
+def examples(base: Scenario, min_faults: int = STEPS) -> st.SearchStrategy[Scenario]:
+    """The campaign's draw (a fault schedule and a simulation seed), with ``min_faults``..50 faults."""
+    schedules = fault_schedules(DEFAULT_FAULT_KINDS, max_faults=STEPS, min_faults=min_faults, horizon=base.duration)
+    return st.builds(lambda faults, s: with_faults(base, faults, s), schedules, st.integers(0, 2**16))
+
+
+def hypothesis_settings(count: int, phases: tuple[Phase, ...] = (Phase.generate,)) -> settings:
+    return settings(
+        max_examples=count,
+        deadline=None,
+        database=None,
+        phases=phases,
+        suppress_health_check=list(HealthCheck),
+        print_blob=False,
+        stateful_step_count=STEPS,
+    )
+
+
+def loop(strategy: st.SearchStrategy[Any], count: int, body: Callable[[Any], None], inside: Clock | None = None) -> tuple[Clock, int]:
+    """Run ``body`` on ``count`` examples of ``strategy`` through ``@given``; time the loop (and,
+    into ``inside``, each body)."""
+    ran = [0]
+
+    @seed(count)
+    @hypothesis_settings(count)
+    @given(strategy)
+    def test(value: Any) -> None:
+        ran[0] += 1
+        if inside is None:
+            body(value)
+        else:
+            with inside.timing():
+                body(value)
+
+    total = Clock()
+    with hypothesis_as_in_campaigns(), total.timing():
+        test()
+    return total, ran[0]
+
+
+# === 1. one chaos example ===========================================================================
+def time_examples(base: Scenario, count: int) -> dict[str, float]:
+    sizes: list[int] = []
+
+    def body(scenario: Scenario) -> None:
+        sizes.append(len(scenario.faults))
+        run_scenario(scenario)
+
+    inside = Clock()
+    total, ran = loop(examples(base), count, body, inside)
+    assert set(sizes) == {STEPS}, sizes
+    return {
+        "examples": ran,
+        "median_ms": statistics.median(inside.walls) * 1e3,
+        "median_cpu_ms": statistics.median(inside.cpus) * 1e3,
+        "per_second": ran / total.wall,
+        "per_cpu_second": ran / total.cpu,
+        "share": 1.0 - inside.wall / total.wall,
+        "share_cpu": 1.0 - inside.cpu / total.cpu,
+        "hypothesis_cpu_ms": (total.cpu - inside.cpu) / ran * 1e3,
+    }
+
+
+# === 2. Hypothesis alone: compact draw, rule per step, nothing ======================================
+class FaultSteps(RuleBasedStateMachine):
+    """One rule, one fault's six bytes per step, nothing else: Hypothesis's cost of a rule per step."""
+
+    steps = 0
+
+    @rule(code=st.binary(min_size=FAULT_BYTES, max_size=FAULT_BYTES))
+    def inject(self, code: bytes) -> None:
+        FaultSteps.steps += 1
+
+
+def time_state_machine(count: int) -> tuple[Clock, float]:
+    """The loop's clock and the mean steps per example."""
+    FaultSteps.steps = 0
+    clock = Clock()
+    with hypothesis_as_in_campaigns(), clock.timing():
+        run_state_machine_as_test(FaultSteps, settings=hypothesis_settings(count))
+    return clock, FaultSteps.steps / count
+
+
+# === 3. shrinking a failing 50-fault example ========================================================
+@contextmanager
+def replicaset_forgets_lost_pods() -> Iterator[None]:
+    """The seeded bug: the ReplicaSet controller counts every pod it has seen as still there, so a
+    lost pod is never replaced (tests/chaos/bugs.py seeds the same bug for the quality tests)."""
+    original = ReplicaSetController.manage_replicas
+
+    def manage_replicas(self: ReplicaSetController, rs: Any, active: list[Any]) -> None:
+        seen = self.__dict__.setdefault("_seeded_bug_seen", {}).setdefault(rs.uid, {})
+        for pod in active:
+            seen[pod.uid] = None
+        if len(active) < rs.replicas <= len(seen):
+            return
+        original(self, rs, active)
+
+    ReplicaSetController.manage_replicas = manage_replicas  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        ReplicaSetController.manage_replicas = original  # type: ignore[method-assign]
+
+
+def time_shrink(base: Scenario) -> dict[str, Any]:
+    """Find a failing 50-fault example, then time Hypothesis shrinking it.
+
+    The failing example is found with a 49..50-fault strategy, whose choices are laid out as the
+    0..50-fault strategy's (a list's continue flags, forced True up to ``min_size``, are recorded as
+    choices), and kept in the database's *secondary* corpus: ``Phase.reuse`` replays it and the
+    shrink phase shrinks it (an entry of the primary corpus would count as shrunk already)."""
+    runs = {"count": 0}
+
+    def fails(scenario: Scenario) -> bool:
+        runs["count"] += 1
+        return any(v.property == "replicas-converge" for v in run_scenario(scenario).failed)
+
+    def fifty_and_fails(scenario: Scenario) -> bool:
+        return len(scenario.faults) == STEPS and fails(scenario)
+
+    database = InMemoryExampleDatabase()
+    key = b"podquake-bench-chaos-shrink"
+    clock = Clock()
+    with replicaset_forgets_lost_pods(), hypothesis_as_in_campaigns():
+        start = find(
+            examples(base, min_faults=STEPS - 1),
+            fifty_and_fails,
+            settings=settings(hypothesis_settings(200), database=database),
+            database_key=key,
+        )
+        for entry in list(database.fetch(key)):
+            database.move(key, key + b".secondary", entry)
+        runs["count"] = 0
+        with clock.timing():
+            minimal = find(
+                examples(base, min_faults=0),
+                fails,
+                settings=settings(hypothesis_settings(10_000, (Phase.reuse, Phase.shrink)), database=database),
+                database_key=key,
+            )
+    return {"clock": clock, "runs": runs["count"], "start": start, "minimal": minimal}
+
+
+# === report =========================================================================================
+def met(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer examples (the shrink still starts from 50 faults)")
+    parser.add_argument("--examples", type=int, default=None, help="chaos examples to time (default 30; --quick 6)")
+    args = parser.parse_args()
+    count = args.examples or (6 if args.quick else 30)
+    baseline = 60 if args.quick else 300
+    base = base_scenario()
+    print(
+        f"example: Online Boutique ({len(base.manifests())} objects) on 10 nodes / 3 zones, {STEPS} faults of "
+        f"{len(DEFAULT_FAULT_KINDS)} kinds in {base.duration:g} s, then {base.quiet:g} quiet s; "
+        f"{len(base.suite())} properties (safety on every event)"
+    )
+    run_scenario(with_faults(base, (), 0))  # warm-up: imports, caches
+
+    one = time_examples(base, count)
+    print(f"\n1. one chaos example ({one['examples']:.0f} examples)                wall        cpu     target")
+    print(f"   median run_scenario (ms)              {one['median_ms']:10.1f} {one['median_cpu_ms']:10.1f}   <= {TARGET_MS:g}: "
+          f"{met(one['median_cpu_ms'] <= TARGET_MS)}")
+    print(f"   examples per second                   {one['per_second']:10.2f} {one['per_cpu_second']:10.2f}   >= {1000 / TARGET_MS:.0f}: "
+          f"{met(one['per_cpu_second'] >= 1000 / TARGET_MS)}")
+    print(f"   Hypothesis's share                    {one['share'] * 100:9.1f}% {one['share_cpu'] * 100:9.1f}%   <= {TARGET_SHARE:.0%}: "
+          f"{met(one['share_cpu'] <= TARGET_SHARE)}  ({one['hypothesis_cpu_ms']:.1f} ms CPU a example)")
+
+    compact, drawn = loop(examples(base), baseline, lambda scenario: None)
+    floor, empty = loop(st.just(None), baseline, lambda value: None)
+    machine, steps = time_state_machine(baseline)
+    print(f"\n2. Hypothesis alone, {STEPS} faults an example ({baseline} examples each)   wall ms    cpu ms")
+    print(f"   compact draw (the campaign's)         {compact.wall / drawn * 1e3:10.2f} {compact.cpu / drawn * 1e3:10.2f}")
+    print(f"   RuleBasedStateMachine, rule per step  {machine.wall / baseline * 1e3:10.2f} {machine.cpu / baseline * 1e3:10.2f}"
+          f"   ({steps:.1f} steps an example)")
+    print(f"   an example that draws nothing         {floor.wall / empty * 1e3:10.2f} {floor.cpu / empty * 1e3:10.2f}")
+    print(f"   rule per step / compact draw: {(machine.cpu / baseline) / (compact.cpu / drawn):.1f}x (CPU)")
+
+    shrink = time_shrink(base)
+    clock, minimal = shrink["clock"], shrink["minimal"]
+    print(f"\n3. shrinking a failing {STEPS}-fault example (seeded bug: a ReplicaSet that never replaces a lost pod)")
+    print(f"   {len(shrink['start'].faults)} faults -> {len(minimal.faults)} in {shrink['runs']} runs: {clock.wall:.1f} s wall, "
+          f"{clock.cpu:.1f} s CPU ({clock.cpu / max(1, shrink['runs']) * 1e3:.0f} ms CPU a run)   target <= {TARGET_SHRINK_S:g} s: "
+          f"{met(clock.cpu <= TARGET_SHRINK_S)}")
+    print(f"   minimal: {list(minimal.faults)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,32 @@
+"""Slow chaos tests (whole campaigns that shrink on the embedded sample shop) run only when asked.
+
+A test marked ``@pytest.mark.slow`` is skipped unless pytest gets ``--runslow`` (when this folder is
+on the command line: ``pytest tests/chaos --runslow``) or the environment has ``PODQUAKE_SLOW=1``
+(anywhere, the whole suite included).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+_HERE = Path(__file__).parent
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--runslow", action="store_true", default=False, help="also run the tests marked slow")
+
+
+def slow_wanted(config: pytest.Config) -> bool:
+    return bool(config.getoption("--runslow", default=False)) or os.environ.get("PODQUAKE_SLOW", "") not in ("", "0")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if slow_wanted(config):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --runslow or PODQUAKE_SLOW=1")
+    for item in items:
+        if "slow" in item.keywords and _HERE in Path(item.path).parents:
+            item.add_marker(skip)

@@ -1,0 +1,536 @@
+"""The ``podquake`` command, end to end: exit status, one-line errors, report folders, replay,
+re-rendering, workers, the shared real-world manifests, and interruption.
+
+Most tests call the click command in-process (``CliRunner``) on a tiny scenario (three nodes, one
+Deployment, two minutes of faults) whose examples cost a few milliseconds; a few run the installed
+command in a subprocess, as a user would, to check signals and the absence of tracebacks for real.
+"""
+
+from __future__ import annotations
+
+import doctest
+import json
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+from podquake.chaos import timeline_text, traffic_default
+from podquake.chaos.cli import campaign_base, cli
+from podquake.chaos.scenario_run import run_scenario
+from podquake.chaos.traffic_default import traffic_for
+from podquake.model.trace import Trace
+from podquake.model.traffic import External, Internal
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "manifests"
+SHARED_APPS = sorted(p.name for p in SHARED.glob("*.yaml")) if SHARED.is_dir() else []
+needs_shared = pytest.mark.skipif(not SHARED_APPS, reason=f"the shared manifests are not at {SHARED}")
+
+TINY = """\
+apiVersion: podquake/v1
+kind: Scenario
+metadata: {name: tiny}
+duration: 120
+quiet: 300
+cluster: {nodes: 3, zones: 3}
+workload:
+- apiVersion: apps/v1
+  kind: Deployment
+  metadata: {name: web}
+  spec:
+    replicas: 2
+    selector: {matchLabels: {app: web}}
+    template:
+      metadata: {labels: {app: web}}
+      spec:
+        containers:
+        - name: server
+          image: nginx
+          resources: {requests: {cpu: 100m, memory: 64Mi}}
+          readinessProbe: {httpGet: {path: /, port: 80}, periodSeconds: 5}
+properties: [no-overcommit, single-binding, schedulable-nodes-only, scheduler-contract, replicas-converge]
+"""
+
+ALIAS_BOMB = "a: &a [x,x,x,x,x,x,x,x,x,x]\n" + "".join(
+    f"{n}: &{n} [{', '.join(['*' + p] * 10)}]\n" for p, n in zip("abcde", "bcdef")
+)
+
+
+# === seeded scheduler bugs (MODULE:ATTR plug-ins) ===================================================
+class NoSuchNode:
+    """Answers a node that does not exist: every example breaks the scheduler contract."""
+
+    name = "no-such-node"
+
+    def schedule(self, pod: Any, cluster: Any) -> str | None:
+        return "nowhere"
+
+
+class IgnoresReadiness:
+    """Most free CPU, but NotReady and cordoned nodes too: fails only when a fault takes a node down."""
+
+    name = "ignores-readiness"
+
+    def schedule(self, pod: Any, cluster: Any) -> str | None:
+        best = None
+        for node in cluster.nodes:
+            free = node.allocatable.cpu_millis - node.requested.cpu_millis
+            if free >= pod.requests.cpu_millis and (best is None or free > best[0]):
+                best = (free, node.name)
+        return best[1] if best else None
+
+
+# === helpers =======================================================================================
+@pytest.fixture
+def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh working folder holding tiny.yaml (the default --out and .podquake/ land here too)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    return tmp_path
+
+
+def invoke(*args: str) -> Result:
+    """The command in-process; an unexpected exception fails the test with its traceback."""
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def assert_one_line_error(result: Result, *words: str) -> str:
+    """Exit 2, nothing on stdout, exactly one ``podquake: error:`` line on stderr holding ``words``."""
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("podquake: error: ")
+    assert "Traceback" not in lines[0]
+    for word in words:
+        assert word in lines[0]
+    return lines[0]
+
+
+def assert_no_report_left(folder: Path, name: str = "report") -> None:
+    assert not (folder / name).exists()
+    assert not list(folder.glob(f".{name}.partial-*")), "a staging folder was left behind"
+
+
+def record_of(folder: Path) -> dict[str, Any]:
+    return json.loads((folder / "report.json").read_text())
+
+
+def without_run_facts(record: dict[str, Any]) -> dict[str, Any]:
+    """The record without what depends on how it ran: the timing block and the worker count."""
+    data = {k: v for k, v in record.items() if k != "timing"}
+    data["settings"] = {k: v for k, v in record["settings"].items() if k != "workers"}
+    return data
+
+
+def verdict_lines(output: str) -> list[tuple[str, str]]:
+    """(property, status) of each ``PASSED|FAILED|UNKNOWN property...`` line ``podquake replay`` printed."""
+    found = []
+    for line in output.splitlines():
+        word, _, rest = line.partition(" ")
+        if word in ("PASSED", "FAILED", "UNKNOWN"):
+            found.append((rest.split(":")[0].split(" ")[0], word.lower()))
+    return found
+
+
+# === help and list ==================================================================================
+@pytest.mark.parametrize("command", [[], ["run"], ["replay"], ["report"], ["list"]])
+def test_every_command_has_help_with_examples(command: list[str]) -> None:
+    result = invoke(*command, "--help")
+    assert result.exit_code == 0
+    assert "Examples:" in result.stdout
+    assert "podquake" in result.stdout
+
+
+def test_run_help_names_every_documented_option() -> None:
+    text = invoke("run", "--help").stdout
+    for option in ("--manifests", "--scenario", "--scheduler", "--examples", "--seed", "--out", "--workers"):
+        assert option in text
+
+
+def test_bare_podquake_prints_its_help_and_exits_2() -> None:
+    result = invoke()
+    assert result.exit_code == 2
+    assert "Commands:" in result.stderr and "run" in result.stderr
+
+
+@pytest.mark.parametrize(("what", "expected"), [("schedulers", "default"), ("faults", "node-failure"), ("properties", "no-overcommit")])
+def test_list(what: str, expected: str) -> None:
+    result = invoke("list", what)
+    assert result.exit_code == 0
+    assert expected in result.stdout.split()
+
+
+# === bad input: exit 2, one line, nothing left behind ================================================
+FILES = {
+    "bomb.yaml": ALIAS_BOMB,
+    "malformed.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n data: 1\n",
+    "tagged.yaml": '!!python/object/apply:os.system ["echo pwned"]\n',
+    "negative.yaml": (
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: -1\n"
+        "  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n"
+        "    spec: {containers: [{name: c, image: x}]}\n"
+    ),
+    "quantity.yaml": (
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n"
+        "spec: {containers: [{name: c, image: x, resources: {requests: {cpu: 12x}}}]}\n"
+    ),
+    "configmap.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\n",
+    "dup/a.yaml": "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: x}]}\n",
+    "dup/b.yaml": "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: y}]}\n",
+    "empty/README.txt": "no manifests here\n",
+    "s-duration.yaml": "apiVersion: podquake/v1\nkind: Scenario\nduration: -5\n",
+    "s-fault.yaml": "apiVersion: podquake/v1\nkind: Scenario\nfaults: [{kind: meteor-strike, at: 10}]\n",
+    "s-field.yaml": "apiVersion: podquake/v1\nkind: Scenario\ncolour: red\n",
+    "s-cluster.yaml": "apiVersion: podquake/v1\nkind: Scenario\ncluster: {pools: [{name: w, count: 2, cpu: '-4'}]}\n",
+    "s-scheduler.yaml": "apiVersion: podquake/v1\nkind: Scenario\nscheduler: no-such-scheduler\n",
+    "s-bomb.yaml": "apiVersion: podquake/v1\nkind: Scenario\nmetadata: {name: x}\nworkload:\n- " + ALIAS_BOMB.replace("\n", "\n  "),
+}
+
+BAD_RUNS = [
+    (["--manifests", "missing.yaml"], ["missing.yaml", "--manifests", "no such file"]),
+    (["--manifests", "bomb.yaml"], ["bomb.yaml", "line 5", "alias bomb"]),
+    (["--manifests", "malformed.yaml"], ["malformed.yaml", "line 5", "invalid YAML"]),
+    (["--manifests", "tagged.yaml"], ["tagged.yaml", "tag"]),
+    (["--manifests", "negative.yaml"], ["negative.yaml", "Deployment web", "spec.replicas", "negative"]),
+    (["--manifests", "quantity.yaml"], ["quantity.yaml", "resources.requests.cpu", "12x"]),
+    (["--manifests", "configmap.yaml"], ["configmap.yaml", "--manifests", "no workload"]),
+    (["--manifests", "dup"], ["b.yaml", "metadata.name", "defined twice", "a.yaml"]),
+    (["--manifests", "empty"], ["empty", "no .yaml"]),
+    (["--scenario", "missing.yaml"], ["missing.yaml", "no such scenario file"]),
+    (["--scenario", "s-duration.yaml"], ["s-duration.yaml", "duration", "-5"]),
+    (["--scenario", "s-fault.yaml"], ["s-fault.yaml", "faults[0].kind", "meteor-strike"]),
+    (["--scenario", "s-field.yaml"], ["s-field.yaml", "colour"]),
+    (["--scenario", "s-cluster.yaml"], ["s-cluster.yaml", "cluster.pools[0]", "-4"]),
+    (["--scenario", "s-scheduler.yaml"], ["s-scheduler.yaml", "scheduler", "no-such-scheduler"]),
+    (["--scenario", "s-bomb.yaml"], ["s-bomb.yaml", "alias bomb"]),
+    (["--scheduler", "no-such-scheduler"], ["--scheduler", "unknown scheduler 'no-such-scheduler'"]),
+    (["--scheduler", "os:no_such_attr"], ["--scheduler", "no_such_attr"]),
+    (["--scheduler", "no_such_module_xyz:Sched"], ["--scheduler", "no_such_module_xyz"]),
+    (["--properties", "no-overcommit,no-such-property"], ["--properties", "no-such-property"]),
+    (["--properties", ","], ["--properties", "no ids"]),
+    (["--faults", "node-failure,meteor-strike"], ["--faults", "meteor-strike"]),
+    (["--examples", "0"], ["--examples", "0"]),
+    (["--examples", "many"], ["--examples", "many"]),
+    (["--workers", "0"], ["--workers"]),
+    (["--max-faults", "-1"], ["--max-faults"]),
+    (["--seed", "-3"], ["--seed"]),
+    (["--no-such-option"], ["--no-such-option"]),
+]
+
+
+@pytest.fixture
+def bad_files(here: Path) -> Path:
+    for name, text in FILES.items():
+        (here / name).parent.mkdir(exist_ok=True)
+        (here / name).write_text(text)
+    return here
+
+
+@pytest.mark.parametrize(("args", "words"), BAD_RUNS, ids=[" ".join(a) for a, _ in BAD_RUNS])
+def test_bad_input_is_one_line_exit_2_and_no_report(bad_files: Path, args: list[str], words: list[str]) -> None:
+    result = invoke("run", *args, "--out", "report")
+    assert_one_line_error(result, *words)
+    assert_no_report_left(bad_files)
+    assert not (bad_files / ".podquake").exists()
+
+
+def test_an_out_path_that_is_a_file_is_refused_and_kept(here: Path) -> None:
+    (here / "taken").write_text("mine\n")
+    assert_one_line_error(invoke("run", "--scenario", "tiny.yaml", "--out", "taken"), "taken", "--out", "not a folder")
+    assert (here / "taken").read_text() == "mine\n"
+
+
+def test_an_out_folder_holding_other_files_is_refused_and_kept(here: Path) -> None:
+    (here / "mine").mkdir()
+    (here / "mine" / "notes.txt").write_text("keep me\n")
+    assert_one_line_error(invoke("run", "--scenario", "tiny.yaml", "--out", "mine"), "mine", "--out", "not part of a podquake report")
+    assert sorted(p.name for p in (here / "mine").iterdir()) == ["notes.txt"]
+
+
+def test_an_out_path_under_a_file_is_refused(here: Path) -> None:
+    (here / "taken").write_text("mine\n")
+    assert_one_line_error(invoke("run", "--scenario", "tiny.yaml", "--out", "taken/report"), "taken/report", "--out", "not a writable folder")
+
+
+def test_replay_and_report_refuse_bad_input_in_one_line(bad_files: Path) -> None:
+    assert_one_line_error(invoke("replay", "missing.yaml"), "missing.yaml", "no such scenario file")
+    assert_one_line_error(invoke("replay", "s-bomb.yaml"), "s-bomb.yaml", "alias bomb")
+    assert_one_line_error(invoke("report", "missing.json"), "missing.json")
+    (bad_files / "broken.json").write_text('{"schema": ')
+    assert_one_line_error(invoke("report", "broken.json", "--out", "report"), "broken.json", "JSON")
+    assert_no_report_left(bad_files)
+
+
+def test_bad_input_from_the_installed_command_has_no_traceback(bad_files: Path) -> None:
+    """The same, for real: a subprocess running ``python -m podquake.chaos`` on an alias bomb."""
+    done = subprocess.run(
+        [sys.executable, "-m", "podquake.chaos", "run", "--manifests", "bomb.yaml", "--out", "report"],
+        cwd=bad_files, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("podquake: error: bomb.yaml: ")
+    assert_no_report_left(bad_files)
+
+
+# === runs that work: exit 0 and 1, the report folder, replay, report ==================================
+def test_a_passing_campaign_exits_0_and_writes_the_report(here: Path) -> None:
+    result = invoke("run", "--scenario", "tiny.yaml", "--examples", "6", "--out", "report")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (here / "report").iterdir()) == ["index.html", "junit.xml", "report.json", "summary.md"]
+    record = record_of(here / "report")
+    assert record["status"] == "passed" and record["counts"]["examples"] == 6
+    assert record["settings"]["scenario"] == "tiny.yaml"
+    assert "examples/s" in result.stdout
+    assert result.stderr.startswith("podquake: 6 examples of tiny.yaml (seed 0, scheduler default, 1 worker) -> report/")
+    assert_no_report_left(here, "nothing-else")
+
+
+def test_the_embedded_default_runs_with_no_options(here: Path) -> None:
+    result = invoke("run", "--examples", "2")
+    assert result.exit_code == 0, result.output
+    record = record_of(here / "podquake-report")
+    assert record["status"] == "passed"
+    assert record["settings"]["manifests"] is None and record["settings"]["scenario"] is None
+    assert len(record["properties"]) >= 10
+
+
+FAILING = ["--scenario", "tiny.yaml", "--scheduler", f"{__name__}:NoSuchNode", "--properties", "no-overcommit,scheduler-contract"]
+
+
+@pytest.fixture(scope="module")
+def failing_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A campaign whose scheduler answers a node that does not exist: exit 1, one counterexample.
+    Run once for the module (rendering a counterexample's plots takes seconds); tests copy it to change it."""
+    folder = tmp_path_factory.mktemp("failing")
+    (folder / "tiny.yaml").write_text(TINY)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)
+        result = invoke("run", *FAILING, "--examples", "3", "--shrink-runs", "10", "--out", "report")
+    assert result.exit_code == 1, result.output
+    return folder / "report"
+
+
+def test_a_violation_exits_1_with_a_replayable_counterexample(failing_run: Path) -> None:
+    record = record_of(failing_run)
+    assert record["status"] == "failed"
+    assert {p["id"]: p["status"] for p in record["properties"]} == {"no-overcommit": "passed", "scheduler-contract": "failed"}
+    assert [c["property"] for c in record["counterexamples"]] == ["scheduler-contract"]
+    counterexample = record["counterexamples"][0]
+    assert counterexample["faults"] == []  # shrunk: no fault is needed to break this contract
+    replayed = invoke("replay", str(failing_run / counterexample["file"]))
+    assert replayed.exit_code == 1
+    assert verdict_lines(replayed.stdout) == [(v["property"], v["status"]) for v in counterexample["verdicts"]]
+    assert "scheduler no-such-node broke its contract" in replayed.stdout  # the timeline
+
+
+def test_the_found_counterexamples_are_kept_for_the_next_campaign(failing_run: Path) -> None:
+    kept = sorted(p.read_text() for p in (failing_run.parent / ".podquake" / "counterexamples").glob("*/*.yaml"))
+    assert kept == sorted(p.read_text() for p in failing_run.glob("counterexample-*.yaml"))
+
+
+def test_replay_prints_the_timeline_and_writes_the_trace_it_judged(here: Path) -> None:
+    scenario = TINY + "faults: [{kind: node-failure, node: 0, at: 30, duration: 60}]\n"
+    (here / "failure.yaml").write_text(scenario)
+    result = invoke("replay", "failure.yaml", "--trace", "run.jsonl")
+    assert result.exit_code == 0, result.output
+    assert verdict_lines(result.stdout) == [
+        (i, "passed") for i in ("no-overcommit", "single-binding", "schedulable-nodes-only", "scheduler-contract", "replicas-converge")
+    ]
+    assert "+30s  fault   NodeFailure" in result.stdout and "healed" in result.stdout
+    events = Trace.from_jsonl((here / "run.jsonl").read_text()).events
+    assert events and events == run_scenario(campaign_base("failure.yaml")).trace.events
+
+
+def test_report_rerenders_the_same_files_byte_for_byte(failing_run: Path, tmp_path: Path) -> None:
+    original = {p.name: p.read_bytes() for p in failing_run.iterdir()}
+    result = invoke("report", str(failing_run / "report.json"), "--out", str(tmp_path / "again"))
+    assert result.exit_code == 1  # the record holds a violation
+    assert {p.name: p.read_bytes() for p in (tmp_path / "again").iterdir()} == original
+
+
+def test_the_report_command_will_not_replace_a_folder_of_other_files(failing_run: Path, tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("keep me\n")
+    assert_one_line_error(invoke("report", str(failing_run / "report.json"), "--out", str(tmp_path)), "--out")
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_a_second_run_replaces_an_old_report_whole(here: Path) -> None:
+    assert invoke("run", "--scenario", "tiny.yaml", "--examples", "2", "--out", "report", "--seed", "1").exit_code == 0
+    assert invoke("run", "--scenario", "tiny.yaml", "--examples", "3", "--out", "report", "--seed", "2").exit_code == 0
+    assert record_of(here / "report")["seed"] == 2
+    assert sorted(p.name for p in here.iterdir()) == ["report", "tiny.yaml"]
+
+
+def test_workers_do_not_change_the_report(here: Path) -> None:
+    """30 examples are two chunks, so two workers really split them; only timing and the worker count differ."""
+    common = ["--scenario", "tiny.yaml", "--examples", "30", "--no-database", "--seed", "3"]
+    assert invoke("run", *common, "--workers", "1", "--out", "one").exit_code == 0
+    assert invoke("run", *common, "--workers", "2", "--out", "two").exit_code == 0
+    one, two = record_of(here / "one"), record_of(here / "two")
+    assert (one["settings"]["workers"], two["settings"]["workers"]) == (1, 2)
+    assert without_run_facts(one) == without_run_facts(two)
+
+
+def test_workers_do_not_change_the_failures_found() -> None:
+    """The same with failures to shrink: the run records (report.json as the command writes it) agree."""
+    from podquake.chaos.campaign import CampaignSettings, run_campaign
+    from podquake.chaos.record import campaign_record
+    from podquake.chaos.scenario import load_scenario
+
+    base = replace(load_scenario(TINY), scheduler=f"{__name__}:IgnoresReadiness")
+    records = []
+    for workers in (1, 2):
+        settings = CampaignSettings(base=base, examples=12, chunk=4, workers=workers, seed=3, shrink_runs=3, database=None)
+        record, files = campaign_record(run_campaign(settings), started="-", scheduler="ignores-readiness")
+        records.append((without_run_facts(record), files))
+    assert records[0] == records[1]
+    assert records[0][0]["status"] == "failed" and records[0][1], "the seed should find the seeded bug"
+
+
+# === the shared real-world manifests ==========================================================================
+ENTRY_TRAFFIC = {
+    "bank-of-anthos.yaml": ["default/frontend"],
+    "online-boutique.yaml": ["default/frontend-external"],
+    "sock-shop.yaml": ["sock-shop/front-end"],
+}
+
+
+@needs_shared
+@pytest.mark.parametrize("app", SHARED_APPS)
+def test_traffic_for_a_shared_app_enters_where_its_users_would(app: str) -> None:
+    generators = traffic_for(campaign_base(manifests=str(SHARED / app)))
+    if app in ENTRY_TRAFFIC:  # a LoadBalancer or NodePort Service: external clients
+        assert [g.service for g in generators] == ENTRY_TRAFFIC[app]
+        assert all(isinstance(g.entry, External) for g in generators)
+    else:  # bookinfo has only ClusterIP Services: in-cluster clients call each of them
+        assert [g.service for g in generators] == ["default/details", "default/ratings", "default/reviews", "default/productpage"]
+        assert all(g.entry == Internal(node="worker-1") for g in generators)
+    assert all(g.shape.rate(0.0) > 0 for g in generators)
+
+
+@needs_shared
+@pytest.mark.parametrize("app", SHARED_APPS)
+def test_a_shared_app_fits_the_default_cluster_and_becomes_ready(app: str) -> None:
+    """No faults, five minutes: every pod bound and every Deployment and StatefulSet fully ready
+    (sock-shop's readiness probes wait 180 s before their first check)."""
+    scenario = replace(campaign_base(manifests=str(SHARED / app)), duration=60.0, quiet=240.0)
+    run = run_scenario(scenario)
+    assert not run.sim.state.unbound_pods
+    for manifest in scenario.manifests():
+        if manifest.kind in ("Deployment", "StatefulSet"):
+            status = run.sim.workload_status(manifest.kind, manifest.namespace, manifest.name)
+            assert status.converged, (manifest.key, status)
+    assert run.ok, [v.line() for v in run.failed]
+
+
+@needs_shared
+@pytest.mark.parametrize("app", SHARED_APPS)
+def test_a_tiny_campaign_on_each_shared_app(here: Path, app: str) -> None:
+    result = invoke("run", "--manifests", str(SHARED / app), "--examples", "2", "--max-faults", "2", "--out", "report", "--no-database")
+    assert result.exit_code == 0, result.output
+    record = record_of(here / "report")
+    assert record["settings"]["manifests"] == str(SHARED / app)
+    assert record["counts"]["examples"] == 2
+
+
+@needs_shared
+def test_the_shared_folder_as_a_whole_is_refused_cleanly(here: Path) -> None:
+    """online-boutique and bank-of-anthos both define Deployment default/frontend."""
+    line = assert_one_line_error(invoke("run", "--manifests", str(SHARED), "--out", "report"), "defined twice", "metadata.name")
+    assert "online-boutique.yaml" in line and "bank-of-anthos.yaml" in line
+    assert_no_report_left(here)
+
+
+# === interruption ============================================================================================
+def _start(folder: Path, *args: str) -> subprocess.Popen[str]:
+    """``podquake run`` in a subprocess, returned once its campaign has started (its first stderr line)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "podquake.chaos", "run", *args],
+        cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
+    assert process.stderr is not None
+    header = process.stderr.readline()
+    assert header.startswith("podquake: "), header
+    return process
+
+
+def test_sigterm_writes_a_partial_report(here: Path) -> None:
+    process = _start(here, "--scenario", "tiny.yaml", "--examples", "100000", "--out", "report", "--no-database")
+    try:
+        process.wait(timeout=2)  # let it run a few seconds; it cannot finish 100,000 examples
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGTERM, err
+    record = record_of(here / "report")
+    assert record["interrupted"] is True and record["status"] == "interrupted"
+    assert 0 < record["counts"]["examples"] < 100000
+    assert "interrupted" in err and "Traceback" not in err
+    assert_no_report_left(here, "nothing-else")
+
+
+@pytest.mark.slow
+def test_ctrl_c_with_workers_keeps_the_failures_found(here: Path) -> None:
+    """SIGINT to a two-worker campaign: the workers stop, and the violation they found is reported."""
+    process = _start(
+        here, *FAILING, "--examples", "100000", "--workers", "2", "--out", "report", "--no-database",
+    )
+    try:
+        process.wait(timeout=3)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 1, err  # a violation outranks the interruption
+    record = record_of(here / "report")
+    assert record["interrupted"] is True and record["status"] == "failed"
+    assert [c["property"] for c in record["counterexamples"]] == ["scheduler-contract"]
+    assert record["counts"]["examples"] > 0
+    assert (here / "report" / "counterexample-1.yaml").is_file()
+    assert "Traceback" not in err
+
+
+def test_a_campaign_interrupted_before_any_example_says_unknown(here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C at once: the report says nothing was judged (not that everything held), exit 130."""
+    from podquake.chaos import campaign
+
+    def interrupted(*_args: Any, **_kwargs: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(campaign, "run_scenario", interrupted)
+    result = invoke("run", "--scenario", "tiny.yaml", "--examples", "5", "--out", "report", "--no-database")
+    assert result.exit_code == 128 + signal.SIGINT
+    record = record_of(here / "report")
+    assert record["status"] == "interrupted" and record["counts"]["examples"] == 0
+    assert {p["status"] for p in record["properties"]} == {"unknown"}
+
+
+def test_a_passing_run_writes_nothing_but_its_report(here: Path) -> None:
+    """No .hypothesis/ folder, no staging folder, no .podquake/ (nothing failed, so nothing to keep)."""
+    assert invoke("run", "--scenario", "tiny.yaml", "--examples", "2", "--out", "report").exit_code == 0
+    assert sorted(p.name for p in here.iterdir()) == ["report", "tiny.yaml"]
+
+
+def test_stop_campaign_stops_after_the_examples_in_progress_and_resets() -> None:
+    """What the command's signal handler calls: the campaign returns what it found, marked interrupted."""
+    from podquake.chaos.campaign import CampaignSettings, run_campaign, stop_campaign
+    from podquake.chaos.scenario import load_scenario
+
+    settings = CampaignSettings(base=load_scenario(TINY), examples=20, chunk=4, database=None)
+    stopped = run_campaign(settings, progress=lambda _n: stop_campaign())  # asked to stop as chunk 0 ends
+    assert stopped.interrupted and stopped.examples == 4
+    again = run_campaign(replace(settings, examples=6))
+    assert not again.interrupted and again.examples == 6
+
+
+@pytest.mark.parametrize("module", [traffic_default, timeline_text], ids=lambda m: m.__name__)
+def test_doctests(module: Any) -> None:
+    result = doctest.testmod(module)
+    assert result.failed == 0 and result.attempted > 0
