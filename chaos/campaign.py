@@ -187,10 +187,21 @@ def _steer(result: ScenarioResult) -> None:
     state = result.sim.state
     target(float(len(state.unbound_pods)), label="pending pods at the end")
     failed = 0.0
+    unready = 0.0  # seconds pods spent not Ready after having been Ready: how hard the faults bit
+    lost_at: dict[str, float] = {}
     for event in result.trace.events if result.trace.keep else ():
         if isinstance(event, ev.TrafficWindow):
             failed += event.totals[2]
+        elif isinstance(event, ev.PodReadyChanged):
+            if event.ready:
+                unready += event.t - lost_at.pop(event.pod, event.t)
+            else:
+                lost_at[event.pod] = event.t
+        elif isinstance(event, ev.PodDeleted) and event.pod in lost_at:
+            unready += event.t - lost_at.pop(event.pod)
+    unready += sum(result.end - t for t in lost_at.values())
     target(failed, label="failed requests")
+    target(unready, label="pod-seconds not Ready")
 
 
 def _stored(settings: CampaignSettings) -> list[Scenario]:
@@ -289,6 +300,14 @@ def run_chunk(settings: CampaignSettings, index: int, size: int, replay_first: S
     chosen: dict[str, tuple[Scenario, list[Verdict], bool]] = {}
     if shrunk_property is not None and shrunk_property in last_failing:
         chosen[shrunk_property] = (*last_failing[shrunk_property], settings.shrink)
+        # The shrunk example often breaks other properties too: it stands for them as well when it
+        # is smaller than their own (unshrunk) first failure.
+        small, small_verdicts = last_failing[shrunk_property]
+        for verdict in small_verdicts:
+            other = verdict.property
+            if verdict.status == FAILED and other != shrunk_property and other in first_failing:
+                if len(small.faults) <= len(first_failing[other][0].faults):
+                    chosen[other] = (small, small_verdicts, settings.shrink)
     for property_id, (scenario, verdicts) in first_failing.items():
         chosen.setdefault(property_id, (scenario, verdicts, False))
     for property_id, (scenario, verdicts, shrunk) in chosen.items():
