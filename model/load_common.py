@@ -29,7 +29,9 @@ Service that had traffic: per endpoint the requests offered, served and failed a
 latency; the totals, with ``offered == served + failed + queued delta`` (fluid requests are
 fractional); the failures by reason. Windows with no traffic and nothing queued are left out. In the
 fluid mode a Service whose rates, plans and pods' modes did not change over its last two windows
-gets its last window emitted again instead of recomputed: the same numbers, for less work.
+gets its last window emitted again instead of recomputed, and a Service with one generator whose
+pods are all cool gets its window computed as it is emitted rather than counted into rows first:
+the same numbers, for less work (:mod:`podquake.model.load_fluid`).
 
 
 The modes themselves: :mod:`podquake.model.load_fluid` and :mod:`podquake.model.load_request`.
@@ -40,7 +42,6 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 import random
-from collections import deque
 from dataclasses import dataclass
 from math import floor
 from typing import TYPE_CHECKING, Any
@@ -126,16 +127,16 @@ class Serving:
 
 class _Acc:
     """One Service's counts in the current window. ``endpoints``: pod key -> [offered, served,
-    failed, latency sum of the served]."""
+    failed, latency sum of the served] (the request mode fills in offered when the window closes)."""
 
-    __slots__ = ("endpoints", "failures", "unrouted", "queued", "queued_start", "last", "last_end")
+    __slots__ = ("service", "endpoints", "failures", "unrouted", "queued_start", "last", "last_end")
 
-    def __init__(self) -> None:
+    def __init__(self, service: str) -> None:
+        self.service = service
         self.endpoints: dict[str, list[float]] = {}
         self.failures: dict[str, float] = {}
         self.unrouted = 0.0
-        self.queued = 0.0  # now (request mode keeps it; fluid mode sums it at the window's end)
-        self.queued_start = 0.0
+        self.queued_start = 0.0  # requests waiting when the window began
         self.last: tuple[Any, ...] | None = None  # the last window's event fields after start, and totals
         self.last_end = -1.0  # when that window ended
 
@@ -154,7 +155,7 @@ class _Server:
 
     __slots__ = ("uid", "key", "node", "endpoint", "cores", "capacity", "service_time", "limit",
                  "max_wait", "flows", "queue", "mode", "served", "window", "previous", "since", "busy_until",
-                 "pending")  # fmt: skip
+                 "pending", "acc", "shared")  # fmt: skip
 
     def __init__(self, endpoint: Endpoint, spec: PodSpec, serving: Serving, now: float) -> None:
         self.uid = endpoint.pod_uid
@@ -174,7 +175,13 @@ class _Server:
         self.previous = 0.0  # requests served in window number ``window - 1``
         self.since = now
         self.busy_until = 0.0  # request mode
-        self.pending: deque[tuple[float, float, _Acc, str]] = deque()  # request mode: (done, arrival, acc, entry node)
+        #: Request mode: the requests in the pod's queue, in order: ``(done, latency)`` for the pod's
+        #: first Service (``acc``; tuples of floats, which the garbage collector stops tracking),
+        #: ``(done, latency, acc)`` for another, ``(done, latency, acc, entry node)`` when the proxy
+        #: counts connections (IPVS lc).
+        self.pending: list[tuple[Any, ...]] = []
+        self.acc: _Acc | None = None  # request mode: the Service whose requests the pod took first
+        self.shared = False  # request mode: it took requests of another Service too
 
 
 class _LoadModel(ABC):
@@ -344,7 +351,7 @@ class _LoadModel(ABC):
     def _acc(self, service: str) -> _Acc:
         acc = self._accs.get(service)
         if acc is None:
-            acc = self._accs[service] = _Acc()
+            acc = self._accs[service] = _Acc(service)
             self.totals.setdefault(service, [0.0, 0.0, 0.0])
         return acc
 
@@ -352,38 +359,45 @@ class _LoadModel(ABC):
     def _queued_by_service(self) -> dict[str, float]:
         """Requests waiting in pod queues now, by Service."""
 
-    def _close_window(self, now: float, steady: dict[str, Any] | None = None) -> None:
+    def _close_window(self, now: float, steady: dict[str, Any] | None = None, direct: dict[str, Any] | None = None) -> None:
         """Emit the window ``[window_start, now)`` of every Service, roll the CPU usage. The Services
-        in ``steady`` had exactly the traffic of their previous window: it is emitted again."""
+        in ``steady`` had exactly the traffic of their previous window: it is emitted again. Those in
+        ``direct`` have their endpoint rows computed by :meth:`_direct_rows` (the mode's shortcut for
+        a simple window), the others from what was counted in their rows."""
         start = self.window_start
         queued_now = self._queued_by_service()
         record = self.state.record_traffic_window
         window = ev.TrafficWindow
+        all_totals = self.totals
         for service, acc in self._accs.items():
             if steady and service in steady:
                 totals_row, per_endpoint, failures_row, offered, served, failed = acc.last  # type: ignore[misc]
                 record(window(now, service, start, totals_row, per_endpoint, failures_row))
-                totals = self.totals[service]
+                totals = all_totals[service]
                 totals[0] += offered
                 totals[1] += served
                 totals[2] += failed
                 acc.last_end = now
                 continue
-            queued = queued_now.get(service, 0.0)
+            queued = queued_now.get(service, 0.0) if queued_now else 0.0
             rows = acc.endpoints
-            per_endpoint = []
-            offered = acc.unrouted
-            served = 0.0
-            for key in sorted(rows) if len(rows) > 1 else rows:
-                o, s, f, latency = rows[key]
-                if o == 0.0 and s == 0.0 and f == 0.0:  # a pod whose queue held on, idle
-                    continue
-                per_endpoint.append((
-                    key, floor(o * 1e3 + 0.5) / 1e3, floor(s * 1e3 + 0.5) / 1e3, floor(f * 1e3 + 0.5) / 1e3,
-                    floor(latency / s * 1e6 + 0.5) / 1e6 if s > 0.0 else 0.0,
-                ))  # fmt: skip
-                offered += o
-                served += s
+            item = direct.get(service) if direct else None
+            if item is not None:
+                per_endpoint, offered, served = self._direct_rows(item, now)
+            else:
+                per_endpoint = []
+                offered = acc.unrouted
+                served = 0.0
+                for key in sorted(rows) if len(rows) > 1 else rows:
+                    o, s, f, latency = rows[key]
+                    if o == 0.0 and s == 0.0 and f == 0.0:  # a pod whose queue held on, idle
+                        continue
+                    per_endpoint.append((
+                        key, floor(o * 1e3 + 0.5) / 1e3, floor(s * 1e3 + 0.5) / 1e3, floor(f * 1e3 + 0.5) / 1e3,
+                        floor(latency / s * 1e6 + 0.5) / 1e6 if s > 0.0 else 0.0,
+                    ))  # fmt: skip
+                    offered += o
+                    served += s
             failures = acc.failures
             failed = sum(failures.values()) if failures else 0.0
             if offered == 0.0 and served == 0.0 and failed == 0.0 and queued == 0.0 and acc.queued_start == 0.0:
@@ -391,19 +405,27 @@ class _LoadModel(ABC):
                     acc.endpoints = {}
                 acc.last = None
                 continue
-            totals = self.totals[service]
+            totals = all_totals[service]
             totals[0] += offered
             totals[1] += served
             totals[2] += failed
-            totals_row = (_milli(offered), _milli(served), _milli(failed), _milli(queued))
-            failures_row = tuple([(r, _milli(c)) for r, c in failures.items()]) if failures else ()
+            # _milli, written out (0 rounds to 0; equal numbers round alike)
+            offered_row = floor(offered * 1e3 + 0.5) / 1e3
+            totals_row = (
+                offered_row, offered_row if served == offered else floor(served * 1e3 + 0.5) / 1e3,
+                floor(failed * 1e3 + 0.5) / 1e3 if failed else 0.0, floor(queued * 1e3 + 0.5) / 1e3 if queued else 0.0,
+            )  # fmt: skip
+            if failures:
+                failures_row = tuple([(r, _milli(c)) for r, c in failures.items()])
+                acc.failures = {}
+            else:
+                failures_row = ()
             endpoints_row = tuple(per_endpoint)
             record(window(now, service, start, totals_row, endpoints_row, failures_row))
             acc.last = (totals_row, endpoints_row, failures_row, offered, served, failed)
             acc.last_end = now
-            acc.endpoints = {}
-            if failures:
-                acc.failures = {}
+            if rows:
+                acc.endpoints = {}
             acc.unrouted = 0.0
             acc.queued_start = queued
         self._window_index += 1
@@ -413,6 +435,11 @@ class _LoadModel(ABC):
             for uid, server in list(self._servers.items()):
                 if server.window < index - 1 and not server.flows and not server.queue and not server.pending:
                     del self._servers[uid]
+
+    def _direct_rows(self, item: Any, now: float) -> tuple[list[tuple[Any, ...]], float, float]:
+        """A Service's window rows computed directly (``per_endpoint``, offered, served), for the
+        ``direct`` Services of :meth:`_close_window`; a mode that names none needs none."""
+        raise TypeError(f"{type(self).__name__} computes no window directly")
 
     # --- entry -----------------------------------------------------------------------------------------
     def _service_object(self, service: str) -> Service | None:

@@ -25,11 +25,20 @@ at the next tick boundary. Latency: ``1 / capacity`` of service plus the waiting
 over capacity for a hot pod (the mean of the tick's start and end), ``queue_limit / capacity`` for a
 full one, and for a cool one the M/D/1 mean wait ``rho / (2 capacity (1 - rho))`` at its mean
 utilization ``rho`` over the segment (capped at the full queue's).
+
+**Closing a window, cheaply** (one :class:`~podquake.model.trace.TrafficWindow` per Service every
+window is most of the work with 1,000 Services): a *steady* Service (rates, plan and pods' modes
+unchanged over its last two windows) gets its last window again; a *direct* one (the only generator
+of its Service, a plan with no dead endpoint or failure before one, every pod cool and taking only
+this traffic, nothing counted yet in the window) gets its rows computed as the window is emitted,
+with the arithmetic of the general path (segment flush, then rounding) in the same order, so the
+trace is the same to the bit (the tests switch both shortcuts off and compare).
 """
 
 from __future__ import annotations
 
 import zlib
+from math import floor
 from typing import TYPE_CHECKING, Any
 
 from podquake.model import trace as ev
@@ -57,22 +66,34 @@ under capacity until the window ends: capacity served, the rest dropped, summed 
 (anything else: stepped every tick)."""
 
 
+def _first(item: tuple[Any, ...]) -> Any:
+    return item[0]
+
+
 class _Flow:
     """One generator's traffic in the fluid mode: its current plan (where its rate goes) and the
     segment of time not yet accounted for."""
 
-    __slots__ = ("index", "generator", "service", "shape", "clients", "acc", "seg_start", "entries", "dead",
-                 "unrouted", "peak", "low", "sticky", "hashes", "pods", "changed")  # fmt: skip
+    __slots__ = ("index", "generator", "service", "shape", "constant", "rate", "clients", "acc", "seg_start", "entries",
+                 "by_key", "uniform", "cool", "dead", "unrouted", "peak", "low", "sticky", "hashes", "pods", "changed")  # fmt: skip
 
     def __init__(self, index: int, traffic: Traffic, acc: _Acc, now: float) -> None:
         self.index = index
         self.generator = traffic.generators[index]
         self.service = self.generator.service
         self.shape = traffic.shapes[index]
+        self.constant = self.shape.constant
+        self.rate = self.shape.rate(now) if self.constant else -1.0  # a constant shape's rate
         self.clients = traffic.clients[index]
         self.acc = acc
         self.seg_start = now
         self.entries: list[tuple[_Server, float]] = []
+        #: The entries as ``(pod key, server, share)`` in pod key order, when the plan is simple enough
+        #: for a window to be computed directly (no dead endpoint, no failure before one, one server
+        #: per pod key); else None.
+        self.by_key: tuple[tuple[str, _Server, float], ...] | None = None
+        self.uniform = False  # by_key's endpoints all get the same share and serve alike
+        self.cool: bool | None = None  # every pod of by_key cool and taking only this flow (None: not known)
         self.dead: list[tuple[str, float, str]] = []  # (pod key, share, reason)
         self.unrouted: list[tuple[str, float]] = []  # (reason, share)
         self.peak = 0.0  # bounds of the rate until the window's end
@@ -90,6 +111,8 @@ class FluidLoad(FluidRouting, _LoadModel):
     default_tick = 1.0
     #: Emit a steady Service's window again rather than recompute it (same result; off in a test).
     reuse_steady_windows = True
+    #: Compute a simple window as it is emitted rather than count it into rows (same result; off in a test).
+    direct_windows = True
     #: Step every pod every tick, as a model without cool and full pods would (the reference the lazy
     #: accounting is checked against in the tests, and the benchmark's baseline; same requests).
     tick_every_pod = False
@@ -128,6 +151,8 @@ class FluidLoad(FluidRouting, _LoadModel):
         if index < len(self._flows):
             flow = self._flows[index]
             flow.shape = self.traffic.shapes[index]  # a spike: it starts at a tick boundary >= now
+            flow.constant = flow.shape.constant
+            flow.rate = flow.shape.rate(now) if flow.constant else -1.0
             flow.changed = now
         else:
             flow = _Flow(index, self.traffic, self._acc(self.traffic.generators[index].service), now)
@@ -183,64 +208,192 @@ class FluidLoad(FluidRouting, _LoadModel):
         if self._hot:
             self._step_hot(now)
 
-    def _close_window(self, now: float, steady: dict[str, Any] | None = None) -> None:
-        steady = self._steady(now)
+    def _close_window(self, now: float, steady: dict[str, Any] | None = None, direct: dict[str, Any] | None = None) -> None:
+        start = self.window_start
+        reuse = self.reuse_steady_windows and not self.tick_every_pod
+        shortcut = self.direct_windows
+        since = start - self.window
+        settled = since + _EPS
+        previous = self._window_index - 1
+        steady = {}
+        direct = {}
+        by_service = self._by_service
         for flow in self._flows:
-            if flow.service in steady:
-                flow.seg_start = now
-                for server, _share in flow.entries:
-                    server.window += 1  # it served in this window what it served in the last one
+            service = flow.service
+            group = by_service[service]
+            if len(group) != 1:  # several flows: decided for the Service, at its first flow
+                if service not in steady and (not reuse or flow is not group[0] or not self._steady(group, now)):
+                    self._flush(flow, now)
+                    continue
+                steady[service] = None
             else:
+                acc = flow.acc
+                # _steady_flow, written out for the only flow of a Service
+                if (
+                    reuse and acc.last is not None and acc.last_end == start and flow.seg_start == start
+                    and flow.changed <= settled
+                    and (flow.constant or (flow.peak == flow.low and self._flat(flow, since, now)))
+                ):  # fmt: skip
+                    for server, _share in flow.entries:
+                        if server.mode == HOT or server.window != previous or len(server.flows) != 1:
+                            break
+                    else:
+                        steady[service] = None
+                        flow.seg_start = now
+                        for server, _share in flow.entries:
+                            server.window += 1  # it served in this window what it served in the last one
+                        continue
+                # direct: nothing counted yet this window, a simple plan (see _Flow.by_key) of cool
+                # pods that take no other flow: its rows are computed as the window is emitted
+                by_key = flow.by_key
+                if (
+                    shortcut and by_key is not None and flow.seg_start < now
+                    and not acc.endpoints and not acc.failures and acc.unrouted == 0.0
+                ):  # fmt: skip
+                    cool = flow.cool
+                    if cool is None:
+                        cool = flow.cool = self._all_cool(by_key)
+                    if cool:
+                        direct[service] = flow
+                        continue
                 self._flush(flow, now)
-        super()._close_window(now, steady)
+                continue
+            flow.seg_start = now
+            for server, _share in flow.entries:
+                server.window += 1  # it served in this window what it served in the last one
+        super()._close_window(now, steady, direct)
         end = now + self.window
         self._revalidate()
         again: dict[_Server, None] = {}
         for flow in self._flows:
-            shape = flow.shape
-            if shape.constant and flow.peak == flow.low == shape.rate(now):
+            if flow.constant and flow.peak == flow.low == flow.rate:
                 continue
-            peak, low = shape.peak(now, end), shape.low(now, end)
+            low, peak = flow.shape.bounds(now, end)
             rises, falls = peak > flow.peak, low < flow.low
             flow.peak, flow.low = peak, low
             if rises or falls:  # else no pod's mode can change: a cool pod stays under, a full one over
-                for server, _share in flow.entries:
-                    if (rises and server.mode == COOL) or (falls and server.mode == FULL):
+                for server, share in flow.entries:
+                    mode = server.mode
+                    if rises and mode == COOL:
+                        # _mode_for, for a pod with this one flow: still cool at the new peak
+                        if len(server.flows) == 1 and peak * share <= server.capacity * (1.0 + 1e-12):
+                            continue
+                        again[server] = None
+                    elif falls and mode == FULL:
                         again[server] = None
         for server in again:
             self._classify(server, now)
 
-    def _steady(self, now: float) -> dict[str, Any]:
-        """The Services whose window is a copy of their last one: every flow's rate constant over both
-        windows, its plan and its pods' modes unchanged since the last one began, no hot pod (and one
-        flow per pod, since a pod's latency depends on all its flows). Their flows need no accounting
-        for this window."""
-        if not self.reuse_steady_windows or self.tick_every_pod:
-            return {}
+    def _direct_rows(self, item: Any, now: float) -> tuple[list[tuple[Any, ...]], float, float]:
+        """What :meth:`_flush` then the window's emission would make of a direct flow's rows (see
+        :meth:`_close_window`): the same arithmetic in the same order (each row would start at 0, and
+        ``0 + x`` is ``x``), without the rows; endpoints with the same share and capacity share their
+        rounded figures."""
+        flow: _Flow = item
+        start = flow.seg_start
+        flow.seg_start = now
+        per_endpoint: list[tuple[Any, ...]] = []
+        amount = flow.shape.integral(start, now)
+        if amount <= 0.0:
+            return per_endpoint, 0.0, 0.0
+        span = now - start
+        mean_rate = amount / span
+        index = self._window_index
+        offered = 0.0
+        by_key = flow.by_key
+        if flow.uniform:  # every endpoint gets the same: compute it once
+            _key, server, share = by_key[0]  # type: ignore[index]
+            x = amount * share
+            capacity = server.capacity
+            rho = mean_rate * share / capacity
+            wait = server.max_wait
+            if rho < 1.0:
+                md1 = rho / (2.0 * capacity * (1.0 - rho))  # M/D/1 mean wait
+                if md1 < wait:
+                    wait = md1
+            latency = x * (server.service_time + wait)
+            rounded = floor(x * 1e3 + 0.5) / 1e3
+            latency_rounded = floor(latency / x * 1e6 + 0.5) / 1e6 if x > 0.0 else 0.0
+            for key, server, _share in by_key:  # type: ignore[union-attr]
+                if server.window != index:  # _served, written out
+                    server.previous = server.served if server.window == index - 1 else 0.0
+                    server.served = 0.0
+                    server.window = index
+                server.served += x
+                if x != 0.0:
+                    per_endpoint.append((key, rounded, rounded, 0.0, latency_rounded))
+                    offered += x
+            return per_endpoint, offered, offered
+        last_x = last_latency = -1.0
+        rounded = latency_rounded = 0.0
+        for key, server, share in by_key:  # type: ignore[union-attr]
+            x = amount * share
+            capacity = server.capacity
+            rho = mean_rate * share / capacity
+            wait = server.max_wait
+            if rho < 1.0:
+                md1 = rho / (2.0 * capacity * (1.0 - rho))  # M/D/1 mean wait
+                if md1 < wait:
+                    wait = md1
+            latency = x * (server.service_time + wait)
+            if server.window != index:  # _served, written out
+                server.previous = server.served if server.window == index - 1 else 0.0
+                server.served = 0.0
+                server.window = index
+            server.served += x
+            if x == 0.0:
+                continue
+            if x != last_x or latency != last_latency:
+                last_x, last_latency = x, latency
+                rounded = floor(x * 1e3 + 0.5) / 1e3
+                latency_rounded = floor(latency / x * 1e6 + 0.5) / 1e6 if x > 0.0 else 0.0
+            per_endpoint.append((key, rounded, rounded, 0.0, latency_rounded))
+            offered += x
+        return per_endpoint, offered, offered
+
+    def _steady(self, flows: list[_Flow], now: float) -> bool:
+        """Whether a Service's window (its ``flows``) is a copy of its last one: every flow's rate
+        constant over both windows, its plan and its pods' modes unchanged since the last one began,
+        no hot pod (and one flow per pod, since a pod's latency depends on all its flows). Its flows
+        then need no accounting for this window."""
         start = self.window_start
         since = start - self.window
         settled = since + _EPS
         previous = self._window_index - 1
-        steady: dict[str, Any] = {}
-        for service, flows in self._by_service.items():
-            acc = flows[0].acc
-            if acc.last is None or acc.last_end != start:
-                continue
-            for flow in flows:
-                if flow.seg_start != start or flow.changed > settled:
-                    break
-                shape = flow.shape
-                if not shape.constant and not (flow.peak == flow.low and shape.peak(since, now) == shape.low(since, now)):
-                    break  # the rate changed during these two windows
-                for server, _share in flow.entries:
-                    if server.mode == HOT or server.window != previous or len(server.flows) != 1:
-                        break
-                else:
-                    continue
-                break
-            else:
-                steady[service] = None
-        return steady
+        for flow in flows:
+            if not self._steady_flow(flow, now, since, settled, previous):
+                return False
+        return True
+
+    def _steady_flow(self, flow: _Flow, now: float, since: float, settled: float, previous: int) -> bool:
+        """The part of :meth:`_steady` about one flow (``since``: the last window's start; ``settled``:
+        just after it; ``previous``: its index)."""
+        acc = flow.acc
+        if acc.last is None or acc.last_end != self.window_start:
+            return False
+        if flow.seg_start != self.window_start or flow.changed > settled:
+            return False
+        if not flow.constant and not (flow.peak == flow.low and self._flat(flow, since, now)):
+            return False  # the rate changed during these two windows
+        for server, _share in flow.entries:
+            if server.mode == HOT or server.window != previous or len(server.flows) != 1:
+                return False
+        return True
+
+    @staticmethod
+    def _all_cool(by_key: tuple[tuple[str, _Server, float], ...]) -> bool:
+        """Whether every pod of a plan is cool and takes only this flow (``_Flow.cool``, remembered
+        until a pod's mode or flows change: :meth:`_set_mode`, :meth:`_replan`)."""
+        for _key, server, _share in by_key:
+            if server.mode != COOL or len(server.flows) != 1:
+                return False
+        return True
+
+    @staticmethod
+    def _flat(flow: _Flow, since: float, now: float) -> bool:
+        """Whether ``flow``'s rate was one value over ``[since, now]``."""
+        low, peak = flow.shape.bounds(since, now)
+        return low == peak
 
     def _queued_by_service(self) -> dict[str, float]:
         out: dict[str, float] = {}
@@ -376,6 +529,8 @@ class FluidLoad(FluidRouting, _LoadModel):
         elif old == FULL:
             del self._full[server]
         server.mode = mode
+        for flow in server.flows:
+            flow.cool = None
         if mode == HOT:
             self._hot[server] = None
         elif mode == FULL:
@@ -476,6 +631,10 @@ class FluidLoad(FluidRouting, _LoadModel):
             touched[server] = None
             pods[server.key] = server.node
         flow.entries = new_entries
+        by_key = tuple(sorted(((server.key, server, share) for server, share in new_entries), key=_first))
+        simple = by_key and not dead and not unrouted and len({k for k, _s, _x in by_key}) == len(by_key)
+        flow.by_key = by_key if simple else None
+        flow.uniform = bool(simple) and len({(x, s.capacity, s.service_time, s.max_wait) for _k, s, x in by_key}) == 1
         flow.dead = [(key, share, reason) for key, (share, reason, _node) in dead.items()]
         flow.unrouted = list(unrouted.items())
         for key, (_share, _reason, node) in dead.items():
@@ -484,8 +643,11 @@ class FluidLoad(FluidRouting, _LoadModel):
         for key in pods:
             self._by_pod.setdefault(key, {})[flow] = None
         end = self.window_start + self.window
-        flow.peak = flow.shape.peak(now, end)
-        flow.low = flow.shape.low(now, end)
+        flow.low, flow.peak = flow.shape.bounds(now, end)
+        flow.cool = None
+        for server in touched:
+            for other in server.flows:
+                other.cool = None  # its pods' flows changed
         for server in touched:
             if server.queue and not self.proxy.endpoint_alive(server.endpoint):
                 self._lose_queue(server)

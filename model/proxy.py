@@ -430,7 +430,7 @@ class Proxy:
         if pod is None or not self._nodes[endpoint.node].up:  # a pod's node exists while the pod does
             return False
         kubelet = self._kubelets.get(endpoint.node)
-        run = kubelet.pods.get(pod.key) if kubelet is not None else None
+        run = kubelet.pods.get(endpoint.pod) if kubelet is not None else None  # endpoint.pod == pod.key: same uid
         if run is not None and run.pod is pod:
             for container in run.containers:
                 if not container.alive:

@@ -92,6 +92,10 @@ class Shape(ABC):
     def low(self, t0: float, t1: float) -> float:
         """A lower bound of the rate over ``[t0, t1]`` (the exact minimum, except for :class:`Sum`)."""
 
+    def bounds(self, t0: float, t1: float) -> tuple[float, float]:
+        """``(low(t0, t1), peak(t0, t1))`` in one call (shapes share work between the two)."""
+        return self.low(t0, t1), self.peak(t0, t1)
+
     @property
     def constant(self) -> bool:
         """Whether the rate never changes (lets the load model skip work)."""
@@ -125,6 +129,9 @@ class Constant(Shape):
 
     def low(self, t0: float, t1: float) -> float:
         return self.rps
+
+    def bounds(self, t0: float, t1: float) -> tuple[float, float]:
+        return self.rps, self.rps
 
     @property
     def constant(self) -> bool:
@@ -177,6 +184,22 @@ class Diurnal(Shape):
             return self.mean - self.amplitude
         return min(self.rate(t0), self.rate(t1))
 
+    def bounds(self, t0: float, t1: float) -> tuple[float, float]:
+        period = self.period
+        crest_at = self.peak_at
+        trough_at = crest_at + period / 2  # type: ignore[operator]
+        crest = crest_at + math.ceil((t0 - crest_at) / period) * period  # type: ignore[operator]
+        trough = trough_at + math.ceil((t0 - trough_at) / period) * period
+        mean, amplitude = self.mean, self.amplitude
+        if crest <= t1 and trough <= t1:
+            return mean - amplitude, mean + amplitude
+        w = 2.0 * math.pi
+        r0 = mean + amplitude * math.cos(w * (t0 - crest_at) / period)  # type: ignore[operator]  # rate(t0)
+        r1 = mean + amplitude * math.cos(w * (t1 - crest_at) / period)  # type: ignore[operator]
+        low = mean - amplitude if trough <= t1 else min(r0, r1)
+        peak = mean + amplitude if crest <= t1 else max(r0, r1)
+        return low, peak
+
 
 @dataclass(frozen=True, slots=True)
 class Ramp(Shape):
@@ -223,6 +246,10 @@ class Ramp(Shape):
 
     def low(self, t0: float, t1: float) -> float:
         return min(self.rate(t0), self.rate(t1))
+
+    def bounds(self, t0: float, t1: float) -> tuple[float, float]:
+        r0, r1 = self.rate(t0), self.rate(t1)
+        return min(r0, r1), max(r0, r1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,6 +308,21 @@ class Spike(Shape):
         if t1 >= end:
             worst = min(worst, self.base.low(max(t0, end), t1))
         return worst
+
+    def bounds(self, t0: float, t1: float) -> tuple[float, float]:
+        start, end = self.start, self.end
+        base = self.base
+        worst, best = math.inf, 0.0
+        if t0 < start:
+            worst, best = base.bounds(t0, min(t1, start))
+        lo, hi = max(t0, start), min(t1, end)
+        if lo <= hi and lo < end:
+            low, peak = base.bounds(lo, hi)
+            worst, best = min(worst, low * self.multiplier), max(best, peak * self.multiplier)
+        if t1 >= end:
+            low, peak = base.bounds(max(t0, end), t1)
+            worst, best = min(worst, low), max(best, peak)
+        return worst, best
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ from podquake.model.load import (
 from podquake.model.manifests import load_manifests
 from podquake.model.network import Split
 from podquake.model.objects import ContainerSpec, PodSpec
-from podquake.model.proxy import ENDPOINT_DEAD, UNREACHABLE
+from podquake.model.proxy import ENDPOINT_DEAD, UNREACHABLE, Proxy
 from podquake.model.quantity import Resources
 from podquake.model.simulation import Simulation
 from podquake.model.trace import Trace
@@ -52,10 +52,12 @@ def served_world(
     mode: str = "fluid",
     nodes: int = 3,
     seed: int = 1,
+    proxy_mode: str = "iptables",
     **load_args: Any,
 ) -> tuple[Simulation, Traffic, FluidLoad | RequestLoad]:
     """A cluster running ``docs`` at a steady state that the proxies see, then traffic and a load model."""
-    sim = Simulation(ClusterSpec.uniform(nodes=nodes, zones=1), seed=seed, scheduler="first-fit", load_mode=None)
+    sim = Simulation(ClusterSpec.uniform(nodes=nodes, zones=1), seed=seed, scheduler="first-fit", load_mode=None,
+                     proxy_mode=proxy_mode)  # fmt: skip
     sim.apply(load_manifests(text=yaml.safe_dump_all(docs)))
     assert sim.run_until_stable(timeout=120)
     sim.run_for(k8s.KUBE_PROXY_MIN_SYNC_PERIOD_SECONDS + 0.5)
@@ -320,6 +322,72 @@ def test_request_mode_is_deterministic():
     assert run() == run()
 
 
+@pytest.mark.parametrize("proxy_mode", ["iptables", "nftables"])
+def test_request_mode_routes_as_the_proxy_would_request_by_request(monkeypatch, proxy_mode):
+    # The request mode writes out the proxy's uniform draw; routing every request through
+    # Proxy.route instead must give the same trace: same draws, same endpoints, same failures.
+    def run(inline: bool) -> tuple[str, int, dict[str, int], int]:
+        monkeypatch.setattr(RequestLoad, "inline_routing", inline)
+        routed = [0]
+        route = Proxy.route
+
+        def counting(self: Proxy, *args: Any, **kwargs: Any) -> Any:
+            routed[0] += 1
+            return route(self, *args, **kwargs)
+
+        monkeypatch.setattr(Proxy, "route", counting)
+        docs = (deployment(cpu="1500m"), service(type="NodePort"), deployment("db", replicas=1, cpu="500m"), service("db"))
+        generators = (internal(40.0, node="worker-3"), LoadGenerator("default/web", Constant(20.0), clients=7, entry=External()),
+                      internal(60.0, node="worker-2", service_key="default/db"))  # fmt: skip
+        sim, traffic, _ = served_world(*docs, generators=generators, mode="request", proxy_mode=proxy_mode,
+                                       serving=Serving(rps_per_core=20.0, queue_limit=10))  # fmt: skip
+        run_windows(sim, 1)
+        traffic.add_spike("default/web", 3.0, 8.0)
+        run_windows(sim, 1)
+        sim.kubelets["worker-1"].power_off()  # the db pod and two web pods: dead endpoints, lost queues
+        run_windows(sim, 1)
+        sim.network.apply(Split(groups=(("worker-3",),)))  # across a partition
+        run_windows(sim, 1)
+        return sim.trace.to_jsonl(), sim.proxy.delivered, dict(sim.proxy.failures), routed[0]
+
+    inline, routed = run(True), run(False)
+    assert inline[:3] == routed[:3]
+    assert inline[3] == 0 and routed[3] > 1000  # written out, or the proxy asked every time
+    reasons = {r for w in Trace.from_jsonl(inline[0]).of_type(ev.TrafficWindow) for r in w.failure_reasons}  # type: ignore[attr-defined]
+    assert {QUEUE_FULL, ENDPOINT_DEAD, LOST_IN_QUEUE, UNREACHABLE} <= reasons
+
+
+def test_request_mode_offers_in_each_window_every_request_drawn_in_it(monkeypatch):
+    # Offered counts are derived when a window closes (served + failed + waiting now - waiting
+    # then); they must add up to the requests drawn, through queues, drops, deaths and partitions.
+    drawn: list[tuple[float, int]] = []
+    arrivals = RequestLoad._arrivals
+
+    def counting(self: RequestLoad, now: float, end: float, alive: dict[str, bool]) -> None:
+        before = self.requests
+        arrivals(self, now, end, alive)
+        drawn.append((now, self.requests - before))
+
+    monkeypatch.setattr(RequestLoad, "_arrivals", counting)
+    docs = (deployment(cpu="1500m"), service(), service("web-too", app="web"))
+    generators = (internal(50.0, node="worker-3"), internal(30.0, node="worker-1", service_key="default/web-too"))
+    sim, _, _ = served_world(*docs, generators=generators, mode="request", serving=Serving(rps_per_core=20.0, queue_limit=15))
+    run_windows(sim, 2)
+    sim.kubelets["worker-2"].power_off()
+    run_windows(sim, 2)
+    sim.network.apply(Split(groups=(("worker-3",),)))
+    run_windows(sim, 2)
+    offered: dict[tuple[float, float], float] = {}  # window -> offered, both Services
+    reasons = set()
+    for w in sim.trace.of_type(ev.TrafficWindow):
+        offered[(w.start, w.t)] = offered.get((w.start, w.t), 0.0) + w.offered  # type: ignore[attr-defined]
+        reasons.update(w.failure_reasons)  # type: ignore[attr-defined]
+    assert len(offered) == 6
+    for (start, end), count in offered.items():
+        assert count == sum(n for t, n in drawn if start - 1e-6 < t < end - 1e-6)
+    assert {QUEUE_FULL, ENDPOINT_DEAD, LOST_IN_QUEUE, UNREACHABLE} <= reasons
+
+
 def test_traffic_windows_survive_a_json_round_trip():
     sim, _, _ = served_world(deployment(cpu="100m"), service(), generators=(internal(30.0),))
     run_windows(sim, 2)
@@ -401,6 +469,43 @@ def test_steady_windows_emitted_again_are_the_windows_the_model_would_compute(mo
         return [e for e in sim.trace.of_type(ev.TrafficWindow)]  # type: ignore[misc]
 
     assert run(True) == run(False)
+
+
+def test_windows_computed_as_they_are_emitted_are_the_windows_counted_into_rows(monkeypatch):
+    computed = [0]
+    direct_rows = FluidLoad._direct_rows
+
+    def counting(self: FluidLoad, *args: Any) -> Any:
+        computed[0] += 1
+        return direct_rows(self, *args)
+
+    monkeypatch.setattr(FluidLoad, "_direct_rows", counting)
+
+    def run(direct: bool) -> str:
+        monkeypatch.setattr(FluidLoad, "direct_windows", direct)
+        docs = (deployment(cpu="1500m"), service(), service("web-too", app="web"), deployment("db", replicas=2, cpu="500m"),
+                service("db"), deployment("api", replicas=2, cpu="200m"), service("api"),
+                deployment("cache", replicas=3, cpu="1"), service("cache", sessionAffinity="ClientIP"))  # fmt: skip
+        generators = (
+            LoadGenerator("default/web", Diurnal(40.0, 30.0, period=90.0), entry=Internal(node="worker-3")),
+            LoadGenerator("default/web-too", Constant(5.0), entry=Internal(node="worker-1")),  # the same pods
+            LoadGenerator("default/web-too", Ramp(1.0, 9.0, start=0.0, end=100.0), entry=Internal(node="worker-2")),
+            LoadGenerator("default/db", Ramp(5.0, 60.0, start=0.0, end=300.0), entry=Internal(node="worker-1")),  # overloads
+            LoadGenerator("default/api", Diurnal(10.0, 5.0, period=50.0), entry=Internal(node="worker-2")),
+            LoadGenerator("default/cache", Ramp(5.0, 50.0, start=0.0, end=200.0), clients=5, entry=Internal(node="worker-3")),
+        )  # five sticky clients: uneven shares
+        sim, traffic, _ = served_world(*docs, generators=generators, serving=Serving(rps_per_core=40.0, queue_limit=50))
+        run_windows(sim, 6)
+        traffic.add_spike("default/db", 2.0, 25.0)
+        run_windows(sim, 6)
+        sim.kubelets["worker-2"].power_off()
+        run_windows(sim, 6)
+        return sim.trace.to_jsonl()
+
+    counted = run(False)
+    assert computed[0] == 0
+    assert run(True) == counted
+    assert computed[0] > 10
 
 
 @pytest.mark.parametrize("flows", [1, 2])

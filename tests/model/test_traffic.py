@@ -167,6 +167,14 @@ def test_integrals_match_the_rate_and_bounds_hold(shape, t0, length):
     assert shape.integral(t0, t1) == pytest.approx(shape.integral(t0, mid) + shape.integral(mid, t1), rel=1e-9, abs=1e-9)
 
 
+@settings(max_examples=80, deadline=None)
+@given(shape=shapes, t0=st.floats(-500, 2000), length=st.one_of(st.just(0.0), st.just(10.0), st.floats(0, 2000)))
+def test_bounds_are_the_low_and_the_peak_exactly(shape, t0, length):
+    # The load model reads both at once through bounds(); each shape's shortcut must agree to the bit.
+    t1 = t0 + length
+    assert shape.bounds(t0, t1) == (shape.low(t0, t1), shape.peak(t0, t1))
+
+
 # --- generators and spikes ---------------------------------------------------------------------------
 def test_generators_are_validated():
     with pytest.raises(ValueError, match="namespace/name"):
