@@ -30,6 +30,10 @@ def describe_event(event: ev.Event) -> str | None:
         return f"node {event.node} Ready={event.status} ({event.reason})"
     if isinstance(event, ev.NodeTainted):
         return f"node {event.node} tainted {event.key}:{event.effect}"
+    if isinstance(event, ev.ZoneStateChanged):
+        return f"zone {event.zone} is now {event.state}"
+    if isinstance(event, ev.PodDeletionRequested):
+        return f"pod {event.pod} deletion requested ({event.reason})"
     if isinstance(event, ev.NodeCordoned):
         return f"node {event.node} {'cordoned' if event.unschedulable else 'uncordoned'}"
     if isinstance(event, ev.NetworkPartitioned):

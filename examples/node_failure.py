@@ -18,6 +18,7 @@ import sys
 from collections import Counter
 
 from podquake.model import ClusterSpec, InputError, Simulation, load_manifests
+from podquake.chaos.timeline_text import describe_event
 from podquake.model import trace as ev
 
 SAMPLE_SHOP = """
@@ -114,17 +115,8 @@ NOTEWORTHY = (
 
 
 def describe(event: ev.Event) -> str:
-    if isinstance(event, ev.NodePowerChanged):
-        return f"machine {event.node} powered {'on' if event.up else 'off'}"
-    if isinstance(event, ev.NodeReadyChanged):
-        return f"node {event.node} Ready={event.status} ({event.reason})"
-    if isinstance(event, ev.NodeTainted):
-        return f"node {event.node} tainted {event.key}:{event.effect}"
-    if isinstance(event, ev.PodDeletionRequested):
-        return f"pod {event.pod} deleted ({event.reason})"
-    if isinstance(event, ev.ZoneStateChanged):
-        return f"zone {event.zone} is now {event.state}"
-    return repr(event)
+    """The timeline line ``podquake replay`` prints for the event."""
+    return describe_event(event) or repr(event)
 
 
 def ready_by_workload(sim: Simulation) -> dict[str, str]:
