@@ -93,7 +93,7 @@ class Tracker:
 class SpreadPlan:
     """A pod's ScheduleAnyway constraints, with what each node class contributes, worked out once per class."""
 
-    __slots__ = ("constraints", "keys", "host", "require_all", "skews", "per_class")
+    __slots__ = ("constraints", "keys", "host", "require_all", "skews", "per_class", "frame")
 
     def __init__(self, constraints: tuple[p.SpreadConstraint, ...], require_all: bool) -> None:
         self.constraints = constraints
@@ -103,6 +103,7 @@ class SpreadPlan:
         self.require_all = require_all
         self.skews = [float(c.max_skew - 1) for c in constraints]
         self.per_class: dict[int, tuple[bool, tuple[str | None, ...]]] = {}
+        self.frame: _Frame | None = None  # see Spreading.score_groups
 
     def of(self, cls: NodeClass) -> tuple[bool, tuple[str | None, ...]]:
         """(ignored, the class's value of each topology key): ignored nodes lack a key when keys are required."""
@@ -291,81 +292,139 @@ class Spreading:
 
     def score_groups(
         self, pod: Pod, plan: SpreadPlan, present: list[tuple[NodeClass, int]], count: int
-    ) -> list[tuple[NodeClass, int, int]]:
-        """``[(class, mask, normalized score)]``: the score per (class, hostname level) group (scoring.go).
+    ) -> list[tuple[int, int, int]]:
+        """``[(class id, mask, normalized score)]``: the score per (class, hostname level) group (scoring.go).
 
         ``present`` are the feasible nodes per class; ``count`` how many feasible nodes there are.
+        What depends only on them (ignored classes, weights, domains, each class's terms) is kept
+        in the plan's :class:`_Frame` while they stay the same; a decision adds the pod counts.
         """
         host = plan.host
         if host == -2 or (host >= 0 and not self.fast.hostnames_ok):
             raise NotCovered
-        spec = pod.spec
-        soft = plan.constraints
-        out: list[tuple[NodeClass, int, int]] = []  # ignored nodes (lacking a key) score 0
-        kept = []
-        for cls, mask in present:
-            ignored, values = plan.of(cls)
-            if ignored:
-                out.append((cls, mask, 0))
-                count -= mask.bit_count()
-            else:
-                kept.append((cls, mask, values))
-        if not kept:
-            return out
-        weights: list[float] = []
-        domains: list[dict[str, int]] = []
-        host_tracker = None
-        for i, c in enumerate(soft):
-            tracker = self.tracker(pod.namespace, c.selector) if c.counts_pods() else None  # type: ignore[arg-type]
-            if i == host:  # size: the feasible nodes that are not ignored
-                weights.append(p.spread_weight(count))
-                domains.append({})
-                host_tracker = tracker
-                continue
-            key = c.topology_key
-            values = {cls.labels.get(key, ""): 0 for cls, _, _ in kept}  # the domains of the feasible nodes
-            weights.append(p.spread_weight(len(values)))
-            eligible, every = self._eligible(spec, c, plan.keys if plan.require_all else None)
-            counts = self._domain_counts(tracker, key, eligible, every)
-            domains.append({value: counts.get(value, 0) for value in values})
+        frame = plan.frame
+        if frame is None or frame.present is not present or frame.count != count:
+            frame = plan.frame = _Frame(self, pod.spec, plan, present, count)
+        groups = list(frame.ignored)  # ignored nodes (lacking a key) score 0
+        if not frame.kept:
+            return groups
+        namespace = pod.namespace
+        if frame.namespace != namespace:  # the trackers of the plan's constraints, looked up once
+            frame.namespace = namespace
+            frame.trackers = [
+                self.tracker(namespace, c.selector) if c.counts_pods() else None  # type: ignore[arg-type]
+                for c in plan.constraints
+            ]
+        trackers = frame.trackers
         skews = plan.skews
+        weights = frame.weights
+        terms: list[dict[str, float]] = []  # per constraint: domain value -> count x weight + skew
+        for i, (eligible, every, values) in enumerate(frame.domains):
+            tracker = trackers[i]
+            if i == host:
+                terms.append({})
+                continue
+            weight = weights[i]
+            skew = skews[i]
+            if tracker is None:
+                terms.append({value: skew for value in values})  # 0 x weight + skew
+                continue
+            key = plan.keys[i]
+            if every:
+                counts = tracker.domains.get(key)
+                if counts is None:
+                    counts = tracker.domain_counts(key, self.state.node_list)
+            else:
+                counts = self._domain_counts(tracker, key, eligible, every)
+            terms.append({value: counts.get(value, 0) * weight + skew for value in values})
+        host_tracker = trackers[host] if host >= 0 else None
         host_weight = weights[host] if host >= 0 else 0.0
         host_skew = skews[host] if host >= 0 else 0.0
-        groups: list[tuple[NodeClass, int, int]] = []  # (class, mask, raw score)
-        for cls, mask, values in kept:
+        raws: list[tuple[int, int, int]] = []  # (class id, mask, raw score)
+        low = high = -1
+        for cid, mask, before_terms, has_host, after_terms in frame.kept:
             # Go adds the terms in constraint order, starting from 0.0: the terms before the hostname
-            # term are summed first, then the hostname term (which depends on the node), then the rest
+            # term first, then the hostname term (which depends on the node), then the rest
             before = 0.0
-            after: list[float] = []
-            for i, value in enumerate(values):
-                if value is None:
-                    continue  # a node without the key gets no term
-                if i == host:
-                    after.append(0.0)  # placeholder: the hostname term goes here
-                elif after:
-                    after.append(domains[i][value] * weights[i] + skews[i])
-                else:
-                    before += domains[i][value] * weights[i] + skews[i]
-            if host_tracker is None:
-                levels = [(0, mask)]
-            else:
+            for i, value in before_terms:
+                before += terms[i][value]
+            if has_host and host_tracker is not None:
                 hit = mask & host_tracker.any
-                levels = [(0, mask ^ hit)] if hit != mask else []
+                levels: Any = [(0, mask ^ hit)] if hit != mask else []
                 if hit:
-                    levels += [(level, hit & bits) for level, bits in host_tracker.levels.items()]
+                    for level, bits in host_tracker.levels.items():
+                        sub = hit & bits
+                        if sub:
+                            levels.append((level, sub))
+            else:
+                levels = ((0, mask),)
             for level, sub in levels:
-                if not sub:
-                    continue
-                score = before
-                if after:
-                    score += level * host_weight + host_skew
-                    for term in after[1:]:
-                        score += term
+                score = before + (level * host_weight + host_skew) if has_host else before
+                for i, value in after_terms:
+                    score += terms[i][value]
                 raw = int(score)  # Go's math.Round (p.go_round) for a non-negative score
                 if score - raw >= 0.5:
                     raw += 1
-                groups.append((cls, sub, raw))
-        low = min(raw for _, _, raw in groups)
-        high = max(0, max(raw for _, _, raw in groups))
-        out += [(cls, mask, p.spread_normalize(raw, low, high)) for cls, mask, raw in groups]
-        return out
+                raws.append((cid, sub, raw))
+                if raw > high:
+                    high = raw
+                if raw < low or low < 0:
+                    low = raw
+        top = k8s.MAX_NODE_SCORE
+        if high <= 0:
+            groups += [(cid, mask, top) for cid, mask, _ in raws]
+        else:
+            groups += [(cid, mask, top * (high + low - raw) // high) for cid, mask, raw in raws]  # spread_normalize
+        return groups
+
+
+class _Frame:
+    """What a plan's scores depend on besides pod counts, for one set of feasible nodes per class."""
+
+    __slots__ = ("present", "count", "ignored", "kept", "weights", "domains", "namespace", "trackers")
+
+    def __init__(
+        self, spreading: Spreading, spec: PodSpec, plan: SpreadPlan, present: list[tuple[NodeClass, int]], count: int
+    ) -> None:
+        self.present = present
+        self.count = count
+        self.namespace: str | None = None  # the trackers below are this namespace's
+        self.trackers: list[Tracker | None] = []
+        self.ignored: list[tuple[int, int, int]] = []
+        kept: list[tuple[NodeClass, int, tuple[str | None, ...]]] = []
+        for cls, mask in present:
+            ignored, values = plan.of(cls)
+            if ignored:
+                self.ignored.append((cls.id, mask, 0))
+                count -= mask.bit_count()
+            else:
+                kept.append((cls, mask, values))
+        self.weights: list[float] = []
+        # per constraint: (eligible classes, whether all classes are, the feasible nodes' domain values)
+        self.domains: list[tuple[list[NodeClass], bool, tuple[str, ...]]] = []
+        for i, c in enumerate(plan.constraints):
+            if i == plan.host:  # size: the feasible nodes that are not ignored
+                self.weights.append(p.spread_weight(count))
+                self.domains.append(([], True, ()))
+                continue
+            key = c.topology_key
+            values = tuple(dict.fromkeys(cls.labels.get(key, "") for cls, _, _ in kept))
+            self.weights.append(p.spread_weight(len(values)))
+            eligible, every = spreading._eligible(spec, c, plan.keys if plan.require_all else None)
+            self.domains.append((eligible, every, values))
+        # per kept class: (id, mask, terms before the hostname term, has a hostname term, terms after it)
+        self.kept: list[tuple[int, int, tuple[tuple[int, str], ...], bool, tuple[tuple[int, str], ...]]] = []
+        for cls, mask, values in kept:
+            before: list[tuple[int, str]] = []
+            after: list[tuple[int, str]] = []
+            has_host = False
+            for i, value in enumerate(values):
+                if value is None:
+                    continue  # a node without the key gets no term
+                if i == plan.host:
+                    has_host = True
+                elif has_host:
+                    after.append((i, value))
+                else:
+                    before.append((i, value))
+            self.kept.append((cls.id, mask, tuple(before), has_host, tuple(after)))
