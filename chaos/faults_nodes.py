@@ -18,6 +18,7 @@ __all__ = [
     "NetworkPartition",
     "NodeDrain",
     "NodeFailure",
+    "NodeFault",
     "PodKill",
     "ProbeFailure",
     "RuntimeFailure",
@@ -30,17 +31,9 @@ _PROBES = ("readiness", "liveness", "startup")
 
 
 @dataclass(frozen=True, kw_only=True, repr=False)
-class NodeFailure(Fault):
-    """The node's machine crashes: every container on it dies at once (``Kubelet.power_off``). It
-    boots again after ``duration`` seconds (``power_on``: the kubelet comes back and restarts the
-    pods the API still binds there), or never when ``duration`` is None.
-
-    >>> NodeFailure(node="worker-2", at=30.0, duration=60.0)
-    NodeFailure(node='worker-2', at=30.0, duration=60.0)
-    """
-
-    kind = "node-failure"
-    summary = "A node's machine crashes (all its containers die); it boots again after `duration`, or never."
+class NodeFault(Fault):
+    """A fault that hits one node (by name or selector) from ``at`` for ``duration`` seconds
+    (None: for good). The node kinds below differ only in what the nemesis does to the node."""
 
     node: str | int
     at: float
@@ -53,7 +46,21 @@ class NodeFailure(Fault):
 
 
 @dataclass(frozen=True, kw_only=True, repr=False)
-class NodeDrain(Fault):
+class NodeFailure(NodeFault):
+    """The node's machine crashes: every container on it dies at once (``Kubelet.power_off``). It
+    boots again after ``duration`` seconds (``power_on``: the kubelet comes back and restarts the
+    pods the API still binds there), or never when ``duration`` is None.
+
+    >>> NodeFailure(node="worker-2", at=30.0, duration=60.0)
+    NodeFailure(node='worker-2', at=30.0, duration=60.0)
+    """
+
+    kind = "node-failure"
+    summary = "A node's machine crashes (all its containers die); it boots again after `duration`, or never."
+
+
+@dataclass(frozen=True, kw_only=True, repr=False)
+class NodeDrain(NodeFault):
     """``kubectl drain`` of the node: cordon it and evict its pods through the eviction API, so
     PodDisruptionBudgets apply (DaemonSet pods are skipped; bare pods refuse the drain, as kubectl
     without ``--force``). After ``duration`` the node is uncordoned (the drain is given ``duration``
@@ -66,18 +73,9 @@ class NodeDrain(Fault):
     kind = "node-drain"
     summary = "kubectl drain: cordon a node and evict its pods through the eviction API (PDBs apply); uncordon after `duration`."
 
-    node: str | int
-    at: float
-    duration: float | None = None
-
-    def __post_init__(self) -> None:
-        self._check_ref("node", "node", _NODE_EXAMPLE)
-        self._check_time()
-        self._check_duration()
-
 
 @dataclass(frozen=True, kw_only=True, repr=False)
-class KubeletStop(Fault):
+class KubeletStop(NodeFault):
     """The node's kubelet process stops (``stop_kubelet``): no lease renewals, so the node goes
     Unknown after the grace period and its pods are evicted, while its containers keep running. It
     starts again after ``duration`` (or never).
@@ -89,18 +87,9 @@ class KubeletStop(Fault):
     kind = "kubelet-stop"
     summary = "A node's kubelet process stops (no heartbeats; containers keep running); it restarts after `duration`."
 
-    node: str | int
-    at: float
-    duration: float | None = None
-
-    def __post_init__(self) -> None:
-        self._check_ref("node", "node", _NODE_EXAMPLE)
-        self._check_time()
-        self._check_duration()
-
 
 @dataclass(frozen=True, kw_only=True, repr=False)
-class RuntimeFailure(Fault):
+class RuntimeFailure(NodeFault):
     """The node's container runtime stops answering (``fail_runtime``): the kubelet reports the node
     NotReady and can start or stop nothing. It answers again after ``duration`` (or never).
 
@@ -110,15 +99,6 @@ class RuntimeFailure(Fault):
 
     kind = "runtime-failure"
     summary = "A node's container runtime stops answering: the node reports NotReady until it recovers after `duration`."
-
-    node: str | int
-    at: float
-    duration: float | None = None
-
-    def __post_init__(self) -> None:
-        self._check_ref("node", "node", _NODE_EXAMPLE)
-        self._check_time()
-        self._check_duration()
 
 
 @dataclass(frozen=True, kw_only=True, repr=False)
