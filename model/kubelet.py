@@ -4,7 +4,7 @@ What it does, after upstream (kubernetes/kubernetes:pkg/kubelet/kubelet.go, kube
 prober/, status/, nodelease/):
 
 - **Lease.** While the machine is up and the kubelet process runs, it renews the node's lease every
-  ``NODE_LEASE_RENEW_SECONDS`` (10 s, ``state.heartbeat``) at a seeded random phase, and reports the
+  ``NODE_LEASE_RENEW_SECONDS`` (10 s; :mod:`podquake.model.lease`) at a seeded random phase, and reports the
   node's Ready condition with it (``True``; ``False`` while the container runtime is down).
 - **Pods.** A pod bound to the node starts ``timing.container_start_seconds`` later (image pull,
   sandbox): every container goes Running, the pod goes Running, and Ready once every container is.
@@ -18,8 +18,8 @@ prober/, status/, nodelease/):
   :mod:`podquake.model.kubelet_containers`).
 
 Kubelet actions are batched by due time (one SimPy timeout for every kubelet action due at the same
-instant), and lease renewals of all kubelets share one timer per 0.1 s phase slot: both are the job
-of the simulation's :class:`~podquake.model.kubelet_dispatch.KubeletDispatcher`, which also routes
+instant), and lease renewals fall on 0.1 s phase ticks that the store computes when asked
+(:mod:`podquake.model.lease`) instead of simulating each: both are the job of the simulation's :class:`~podquake.model.kubelet_dispatch.KubeletDispatcher`, which also routes
 watch events to the kubelet concerned. The pure rules (probe schedule, pod phase, restart policy)
 are in :mod:`podquake.model.kubelet_rules`.
 
@@ -78,7 +78,7 @@ from typing import TYPE_CHECKING
 
 from podquake.model import constants as k8s
 from podquake.model.kubelet_containers import _TERMINAL, PROBE_KINDS, ContainerLifecycle, _Container, _PodRun
-from podquake.model.kubelet_dispatch import LEASE_SLOT_SECONDS, LEASE_SLOTS
+from podquake.model.lease import LEASE_SLOT_SECONDS, LEASE_SLOTS
 from podquake.model.kubelet_rules import next_probe_time, pod_phase, should_restart
 from podquake.model.objects import Node, Pod
 

@@ -2,7 +2,7 @@
 node concerned, batches kubelet timers by due time, and renews leases in 0.1 s phase slots.
 
 Why one object for every kubelet: at 5,000 nodes a watch callback per kubelet would make each pod
-binding cost 5,000 calls, and a timer per lease would cost 300,000 SimPy events per ten simulated
+binding cost 5,000 calls, and a renewal per lease would cost 300,000 calls per ten simulated
 minutes. Instead:
 
 - **Routing.** The dispatcher is the only kubelet-side watcher of the store; it looks the node up
@@ -11,9 +11,11 @@ minutes. Instead:
   every action due then.
 - **Leases.** A kubelet renews its lease every ``NODE_LEASE_RENEW_SECONDS`` (10 s,
   kubernetes/kubernetes:pkg/kubelet/nodelease) at a phase drawn from ``sim.rng``: one of
-  :data:`LEASE_SLOTS` slots of :data:`LEASE_SLOT_SECONDS`. Each non-empty slot has one timer every
-  10 s that renews the lease of every kubelet in it. (Upstream jitters each renewal by up to 4 %
-  instead; see the simplifications in :mod:`podquake.model.kubelet`.)
+  :data:`LEASE_SLOTS` slots of :data:`LEASE_SLOT_SECONDS`. Renewals are not simulated one by one:
+  :meth:`KubeletDispatcher.join` and :meth:`~KubeletDispatcher.leave` start and stop the node's lease
+  in the store, and the latest renewal follows from the clock (:mod:`podquake.model.lease`).
+  (Upstream jitters each renewal by up to 4 % instead; see the simplifications in
+  :mod:`podquake.model.kubelet`.)
 
 The simulation creates it (``Simulation.kubelet_dispatcher``) after starting the control plane and
 before adding its first node, so its watchers run after the controllers' on the same event. It calls
@@ -23,29 +25,23 @@ the kubelet's private hooks (``_on_*``, ``_start_new_pod``, ``_shutdown``, ``_re
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from podquake.model import constants as k8s
 from podquake.model import trace as ev
+from podquake.model.lease import LEASE_SLOTS, TICKS_PER_SECOND, current_tick
 from podquake.model.objects import Pod
 
 if TYPE_CHECKING:
     from podquake.model.kubelet import Kubelet
     from podquake.model.simulation import Simulation
 
-__all__ = ["LEASE_SLOTS", "LEASE_SLOT_SECONDS", "KubeletDispatcher"]
+__all__ = ["KubeletDispatcher"]
 
-LEASE_SLOT_SECONDS = 0.1
-_TICKS_PER_SECOND = 10  # 1 / LEASE_SLOT_SECONDS, as an integer so tick times are exact
-LEASE_SLOTS = int(k8s.NODE_LEASE_RENEW_SECONDS * _TICKS_PER_SECOND)
-"""How many lease phases there are: one per 0.1 s of the 10 s renew interval."""
-_EPS = 1e-9
 
 
 class KubeletDispatcher:
-    """One per simulation, shared by its kubelets: routing, batched timers, lease slots (see the module
+    """One per simulation, shared by its kubelets: routing, batched timers, leases (see the module
     docstring). ``kubelets`` holds the started kubelets by node name; ``deletion_reasons`` the reason
     of each requested pod deletion, by pod key, until the kubelet removes the pod.
     """
@@ -61,7 +57,6 @@ class KubeletDispatcher:
         self.volume_gate: Callable[[Pod, str, Callable[[], None]], bool] | None = None
         self._due: dict[float, list[tuple[Callable[..., None], tuple[Any, ...]]]] = {}
         self._starts: dict[float, list[tuple[Kubelet, Pod, int]]] = {}
-        self._slots: dict[int, dict[Kubelet, None]] = {}
         state = self.state
         state.watch(ev.PodBound, self._on_bound)
         state.watch(ev.PodDeletionRequested, self._on_deletion_requested)
@@ -129,38 +124,26 @@ class KubeletDispatcher:
 
     # --- leases ----------------------------------------------------------------------------------
     def join(self, kubelet: Kubelet) -> None:
-        """Renew ``kubelet``'s lease with the others of its slot, from the slot's next tick on."""
-        members = self._slots.get(kubelet.lease_slot)
-        if members is None:
-            self._slots[kubelet.lease_slot] = {kubelet: None}
-            first_tick = math.floor(self.env.now * _TICKS_PER_SECOND + _EPS) + 1
-            self._schedule_slot(kubelet.lease_slot, first_tick + (kubelet.lease_slot - first_tick) % LEASE_SLOTS)
-        else:
-            members[kubelet] = None
+        """Renew ``kubelet``'s lease on its slot's ticks, from the next one on (model/lease.py)."""
+        state = self.state
+        state.start_lease(kubelet.node_name, kubelet.lease_slot)
+        if kubelet.node.ready != ("True" if kubelet.runtime_healthy else "False"):
+            tick = current_tick(self.env.now) + 1
+            tick += (kubelet.lease_slot - tick) % LEASE_SLOTS
+            self.call_at(tick / TICKS_PER_SECOND, self._report_at_renewal, kubelet)
 
     def leave(self, kubelet: Kubelet) -> None:
-        """Stop renewing ``kubelet``'s lease (a slot left empty stops at its next tick)."""
-        members = self._slots.get(kubelet.lease_slot)
-        if members is not None:
-            members.pop(kubelet, None)
+        """Stop renewing ``kubelet``'s lease: the API keeps its latest renewal."""
+        self.state.stop_lease(kubelet.node_name)
 
-    def _schedule_slot(self, slot: int, tick: int) -> None:
-        timeout = self.env.timeout(max(0.0, tick / _TICKS_PER_SECOND - self.env.now))
-        timeout.callbacks.append(lambda _e: self._renew_slot(slot, tick))  # type: ignore[union-attr]
+    def all_renewing(self) -> bool:
+        """Whether every kubelet renews its node's lease (none stopped, cut off, powered off)."""
+        kubelets = self.kubelets
+        return not any(name in kubelets for name in self.state.unrenewed)
 
-    def _renew_slot(self, slot: int, tick: int) -> None:
-        members = self._slots.get(slot)
-        if not members:
-            self._slots.pop(slot, None)
-            return
-        heartbeat = self.state.heartbeat
-        for kubelet in list(members):  # Kubelet._renew_lease, inlined: 300,000 calls per 10 min at 5,000 nodes
-            node = kubelet.node
-            if kubelet.running and node.up and kubelet.connected:
-                heartbeat(kubelet.node_name)
-                if node.ready != ("True" if kubelet.runtime_healthy else "False"):
-                    kubelet._report_node_ready()
-            else:
-                members.pop(kubelet)
-        self._schedule_slot(slot, tick + LEASE_SLOTS)
+    @staticmethod
+    def _report_at_renewal(kubelet: Kubelet) -> None:
+        """A renewal also reports the node's Ready condition (the first one after joining, if it differs)."""
+        if kubelet.beating:
+            kubelet._report_node_ready()
 

@@ -408,12 +408,9 @@ class FluidLoad(FluidRouting, _LoadModel):
         down): its containers may have died or come back without an event."""
         kubelets = self.sim.kubelets
         dispatcher = getattr(self.sim, "kubelet_dispatcher", None)
-        slots = getattr(dispatcher, "_slots", None)
-        everyone_reports = False
-        if slots is not None and not self._not_ready:
-            # Every kubelet renewing its lease (none stopped, cut off or down) and none reporting its
-            # runtime down: every kubelet reports, so every change came with an event.
-            everyone_reports = sum(len(members) for members in slots.values()) == len(kubelets)
+        # Every kubelet renewing its lease (none stopped, cut off or down) and none reporting its
+        # runtime down: every kubelet reports, so every change came with an event.
+        everyone_reports = dispatcher is not None and not self._not_ready and dispatcher.all_renewing()
         silent: dict[str, bool] = {}
         for flow in () if everyone_reports else self._flows:
             for node in flow.pods.values():

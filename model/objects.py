@@ -250,7 +250,9 @@ class Node:
     ready: str = "True"
     up: bool = True
     created_at: float = 0.0
-    last_heartbeat: float = 0.0
+    renewed_at: float = 0.0  # the lease's latest renewal outside the renewing stretch (see model/lease.py)
+    lease_slot: int = -1  # the renewing kubelet's phase slot; -1 while nobody renews the lease
+    lease_from_tick: int = 0  # the stretch renews on its slot's ticks after this one
     requested_cpu: int = 0
     requested_memory: int = 0
     requested_ephemeral: int = 0

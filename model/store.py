@@ -22,6 +22,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from podquake.model import trace as ev
+from podquake.model.lease import current_tick, last_renewal
 from podquake.model.objects import ContainerStatus, Node, OwnerRef, PersistentVolume, Pod, PodSpec, Workload
 from podquake.model.selectors import LabelSelector, Taint
 from podquake.model.specrecord import encode_spec
@@ -53,6 +54,7 @@ class ClusterState:
         self.nodes: dict[str, Node] = {}
         self.node_list: list[Node] = []
         self.nodes_by_zone: dict[str, dict[str, Node]] = {}
+        self.unrenewed: dict[str, Node] = {}  # nodes whose lease nobody renews now (model/lease.py)
         self.pods: dict[str, Pod] = {}
         self.pods_by_key: dict[str, Pod] = {}
         self.pods_by_owner: dict[str, dict[str, Pod]] = defaultdict(dict)
@@ -132,7 +134,9 @@ class ClusterState:
             raise StateError(f"node {node.name!r} already exists")
         node.index = len(self.node_list)
         node.created_at = self.clock()
-        node.last_heartbeat = node.created_at
+        node.renewed_at = node.created_at
+        node.lease_slot = -1
+        self.unrenewed[node.name] = node
         self.nodes[node.name] = node
         self.node_list.append(node)
         self.nodes_by_zone.setdefault(node.zone, {})[node.name] = node
@@ -157,6 +161,7 @@ class ClusterState:
         for pod in list(node.pods.values()):
             self.delete_pod(pod.uid, reason="NodeRemoved")
         del self.nodes[name]
+        self.unrenewed.pop(name, None)
         self.node_list.remove(node)
         for i, other in enumerate(self.node_list):
             other.index = i
@@ -174,9 +179,36 @@ class ClusterState:
         node.up = up
         self._record(ev.NodePowerChanged(self.clock(), name, up))
 
+    # Leases (model/lease.py) are not traced: they change no state anyone judges.
     def heartbeat(self, name: str) -> None:
-        """The kubelet renewed its lease. Not traced: it changes no state anyone judges."""
-        self.nodes[name].last_heartbeat = self.clock()
+        """The kubelet renewed the node's lease now, outside its phase ticks (on starting or reconnecting)."""
+        node = self.nodes[name]
+        node.renewed_at = self.clock()
+        if node.lease_slot >= 0:
+            node.lease_from_tick = current_tick(node.renewed_at)
+
+    def start_lease(self, name: str, slot: int) -> None:
+        """From the next tick of ``slot`` on, the node's lease is renewed every 10 s (until :meth:`stop_lease`)."""
+        node = self.nodes[name]
+        if node.lease_slot == slot:
+            return
+        node.renewed_at = last_renewal(node, self.clock())
+        node.lease_slot = slot
+        node.lease_from_tick = current_tick(self.clock())
+        self.unrenewed.pop(name, None)
+
+    def stop_lease(self, name: str) -> None:
+        """Nobody renews the node's lease any more: it keeps its latest renewal (a no-op for a removed node)."""
+        node = self.nodes.get(name)
+        if node is None or node.lease_slot < 0:
+            return
+        node.renewed_at = last_renewal(node, self.clock())
+        node.lease_slot = -1
+        self.unrenewed[name] = node
+
+    def last_renewal(self, name: str) -> float:
+        """When the node's lease was last renewed (model/lease.py)."""
+        return last_renewal(self.nodes[name], self.clock())
 
     def set_node_ready(self, name: str, status: str, reason: str) -> None:
         node = self._node(name)

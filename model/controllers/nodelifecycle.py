@@ -327,7 +327,8 @@ class NodeLifecycleController(Pausable):
         observed = {name: nodes[name].ready for name in self._not_ready}
         limit = now - k8s.NODE_MONITOR_GRACE_PERIOD_SECONDS
         if self._probe_floor < limit:
-            for node in [n for n in state.node_list if n.last_heartbeat < limit and n.ready != "Unknown"]:
+            silent = [n for n in state.unrenewed.values() if n.renewed_at < limit and n.ready != "Unknown"]
+            for node in sorted(silent, key=lambda n: n.index):  # a renewed lease is at most 10 s old
                 self._check_silent(node, now)
         pending = dict.fromkeys(observed)
         pending.update(self._marked)
@@ -340,7 +341,7 @@ class NodeLifecycleController(Pausable):
 
     def _check_silent(self, node: Node, now: float) -> None:
         """The exact ``probeTimestamp + gracePeriod`` test for a node whose lease looks stale."""
-        heartbeat = node.last_heartbeat
+        heartbeat = node.renewed_at  # nobody renews it (only unrenewed leases are checked)
         if heartbeat == node.created_at:  # never renewed: the startup grace from creation
             probe, grace = heartbeat, k8s.NODE_STARTUP_GRACE_PERIOD_SECONDS
         else:

@@ -118,7 +118,7 @@ def test_a_powered_off_node_goes_unknown_50_to_60_s_after_its_last_renewal_then_
     victims = ["worker-1", "worker-2"]  # zone-a and zone-b
     pods = {node: pin(sim, f"on-{node}", node) for node in victims}
     sim.run(30)
-    renewed = {node: sim.state.nodes[node].last_heartbeat for node in victims}
+    renewed = {node: sim.state.last_renewal(node) for node in victims}
     for node in victims:
         sim.kubelets[node].power_off()
     sim.run(200)
