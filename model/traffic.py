@@ -279,6 +279,9 @@ class Spike(Shape):
     def integral(self, t0: float, t1: float) -> float:
         if t1 <= t0:
             return 0.0
+        if isinstance(self.base, Spike):  # stacked spikes: one pass over their edges, not two calls per level
+            base, pieces = _pieces(self, t0, t1)
+            return sum(base.integral(a, b) * m if m != 1.0 else base.integral(a, b) for a, b, m in pieces)
         lo, hi = max(t0, self.start), min(t1, self.end)
         total = self.base.integral(t0, t1)
         if hi > lo:
@@ -286,6 +289,8 @@ class Spike(Shape):
         return total
 
     def peak(self, t0: float, t1: float) -> float:
+        if isinstance(self.base, Spike):
+            return self.bounds(t0, t1)[1]
         start, end = self.start, self.end
         best = 0.0
         if t0 < start:
@@ -298,6 +303,8 @@ class Spike(Shape):
         return best
 
     def low(self, t0: float, t1: float) -> float:
+        if isinstance(self.base, Spike):
+            return self.bounds(t0, t1)[0]
         start, end = self.start, self.end
         worst = math.inf
         if t0 < start:
@@ -312,6 +319,13 @@ class Spike(Shape):
     def bounds(self, t0: float, t1: float) -> tuple[float, float]:
         start, end = self.start, self.end
         base = self.base
+        if isinstance(base, Spike):  # stacked spikes: one pass over their edges
+            base, pieces = _pieces(self, t0, t1)
+            worst, best = math.inf, 0.0
+            for a, b, m in pieces:
+                low, peak = base.bounds(a, b)
+                worst, best = min(worst, low * m), max(best, peak * m)
+            return worst, best
         worst, best = math.inf, 0.0
         if t0 < start:
             worst, best = base.bounds(t0, min(t1, start))
@@ -323,6 +337,45 @@ class Spike(Shape):
             low, peak = base.bounds(max(t0, end), t1)
             worst, best = min(worst, low), max(best, peak)
         return worst, best
+
+
+def _pieces(spike: Spike, t0: float, t1: float) -> tuple[Shape, list[tuple[float, float, float]]]:
+    """A stack of spikes over ``[t0, t1]`` as ``(base, [(a, b, multiplier)])``: the stack's first
+    non-spike base, and the pieces between the spikes' edges with the product of the multipliers of
+    the spikes active on each (a spike is active on ``[start, end)``). The pieces cover ``[t0, t1]``;
+    when ``t0 == t1`` there is one piece, the point; when an edge falls on ``t1`` the point ``t1`` is
+    a piece of its own (its rate differs from the rate just before it).
+
+    >>> spikes = Spike(Spike(Constant(10), 2.0, 5.0, 10.0), 3.0, 10.0, 10.0)
+    >>> _pieces(spikes, 0.0, 30.0)[1]
+    [(0.0, 5.0, 1.0), (5.0, 10.0, 2.0), (10.0, 15.0, 6.0), (15.0, 20.0, 3.0), (20.0, 30.0, 1.0)]
+    """
+    stack: list[Spike] = []
+    shape: Shape = spike
+    while isinstance(shape, Spike):
+        stack.append(shape)
+        shape = shape.base
+    edges = {t0, t1}
+    closing = False  # whether an edge falls on t1: the point t1 gets a piece of its own
+    for s in stack:
+        for edge in (s.start, s.end):
+            if t0 < edge < t1:
+                edges.add(edge)
+            elif edge == t1:
+                closing = True
+    points = sorted(edges)
+    if len(points) == 1:
+        points = [t0, t1]
+    if closing and t1 > t0:
+        points.append(t1)
+    pieces = []
+    for a, b in zip(points, points[1:]):
+        m = 1.0
+        for s in stack:
+            if s.start <= a < s.start + s.duration:
+                m *= s.multiplier
+        pieces.append((a, b, m))
+    return shape, pieces
 
 
 @dataclass(frozen=True, slots=True)

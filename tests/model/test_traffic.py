@@ -220,3 +220,42 @@ def test_a_spike_at_run_time_multiplies_the_service_from_the_next_aligned_instan
         traffic.add_spike("default/web", 2.0, 10.0, start=5.0)
     sim.run(20.0)
     assert traffic.add_spike("default/web", 2.0, 10.0) == 21.0  # on a boundary: the next one
+
+
+# --- stacked spikes: one pass over their edges -------------------------------------------------------
+def level_by_level(shape: Shape, t0: float, t1: float) -> float:
+    """The integral of a stack of spikes by the one-spike formula applied at every level (2^depth calls)."""
+    if t1 <= t0:
+        return 0.0
+    if not isinstance(shape, Spike):
+        return shape.integral(t0, t1)
+    lo, hi = max(t0, shape.start), min(t1, shape.end)
+    total = level_by_level(shape.base, t0, t1)
+    if hi > lo:
+        total += (shape.multiplier - 1.0) * level_by_level(shape.base, lo, hi)
+    return total
+
+
+stacked_bases = st.one_of(
+    st.builds(Constant, st.floats(1, 100)),
+    st.builds(Diurnal, st.just(50.0), st.floats(0, 50), st.just(600.0)),
+    st.builds(lambda a, b, s, d: Ramp(a, b, s, s + d), st.floats(0, 100), st.floats(0, 100), st.floats(0, 100), st.floats(1, 100)),
+)
+spike_layers = st.lists(
+    st.tuples(st.sampled_from([0.0, 0.5, 2.0, 3.0, 4.0]), st.integers(0, 100).map(float), st.integers(1, 50).map(float)),
+    min_size=2,
+    max_size=8,
+)
+
+
+@given(stacked_bases, spike_layers, st.integers(0, 120).map(float), st.sampled_from([0.0, 1.0, 10.0, 60.0]))
+def test_stacked_spikes_integrate_and_bound_as_the_one_spike_formula_level_by_level(base, layers, t0, span):
+    shape: Shape = base
+    for multiplier, start, duration in layers:
+        shape = Spike(shape, multiplier, start, duration)
+    t1 = t0 + span
+    assert shape.integral(t0, t1) == pytest.approx(level_by_level(shape, t0, t1), rel=1e-9, abs=1e-9)
+    low, peak = shape.bounds(t0, t1)
+    assert (low, peak) == (shape.low(t0, t1), shape.peak(t0, t1))
+    rates = [shape.rate(t0 + span * i / 200) for i in range(201)]
+    assert low <= min(rates) + 1e-9 and peak >= max(rates) - 1e-9
