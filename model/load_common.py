@@ -252,10 +252,24 @@ class _LoadModel(ABC):
 
     def _on_generator_changed(self, index: int) -> None:
         self._on_generator(index)
-        # An idle model ticks only at window ends (see _on_tick): traffic now flows, so tick from the next boundary.
-        due = max(math.ceil((self.env.now - self._origin) / self.tick - _EPS), self._last_tick + 1)
+        self._wake(strictly_after=False)
+
+    def _wake(self, strictly_after: bool = True) -> None:
+        """Something changed: tick from the next tick boundary on (``strictly_after`` now, or at now
+        if that tick has not run yet). An idle model ticks only at window ends (see
+        :meth:`_on_tick`), so its next tick may be far off; a busy one's is the next anyway."""
+        if self._tick_index <= self._last_tick + 1:
+            return
+        position = (self.env.now - self._origin) / self.tick
+        due = math.floor(position + _EPS) + 1 if strictly_after else math.ceil(position - _EPS)
+        due = max(due, self._last_tick + 1)
         if due < self._tick_index:
             self._schedule_tick(due)
+
+    def _idle(self) -> bool:
+        """Whether every tick before the next window end would do nothing unless something happens
+        first (which then calls :meth:`_wake`): the mode may skip them."""
+        return False
 
     @abstractmethod
     def _on_generator(self, index: int) -> None:
@@ -283,9 +297,9 @@ class _LoadModel(ABC):
         if index and index % self.ticks_per_window == 0:
             self._close_window(now)
         self._step(now)
-        if self.traffic.generators:
+        if self.traffic.generators and not self._idle():
             self._schedule_tick(index + 1)
-        else:  # nothing flows: only the window ends matter until a generator arrives
+        else:  # nothing flows, or nothing to step: only the window ends matter until something happens
             self._schedule_tick((index // self.ticks_per_window + 1) * self.ticks_per_window)
 
     @abstractmethod

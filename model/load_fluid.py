@@ -37,7 +37,9 @@ trace is the same to the bit (the tests switch both shortcuts off and compare).
 
 from __future__ import annotations
 
+import math
 import zlib
+from collections.abc import Iterable
 from math import floor
 from typing import TYPE_CHECKING, Any
 
@@ -123,7 +125,7 @@ class FluidLoad(FluidRouting, _LoadModel):
         self._by_service: dict[str, list[_Flow]] = {}
         self._by_pod: dict[str, dict[_Flow, None]] = {}  # pod key -> flows whose plan names it
         self._by_client: dict[str, list[_Flow]] = {}  # client pod key -> internal flows from it
-        self._dirty: dict[_Flow, None] = {}
+        self._dirty: dict[_Flow, float] = {}  # flow -> when it changed (-inf: replan at the coming tick)
         self._hot: dict[_Server, None] = {}
         self._full: dict[_Server, None] = {}
         self._not_ready: dict[str, None] = {}  # nodes whose Ready condition is not True
@@ -161,26 +163,34 @@ class FluidLoad(FluidRouting, _LoadModel):
             entry = flow.generator.entry
             if not isinstance(entry, External) and entry.pod is not None:
                 self._by_client.setdefault(entry.pod, []).append(flow)
-        self._dirty[flow] = None
+        self._dirty.setdefault(flow, now if self._last_tick >= 0 else -math.inf)  # before the first tick: planned by it
 
+    # A flow that changes at t is replanned at the first tick after t (whichever of the change and a
+    # tick at t comes first in SimPy's queue), so a model that skips its idle ticks replans it at
+    # the same tick as one that steps them all.
     def _on_service_event(self, event: Any) -> None:
-        for flow in self._by_service.get(event.service, ()):
-            self._dirty[flow] = None
+        self._mark(self._by_service.get(event.service, ()))
 
     def _on_object(self, event: ev.ObjectApplied) -> None:
         if event.kind == "Service":
-            for flow in self._by_service.get(event.name, ()):
-                self._dirty[flow] = None
+            self._mark(self._by_service.get(event.name, ()))
 
     def _on_pod_event(self, event: Any) -> None:
         flows = self._by_pod.get(event.pod)
         if flows:
-            for flow in flows:
-                self._dirty[flow] = None
+            self._mark(flows)
         clients = self._by_client.get(event.pod)
         if clients:
-            for flow in clients:
-                self._dirty[flow] = None
+            self._mark(clients)
+
+    def _mark(self, flows: Iterable[_Flow]) -> None:
+        """``flows`` changed now: replan them at the next tick."""
+        now = self.env.now
+        dirty = self._dirty
+        for flow in flows:
+            if flow not in dirty:
+                dirty[flow] = now
+        self._wake()
 
     def _on_node_ready(self, event: ev.NodeReadyChanged) -> None:
         if event.status == "True":
@@ -189,8 +199,12 @@ class FluidLoad(FluidRouting, _LoadModel):
             self._not_ready[event.node] = None
 
     def _on_everything(self, _event: object = None) -> None:
-        for flow in self._flows:
-            self._dirty[flow] = None
+        self._mark(self._flows)
+
+    def _idle(self) -> bool:
+        # Cool and full pods are accounted for lazily and nothing is to be replanned: only hot pods
+        # need their ticks (every event that dirties a flow wakes the model).
+        return not self._dirty and not self._hot and not self.tick_every_pod
 
     def _on_healed(self, event: ev.NetworkHealed) -> None:
         self._on_everything()
@@ -201,9 +215,12 @@ class FluidLoad(FluidRouting, _LoadModel):
     # --- the tick --------------------------------------------------------------------------------------
     def _step(self, now: float) -> None:
         if self._dirty:
-            dirty = list(self._dirty)
-            self._dirty.clear()
-            for flow in dirty:
+            changed = self._dirty
+            before = now - _EPS
+            due = [flow for flow, at in changed.items() if at < before]
+            for flow in due:
+                del changed[flow]
+            for flow in due:
                 self._replan(flow, now)
         if self._hot:
             self._step_hot(now)
@@ -419,7 +436,7 @@ class FluidLoad(FluidRouting, _LoadModel):
                     kubelet = kubelets.get(node)
                     quiet = silent[node] = kubelet is not None and not kubelet.acting
                 if quiet:
-                    self._dirty[flow] = None
+                    self._dirty[flow] = -math.inf  # in this tick, before its step: replanned now
                     break
         for server in list(self._hot):
             if server.queue and not server.flows and silent.get(server.node, True):
