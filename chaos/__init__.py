@@ -12,49 +12,81 @@ scenario files that replay a run exactly.
 - :mod:`~podquake.chaos.campaign`: ``CampaignSettings`` and ``run_campaign``, many generated
   examples with shrunk counterexamples; :mod:`~podquake.chaos.machine`: ``ClusterMachine``, a
   Hypothesis state machine to subclass for stateful tests; :mod:`~podquake.chaos.pytest_plugin`:
-  the pytest options, fixtures and ``scheduler_suite``. The campaign and the machine import
-  Hypothesis, so their names here load when first used: ``import podquake.chaos`` stays as light.
+  the pytest options, fixtures and ``scheduler_suite``. Every name here loads its module when first
+  used, so ``import podquake.chaos`` (and the pytest plugin, which pytest imports in every run of
+  every project where podquake is installed) costs next to nothing until a name is asked for.
 """
 
-from podquake.chaos.faults import (
-    CONTROL_PLANE_COMPONENTS,
-    FAULT_KINDS,
-    ContainerCrash,
-    ControlPlaneOutage,
-    Fault,
-    KubeletStop,
-    NetworkPartition,
-    NodeDrain,
-    NodeFailure,
-    PodKill,
-    ProbeFailure,
-    ProvisioningFailure,
-    QuotaExhaustion,
-    RuntimeFailure,
-    SlowLoadBalancer,
-    SlowProvisioning,
-    TrafficSpike,
-    ZoneOutage,
-    describe_fault_kinds,
-    fault_from_dict,
-)
-from podquake.chaos.nemesis import FaultRecord, Nemesis
-from podquake.chaos.scenario import (
-    Scenario,
-    dump_scenario,
-    load_scenario,
-    scenario_from_dict,
-    scenario_to_dict,
-)
-from podquake.chaos.scenario_run import ScenarioResult, build_simulation, replay, run_scenario
+from typing import TYPE_CHECKING
 
+_FAULTS = "podquake.chaos.faults"
+_SCENARIO = "podquake.chaos.scenario"
+_RUN = "podquake.chaos.scenario_run"
 _LAZY = {
+    **dict.fromkeys(
+        [
+            "CONTROL_PLANE_COMPONENTS",
+            "FAULT_KINDS",
+            "ContainerCrash",
+            "ControlPlaneOutage",
+            "Fault",
+            "KubeletStop",
+            "NetworkPartition",
+            "NodeDrain",
+            "NodeFailure",
+            "PodKill",
+            "ProbeFailure",
+            "ProvisioningFailure",
+            "QuotaExhaustion",
+            "RuntimeFailure",
+            "SlowLoadBalancer",
+            "SlowProvisioning",
+            "TrafficSpike",
+            "ZoneOutage",
+            "describe_fault_kinds",
+            "fault_from_dict",
+        ],
+        _FAULTS,
+    ),
+    "FaultRecord": "podquake.chaos.nemesis",
+    "Nemesis": "podquake.chaos.nemesis",
+    **dict.fromkeys(["Scenario", "dump_scenario", "load_scenario", "scenario_from_dict", "scenario_to_dict"], _SCENARIO),
+    **dict.fromkeys(["ScenarioResult", "build_simulation", "replay", "run_scenario"], _RUN),
     "CampaignResult": "podquake.chaos.campaign",
     "CampaignSettings": "podquake.chaos.campaign",
     "ClusterMachine": "podquake.chaos.machine",
     "Counterexample": "podquake.chaos.campaign",
     "run_campaign": "podquake.chaos.campaign",
 }
+
+if TYPE_CHECKING:  # what the names are, for type checkers and editors
+    from podquake.chaos.campaign import CampaignResult, CampaignSettings, Counterexample, run_campaign
+    from podquake.chaos.faults import (
+        CONTROL_PLANE_COMPONENTS,
+        FAULT_KINDS,
+        ContainerCrash,
+        ControlPlaneOutage,
+        Fault,
+        KubeletStop,
+        NetworkPartition,
+        NodeDrain,
+        NodeFailure,
+        PodKill,
+        ProbeFailure,
+        ProvisioningFailure,
+        QuotaExhaustion,
+        RuntimeFailure,
+        SlowLoadBalancer,
+        SlowProvisioning,
+        TrafficSpike,
+        ZoneOutage,
+        describe_fault_kinds,
+        fault_from_dict,
+    )
+    from podquake.chaos.machine import ClusterMachine
+    from podquake.chaos.nemesis import FaultRecord, Nemesis
+    from podquake.chaos.scenario import Scenario, dump_scenario, load_scenario, scenario_from_dict, scenario_to_dict
+    from podquake.chaos.scenario_run import ScenarioResult, build_simulation, replay, run_scenario
 
 
 def __getattr__(name: str) -> object:
