@@ -89,8 +89,10 @@ def run_scenario(scenario: Scenario, *, keep_trace: bool = True) -> ScenarioResu
     events (faster, for campaigns; ``result.trace`` then holds only a count)."""
     manifests = scenario.manifests()
     suite = scenario.suite()
-    sim = build_simulation(scenario, keep_trace=keep_trace)
-    monitor = Monitor(suite).attach(sim)
+    sim = build_simulation(scenario)
+    monitor = Monitor(suite).attach(sim)  # folds in the cluster's creation, recorded by Simulation()
+    if not keep_trace:
+        sim.trace.stop_keeping()
     sim.apply(manifests)
     for generator in scenario.traffic:
         sim.traffic.add(generator)

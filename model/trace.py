@@ -710,6 +710,12 @@ class Trace:
         if self.keep:
             self.events.append(event)
 
+    def stop_keeping(self) -> None:
+        """Count events from now on without keeping them, and drop those kept so far (a live
+        monitor, attached first, has already folded them in)."""
+        self.keep = False
+        self.events = []
+
     def __iter__(self) -> Iterator[Event]:
         return iter(self.events)
 

@@ -237,6 +237,14 @@ def test_the_same_scenario_replays_to_the_byte_identical_trace_and_the_same_verd
     assert labels.count("fault-started") == 4 and labels[-1] == "all-healed"
 
 
+def test_a_run_that_keeps_no_trace_judges_it_the_same() -> None:
+    kept = run_scenario(load_scenario(SMALL))
+    counted = run_scenario(load_scenario(SMALL), keep_trace=False)
+    assert counted.verdicts == kept.verdicts
+    assert counted.trace.count == kept.trace.count == len(kept.trace.events) > 0
+    assert counted.trace.events == []
+
+
 def test_another_seed_gives_another_run() -> None:
     scenario = load_scenario(SMALL)
     assert run_scenario(scenario).trace.to_jsonl() != run_scenario(replace(scenario, seed=4)).trace.to_jsonl()
