@@ -145,7 +145,7 @@ class SpreadFilter:
     """The PodTopologySpread filter for one pending pod, against the ledger as it is now
     (kubernetes/kubernetes:pkg/scheduler/framework/plugins/podtopologyspread/filtering.go).
 
-    For each DoNotSchedule constraint: the eligible nodes have the topology key and, under
+    For each DoNotSchedule constraint: the eligible nodes have every constraint's topology key and, under
     ``nodeAffinityPolicy: Honor`` (the default), match the pod's node selector and affinity (under
     ``nodeTaintsPolicy: Honor``, tolerate its taints); a domain counts the bound, non-terminating
     pods of the pod's namespace that the selector (with ``matchLabelKeys``) matches. A node fails when
@@ -159,14 +159,16 @@ class SpreadFilter:
     def __init__(self, ledger: Ledger, pod: LedgerPod, spec: RecordedSpec) -> None:
         self._checks: list[tuple[str, int, dict[str, int], int]] = []  # key, maxSkew, counts, min - self
         namespace = namespace_of(pod.key)
-        for c in spec.topology_spread_constraints:
-            if c.when_unsatisfiable != "DoNotSchedule":
-                continue
+        hard = [c for c in spec.topology_spread_constraints if c.when_unsatisfiable == "DoNotSchedule"]
+        keys = [c.topology_key for c in hard]
+        # upstream counts only the nodes that carry every constraint's key (nodeLabelsMatchSpreadConstraints)
+        counted = [node for node in ledger.nodes.values() if all(key in node.labels for key in keys)]
+        for c in hard:
             selector = _with_label_keys(c.label_selector, c.match_label_keys, pod.labels)
             counts: dict[str, int] = {}
-            for node in ledger.nodes.values():
-                value = node.labels.get(c.topology_key)
-                if value is None or not self._included(spec, c.node_affinity_policy, c.node_taints_policy, node):
+            for node in counted:
+                value = node.labels[c.topology_key]
+                if not self._included(spec, c.node_affinity_policy, c.node_taints_policy, node):
                     continue
                 count = counts.setdefault(value, 0)
                 if selector is None or selector.is_empty():

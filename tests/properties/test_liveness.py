@@ -216,6 +216,22 @@ def test_the_spread_filter_follows_max_skew_over_the_zones():
     assert spread.allows(ledger.nodes["b1"])
 
 
+def test_the_spread_filter_counts_only_nodes_that_carry_every_constraints_key():
+    # upstream nodeLabelsMatchSpreadConstraints: b2 has no rack label, so its pods count in no domain
+    web = LabelSelector.of({"app": "web"})
+    zone = TopologySpreadConstraint(1, "topology.kubernetes.io/zone", label_selector=web)
+    rack = TopologySpreadConstraint(5, "rack", label_selector=web)
+    events = [node("a1", zone="zone-a", labels=(("rack", "r1"),)), node("b1", zone="zone-b", labels=(("rack", "r2"),)),
+              node("b2", zone="zone-b"), spec(topology_spread_constraints=(zone, rack))]
+    events += running(1.0, "default/w-1", "a1", owner="")
+    events += running(1.0, "default/w-2", "b2", owner="") + running(1.0, "default/w-3", "b2", owner="")
+    ledger = _ledger([*events, pod(2.0, "default/w-4")])
+    spread = SpreadFilter(ledger, ledger.pods["default/w-4"], ledger.spec(ledger.pods["default/w-4"]))
+    assert not spread.allows(ledger.nodes["a1"])  # zone-a 1 + 1 - min 0 (zone-b counts b1 only) = 2 > 1
+    assert spread.allows(ledger.nodes["b1"])
+    assert not spread.allows(ledger.nodes["b2"])  # no rack label: filtered out
+
+
 @pytest.mark.parametrize("prop_id", ["replicas-converge", "pending-pods-scheduled", "autoscaler-converges", "service-recovers"])
 def test_every_quiet_interval_property_is_unknown_on_a_run_shorter_than_its_bound(prop_id):
     start, healed = fault(10.0, 50.0)
