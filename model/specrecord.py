@@ -2,7 +2,8 @@
 
 The trace records each distinct pod spec once (:class:`~podquake.model.trace.PodSpecDefined`), so
 properties can judge placements from a recorded trace alone: tolerations, node selector, required
-node affinity, topology spread constraints, restart policy and each container's requests.
+node affinity, topology spread constraints, restart policy, each container's requests, and
+``nodeName`` when the spec names a node.
 
 >>> from podquake.model.objects import ContainerSpec, PodSpec
 >>> from podquake.model.selectors import Toleration
@@ -34,6 +35,7 @@ class RecordedSpec:
     topology_spread_constraints: tuple[TopologySpreadConstraint, ...]
     restart_policy: str
     containers: tuple[tuple[str, int, int], ...]  # (name, cpu millis, memory bytes) requested
+    node_name: str | None = None  # spec.nodeName: the only node the pod may go to
 
     def node_selector_matches(self, node_name: str, labels: dict[str, str]) -> bool:
         """``nodeSelector`` AND required node affinity, as the NodeAffinity filter plugin checks."""
@@ -82,6 +84,8 @@ def encode_spec(spec: PodSpec) -> str:
         "restartPolicy": spec.restart_policy,
         "containers": [[c.name, c.requests.cpu_millis, c.requests.memory_bytes] for c in spec.containers],
     }
+    if spec.node_name is not None:  # only when set: the specs that name no node keep their JSON
+        body["nodeName"] = spec.node_name
     if spec.node_affinity is not None and spec.node_affinity.required is not None:
         body["requiredNodeAffinity"] = [
             {"matchExpressions": _requirements(term.match_expressions), "matchFields": _requirements(term.match_fields)}
@@ -134,4 +138,5 @@ def decode_spec(body: str) -> RecordedSpec:
         ),
         restart_policy=data["restartPolicy"],
         containers=tuple((name, cpu, memory) for name, cpu, memory in data["containers"]),
+        node_name=data.get("nodeName"),
     )

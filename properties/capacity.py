@@ -6,6 +6,7 @@ controller; a pending pod is owed a binding only while some node has room for it
 answers from the :class:`~podquake.properties.ledger.Ledger` alone, with the scheduler's filters
 (kubernetes/kubernetes:pkg/scheduler/framework/plugins/):
 
+- ``NodeName``: a pod whose spec names a node goes there or nowhere;
 - ``NodeUnschedulable``, plus the node being Ready and powered on (a NotReady node carries the
   ``not-ready``/``unreachable`` NoSchedule taint upstream; the ledger's ``ready`` says it directly);
 - ``TaintToleration``: every NoSchedule and NoExecute taint tolerated;
@@ -49,10 +50,13 @@ def namespace_of(key: str) -> str:
 
 
 def admits(spec: RecordedSpec, node: LedgerNode) -> bool:
-    """Whether ``node`` may take a new pod of ``spec``, resources aside: Ready, up, not cordoned
+    """Whether ``node`` may take a new pod of ``spec``, resources aside: the node the spec names (if
+    any), Ready, up, not cordoned
     (unless the pod tolerates it), its NoSchedule/NoExecute taints tolerated, the pod's node
     selector and required affinity matched."""
     if node.ready != "True" or not node.up:
+        return False
+    if spec.node_name is not None and spec.node_name != node.name:  # the NodeName filter
         return False
     tolerations = spec.tolerations
     if node.unschedulable and not any(t.tolerates(_UNSCHEDULABLE) for t in tolerations):

@@ -68,3 +68,13 @@ def test_trace_with_nested_tuples_round_trips_through_json(tmp_path):
     sim.state.record(ev.Annotation(sim.now, "all-healed", "test"))
     again = ev.Trace.from_jsonl(sim.trace.to_jsonl())
     assert again.events == sim.trace.events
+
+
+
+def test_a_named_node_is_recorded():
+    from podquake.model.objects import ContainerSpec, PodSpec
+
+    pinned = decode_spec(encode_spec(PodSpec(containers=(ContainerSpec("app"),), node_name="worker-2")))
+    free = decode_spec(encode_spec(PodSpec(containers=(ContainerSpec("app"),))))
+    assert pinned.node_name == "worker-2" and free.node_name is None
+    assert "nodeName" not in encode_spec(PodSpec(containers=(ContainerSpec("app"),)))  # unchanged JSON otherwise

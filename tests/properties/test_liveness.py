@@ -14,7 +14,7 @@ from podquake.model.quantity import Resources
 from podquake.model.selectors import LabelSelector, Toleration
 from podquake.model.specrecord import encode_spec
 from podquake.properties import Ledger, LedgerPod, Suite, check_trace
-from podquake.properties.capacity import SpreadFilter, room_for
+from podquake.properties.capacity import SpreadFilter, admits, room_for
 
 GI = 1 << 30
 
@@ -214,6 +214,13 @@ def test_the_spread_filter_follows_max_skew_over_the_zones():
     assert spread.active
     assert not spread.allows(ledger.nodes["a1"])  # 2 + 1 - 1 = 2 > 1
     assert spread.allows(ledger.nodes["b1"])
+
+
+def test_only_the_node_a_spec_names_admits_its_pod():
+    ledger = _ledger([node("n1"), node("n2"), spec(), spec("spec-2", node_name="n2")])
+    plain, pinned = ledger.spec(_pod("spec-1")), ledger.spec(_pod("spec-2"))
+    assert [n for n in ("n1", "n2") if admits(pinned, ledger.nodes[n])] == ["n2"]
+    assert [n for n in ("n1", "n2") if admits(plain, ledger.nodes[n])] == ["n1", "n2"]
 
 
 def test_the_spread_filter_counts_only_nodes_that_carry_every_constraints_key():
