@@ -1,5 +1,5 @@
 """The kubelets' shared dispatcher: one per simulation, it routes watch events to the kubelet of the
-node concerned, batches kubelet timers by due time, and renews leases in 0.1 s phase slots.
+node concerned, batches kubelet timers by due time, and starts and stops the nodes' leases.
 
 Why one object for every kubelet: at 5,000 nodes a watch callback per kubelet would make each pod
 binding cost 5,000 calls, and a renewal per lease would cost 300,000 calls per ten simulated
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
     from podquake.model.simulation import Simulation
 
 __all__ = ["KubeletDispatcher"]
-
 
 
 class KubeletDispatcher:
@@ -125,8 +124,7 @@ class KubeletDispatcher:
     # --- leases ----------------------------------------------------------------------------------
     def join(self, kubelet: Kubelet) -> None:
         """Renew ``kubelet``'s lease on its slot's ticks, from the next one on (model/lease.py)."""
-        state = self.state
-        state.start_lease(kubelet.node_name, kubelet.lease_slot)
+        self.state.start_lease(kubelet.node_name, kubelet.lease_slot)
         if kubelet.node.ready != ("True" if kubelet.runtime_healthy else "False"):
             tick = current_tick(self.env.now) + 1
             tick += (kubelet.lease_slot - tick) % LEASE_SLOTS

@@ -21,7 +21,8 @@ with the shapes' exact integrals:
 Only the other pods, *hot* (filling or draining a queue, or a load that may cross the capacity), are
 stepped tick by tick; they are re-classified at every tick and window boundary. Changes (endpoints
 published, containers stopping, nodes down, load balancer targets, partitions, spikes) take effect
-at the next tick boundary. Latency: ``1 / capacity`` of service plus the waiting time: the backlog
+at the first tick boundary after them. With no hot pod and no change to replan, the mode does not
+tick at all until the window ends or a change wakes it. Latency: ``1 / capacity`` of service plus the waiting time: the backlog
 over capacity for a hot pod (the mean of the tick's start and end), ``queue_limit / capacity`` for a
 full one, and for a cool one the M/D/1 mean wait ``rho / (2 capacity (1 - rho))`` at its mean
 utilization ``rho`` over the segment (capped at the full queue's).
@@ -37,10 +38,9 @@ trace is the same to the bit (the tests switch both shortcuts off and compare).
 
 from __future__ import annotations
 
-import math
 import zlib
 from collections.abc import Iterable
-from math import floor
+from math import floor, inf
 from typing import TYPE_CHECKING, Any
 
 from podquake.model import trace as ev
@@ -163,7 +163,7 @@ class FluidLoad(FluidRouting, _LoadModel):
             entry = flow.generator.entry
             if not isinstance(entry, External) and entry.pod is not None:
                 self._by_client.setdefault(entry.pod, []).append(flow)
-        self._dirty.setdefault(flow, now if self._last_tick >= 0 else -math.inf)  # before the first tick: planned by it
+        self._dirty.setdefault(flow, now if self._last_tick >= 0 else -inf)  # before the first tick: planned by it
 
     # A flow that changes at t is replanned at the first tick after t (whichever of the change and a
     # tick at t comes first in SimPy's queue), so a model that skips its idle ticks replans it at
@@ -436,7 +436,7 @@ class FluidLoad(FluidRouting, _LoadModel):
                     kubelet = kubelets.get(node)
                     quiet = silent[node] = kubelet is not None and not kubelet.acting
                 if quiet:
-                    self._dirty[flow] = -math.inf  # in this tick, before its step: replanned now
+                    self._dirty[flow] = -inf  # in this tick, before its step: replanned now
                     break
         for server in list(self._hot):
             if server.queue and not server.flows and silent.get(server.node, True):
