@@ -2,6 +2,7 @@
 
     python benchmarks/bench_scheduling.py            # the issue's size (several minutes)
     python benchmarks/bench_scheduling.py --quick    # 20,000 pods onto 1,000 nodes
+    python benchmarks/bench_scheduling.py --profile least-allocated --compare-engines   # C vs Python, same run
 
 For each profile (least-allocated, default) it creates the pods of a few hundred ReplicaSets in the
 store, in the order a ReplicaSet controller's slow-start batches would queue them when all the
@@ -18,7 +19,12 @@ default and the hard case: every pod shape is active all the time) or one Replic
 - whether the fast path placed a prefix of the pods exactly as the full-scan reference does (same
   state, same rng state before each decision);
 - peak resident memory of the process;
-- a calibration: the time of ``sum(range(1000))`` on this machine, to compare machines.
+- a calibration: the time of ``sum(range(1000))`` on this machine, to compare machines;
+- which engine the LeastAllocated index uses: ``c`` (the compiled core, ``model/scheduling/_leastalloc.c``)
+  or ``python`` (not built, or ``PODQUAKE_PURE_PYTHON=1``). With ``--compare-engines`` the
+  least-allocated profile runs again on the other engine, on the same pods in the same process
+  (without the naive scan and reference checks), and the two are compared: decisions/s, end-to-end
+  pods/s, and whether every one of the placements is the same.
 
 With per-shape indexes (the default profile) the cost per pod grows with the number of pod shapes
 active at once (each shape's index catches up on the binds since it was last used), so the
@@ -42,7 +48,8 @@ from podquake.model.admission import pod_from_template
 from podquake.model.cluster import ClusterSpec
 from podquake.model.objects import ContainerSpec, OwnerRef, Pod, PodSpec, PodTemplate, ReplicaSet
 from podquake.model.quantity import Resources
-from podquake.model.scheduling.builtins import default_scheduler, least_allocated_scheduler
+from podquake.model.scheduling import leastalloc
+from podquake.model.scheduling.framework import FrameworkScheduler, Profile
 from podquake.model.selectors import LabelSelector
 from podquake.model.store import ClusterState
 from podquake.model.trace import Trace
@@ -76,6 +83,8 @@ class Result:
     mismatches: int
     fast_decisions: int
     engine_decisions: int
+    engine: str
+    answers: list[str | None] | None  # every placement, in queue order, when recorded
 
 
 def build(
@@ -138,15 +147,18 @@ def run(
     check_prefix: int,
     seed: int,
     order_kind: str = "interleaved",
+    engine: str | None = None,
+    record: bool = False,
 ) -> Result:
     state, order = build(nodes, pods, workloads, seed, order_kind)
-    factory = least_allocated_scheduler if profile == "least-allocated" else default_scheduler
-    scheduler = factory(random.Random(seed))
-    reference = factory(random.Random(seed))
+    chosen = Profile.least_allocated() if profile == "least-allocated" else Profile.default()
+    scheduler = FrameworkScheduler(chosen, random.Random(seed), name=profile, engine=engine)
+    reference = FrameworkScheduler(chosen, random.Random(seed), name=profile, fast_path=False)
     scheduler.attach(state)
     reference.state = state  # the reference reads the same store, with no fast path
     view = ClusterView(state)
     every = max(1, len(order) // max(1, naive_samples))
+    answers: list[str | None] | None = [] if record else None
     decide = total = naive = 0.0
     naive_pods = checked = mismatches = bound = 0
     clock = time.perf_counter
@@ -172,6 +184,8 @@ def run(
             end = clock()
             decide += middle - start
             total += end - start
+            if answers is not None:
+                answers.append(answer)
             if check:
                 checked += 1
                 mismatches += answer != expected
@@ -190,7 +204,17 @@ def run(
         mismatches,
         scheduler.fast_decisions,
         scheduler.fast.engine_decisions,
+        scheduler.fast.engine.engine if scheduler.fast.engine is not None else "-",
+        answers,
     )
+
+
+def _engine_line() -> str:
+    if leastalloc.ENGINE == "c":
+        return "c (the compiled core, podquake.model.scheduling._leastalloc; PODQUAKE_PURE_PYTHON=1 for Python)"
+    if leastalloc.compiled_core() is not None:
+        return "python (PODQUAKE_PURE_PYTHON is set; the compiled core is built)"
+    return "python (the compiled core podquake.model.scheduling._leastalloc is not built)"
 
 
 def calibrate() -> float:
@@ -211,6 +235,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--naive-samples", type=int, help="pods timed with the naive full scan (default 40, quick 20)")
     parser.add_argument("--profile", choices=["least-allocated", "default", "both"], default="both")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--compare-engines",
+        action="store_true",
+        help="run the least-allocated profile again on the other LeastAllocated engine (C or Python) and compare",
+    )
     args = parser.parse_args(argv)
     nodes = args.nodes or (1000 if args.quick else 5000)
     pods = args.pods or (20000 if args.quick else 150000)
@@ -226,7 +255,21 @@ def main(argv: list[str] | None = None) -> int:
         f"calibration: sum(range(1000)) takes {calibrate():.1f} us here;"
         f" load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     )
-    results = [run(p, nodes, pods, args.workloads, samples, prefix, args.seed, o) for p in profiles for o in orders]
+    print(f"LeastAllocated engine: {_engine_line()}")
+    compare = args.compare_engines and "least-allocated" in profiles
+    other = "python" if leastalloc.ENGINE == "c" else "c"
+    if compare and other == "c" and leastalloc.compiled_core() is None:
+        print("--compare-engines: the compiled core is not built, nothing to compare with")
+        compare = False
+    results = [
+        run(p, nodes, pods, args.workloads, samples, prefix, args.seed, o, record=compare and p == "least-allocated")
+        for p in profiles
+        for o in orders
+    ]
+    others = [
+        run("least-allocated", nodes, pods, args.workloads, 0, 0, args.seed, o, engine=other, record=True)
+        for o in (orders if compare else [])
+    ]
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     header = (
         f"{'profile':<16}{'order':<13}{'bound':>8}{'decisions/s':>13}{'end-to-end/s':>14}"
@@ -251,6 +294,24 @@ def main(argv: list[str] | None = None) -> int:
             f" ({r.engine_decisions} by the one LeastAllocated index, the rest by per-shape indexes);"
             f" naive full scan timed on {r.naive_pods} pods"
         )
+    for r in results:
+        for o in others:
+            if r.profile != o.profile or r.order != o.order:
+                continue
+            assert r.answers is not None and o.answers is not None
+            same = sum(a == b for a, b in zip(r.answers, o.answers))
+            ok &= same == len(r.answers) == len(o.answers)
+            print(f"engines on the same {r.pods} pods ({r.profile}, {r.order}), measured in this run:")
+            for x in (r, o):
+                print(
+                    f"  {x.engine:<7}{x.pods / x.decide_seconds:>10,.0f} decisions/s"
+                    f"{x.pods / x.total_seconds:>10,.0f} pods/s end-to-end"
+                )
+            c, py = (r, o) if r.engine == "c" else (o, r)
+            print(
+                f"  c / python: {py.decide_seconds / c.decide_seconds:.2f}x decisions/s,"
+                f" {py.total_seconds / c.total_seconds:.2f}x end-to-end; same placements: {same}/{len(r.answers)}"
+            )
     print("issue targets (150,000 pods, 5,000 nodes): least-allocated >= 150,000 pods/s and >= 150x the naive scan;")
     print("default >= 30,000 pods/s; placements identical to the reference; peak memory <= 1 GiB")
     return 0 if ok else 1

@@ -17,7 +17,10 @@ same answer from incremental indexes, the way kube-scheduler's cache follows inf
   update per bind since the signature's last decision: about the number of pod shapes in use.
 - **One index for the LeastAllocated-only profile** (``leastalloc.py``): there the score splits into
   a node part and a pod part, so one shape-independent index answers every shape, and a bind costs
-  one node update whatever the number of shapes.
+  one node update whatever the number of shapes. Its hot part runs in C (``_leastalloc.c``) when the
+  extension is built, with the pure-Python engine as the reference and fallback; :meth:`FastPath.schedule`
+  calls the core directly: one call per decision (a second when nodes tie), which also replays the
+  change log and checks whether the core must be rebuilt.
 - **Normalized scores as offsets.** TaintToleration and NodeAffinity normalize over the feasible
   nodes but are constant within a class (kept per index until the feasible nodes or the classes
   change); PodTopologySpread depends on the class (its domains) and on the node's count of matching
@@ -41,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 from podquake.model import constants as k8s
 from podquake.model import trace as ev
 from podquake.model.objects import Node, Pod, PodSpec
+from podquake.model.scheduling import leastalloc
 from podquake.model.scheduling import plugins as p
 from podquake.model.scheduling.framework import (
     BALANCED_ALLOCATION,
@@ -50,8 +54,16 @@ from podquake.model.scheduling.framework import (
     TAINT_TOLERATION,
     Profile,
 )
-from podquake.model.scheduling.leastalloc import TIGHT_MAX, LeastAllocatedIndex
-from podquake.model.scheduling.shapeindex import UNLIMITED, Base, NodeState, ScoreIndex, best_total, make_refresher
+from podquake.model.scheduling.leastalloc import TIGHT_MAX
+from podquake.model.scheduling.shapeindex import (
+    UNLIMITED,
+    Base,
+    NodeState,
+    ScoreIndex,
+    best_total,
+    make_refresher,
+    nth_set_bit,
+)
 from podquake.model.scheduling.spreading import NotCovered, Spreading
 from podquake.model.selectors import Taint
 
@@ -65,36 +77,6 @@ _HOSTNAME = k8s.LABEL_HOSTNAME
 _HOST_PLACEHOLDER = "\x00"  # a class's labels keep the hostname key but not its value
 _MAX_LOG = 1 << 16
 _MAX_INDEXES = 512
-
-
-# (mask of the low 2**k bits, 2**k) for each k
-_HALVES = [((1 << (1 << k)) - 1, 1 << k) for k in range(24)]
-# _NTH_IN_BYTE[b][r]: position of the r-th set bit of the byte b
-_NTH_IN_BYTE = [[j for j in range(8) if b >> j & 1] for b in range(256)]
-
-
-def nth_set_bit(bits: int, r: int) -> int:
-    """Position of the ``r``-th (0-based) set bit of ``bits``, counting from the least significant.
-
-    A binary search on halves (power-of-two widths, precomputed masks), then a byte table.
-
-    >>> nth_set_bit(0b101100, 0), nth_set_bit(0b101100, 2), nth_set_bit(1 << 4000 | 1, 1)
-    (2, 5, 4000)
-    """
-    base = 0
-    k = (bits.bit_length() - 1).bit_length()
-    while k > 3:
-        k -= 1
-        mask, width = _HALVES[k]
-        low = bits & mask
-        count = low.bit_count()
-        if r < count:
-            bits = low
-        else:
-            r -= count
-            bits >>= width
-            base += width
-    return base + _NTH_IN_BYTE[bits][r]
 
 
 class _NoRandom(random.Random):
@@ -125,22 +107,23 @@ class FastPath:
 
     NOT_COVERED = NOT_COVERED
 
-    def __init__(self, profile: Profile, state: ClusterState) -> None:
+    def __init__(self, profile: Profile, state: ClusterState, engine: str | None = None) -> None:
+        """``engine``: the LeastAllocated index's engine, "c" or "python" (None: ``leastalloc.ENGINE``)."""
         self.profile = profile
         self.state = state
         self.w_tt = profile.weight(TAINT_TOLERATION)
         self.w_na = profile.weight(NODE_AFFINITY)
         self.w_pts = profile.weight(POD_TOPOLOGY_SPREAD)
-        self.last_best: int | None = None  # the last decision's best total and tie count (for tests)
-        self.last_ties: int | None = None
+        self._last_best: int | None = None  # the last decision's best total and tie count: see last_best
+        self._last_ties: int | None = None
+        self._engine_mark = 0  # engine.decisions at the last decision the per-shape indexes made
         self.sampled = profile.percentage_of_nodes_to_score < 100  # large clusters go to the full scan
         # no normalized plugin and no spread filter: the best bucket of the local scores is the tie set
         self.plain = not (self.w_tt or self.w_na or self.w_pts or profile.spread_filter)
         fit = profile.fit
         w_fit = profile.weight(NODE_RESOURCES_FIT)
-        self.engine_decisions = 0  # decisions the LeastAllocated index answered
-        self.engine = (  # the LeastAllocated-only profile: one index for every shape (leastalloc.py)
-            LeastAllocatedIndex(self, w_fit)
+        self.engine: Any = (  # the LeastAllocated-only profile: one index for every shape (leastalloc.py)
+            leastalloc.engine_class(engine)(self, w_fit)
             if self.plain
             and w_fit
             and not profile.weight(BALANCED_ALLOCATION)
@@ -171,12 +154,34 @@ class FastPath:
         for event_type in (ev.NodeTainted, ev.NodeUntainted, ev.NodeCordoned, ev.NodeReadyChanged):
             state.watch(event_type, self._on_node_static)
 
+    @property
+    def engine_decisions(self) -> int:
+        """Decisions the LeastAllocated index answered (it counts them: nothing to do on the hot path)."""
+        return self.engine.decisions if self.engine is not None else 0  # type: ignore[no-any-return]
+
+    def _engine_last(self) -> bool:
+        """Whether the LeastAllocated index made the last decision (it has counted one since the indexes did)."""
+        return self.engine is not None and self.engine.decisions != self._engine_mark
+
+    @property
+    def last_best(self) -> int | None:
+        """The last decision's best total (None: no scoring, the lone feasible node or none; for tests)."""
+        return self.engine.last_best if self._engine_last() else self._last_best  # type: ignore[no-any-return]
+
+    @property
+    def last_ties(self) -> int | None:
+        """How many nodes tied for :attr:`last_best` (None as it)."""
+        return self.engine.last_ties if self._engine_last() else self._last_ties  # type: ignore[no-any-return]
+
     # --- watch events --------------------------------------------------------------------------
     def _on_bound(self, event: ev.PodBound) -> None:
         state = self.state
         node = state.nodes[event.node]
         i = node.index
-        self.log.append(i)
+        log = self.log
+        log.append(i)
+        if len(log) > _MAX_LOG:
+            self._forget()
         if self.built_epoch == self.epoch:
             self.node_states[i] = self.node_state(node)
         if self.spreads:
@@ -193,6 +198,8 @@ class FastPath:
         node = self.state.nodes.get(event.node) if event.node else None
         if node is not None:
             self.log.append(node.index)
+            if len(self.log) > _MAX_LOG:
+                self._forget()
             if self.built_epoch == self.epoch:
                 self.node_states[node.index] = self.node_state(node)
         if self.spreads:
@@ -215,6 +222,13 @@ class FastPath:
             self.class_version += 1
             self.node_states[node.index] = self.node_state(node)
         self.log.append(node.index)
+        if len(self.log) > _MAX_LOG:
+            self._forget()
+
+    def _forget(self) -> None:
+        """Drop the change log (it grew past ``_MAX_LOG``): an index that had not replayed all of it refills."""
+        self.log_base += len(self.log)
+        self.log = []
 
     # --- building --------------------------------------------------------------------------------
     def node_state(self, node: Node) -> NodeState:
@@ -301,10 +315,6 @@ class FastPath:
             if start < len(log):
                 index.refresh(dict.fromkeys(log[start:]))  # each node once: refresh needs distinct nodes
                 index.cursor = self.log_base + len(log)
-        if len(log) > _MAX_LOG:  # forget old changes; an index that missed them refills
-            self.log_base += len(log)
-            self.log = []
-            index.cursor = self.log_base
         return index
 
     def _fill(self, index: ScoreIndex) -> None:
@@ -329,11 +339,9 @@ class FastPath:
         nodes = self.state.node_list
         if self.sampled and len(nodes) >= k8s.MIN_FEASIBLE_NODES_TO_FIND:
             return NOT_COVERED
-        if self.built_epoch != self.epoch:
-            self._rebuild()
         spec = pod.spec
         engine = self.engine
-        if engine is not None:
+        if engine is not None:  # the hot path of the LeastAllocated-only profile: keep it short
             hit = engine.by_spec.get(id(spec))
             if hit is not None and hit[0] is spec:
                 shape = hit[1]
@@ -341,33 +349,41 @@ class FastPath:
                 shape = engine.shape(spec)
             else:
                 return NOT_COVERED
-            engine.catch_up()
-            if len(self.log) > _MAX_LOG:  # forget old changes; an index that missed them refills
-                self.log_base += len(self.log)
-                self.log = []
-                engine.cursor = self.log_base
-            if engine.tight_count <= TIGHT_MAX:
-                self.engine_decisions += 1
-                best, ties, feasible = engine.best(shape)
-                if feasible <= 1:
-                    self.last_best = self.last_ties = None
-                    return nodes[ties.bit_length() - 1].name if feasible else None
-                count = ties.bit_count()
-                self.last_best = best
-                self.last_ties = count
-                return nodes[nth_set_bit(ties, rng.randrange(count) if count > 1 else 0)].name
+            core = engine.core
+            if core is None:  # the pure-Python engine
+                if self.built_epoch != self.epoch:
+                    self._rebuild()
+                i = engine.decide(shape, rng, TIGHT_MAX)
+            else:  # the compiled engine: CompiledLeastAllocatedIndex.decide, inlined
+                try:  # (the core checks the epoch: a node set change since _rebuild raises Stale)
+                    i = core.decide(
+                        shape.sid, self.log, self.log_base, self.node_states, TIGHT_MAX, self.epoch, self.class_version
+                    )
+                except leastalloc.ENGINE_ERRORS:  # stale or too large for C: rebuild, and the engine sorts it out
+                    if self.built_epoch != self.epoch:
+                        self._rebuild()
+                    i = engine.decide(shape, rng, TIGHT_MAX)
+                else:
+                    if i is not None and i < -1:  # -i nodes tie: the draw, as the Python engine draws it
+                        i = core.pick(rng.randrange(-i))
+            if i is not None:  # else more than TIGHT_MAX tight nodes: the per-shape indexes answer
+                return nodes[i].name if i >= 0 else None
+        if self.built_epoch != self.epoch:
+            self._rebuild()
         index = self._index(spec)
         if index is None:
             return NOT_COVERED
-        self.last_best = self.last_ties = None
+        if engine is not None:
+            self._engine_mark = engine.decisions
+        self._last_best = self._last_ties = None
         count = index.count
         if self.plain:  # no normalized plugin, no spread filter: the best bucket is the tie set
             if count <= 1:
                 return nodes[index.feasible.bit_length() - 1].name if count else None
             best = index.keys[-1]
             ties, count = index.buckets[best]
-            self.last_best = best
-            self.last_ties = count
+            self._last_best = best
+            self._last_ties = count
             return nodes[nth_set_bit(ties, rng.randrange(count) if count > 1 else 0)].name
         feasible = index.feasible
         if self.profile.spread_filter and spec.topology_spread_constraints:
@@ -386,8 +402,8 @@ class FastPath:
             groups = self._groups(pod, index, feasible, count)
         except NotCovered:
             return NOT_COVERED
-        self.last_best, ties = best_total(index, groups)
-        count = self.last_ties = ties.bit_count()
+        self._last_best, ties = best_total(index, groups)
+        count = self._last_ties = ties.bit_count()
         return nodes[nth_set_bit(ties, rng.randrange(count) if count > 1 else 0)].name
 
     def explain(self, pod: Pod) -> dict[str, int] | None:

@@ -130,11 +130,14 @@ class FrameworkScheduler:
         *,
         fast_path: bool = True,
         name: str | None = None,
+        engine: str | None = None,
     ) -> None:
+        """``engine``: the fast path's LeastAllocated index engine, "c" or "python" (None: ``leastalloc.ENGINE``)."""
         self.profile = profile if profile is not None else Profile.default()
         self.name = name or self.profile.name
         self.rng = rng if rng is not None else random.Random(0)
         self.use_fast_path = fast_path
+        self.engine = engine
         self.state: ClusterState | None = None
         self.fast: Any = None
         self.fast_decisions = 0
@@ -151,11 +154,19 @@ class FrameworkScheduler:
         if self.use_fast_path:
             from podquake.model.scheduling.fastpath import FastPath
 
-            self.fast = FastPath(self.profile, state)
+            self.fast = FastPath(self.profile, state, engine=self.engine)
 
     def schedule(self, pod: PodView, cluster: ClusterView) -> str | None:
         # The framework is a built-in: it reads the live objects behind the read-only views.
         live: Pod = pod._pod  # type: ignore[attr-defined]
+        fast = self.fast
+        if fast is not None:  # decide(), inlined: this is the hot path of every simulated scheduling
+            answer = fast.schedule(live, self.rng)
+            if answer is not fast.NOT_COVERED:
+                self.fast_decisions += 1
+                return answer  # type: ignore[no-any-return]
+            self.full_scans += 1
+            return self.full_scan(live, self.state)  # type: ignore[arg-type]
         if self.state is None:
             self.attach(cluster._state)  # type: ignore[attr-defined]
         return self.decide(live)

@@ -25,7 +25,7 @@ from podquake.model.scheduling.framework import BALANCED_ALLOCATION, NODE_RESOUR
 if TYPE_CHECKING:
     from podquake.model.scheduling.fastpath import FastPath, NodeClass
 
-__all__ = ["UNLIMITED", "Base", "NodeState", "ScoreIndex", "best_total", "make_refresher"]
+__all__ = ["UNLIMITED", "Base", "NodeState", "ScoreIndex", "best_total", "make_refresher", "nth_set_bit"]
 
 
 def _bits(indexes: list[int], size: int) -> int:
@@ -39,6 +39,36 @@ def _bits(indexes: list[int], size: int) -> int:
     for i in indexes:
         buffer[i >> 3] |= 1 << (i & 7)
     return int.from_bytes(buffer, "little")
+
+
+# (mask of the low 2**k bits, 2**k) for each k
+_HALVES = [((1 << (1 << k)) - 1, 1 << k) for k in range(24)]
+# _NTH_IN_BYTE[b][r]: position of the r-th set bit of the byte b
+_NTH_IN_BYTE = [[j for j in range(8) if b >> j & 1] for b in range(256)]
+
+
+def nth_set_bit(bits: int, r: int) -> int:
+    """Position of the ``r``-th (0-based) set bit of ``bits``, counting from the least significant.
+
+    A binary search on halves (power-of-two widths, precomputed masks), then a byte table.
+
+    >>> nth_set_bit(0b101100, 0), nth_set_bit(0b101100, 2), nth_set_bit(1 << 4000 | 1, 1)
+    (2, 5, 4000)
+    """
+    base = 0
+    k = (bits.bit_length() - 1).bit_length()
+    while k > 3:
+        k -= 1
+        mask, width = _HALVES[k]
+        low = bits & mask
+        count = low.bit_count()
+        if r < count:
+            bits = low
+        else:
+            r -= count
+            bits >>= width
+            base += width
+    return base + _NTH_IN_BYTE[bits][r]
 
 
 def _no_refresh(_dirty: Collection[int]) -> None:
