@@ -240,9 +240,10 @@ def test_word_boundaries_and_many_ties(count: int) -> None:
 def test_a_node_set_with_every_kind() -> None:
     state = make_state(*(_node(f"n{i}", KINDS[i % len(KINDS)], i % 5 == 0) for i in range(150)))
     pair = Pair(state, Profile.least_allocated())
-    for i in range(1500):
+    for i in range(1500):  # Pair.decide asserts that the engines agree on every decision
         if pair.decide(SPECS[(i * 7) % len(SPECS)]) is None and i % 50 == 0:
             state.delete_pod(next(iter(state.nodes["n1"].pods)), "test") if state.nodes["n1"].pods else None
+    assert pair.decisions == 1500 and isinstance(pair.c.engine, CompiledLeastAllocatedIndex)
 
 
 def test_integers_too_large_for_c_hand_over_to_python() -> None:
@@ -433,7 +434,8 @@ def test_remainders_at_the_thresholds() -> None:
         if step % 3 == 0:  # forced binds of odd sizes spread the nodes over every remainder
             pod = add_pod(state, tiny[rng.randrange(len(tiny))])
             state.bind_pod(pod.uid, f"n{rng.randrange(40)}")
-        pair.decide(tiny[step % len(tiny)])
+        pair.decide(tiny[step % len(tiny)])  # asserts that the engines agree
+    assert pair.decisions == 1500 and isinstance(pair.c.engine, CompiledLeastAllocatedIndex)
 
 
 def test_many_cores_and_resets() -> None:
