@@ -1115,34 +1115,31 @@ static PyObject *Core_pick(Core *c, PyObject *arg)
 
 PyDoc_STRVAR(ties_doc, "ties()\n--\n\nThe last decision's tie set as little-endian bytes (``int.from_bytes``).");
 
-static PyObject *Core_ties(Core *c, PyObject *Py_UNUSED(ignored))
+/* A bitset of nw words as little-endian bytes (empty when the set was never allocated). */
+static PyObject *bitset_bytes(const uint64_t *bits, Py_ssize_t nw)
 {
-    if (!c->ties)
+    if (!bits)
         return PyBytes_FromStringAndSize("", 0);
-    PyObject *out = PyBytes_FromStringAndSize(NULL, c->nw * 8);
+    PyObject *out = PyBytes_FromStringAndSize(NULL, nw * 8);
     if (!out)
         return NULL;
     unsigned char *b = (unsigned char *)PyBytes_AS_STRING(out);
-    for (Py_ssize_t w = 0; w < c->nw; w++)
+    for (Py_ssize_t w = 0; w < nw; w++)
         for (int j = 0; j < 8; j++)
-            b[w * 8 + j] = (unsigned char)(c->ties[w] >> (8 * j));
+            b[w * 8 + j] = (unsigned char)(bits[w] >> (8 * j));
     return out;
+}
+
+static PyObject *Core_ties(Core *c, PyObject *Py_UNUSED(ignored))
+{
+    return bitset_bytes(c->ties, c->nw);
 }
 
 PyDoc_STRVAR(tight_doc, "tight()\n--\n\nThe tight nodes (scored one by one) as little-endian bytes.");
 
 static PyObject *Core_tight(Core *c, PyObject *Py_UNUSED(ignored))
 {
-    if (!c->tight)
-        return PyBytes_FromStringAndSize("", 0);
-    PyObject *out = PyBytes_FromStringAndSize(NULL, c->nw * 8);
-    if (!out)
-        return NULL;
-    unsigned char *b = (unsigned char *)PyBytes_AS_STRING(out);
-    for (Py_ssize_t w = 0; w < c->nw; w++)
-        for (int j = 0; j < 8; j++)
-            b[w * 8 + j] = (unsigned char)(c->tight[w] >> (8 * j));
-    return out;
+    return bitset_bytes(c->tight, c->nw);
 }
 
 static PyMethodDef Core_methods[] = {
