@@ -211,11 +211,11 @@ class Pod:
     deletion_timestamp: float | None = None
     reason: str | None = None
     containers: list[ContainerStatus] = field(default_factory=list)
+    key: str = field(init=False, repr=False)
+    """``namespace/name``: how the trace and the user name a pod (set once: a pod is never renamed)."""
 
-    @property
-    def key(self) -> str:
-        """``namespace/name``: how the trace and the user name a pod."""
-        return f"{self.namespace}/{self.name}"
+    def __post_init__(self) -> None:
+        self.key = f"{self.namespace}/{self.name}"
 
     @property
     def requests(self) -> Resources:
