@@ -499,6 +499,16 @@ static int place(Core *c, Py_ssize_t i, PyObject *state)
     return 0;
 }
 
+/* The arity of a METH_FASTCALL method: -1 with TypeError when ``nargs`` is not ``want``. */
+static int check_args(const char *name, Py_ssize_t nargs, Py_ssize_t want)
+{
+    if (nargs != want) {
+        PyErr_Format(PyExc_TypeError, "%s() takes %zd arguments", name, want);
+        return -1;
+    }
+    return 0;
+}
+
 static int check_ready(Core *c)
 {
     if (!c->nodes) {
@@ -750,10 +760,8 @@ PyDoc_STRVAR(reset_doc,
 
 static PyObject *Core_reset(Core *c, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 5) {
-        PyErr_SetString(PyExc_TypeError, "reset() takes 5 arguments");
+    if (check_args("reset", nargs, 5) < 0)
         return NULL;
-    }
     free_tables(c);
     c->cursor = 0;
     int64_t epoch;
@@ -910,10 +918,8 @@ PyDoc_STRVAR(place_doc,
 
 static PyObject *Core_place(Core *c, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "place() takes 2 arguments");
+    if (check_args("place", nargs, 2) < 0)
         return NULL;
-    }
     if (check_ready(c) < 0)
         return NULL;
     if (!PyLong_Check(args[0])) {
@@ -961,10 +967,8 @@ PyDoc_STRVAR(sync_doc,
 
 static PyObject *Core_sync(Core *c, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "sync() takes 3 arguments");
+    if (check_args("sync", nargs, 3) < 0)
         return NULL;
-    }
     if (check_ready(c) < 0)
         return NULL;
     int64_t base;
@@ -983,10 +987,8 @@ PyDoc_STRVAR(set_allowed_doc,
 
 static PyObject *Core_set_allowed(Core *c, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "set_allowed() takes 3 arguments");
+    if (check_args("set_allowed", nargs, 3) < 0)
         return NULL;
-    }
     if (check_ready(c) < 0)
         return NULL;
     int64_t sid, version;
