@@ -479,12 +479,7 @@ class FastPath:
         _, _, present, offsets, merged = self._base(index, feasible)
         if plan is None:
             return merged
-        w_pts = self.w_pts
-        groups: dict[int, int] = {}
-        for cid, mask, score in self.spreading.score_groups(pod, plan, present, count):
-            offset = offsets[cid] + w_pts * score
-            groups[offset] = groups.get(offset, 0) | mask
-        return sorted(groups.items(), reverse=True)
+        return self.spreading.score_groups(pod, plan, present, count, offsets, self.w_pts)
 
 
 def _covered(spec: PodSpec) -> bool:

@@ -291,13 +291,23 @@ class Spreading:
         return failing
 
     def score_groups(
-        self, pod: Pod, plan: SpreadPlan, present: list[tuple[NodeClass, int]], count: int
-    ) -> list[tuple[int, int, int]]:
-        """``[(class id, mask, normalized score)]``: the score per (class, hostname level) group (scoring.go).
+        self,
+        pod: Pod,
+        plan: SpreadPlan,
+        present: list[tuple[NodeClass, int]],
+        count: int,
+        offsets: dict[int, int],
+        weight: int,
+    ) -> list[tuple[int, int]]:
+        """``[(offset, mask)]`` by offset descending: ``offsets[class] + weight x`` the normalized score.
 
-        ``present`` are the feasible nodes per class; ``count`` how many feasible nodes there are.
-        What depends only on them (ignored classes, weights, domains, each class's terms) is kept
-        in the plan's :class:`_Frame` while they stay the same; a decision adds the pod counts.
+        The feasible nodes split into (class, hostname level) groups that share one raw score
+        (scoring.go), normalized as upstream; groups with equal totals are merged. ``present`` are
+        the feasible nodes per class, ``count`` how many there are, ``offsets`` each class's other
+        normalized plugins' weighted score. What depends only on the feasible nodes (ignored
+        classes, weights, domains, each class's terms) is kept in the plan's :class:`_Frame` while
+        they stay the same; a decision adds the pod counts. This runs once per decision of the
+        default profile, so it is written for few bytecodes rather than for brevity.
         """
         host = plan.host
         if host == -2 or (host >= 0 and not self.fast.hostnames_ok):
@@ -305,43 +315,24 @@ class Spreading:
         frame = plan.frame
         if frame is None or frame.present is not present or frame.count != count:
             frame = plan.frame = _Frame(self, pod.spec, plan, present, count)
-        groups = list(frame.ignored)  # ignored nodes (lacking a key) score 0
-        if not frame.kept:
-            return groups
-        namespace = pod.namespace
-        if frame.namespace != namespace:  # the trackers of the plan's constraints, looked up once
-            frame.namespace = namespace
-            frame.trackers = [
-                self.tracker(namespace, c.selector) if c.counts_pods() else None  # type: ignore[arg-type]
-                for c in plan.constraints
-            ]
-        trackers = frame.trackers
-        skews = plan.skews
-        weights = frame.weights
-        terms: list[dict[str, float]] = []  # per constraint: domain value -> count x weight + skew
-        for i, (eligible, every, values) in enumerate(frame.domains):
-            tracker = trackers[i]
-            if i == host:
-                terms.append({})
-                continue
-            weight = weights[i]
-            skew = skews[i]
-            if tracker is None:
-                terms.append({value: skew for value in values})  # 0 x weight + skew
-                continue
-            key = plan.keys[i]
-            if every:
-                counts = tracker.domains.get(key)
-                if counts is None:
-                    counts = tracker.domain_counts(key, self.state.node_list)
-            else:
+        if frame.namespace != pod.namespace:  # the trackers of the plan's constraints, looked up once
+            frame.follow(self, plan, pod.namespace)
+        terms = frame.terms  # per constraint: domain value -> count x weight + skew
+        for i, tracker, key, values, eligible, every, domain_weight, skew in frame.counted:
+            counts = tracker.domains.get(key) if every else None
+            if counts is None:
                 counts = self._domain_counts(tracker, key, eligible, every)
-            terms.append({value: counts.get(value, 0) * weight + skew for value in values})
-        host_tracker = trackers[host] if host >= 0 else None
-        host_weight = weights[host] if host >= 0 else 0.0
-        host_skew = skews[host] if host >= 0 else 0.0
+            term = terms[i]
+            for value in values:
+                term[value] = counts.get(value, 0) * domain_weight + skew
+        host_tracker = frame.host_tracker
+        if host_tracker is not None:
+            any_host = host_tracker.any
+            host_levels = host_tracker.levels.items()
+            host_weight = frame.host_weight
+            host_skew = frame.host_skew
         raws: list[tuple[int, int, int]] = []  # (class id, mask, raw score)
-        low = high = -1
+        high = low = -1
         for cid, mask, before_terms, has_host, after_terms in frame.kept:
             # Go adds the terms in constraint order, starting from 0.0: the terms before the hostname
             # term first, then the hostname term (which depends on the node), then the rest
@@ -349,17 +340,17 @@ class Spreading:
             for i, value in before_terms:
                 before += terms[i][value]
             if has_host and host_tracker is not None:
-                hit = mask & host_tracker.any
-                levels: Any = [(0, mask ^ hit)] if hit != mask else []
+                hit = mask & any_host
+                parts = [(host_skew, mask ^ hit)] if hit != mask else []  # level 0: 0 x weight + skew
                 if hit:
-                    for level, bits in host_tracker.levels.items():
+                    for level, bits in host_levels:
                         sub = hit & bits
                         if sub:
-                            levels.append((level, sub))
+                            parts.append((level * host_weight + host_skew, sub))
             else:
-                levels = ((0, mask),)
-            for level, sub in levels:
-                score = before + (level * host_weight + host_skew) if has_host else before
+                parts = [(None, mask)]
+            for host_term, sub in parts:
+                score = before if host_term is None else before + host_term
                 for i, value in after_terms:
                     score += terms[i][value]
                 raw = int(score)  # Go's math.Round (p.go_round) for a non-negative score
@@ -370,32 +361,47 @@ class Spreading:
                     high = raw
                 if raw < low or low < 0:
                     low = raw
+        merged: dict[int, int] = {}
+        for cid, mask in frame.ignored:  # nodes lacking a key score 0 (scoring.go NormalizeScore)
+            offset = offsets[cid]
+            merged[offset] = merged[offset] | mask if offset in merged else mask
         top = k8s.MAX_NODE_SCORE
-        if high <= 0:
-            groups += [(cid, mask, top) for cid, mask, _ in raws]
-        else:
-            groups += [(cid, mask, top * (high + low - raw) // high) for cid, mask, raw in raws]  # spread_normalize
-        return groups
+        for cid, mask, raw in raws:
+            offset = offsets[cid] + weight * (top if high <= 0 else top * (high + low - raw) // high)
+            merged[offset] = merged[offset] | mask if offset in merged else mask
+        return sorted(merged.items(), reverse=True)
 
 
 class _Frame:
     """What a plan's scores depend on besides pod counts, for one set of feasible nodes per class."""
 
-    __slots__ = ("present", "count", "ignored", "kept", "weights", "domains", "namespace", "trackers")
+    __slots__ = (
+        "present",
+        "count",
+        "ignored",
+        "kept",
+        "weights",
+        "domains",
+        "namespace",
+        "terms",
+        "counted",
+        "host_tracker",
+        "host_weight",
+        "host_skew",
+    )
 
     def __init__(
         self, spreading: Spreading, spec: PodSpec, plan: SpreadPlan, present: list[tuple[NodeClass, int]], count: int
     ) -> None:
         self.present = present
         self.count = count
-        self.namespace: str | None = None  # the trackers below are this namespace's
-        self.trackers: list[Tracker | None] = []
-        self.ignored: list[tuple[int, int, int]] = []
+        self.namespace: str | None = None  # ``counted`` and ``host_tracker`` are this namespace's: see follow
+        self.ignored: list[tuple[int, int]] = []  # (class id, feasible nodes) lacking a required key
         kept: list[tuple[NodeClass, int, tuple[str | None, ...]]] = []
         for cls, mask in present:
             ignored, values = plan.of(cls)
             if ignored:
-                self.ignored.append((cls.id, mask, 0))
+                self.ignored.append((cls.id, mask))
                 count -= mask.bit_count()
             else:
                 kept.append((cls, mask, values))
@@ -428,3 +434,27 @@ class _Frame:
                 else:
                     before.append((i, value))
             self.kept.append((cls.id, mask, tuple(before), has_host, tuple(after)))
+        self.terms: list[dict[str, float]] = [{} for _ in plan.constraints]
+        self.counted: list[tuple[int, Tracker, str, tuple[str, ...], list[NodeClass], bool, float, float]] = []
+        self.host_tracker: Tracker | None = None
+        self.host_weight = self.weights[plan.host] if plan.host >= 0 else 0.0
+        self.host_skew = plan.skews[plan.host] if plan.host >= 0 else 0.0
+
+    def follow(self, spreading: Spreading, plan: SpreadPlan, namespace: str) -> None:
+        """Look up ``namespace``'s trackers: the constraints counting pods are recounted each decision.
+
+        A constraint that counts no pod has constant terms (0 x weight + skew), set here once.
+        """
+        self.namespace = namespace
+        self.counted = []
+        self.host_tracker = None
+        for i, c in enumerate(plan.constraints):
+            tracker = spreading.tracker(namespace, c.selector) if c.counts_pods() else None  # type: ignore[arg-type]
+            eligible, every, values = self.domains[i]
+            if i == plan.host:
+                self.host_tracker = tracker
+            elif tracker is None:
+                self.terms[i] = {value: plan.skews[i] for value in values}
+            else:
+                entry = (i, tracker, plan.keys[i], values, eligible, every, self.weights[i], plan.skews[i])
+                self.counted.append(entry)
