@@ -350,10 +350,11 @@ def _pieces(spike: Spike, t0: float, t1: float) -> tuple[Shape, list[tuple[float
     >>> _pieces(spikes, 0.0, 30.0)[1]
     [(0.0, 5.0, 1.0), (5.0, 10.0, 2.0), (10.0, 15.0, 6.0), (15.0, 20.0, 3.0), (20.0, 30.0, 1.0)]
     """
-    stack: list[Spike] = []
+    stack: list[Spike] = []  # the spikes that can matter on [t0, t1]: the others are 1.0 throughout
     shape: Shape = spike
     while isinstance(shape, Spike):
-        stack.append(shape)
+        if shape.start <= t1 and shape.start + shape.duration >= t0:
+            stack.append(shape)
         shape = shape.base
     edges = {t0, t1}
     closing = False  # whether an edge falls on t1: the point t1 gets a piece of its own
