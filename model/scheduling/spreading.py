@@ -20,10 +20,12 @@ constraints, or hostname spreading on a cluster whose hostname labels are not un
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from podquake.model import constants as k8s
 from podquake.model.objects import Node, Pod, PodSpec
+from podquake.model.scheduling import leastalloc
 from podquake.model.scheduling import plugins as p
 from podquake.model.scheduling.framework import owner_selector
 from podquake.model.selectors import LabelSelector
@@ -36,6 +38,20 @@ __all__ = ["NotCovered", "SpreadPlan", "Spreading", "Tracker"]
 _HOSTNAME = k8s.LABEL_HOSTNAME
 _MAX_TRACKERS = 8192
 _MAX_PLANS = 512
+
+
+def _load_core() -> ModuleType | None:
+    """The compiled score groups (``_spreadgroups.c``), unless not built or ``PODQUAKE_PURE_PYTHON`` is set."""
+    if leastalloc.ENGINE != "c":
+        return None
+    try:
+        from podquake.model.scheduling import _spreadgroups
+    except ImportError:  # not built (no compiler at install time) or built for another interpreter
+        return None
+    return _spreadgroups
+
+
+_core = _load_core()
 
 
 class NotCovered(Exception):
@@ -326,50 +342,78 @@ class Spreading:
             for value in values:
                 term[value] = counts.get(value, 0) * domain_weight + skew
         host_tracker = frame.host_tracker
-        if host_tracker is not None:
-            any_host = host_tracker.any
-            host_levels = host_tracker.levels.items()
-            host_weight = frame.host_weight
-            host_skew = frame.host_skew
-        raws: list[tuple[int, int, int]] = []  # (class id, mask, raw score)
-        high = low = -1
-        for cid, mask, before_terms, has_host, after_terms in frame.kept:
-            # Go adds the terms in constraint order, starting from 0.0: the terms before the hostname
-            # term first, then the hostname term (which depends on the node), then the rest
-            before = 0.0
-            for i, value in before_terms:
-                before += terms[i][value]
-            if has_host and host_tracker is not None:
-                hit = mask & any_host
-                parts = [(host_skew, mask ^ hit)] if hit != mask else []  # level 0: 0 x weight + skew
-                if hit:
-                    for level, bits in host_levels:
-                        sub = hit & bits
-                        if sub:
-                            parts.append((level * host_weight + host_skew, sub))
-            else:
-                parts = [(None, mask)]
-            for host_term, sub in parts:
-                score = before if host_term is None else before + host_term
-                for i, value in after_terms:
-                    score += terms[i][value]
-                raw = int(score)  # Go's math.Round (p.go_round) for a non-negative score
-                if score - raw >= 0.5:
-                    raw += 1
-                raws.append((cid, sub, raw))
-                if raw > high:
-                    high = raw
-                if raw < low or low < 0:
-                    low = raw
-        merged: dict[int, int] = {}
-        for cid, mask in frame.ignored:  # nodes lacking a key score 0 (scoring.go NormalizeScore)
-            offset = offsets[cid]
-            merged[offset] = merged[offset] | mask if offset in merged else mask
-        top = k8s.MAX_NODE_SCORE
-        for cid, mask, raw in raws:
-            offset = offsets[cid] + weight * (top if high <= 0 else top * (high + low - raw) // high)
-            merged[offset] = merged[offset] | mask if offset in merged else mask
-        return sorted(merged.items(), reverse=True)
+        host = (
+            None
+            if host_tracker is None
+            else (host_tracker.any, host_tracker.levels, frame.host_weight, frame.host_skew)
+        )
+        args = (frame.kept, terms, host, frame.ignored, offsets, weight, k8s.MAX_NODE_SCORE)
+        if _core is not None:
+            try:
+                return _core.score_groups(*args)  # type: ignore[no-any-return]
+            except OverflowError:  # integers beyond int64 (huge plugin weights): Python's ints
+                pass
+        return _groups_python(*args)
+
+
+def _groups_python(
+    kept: list[tuple[int, int, tuple[tuple[int, str], ...], bool, tuple[tuple[int, str], ...]]],
+    terms: list[dict[str, float]],
+    host: tuple[int, dict[int, int], float, float] | None,
+    ignored: list[tuple[int, int]],
+    offsets: dict[int, int],
+    weight: int,
+    top: int,
+) -> list[tuple[int, int]]:
+    """The groups of :meth:`Spreading.score_groups` from this decision's terms: the reference.
+
+    ``kept``: (class id, feasible nodes, terms before the hostname term, has a hostname term,
+    terms after it); ``host``: the hostname tracker's nodes with any matching pod and its levels,
+    with the hostname constraint's weight and skew (None: no hostname constraint counting pods).
+    ``_spreadgroups.c`` computes the same, compiled; this is what it must equal and what runs
+    without it.
+    """
+    if host is not None:
+        any_host, levels, host_weight, host_skew = host
+        host_levels = levels.items()
+    raws: list[tuple[int, int, int]] = []  # (class id, mask, raw score)
+    high = low = -1
+    for cid, mask, before_terms, has_host, after_terms in kept:
+        # Go adds the terms in constraint order, starting from 0.0: the terms before the hostname
+        # term first, then the hostname term (which depends on the node), then the rest
+        before = 0.0
+        for i, value in before_terms:
+            before += terms[i][value]
+        if has_host and host is not None:
+            hit = mask & any_host
+            parts: list[tuple[float | None, int]] = [(host_skew, mask ^ hit)] if hit != mask else []  # level 0
+            if hit:
+                for level, bits in host_levels:
+                    sub = hit & bits
+                    if sub:
+                        parts.append((level * host_weight + host_skew, sub))
+        else:
+            parts = [(None, mask)]
+        for host_term, sub in parts:
+            score = before if host_term is None else before + host_term
+            for i, value in after_terms:
+                score += terms[i][value]
+            raw = int(score)  # Go's math.Round (p.go_round) for a non-negative score
+            if score - raw >= 0.5:
+                raw += 1
+            raws.append((cid, sub, raw))
+            if raw > high:
+                high = raw
+            if raw < low or low < 0:
+                low = raw
+    merged: dict[int, int] = {}
+    for cid, mask in ignored:  # nodes lacking a key score 0 (scoring.go NormalizeScore)
+        offset = offsets[cid]
+        merged[offset] = merged[offset] | mask if offset in merged else mask
+    for cid, mask, raw in raws:
+        offset = offsets[cid] + weight * (top if high <= 0 else top * (high + low - raw) // high)
+        merged[offset] = merged[offset] | mask if offset in merged else mask
+    return sorted(merged.items(), reverse=True)
 
 
 class _Frame:
