@@ -1,9 +1,16 @@
-"""Build script for the one C extension; everything else is declared in pyproject.toml.
+"""Build script for the C extensions; everything else is declared in pyproject.toml.
 
-``podquake.model.scheduling._leastalloc`` (``model/scheduling/_leastalloc.c``) is the compiled core of
-the LeastAllocated scheduling index. It is optional: without a C compiler or Python headers the
-build prints a warning, installs the rest, and ``leastalloc.py`` uses its pure-Python engine.
-``pip install -e .`` builds it in place, next to ``leastalloc.py``.
+Three optional compiled parts, each with a pure-Python reference that stays the fallback:
+
+- ``podquake.model.scheduling._leastalloc`` (``model/scheduling/_leastalloc.c``): the compiled core
+  of the LeastAllocated scheduling index (``leastalloc.py``);
+- ``podquake.model.scheduling._shapeindex`` (``model/scheduling/_shapeindex.c``): the compiled
+  per-shape score index (``shapeindex.py``), which the default profile's decisions use;
+- ``podquake.model.scheduling._spreadgroups`` (``model/scheduling/_spreadgroups.c``): the
+  PodTopologySpread score groups of a decision (``spreading.py``'s ``_groups_python``).
+
+Without a C compiler or Python headers the build prints a warning, installs the rest, and the
+Python engines run. ``pip install -e .`` builds them in place, next to their Python modules.
 
 -O2 and no ``-march=native``: the wheel or in-place build must run on any machine of the same
 architecture (CI runners differ).
@@ -18,6 +25,18 @@ setup(
             sources=["model/scheduling/_leastalloc.c"],
             extra_compile_args=["-O2"],
             optional=True,
-        )
+        ),
+        Extension(
+            "podquake.model.scheduling._shapeindex",
+            sources=["model/scheduling/_shapeindex.c"],
+            extra_compile_args=["-O2"],
+            optional=True,
+        ),
+        Extension(
+            "podquake.model.scheduling._spreadgroups",
+            sources=["model/scheduling/_spreadgroups.c"],
+            extra_compile_args=["-O2"],
+            optional=True,
+        ),
     ]
 )

@@ -2,7 +2,7 @@
 
     python benchmarks/bench_scheduling.py            # the issue's size (several minutes)
     python benchmarks/bench_scheduling.py --quick    # 20,000 pods onto 1,000 nodes
-    python benchmarks/bench_scheduling.py --profile least-allocated --compare-engines   # C vs Python, same run
+    python benchmarks/bench_scheduling.py --compare-engines   # each profile on the C and the Python engine, same run
 
 For each profile (least-allocated, default) it creates the pods of a few hundred ReplicaSets in the
 store, in the order a ReplicaSet controller's slow-start batches would queue them when all the
@@ -20,11 +20,13 @@ default and the hard case: every pod shape is active all the time) or one Replic
   state, same rng state before each decision);
 - peak resident memory of the process;
 - a calibration: the time of ``sum(range(1000))`` on this machine, to compare machines;
-- which engine the LeastAllocated index uses: ``c`` (the compiled core, ``model/scheduling/_leastalloc.c``)
-  or ``python`` (not built, or ``PODQUAKE_PURE_PYTHON=1``). With ``--compare-engines`` the
-  least-allocated profile runs again on the other engine, on the same pods in the same process
-  (without the naive scan and reference checks), and the two are compared: decisions/s, end-to-end
-  pods/s, and whether every one of the placements is the same.
+- which engines run: the LeastAllocated index's (the least-allocated profile) and the per-shape
+  score indexes' (the default profile), each ``c`` (compiled: ``model/scheduling/_leastalloc.c``,
+  ``model/scheduling/_shapeindex.c``) or ``python`` (not built, or ``PODQUAKE_PURE_PYTHON=1``). With
+  ``--compare-engines`` each profile runs again on the other engine (``FrameworkScheduler(engine=)``
+  picks both), on the same pods in the same process (without the naive scan and reference checks),
+  and the two are compared: decisions/s, end-to-end pods/s, and whether every one of the placements
+  is the same.
 
 With per-shape indexes (the default profile) the cost per pod grows with the number of pod shapes
 active at once (each shape's index catches up on the binds since it was last used), so the
@@ -43,12 +45,13 @@ import sys
 import time
 import timeit
 from dataclasses import dataclass
+from types import ModuleType
 
 from podquake.model.admission import pod_from_template
 from podquake.model.cluster import ClusterSpec
 from podquake.model.objects import ContainerSpec, OwnerRef, Pod, PodSpec, PodTemplate, ReplicaSet
 from podquake.model.quantity import Resources
-from podquake.model.scheduling import leastalloc
+from podquake.model.scheduling import leastalloc, shapeindex
 from podquake.model.scheduling.framework import FrameworkScheduler, Profile
 from podquake.model.selectors import LabelSelector
 from podquake.model.store import ClusterState
@@ -204,17 +207,21 @@ def run(
         mismatches,
         scheduler.fast_decisions,
         scheduler.fast.engine_decisions,
-        scheduler.fast.engine.engine if scheduler.fast.engine is not None else "-",
+        scheduler.fast.engine.engine if scheduler.fast.engine is not None else scheduler.fast.index_class.engine,
         answers,
     )
 
 
-def _engine_line() -> str:
-    if leastalloc.ENGINE == "c":
-        return "c (the compiled core, podquake.model.scheduling._leastalloc; PODQUAKE_PURE_PYTHON=1 for Python)"
-    if leastalloc.compiled_core() is not None:
-        return "python (PODQUAKE_PURE_PYTHON is set; the compiled core is built)"
-    return "python (the compiled core podquake.model.scheduling._leastalloc is not built)"
+def _engine_line(module: ModuleType, extension: str) -> str:
+    if module.ENGINE == "c":
+        return f"c (compiled, podquake.model.scheduling.{extension}; PODQUAKE_PURE_PYTHON=1 for Python)"
+    if module.compiled_core() is not None:
+        return f"python (PODQUAKE_PURE_PYTHON is set; {extension} is built)"
+    return f"python (the extension podquake.model.scheduling.{extension} is not built)"
+
+
+# per profile: the module whose engine --compare-engines swaps
+ENGINE_MODULES: dict[str, ModuleType] = {"least-allocated": leastalloc, "default": shapeindex}
 
 
 def calibrate() -> float:
@@ -238,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--compare-engines",
         action="store_true",
-        help="run the least-allocated profile again on the other LeastAllocated engine (C or Python) and compare",
+        help="run each profile again on the other engine (C or Python) and compare speed and placements",
     )
     args = parser.parse_args(argv)
     nodes = args.nodes or (1000 if args.quick else 5000)
@@ -255,20 +262,24 @@ def main(argv: list[str] | None = None) -> int:
         f"calibration: sum(range(1000)) takes {calibrate():.1f} us here;"
         f" load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     )
-    print(f"LeastAllocated engine: {_engine_line()}")
-    compare = args.compare_engines and "least-allocated" in profiles
-    other = "python" if leastalloc.ENGINE == "c" else "c"
-    if compare and other == "c" and leastalloc.compiled_core() is None:
-        print("--compare-engines: the compiled core is not built, nothing to compare with")
-        compare = False
+    print(f"LeastAllocated engine (least-allocated profile): {_engine_line(leastalloc, '_leastalloc')}")
+    print(f"per-shape index engine (default profile): {_engine_line(shapeindex, '_shapeindex')}")
+    other = {p: "python" if ENGINE_MODULES[p].ENGINE == "c" else "c" for p in profiles}  # the engine to compare with
+    compared = []
+    for p in profiles if args.compare_engines else []:
+        if other[p] == "c" and ENGINE_MODULES[p].compiled_core() is None:
+            print(f"--compare-engines: the compiled engine of the {p} profile is not built, nothing to compare with")
+        else:
+            compared.append(p)
     results = [
-        run(p, nodes, pods, args.workloads, samples, prefix, args.seed, o, record=compare and p == "least-allocated")
+        run(p, nodes, pods, args.workloads, samples, prefix, args.seed, o, record=p in compared)
         for p in profiles
         for o in orders
     ]
     others = [
-        run("least-allocated", nodes, pods, args.workloads, 0, 0, args.seed, o, engine=other, record=True)
-        for o in (orders if compare else [])
+        run(p, nodes, pods, args.workloads, 0, 0, args.seed, o, engine=other[p], record=True)
+        for p in compared
+        for o in orders
     ]
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     header = (
@@ -291,8 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     for r in results:
         print(
             f"{r.profile}/{r.order}: {r.fast_decisions}/{r.pods} decisions on the fast path"
-            f" ({r.engine_decisions} by the one LeastAllocated index, the rest by per-shape indexes);"
-            f" naive full scan timed on {r.naive_pods} pods"
+            f" ({r.engine_decisions} by the one LeastAllocated index, the rest by per-shape indexes;"
+            f" engine {r.engine}); naive full scan timed on {r.naive_pods} pods"
         )
     for r in results:
         for o in others:

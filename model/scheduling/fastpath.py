@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 from podquake.model import constants as k8s
 from podquake.model import trace as ev
 from podquake.model.objects import Node, Pod, PodSpec
-from podquake.model.scheduling import leastalloc
+from podquake.model.scheduling import leastalloc, shapeindex
 from podquake.model.scheduling import plugins as p
 from podquake.model.scheduling.framework import (
     BALANCED_ALLOCATION,
@@ -58,10 +58,9 @@ from podquake.model.scheduling.leastalloc import TIGHT_MAX
 from podquake.model.scheduling.shapeindex import (
     UNLIMITED,
     Base,
+    CompiledScoreIndex,
     NodeState,
     ScoreIndex,
-    best_total,
-    make_refresher,
     nth_set_bit,
 )
 from podquake.model.scheduling.spreading import NotCovered, Spreading
@@ -108,7 +107,11 @@ class FastPath:
     NOT_COVERED = NOT_COVERED
 
     def __init__(self, profile: Profile, state: ClusterState, engine: str | None = None) -> None:
-        """``engine``: the LeastAllocated index's engine, "c" or "python" (None: ``leastalloc.ENGINE``)."""
+        """``engine``: "c" or "python", the engine of the LeastAllocated index and of the per-shape indexes.
+
+        None: each its module's default (``leastalloc.ENGINE``, ``shapeindex.ENGINE``). "c" keeps the
+        Python per-shape index where its compiled engine cannot serve (``shapeindex.index_class``).
+        """
         self.profile = profile
         self.state = state
         self.w_tt = profile.weight(TAINT_TOLERATION)
@@ -131,6 +134,8 @@ class FastPath:
             and fit.cpu_weight == fit.memory_weight > 0
             else None
         )
+        # the per-shape index class: compiled or Python (it may hand over to Python: _hand_over_shapes)
+        self.index_class: type[ScoreIndex] | type[CompiledScoreIndex] = shapeindex.index_class(engine, profile)
         self.epoch = 0
         self.built_epoch = -1
         self.class_version = 0  # changes whenever a node changes class
@@ -141,8 +146,8 @@ class FastPath:
         self.class_of: list[int] = []
         self.node_states: list[NodeState] = []  # per node index, see NodeState
         self.hostnames_ok = True
-        self.indexes: dict[tuple[Any, ...], ScoreIndex] = {}
-        self.index_by_spec: dict[int, tuple[PodSpec, ScoreIndex]] = {}
+        self.indexes: dict[tuple[Any, ...], ScoreIndex | CompiledScoreIndex] = {}
+        self.index_by_spec: dict[int, tuple[PodSpec, ScoreIndex | CompiledScoreIndex | None]] = {}
         self.spreads = bool(self.w_pts or profile.spread_filter)
         self.spreading = Spreading(self)
         state.watch(ev.PodBound, self._on_bound)
@@ -280,7 +285,7 @@ class FastPath:
         self.class_version += 1
         self.built_epoch = self.epoch
 
-    def _index(self, spec: PodSpec) -> ScoreIndex | None:
+    def _index(self, spec: PodSpec) -> ScoreIndex | CompiledScoreIndex | None:
         """The score index for ``spec``'s signature, caught up with the change log; None if not covered."""
         hit = self.index_by_spec.get(id(spec))
         if hit is not None and hit[0] is spec:
@@ -304,34 +309,37 @@ class FastPath:
                 if len(self.indexes) >= _MAX_INDEXES:
                     self.indexes = {}
                     self.index_by_spec = {}
-                found = self.indexes[signature] = ScoreIndex(spec)
+                found = self.indexes[signature] = self.index_class(spec)
             index = found
             self.index_by_spec[id(spec)] = (spec, index)
-        log = self.log
-        if index.epoch != self.epoch or index.cursor < self.log_base:
-            self._fill(index)
-        else:
-            start = index.cursor - self.log_base
-            if start < len(log):
-                index.refresh(dict.fromkeys(log[start:]))  # each node once: refresh needs distinct nodes
-                index.cursor = self.log_base + len(log)
+        try:
+            if index.epoch != self.epoch or index.cursor < self.log_base:
+                self._fill(index)
+            else:
+                i = index.sync(self.log, self.log_base, self.node_states)
+                while i is not None:  # the compiled index met a node class it has not filtered yet
+                    index.learn_class(self, i)
+                    i = index.sync(self.log, self.log_base, self.node_states)
+        except OverflowError:  # integers beyond the compiled index's arithmetic: Python indexes from now on
+            if not self._hand_over_shapes():
+                raise
+            return self._index(spec)
         return index
 
-    def _fill(self, index: ScoreIndex) -> None:
-        count = len(self.state.node_list)
-        index.score_of = [None] * count
-        index.buckets = {}
-        index.keys = []
-        index.feasible = 0
-        index.count = 0
-        index.class_ok = {}
-        index.tt_raw = {}
-        index.na_raw = {}
-        index.base = None
-        index.refresh = make_refresher(index, self.profile, self)
-        index.refresh(range(count))
-        index.epoch = self.epoch
-        index.cursor = self.log_base + len(self.log)
+    def _fill(self, index: ScoreIndex | CompiledScoreIndex) -> None:
+        index.fill(self)
+
+    def _hand_over_shapes(self) -> bool:
+        """Use Python per-shape indexes for good (a compiled one met integers beyond its arithmetic).
+
+        False when they already are. Every index refills on its next use, from the current states.
+        """
+        if self.index_class is ScoreIndex:
+            return False
+        self.index_class = ScoreIndex
+        self.indexes = {}
+        self.index_by_spec = {}
+        return True
 
     # --- a decision -----------------------------------------------------------------------------
     def schedule(self, pod: Pod, rng: random.Random) -> Any:
@@ -380,11 +388,9 @@ class FastPath:
         if self.plain:  # no normalized plugin, no spread filter: the best bucket is the tie set
             if count <= 1:
                 return nodes[index.feasible.bit_length() - 1].name if count else None
-            best = index.keys[-1]
-            ties, count = index.buckets[best]
-            self._last_best = best
+            self._last_best, count = index.best()
             self._last_ties = count
-            return nodes[nth_set_bit(ties, rng.randrange(count) if count > 1 else 0)].name
+            return nodes[index.pick(rng.randrange(count) if count > 1 else 0)].name
         feasible = index.feasible
         if self.profile.spread_filter and spec.topology_spread_constraints:
             hard = p.spread_constraints(pod, "DoNotSchedule", None, system_defaulted=False)
@@ -402,9 +408,14 @@ class FastPath:
             groups = self._groups(pod, index, feasible, count)
         except NotCovered:
             return NOT_COVERED
-        self._last_best, ties = best_total(index, groups)
-        count = self._last_ties = ties.bit_count()
-        return nodes[nth_set_bit(ties, rng.randrange(count) if count > 1 else 0)].name
+        try:
+            self._last_best, count = index.best_total(groups)
+        except OverflowError:  # an offset beyond the compiled index's arithmetic: decide again in Python
+            if not self._hand_over_shapes():
+                raise
+            return self.schedule(pod, rng)  # nothing drawn yet
+        self._last_ties = count
+        return nodes[index.pick(rng.randrange(count) if count > 1 else 0)].name
 
     def explain(self, pod: Pod) -> dict[str, int] | None:
         """Every feasible node's total score for ``pod`` as the fast path sees it (for tests and debugging).
@@ -428,7 +439,7 @@ class FastPath:
         ):
             for i in range(mask.bit_length()):
                 if mask >> i & 1:
-                    totals[nodes[i].name] = index.score_of[i] + offset  # type: ignore[operator]
+                    totals[nodes[i].name] = index.score_of(i) + offset  # type: ignore[operator]
         return totals
 
     def _base(self, index: ScoreIndex, feasible: int) -> Base:
