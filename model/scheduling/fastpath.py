@@ -15,6 +15,8 @@ same answer from incremental indexes, the way kube-scheduler's cache follows inf
   ``NodeState`` (what the scores read of it, computed once per change); an index replays the log
   when a pod of its signature is next scheduled. The cost of a decision is therefore one node
   update per bind since the signature's last decision: about the number of pod shapes in use.
+  The index runs in C (``_shapeindex.c``) when the extension is built, with the pure-Python
+  :class:`~podquake.model.scheduling.shapeindex.ScoreIndex` as the reference and the fallback.
 - **One index for the LeastAllocated-only profile** (``leastalloc.py``): there the score splits into
   a node part and a pod part, so one shape-independent index answers every shape, and a bind costs
   one node update whatever the number of shapes. Its hot part runs in C (``_leastalloc.c``) when the
@@ -24,9 +26,9 @@ same answer from incremental indexes, the way kube-scheduler's cache follows inf
 - **Normalized scores as offsets.** TaintToleration and NodeAffinity normalize over the feasible
   nodes but are constant within a class (kept per index until the feasible nodes or the classes
   change); PodTopologySpread depends on the class (its domains) and on the node's count of matching
-  pods (``spreading.py``). The feasible nodes split into a few groups, each with one offset; the
-  best total is found by walking the score buckets from the top and stopping once no offset can
-  reach the best. Without normalized plugins the best bucket is the tie set, with its size known.
+  pods (``spreading.py``, whose group arithmetic is compiled too: ``_spreadgroups.c``). The
+  feasible nodes split into a few groups, each with one offset; the best total is found by walking
+  the score buckets from the top and stopping once no offset can reach the best. Without normalized plugins the best bucket is the tie set, with its size known.
 - **Ties** are the OR of the winning bucket-and-group bitsets, in node-index order, and the pick is
   ``ties[rng.randrange(len(ties))]``, exactly as the full scan (see ``framework.py``).
 

@@ -132,7 +132,10 @@ class FrameworkScheduler:
         name: str | None = None,
         engine: str | None = None,
     ) -> None:
-        """``engine``: the fast path's LeastAllocated index engine, "c" or "python" (None: ``leastalloc.ENGINE``)."""
+        """``engine``: the fast path's index engines, "c" or "python" (None: each module's default, compiled when built).
+
+        It chooses the LeastAllocated index's engine and the per-shape indexes' (``FastPath``).
+        """
         self.profile = profile if profile is not None else Profile.default()
         self.name = name or self.profile.name
         self.rng = rng if rng is not None else random.Random(0)

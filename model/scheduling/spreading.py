@@ -9,7 +9,9 @@ The full scan (``framework.py``) counts matching pods node by node for every dec
   over its owner's selector) with what each node class contributes;
 - :meth:`Spreading.filter_mask` is the DoNotSchedule filter as a bitset of rejected nodes, and
   :meth:`Spreading.score_groups` splits the feasible nodes into (class, hostname level) groups that
-  share one raw score, then normalizes as upstream (podtopologyspread/scoring.go).
+  share one raw score, then normalizes as upstream (podtopologyspread/scoring.go), adds each
+  class's other offsets and merges equal totals. That last step, once per decision of the default
+  profile, runs in C (``_spreadgroups.c``) when it is built; ``_groups_python`` is its reference.
 
 Node classes come from the fast path: nodes of one class share every label but the hostname, so a
 class lies in one domain of every other topology key. Hostname domains are single nodes, which the
