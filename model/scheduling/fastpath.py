@@ -28,7 +28,8 @@ same answer from incremental indexes, the way kube-scheduler's cache follows inf
   change); PodTopologySpread depends on the class (its domains) and on the node's count of matching
   pods (``spreading.py``, whose group arithmetic is compiled too: ``_spreadgroups.c``). The
   feasible nodes split into a few groups, each with one offset; the best total is found by walking
-  the score buckets from the top and stopping once no offset can reach the best. Without normalized plugins the best bucket is the tie set, with its size known.
+  the score buckets from the top and stopping once no offset can reach the best. Without normalized
+  plugins the best bucket is the tie set, with its size known.
 - **Ties** are the OR of the winning bucket-and-group bitsets, in node-index order, and the pick is
   ``ties[rng.randrange(len(ties))]``, exactly as the full scan (see ``framework.py``).
 
