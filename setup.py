@@ -12,7 +12,7 @@ Three optional compiled parts, each with a pure-Python reference that stays the 
 Without a C compiler or Python headers the build prints a warning, installs the rest, and the
 Python engines run. ``pip install -e .`` builds them in place, next to their Python modules.
 
-The two scheduling cores share their bitset helpers (``model/scheduling/_bitset.h``).
+The two scheduling cores share their helpers (bitsets, int reading, allocation) (``model/scheduling/_cores.h``).
 
 -O2 and no ``-march=native``: the wheel or in-place build must run on any machine of the same
 architecture (CI runners differ).
@@ -25,14 +25,14 @@ setup(
         Extension(
             "podquake.model.scheduling._leastalloc",
             sources=["model/scheduling/_leastalloc.c"],
-            depends=["model/scheduling/_bitset.h"],
+            depends=["model/scheduling/_cores.h"],
             extra_compile_args=["-O2"],
             optional=True,
         ),
         Extension(
             "podquake.model.scheduling._shapeindex",
             sources=["model/scheduling/_shapeindex.c"],
-            depends=["model/scheduling/_bitset.h"],
+            depends=["model/scheduling/_cores.h"],
             extra_compile_args=["-O2"],
             optional=True,
         ),

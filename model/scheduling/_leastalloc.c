@@ -54,17 +54,9 @@
 #define MAX_SHAPES 4096
 #define MAX_THRESHOLDS 65536
 
-#include "_bitset.h" /* ctz64, clz64, count_bits, select_bit, bitset_init */
+#include "_cores.h" /* bitsets, get_i64, floordiv, zalloc, check_args */
 
-/* Python's floor division and modulo (b != 0) */
-static inline int64_t floordiv(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    if ((a % b != 0) && ((a < 0) != (b < 0)))
-        q--;
-    return q;
-}
-
+/* Python's modulo (b != 0; floordiv is in _cores.h) */
 static inline int64_t floormod(int64_t a, int64_t b) { return a - floordiv(a, b) * b; }
 
 /* number of t[k] <= x (bisect_right) */
@@ -178,20 +170,6 @@ static void free_tables(Core *c)
     c->epoch = -1;
 }
 
-static void *zalloc(size_t count, size_t size)
-{
-    if (count == 0)
-        count = 1;
-    if (size && count > PY_SSIZE_T_MAX / size) {
-        PyErr_NoMemory();
-        return NULL;
-    }
-    void *p = PyMem_Calloc(count, size);
-    if (!p)
-        PyErr_NoMemory();
-    return p;
-}
-
 static PyObject *Core_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
     if ((args && PyTuple_GET_SIZE(args)) || (kwds && PyDict_GET_SIZE(kwds))) {
@@ -215,24 +193,6 @@ static void Core_dealloc(Core *c)
 
 /* ------------------------------------------------------------------------------------------ */
 /* argument helpers                                                                            */
-
-static int get_i64(PyObject *o, int64_t *out, const char *what)
-{
-    if (!PyLong_Check(o)) { /* no __index__: nothing may call back into Python */
-        PyErr_Format(PyExc_TypeError, "%s must be an int, not %.100s", what, Py_TYPE(o)->tp_name);
-        return -1;
-    }
-    int overflow = 0;
-    long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
-    if (overflow) {
-        PyErr_Format(PyExc_OverflowError, "%s does not fit in 64 bits", what);
-        return -1;
-    }
-    if (v == -1 && PyErr_Occurred())
-        return -1;
-    *out = (int64_t)v;
-    return 0;
-}
 
 static int get_small(PyObject *o, int64_t *out, const char *what)
 {
@@ -443,16 +403,6 @@ static int place(Core *c, Py_ssize_t i, PyObject *state)
     r->g = g;
     r->rc = rc;
     r->rm = rm;
-    return 0;
-}
-
-/* The arity of a METH_FASTCALL method: -1 with TypeError when ``nargs`` is not ``want``. */
-static int check_args(const char *name, Py_ssize_t nargs, Py_ssize_t want)
-{
-    if (nargs != want) {
-        PyErr_Format(PyExc_TypeError, "%s() takes %zd arguments", name, want);
-        return -1;
-    }
     return 0;
 }
 

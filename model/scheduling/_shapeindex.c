@@ -97,16 +97,7 @@
 #define EXACT_FLOAT 1
 #endif
 
-#include "_bitset.h" /* ctz64, clz64, count_bits, select_bit, bitset_init */
-
-/* Python's floor division (b != 0, and not INT64_MIN / -1: callers divide products of 100 or small sums) */
-static inline int64_t floordiv(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    if ((a % b != 0) && ((a < 0) != (b < 0)))
-        q--;
-    return q;
-}
+#include "_cores.h" /* bitsets, get_i64, floordiv, zalloc, check_args */
 
 typedef struct {
     PyObject_HEAD
@@ -188,20 +179,6 @@ static void free_tables(Index *x)
     x->ready = 0;
 }
 
-static void *zalloc(size_t count, size_t size)
-{
-    if (count == 0)
-        count = 1;
-    if (size && count > PY_SSIZE_T_MAX / size) {
-        PyErr_NoMemory();
-        return NULL;
-    }
-    void *p = PyMem_Calloc(count, size);
-    if (!p)
-        PyErr_NoMemory();
-    return p;
-}
-
 static PyObject *Index_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
     /* the arguments are for a subclass's __init__ (CompiledScoreIndex(spec)); the base takes none */
@@ -226,45 +203,6 @@ static void Index_dealloc(Index *x)
 
 /* ------------------------------------------------------------------------------------------ */
 /* argument helpers                                                                            */
-
-static int get_i64(PyObject *o, int64_t *out, const char *what)
-{
-    if (!PyLong_Check(o)) { /* no __index__: nothing may call back into Python */
-        PyErr_Format(PyExc_TypeError, "%s must be an int, not %.100s", what, Py_TYPE(o)->tp_name);
-        return -1;
-    }
-#if PY_VERSION_HEX < 0x030C0000 && PyLong_SHIFT == 30
-    /* CPython 3.11: an int of at most two 30-bit digits (|x| < 2**60, every NodeState value of a real
-     * node) read from its digits, without a call: replaying the change log reads 8 per node */
-    Py_ssize_t size = Py_SIZE(o);
-    if (size >= -2 && size <= 2) {
-        const digit *d = ((PyLongObject *)o)->ob_digit;
-        int64_t v = size == 0 ? 0 : (int64_t)d[0] | (size == 2 || size == -2 ? (int64_t)d[1] << 30 : 0);
-        *out = size < 0 ? -v : v;
-        return 0;
-    }
-#endif
-    int overflow = 0;
-    long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
-    if (overflow) {
-        PyErr_Format(PyExc_OverflowError, "%s does not fit in 64 bits", what);
-        return -1;
-    }
-    if (v == -1 && PyErr_Occurred())
-        return -1;
-    *out = (int64_t)v;
-    return 0;
-}
-
-/* The arity of a METH_FASTCALL method: -1 with TypeError when ``nargs`` is not ``want``. */
-static int check_args(const char *name, Py_ssize_t nargs, Py_ssize_t want)
-{
-    if (nargs != want) {
-        PyErr_Format(PyExc_TypeError, "%s() takes %zd arguments", name, want);
-        return -1;
-    }
-    return 0;
-}
 
 static int check_ready(const Index *x)
 {
