@@ -2,7 +2,7 @@
  * What the compiled scheduling cores (_leastalloc.c, _shapeindex.c) share: bitsets of uint64 words
  * (count the set bits of a word array, find the r-th set bit, ctz/clz of a word), reading a Python
  * int into int64 without calling back into Python, Python's floor division, a checked zeroed
- * allocation and the arity check of METH_FASTCALL methods.
+ * allocation, the arity check of METH_FASTCALL methods, and random.Random.randrange's tie draw.
  *
  * Population counts. Baseline x86-64 has no POPCNT instruction, so __builtin_popcountll becomes a
  * libgcc call there; the word-array helpers come in two builds, one for CPUs with POPCNT (chosen
@@ -133,6 +133,66 @@ static int check_args(const char *name, Py_ssize_t nargs, Py_ssize_t want)
         return -1;
     }
     return 0;
+}
+
+/*
+ * The tie draw, in C. random.Random.randrange(n) for n > 0 is, in CPython 3.11 to 3.13 (random.py,
+ * _randbelow_with_getrandbits): k = n.bit_length(), then getrandbits(k) until the result is below n.
+ * draw_below() does exactly that, calling the generator's own getrandbits, for an rng whose type is
+ * exactly the registered random.Random; any other rng (a subclass may override randrange) is drawn
+ * by the Python caller. Nothing is registered until the Python side has checked, at import, that
+ * this interpreter's randrange is still that algorithm (set_random(random.Random) or set_random(None)).
+ */
+static PyObject *draw_random_type;  /* the registered random.Random, or NULL: every draw is Python's */
+static PyObject *draw_getrandbits;  /* the interned name "getrandbits" */
+
+static PyObject *set_random(PyObject *Py_UNUSED(module), PyObject *type)
+{
+    if (type != Py_None && !PyType_Check(type)) {
+        PyErr_SetString(PyExc_TypeError, "set_random() takes random.Random or None");
+        return NULL;
+    }
+    if (!draw_getrandbits && !(draw_getrandbits = PyUnicode_InternFromString("getrandbits")))
+        return NULL;
+    Py_XSETREF(draw_random_type, type == Py_None ? NULL : Py_NewRef(type));
+    Py_RETURN_NONE;
+}
+
+#define SET_RANDOM_DOC                                                                                           \
+    "set_random(random_type)\n--\n\n"                                                                            \
+    "Let the cores draw ties themselves for generators of exactly ``random_type`` (random.Random, whose\n"     \
+    "randrange(n) is getrandbits(n.bit_length()) until below n), or never (None, the default)."
+
+/* 1 with *out = rng.randrange(n) when rng is exactly the registered type; 0 when the caller must draw
+ * (nothing drawn); -1 with an exception set when getrandbits failed. n > 0. */
+static int draw_below(PyObject *rng, Py_ssize_t n, Py_ssize_t *out)
+{
+    if (!draw_random_type || (PyObject *)Py_TYPE(rng) != draw_random_type)
+        return 0;
+    int k = 0;
+    for (size_t m = (size_t)n; m; m >>= 1)
+        k++;
+    PyObject *bits = PyLong_FromLong(k); /* a cached small int */
+    if (!bits)
+        return -1;
+    for (;;) {
+        PyObject *r = PyObject_CallMethodOneArg(rng, draw_getrandbits, bits);
+        if (!r) {
+            Py_DECREF(bits);
+            return -1;
+        }
+        Py_ssize_t v = PyLong_AsSsize_t(r);
+        Py_DECREF(r);
+        if (v == -1 && PyErr_Occurred()) {
+            Py_DECREF(bits);
+            return -1;
+        }
+        if (v >= 0 && v < n) {
+            Py_DECREF(bits);
+            *out = v;
+            return 1;
+        }
+    }
 }
 
 /* Python's floor division (b != 0, and not INT64_MIN / -1) */

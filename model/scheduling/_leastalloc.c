@@ -929,25 +929,27 @@ static PyObject *Core_set_allowed(Core *c, PyObject *const *args, Py_ssize_t nar
 }
 
 PyDoc_STRVAR(decide_doc,
-"decide(shape_id, log, log_base, states, tight_max, epoch, class_version, count=True)\n--\n\n"
+"decide(shape_id, log, log_base, states, tight_max, epoch, class_version, count=True, rng=None)\n--\n\n"
 "Catch up on the change log (as ``sync``), then decide for the shape. Raises ``Stale`` (changing\n"
 "nothing) when the core must be reset first (``epoch`` is not the one given to reset(), a shape was\n"
 "added since, or the log was truncated past the cursor) or the shape's allowed nodes are not those\n"
 "of ``class_version``. Returns None when more than ``tight_max`` nodes are tight (the caller's\n"
 "per-shape indexes answer instead; nothing decided); else the chosen node index when there is one\n"
 "best node, -1 when no node fits, or ``-count`` (at most -2) when ``count`` nodes tie: draw\n"
-"``r = rng.randrange(count)`` and call ``pick(r)``. The decision's best score, tie count and hint are\n"
+"``r = rng.randrange(count)`` and call ``pick(r)``; or, when ``rng`` is given and is exactly the type\n"
+"registered with ``set_random``, the tied node it draws (the same draw). The best score, tie count and hint are\n"
 "``last_best``, ``last_count``, ``last_hint``; ``decisions`` counts it unless ``count`` is false.");
 
 static PyObject *Core_decide(Core *c, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 7 && nargs != 8) {
-        PyErr_SetString(PyExc_TypeError, "decide() takes 7 or 8 arguments");
+    if (nargs < 7 || nargs > 9) {
+        PyErr_SetString(PyExc_TypeError, "decide() takes 7 to 9 arguments");
         return NULL;
     }
     int count = 1;
-    if (nargs == 8 && (count = PyObject_IsTrue(args[7])) < 0)
+    if (nargs >= 8 && (count = PyObject_IsTrue(args[7])) < 0)
         return NULL;
+    PyObject *rng = nargs == 9 ? args[8] : Py_None;
     int64_t sid, base, tight_max, epoch, version;
     if (get_i64(args[0], &sid, "shape id") < 0 || get_i64(args[2], &base, "log_base") < 0 ||
         get_i64(args[4], &tight_max, "tight_max") < 0 || get_i64(args[5], &epoch, "epoch") < 0 ||
@@ -978,6 +980,12 @@ static PyObject *Core_decide(Core *c, PyObject *const *args, Py_ssize_t nargs)
             return PyLong_FromLong(-1);
         return PyLong_FromSsize_t(select_bit(c->ties, c->nw, 0));
     }
+    Py_ssize_t r;
+    int drawn = rng == Py_None ? 0 : draw_below(rng, c->last_count, &r);
+    if (drawn < 0)
+        return NULL;
+    if (drawn)
+        return PyLong_FromSsize_t(select_bit(c->ties, c->nw, r));
     return PyLong_FromSsize_t(-c->last_count);
 }
 
@@ -1122,10 +1130,16 @@ PyDoc_STRVAR(module_doc,
 "(the issue asks 150,000/s). The Python engine is the reference it must match bit for bit, and the\n"
 "fallback when this module is not built.");
 
+static PyMethodDef module_methods[] = {
+    {"set_random", (PyCFunction)set_random, METH_O, SET_RANDOM_DOC},
+    {NULL, NULL, 0, NULL},
+};
+
 static struct PyModuleDef moduledef = {
     PyModuleDef_HEAD_INIT,
     .m_name = "podquake.model.scheduling._leastalloc",
     .m_doc = module_doc,
+    .m_methods = module_methods,
     .m_size = -1,
 };
 

@@ -978,6 +978,45 @@ static PyObject *Index_pick(Index *x, PyObject *arg)
     return PyLong_FromSsize_t(i);
 }
 
+PyDoc_STRVAR(draw_doc,
+"draw(rng)\n--\n\n"
+"The node index of the last decision's tie that ``rng`` draws: ``pick(rng.randrange(count))``, drawn in C\n"
+"when ``rng`` is exactly the type registered with ``set_random`` (the same draw), and ``pick(0)`` with no\n"
+"draw when one node is best.");
+
+static PyObject *Index_draw(Index *x, PyObject *rng)
+{
+    if (!x->ready || x->last_count < 1) {
+        PyErr_SetString(PyExc_IndexError, "no tie to draw from: decide with best() or best_total() first");
+        return NULL;
+    }
+    Py_ssize_t r = 0;
+    if (x->last_count > 1) {
+        int drawn = draw_below(rng, x->last_count, &r);
+        if (drawn < 0)
+            return NULL;
+        if (!drawn) { /* any other generator draws as the Python engine draws: its own randrange */
+            PyObject *v = PyObject_CallMethod(rng, "randrange", "n", x->last_count);
+            if (!v)
+                return NULL;
+            r = PyLong_AsSsize_t(v);
+            Py_DECREF(v);
+            if (r == -1 && PyErr_Occurred())
+                return NULL;
+            if (r < 0 || r >= x->last_count) {
+                PyErr_Format(PyExc_ValueError, "rng.randrange(%zd) answered %zd", x->last_count, r);
+                return NULL;
+            }
+        }
+    }
+    Py_ssize_t i = select_bit(x->ties, x->nw, r);
+    if (i < 0) {
+        PyErr_SetString(PyExc_SystemError, "tie count out of step"); /* unreachable */
+        return NULL;
+    }
+    return PyLong_FromSsize_t(i);
+}
+
 PyDoc_STRVAR(score_of_doc, "score_of(i)\n--\n\nNode i's local score, or None when it is infeasible.");
 
 static PyObject *Index_score_of(Index *x, PyObject *arg)
@@ -1043,6 +1082,7 @@ static PyObject *module_forget_states(PyObject *Py_UNUSED(module), PyObject *Py_
 
 static PyMethodDef module_methods[] = {
     {"forget_states", (PyCFunction)module_forget_states, METH_NOARGS, forget_states_doc},
+    {"set_random", (PyCFunction)set_random, METH_O, SET_RANDOM_DOC},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1054,6 +1094,7 @@ static PyMethodDef Index_methods[] = {
     {"best", (PyCFunction)Index_best, METH_NOARGS, best_doc},
     {"best_total", (PyCFunction)Index_best_total, METH_O, best_total_doc},
     {"pick", (PyCFunction)Index_pick, METH_O, pick_doc},
+    {"draw", (PyCFunction)Index_draw, METH_O, draw_doc},
     {"score_of", (PyCFunction)Index_score_of, METH_O, score_of_doc},
     {"snapshot", (PyCFunction)Index_snapshot, METH_NOARGS, snapshot_doc},
     {NULL, NULL, 0, NULL},

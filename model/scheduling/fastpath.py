@@ -368,14 +368,15 @@ class FastPath:
             else:  # the compiled engine: CompiledLeastAllocatedIndex.decide, inlined
                 try:  # (the core checks the epoch: a node set change since _rebuild raises Stale)
                     i = core.decide(
-                        shape.sid, self.log, self.log_base, self.node_states, TIGHT_MAX, self.epoch, self.class_version
+                        shape.sid, self.log, self.log_base, self.node_states, TIGHT_MAX, self.epoch, self.class_version,
+                        True, rng,
                     )
                 except leastalloc.ENGINE_ERRORS:  # stale or too large for C: rebuild, and the engine sorts it out
                     if self.built_epoch != self.epoch:
                         self._rebuild()
                     i = engine.decide(shape, rng, TIGHT_MAX)
                 else:
-                    if i is not None and i < -1:  # -i nodes tie: the draw, as the Python engine draws it
+                    if i is not None and i < -1:  # -i nodes tie and rng is no random.Random: Python draws
                         i = core.pick(rng.randrange(-i))
             if i is not None:  # else more than TIGHT_MAX tight nodes: the per-shape indexes answer
                 return nodes[i].name if i >= 0 else None
@@ -393,7 +394,7 @@ class FastPath:
                 return nodes[index.feasible.bit_length() - 1].name if count else None
             self._last_best, count = index.best()
             self._last_ties = count
-            return nodes[index.pick(rng.randrange(count) if count > 1 else 0)].name
+            return nodes[index.draw(rng)].name
         feasible = index.feasible
         if self.profile.spread_filter and spec.topology_spread_constraints:
             hard = p.spread_constraints(pod, "DoNotSchedule", None, system_defaulted=False)
@@ -418,7 +419,7 @@ class FastPath:
                 raise
             return self.schedule(pod, rng)  # nothing drawn yet
         self._last_ties = count
-        return nodes[index.pick(rng.randrange(count) if count > 1 else 0)].name
+        return nodes[index.draw(rng)].name
 
     def explain(self, pod: Pod) -> dict[str, int] | None:
         """Every feasible node's total score for ``pod`` as the fast path sees it (for tests and debugging).

@@ -34,9 +34,10 @@ machine (``benchmarks/bench_scheduling.py --compare-engines``, same run) make 24
 the Python engine (~1,100 bytecodes and ~20 big-int operations on 5,000-bit ints per decision) and
 175,635/s with the compiled core (7.1x; the issue asks for 150,000/s, 6.7 us a decision), every
 placement identical. The compiled engine must decide bit for bit as the Python one: same best score,
-same ties, same count, so Python draws ``rng.randrange(count)`` exactly when and as the Python engine
-does (then asks C for the r-th tied node); ``tests/model/scheduling/test_leastalloc_c.py`` checks it
-on generated sequences.
+same ties, same count, and the same draw ``rng.randrange(count)`` exactly when the Python engine
+draws (C replays ``randrange`` for a :class:`random.Random`, see ``tiedraw.py``; for any other
+generator Python draws and asks C for the r-th tied node); ``tests/model/scheduling/test_leastalloc_c.py``
+checks it on generated sequences.
 
 :data:`ENGINE` says which one a new fast path uses: ``"c"`` when the extension is built and
 importable, else ``"python"``; ``PODQUAKE_PURE_PYTHON=1`` in the environment forces ``"python"``.
@@ -55,6 +56,7 @@ from typing import TYPE_CHECKING
 from podquake.model import constants as k8s
 from podquake.model.objects import PodSpec
 from podquake.model.scheduling import plugins as p
+from podquake.model.scheduling import tiedraw
 from podquake.model.scheduling.shapeindex import nth_set_bit
 
 if TYPE_CHECKING:
@@ -78,6 +80,7 @@ def _load_core() -> ModuleType | None:
         from podquake.model.scheduling import _leastalloc
     except ImportError:  # not built (no compiler at install time) or built for another interpreter
         return None
+    tiedraw.register(_leastalloc)
     return _leastalloc
 
 
@@ -574,18 +577,20 @@ class CompiledLeastAllocatedIndex(_IndexBase):
         try:
             try:
                 i = core.decide(
-                    shape.sid, fast.log, fast.log_base, fast.node_states, tight_max, fast.epoch, fast.class_version
+                    shape.sid, fast.log, fast.log_base, fast.node_states, tight_max, fast.epoch, fast.class_version,
+                    True, rng,
                 )
             except _Stale:  # a new shape, node set or class change, or a forgotten log
                 self._refresh(shape)
                 i = core.decide(
-                    shape.sid, fast.log, fast.log_base, fast.node_states, tight_max, fast.epoch, fast.class_version
+                    shape.sid, fast.log, fast.log_base, fast.node_states, tight_max, fast.epoch, fast.class_version,
+                    True, rng,
                 )
         except OverflowError:  # integers beyond the core's 64-bit arithmetic: the Python engine from now on
             return self._hand_over(shape, rng, tight_max)
         if i is None or i >= -1:
             return i  # type: ignore[no-any-return]
-        return core.pick(rng.randrange(-i))  # type: ignore[no-any-return]
+        return core.pick(rng.randrange(-i))  # type: ignore[no-any-return]  # (not a random.Random: Python draws)
 
     def best(self, shape: _Shape) -> tuple[int, int, int]:
         """As :meth:`LeastAllocatedIndex.best` (caught up first; for tests and debugging, not the hot path)."""

@@ -13,8 +13,8 @@ once per change by the fast path) rather than the node itself.
 ``sync(log, log_base, states)`` (catch up with the change log; None, or a node whose class the
 compiled engine needs ``learn_class`` for first), then one decision: ``best()`` (the plain case:
 the best bucket is the tie set) or ``best_total(groups)`` (normalized offsets per node group), each
-returning ``(best total, tie count)``, then ``pick(r)``, the r-th tied node in node-index order
-once the caller has drawn ``r = rng.randrange(count)``. ``feasible`` (an int, the same object
+returning ``(best total, tie count)``, then ``draw(rng)``, the tied node ``rng.randrange(count)``
+picks in node-index order (``pick(r)`` for a given ``r``). ``feasible`` (an int, the same object
 while the feasible nodes are unchanged: ``FastPath._base`` caches on it), ``count`` and
 ``score_of(i)`` read the index.
 
@@ -23,13 +23,14 @@ bitsets, :func:`make_refresher` and :func:`best_total` readable. :class:`Compile
 subclasses the C extension ``_shapeindex.Index`` (``_shapeindex.c``), which holds the scores,
 uint64-word bucket bitsets and the feasible set, computes the same local score (the same integer
 formulas, the same float operations for BalancedAllocation) and decides; Python keeps the static
-filters per class (``learn_class``) and the random draw. It exists for speed: the default profile's
+filters per class (``learn_class``). It exists for speed: the default profile's
 index refresh, best total and tie pick cost about 60 us a decision in Python on 150,000 pods onto
 5,000 nodes (``benchmarks/bench_scheduling.py``), most of what the default profile spends outside
 spread scoring, and about 6 us with the compiled engine; in one run (2-core machine, 2026-11-22,
 ``--profile default --compare-engines``) that is 43,711 decisions/s against 13,940 with the Python
 engine, every placement identical. It must decide bit for bit as the Python engine (same buckets,
-best, ties, count, so Python draws ``rng.randrange(count)`` exactly as with the Python engine);
+best, ties, count, and the same ``rng.randrange(count)``, replayed in C for a :class:`random.Random`,
+see ``tiedraw.py``);
 ``tests/model/scheduling/test_shapeindex_c.py`` checks it on generated sequences. Integers beyond
 its exact 64-bit arithmetic raise OverflowError and the fast path hands every signature to the
 Python engine for good; profiles it does not cover (RequestedToCapacityRatio, huge weights) use the
@@ -42,6 +43,7 @@ importable, else ``"python"``; ``PODQUAKE_PURE_PYTHON=1`` in the environment for
 from __future__ import annotations
 
 import os
+import random
 from bisect import bisect_left, insort
 from collections import defaultdict
 from collections.abc import Callable, Collection
@@ -51,6 +53,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 from podquake.model import constants as k8s
 from podquake.model.objects import PodSpec
 from podquake.model.scheduling import plugins as p
+from podquake.model.scheduling import tiedraw
 from podquake.model.scheduling.framework import BALANCED_ALLOCATION, NODE_RESOURCES_FIT, Profile
 
 if TYPE_CHECKING:
@@ -77,6 +80,7 @@ def _load_core() -> ModuleType | None:
         from podquake.model.scheduling import _shapeindex
     except ImportError:  # not built (no compiler at install time) or built for another interpreter
         return None
+    tiedraw.register(_shapeindex)
     return _shapeindex
 
 
@@ -161,6 +165,7 @@ class ScoreIndex:
         "epoch",
         "base",
         "_ties",
+        "_count",
     )
 
     engine = "python"
@@ -180,6 +185,7 @@ class ScoreIndex:
         self.epoch = -1
         self.base: Base | None = None  # FastPath._base
         self._ties = 0  # the last decision's tie set
+        self._count = 0  # and its size
 
     # --- following the cluster ------------------------------------------------------------------
     def fill(self, fast: FastPath) -> None:
@@ -213,17 +219,23 @@ class ScoreIndex:
     def best(self) -> tuple[int, int]:
         """``(score, count)`` of the best bucket, which becomes the tie set (no normalized plugin)."""
         best = self.keys[-1]
-        self._ties, count = self.buckets[best]
-        return best, count
+        self._ties, self._count = self.buckets[best]
+        return best, self._count
 
     def best_total(self, groups: list[tuple[int, int]]) -> tuple[int, int]:
         """``(best total, tie count)`` over ``[(offset, mask)]`` groups (:func:`best_total`); keeps the ties."""
         best, self._ties = best_total(self, groups)
-        return best, self._ties.bit_count()
+        self._count = self._ties.bit_count()
+        return best, self._count
 
     def pick(self, r: int) -> int:
         """The node index of the ``r``-th tie of the last decision, in node-index order."""
         return nth_set_bit(self._ties, r)
+
+    def draw(self, rng: random.Random) -> int:
+        """The tie ``rng`` draws: ``pick(rng.randrange(count))``, or ``pick(0)`` with no draw when one node is best."""
+        count = self._count
+        return nth_set_bit(self._ties, rng.randrange(count) if count > 1 else 0)
 
     def score_of(self, i: int) -> int | None:
         """Node ``i``'s local score, None when it is infeasible."""

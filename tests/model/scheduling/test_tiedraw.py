@@ -1,0 +1,111 @@
+"""The tie draw the compiled cores make in C is ``random.Random.randrange``'s, to the bit.
+
+The C cores (``_cores.h``, ``draw_below``) replay ``randrange(n)`` as ``getrandbits(n.bit_length())``
+until below ``n``, for generators of exactly :class:`random.Random`; a subclass is drawn by Python.
+So a scheduler given a ``random.Random`` and one given a plain subclass with the same seed must place
+every pod alike and leave their generators in the same state: that compares the C draw with
+Python's own on real decisions, ties of every size included.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from podquake.model.scheduling import leastalloc, shapeindex, tiedraw
+from podquake.model.scheduling.framework import FrameworkScheduler, Profile
+
+from .scheduling_builders import add_pod, make_node, make_state, pod_spec
+
+compiled = [m for m in (leastalloc.compiled_core(), shapeindex.compiled_core()) if m is not None]
+needs_c = pytest.mark.skipif(len(compiled) < 2, reason="the C extensions are not built")
+
+
+class PythonDraws(random.Random):
+    """Not exactly random.Random: the compiled cores leave its draws to Python's randrange."""
+
+
+@given(seed=st.integers(0, 2**64), n=st.one_of(st.integers(1, 300), st.integers(1, 2**31 - 1)))
+def test_the_replayed_draw_is_randrange(seed: int, n: int) -> None:
+    python, ours = random.Random(seed), random.Random(seed)
+    assert tiedraw.draw_like_randrange(ours, n) == python.randrange(n)
+    assert ours.getstate() == python.getstate()
+
+
+def test_this_interpreter_draws_as_the_cores_replay() -> None:
+    assert tiedraw.randrange_is_getrandbits()
+
+
+def test_a_different_draw_is_noticed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Were randrange to change (a future CPython), the check says so and the cores would not replay it."""
+    monkeypatch.setattr(random.Random, "randrange", lambda self, n: self.getrandbits((n - 1).bit_length()) % n)
+    assert not tiedraw.randrange_is_getrandbits()
+
+
+def _placements(profile: Profile, rng: random.Random, nodes: int = 150, pods: int = 600) -> list[str | None]:
+    """Pods of four shapes onto equal nodes over three zones: most decisions are ties of many nodes."""
+    state = make_state(*(make_node(f"n{i}", zone=f"z{i % 3}", cpu=8000, memory=16 * 2**30) for i in range(nodes)))
+    scheduler = FrameworkScheduler(profile, rng, engine="c")
+    scheduler.attach(state)
+    shapes = [pod_spec(100, 2**28), pod_spec(250, 2**27), pod_spec(None, None), pod_spec(1000, 2**30)]
+    answers = []
+    for n in range(pods):
+        pod = add_pod(state, shapes[n % len(shapes)], labels={"app": f"a{n % 5}"})
+        answer = scheduler.decide(pod)
+        answers.append(answer)
+        if answer is not None:
+            state.bind_pod(pod.uid, answer)
+    assert scheduler.fast_decisions == pods
+    return answers
+
+
+@needs_c
+@pytest.mark.parametrize("profile", [Profile.least_allocated(), Profile.default()], ids=["least-allocated", "default"])
+@pytest.mark.parametrize("seed", [0, 1, 2024])
+def test_c_draws_place_pods_as_python_draws(profile: Profile, seed: int) -> None:
+    in_c, in_python = random.Random(seed), PythonDraws(seed)
+    placed = _placements(profile, in_c)
+    assert placed == _placements(profile, in_python)
+    assert in_c.getstate() == in_python.getstate()
+    assert len(set(placed)) > 50  # the draws spread the pods: ties were drawn, not one node picked
+
+
+@needs_c
+def test_nothing_registered_means_python_draws() -> None:
+    """``set_random(None)`` (what an interpreter with another randrange gets) changes no placement."""
+    profile = Profile.least_allocated()
+    want = _placements(profile, random.Random(5))
+    try:
+        for module in compiled:
+            module.set_random(None)
+        assert _placements(profile, random.Random(5)) == want
+    finally:
+        for module in compiled:
+            tiedraw.register(module)
+
+
+@needs_c
+def test_draw_errors() -> None:
+    from .test_shapeindex_c import _core
+
+    index = _core(70)
+    with pytest.raises(IndexError, match="decide"):
+        index.draw(random.Random(0))  # no decision yet
+    assert index.best()[1] == 70  # seventy equal nodes tie
+
+    class Liar(random.Random):
+        def randrange(self, *_args: object, **_kwargs: object) -> int:  # type: ignore[override]
+            return 70
+
+    with pytest.raises(ValueError, match=r"randrange\(70\) answered 70"):
+        index.draw(Liar(0))
+    broken = random.Random(0)
+    broken.getrandbits = lambda k: 1 / 0  # type: ignore[method-assign]
+    with pytest.raises(ZeroDivisionError):
+        index.draw(broken)
+    assert 0 <= index.draw(random.Random(0)) < 70
+    for module in compiled:
+        with pytest.raises(TypeError, match="random.Random or None"):
+            module.set_random(3)
