@@ -140,8 +140,8 @@ static int check_args(const char *name, Py_ssize_t nargs, Py_ssize_t want)
  * _randbelow_with_getrandbits): k = n.bit_length(), then getrandbits(k) until the result is below n.
  * draw_below() does exactly that, calling the generator's own getrandbits, for an rng whose type is
  * exactly the registered random.Random; any other rng (a subclass may override randrange) is drawn
- * by the Python caller. Nothing is registered until the Python side has checked, at import, that
- * this interpreter's randrange is still that algorithm (set_random(random.Random) or set_random(None)).
+ * by the Python caller. Nothing is registered until the Python side (compiled.py) has checked, at
+ * import, that this interpreter's randrange is still that algorithm (set_random(random.Random) or None).
  */
 static PyObject *draw_random_type;  /* the registered random.Random, or NULL: every draw is Python's */
 static PyObject *draw_getrandbits;  /* the interned name "getrandbits" */

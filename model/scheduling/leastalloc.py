@@ -28,14 +28,14 @@ Ties and the random pick are the fast path's (node-index order, ``rng.randrange`
 Python ints as bitsets, every step readable. :class:`CompiledLeastAllocatedIndex` keeps the same
 shapes, sizes and thresholds (computed here, by the same code) but hands the two hot parts to the C
 extension ``_leastalloc`` (``_leastalloc.c``): placing a changed node (its replay of the change log)
-and the decision (best score, tie set in node-index order, feasible-node hint, the r-th tied node),
-on uint64-word bitsets. It exists for speed: 150,000 pods onto 5,000 nodes on the 2-core benchmark
-machine (``benchmarks/bench_scheduling.py --compare-engines``, same run) make 24,761 decisions/s with
-the Python engine (~1,100 bytecodes and ~20 big-int operations on 5,000-bit ints per decision) and
-175,635/s with the compiled core (7.1x; the issue asks for 150,000/s, 6.7 us a decision), every
-placement identical. The compiled engine must decide bit for bit as the Python one: same best score,
+and the decision (best score, tie set in node-index order, feasible-node hint, the tie draw), on
+uint64-word bitsets. It exists for speed: 150,000 pods onto 5,000 nodes on the 2-core benchmark
+machine (``benchmarks/bench_scheduling.py --compare-engines``, same run, 2026-11-22) make 25,202
+decisions/s with the Python engine (~1,100 bytecodes and ~20 big-int operations on 5,000-bit ints
+per decision) and 162,649/s with the compiled core (6.45x; the issue asks for 150,000/s, 6.7 us a
+decision), every placement identical. The compiled engine must decide bit for bit as the Python one: same best score,
 same ties, same count, and the same draw ``rng.randrange(count)`` exactly when the Python engine
-draws (C replays ``randrange`` for a :class:`random.Random`, see ``tiedraw.py``; for any other
+draws (C replays ``randrange`` for a :class:`random.Random`, see ``compiled.py``; for any other
 generator Python draws and asks C for the r-th tied node); ``tests/model/scheduling/test_leastalloc_c.py``
 checks it on generated sequences.
 
@@ -47,7 +47,6 @@ multiplies by 100) hands over to a Python engine for good (:meth:`CompiledLeastA
 
 from __future__ import annotations
 
-import os
 import random
 from bisect import bisect_left, bisect_right, insort
 from types import ModuleType
@@ -56,7 +55,7 @@ from typing import TYPE_CHECKING
 from podquake.model import constants as k8s
 from podquake.model.objects import PodSpec
 from podquake.model.scheduling import plugins as p
-from podquake.model.scheduling import tiedraw
+from podquake.model.scheduling import compiled
 from podquake.model.scheduling.shapeindex import nth_set_bit
 
 if TYPE_CHECKING:
@@ -75,23 +74,13 @@ TIGHT_MAX = 24  # more tight nodes than this: the per-shape indexes answer (scor
 _TOP = k8s.MAX_NODE_SCORE
 
 
-def _load_core() -> ModuleType | None:
-    try:
-        from podquake.model.scheduling import _leastalloc
-    except ImportError:  # not built (no compiler at install time) or built for another interpreter
-        return None
-    tiedraw.register(_leastalloc)
-    return _leastalloc
-
-
-_core_module = _load_core()
+_core_module = compiled.load("_leastalloc")
 _Stale: type[Exception] = _core_module.Stale if _core_module is not None else RuntimeError
 #: what ``Core.decide`` raises that :meth:`CompiledLeastAllocatedIndex.decide` handles (a caller
 #: inlining the call catches these and calls ``decide``)
 ENGINE_ERRORS = (_Stale, OverflowError)
-_FORCED_PYTHON = os.environ.get("PODQUAKE_PURE_PYTHON", "") not in ("", "0")
 #: the engine new fast paths use: "c" (the compiled core) or "python" (the reference)
-ENGINE = "c" if _core_module is not None and not _FORCED_PYTHON else "python"
+ENGINE = compiled.engine(_core_module)
 
 
 def compiled_core() -> ModuleType | None:

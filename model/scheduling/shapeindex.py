@@ -30,7 +30,7 @@ spread scoring, and about 6 us with the compiled engine; in one run (2-core mach
 ``--profile default --compare-engines``) that is 43,711 decisions/s against 13,940 with the Python
 engine, every placement identical. It must decide bit for bit as the Python engine (same buckets,
 best, ties, count, and the same ``rng.randrange(count)``, replayed in C for a :class:`random.Random`,
-see ``tiedraw.py``);
+see ``compiled.py``);
 ``tests/model/scheduling/test_shapeindex_c.py`` checks it on generated sequences. Integers beyond
 its exact 64-bit arithmetic raise OverflowError and the fast path hands every signature to the
 Python engine for good; profiles it does not cover (RequestedToCapacityRatio, huge weights) use the
@@ -42,7 +42,6 @@ importable, else ``"python"``; ``PODQUAKE_PURE_PYTHON=1`` in the environment for
 
 from __future__ import annotations
 
-import os
 import random
 from bisect import bisect_left, insort
 from collections import defaultdict
@@ -53,7 +52,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 from podquake.model import constants as k8s
 from podquake.model.objects import PodSpec
 from podquake.model.scheduling import plugins as p
-from podquake.model.scheduling import tiedraw
+from podquake.model.scheduling import compiled
 from podquake.model.scheduling.framework import BALANCED_ALLOCATION, NODE_RESOURCES_FIT, Profile
 
 if TYPE_CHECKING:
@@ -75,19 +74,9 @@ __all__ = [
 ]
 
 
-def _load_core() -> ModuleType | None:
-    try:
-        from podquake.model.scheduling import _shapeindex
-    except ImportError:  # not built (no compiler at install time) or built for another interpreter
-        return None
-    tiedraw.register(_shapeindex)
-    return _shapeindex
-
-
-_core_module = _load_core()
-_FORCED_PYTHON = os.environ.get("PODQUAKE_PURE_PYTHON", "") not in ("", "0")
+_core_module = compiled.load("_shapeindex")
 #: the engine new fast paths use for their per-shape indexes: "c" (compiled) or "python" (the reference)
-ENGINE = "c" if _core_module is not None and not _FORCED_PYTHON else "python"
+ENGINE = compiled.engine(_core_module)
 
 
 def compiled_core() -> ModuleType | None:

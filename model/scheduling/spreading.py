@@ -22,12 +22,11 @@ constraints, or hostname spreading on a cluster whose hostname labels are not un
 
 from __future__ import annotations
 
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from podquake.model import constants as k8s
 from podquake.model.objects import Node, Pod, PodSpec
-from podquake.model.scheduling import leastalloc
+from podquake.model.scheduling import compiled
 from podquake.model.scheduling import plugins as p
 from podquake.model.scheduling.framework import owner_selector
 from podquake.model.selectors import LabelSelector
@@ -42,18 +41,8 @@ _MAX_TRACKERS = 8192
 _MAX_PLANS = 512
 
 
-def _load_core() -> ModuleType | None:
-    """The compiled score groups (``_spreadgroups.c``), unless not built or ``PODQUAKE_PURE_PYTHON`` is set."""
-    if leastalloc.ENGINE != "c":
-        return None
-    try:
-        from podquake.model.scheduling import _spreadgroups
-    except ImportError:  # not built (no compiler at install time) or built for another interpreter
-        return None
-    return _spreadgroups
-
-
-_core = _load_core()
+#: the compiled score groups (``_spreadgroups.c``), unless not built or ``PODQUAKE_PURE_PYTHON`` is set
+_core = None if compiled.PURE_PYTHON else compiled.load("_spreadgroups")
 
 
 class NotCovered(Exception):

@@ -1,4 +1,4 @@
-"""The tie draw the compiled cores make in C is ``random.Random.randrange``'s, to the bit.
+"""The compiled parts' loading and switch, and their tie draw: ``random.Random.randrange``'s, to the bit.
 
 The C cores (``_cores.h``, ``draw_below``) replay ``randrange(n)`` as ``getrandbits(n.bit_length())``
 until below ``n``, for generators of exactly :class:`random.Random`; a subclass is drawn by Python.
@@ -10,17 +10,18 @@ Python's own on real decisions, ties of every size included.
 from __future__ import annotations
 
 import random
+from types import ModuleType
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from podquake.model.scheduling import leastalloc, shapeindex, tiedraw
+from podquake.model.scheduling import compiled, leastalloc, shapeindex
 from podquake.model.scheduling.framework import FrameworkScheduler, Profile
 
 from .scheduling_builders import add_pod, make_node, make_state, pod_spec
 
-compiled = [m for m in (leastalloc.compiled_core(), shapeindex.compiled_core()) if m is not None]
-needs_c = pytest.mark.skipif(len(compiled) < 2, reason="the C extensions are not built")
+cores = [m for m in (leastalloc.compiled_core(), shapeindex.compiled_core()) if m is not None]
+needs_c = pytest.mark.skipif(len(cores) < 2, reason="the C extensions are not built")
 
 
 class PythonDraws(random.Random):
@@ -30,18 +31,18 @@ class PythonDraws(random.Random):
 @given(seed=st.integers(0, 2**64), n=st.one_of(st.integers(1, 300), st.integers(1, 2**31 - 1)))
 def test_the_replayed_draw_is_randrange(seed: int, n: int) -> None:
     python, ours = random.Random(seed), random.Random(seed)
-    assert tiedraw.draw_like_randrange(ours, n) == python.randrange(n)
+    assert compiled.draw_like_randrange(ours, n) == python.randrange(n)
     assert ours.getstate() == python.getstate()
 
 
 def test_this_interpreter_draws_as_the_cores_replay() -> None:
-    assert tiedraw.randrange_is_getrandbits()
+    assert compiled.randrange_is_getrandbits()
 
 
 def test_a_different_draw_is_noticed(monkeypatch: pytest.MonkeyPatch) -> None:
     """Were randrange to change (a future CPython), the check says so and the cores would not replay it."""
     monkeypatch.setattr(random.Random, "randrange", lambda self, n: self.getrandbits((n - 1).bit_length()) % n)
-    assert not tiedraw.randrange_is_getrandbits()
+    assert not compiled.randrange_is_getrandbits()
 
 
 def _placements(profile: Profile, rng: random.Random, nodes: int = 150, pods: int = 600) -> list[str | None]:
@@ -78,12 +79,12 @@ def test_nothing_registered_means_python_draws() -> None:
     profile = Profile.least_allocated()
     want = _placements(profile, random.Random(5))
     try:
-        for module in compiled:
+        for module in cores:
             module.set_random(None)
         assert _placements(profile, random.Random(5)) == want
     finally:
-        for module in compiled:
-            tiedraw.register(module)
+        for module in cores:
+            assert compiled.load(module.__name__.rpartition(".")[2]) is module  # registers the draw again
 
 
 @needs_c
@@ -106,6 +107,16 @@ def test_draw_errors() -> None:
     with pytest.raises(ZeroDivisionError):
         index.draw(broken)
     assert 0 <= index.draw(random.Random(0)) < 70
-    for module in compiled:
+    for module in cores:
         with pytest.raises(TypeError, match="random.Random or None"):
             module.set_random(3)
+
+
+def test_load_and_engine_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert compiled.load("_no_such_extension") is None
+    assert compiled.engine(None) == "python"
+    built = ModuleType("built")
+    monkeypatch.setattr(compiled, "PURE_PYTHON", False)
+    assert compiled.engine(built) == "c"
+    monkeypatch.setattr(compiled, "PURE_PYTHON", True)
+    assert compiled.engine(built) == "python"
