@@ -17,7 +17,9 @@ and Hypothesis runs as the campaign runs it (no database, no deadline, its "loca
 
 1. *per example*: the median time of ``run_scenario``; examples per second of the whole ``@given``
    loop; Hypothesis's share, ``1 - (time inside run_scenario) / (time of the loop)`` (drawing,
-   decoding the faults into values, building the Scenario, Hypothesis's own bookkeeping).
+   decoding the faults into values, building the Scenario, Hypothesis's own bookkeeping). Then the
+   floor under it, same run: the same scenario with no faults, and with no faults and no traffic
+   (what the cluster's own periodic work costs over the same simulated time).
 2. *Hypothesis's overheads*, same run, 50 faults per example: the campaign's compact draw (a
    swarm mask, then one six-byte string per fault) with an empty body; a plain
    ``RuleBasedStateMachine`` that draws the same six bytes with one rule per step for 50 steps and
@@ -180,6 +182,23 @@ def time_examples(base: Scenario, count: int) -> dict[str, float]:
     }
 
 
+def time_idle(base: Scenario, count: int) -> dict[str, float]:
+    """The floor under an example: the same cluster and simulated time with no faults, with and
+    without its traffic (the controllers' periodic passes, start-up, the load model's windows)."""
+    quiet = with_faults(base, (), 0)
+    still = replace(quiet, traffic=())
+    object.__setattr__(still, "_manifests", base._manifests)
+    medians = {}
+    for name, scenario in (("no_faults", quiet), ("no_traffic", still)):
+        clock = Clock()
+        for _ in range(count):
+            with clock.timing():
+                result = run_scenario(scenario)
+        medians[name] = statistics.median(clock.cpus) * 1e3
+        medians[name + "_events"] = result.trace.count
+    return medians
+
+
 # === 2. Hypothesis alone: compact draw, rule per step, nothing ======================================
 class FaultSteps(RuleBasedStateMachine):
     """One rule, one fault's six bytes per step, nothing else: Hypothesis's cost of a rule per step."""
@@ -289,6 +308,12 @@ def main() -> None:
           f"{met(one['per_cpu_second'] >= 1000 / TARGET_MS)}")
     print(f"   Hypothesis's share                    {one['share'] * 100:9.1f}% {one['share_cpu'] * 100:9.1f}%   <= {TARGET_SHARE:.0%}: "
           f"{met(one['share_cpu'] <= TARGET_SHARE)}  ({one['hypothesis_cpu_ms']:.1f} ms CPU a example)")
+
+    idle = time_idle(base, max(3, count // 3))
+    print(f"   the same cluster, no faults           {idle['no_faults']:21.1f}   ({idle['no_faults_events']:.0f} events; "
+          f"example / this = {one['median_cpu_ms'] / idle['no_faults']:.2f}x)")
+    print(f"   no faults and no traffic              {idle['no_traffic']:21.1f}   ({idle['no_traffic_events']:.0f} events: "
+          f"the periodic controllers alone)")
 
     compact, drawn = loop(examples(base), baseline, lambda scenario: None)
     floor, empty = loop(st.just(None), baseline, lambda value: None)
