@@ -54,8 +54,8 @@ from typing import TYPE_CHECKING
 
 from podquake.model import constants as k8s
 from podquake.model.objects import PodSpec
-from podquake.model.scheduling import plugins as p
 from podquake.model.scheduling import compiled
+from podquake.model.scheduling import plugins as p
 from podquake.model.scheduling.shapeindex import nth_set_bit
 
 if TYPE_CHECKING:

@@ -51,8 +51,8 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from podquake.model import constants as k8s
 from podquake.model.objects import PodSpec
-from podquake.model.scheduling import plugins as p
 from podquake.model.scheduling import compiled
+from podquake.model.scheduling import plugins as p
 from podquake.model.scheduling.framework import BALANCED_ALLOCATION, NODE_RESOURCES_FIT, Profile
 
 if TYPE_CHECKING:
