@@ -38,6 +38,7 @@ import simpy
 from podquake.model import trace as ev
 from podquake.model.admission import pod_from_template
 from podquake.model.cluster import ClusterSpec
+from podquake.model.memo import IdentityMemo
 from podquake.model.objects import Node, Pod, PodTemplate, Workload
 from podquake.model.scheduling.contract import Scheduler, ValidatingScheduler
 from podquake.model.store import ClusterState
@@ -83,6 +84,16 @@ class WorkloadStatus:
     @property
     def converged(self) -> bool:
         return self.ready == self.desired and self.current == self.desired and self.updated == self.desired
+
+
+def _template_hash(template: PodTemplate) -> str:
+    """A stable ``pod-template-hash`` for a template: base-27 digits of the CRC-32 of its repr."""
+    value = zlib.crc32(repr(template).encode())
+    out = []
+    for _ in range(10):
+        value, digit = divmod(value, len(_NAME_ALPHABET))
+        out.append(_NAME_ALPHABET[digit])
+    return "".join(out).rstrip(_NAME_ALPHABET[0]) or _NAME_ALPHABET[0]
 
 
 class Simulation:
@@ -199,15 +210,9 @@ class Simulation:
         """A generateName suffix, as upstream: ``web-7d4b9c5f6d-x2k8p``."""
         return "".join(self.rng.choice(_NAME_ALPHABET) for _ in range(length))
 
-    @staticmethod
-    def template_hash(template: PodTemplate) -> str:
-        """A stable ``pod-template-hash`` for a template (same template, same hash, in every process)."""
-        value = zlib.crc32(repr(template).encode())
-        out = []
-        for _ in range(10):
-            value, digit = divmod(value, len(_NAME_ALPHABET))
-            out.append(_NAME_ALPHABET[digit])
-        return "".join(out).rstrip(_NAME_ALPHABET[0]) or _NAME_ALPHABET[0]
+    #: ``template_hash(template)``: a stable ``pod-template-hash`` for a pod template (same template,
+    #: same hash, in every process), computed once per template object
+    template_hash = staticmethod(IdentityMemo(_template_hash))
 
     # --- building the cluster ------------------------------------------------------------------
     def add_node(self, node: Node) -> Node:

@@ -19,6 +19,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from podquake.model.memo import IdentityMemo
 from podquake.model.objects import PodSpec, TopologySpreadConstraint
 from podquake.model.selectors import LabelSelector, NodeAffinity, NodeSelectorTerm, Requirement, Toleration
 
@@ -54,7 +55,12 @@ def _selector(selector: LabelSelector | None) -> dict[str, Any] | None:
 
 
 def encode_spec(spec: PodSpec) -> str:
-    """The canonical JSON of ``spec``'s scheduling-relevant fields (keys sorted, no spaces)."""
+    """The canonical JSON of ``spec``'s scheduling-relevant fields (keys sorted, no spaces); once per
+    spec object in a process (a campaign's examples share their parsed manifests)."""
+    return _encoded(spec)
+
+
+def _encode(spec: PodSpec) -> str:
     body: dict[str, Any] = {
         "tolerations": [
             {
@@ -108,7 +114,17 @@ def _decode_selector(data: dict[str, Any] | None) -> LabelSelector | None:
 
 
 def decode_spec(body: str) -> RecordedSpec:
-    """Rebuild a :class:`RecordedSpec` from :func:`encode_spec`'s JSON."""
+    """Rebuild a :class:`RecordedSpec` from :func:`encode_spec`'s JSON; once per distinct body in a
+    process (the value is frozen, so every ledger can share it)."""
+    spec = _decoded.get(body)
+    if spec is None:
+        if len(_decoded) >= _DECODED_LIMIT:
+            _decoded.clear()
+        spec = _decoded[body] = _decode(body)
+    return spec
+
+
+def _decode(body: str) -> RecordedSpec:
     data = json.loads(body)
     affinity = None
     if data.get("requiredNodeAffinity") is not None:
@@ -140,3 +156,8 @@ def decode_spec(body: str) -> RecordedSpec:
         containers=tuple((name, cpu, memory) for name, cpu, memory in data["containers"]),
         node_name=data.get("nodeName"),
     )
+
+
+_encoded: IdentityMemo[PodSpec, str] = IdentityMemo(_encode)
+_DECODED_LIMIT = 4096
+_decoded: dict[str, RecordedSpec] = {}

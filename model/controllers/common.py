@@ -36,7 +36,7 @@ import simpy
 
 from podquake.model import constants as k8s
 from podquake.model import trace as ev
-from podquake.model.objects import Pod, PodTemplate, Workload
+from podquake.model.objects import Pod, Workload
 from podquake.model.store import ClusterState, StateError
 from podquake.model.workqueue import WorkQueue
 
@@ -47,7 +47,6 @@ __all__ = [
     "Expectations",
     "Pausable",
     "SyncError",
-    "TemplateHashes",
     "WorkloadController",
     "delete_pod",
     "is_pod_available",
@@ -185,26 +184,6 @@ class Expectations:
         self._pending.pop(key, None)
 
 
-class TemplateHashes:
-    """``Simulation.template_hash`` of pod templates, computed once per template object."""
-
-    __slots__ = ("_hash", "_cache")
-
-    def __init__(self, hash_function: Callable[[PodTemplate], str]) -> None:
-        self._hash = hash_function
-        self._cache: dict[int, tuple[PodTemplate, str]] = {}
-
-    def __call__(self, template: PodTemplate) -> str:
-        hit = self._cache.get(id(template))
-        if hit is not None and hit[0] is template:
-            return hit[1]
-        value = self._hash(template)
-        if len(self._cache) > 4096:
-            self._cache.clear()
-        self._cache[id(template)] = (template, value)
-        return value
-
-
 class Pausable:
     """A control-plane component that can be down for a while: a controller-manager (or API server)
     outage, injected by the chaos nemesis through :meth:`pause` and :meth:`resume`.
@@ -267,7 +246,7 @@ class WorkloadController(Pausable, ABC):
         self.env = sim.env
         self.state = sim.state
         self.queue = WorkQueue(sim.env)
-        self.template_hash = TemplateHashes(sim.template_hash)
+        self.template_hash = sim.template_hash
         #: How many syncs ran (for tests and benchmarks).
         self.syncs = 0
         self._uids: dict[str, str] = {}  # "namespace/name" of a workload of this kind -> its uid
