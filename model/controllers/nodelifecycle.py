@@ -192,6 +192,10 @@ class _ZoneTainter:
         self.last = now
 
 
+def _by_index(node: Node) -> int:
+    return node.index
+
+
 class NodeLifecycleController(Pausable):
     """Marks silent nodes Unknown, taints them, and tunes eviction per zone. See the module docstring."""
 
@@ -209,6 +213,8 @@ class NodeLifecycleController(Pausable):
         self._marked: dict[str, None] = {}  # nodes queued for, or carrying, a NoExecute Ready taint
         self._first_pass = 0.0
         self._probe_floor = -math.inf  # every node's probe timestamp is at least this
+        self._zones_version = 0  # bumped when a zone's node counts or a zone's entry change
+        self._zones_judged = -1  # the version handleDisruption last judged
 
     def start(self) -> None:
         state = self.state
@@ -242,6 +248,7 @@ class NodeLifecycleController(Pausable):
     def _track(self, node: Node) -> None:
         if k8s.LABEL_EXCLUDE_DISRUPTION not in node.labels:
             ready = node.ready == "True"
+            self._zones_version += 1
             self._counted[node.name] = ready
             self._zone_size[node.zone] = self._zone_size.get(node.zone, 0) + 1
             self._zone_not_ready[node.zone] = self._zone_not_ready.get(node.zone, 0) + (not ready)
@@ -262,6 +269,7 @@ class NodeLifecycleController(Pausable):
 
     def _recount_zones(self) -> None:
         """Rebuild the per-zone counts from the store (only after a node removal: rare)."""
+        self._zones_version += 1
         self._zone_size = {}
         self._zone_not_ready = {}
         for node in self.state.node_list:
@@ -276,6 +284,7 @@ class NodeLifecycleController(Pausable):
         if counted is not None and counted != ready:
             self._counted[node.name] = ready
             self._zone_not_ready[node.zone] += -1 if ready else 1
+            self._zones_version += 1
         if ready:
             self._not_ready.pop(node.name, None)
         else:
@@ -312,6 +321,7 @@ class NodeLifecycleController(Pausable):
     def _ensure_zone(self, zone: str) -> _ZoneTainter:
         """``addPodEvictorForNewZone``: a new zone gets a fresh queue at the normal rate."""
         if zone not in self.zone_states or zone not in self._tainters:
+            self._zones_version += 1
             self.zone_states.setdefault(zone, INITIAL)
             self._tainters[zone] = _ZoneTainter(k8s.NODE_EVICTION_RATE, self.env.now)
         return self._tainters[zone]
@@ -326,15 +336,18 @@ class NodeLifecycleController(Pausable):
         nodes = state.nodes
         observed = {name: nodes[name].ready for name in self._not_ready}
         limit = now - k8s.NODE_MONITOR_GRACE_PERIOD_SECONDS
-        if self._probe_floor < limit:
+        if self._probe_floor < limit and state.unrenewed:
             silent = [n for n in state.unrenewed.values() if n.renewed_at < limit and n.ready != "Unknown"]
-            for node in sorted(silent, key=lambda n: n.index):  # a renewed lease is at most 10 s old
+            for node in sorted(silent, key=_by_index):  # a renewed lease is at most 10 s old
                 self._check_silent(node, now)
-        pending = dict.fromkeys(observed)
-        pending.update(self._marked)
-        for node in sorted((nodes[name] for name in pending if name in nodes), key=lambda n: n.index):
-            self._process_taint_based_eviction(node, observed.get(node.name, "True"))
-        self._handle_disruption(now)
+        if observed or self._marked:
+            pending = dict.fromkeys(observed)
+            pending.update(self._marked)
+            for node in sorted((nodes[name] for name in pending if name in nodes), key=_by_index):
+                self._process_taint_based_eviction(node, observed.get(node.name, "True"))
+        if self._zones_version != self._zones_judged:  # no zone count changed: the zones stand as judged
+            self._handle_disruption(now)
+            self._zones_judged = self._zones_version
         for zone, tainter in self._tainters.items():
             if tainter.queue:
                 self._drain(zone)
