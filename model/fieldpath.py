@@ -6,7 +6,8 @@ its :class:`Doc` (file and document), so that every problem becomes one
 and every ignored field one note on the document. Its readers (``string``, ``integer``,
 ``int_or_percent``, ``string_map``, ``quantity``...) check the type the Kubernetes API declares for
 the field (k8s.io/api, v1.35) and phrase the fix the way a person would write it in YAML.
-Used by :mod:`podquake.model.manifests` and :mod:`podquake.model.resources_api`.
+Used by :mod:`podquake.model.manifests`, :mod:`podquake.model.manifest_pods` and
+:mod:`podquake.model.resources_api`.
 
 >>> doc = Doc("app.yaml", "document 1")
 >>> Field({"spec": {"replicas": "3"}}, "", doc)["spec"]["replicas"].integer(1)

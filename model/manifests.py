@@ -52,22 +52,17 @@ from typing import Any
 from podquake.model import constants as k8s
 from podquake.model.errors import InputError
 from podquake.model.fieldpath import Doc, Field, describe
+from podquake.model.manifest_pods import DNS_LABEL, pod_template
 from podquake.model.objects import (
     WORKLOAD_KINDS,
-    ContainerSpec,
     DaemonSet,
     Deployment,
-    PodSpec,
     PodTemplate,
-    Probe,
     ReplicaSet,
     RollingUpdate,
     StatefulSet,
-    TopologySpreadConstraint,
-    VolumeSpec,
     Workload,
 )
-from podquake.model.quantity import QuantityError, Resources, parse_cpu, parse_memory, parse_quantity
 from podquake.model.resources_api import (
     KNOWN_FIELDS,
     GenericObject,
@@ -77,7 +72,6 @@ from podquake.model.resources_api import (
     parse_pvc,
     parse_service,
 )
-from podquake.model.selectors import TAINT_EFFECTS, NodeAffinity, NodeSelectorTerm, Requirement, Toleration
 from podquake.model.yaml_safety import (
     MAX_ALIAS_EXPANSION,
     MAX_MANIFEST_BYTES,
@@ -96,7 +90,6 @@ __all__ = [
 ]
 
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 
 _HPA_VERSIONS = ("autoscaling/v2", "autoscaling/v1")
@@ -350,7 +343,7 @@ def _parse_object(data: dict[str, Any], doc: Doc, priorities: dict[str | None, i
     namespace = ""
     if kind not in _CLUSTER_SCOPED:
         namespace = meta["namespace"].string("default") or "default"
-        if not _DNS_LABEL.match(namespace) or len(namespace) > 63:
+        if not DNS_LABEL.match(namespace) or len(namespace) > 63:
             raise meta["namespace"].error(f"{namespace!r} is not a valid namespace", fix="use lowercase letters, digits and '-'")
     spec = root["spec"]
     obj: Any
@@ -360,7 +353,7 @@ def _parse_object(data: dict[str, Any], doc: Doc, priorities: dict[str | None, i
         if kind in WORKLOAD_KINDS:
             obj = _workload(kind, name, namespace, meta, spec, priorities)
         elif kind == "Pod":
-            obj = _pod_template(meta, spec, priorities, workload_kind=None)
+            obj = pod_template(meta, spec, priorities, workload_kind=None)
         elif kind == "Service":
             obj = parse_service(name, namespace, meta, spec)
         elif kind == "HorizontalPodAutoscaler":
@@ -396,7 +389,7 @@ def _workload(
         raise spec["selector"].error("an empty selector would select every pod", fix="add matchLabels, e.g. {app: <name>}")
     spec["template"].mapping(required=True)
     spec["template"].check_keys(KNOWN_FIELDS["template"])
-    template = _pod_template(spec["template"]["metadata"], spec["template"]["spec"], priorities, workload_kind=kind)
+    template = pod_template(spec["template"]["metadata"], spec["template"]["spec"], priorities, workload_kind=kind)
     if not selector.matches(template.label_dict()):
         raise spec["selector"].error(
             f"selector {selector.as_dict()} does not match the template labels {template.label_dict()}",
@@ -459,272 +452,3 @@ def _strategy(f: Field) -> RollingUpdate:
             "maxUnavailable and maxSurge may not both be 0: the rollout could never progress", fix="set one of them above 0"
         )
     return RollingUpdate("RollingUpdate", surge, unavailable)
-
-
-# --- pod templates ------------------------------------------------------------------------------
-def _pod_template(
-    meta: Field, spec: Field, priorities: dict[str | None, int], *, workload_kind: str | None
-) -> PodTemplate:
-    meta.mapping(required=workload_kind is not None)
-    if workload_kind is not None:
-        meta.check_keys(KNOWN_FIELDS["metadata"])
-    labels = meta["labels"].string_map()
-    annotations = meta["annotations"].string_map()
-    return PodTemplate(tuple(labels.items()), _pod_spec(spec, priorities, workload_kind), tuple(annotations.items()))
-
-
-def _pod_spec(spec: Field, priorities: dict[str | None, int], workload_kind: str | None) -> PodSpec:
-    spec.mapping(required=True)
-    spec.check_keys(KNOWN_FIELDS["pod"])
-    names: dict[str, str] = {}
-    containers = tuple(_container(c, names, init=False) for c in spec["containers"].items(non_empty=True))
-    init_containers = tuple(_container(c, names, init=True) for c in spec["initContainers"].items())
-    restart_policy = spec["restartPolicy"].string("Always", choices=("Always", "OnFailure", "Never"))
-    if workload_kind is not None and restart_policy != "Always":
-        raise spec["restartPolicy"].error(
-            f"a {workload_kind} template must use restartPolicy Always, not {restart_policy}", fix="remove restartPolicy"
-        )
-    affinity = spec["affinity"]
-    affinity.check_keys(KNOWN_FIELDS["affinity"])
-    for ignored in ("podAffinity", "podAntiAffinity"):
-        if affinity[ignored].present():
-            affinity[ignored].note("inter-pod affinity is not modelled; ignored")
-    if spec["resources"].present():
-        spec["resources"].note("pod-level resources are not modelled; the containers' requests are used")
-    priority = spec["priority"].integer(None)
-    if priority is None:
-        class_name = spec["priorityClassName"].string(None)
-        if class_name is not None and class_name not in priorities:
-            raise spec["priorityClassName"].error(
-                f"no PriorityClass named {class_name!r} among these manifests", fix="add the PriorityClass or remove priorityClassName"
-            )
-        priority = priorities.get(class_name, 0)
-    grace = spec["terminationGracePeriodSeconds"].integer(int(k8s.TERMINATION_GRACE_PERIOD_SECONDS), minimum=0)
-    return PodSpec(
-        containers=containers,
-        init_containers=init_containers,
-        restart_policy=restart_policy,
-        node_selector=tuple(sorted(spec["nodeSelector"].string_map().items())),
-        node_affinity=_node_affinity(affinity["nodeAffinity"]),
-        tolerations=tuple(_toleration(t) for t in spec["tolerations"].items()),
-        topology_spread_constraints=_spread_constraints(spec["topologySpreadConstraints"]),
-        volumes=_volumes(spec["volumes"]),
-        termination_grace_period_seconds=float(grace),
-        priority=priority,
-        scheduler_name=spec["schedulerName"].string("") or "default-scheduler",
-        node_name=spec["nodeName"].string(None) or None,
-        overhead=_resources(spec["overhead"]),
-    )
-
-
-def _container(f: Field, names: dict[str, str], *, init: bool) -> ContainerSpec:
-    f.check_keys(KNOWN_FIELDS["container"])
-    name = f["name"].string(required=True)
-    if not _DNS_LABEL.match(name) or len(name) > 63:
-        raise f["name"].error(f"{name!r} is not a valid container name", fix="use lowercase letters, digits and '-'")
-    if name in names:
-        raise f["name"].error(f"duplicate container name {name!r} (also {names[name]})", fix="give each container its own name")
-    names[name] = f.path
-    image = f["image"].string(required=True)
-    restartable = False
-    if init:
-        restartable = f["restartPolicy"].string(None, choices=("Always",)) == "Always"
-    elif f["restartPolicy"].present():
-        f["restartPolicy"].note("per-container restartPolicy is not modelled; the pod's applies")
-    probes = {key: _probe(f[key], key) for key in ("readinessProbe", "livenessProbe", "startupProbe")}
-    if init and not restartable:
-        for key, probe in probes.items():
-            if probe is not None:
-                raise f[key].error(
-                    "an init container may not have probes unless it is a sidecar", fix="add restartPolicy: Always or remove the probe"
-                )
-    requests, limits = _requirements(f["resources"])
-    return ContainerSpec(
-        name=name,
-        image=image,
-        requests=Resources.parse(requests),
-        limits=Resources.parse(limits),
-        cpu_requested="cpu" in requests,
-        memory_requested="memory" in requests,
-        readiness_probe=probes["readinessProbe"],
-        liveness_probe=probes["livenessProbe"],
-        startup_probe=probes["startupProbe"],
-        restartable_init=restartable,
-    )
-
-
-_MODELLED_RESOURCES = {"cpu": parse_cpu, "memory": parse_memory, "ephemeral-storage": parse_memory}
-
-
-def _resource_list(f: Field) -> tuple[dict[str, Any], dict[str, int]]:
-    """The modelled entries of a ResourceList (raw and parsed), every quantity checked."""
-    raw: dict[str, Any] = {}
-    amounts: dict[str, int] = {}
-    for key, child in f.entries():
-        parse = _MODELLED_RESOURCES.get(key)
-        try:
-            if parse is None:
-                parse_quantity(child.value)
-                child.note(f"resource {key} is not modelled; ignored")
-                continue
-            amounts[key] = parse(child.value)
-        except QuantityError as error:
-            raise child.error(str(error), fix="write e.g. cpu: 250m, memory: 64Mi") from None
-        raw[key] = child.value
-    return raw, amounts
-
-
-def _resources(f: Field) -> Resources:
-    return Resources.parse(_resource_list(f)[0])
-
-
-def _requirements(f: Field) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Container ``resources``: requests default to limits where missing (pkg/apis/core/v1/defaults.go
-    SetDefaults_Pod); a request above its limit is invalid (pkg/apis/core/validation/validation.go)."""
-    f.check_keys(KNOWN_FIELDS["resources"])
-    requests, requested = _resource_list(f["requests"])
-    limits, limited = _resource_list(f["limits"])
-    for key, value in limits.items():
-        if key not in requests:
-            requests[key] = value
-        elif requested[key] > limited[key]:
-            raise f["requests"][key].error(
-                f"the {key} request {requests[key]} is more than its limit {value}", fix="lower the request or raise the limit"
-            )
-    return requests, limits
-
-
-_PROBE_HANDLERS = ("exec", "httpGet", "tcpSocket", "grpc")
-
-
-def _probe(f: Field, kind: str) -> Probe | None:
-    """A probe with upstream defaults (zero means unset; pkg/apis/core/v1/defaults.go SetDefaults_Probe)."""
-    if not f.present():
-        return None
-    f.check_keys(KNOWN_FIELDS["probe"])
-    handlers = [h for h in _PROBE_HANDLERS if f[h].present()]
-    if len(handlers) != 1:
-        problem = "names no handler" if not handlers else f"names {len(handlers)} handlers ({', '.join(handlers)})"
-        raise f.error(f"a probe needs exactly one handler but {problem}", fix=f"use one of {', '.join(_PROBE_HANDLERS)}")
-    success = f["successThreshold"].integer(0, minimum=0) or k8s.PROBE_SUCCESS_THRESHOLD
-    if kind != "readinessProbe" and success != 1:
-        raise f["successThreshold"].error(f"must be 1 for a {kind}, not {success}", fix="remove successThreshold")
-    return Probe(
-        handler=handlers[0],
-        initial_delay_seconds=float(f["initialDelaySeconds"].integer(0, minimum=0)),
-        period_seconds=float(f["periodSeconds"].integer(0, minimum=0) or k8s.PROBE_PERIOD_SECONDS),
-        timeout_seconds=float(f["timeoutSeconds"].integer(0, minimum=0) or k8s.PROBE_TIMEOUT_SECONDS),
-        success_threshold=success,
-        failure_threshold=f["failureThreshold"].integer(0, minimum=0) or k8s.PROBE_FAILURE_THRESHOLD,
-    )
-
-
-# --- placement: node affinity, tolerations, spreading -------------------------------------------
-def _requirement(f: Field, *, field_selector: bool = False) -> Requirement:
-    key = f["key"].string(required=True)
-    operator = f["operator"].string(required=True)
-    values = tuple(v.string(required=True) for v in f["values"].items())
-    if field_selector:
-        if key != "metadata.name":
-            raise f["key"].error(f"matchFields supports only metadata.name, not {key!r}", fix="use key: metadata.name")
-        if operator not in ("In", "NotIn") or len(values) != 1:
-            raise f.error("matchFields needs operator In or NotIn with exactly one node name", fix="values: [<node-name>]")
-    try:
-        return Requirement(key, operator, values)
-    except ValueError as error:
-        raise f.error(str(error), fix="operators are In, NotIn, Exists, DoesNotExist, Gt and Lt") from None
-
-
-def _term(f: Field) -> NodeSelectorTerm:
-    f.mapping()
-    return NodeSelectorTerm(
-        tuple(_requirement(r) for r in f["matchExpressions"].items()),
-        tuple(_requirement(r, field_selector=True) for r in f["matchFields"].items()),
-    )
-
-
-def _node_affinity(f: Field) -> NodeAffinity | None:
-    if not f.present():
-        return None
-    f.check_keys(KNOWN_FIELDS["nodeAffinity"])
-    required_field = f["requiredDuringSchedulingIgnoredDuringExecution"]
-    required = None
-    if required_field.present():
-        required = tuple(_term(t) for t in required_field["nodeSelectorTerms"].items(non_empty=True))
-    preferred = tuple(
-        (p["weight"].integer(required=True, minimum=1, maximum=100), _term(p["preference"]))
-        for p in f["preferredDuringSchedulingIgnoredDuringExecution"].items()
-    )
-    if required is None and not preferred:
-        return None
-    return NodeAffinity(required, preferred)
-
-
-def _toleration(f: Field) -> Toleration:
-    """pkg/apis/core/validation/validation.go ValidateTolerations."""
-    f.check_keys(KNOWN_FIELDS["toleration"])
-    key = f["key"].string("")
-    operator = f["operator"].string("Equal", choices=("Equal", "Exists"))
-    value = f["value"].string("")
-    effect = f["effect"].string("") or None
-    if effect is not None and effect not in TAINT_EFFECTS:
-        raise f["effect"].error(f"unsupported effect {effect!r}", fix=f"use one of {', '.join(TAINT_EFFECTS)}")
-    if not key and operator != "Exists":
-        raise f["operator"].error("a toleration without a key must use operator Exists", fix="add a key or use operator: Exists")
-    if operator == "Exists" and value:
-        raise f["value"].error("a toleration with operator Exists takes no value", fix="remove value or use operator: Equal")
-    seconds = f["tolerationSeconds"].integer(None)
-    if seconds is not None and effect != "NoExecute":
-        raise f["tolerationSeconds"].error("tolerationSeconds needs effect NoExecute", fix="set effect: NoExecute")
-    return Toleration(key or None, operator, value, effect, None if seconds is None else float(max(seconds, 0)))
-
-
-def _spread_constraints(f: Field) -> tuple[TopologySpreadConstraint, ...]:
-    """pkg/apis/core/validation/validation.go validateTopologySpreadConstraints, with its defaults."""
-    constraints = []
-    seen: dict[tuple[str, str], str] = {}
-    for item in f.items():
-        item.check_keys(KNOWN_FIELDS["spread"])
-        max_skew = item["maxSkew"].integer(required=True)
-        if max_skew <= 0:
-            raise item["maxSkew"].error(f"maxSkew must be greater than zero, not {max_skew}", fix="use maxSkew: 1 or more")
-        key = item["topologyKey"].string(required=True)
-        when = item["whenUnsatisfiable"].string(required=True, choices=("DoNotSchedule", "ScheduleAnyway"))
-        if (key, when) in seen:
-            raise item.error(f"duplicate constraint for {key} / {when} (also {seen[(key, when)]})", fix="merge the two")
-        seen[(key, when)] = item.path
-        min_domains = item["minDomains"].integer(None, minimum=1)
-        if min_domains is not None and when != "DoNotSchedule":
-            raise item["minDomains"].error("minDomains needs whenUnsatisfiable DoNotSchedule", fix="remove minDomains")
-        constraints.append(
-            TopologySpreadConstraint(
-                max_skew=max_skew,
-                topology_key=key,
-                when_unsatisfiable=when,
-                label_selector=parse_label_selector(item["labelSelector"]),
-                min_domains=min_domains,
-                node_affinity_policy=item["nodeAffinityPolicy"].string("Honor", choices=("Honor", "Ignore")),
-                node_taints_policy=item["nodeTaintsPolicy"].string("Ignore", choices=("Honor", "Ignore")),
-                match_label_keys=tuple(k.string(required=True) for k in item["matchLabelKeys"].items()),
-            )
-        )
-    return tuple(constraints)
-
-
-def _volumes(f: Field) -> tuple[VolumeSpec, ...]:
-    volumes = []
-    names: dict[str, None] = {}
-    for item in f.items():
-        mapping = item.mapping()
-        name = item["name"].string(required=True)
-        if name in names:
-            raise item["name"].error(f"duplicate volume name {name!r}", fix="give each volume its own name")
-        names[name] = None
-        sources = [key for key, value in mapping.items() if key != "name" and value is not None]
-        if len(sources) != 1:
-            problem = "names no volume type" if not sources else f"names {len(sources)} volume types ({', '.join(sources)})"
-            raise item.error(f"a volume needs exactly one type but {problem}", fix="e.g. emptyDir: {} or persistentVolumeClaim: {claimName: data}")
-        kind = sources[0]
-        claim = item[kind]["claimName"].string(required=True) if kind == "persistentVolumeClaim" else None
-        volumes.append(VolumeSpec(name, kind, claim))
-    return tuple(volumes)
