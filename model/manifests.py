@@ -20,8 +20,9 @@ Defaulting and validation follow the API server: kubernetes/kubernetes:pkg/apis/
 (a container request missing but its limit present defaults to the limit; probe timings),
 pkg/apis/apps/v1/defaults.go (replicas 1, RollingUpdate 25%/25%, progressDeadlineSeconds 600,
 revisionHistoryLimit 10), pkg/apis/core/validation/validation.go and pkg/apis/apps/validation/
-validation.go (the checks below). Each problem is one :class:`~podquake.model.errors.InputError` with
-the file, the document, the field path and the fix.
+validation.go (the checks below; a pod template's are in :mod:`podquake.model.manifest_pods`). Each
+problem is one :class:`~podquake.model.errors.InputError` with the file, the document, the field path
+and the fix.
 
 YAML is read by :mod:`podquake.model.yaml_safety`: PyYAML's safe loader only, after a pass over the
 parser's events that rejects hostile input (too big, too deep, alias bombs, duplicate keys) before
