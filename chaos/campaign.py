@@ -123,6 +123,7 @@ class ChunkResult:
     failed: Counter[str] = field(default_factory=Counter)
     unknown: Counter[str] = field(default_factory=Counter)
     first: dict[str, Verdict] = field(default_factory=dict)
+    first_unknown: dict[str, Verdict] = field(default_factory=dict)
     counterexamples: list[tuple[str, str, str, list[dict[str, Any]], bool]] = field(default_factory=list)  # (property, message, scenario YAML, verdicts, shrunk)
     seconds: float = 0.0
     interrupted: bool = False
@@ -144,6 +145,8 @@ class CampaignResult:
     counterexamples: list[Counterexample]
     seconds: float
     interrupted: bool = False
+    #: per property, the first example's verdict when it could not judge (why it is unknown)
+    first_unknown: dict[str, Verdict] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -273,6 +276,7 @@ def run_chunk(settings: CampaignSettings, index: int, size: int, replay_first: S
                     first_failing.setdefault(verdict.property, (scenario, run.verdicts))
                 elif verdict.status == UNKNOWN:
                     result.unknown[verdict.property] += 1
+                    result.first_unknown.setdefault(verdict.property, verdict)
             _steer(run)
             state["shrinking"] = bool(failed)
             state["origin"] = failed[0].property if failed else None
@@ -519,6 +523,7 @@ def _merge(settings: CampaignSettings, chunks: Sequence[ChunkResult], seconds: f
     unknown: Counter[str] = Counter()
     kinds: Counter[str] = Counter()
     first: dict[str, Verdict] = {}
+    first_unknown: dict[str, Verdict] = {}
     counterexamples: dict[str, Counterexample] = {}
     examples = steps = faults = 0
     for chunk in chunks:
@@ -530,6 +535,8 @@ def _merge(settings: CampaignSettings, chunks: Sequence[ChunkResult], seconds: f
         unknown.update(chunk.unknown)
         for property_id, verdict in chunk.first.items():
             first.setdefault(property_id, verdict)
+        for property_id, verdict in chunk.first_unknown.items():
+            first_unknown.setdefault(property_id, verdict)
         for property_id, message, text, verdicts, shrunk in chunk.counterexamples:
             known = counterexamples.get(property_id)
             if known is not None and (known.shrunk or not shrunk):
@@ -552,6 +559,7 @@ def _merge(settings: CampaignSettings, chunks: Sequence[ChunkResult], seconds: f
         counterexamples=ordered,
         seconds=seconds,
         interrupted=interrupted,
+        first_unknown=first_unknown,
     )
 
 

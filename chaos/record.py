@@ -36,7 +36,11 @@ def _property_entry(result: CampaignResult, property_id: str) -> dict[str, Any]:
     elif unknown == result.examples:
         status, evidence = "unknown", Verdict.unknown(property_id, f"unknown in all {unknown} examples")
     else:
-        status, evidence = "passed", Verdict.passed(property_id, f"held in {result.examples - unknown} of {result.examples} examples")
+        held = f"held in {result.examples - unknown} of {result.examples} examples"
+        if unknown:
+            why = result.first_unknown.get(property_id)
+            held += f"; could not judge {unknown}" + (f" (the first: {why.message})" if why is not None else "")
+        status, evidence = "passed", Verdict.passed(property_id, held)
     return {
         "id": property_id,
         "kind": cls.kind,
