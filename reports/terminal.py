@@ -101,9 +101,10 @@ def print_summary(record: Mapping[str, Any], console: Console, *, report_dir: st
         style = STATUS_STYLES["passed"]
     console.print(Text(headline(record), style=style))
     table = Table(show_header=True, header_style="bold", expand=False)
-    table.add_column("property")
-    table.add_column("kind")
-    table.add_column("status")
+    longest = max((len(p["id"]) for p in record["properties"]), default=8)
+    table.add_column("property", no_wrap=True, min_width=longest)  # whole ids, even on 80 columns
+    table.add_column("kind", no_wrap=True)
+    table.add_column("status", no_wrap=True)
     table.add_column("failed", justify="right")
     table.add_column("evidence", overflow="fold")
     for prop in record["properties"]:

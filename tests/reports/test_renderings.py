@@ -112,6 +112,18 @@ def test_terminal_summary(sample_record):
     assert "report: podquake-report/index.html" in text
 
 
+def test_terminal_summary_keeps_whole_property_ids_on_80_columns(sample_record):
+    out = io.StringIO()
+    record = copy.deepcopy(sample_record)
+    record["properties"][1]["id"] = "crashed-containers-restarted"
+    record["properties"][1]["evidence"]["message"] = "held in 87 of 100 examples; could not judge 13 " * 2
+    print_summary(record, Console(file=out, width=80, color_system=None))
+    lines = out.getvalue().splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert any("crashed-containers-restarted" in line for line in lines)  # folded evidence, whole id
+    assert any("replicas-converge" in line for line in lines)
+
+
 def test_progress_is_quiet_off_a_terminal_and_shows_the_rate_on_one():
     quiet = io.StringIO()
     with CampaignProgress(4, console=Console(file=quiet)) as progress:
