@@ -299,14 +299,7 @@ class FastPath:
             self.index_by_spec[id(spec)] = (spec, None)
             return None
         else:
-            signature = (
-                spec.requests,
-                spec.nonzero_cpu,
-                spec.nonzero_memory,
-                spec.tolerations,
-                spec.node_selector,
-                spec.node_affinity,
-            )
+            signature = shapeindex.signature(spec)
             found = self.indexes.get(signature)
             if found is None:
                 if len(self.indexes) >= _MAX_INDEXES:

@@ -57,6 +57,7 @@ from podquake.model.objects import PodSpec
 from podquake.model.scheduling import compiled
 from podquake.model.scheduling import plugins as p
 from podquake.model.scheduling.shapeindex import nth_set_bit
+from podquake.model.scheduling.shapeindex import signature as shape_signature
 
 if TYPE_CHECKING:
     from podquake.model.scheduling.fastpath import FastPath
@@ -158,14 +159,7 @@ class _IndexBase:
         hit = self.by_spec.get(id(spec))
         if hit is not None and hit[0] is spec:
             return hit[1]
-        signature = (
-            spec.requests,
-            spec.nonzero_cpu,
-            spec.nonzero_memory,
-            spec.tolerations,
-            spec.node_selector,
-            spec.node_affinity,
-        )
+        signature = shape_signature(spec)
         shape = self.shapes.get(signature)
         if shape is None:
             if len(self.shapes) >= 256:

@@ -71,6 +71,7 @@ __all__ = [
     "local_parameters",
     "make_refresher",
     "nth_set_bit",
+    "signature",
 ]
 
 
@@ -101,6 +102,20 @@ def _bits(indexes: list[int], size: int) -> int:
 _HALVES = [((1 << (1 << k)) - 1, 1 << k) for k in range(24)]
 # _NTH_IN_BYTE[b][r]: position of the r-th set bit of the byte b
 _NTH_IN_BYTE = [[j for j in range(8) if b >> j & 1] for b in range(256)]
+
+
+def signature(spec: PodSpec) -> tuple[Any, ...]:
+    """What a pod's local scores depend on: its requests and non-zero requests, tolerations, node
+    selector and node affinity. Specs with equal signatures share a score index (and a LeastAllocated
+    shape)."""
+    return (
+        spec.requests,
+        spec.nonzero_cpu,
+        spec.nonzero_memory,
+        spec.tolerations,
+        spec.node_selector,
+        spec.node_affinity,
+    )
 
 
 def nth_set_bit(bits: int, r: int) -> int:
