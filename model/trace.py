@@ -13,9 +13,9 @@ serializes to the same bytes. Properties judge runs from this record alone.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass, fields
-from typing import IO, ClassVar
+from collections.abc import Callable, Iterator
+from dataclasses import MISSING, dataclass, fields
+from typing import IO, Any, ClassVar
 
 __all__ = ["Event", "Trace", "EVENT_TYPES", "event_from_dict", "Annotation"]
 
@@ -38,7 +38,34 @@ EVENT_TYPES: dict[str, type[Event]] = {}
 
 def _event(cls: type[Event]) -> type[Event]:
     EVENT_TYPES[cls.__name__] = cls
+    if "__post_init__" not in vars(cls):
+        cls.__init__ = _slot_init(cls)  # type: ignore[misc]
     return cls
+
+
+def _slot_init(cls: type[Event]) -> Callable[..., None]:
+    """An ``__init__`` with the dataclass's signature that stores each field through its slot.
+
+    A frozen dataclass's own ``__init__`` stores fields with ``object.__setattr__(self, name, value)``,
+    a name lookup each; the slot descriptors' ``__set__`` skips it (the class's ``__setattr__``, which
+    refuses every write, is not involved either way). Every transition builds one event, so this is
+    a third of building one (2.8 to 1.8 us on the benchmark machine)."""
+    scope: dict[str, Any] = {}
+    params, body = [], []
+    for f in fields(cls):
+        if f.default is not MISSING:
+            scope[f"_default_{f.name}"] = f.default
+            params.append(f"{f.name}=_default_{f.name}")
+        elif f.default_factory is not MISSING:
+            return cls.__init__  # not used by any event; keep the dataclass's
+        else:
+            params.append(f.name)
+        scope[f"_set_{f.name}"] = getattr(cls, f.name).__set__
+        body.append(f"    _set_{f.name}(self, {f.name})")
+    exec(f"def __init__(self, {', '.join(params)}):\n" + "\n".join(body), scope)  # noqa: S102
+    init = scope["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    return init  # type: ignore[no-any-return]
 
 
 # --- nodes -------------------------------------------------------------------------------------

@@ -23,3 +23,29 @@ def test_a_counting_trace_keeps_nothing():
     trace = Trace(keep=False)
     trace.append(PodBound(0.0, "a/b", "n"))
     assert trace.count == 1 and len(trace) == 0
+
+
+def test_every_event_builds_as_its_dataclass_would():
+    """The events' fast ``__init__`` (through the slots) keeps the dataclass's signature and behaviour."""
+    import dataclasses
+    import inspect
+    import pickle
+
+    import pytest
+
+    for cls in EVENT_TYPES.values():
+        all_fields = dataclasses.fields(cls)
+        assert list(inspect.signature(cls).parameters) == [f.name for f in all_fields]
+        required = [f for f in all_fields if f.default is dataclasses.MISSING]
+        values = {f.name: (float(i) if f.name == "t" else ("v", i)) for i, f in enumerate(required)}
+        by_position = cls(*values.values())
+        by_name = cls(**values)
+        assert by_position == by_name
+        for f in all_fields:
+            expected = values[f.name] if f.name in values else f.default
+            assert getattr(by_name, f.name) == expected, (cls.__name__, f.name)
+        assert pickle.loads(pickle.dumps(by_name)) == by_name
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            by_name.t = 1.0  # type: ignore[misc]
+        with pytest.raises(TypeError):
+            cls(*list(values.values())[:-1])  # a required field missing
