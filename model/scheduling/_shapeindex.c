@@ -955,6 +955,17 @@ overflow:
     return NULL;
 }
 
+/* the node index of the r-th tie of the last decision (0 <= r < last_count) */
+static PyObject *tie_at(Index *x, Py_ssize_t r)
+{
+    Py_ssize_t i = select_bit(x->ties, x->nw, r);
+    if (i < 0) {
+        PyErr_SetString(PyExc_SystemError, "tie count out of step"); /* unreachable */
+        return NULL;
+    }
+    return PyLong_FromSsize_t(i);
+}
+
 PyDoc_STRVAR(pick_doc, "pick(r)\n--\n\nThe node index of the r-th (0-based, node-index order) tie of the last decision.");
 
 static PyObject *Index_pick(Index *x, PyObject *arg)
@@ -970,12 +981,7 @@ static PyObject *Index_pick(Index *x, PyObject *arg)
         PyErr_SetString(PyExc_IndexError, "no such tie in the last decision");
         return NULL;
     }
-    Py_ssize_t i = select_bit(x->ties, x->nw, r);
-    if (i < 0) {
-        PyErr_SetString(PyExc_SystemError, "tie count out of step"); /* unreachable */
-        return NULL;
-    }
-    return PyLong_FromSsize_t(i);
+    return tie_at(x, r);
 }
 
 PyDoc_STRVAR(draw_doc,
@@ -1009,12 +1015,7 @@ static PyObject *Index_draw(Index *x, PyObject *rng)
             }
         }
     }
-    Py_ssize_t i = select_bit(x->ties, x->nw, r);
-    if (i < 0) {
-        PyErr_SetString(PyExc_SystemError, "tie count out of step"); /* unreachable */
-        return NULL;
-    }
-    return PyLong_FromSsize_t(i);
+    return tie_at(x, r);
 }
 
 PyDoc_STRVAR(score_of_doc, "score_of(i)\n--\n\nNode i's local score, or None when it is infeasible.");
