@@ -25,6 +25,12 @@ def _fault_entry(fault: Any) -> dict[str, Any]:
     return entry
 
 
+def _why(result: CampaignResult, property_id: str) -> str:
+    """Why the property could not be judged, from the first example where it could not: `` (the first: ...)``."""
+    first = result.first_unknown.get(property_id)
+    return f" (the first: {first.message})" if first is not None else ""
+
+
 def _property_entry(result: CampaignResult, property_id: str) -> dict[str, Any]:
     cls = property_class(property_id)
     failed = result.failed.get(property_id, 0)
@@ -34,12 +40,11 @@ def _property_entry(result: CampaignResult, property_id: str) -> dict[str, Any]:
     elif not result.examples:
         status, evidence = "unknown", Verdict.unknown(property_id, "no example finished (the campaign was interrupted)")
     elif unknown == result.examples:
-        status, evidence = "unknown", Verdict.unknown(property_id, f"unknown in all {unknown} examples")
+        status, evidence = "unknown", Verdict.unknown(property_id, f"unknown in all {unknown} examples{_why(result, property_id)}")
     else:
         held = f"held in {result.examples - unknown} of {result.examples} examples"
         if unknown:
-            why = result.first_unknown.get(property_id)
-            held += f"; could not judge {unknown}" + (f" (the first: {why.message})" if why is not None else "")
+            held += f"; could not judge {unknown}{_why(result, property_id)}"
         status, evidence = "passed", Verdict.passed(property_id, held)
     return {
         "id": property_id,

@@ -34,6 +34,11 @@ def test_examples_it_could_not_judge_are_counted_with_the_first_reason() -> None
 
 
 def test_unknown_everywhere_and_failed() -> None:
-    assert _property_entry(_result(4, unknown=4), "replicas-converge")["status"] == "unknown"
+    everywhere = _property_entry(_result(4, unknown=4, why="no traffic was offered"), "replicas-converge")
+    assert (everywhere["status"], everywhere["evidence"]["message"]) == (
+        "unknown",
+        "unknown in all 4 examples (the first: no traffic was offered)",
+    )
+    assert _property_entry(_result(4, unknown=4), "replicas-converge")["evidence"]["message"] == "unknown in all 4 examples"
     failed = _property_entry(_result(4, failed=1, unknown=2, why="x"), "replicas-converge")
     assert (failed["status"], failed["evidence"]["message"]) == ("failed", "short by one")
