@@ -2,7 +2,8 @@
  * What the compiled scheduling cores (_leastalloc.c, _shapeindex.c) share: bitsets of uint64 words
  * (count the set bits of a word array, find the r-th set bit, ctz/clz of a word), reading a Python
  * int into int64 without calling back into Python, Python's floor division, a checked zeroed
- * allocation, the arity check of METH_FASTCALL methods, and random.Random.randrange's tie draw.
+ * allocation, the arity check of METH_FASTCALL methods, an integer attribute setter, and
+ * random.Random.randrange's tie draw.
  *
  * Population counts. Baseline x86-64 has no POPCNT instruction, so __builtin_popcountll becomes a
  * libgcc call there; the word-array helpers come in two builds, one for CPUs with POPCNT (chosen
@@ -122,6 +123,20 @@ static int get_i64(PyObject *o, int64_t *out, const char *what)
     if (v == -1 && PyErr_Occurred())
         return -1;
     *out = (int64_t)v;
+    return 0;
+}
+
+/* a settable integer attribute's setter body: *field = value (an int within 64 bits), refusing deletion */
+static int set_i64_attribute(long long *field, PyObject *value, const char *name)
+{
+    if (value == NULL) {
+        PyErr_Format(PyExc_AttributeError, "cannot delete %s", name);
+        return -1;
+    }
+    int64_t v;
+    if (get_i64(value, &v, name) < 0)
+        return -1;
+    *field = v;
     return 0;
 }
 

@@ -1070,15 +1070,7 @@ static PyObject *get_cursor(Core *c, void *Py_UNUSED(closure)) { return PyLong_F
 
 static int set_cursor(Core *c, PyObject *value, void *Py_UNUSED(closure))
 {
-    if (value == NULL) {
-        PyErr_SetString(PyExc_AttributeError, "cannot delete cursor");
-        return -1;
-    }
-    int64_t v;
-    if (get_i64(value, &v, "cursor") < 0)
-        return -1;
-    c->cursor = v;
-    return 0;
+    return set_i64_attribute(&c->cursor, value, "cursor");
 }
 
 static PyObject *get_tight_count(Core *c, void *Py_UNUSED(closure)) { return PyLong_FromSsize_t(c->tight_count); }

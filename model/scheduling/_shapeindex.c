@@ -1117,15 +1117,7 @@ static PyObject *get_cursor(Index *x, void *Py_UNUSED(closure)) { return PyLong_
 
 static int set_cursor(Index *x, PyObject *value, void *Py_UNUSED(closure))
 {
-    if (value == NULL) {
-        PyErr_SetString(PyExc_AttributeError, "cannot delete cursor");
-        return -1;
-    }
-    int64_t v;
-    if (get_i64(value, &v, "cursor") < 0)
-        return -1;
-    x->cursor = v;
-    return 0;
+    return set_i64_attribute(&x->cursor, value, "cursor");
 }
 
 static PyObject *get_count(Index *x, void *Py_UNUSED(closure)) { return PyLong_FromSsize_t(x->count); }
