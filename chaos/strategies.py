@@ -129,15 +129,15 @@ def decode_fault(
     at = float(round(last * (255 - when) / 255))
     duration = float(round(min_duration + (max_duration - min_duration) * length / 255))
     node = target % _NODE_SELECTORS
-    if kind == "node-failure":
+    if kind == NodeFailure.kind:
         return NodeFailure(node=node, at=at, duration=duration)
-    if kind == "node-drain":
+    if kind == NodeDrain.kind:
         return NodeDrain(node=node, at=at, duration=duration)
-    if kind == "kubelet-stop":
+    if kind == KubeletStop.kind:
         return KubeletStop(node=node, at=at, duration=duration)
-    if kind == "runtime-failure":
+    if kind == RuntimeFailure.kind:
         return RuntimeFailure(node=node, at=at, duration=duration)
-    if kind == "network-partition":
+    if kind == NetworkPartition.kind:
         shape = p1 % 3
         if shape == 0:
             return NetworkPartition(node=node, at=at, duration=duration)
@@ -145,9 +145,9 @@ def decode_fault(
             return NetworkPartition(zone=target % _ZONE_SELECTORS, at=at, duration=duration)
         other = (node + 1 + p2 % (_NODE_SELECTORS - 1)) % _NODE_SELECTORS
         return NetworkPartition(groups=((node, other),), at=at, duration=duration)
-    if kind == "zone-outage":
+    if kind == ZoneOutage.kind:
         return ZoneOutage(zone=target % _ZONE_SELECTORS, at=at, duration=duration)
-    if kind == "container-crash":
+    if kind == ContainerCrash.kind:
         repeat = bool(p1 & 2)
         return ContainerCrash(
             pod=target,
@@ -158,24 +158,24 @@ def decode_fault(
             repeat=repeat,
             uptime=float(p2 % 31) if repeat else 0.0,
         )
-    if kind == "pod-kill":
+    if kind == PodKill.kind:
         return PodKill(pod=target, at=at, force=bool(p1 & 1))
-    if kind == "probe-failure":
+    if kind == ProbeFailure.kind:
         probe = "liveness" if p1 & 1 else "readiness"
         flap = float(5 + p2 % 26) if p1 & 2 else None
         return ProbeFailure(pod=target, at=at, duration=duration, probe=probe, flap=flap)
-    if kind == "traffic-spike":
+    if kind == TrafficSpike.kind:
         return TrafficSpike(service=target % _SERVICE_SELECTORS, at=at, duration=duration, multiplier=float(2 + p1 % 9))
-    if kind == "control-plane-outage":
+    if kind == ControlPlaneOutage.kind:
         component = CONTROL_PLANE_COMPONENTS[p1 % len(CONTROL_PLANE_COMPONENTS)]
         return ControlPlaneOutage(component=component, at=at, duration=duration)
-    if kind == "slow-provisioning":
+    if kind == SlowProvisioning.kind:
         return SlowProvisioning(at=at, duration=duration, multiplier=float(2 + p1 % 9))
-    if kind == "provisioning-failure":
+    if kind == ProvisioningFailure.kind:
         return ProvisioningFailure(at=at, duration=duration, rate=(1 + p1 % 4) / 4)
-    if kind == "quota-exhaustion":
+    if kind == QuotaExhaustion.kind:
         return QuotaExhaustion(at=at, duration=duration, headroom=p1 % 3)
-    if kind == "slow-load-balancer":
+    if kind == SlowLoadBalancer.kind:
         return SlowLoadBalancer(at=at, duration=duration, seconds=float(30 + (p1 % 10) * 30))
     raise InputError(f"unknown fault kind {kind!r}", field="kind", fix=f"use one of {', '.join(FAULT_KINDS)}")
 
