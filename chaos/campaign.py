@@ -2,7 +2,8 @@
 
 A campaign takes a base scenario (the cluster, the workload, the traffic, the properties), lets
 Hypothesis draw fault schedules (and simulation seeds) against it, runs each as a scenario, and
-collects every property's verdicts. When a property fails, Hypothesis shrinks the example to a
+collects every property's verdicts. The fault-free example is one draw: each chunk runs it once,
+with seed ``base.seed + i``, and spends all its other examples on faults. When a property fails, Hypothesis shrinks the example to a
 minimal fault schedule, which becomes a counterexample: a scenario file that replays exactly.
 
 **Chunks make it deterministic and parallel.** The examples are split into fixed chunks (the split
@@ -253,7 +254,7 @@ def run_chunk(settings: CampaignSettings, index: int, size: int, replay_first: S
     # Failing examples as (scenario, its verdicts), by the first property they fail.
     first_failing: dict[str, tuple[Scenario, list[Verdict]]] = {}
     last_failing: dict[str, tuple[Scenario, list[Verdict]]] = {}
-    examples = _examples(settings)
+    examples = _examples(settings, index)
 
     def one(scenario: Scenario) -> None:
         if _stop_requested():
@@ -351,13 +352,25 @@ class _ShrinkBudgetSpent(KeyboardInterrupt):
     exception would count as a new failure to shrink); :func:`run_chunk` catches it."""
 
 
-def _examples(settings: CampaignSettings) -> st.SearchStrategy[Scenario]:
-    """What a campaign draws: fault schedules and seeds, and clusters and workloads if asked."""
+def _examples(settings: CampaignSettings, chunk: int = 0) -> st.SearchStrategy[Scenario]:
+    """What chunk ``chunk`` of a campaign draws: fault schedules and seeds, and clusters and
+    workloads if asked.
+
+    With the base's cluster and workload, a seed is drawn only for a schedule with faults: the
+    fault-free example is then a single draw, run once a chunk (with seed ``base.seed + chunk``, so
+    chunks do not repeat one another), instead of again with every seed Hypothesis happens to draw."""
     base = settings.base
     base.manifests()  # parsed once; every example shares them
     schedules = fault_schedules(settings.kinds, max_faults=settings.max_faults, horizon=base.duration)
     if not settings.vary_cluster and not settings.vary_workload:
-        return st.builds(lambda faults, s: _variant(base, faults, s), schedules, st.integers(0, 2**16))
+        fault_free = _variant(base, (), base.seed + chunk)
+
+        @st.composite
+        def variants(draw: Any) -> Scenario:
+            faults = draw(schedules)
+            return _variant(base, faults, draw(st.integers(0, 2**16))) if faults else fault_free
+
+        return variants()
     return scenarios(
         cluster=clusters() if settings.vary_cluster else st.just(base.cluster),
         workload=workloads() if settings.vary_workload else st.just(base.workload),
