@@ -15,16 +15,18 @@ the first failure and shrinks it (as it always does); the other chunks go on sea
 
 **Counterexamples.** A failing example raises the first failed property (in suite order) as its
 own exception type, and Hypothesis shrinks it to a minimal fault schedule that still breaks that
-property: that is the property's counterexample. A property that failed only beside another one in
-its chunk gets its first failing example, unshrunk, as its counterexample (``shrunk: false``).
+property: that is the property's counterexample. Every other property that failed in the chunk gets
+a shrink of its own, from its first failing example (:mod:`podquake.chaos.hypothesis_internals`), unless the
+first shrunk example breaks it with fewer faults; a property whose shrink could not run (stopped,
+or ``shrink`` off) keeps its first failing example, unshrunk (``shrunk: false``).
 
 **Found failures re-run first.** Counterexamples are kept in a folder (``database``, default
 ``.podquake/counterexamples``), keyed by the campaign's settings; a later campaign with the same
 settings replays them before drawing anything new.
 
-**Shrinking has a budget, stopping keeps what was found.** A chunk spends at most ``shrink_runs``
-runs shrinking (a count, so every machine gets the same counterexample); then the smallest failure
-found so far stands. :func:`stop_campaign` (the command calls it on Ctrl-C or SIGTERM) stops every
+**Shrinking has a budget, stopping keeps what was found.** Each shrink (one a failed property in a
+chunk) spends at most ``shrink_runs`` runs (a count, so every machine gets the same
+counterexample); then the smallest failure found so far stands. :func:`stop_campaign` (the command calls it on Ctrl-C or SIGTERM) stops every
 chunk after the example in progress; the campaign returns what it found, marked ``interrupted``.
 
 **Steering.** Each example reports run metrics to :func:`hypothesis.target` (pending pods at the end,
@@ -39,9 +41,8 @@ import os
 import signal
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from multiprocessing import active_children, get_context
 from pathlib import Path
@@ -49,14 +50,25 @@ from typing import Any
 
 from hypothesis import HealthCheck, Phase, given, seed, settings, target
 from hypothesis import strategies as st
-
+from podquake.chaos.hypothesis_internals import (
+    ShrinkBudgetSpent,
+    no_local_constants,
+    recorded_choices,
+    shrink_again,
+)
 from podquake.chaos.scenario import Scenario, dump_scenario, load_scenario
 from podquake.chaos.scenario_run import ScenarioResult, run_scenario
-from podquake.chaos.strategies import DEFAULT_FAULT_KINDS, clusters, fault_schedules, scenarios, workloads
+from podquake.chaos.strategies import (
+    DEFAULT_FAULT_KINDS,
+    clusters,
+    fault_schedules,
+    scenarios,
+    workloads,
+)
 from podquake.model import trace as ev
 from podquake.properties import FAILED, UNKNOWN, Verdict
 
-__all__ = ["CampaignSettings", "CampaignResult", "Counterexample", "PropertyViolated", "run_campaign"]
+__all__ = ["CampaignResult", "CampaignSettings", "Counterexample", "PropertyViolated", "run_campaign"]
 
 
 @dataclass(frozen=True)
@@ -67,8 +79,9 @@ class CampaignSettings:
     ``vary_cluster`` and ``vary_workload`` draw the cluster (:func:`~podquake.chaos.strategies.clusters`)
     and generated Deployments (:func:`~podquake.chaos.strategies.workloads`, traffic to each) instead
     of taking the base's: for testing a scheduler or a controller rather than one application.
-    ``shrink_runs`` caps the runs a chunk spends shrinking its failure (a count, not a time, so the
-    counterexample is the same on every machine); past it, the smallest failure found so far stands."""
+    ``shrink_runs`` caps the runs each shrink spends (one a failed property in a chunk; a count, not
+    a time, so the counterexample is the same on every machine); past it, the smallest failure found
+    so far stands."""
 
     base: Scenario
     examples: int = 100
@@ -249,10 +262,10 @@ def run_chunk(settings: CampaignSettings, index: int, size: int, replay_first: S
     that are counted as examples (the shrinker's re-runs are not)."""
     result = ChunkResult(index)
     started = time.perf_counter()
-    base = settings.base
     state: dict[str, Any] = {"shrinking": False, "shrink_runs": 0, "origin": None}
     # Failing examples as (scenario, its verdicts), by the first property they fail.
     first_failing: dict[str, tuple[Scenario, list[Verdict]]] = {}
+    first_choices: dict[str, tuple[Any, ...] | None] = {}  # what Hypothesis drew for them
     last_failing: dict[str, tuple[Scenario, list[Verdict]]] = {}
     examples = _examples(settings, index)
 
@@ -262,7 +275,7 @@ def run_chunk(settings: CampaignSettings, index: int, size: int, replay_first: S
         if state["shrinking"]:
             state["shrink_runs"] += 1
             if state["shrink_runs"] > settings.shrink_runs:
-                raise _ShrinkBudgetSpent
+                raise ShrinkBudgetSpent
         run = run_scenario(scenario)
         failed = run.failed
         if not state["shrinking"]:
@@ -274,7 +287,9 @@ def run_chunk(settings: CampaignSettings, index: int, size: int, replay_first: S
                 if verdict.status == FAILED:
                     result.failed[verdict.property] += 1
                     result.first.setdefault(verdict.property, verdict)
-                    first_failing.setdefault(verdict.property, (scenario, run.verdicts))
+                    if verdict.property not in first_failing:
+                        first_failing[verdict.property] = (scenario, run.verdicts)
+                        first_choices[verdict.property] = recorded_choices()
                 elif verdict.status == UNKNOWN:
                     result.unknown[verdict.property] += 1
                     result.first_unknown.setdefault(verdict.property, verdict)
@@ -294,27 +309,37 @@ def run_chunk(settings: CampaignSettings, index: int, size: int, replay_first: S
     test = seed(_chunk_seed(settings.seed, index))(test)
     shrunk_property = None
     try:
-        with _no_local_constants():
+        with no_local_constants():
             test()
     except PropertyViolated as error:
         shrunk_property = error.property_id
-    except _ShrinkBudgetSpent:
+    except ShrinkBudgetSpent:
         shrunk_property = state["origin"]  # the smallest failure found within the budget stands
     except KeyboardInterrupt:
         result.interrupted = True  # keep what was found; the failure so far stands unshrunk
     chosen: dict[str, tuple[Scenario, list[Verdict], bool]] = {}
-    if shrunk_property is not None and shrunk_property in last_failing:
-        chosen[shrunk_property] = (*last_failing[shrunk_property], settings.shrink)
-        # The shrunk example often breaks other properties too: it stands for them as well when it
-        # is smaller than their own (unshrunk) first failure.
-        small, small_verdicts = last_failing[shrunk_property]
-        for verdict in small_verdicts:
-            other = verdict.property
-            if verdict.status == FAILED and other != shrunk_property and other in first_failing:
-                if len(small.faults) <= len(first_failing[other][0].faults):
-                    chosen[other] = (small, small_verdicts, settings.shrink)
+    primary = last_failing.get(shrunk_property) if shrunk_property is not None else None
+    if primary is not None:
+        chosen[shrunk_property] = (*primary, settings.shrink)  # type: ignore[index]
     for property_id, (scenario, verdicts) in first_failing.items():
-        chosen.setdefault(property_id, (scenario, verdicts, False))
+        if property_id in chosen:
+            continue
+        # The candidates, the fewest faults winning (the first on a tie): the property's own shrink,
+        # the shrunk example above when it breaks this property too, its first failure as drawn.
+        candidates: list[tuple[Scenario, list[Verdict], bool]] = []
+        choices = first_choices[property_id]
+        if settings.shrink and not result.interrupted and choices is not None:
+            try:
+                own = _shrink_alone(settings, examples, index, property_id, choices)
+            except KeyboardInterrupt:
+                result.interrupted = True  # stopped: keep what stands
+                own = None
+            if own is not None:
+                candidates.append((*own, True))
+        if primary is not None and any(v.property == property_id and v.status == FAILED for v in primary[1]):
+            candidates.append((*primary, settings.shrink))
+        candidates.append((scenario, verdicts, False))
+        chosen[property_id] = min(candidates, key=lambda candidate: len(candidate[0].faults))
     for property_id, (scenario, verdicts, shrunk) in chosen.items():
         message = next((v.message for v in verdicts if v.property == property_id and v.status == FAILED), "")
         result.counterexamples.append((property_id, message, dump_scenario(scenario), [v.to_dict() for v in verdicts], shrunk))
@@ -322,34 +347,28 @@ def run_chunk(settings: CampaignSettings, index: int, size: int, replay_first: S
     return result
 
 
-@contextmanager
-def _no_local_constants() -> Iterator[None]:
-    """Hypothesis (6.131 on) now and then draws a constant found in the source of the "local" modules
-    imported so far (not in site-packages). Which those are differs between the command line, a
-    worker process, a chunk run after another (the first run imports the controllers) and pytest,
-    so the same seed would draw different examples. A campaign's draws use none of them. This
-    reaches into Hypothesis's internals (there is no setting yet: HypothesisWorks/hypothesis#4627),
-    so it does nothing on a version without them."""
-    try:
-        from hypothesis.internal.conjecture import providers
+def _shrink_alone(
+    settings: CampaignSettings, examples: st.SearchStrategy[Scenario], index: int, property_id: str, choices: tuple[Any, ...]
+) -> tuple[Scenario, list[Verdict]] | None:
+    """The smallest example that still fails ``property_id``, shrunk from the one drawn with
+    ``choices`` in at most ``shrink_runs`` runs (see :mod:`podquake.chaos.hypothesis_internals`)."""
+    last: list[tuple[Scenario, list[Verdict]]] = []  # the latest failure: the smallest so far
 
-        original, cache, constants = providers._get_local_constants, providers.CONSTANTS_CACHE.cache, providers.Constants
-    except (ImportError, AttributeError):
-        yield
-        return
-    providers._get_local_constants = constants  # an empty Constants()
-    cache.clear()  # it holds the allowed constants per choice, computed with the local ones
-    try:
-        yield
-    finally:
-        providers._get_local_constants = original
-        cache.clear()
+    def fails(scenario: Scenario) -> bool:
+        if _stop_requested():
+            raise KeyboardInterrupt
+        verdicts = run_scenario(scenario).verdicts
+        if any(v.property == property_id and v.status == FAILED for v in verdicts):
+            last[:] = [(scenario, verdicts)]
+            return True
+        return False
+
+    with no_local_constants():
+        smallest = shrink_again(examples, choices, fails, runs=settings.shrink_runs, seed=_chunk_seed(settings.seed, index))
+    return None if smallest is None else last[0]
 
 
-class _ShrinkBudgetSpent(KeyboardInterrupt):
-    """Raised inside an example to stop Hypothesis's shrinker once ``shrink_runs`` are spent. Hypothesis
-    lets a KeyboardInterrupt through at once, without replaying or shrinking anything more (any other
-    exception would count as a new failure to shrink); :func:`run_chunk` catches it."""
+_no_local_constants = no_local_constants  # the name benchmarks/bench_chaos.py looks for
 
 
 def _examples(settings: CampaignSettings, chunk: int = 0) -> st.SearchStrategy[Scenario]:

@@ -1,13 +1,21 @@
-"""The campaign runner's draws: how its examples are spread over fault schedules and seeds."""
+"""The campaign runner: how its examples are spread over fault schedules and seeds, and a shrunk
+counterexample for every property that failed."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import Phase, given, seed
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from podquake.chaos import campaign as campaign_module
 from podquake.chaos.campaign import CampaignSettings, run_campaign
+from podquake.chaos.faults import NodeFailure
+from podquake.chaos.hypothesis_internals import recorded_choices, shrink_again
 from podquake.chaos.scenario import Scenario, load_scenario
+from podquake.properties import FAILED, Verdict
 
 TINY = """
 apiVersion: podquake/v1
@@ -54,3 +62,111 @@ def test_the_fault_free_example_runs_once_a_chunk_with_the_chunks_seed(monkeypat
     fault_free = [s for s in ran if not s.faults]
     assert sorted(s.seed for s in fault_free) == [40, 41]  # base.seed + the chunk's index
     assert sum(len(s.faults) for s in ran) >= 2 * len(ran)  # up to four faults an example, none wasted
+
+
+# === a counterexample for every failed property ======================================================
+class _Run:
+    """What the campaign reads of a run, for a stand-in ``run_scenario``."""
+
+    def __init__(self, scenario: Scenario, verdicts: list[Verdict]) -> None:
+        self.scenario, self.verdicts = scenario, verdicts
+        self.failed = [v for v in verdicts if v.status == FAILED]
+
+
+def judged_by(monkeypatch: pytest.MonkeyPatch, rules: dict[str, Callable[[Any], bool]]) -> list[Scenario]:
+    """Replace the simulation: property ``p`` fails in a run exactly when one of its faults passes
+    ``rules[p]`` (verdicts in the order of ``rules``). Returns the list the runs are appended to."""
+    ran: list[Scenario] = []
+
+    def run_scenario(scenario: Scenario, **options: Any) -> _Run:
+        ran.append(scenario)
+        verdicts = [
+            Verdict.failed(p, "a fault it cannot take") if any(map(rule, scenario.faults)) else Verdict.passed(p)
+            for p, rule in rules.items()
+        ]
+        return _Run(scenario, verdicts)
+
+    monkeypatch.setattr(campaign_module, "run_scenario", run_scenario)
+    monkeypatch.setattr(campaign_module, "_steer", lambda run: None)
+    return ran
+
+
+# replicas-converge fails on a node failure in the first 50 s, availability-slo on a long one there
+RULES: dict[str, Callable[[Any], bool]] = {
+    "replicas-converge": lambda f: isinstance(f, NodeFailure) and f.at < 50.0,
+    "availability-slo": lambda f: isinstance(f, NodeFailure) and f.at < 50.0 and f.duration >= 100.0,
+}
+KINDS = ("node-failure", "pod-kill", "zone-outage")
+
+
+def test_every_failed_property_gets_a_counterexample_shrunk_for_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The chunk's first failure breaks both properties. Hypothesis's own run shrinks one of them; the
+    other, which that shrunk example breaks too, still gets its own shrink and so its own smallest
+    failure (taking the other's, replicas-converge would have a 100-s node failure)."""
+    judged_by(monkeypatch, RULES)
+    settings = CampaignSettings(base=load_scenario(TINY), examples=25, database=None, max_faults=8, kinds=KINDS)
+    result = run_campaign(settings)
+    assert {p for p, n in result.failed.items() if n} == set(RULES)  # both failed in the chunk
+    found = {c.property: c for c in result.counterexamples}
+    assert found["replicas-converge"].faults == (NodeFailure(node=0, at=49.0, duration=10.0),)
+    assert found["availability-slo"].faults == (NodeFailure(node=0, at=49.0, duration=100.0),)
+    assert all(c.shrunk for c in found.values())
+    assert run_campaign(settings).counterexamples == result.counterexamples  # the same seed, the same shrinks
+
+
+def test_without_shrinking_the_failures_stand_as_drawn(monkeypatch: pytest.MonkeyPatch) -> None:
+    ran = judged_by(monkeypatch, RULES)
+    settings = CampaignSettings(base=load_scenario(TINY), examples=25, database=None, max_faults=8, kinds=KINDS, shrink=False)
+    result = run_campaign(settings)
+    assert result.counterexamples and not any(c.shrunk for c in result.counterexamples)
+    assert len(ran) <= result.examples + 1  # no run spent shrinking (Hypothesis replays the failure once)
+
+
+def test_each_shrink_keeps_to_its_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    ran = judged_by(monkeypatch, RULES)
+    settings = CampaignSettings(base=load_scenario(TINY), examples=25, database=None, max_faults=8, kinds=KINDS, shrink_runs=3)
+    result = run_campaign(settings)
+    assert len(ran) <= result.examples + 2 * 3 + 2  # two shrinks of three runs (and the replays that stop them)
+
+
+# === shrink_again ==================================================================================
+def recorded(strategy: st.SearchStrategy[Any], wanted: Callable[[Any], bool]) -> tuple[Any, tuple[Any, ...]]:
+    """The first value ``@given`` draws that is ``wanted``, with the choices that drew it."""
+    found: list[tuple[Any, tuple[Any, ...]]] = []
+
+    @seed(2)
+    @hypothesis_settings(database=None, max_examples=200, phases=(Phase.generate,))
+    @given(strategy)
+    def look(value: Any) -> None:
+        if not found and wanted(value):
+            choices = recorded_choices()
+            assert choices is not None
+            found.append((value, choices))
+
+    look()
+    return found[0]
+
+
+def test_shrink_again_shrinks_the_recorded_value_deterministically_and_within_budget() -> None:
+    lists = st.lists(st.integers(0, 100), max_size=20)
+    value, choices = recorded(lists, lambda v: len(v) >= 5 and sum(v) > 150)
+    calls: list[Any] = []
+
+    def fails(v: list[int]) -> bool:
+        calls.append(v)
+        return sum(v) > 50
+
+    assert calls == [] and sum(value) > 150
+    assert shrink_again(lists, choices, fails, runs=500, seed=1) == [51]
+    assert calls[0] == value  # it starts from the recorded value
+    assert shrink_again(lists, choices, fails, runs=500, seed=1) == [51]
+    calls.clear()
+    smallest = shrink_again(lists, choices, fails, runs=4, seed=1)
+    assert len(calls) == 4 and smallest is not None and sum(smallest) > 50
+
+
+def test_shrink_again_answers_none_when_the_recorded_value_passes() -> None:
+    lists = st.lists(st.integers(0, 100), max_size=20)
+    _, choices = recorded(lists, lambda v: len(v) >= 3)
+    assert shrink_again(lists, choices, lambda v: False, runs=50, seed=1) is None
+    assert recorded_choices() is None  # outside a @given test
