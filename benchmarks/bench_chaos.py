@@ -29,9 +29,10 @@ and Hypothesis runs as the campaign runs it (no database, no deadline, its "loca
 3. *shrinking*: with a seeded bug a single fault triggers (the ReplicaSet controller never replaces a
    lost pod, so one killed, evicted or drained pod fails ``replicas-converge``), a failing
    50-fault example is found first; then Hypothesis starts from it and shrinks it to the minimal
-   one. Timed: the shrink alone, every run it makes included (``hypothesis.find`` with an in-memory
-   example database that holds the 50-fault example). A campaign's shrink is this same Hypothesis
-   shrink, stopped after ``CampaignSettings.shrink_runs`` runs.
+   one. Timed: the shrink alone, every run it makes included
+   (:func:`~podquake.chaos.hypothesis_internals.shrink_again`: Hypothesis's reuse and shrink phases,
+   from the example's recorded choices). A campaign's shrinks are these same Hypothesis shrinks,
+   each stopped after ``CampaignSettings.shrink_runs`` runs.
 
 Every figure is given as wall time and as this process's CPU time: on a shared machine the CPU time
 is the one that says what the code costs.
@@ -46,7 +47,7 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -54,8 +55,11 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, find, given, seed, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_as_test
-from podquake.chaos import campaign
-from podquake.chaos.hypothesis_internals import recorded_choices, shrink_again
+from podquake.chaos.hypothesis_internals import (
+    no_local_constants,
+    recorded_choices,
+    shrink_again,
+)
 from podquake.chaos.scenario import Scenario
 from podquake.chaos.scenario_run import run_scenario
 from podquake.chaos.strategies import DEFAULT_FAULT_KINDS, FAULT_BYTES, fault_schedules
@@ -93,9 +97,8 @@ class Clock:
 
 
 def hypothesis_as_in_campaigns() -> AbstractContextManager[None]:
-    """The campaign's switch-off of Hypothesis's "local constants" (when the campaign has one)."""
-    switch = getattr(campaign, "_no_local_constants", None)
-    return switch() if switch is not None else nullcontext()
+    """The campaign's switch-off of Hypothesis's "local constants"."""
+    return no_local_constants()
 
 
 # === the example ====================================================================================

@@ -2,9 +2,10 @@
 
 A campaign takes a base scenario (the cluster, the workload, the traffic, the properties), lets
 Hypothesis draw fault schedules (and simulation seeds) against it, runs each as a scenario, and
-collects every property's verdicts. The fault-free example is one draw: each chunk runs it once,
-with seed ``base.seed + i``, and spends all its other examples on faults. When a property fails, Hypothesis shrinks the example to a
-minimal fault schedule, which becomes a counterexample: a scenario file that replays exactly.
+collects every property's verdicts. When a property fails, Hypothesis shrinks the example to a
+minimal fault schedule, which becomes a counterexample: a scenario file that replays exactly. The
+fault-free example is a single draw: each chunk runs it once, with seed ``base.seed + i``, and
+spends all its other examples on faults.
 
 **Chunks make it deterministic and parallel.** The examples are split into fixed chunks (the split
 depends only on the example count and the chunk size, never on the number of workers); chunk ``i``
@@ -16,18 +17,20 @@ the first failure and shrinks it (as it always does); the other chunks go on sea
 **Counterexamples.** A failing example raises the first failed property (in suite order) as its
 own exception type, and Hypothesis shrinks it to a minimal fault schedule that still breaks that
 property: that is the property's counterexample. Every other property that failed in the chunk gets
-a shrink of its own, from its first failing example (:mod:`podquake.chaos.hypothesis_internals`), unless the
-first shrunk example breaks it with fewer faults; a property whose shrink could not run (stopped,
-or ``shrink`` off) keeps its first failing example, unshrunk (``shrunk: false``).
+a shrink of its own, from its first failing example (see
+:mod:`podquake.chaos.hypothesis_internals`), unless the first shrunk example breaks it with fewer
+faults; a property whose shrink could not run (stopped, or ``shrink`` off) keeps its first failing
+example, unshrunk (``shrunk: false``).
 
 **Found failures re-run first.** Counterexamples are kept in a folder (``database``, default
 ``.podquake/counterexamples``), keyed by the campaign's settings; a later campaign with the same
 settings replays them before drawing anything new.
 
-**Shrinking has a budget, stopping keeps what was found.** Each shrink (one a failed property in a
-chunk) spends at most ``shrink_runs`` runs (a count, so every machine gets the same
-counterexample); then the smallest failure found so far stands. :func:`stop_campaign` (the command calls it on Ctrl-C or SIGTERM) stops every
-chunk after the example in progress; the campaign returns what it found, marked ``interrupted``.
+**Shrinking has a budget, stopping keeps what was found.** Each shrink (one per failed property
+and chunk) spends at most ``shrink_runs`` runs (a count, so every machine gets the same
+counterexample); then the smallest failure found so far stands. :func:`stop_campaign` (the command
+calls it on Ctrl-C or SIGTERM) stops every chunk after the example in progress; the campaign
+returns what it found, marked ``interrupted``.
 
 **Steering.** Each example reports run metrics to :func:`hypothesis.target` (pending pods at the end,
 failed requests, the time the last workload took to recover), so Hypothesis's targeted phase pushes
@@ -79,7 +82,7 @@ class CampaignSettings:
     ``vary_cluster`` and ``vary_workload`` draw the cluster (:func:`~podquake.chaos.strategies.clusters`)
     and generated Deployments (:func:`~podquake.chaos.strategies.workloads`, traffic to each) instead
     of taking the base's: for testing a scheduler or a controller rather than one application.
-    ``shrink_runs`` caps the runs each shrink spends (one a failed property in a chunk; a count, not
+    ``shrink_runs`` caps the runs each shrink spends (one per failed property and chunk; a count, not
     a time, so the counterexample is the same on every machine); past it, the smallest failure found
     so far stands."""
 
@@ -366,9 +369,6 @@ def _shrink_alone(
     with no_local_constants():
         smallest = shrink_again(examples, choices, fails, runs=settings.shrink_runs, seed=_chunk_seed(settings.seed, index))
     return None if smallest is None else last[0]
-
-
-_no_local_constants = no_local_constants  # the name benchmarks/bench_chaos.py looks for
 
 
 def _examples(settings: CampaignSettings, chunk: int = 0) -> st.SearchStrategy[Scenario]:
