@@ -1,7 +1,9 @@
 """The ``podquake`` command: run a chaos campaign, replay a counterexample, render a report, list things.
 
-Exit status: 0 every property held; 1 a property was violated; 2 bad input or usage; 130 (143 for
-SIGTERM) a campaign interrupted before any violation was found, after writing the partial report.
+Exit status: 0 every property held; 1 a property was violated; 2 bad input or usage; 3 podquake
+itself failed (a bug: the traceback, then one line saying so); 130 (143 for SIGTERM) a campaign
+interrupted before any violation was found, after writing the partial report. Without 3, a crash
+would exit 1, which a CI job would read as a violated property.
 
 Bad input of any kind (a malformed or hostile YAML file, an impossible value, an unknown scheduler,
 property or fault kind, a missing file, a report folder that cannot be written) is one line on
@@ -25,6 +27,7 @@ import os
 import random
 import signal
 import sys
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -38,7 +41,7 @@ from podquake.model.errors import InputError
 __all__ = ["main", "cli", "default_scenario_text", "campaign_base"]
 
 DEFAULT_SCENARIO = "default.yaml"
-EXIT_OK, EXIT_VIOLATED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 
 # === errors: one line, exit status 2 =================================================================
@@ -88,6 +91,14 @@ class _Group(click.Group):
         except click.Abort:
             click.echo("podquake: interrupted", err=True)
             sys.exit(128 + signal.SIGINT)
+        except Exception as error:  # noqa: BLE001 - anything else is a bug in podquake: say so
+            traceback.print_exc()
+            click.echo(
+                f"podquake: internal error: {_one_line(f'{type(error).__name__}: {error}')} "
+                "(a bug in podquake, not in what it tested: please report it with the traceback above)",
+                err=True,
+            )
+            sys.exit(EXIT_INTERNAL)
         sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
@@ -243,7 +254,8 @@ def cli() -> None:
       podquake replay podquake-report/counterexample-1.yaml
       podquake list properties
 
-    Exit status: 0 every property held, 1 a property was violated, 2 bad input or usage.
+    Exit status: 0 every property held, 1 a property was violated, 2 bad input or usage, 3 a bug in
+    podquake.
     """
 
 
@@ -316,7 +328,7 @@ def run(
             f"{workers} worker{'s' if workers > 1 else ''}) -> {out}/",
             err=True,
         )
-        with CampaignProgress(examples, console=Console(stderr=True)) as progress:
+        with _input_errors(), CampaignProgress(examples, console=Console(stderr=True)) as progress:
             result = run_campaign(settings, progress=progress.update)
     with signals.deferred():
         record, files = campaign_record(

@@ -20,10 +20,12 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from podquake.chaos import campaign as campaign_module
 from podquake.chaos import timeline_text, traffic_default
 from podquake.chaos.cli import campaign_base, cli
 from podquake.chaos.scenario_run import run_scenario
 from podquake.chaos.traffic_default import traffic_for
+from podquake.model.errors import InputError
 from podquake.model.trace import Trace
 from podquake.model.traffic import External, Internal
 
@@ -290,6 +292,33 @@ def test_a_passing_campaign_exits_0_and_writes_the_report(here: Path) -> None:
     assert "examples/s" in result.stdout
     assert result.stderr.startswith("podquake: 6 examples of tiny.yaml (seed 0, scheduler default, 1 worker) -> report/")
     assert_no_report_left(here, "nothing-else")
+
+
+def test_a_bug_in_podquake_exits_3_with_its_traceback_not_1(here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Exit 1 means a property was violated; a crash of podquake's own must not read as one."""
+
+    def crash(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(campaign_module, "run_campaign", crash)
+    result = invoke("run", "--scenario", "tiny.yaml", "--examples", "2", "--out", "report")
+    assert result.exit_code == 3, result.output
+    assert "Traceback" in result.stderr and "RuntimeError: boom" in result.stderr
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith("podquake: internal error: RuntimeError: boom (a bug in podquake")
+    assert_no_report_left(here)
+
+
+def test_bad_input_found_during_the_campaign_is_one_error_line_and_exit_2(here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise InputError("no such pool", source="tiny.yaml", field="cluster.pools[0]", fix="name an existing pool")
+
+    monkeypatch.setattr(campaign_module, "run_campaign", refuse)
+    result = invoke("run", "--scenario", "tiny.yaml", "--examples", "2", "--out", "report")
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1].startswith("podquake: error: tiny.yaml: cluster.pools[0]: no such pool (fix:")
+    assert_no_report_left(here)
 
 
 def test_the_embedded_default_runs_with_no_options(here: Path) -> None:
