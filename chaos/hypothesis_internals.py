@@ -99,16 +99,7 @@ def shrink_again(
     smallest: list[T] = []
     spent = [0]
 
-    def condition(value: T) -> bool:
-        if spent[0] >= runs:
-            raise ShrinkBudgetSpent
-        spent[0] += 1
-        if fails(value):
-            smallest[:] = [value]  # the shrinker only tries smaller candidates: the last failure is the smallest
-            return True
-        return False
-
-    options = settings(
+    @settings(
         database=database,
         phases=(Phase.reuse, Phase.shrink),
         max_examples=max(1, runs),
@@ -117,15 +108,17 @@ def shrink_again(
         print_blob=False,
         report_multiple_bugs=False,
     )
-
-    @options
     @given(strategy)
     def search(value: T) -> None:
-        if condition(value):
+        if spent[0] >= runs:
+            raise ShrinkBudgetSpent
+        spent[0] += 1
+        if fails(value):
+            smallest[:] = [value]  # the shrinker only tries smaller candidates: the last failure is the smallest
             raise _Fails
 
-    # What @seed(seed) sets, without the database=None it brings along (hypothesis.find(random=...)
-    # does the same): the database holds the example to start from.
+    # What @seed(seed) sets, but not the database=None it sets too (as hypothesis.find(random=...)
+    # does, through it): the database holds the example to start from.
     search._hypothesis_internal_use_seed = seed  # type: ignore[attr-defined]
     search._hypothesis_internal_database_key = _KEY  # type: ignore[attr-defined]
     try:
