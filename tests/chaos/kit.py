@@ -51,3 +51,30 @@ def small_cluster(nodes: int = 3, zones: int = 3, *, seed: int = 1, traffic: boo
 
 def web_pods(sim: Simulation) -> list:
     return [p for p in sim.state.pods.values() if p.labels.get("app") == "web"]
+
+
+#: a scenario file: three nodes, a two-replica Deployment, a short run, five fast properties
+TINY_SCENARIO = """\
+apiVersion: podquake/v1
+kind: Scenario
+metadata: {name: tiny}
+duration: 120
+quiet: 300
+cluster: {nodes: 3, zones: 3}
+workload:
+- apiVersion: apps/v1
+  kind: Deployment
+  metadata: {name: web}
+  spec:
+    replicas: 2
+    selector: {matchLabels: {app: web}}
+    template:
+      metadata: {labels: {app: web}}
+      spec:
+        containers:
+        - name: server
+          image: nginx
+          resources: {requests: {cpu: 100m, memory: 64Mi}}
+          readinessProbe: {httpGet: {path: /, port: 80}, periodSeconds: 5}
+properties: [no-overcommit, single-binding, schedulable-nodes-only, scheduler-contract, replicas-converge]
+"""

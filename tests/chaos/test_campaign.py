@@ -4,6 +4,7 @@ counterexample for every property that failed."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -17,26 +18,9 @@ from podquake.chaos.hypothesis_internals import recorded_choices, shrink_again
 from podquake.chaos.scenario import Scenario, load_scenario
 from podquake.properties import FAILED, Verdict
 
-TINY = """
-apiVersion: podquake/v1
-kind: Scenario
-seed: 40
-duration: 60
-quiet: 60
-cluster: {nodes: 3, zones: 3}
-workload:
-- apiVersion: apps/v1
-  kind: Deployment
-  metadata: {name: web}
-  spec:
-    replicas: 2
-    selector: {matchLabels: {app: web}}
-    template:
-      metadata: {labels: {app: web}}
-      spec:
-        containers:
-        - {name: server, image: nginx, resources: {requests: {cpu: 100m, memory: 64Mi}}}
-"""
+from tests.chaos.kit import TINY_SCENARIO
+
+BASE = replace(load_scenario(TINY_SCENARIO), seed=40, duration=60.0, quiet=60.0, properties=None)  # the default suite
 
 
 def runs_of(monkeypatch: pytest.MonkeyPatch, settings: CampaignSettings) -> list[Scenario]:
@@ -57,8 +41,7 @@ def runs_of(monkeypatch: pytest.MonkeyPatch, settings: CampaignSettings) -> list
 def test_the_fault_free_example_runs_once_a_chunk_with_the_chunks_seed(monkeypatch: pytest.MonkeyPatch) -> None:
     """Drawing a seed for it too made "no faults" one example per seed Hypothesis drew: half of a
     default campaign's examples (50 and 58 of 100, for seeds 0 and 1) ran with no fault at all."""
-    base = load_scenario(TINY)
-    ran = runs_of(monkeypatch, CampaignSettings(base=base, examples=50, chunk=25, database=None, max_faults=4))
+    ran = runs_of(monkeypatch, CampaignSettings(base=BASE, examples=50, chunk=25, database=None, max_faults=4))
     fault_free = [s for s in ran if not s.faults]
     assert sorted(s.seed for s in fault_free) == [40, 41]  # base.seed + the chunk's index
     assert sum(len(s.faults) for s in ran) >= 2 * len(ran)  # up to four faults an example, none wasted
@@ -104,7 +87,7 @@ def test_every_failed_property_gets_a_counterexample_shrunk_for_it(monkeypatch: 
     other, which that shrunk example breaks too, still gets its own shrink and so its own smallest
     failure (taking the other's, replicas-converge would have a 100-s node failure)."""
     judged_by(monkeypatch, RULES)
-    settings = CampaignSettings(base=load_scenario(TINY), examples=25, database=None, max_faults=8, kinds=KINDS)
+    settings = CampaignSettings(base=BASE, examples=25, database=None, max_faults=8, kinds=KINDS)
     result = run_campaign(settings)
     assert {p for p, n in result.failed.items() if n} == set(RULES)  # both failed in the chunk
     found = {c.property: c for c in result.counterexamples}
@@ -116,7 +99,7 @@ def test_every_failed_property_gets_a_counterexample_shrunk_for_it(monkeypatch: 
 
 def test_without_shrinking_the_failures_stand_as_drawn(monkeypatch: pytest.MonkeyPatch) -> None:
     ran = judged_by(monkeypatch, RULES)
-    settings = CampaignSettings(base=load_scenario(TINY), examples=25, database=None, max_faults=8, kinds=KINDS, shrink=False)
+    settings = CampaignSettings(base=BASE, examples=25, database=None, max_faults=8, kinds=KINDS, shrink=False)
     result = run_campaign(settings)
     assert result.counterexamples and not any(c.shrunk for c in result.counterexamples)
     assert len(ran) <= result.examples + 1  # no run spent shrinking (Hypothesis replays the failure once)
@@ -124,7 +107,7 @@ def test_without_shrinking_the_failures_stand_as_drawn(monkeypatch: pytest.Monke
 
 def test_each_shrink_keeps_to_its_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     ran = judged_by(monkeypatch, RULES)
-    settings = CampaignSettings(base=load_scenario(TINY), examples=25, database=None, max_faults=8, kinds=KINDS, shrink_runs=3)
+    settings = CampaignSettings(base=BASE, examples=25, database=None, max_faults=8, kinds=KINDS, shrink_runs=3)
     result = run_campaign(settings)
     assert len(ran) <= result.examples + 2 * 3 + 2  # two shrinks of three runs (and the replays that stop them)
 

@@ -29,34 +29,12 @@ from podquake.model.errors import InputError
 from podquake.model.trace import Trace
 from podquake.model.traffic import External, Internal
 
+from tests.chaos.kit import TINY_SCENARIO as TINY
+
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "manifests"
 SHARED_APPS = sorted(p.name for p in SHARED.glob("*.yaml")) if SHARED.is_dir() else []
 needs_shared = pytest.mark.skipif(not SHARED_APPS, reason=f"the shared manifests are not at {SHARED}")
 
-TINY = """\
-apiVersion: podquake/v1
-kind: Scenario
-metadata: {name: tiny}
-duration: 120
-quiet: 300
-cluster: {nodes: 3, zones: 3}
-workload:
-- apiVersion: apps/v1
-  kind: Deployment
-  metadata: {name: web}
-  spec:
-    replicas: 2
-    selector: {matchLabels: {app: web}}
-    template:
-      metadata: {labels: {app: web}}
-      spec:
-        containers:
-        - name: server
-          image: nginx
-          resources: {requests: {cpu: 100m, memory: 64Mi}}
-          readinessProbe: {httpGet: {path: /, port: 80}, periodSeconds: 5}
-properties: [no-overcommit, single-binding, schedulable-nodes-only, scheduler-contract, replicas-converge]
-"""
 
 ALIAS_BOMB = "a: &a [x,x,x,x,x,x,x,x,x,x]\n" + "".join(
     f"{n}: &{n} [{', '.join(['*' + p] * 10)}]\n" for p, n in zip("abcde", "bcdef")
