@@ -13,7 +13,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from podquake.chaos import campaign as campaign_module
 from podquake.chaos.campaign import CampaignSettings, run_campaign
-from podquake.chaos.faults import NodeFailure
+from podquake.chaos.faults import FAULT_KINDS, NodeFailure
 from podquake.chaos.hypothesis_internals import recorded_choices, shrink_again
 from podquake.chaos.scenario import Scenario, load_scenario
 from podquake.properties import FAILED, Verdict
@@ -153,3 +153,13 @@ def test_shrink_again_answers_none_when_the_recorded_value_passes() -> None:
     _, choices = recorded(lists, lambda v: len(v) >= 3)
     assert shrink_again(lists, choices, lambda v: False, runs=50, seed=1) is None
     assert recorded_choices() is None  # outside a @given test
+
+
+# === every fault kind, end to end ===================================================================
+@pytest.mark.parametrize("kind", sorted(FAULT_KINDS))
+def test_a_campaign_of_each_fault_kind_runs_and_injects_it(kind: str) -> None:
+    """Drawn, decoded, applied and healed by a real campaign (a kind that failed to decode once crashed
+    every campaign that drew it)."""
+    result = run_campaign(CampaignSettings(base=BASE, examples=4, database=None, max_faults=3, kinds=(kind,)))
+    assert result.examples == 4 and not result.interrupted
+    assert result.faults_by_kind.get(kind, 0) > 0 and set(result.faults_by_kind) == {kind}
