@@ -3,9 +3,9 @@
 A campaign takes a base scenario (the cluster, the workload, the traffic, the properties), lets
 Hypothesis draw fault schedules (and simulation seeds) against it, runs each as a scenario, and
 collects every property's verdicts. When a property fails, Hypothesis shrinks the example to a
-minimal fault schedule, which becomes a counterexample: a scenario file that replays exactly. The
-fault-free example is a single draw: each chunk runs it once, with seed ``base.seed + i``, and
-spends all its other examples on faults.
+minimal fault schedule, which becomes a counterexample: a scenario file that replays exactly. With
+the base's cluster and workload, the fault-free example is a single draw: each chunk runs it once,
+with seed ``base.seed + i``, and spends all its other examples on faults.
 
 **Chunks make it deterministic and parallel.** The examples are split into fixed chunks (the split
 depends only on the example count and the chunk size, never on the number of workers); chunk ``i``
