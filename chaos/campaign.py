@@ -32,9 +32,10 @@ counterexample); then the smallest failure found so far stands. :func:`stop_camp
 calls it on Ctrl-C or SIGTERM) stops every chunk after the example in progress; the campaign
 returns what it found, marked ``interrupted``.
 
-**Steering.** Each example reports run metrics to :func:`hypothesis.target` (pending pods at the end,
-failed requests, the time the last workload took to recover), so Hypothesis's targeted phase pushes
-towards worse outcomes.
+**Steering.** Each example reports four run metrics to :func:`hypothesis.target`, so Hypothesis's
+targeted phase pushes towards worse outcomes: pending pods at the end, failed requests, pod-seconds
+not Ready (how long pods took to recover, summed), and the worst load imbalance (see
+:func:`_steer`).
 """
 
 from __future__ import annotations
@@ -203,15 +204,26 @@ def _chunk_seed(campaign_seed: int, index: int) -> int:
 
 
 def _steer(result: ScenarioResult) -> None:
-    """Report run metrics to Hypothesis's targeted search (bigger is worse)."""
+    """Report run metrics to Hypothesis's targeted search (bigger is worse).
+
+    The worst load imbalance is the largest relative deviation from an even split of one traffic
+    window's offered requests over the endpoints that got some (``|share * k - 1|``, the measure
+    ``even-load`` judges), over windows with at least 10 requests per endpoint."""
     state = result.sim.state
     target(float(len(state.unbound_pods)), label="pending pods at the end")
     failed = 0.0
     unready = 0.0  # seconds pods spent not Ready after having been Ready: how hard the faults bit
+    imbalance = 0.0
     lost_at: dict[str, float] = {}
     for event in result.trace.events if result.trace.keep else ():
         if isinstance(event, ev.TrafficWindow):
             failed += event.totals[2]
+            rows = event.per_endpoint
+            if len(rows) > 1:
+                offered = sum(row[1] for row in rows)
+                if offered >= 10 * len(rows):
+                    share = len(rows) / offered
+                    imbalance = max(imbalance, max(abs(row[1] * share - 1.0) for row in rows))
         elif isinstance(event, ev.PodReadyChanged):
             if event.ready:
                 unready += event.t - lost_at.pop(event.pod, event.t)
@@ -222,6 +234,7 @@ def _steer(result: ScenarioResult) -> None:
     unready += sum(result.end - t for t in lost_at.values())
     target(failed, label="failed requests")
     target(unready, label="pod-seconds not Ready")
+    target(imbalance, label="worst load imbalance")
 
 
 def _stored(settings: CampaignSettings) -> list[Scenario]:

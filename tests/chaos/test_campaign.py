@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from podquake.chaos.campaign import CampaignSettings, run_campaign
 from podquake.chaos.faults import FAULT_KINDS, NodeFailure
 from podquake.chaos.hypothesis_internals import recorded_choices, shrink_again
 from podquake.chaos.scenario import Scenario, load_scenario
+from podquake.model import trace as ev
 from podquake.properties import FAILED, Verdict
 
 from tests.chaos.kit import TINY_SCENARIO
@@ -163,3 +165,31 @@ def test_a_campaign_of_each_fault_kind_runs_and_injects_it(kind: str) -> None:
     result = run_campaign(CampaignSettings(base=BASE, examples=4, database=None, max_faults=3, kinds=(kind,)))
     assert result.examples == 4 and not result.interrupted
     assert result.faults_by_kind.get(kind, 0) > 0 and set(result.faults_by_kind) == {kind}
+
+
+# === steering ======================================================================================
+def test_each_example_steers_the_search_by_four_run_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pending pods, failed requests, pod-seconds not Ready and the worst load imbalance (issue 5's
+    four), each reported to hypothesis.target."""
+    reported: dict[str, float] = {}
+    monkeypatch.setattr(campaign_module, "target", lambda value, label: reported.__setitem__(label, value))
+
+    a, b = "default/web-a", "default/web-b"
+    events = (
+        ev.PodReadyChanged(10.0, a, False),
+        ev.TrafficWindow(20.0, "default/web", 10.0, (60.0, 55.0, 5.0, 0.0), ((a, 45.0, 40.0, 5.0, 0.01), (b, 15.0, 15.0, 0.0, 0.01)), ()),
+        ev.TrafficWindow(30.0, "default/web", 20.0, (8.0, 8.0, 0.0, 0.0), ((a, 8.0, 8.0, 0.0, 0.01), (b, 0.0, 0.0, 0.0, 0.0)), ()),
+        ev.PodReadyChanged(40.0, a, True),
+    )
+    result = SimpleNamespace(
+        sim=SimpleNamespace(state=SimpleNamespace(unbound_pods={"default/x": None})),
+        trace=SimpleNamespace(keep=True, events=events),
+        end=60.0,
+    )
+    campaign_module._steer(result)  # type: ignore[arg-type]
+    assert reported == {
+        "pending pods at the end": 1.0,
+        "failed requests": 5.0,
+        "pod-seconds not Ready": 30.0,
+        "worst load imbalance": 0.5,  # 45 of 60 over two endpoints; the 8-request window is too small
+    }
