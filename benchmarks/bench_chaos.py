@@ -47,7 +47,7 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -94,11 +94,6 @@ class Clock:
             self.cpus.append(time.process_time() - cpu)
             self.wall += self.walls[-1]
             self.cpu += self.cpus[-1]
-
-
-def hypothesis_as_in_campaigns() -> AbstractContextManager[None]:
-    """The campaign's switch-off of Hypothesis's "local constants"."""
-    return no_local_constants()
 
 
 # === the example ====================================================================================
@@ -158,7 +153,7 @@ def loop(strategy: st.SearchStrategy[Any], count: int, body: Callable[[Any], Non
                 body(value)
 
     total = Clock()
-    with hypothesis_as_in_campaigns(), total.timing():
+    with no_local_constants(), total.timing():
         test()
     return total, ran[0]
 
@@ -218,7 +213,7 @@ def time_state_machine(count: int) -> tuple[Clock, float]:
     """The loop's clock and the mean steps per example."""
     FaultSteps.steps = 0
     clock = Clock()
-    with hypothesis_as_in_campaigns(), clock.timing():
+    with no_local_constants(), clock.timing():
         run_state_machine_as_test(FaultSteps, settings=hypothesis_settings(count))
     return clock, FaultSteps.steps / count
 
@@ -269,7 +264,7 @@ def time_shrink(base: Scenario) -> dict[str, Any]:
         return False
 
     clock = Clock()
-    with replicaset_forgets_lost_pods(), hypothesis_as_in_campaigns():
+    with replicaset_forgets_lost_pods(), no_local_constants():
         find(examples(base, min_faults=STEPS - 1), fifty_and_fails, settings=hypothesis_settings(200))
         mask = start["choices"][0] or 2 ** len(DEFAULT_FAULT_KINDS) - 1  # 0: every kind, with faults required
         choices = (mask, *start["choices"][1:])

@@ -193,6 +193,11 @@ def _violation_type(property_id: str) -> type[PropertyViolated]:
     return cls
 
 
+def _failure(verdicts: Sequence[Verdict], property_id: str) -> Verdict | None:
+    """``property_id``'s verdict in ``verdicts`` if it failed, else None."""
+    return next((v for v in verdicts if v.property == property_id and v.status == FAILED), None)
+
+
 def _raise_first(verdicts: Sequence[Verdict]) -> None:
     for verdict in verdicts:
         if verdict.status == FAILED:
@@ -352,12 +357,13 @@ def run_chunk(settings: CampaignSettings, index: int, size: int, replay_first: S
                 own = None
             if own is not None:
                 candidates.append((*own, True))
-        if primary is not None and any(v.property == property_id and v.status == FAILED for v in primary[1]):
+        if primary is not None and _failure(primary[1], property_id) is not None:
             candidates.append((*primary, settings.shrink))
         candidates.append((scenario, verdicts, False))
         chosen[property_id] = min(candidates, key=lambda candidate: len(candidate[0].faults))
     for property_id, (scenario, verdicts, shrunk) in chosen.items():
-        message = next((v.message for v in verdicts if v.property == property_id and v.status == FAILED), "")
+        failure = _failure(verdicts, property_id)
+        message = failure.message if failure is not None else ""
         result.counterexamples.append((property_id, message, dump_scenario(scenario), [v.to_dict() for v in verdicts], shrunk))
     result.seconds = time.perf_counter() - started
     return result
@@ -374,7 +380,7 @@ def _shrink_alone(
         if _stop_requested():
             raise KeyboardInterrupt
         verdicts = run_scenario(scenario).verdicts
-        if any(v.property == property_id and v.status == FAILED for v in verdicts):
+        if _failure(verdicts, property_id) is not None:
             last[:] = [(scenario, verdicts)]
             return True
         return False
