@@ -50,7 +50,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from multiprocessing import active_children, get_context
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from hypothesis import HealthCheck, Phase, given, seed, settings, target
 from hypothesis import strategies as st
@@ -141,6 +141,7 @@ class ChunkResult:
     failed: Counter[str] = field(default_factory=Counter)
     unknown: Counter[str] = field(default_factory=Counter)
     first: dict[str, Verdict] = field(default_factory=dict)
+    first_example: dict[str, int] = field(default_factory=dict)  # property -> the chunk's example (1-based) that first failed it
     first_unknown: dict[str, Verdict] = field(default_factory=dict)
     counterexamples: list[tuple[str, str, str, list[dict[str, Any]], bool]] = field(default_factory=list)  # (property, message, scenario YAML, verdicts, shrunk)
     seconds: float = 0.0
@@ -165,6 +166,9 @@ class CampaignResult:
     interrupted: bool = False
     #: per property, the first example's verdict when it could not judge (why it is unknown)
     first_unknown: dict[str, Verdict] = field(default_factory=dict)
+    #: per failed property, the example that first failed it (1-based, counting the examples of the
+    #: chunks in order): how many examples finding it took
+    first_failed_at: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -173,6 +177,12 @@ class CampaignResult:
     @property
     def examples_per_second(self) -> float:
         return self.examples / self.seconds if self.seconds > 0 else 0.0
+
+
+class Progress(Protocol):
+    """What :func:`run_campaign` reports progress to, e.g. :meth:`podquake.reports.CampaignProgress.update`."""
+
+    def __call__(self, n: int, *, failures: int) -> None: ...
 
 
 class PropertyViolated(AssertionError):
@@ -276,11 +286,18 @@ def _store(settings: CampaignSettings, counterexamples: Sequence[Counterexample]
         return  # the folder is a cache: a read-only working folder must not lose the campaign's results
 
 
-def run_chunk(settings: CampaignSettings, index: int, size: int, replay_first: Sequence[Scenario] = ()) -> ChunkResult:
+def run_chunk(
+    settings: CampaignSettings,
+    index: int,
+    size: int,
+    replay_first: Sequence[Scenario] = (),
+    on_example: Callable[[bool], None] | None = None,
+) -> ChunkResult:
     """Run chunk ``index`` of a campaign: up to ``size`` examples in one seeded Hypothesis run.
 
     Hypothesis stops drawing at the first failure and shrinks it; only the examples drawn before
-    that are counted as examples (the shrinker's re-runs are not)."""
+    that are counted as examples (the shrinker's re-runs are not). ``on_example(failed)`` is called
+    after each counted example, ``failed`` telling whether it failed some property."""
     result = ChunkResult(index)
     started = time.perf_counter()
     state: dict[str, Any] = {"shrinking": False, "shrink_runs": 0, "origin": None}
@@ -308,6 +325,7 @@ def run_chunk(settings: CampaignSettings, index: int, size: int, replay_first: S
                 if verdict.status == FAILED:
                     result.failed[verdict.property] += 1
                     result.first.setdefault(verdict.property, verdict)
+                    result.first_example.setdefault(verdict.property, result.examples)
                     if verdict.property not in first_failing:
                         first_failing[verdict.property] = (scenario, run.verdicts)
                         first_choices[verdict.property] = recorded_choices()
@@ -315,6 +333,8 @@ def run_chunk(settings: CampaignSettings, index: int, size: int, replay_first: S
                     result.unknown[verdict.property] += 1
                     result.first_unknown.setdefault(verdict.property, verdict)
             _steer(run)
+            if on_example is not None:
+                on_example(bool(failed))
             state["shrinking"] = bool(failed)
             state["origin"] = failed[0].property if failed else None
         if failed:
@@ -459,10 +479,6 @@ def _chunks(settings: CampaignSettings) -> list[tuple[int, int]]:
     return sizes
 
 
-def _run_chunk_args(args: tuple[CampaignSettings, int, int, Sequence[Scenario]]) -> ChunkResult:
-    return run_chunk(*args)
-
-
 # --- stopping cleanly ------------------------------------------------------------------------------
 # A campaign is stopped by a flag, checked before each example: a signal handler only sets it (in the
 # command's process through stop_campaign(), in a worker through _worker_signal), so no exception is
@@ -486,33 +502,58 @@ def _worker_signal(_signum: int, _frame: Any) -> None:
     _STOP["requested"] = True
 
 
-def _worker_init() -> None:
+# Progress from worker processes: each counts its examples into memory shared with the command's
+# process (examples done, examples that failed some property), which reads it as it waits.
+_SHARED: dict[str, Any] = {"counts": None}
+
+
+def _worker_init(counts: Any) -> None:
     signal.signal(signal.SIGINT, _worker_signal)
     signal.signal(signal.SIGTERM, _worker_signal)
+    _SHARED["counts"] = counts
+
+
+def _count_in_shared_memory(failed: bool) -> None:
+    counts = _SHARED["counts"]
+    with counts.get_lock():
+        counts[0] += 1
+        counts[1] += failed
 
 
 def _run_chunk_in_worker(args: tuple[CampaignSettings, int, int, Sequence[Scenario]]) -> ChunkResult:
     if _stop_requested():
         return ChunkResult(args[1], interrupted=True)
-    return run_chunk(*args)
+    return run_chunk(*args, on_example=_count_in_shared_memory)
 
 
-def _run_pool(settings: CampaignSettings, jobs: list[Any], results: dict[int, ChunkResult], progress: Callable[[int], None] | None) -> bool:
+def _run_pool(settings: CampaignSettings, jobs: list[Any], results: dict[int, ChunkResult], progress: Progress | None) -> bool:
     """Run ``jobs`` on worker processes into ``results``; True if stopped early (see :func:`stop_campaign`)."""
-    pool = ProcessPoolExecutor(max_workers=min(settings.workers, len(jobs)), mp_context=get_context("fork"), initializer=_worker_init)
+    context = get_context("fork")
+    counts = context.Array("q", 2)  # examples done, failing examples: over every worker
+    reported = 0
+
+    def report_progress() -> None:
+        nonlocal reported
+        with counts.get_lock():
+            done, failing = counts[0], counts[1]
+        if progress is not None and done > reported:
+            progress(done - reported, failures=failing)
+            reported = done
+
+    workers = min(settings.workers, len(jobs))
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init, initargs=(counts,))
     pending = {pool.submit(_run_chunk_in_worker, job) for job in jobs}
     interrupted = False
     try:
         while pending:
             done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            report_progress()
             for future in done:
                 if future.cancelled():
                     continue
                 chunk = future.result()
                 results[chunk.index] = chunk
                 interrupted = interrupted or chunk.interrupted
-                if progress is not None:
-                    progress(chunk.examples)
             if _stop_requested() and not interrupted:
                 interrupted = True
                 for future in pending:
@@ -527,33 +568,38 @@ def _run_pool(settings: CampaignSettings, jobs: list[Any], results: dict[int, Ch
         if interrupted:
             for child in active_children():
                 child.terminate()
+        report_progress()
     return interrupted
 
 
-def run_campaign(
-    settings: CampaignSettings,
-    *,
-    progress: Callable[[int], None] | None = None,
-) -> CampaignResult:
-    """Run a campaign (see the module docstring); ``progress(n)`` is called as chunks finish with
-    the number of examples they ran. Ctrl-C (a KeyboardInterrupt) or :func:`stop_campaign` stops it,
-    and it returns what was found so far, marked ``interrupted``."""
+def run_campaign(settings: CampaignSettings, *, progress: Progress | None = None) -> CampaignResult:
+    """Run a campaign (see the module docstring). ``progress(n, failures=k)`` is called as examples
+    finish: ``n`` more are done, ``k`` of all those done so far failed some property (with worker
+    processes, a few times a second rather than after each example; the shrinker's runs are not
+    examples). Ctrl-C (a KeyboardInterrupt) or :func:`stop_campaign` stops it, and it returns what
+    was found so far, marked ``interrupted``."""
     started = time.perf_counter()
     chunks = _chunks(settings)
     replay = _stored(settings)
     jobs = [(settings, index, size, replay if index == 0 else ()) for index, size in chunks]
     results: dict[int, ChunkResult] = {}
     interrupted = False
+    failing = 0
+
+    def count(failed: bool) -> None:
+        nonlocal failing
+        failing += failed
+        if progress is not None:
+            progress(1, failures=failing)
+
     try:
         if settings.workers <= 1 or len(jobs) <= 1:
             for job in jobs:
                 if _stop_requested():
                     interrupted = True
                     break
-                chunk = _run_chunk_args(job)
+                chunk = run_chunk(*job, on_example=count)
                 results[chunk.index] = chunk
-                if progress is not None:
-                    progress(chunk.examples)
                 if chunk.interrupted:
                     break
         else:
@@ -575,9 +621,12 @@ def _merge(settings: CampaignSettings, chunks: Sequence[ChunkResult], seconds: f
     kinds: Counter[str] = Counter()
     first: dict[str, Verdict] = {}
     first_unknown: dict[str, Verdict] = {}
+    first_failed_at: dict[str, int] = {}
     counterexamples: dict[str, Counterexample] = {}
     examples = steps = faults = 0
     for chunk in chunks:
+        for property_id, number in chunk.first_example.items():
+            first_failed_at.setdefault(property_id, examples + number)
         examples += chunk.examples
         steps += chunk.steps
         faults += chunk.faults
@@ -611,6 +660,7 @@ def _merge(settings: CampaignSettings, chunks: Sequence[ChunkResult], seconds: f
         seconds=seconds,
         interrupted=interrupted,
         first_unknown=first_unknown,
+        first_failed_at={i: first_failed_at[i] for i in ids if i in first_failed_at},
     )
 
 

@@ -480,8 +480,10 @@ def _failure_text(run: _Run, counterexample: Counterexample) -> str:
     scheduler = scenario.scheduler or "default"
     verdict = next((v for v in counterexample.verdicts if v.property == counterexample.property), None)
     count = result.failed.get(counterexample.property, 0)
+    first = result.first_failed_at.get(counterexample.property)
+    found = f"; the first was example {first}" if first is not None else ""
     lines = [
-        f"podquake: scheduler {scheduler!r} violated {counterexample.property} (in {count} of {result.examples} examples)",
+        f"podquake: scheduler {scheduler!r} violated {counterexample.property} (in {count} of {result.examples} examples{found})",
         verdict.line() if verdict is not None else counterexample.message,
         "",
         f"{'Shrunk' if counterexample.shrunk else 'First failing (not shrunk)'} fault list ({len(counterexample.faults)}):",

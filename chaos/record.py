@@ -53,6 +53,7 @@ def _property_entry(result: CampaignResult, property_id: str) -> dict[str, Any]:
         "status": status,
         "examples_failed": failed,
         "examples_unknown": unknown,
+        "first_failed_example": result.first_failed_at.get(property_id),
         "evidence": evidence.to_dict(),
     }
 

@@ -61,7 +61,10 @@ def render_markdown(record: Mapping[str, Any]) -> str:
     for prop in record["properties"]:
         status = f"{_ICONS.get(prop['status'], '')} {prop['status']}"
         if prop["examples_failed"]:
-            status += f" ({prop['examples_failed']} example{'' if prop['examples_failed'] == 1 else 's'})"
+            status += f" ({prop['examples_failed']} example{'' if prop['examples_failed'] == 1 else 's'}"
+            if prop.get("first_failed_example") is not None:
+                status += f", the first #{prop['first_failed_example']}"
+            status += ")"
         lines.append(f"| {_code(prop['id'])} | {prop['kind']} | {status} | {_cell(_evidence(prop['evidence']))} |")
     counterexamples = record["counterexamples"]
     for counterexample in counterexamples[:_MAX_COUNTEREXAMPLES]:

@@ -14,8 +14,8 @@ every producer agrees on those rules:
 >>> from podquake.properties import Verdict
 >>> entry = property_entry("no-overcommit", "safety", "Requests fit allocatable.",
 ...                        [Verdict.passed("no-overcommit"), Verdict.failed("no-overcommit", "worker-2 over", time=61.0)])
->>> entry["status"], entry["examples_failed"], entry["evidence"]["time"]
-('failed', 1, 61.0)
+>>> entry["status"], entry["examples_failed"], entry["first_failed_example"], entry["evidence"]["time"]
+('failed', 1, 2, 61.0)
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ __all__ = [
     "read_report",
     "headline",
     "verdict_line",
+    "failed_examples_text",
 ]
 
 SCHEMA_NAME = "podquake/run-record"
@@ -78,9 +79,11 @@ def property_entry(
     """One property's line of the record, from its verdicts over every example (in example order).
 
     The evidence is the first failure; else, for an unknown property, the first unknown verdict;
-    else the first passed one (``None`` when there were no examples).
+    else the first passed one (``None`` when there were no examples). ``first_failed_example`` is
+    the number (from 1) of the first example that failed it, ``None`` if none did.
     """
     judged = [v if isinstance(v, Verdict) else Verdict.from_dict(v) for v in verdicts]
+    first_failed = next((number for number, v in enumerate(judged, start=1) if v.status == "failed"), None)
     failed = [v for v in judged if v.status == "failed"]
     unknown = [v for v in judged if v.status == "unknown"]
     passed = [v for v in judged if v.status == "passed"]
@@ -93,6 +96,7 @@ def property_entry(
         "status": status,
         "examples_failed": len(failed),
         "examples_unknown": len(unknown),
+        "first_failed_example": first_failed,
         "evidence": None if evidence is None else _verdict_dict(evidence),
     }
 
@@ -242,6 +246,20 @@ def read_report(path: str | Path) -> tuple[dict[str, Any], dict[str, str]]:
 
 
 # --- words shared by the renderings -------------------------------------------------------------------
+def failed_examples_text(prop: Mapping[str, Any]) -> str:
+    """How many examples failed a property, and which one did first: ``"3 (first #37)"``; ``""``
+    when none failed (records written before ``first_failed_example`` existed give the count alone).
+
+    >>> failed_examples_text({"examples_failed": 3, "first_failed_example": 37})
+    '3 (first #37)'
+    """
+    failed = prop["examples_failed"]
+    if not failed:
+        return ""
+    first = prop.get("first_failed_example")
+    return str(failed) if first is None else f"{failed} (first #{first})"
+
+
 def headline(record: Mapping[str, Any]) -> str:
     """The verdict in one line: ``PASSED: all 9 properties held``, ``FAILED: 1 of 9 properties violated``, ..."""
     props = record["properties"]

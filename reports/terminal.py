@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.table import Table
 from rich.text import Text
 
-from podquake.reports.record import headline
+from podquake.reports.record import failed_examples_text, headline
 
 __all__ = ["CampaignProgress", "print_summary", "STATUS_STYLES"]
 
@@ -118,7 +118,7 @@ def print_summary(record: Mapping[str, Any], console: Console, *, report_dir: st
             Text(prop["id"]),
             Text(prop["kind"]),
             Text(prop["status"], style=STATUS_STYLES.get(prop["status"], "")),
-            Text(str(prop["examples_failed"]) if prop["examples_failed"] else ""),
+            Text(failed_examples_text(prop)),
             Text(message),
         )
     console.print(table)

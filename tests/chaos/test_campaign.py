@@ -114,6 +114,40 @@ def test_each_shrink_keeps_to_its_budget(monkeypatch: pytest.MonkeyPatch) -> Non
     assert len(ran) <= result.examples + 2 * 3 + 2  # two shrinks of three runs (and the replays that stop them)
 
 
+def test_the_campaign_says_which_example_first_failed_each_property(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Counted over the chunks in order: here only chunk 1's fault-free example (seed 41) fails, so
+    the answer is chunk 0's five examples plus that example's place in chunk 1."""
+    ran: list[Scenario] = []
+
+    def run_scenario(scenario: Scenario, **options: Any) -> _Run:
+        ran.append(scenario)
+        bad = scenario.seed == BASE.seed + 1 and not scenario.faults
+        return _Run(scenario, [Verdict.failed("replicas-converge", "x") if bad else Verdict.passed("replicas-converge")])
+
+    monkeypatch.setattr(campaign_module, "run_scenario", run_scenario)
+    monkeypatch.setattr(campaign_module, "_steer", lambda run: None)
+    result = run_campaign(CampaignSettings(base=BASE, examples=15, chunk=5, database=None, max_faults=3, shrink=False))
+    place = next(i for i, s in enumerate(ran, start=1) if s.seed == BASE.seed + 1 and not s.faults)
+    assert place > 5  # in chunk 1, after chunk 0's five examples
+    assert result.first_failed_at == {"replicas-converge": place}
+    assert result.failed["replicas-converge"] == 1 and result.examples < 15  # chunk 1 stopped at it
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_progress_counts_every_example_and_the_failing_ones(monkeypatch: pytest.MonkeyPatch, workers: int) -> None:
+    """The progress bar's figures: examples as they finish (one at a time in one process), and how
+    many failed some property (here every availability-slo failure is a replicas-converge one too)."""
+    judged_by(monkeypatch, RULES)
+    calls: list[tuple[int, int]] = []
+    settings = CampaignSettings(base=BASE, examples=40, chunk=10, workers=workers, database=None, max_faults=8, kinds=KINDS)
+    result = run_campaign(settings, progress=lambda n, failures: calls.append((n, failures)))
+    assert sum(n for n, _ in calls) == result.examples
+    assert calls[-1][1] == result.failed["replicas-converge"] > 0
+    assert [f for _, f in calls] == sorted(f for _, f in calls)
+    if workers == 1:
+        assert {n for n, _ in calls} == {1}
+
+
 # === shrink_again ==================================================================================
 def recorded(strategy: st.SearchStrategy[Any], wanted: Callable[[Any], bool]) -> tuple[Any, tuple[Any, ...]]:
     """The first value ``@given`` draws that is ``wanted``, with the choices that drew it."""

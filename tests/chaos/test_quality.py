@@ -14,8 +14,8 @@ and asserts that
 
 The control tests run the same settings on the same scenarios with no bug and find nothing.
 
-Each hunt prints what it took (examples drawn before the failure, runs including shrinking,
-seconds); ``pytest -s`` shows them. The base scenarios are small purpose-built ones (a few nodes,
+Each hunt prints what it took (the example that first failed the property, counting the chunks'
+examples in order; the examples the campaign ran; its runs, shrinking included; seconds); ``pytest -s`` shows them. The base scenarios are small purpose-built ones (a few nodes,
 one Deployment) so that a run costs tens of milliseconds, and each bug gets the fault kinds of the
 default settings (all eleven) but the HPA's (traffic spikes only, see :data:`SPIKES`). The tests
 marked ``slow`` (the longer hunts, and the same bugs hunted on the embedded sample shop,
@@ -199,7 +199,8 @@ def hunt(
         print(f"\n[quality] {label}: {property_id} NOT found in {result.examples} examples ({runs[0]} runs, {seconds:.1f} s)")
     else:
         print(
-            f"\n[quality] {label}: {property_id} found in {result.examples} examples ({runs[0]} runs with shrinking, "
+            f"\n[quality] {label}: {property_id} first failed at example {result.first_failed_at.get(property_id)} of "
+            f"{result.examples} ({runs[0]} runs with shrinking, "
             f"{seconds:.1f} s); counterexample of {len(found.faults)} fault(s), filed under {found.property}"
             f"{'' if found.shrunk else ' (unshrunk)'}: {list(found.faults)}"
         )

@@ -17,6 +17,7 @@ def _result(examples: int, failed: int = 0, unknown: int = 0, why: str | None = 
         unknown={"replicas-converge": unknown},
         first=first,
         first_unknown=first_unknown,
+        first_failed_at={"replicas-converge": 3} if failed else {},
     )
 
 
@@ -42,3 +43,4 @@ def test_unknown_everywhere_and_failed() -> None:
     assert _property_entry(_result(4, unknown=4), "replicas-converge")["evidence"]["message"] == "unknown in all 4 examples"
     failed = _property_entry(_result(4, failed=1, unknown=2, why="x"), "replicas-converge")
     assert (failed["status"], failed["evidence"]["message"]) == ("failed", "short by one")
+    assert failed["first_failed_example"] == 3 and everywhere["first_failed_example"] is None

@@ -84,10 +84,12 @@ def test_property_entry_rules():
     ok = Verdict.passed("p")
     entry = property_entry("p", "liveness", "d", [ok, unknown, fail, fail])
     assert (entry["status"], entry["examples_failed"], entry["examples_unknown"]) == ("failed", 2, 1)
+    assert entry["first_failed_example"] == 3  # counted from 1, in example order
     assert entry["evidence"]["message"] == "broke"
     assert property_entry("p", "liveness", "d", [unknown, ok])["status"] == "passed"
     only_unknown = property_entry("p", "liveness", "d", [unknown, unknown])
     assert (only_unknown["status"], only_unknown["evidence"]["message"]) == ("unknown", "run too short")
+    assert only_unknown["first_failed_example"] is None
     assert property_entry("p", "safety", "d", [])["evidence"] is None
 
 

@@ -55,7 +55,7 @@ def test_markdown_summary(report_dir):
     text = (report_dir / "summary.md").read_text()
     lines = text.splitlines()
     assert lines[0] == "## ❌ podquake: FAILED: 1 of 2 properties violated"
-    assert "| `replicas-converge` | liveness | ❌ failed (1 example) | t=100s: Deployment/default/web has 1 of 3 ready replicas \\<after\\> 60s |" in lines
+    assert "| `replicas-converge` | liveness | ❌ failed (1 example, the first #50) | t=100s: Deployment/default/web has 1 of 3 ready replicas \\<after\\> 60s |" in lines
     assert f"- `{NODE_FAULT}`" in lines and f"- `{CUT_FAULT}`" in lines
     assert "Replay: `podquake replay counterexample-1.yaml`" in lines
 
@@ -107,6 +107,7 @@ def test_terminal_summary(sample_record):
     assert text.splitlines()[0] == "FAILED: 1 of 2 properties violated"
     assert "no-overcommit" in text and "passed" in text
     assert "t=100s: [bold]literal[/bold] brackets" in text  # printed as written, not as markup
+    assert "1 (first #50)" in text  # failed in one example, the 50th
     assert NODE_FAULT in text and "replay: podquake replay counterexample-1.yaml" in text
     assert "50 examples in 4.0s (12.5 examples/s)" in text
     assert "report: podquake-report/index.html" in text

@@ -39,6 +39,7 @@ def test_the_folder_holds_every_file(report_dir, sample_record):
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "").replace('xmlns:xlink="http://www.w3.org/1999/xlink"', "")
     assert "https://" not in page and "<script" not in page and "<link" not in page  # self-contained
     assert page.count("<svg ") == 4 and 'id="plot-counterexample-1-timeline"' in page
+    assert '<td class="num">1<span class="detail">first #50</span></td>' in page  # failed once, in the 50th example
     assert not [name for name in _siblings(report_dir) if name.startswith(".")]  # no staging folder left
 
 
