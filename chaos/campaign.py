@@ -180,9 +180,17 @@ class CampaignResult:
 
 
 class Progress(Protocol):
-    """What :func:`run_campaign` reports progress to, e.g. :meth:`podquake.reports.CampaignProgress.update`."""
+    """What :func:`run_campaign` reports progress to, e.g. :meth:`podquake.reports.CampaignProgress.update`:
+    ``n`` more examples done; of all done so far, ``failures`` failed some property; ``shrink_runs``
+    runs spent shrinking so far."""
 
-    def __call__(self, n: int, *, failures: int) -> None: ...
+    def __call__(self, n: int, *, failures: int, shrink_runs: int) -> None: ...
+
+
+#: What a run of a campaign was, as :func:`run_chunk` reports it, and what it adds to the counts
+#: of progress (examples done, failing examples, shrink runs).
+EXAMPLE, FAILING_EXAMPLE, SHRINK_RUN = "example", "failing example", "shrink run"
+RUN_KINDS: dict[str, tuple[int, int, int]] = {EXAMPLE: (1, 0, 0), FAILING_EXAMPLE: (1, 1, 0), SHRINK_RUN: (0, 0, 1)}
 
 
 class PropertyViolated(AssertionError):
@@ -291,13 +299,13 @@ def run_chunk(
     index: int,
     size: int,
     replay_first: Sequence[Scenario] = (),
-    on_example: Callable[[bool], None] | None = None,
+    on_run: Callable[[str], None] | None = None,
 ) -> ChunkResult:
     """Run chunk ``index`` of a campaign: up to ``size`` examples in one seeded Hypothesis run.
 
     Hypothesis stops drawing at the first failure and shrinks it; only the examples drawn before
-    that are counted as examples (the shrinker's re-runs are not). ``on_example(failed)`` is called
-    after each counted example, ``failed`` telling whether it failed some property."""
+    that are counted as examples (the shrinker's re-runs are not). ``on_run(kind)`` is told of each
+    run as it ends, ``kind`` one of :data:`RUN_KINDS`."""
     result = ChunkResult(index)
     started = time.perf_counter()
     state: dict[str, Any] = {"shrinking": False, "shrink_runs": 0, "origin": None}
@@ -314,6 +322,8 @@ def run_chunk(
             state["shrink_runs"] += 1
             if state["shrink_runs"] > settings.shrink_runs:
                 raise ShrinkBudgetSpent
+            if on_run is not None:
+                on_run(SHRINK_RUN)
         run = run_scenario(scenario)
         failed = run.failed
         if not state["shrinking"]:
@@ -333,8 +343,8 @@ def run_chunk(
                     result.unknown[verdict.property] += 1
                     result.first_unknown.setdefault(verdict.property, verdict)
             _steer(run)
-            if on_example is not None:
-                on_example(bool(failed))
+            if on_run is not None:
+                on_run(FAILING_EXAMPLE if failed else EXAMPLE)
             state["shrinking"] = bool(failed)
             state["origin"] = failed[0].property if failed else None
         if failed:
@@ -371,7 +381,7 @@ def run_chunk(
         choices = first_choices[property_id]
         if settings.shrink and not result.interrupted and choices is not None:
             try:
-                own = _shrink_alone(settings, examples, index, property_id, choices)
+                own = _shrink_alone(settings, examples, index, property_id, choices, on_run)
             except KeyboardInterrupt:
                 result.interrupted = True  # stopped: keep what stands
                 own = None
@@ -390,7 +400,12 @@ def run_chunk(
 
 
 def _shrink_alone(
-    settings: CampaignSettings, examples: st.SearchStrategy[Scenario], index: int, property_id: str, choices: tuple[Any, ...]
+    settings: CampaignSettings,
+    examples: st.SearchStrategy[Scenario],
+    index: int,
+    property_id: str,
+    choices: tuple[Any, ...],
+    on_run: Callable[[str], None] | None,
 ) -> tuple[Scenario, list[Verdict]] | None:
     """The smallest example that still fails ``property_id``, shrunk from the one drawn with
     ``choices`` in at most ``shrink_runs`` runs (see :mod:`podquake.chaos.hypothesis_internals`)."""
@@ -399,6 +414,8 @@ def _shrink_alone(
     def fails(scenario: Scenario) -> bool:
         if _stop_requested():
             raise KeyboardInterrupt
+        if on_run is not None:
+            on_run(SHRINK_RUN)
         verdicts = run_scenario(scenario).verdicts
         if _failure(verdicts, property_id) is not None:
             last[:] = [(scenario, verdicts)]
@@ -513,32 +530,31 @@ def _worker_init(counts: Any) -> None:
     _SHARED["counts"] = counts
 
 
-def _count_in_shared_memory(failed: bool) -> None:
+def _count_in_shared_memory(kind: str) -> None:
     counts = _SHARED["counts"]
     with counts.get_lock():
-        counts[0] += 1
-        counts[1] += failed
+        for i, step in enumerate(RUN_KINDS[kind]):
+            counts[i] += step
 
 
 def _run_chunk_in_worker(args: tuple[CampaignSettings, int, int, Sequence[Scenario]]) -> ChunkResult:
     if _stop_requested():
         return ChunkResult(args[1], interrupted=True)
-    return run_chunk(*args, on_example=_count_in_shared_memory)
+    return run_chunk(*args, on_run=_count_in_shared_memory)
 
 
 def _run_pool(settings: CampaignSettings, jobs: list[Any], results: dict[int, ChunkResult], progress: Progress | None) -> bool:
     """Run ``jobs`` on worker processes into ``results``; True if stopped early (see :func:`stop_campaign`)."""
     context = get_context("fork")
-    counts = context.Array("q", 2)  # examples done, failing examples: over every worker
-    reported = 0
+    counts = context.Array("q", 3)  # examples done, failing examples, shrink runs: over every worker
+    reported = [0, 0, 0]
 
     def report_progress() -> None:
-        nonlocal reported
         with counts.get_lock():
-            done, failing = counts[0], counts[1]
-        if progress is not None and done > reported:
-            progress(done - reported, failures=failing)
-            reported = done
+            now = list(counts)
+        if progress is not None and now != reported:
+            progress(now[0] - reported[0], failures=now[1], shrink_runs=now[2])
+            reported[:] = now
 
     workers = min(settings.workers, len(jobs))
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init, initargs=(counts,))
@@ -573,10 +589,9 @@ def _run_pool(settings: CampaignSettings, jobs: list[Any], results: dict[int, Ch
 
 
 def run_campaign(settings: CampaignSettings, *, progress: Progress | None = None) -> CampaignResult:
-    """Run a campaign (see the module docstring). ``progress(n, failures=k)`` is called as examples
-    finish: ``n`` more are done, ``k`` of all those done so far failed some property (with worker
-    processes, a few times a second rather than after each example; the shrinker's runs are not
-    examples). Ctrl-C (a KeyboardInterrupt) or :func:`stop_campaign` stops it, and it returns what
+    """Run a campaign (see the module docstring). ``progress`` (a :class:`Progress`) is told of each
+    run as it ends: examples done, how many failed, runs spent shrinking (with worker processes, a
+    few times a second rather than after each run). Ctrl-C (a KeyboardInterrupt) or :func:`stop_campaign` stops it, and it returns what
     was found so far, marked ``interrupted``."""
     started = time.perf_counter()
     chunks = _chunks(settings)
@@ -584,13 +599,14 @@ def run_campaign(settings: CampaignSettings, *, progress: Progress | None = None
     jobs = [(settings, index, size, replay if index == 0 else ()) for index, size in chunks]
     results: dict[int, ChunkResult] = {}
     interrupted = False
-    failing = 0
+    counts = [0, 0, 0]  # examples done, failing examples, shrink runs
 
-    def count(failed: bool) -> None:
-        nonlocal failing
-        failing += failed
+    def count(kind: str) -> None:
+        step = RUN_KINDS[kind]
+        for i in range(3):
+            counts[i] += step[i]
         if progress is not None:
-            progress(1, failures=failing)
+            progress(step[0], failures=counts[1], shrink_runs=counts[2])
 
     try:
         if settings.workers <= 1 or len(jobs) <= 1:
@@ -598,7 +614,7 @@ def run_campaign(settings: CampaignSettings, *, progress: Progress | None = None
                 if _stop_requested():
                     interrupted = True
                     break
-                chunk = run_chunk(*job, on_example=count)
+                chunk = run_chunk(*job, on_run=count)
                 results[chunk.index] = chunk
                 if chunk.interrupted:
                     break

@@ -36,9 +36,15 @@ class _RateColumn(ProgressColumn):
 
 
 class _FailuresColumn(ProgressColumn):
+    """Failing examples so far, and the runs spent shrinking them (the bar stands still meanwhile)."""
+
     def render(self, task: Task) -> Text:
         found = int(task.fields.get("failures", 0))
-        return Text(f"{found} failing" if found else "no failure yet", style="red" if found else "green")
+        shrink_runs = int(task.fields.get("shrink_runs", 0))
+        text = f"{found} failing" if found else "no failure yet"
+        if shrink_runs:
+            text += f", {shrink_runs} shrink run{'' if shrink_runs == 1 else 's'}"
+        return Text(text, style="red" if found else "green")
 
 
 class CampaignProgress:
@@ -47,9 +53,9 @@ class CampaignProgress:
     >>> import io
     >>> from rich.console import Console
     >>> with CampaignProgress(3, console=Console(file=io.StringIO())) as progress:
-    ...     progress.update(2, failures=1)
-    >>> progress.completed, progress.failures
-    (2, 1)
+    ...     progress.update(2, failures=1, shrink_runs=5)
+    >>> progress.completed, progress.failures, progress.shrink_runs
+    (2, 1, 5)
     """
 
     def __init__(self, total: int, *, console: Console | None = None, description: str = "chaos examples") -> None:
@@ -57,6 +63,7 @@ class CampaignProgress:
         self.total = total
         self.completed = 0
         self.failures = 0
+        self.shrink_runs = 0
         self._progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -69,7 +76,7 @@ class CampaignProgress:
             disable=not self.console.is_terminal,
             transient=False,
         )
-        self._task = self._progress.add_task(description, total=total, failures=0)
+        self._task = self._progress.add_task(description, total=total, failures=0, shrink_runs=0)
 
     @property
     def enabled(self) -> bool:
@@ -82,12 +89,15 @@ class CampaignProgress:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
         self._progress.stop()
 
-    def update(self, n: int = 1, *, failures: int | None = None) -> None:
-        """``n`` more examples are done; ``failures`` is the number of failing examples so far, if known."""
+    def update(self, n: int = 1, *, failures: int | None = None, shrink_runs: int | None = None) -> None:
+        """``n`` more examples are done; ``failures`` is the number of failing examples so far and
+        ``shrink_runs`` the runs spent shrinking them, if known."""
         self.completed += n
         if failures is not None:
             self.failures = failures
-        self._progress.update(self._task, advance=n, failures=self.failures)
+        if shrink_runs is not None:
+            self.shrink_runs = shrink_runs
+        self._progress.update(self._task, advance=n, failures=self.failures, shrink_runs=self.shrink_runs)
 
 
 def print_summary(record: Mapping[str, Any], console: Console, *, report_dir: str | None = None) -> None:

@@ -136,16 +136,20 @@ def test_the_campaign_says_which_example_first_failed_each_property(monkeypatch:
 @pytest.mark.parametrize("workers", [1, 2])
 def test_progress_counts_every_example_and_the_failing_ones(monkeypatch: pytest.MonkeyPatch, workers: int) -> None:
     """The progress bar's figures: examples as they finish (one at a time in one process), and how
-    many failed some property (here every availability-slo failure is a replicas-converge one too)."""
-    judged_by(monkeypatch, RULES)
-    calls: list[tuple[int, int]] = []
+    many failed some property (here every availability-slo failure is a replicas-converge one too),
+    and the runs spent shrinking."""
+    ran = judged_by(monkeypatch, RULES)
+    calls: list[tuple[int, int, int]] = []
     settings = CampaignSettings(base=BASE, examples=40, chunk=10, workers=workers, database=None, max_faults=8, kinds=KINDS)
-    result = run_campaign(settings, progress=lambda n, failures: calls.append((n, failures)))
-    assert sum(n for n, _ in calls) == result.examples
-    assert calls[-1][1] == result.failed["replicas-converge"] > 0
-    assert [f for _, f in calls] == sorted(f for _, f in calls)
-    if workers == 1:
-        assert {n for n, _ in calls} == {1}
+    result = run_campaign(settings, progress=lambda n, failures, shrink_runs: calls.append((n, failures, shrink_runs)))
+    examples, failing, shrink_runs = sum(c[0] for c in calls), calls[-1][1], calls[-1][2]
+    assert examples == result.examples
+    assert failing == result.failed["replicas-converge"] > 0
+    assert shrink_runs > 0
+    assert calls == sorted(calls, key=lambda c: (c[1], c[2]))  # counts only grow
+    if workers == 1:  # (worker processes run their own copy of the stand-in, so ``ran`` stays empty)
+        assert {c[0] for c in calls} == {0, 1}
+        assert shrink_runs == len(ran) - examples  # every run that was not an example
 
 
 # === shrink_again ==================================================================================

@@ -531,7 +531,7 @@ def test_stop_campaign_stops_after_the_examples_in_progress_and_resets() -> None
     from podquake.chaos.scenario import load_scenario
 
     settings = CampaignSettings(base=load_scenario(TINY), examples=20, chunk=4, database=None)
-    stopped = run_campaign(settings, progress=lambda _n, failures: stop_campaign())  # asked to stop after example 1
+    stopped = run_campaign(settings, progress=lambda _n, **_counts: stop_campaign())  # asked to stop after example 1
     assert stopped.interrupted and stopped.examples == 1
     again = run_campaign(replace(settings, examples=6))
     assert not again.interrupted and again.examples == 6

@@ -135,8 +135,10 @@ def test_progress_is_quiet_off_a_terminal_and_shows_the_rate_on_one():
     with CampaignProgress(4, console=Console(file=loud, force_terminal=True, width=140, color_system=None)) as progress:
         progress.update(2)
         progress.update(2, failures=1)
+        progress.update(0, failures=1, shrink_runs=12)  # shrinking: the count moves, the bar does not
     text = loud.getvalue()
     assert progress.enabled and "4/4" in text and "examples/s" in text and "1 failing" in text and "ETA" in text
+    assert "1 failing, 12 shrink runs" in text
 
 
 def test_html_escapes_user_text(sample_record, monkeypatch):
