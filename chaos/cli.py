@@ -112,7 +112,7 @@ class _Signals:
         self.received: int | None = None
 
     def _stop(self, signum: int, _frame: Any) -> None:
-        from podquake.chaos.campaign import stop_campaign
+        from podquake.chaos.stopping import stop_campaign
 
         if self.received is not None:
             raise KeyboardInterrupt

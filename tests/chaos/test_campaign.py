@@ -12,7 +12,7 @@ import pytest
 from hypothesis import Phase, given, seed
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-from podquake.chaos import campaign as campaign_module
+from podquake.chaos import campaign_chunk as chunk_module
 from podquake.chaos.campaign import CampaignSettings, run_campaign
 from podquake.chaos.faults import FAULT_KINDS, NodeFailure
 from podquake.chaos.hypothesis_internals import recorded_choices, shrink_again
@@ -28,13 +28,13 @@ BASE = replace(load_scenario(TINY_SCENARIO), seed=40, duration=60.0, quiet=60.0,
 def runs_of(monkeypatch: pytest.MonkeyPatch, settings: CampaignSettings) -> list[Scenario]:
     """The scenarios the campaign ran, in order."""
     ran: list[Scenario] = []
-    real = campaign_module.run_scenario
+    real = chunk_module.run_scenario
 
     def counted(scenario: Scenario, **options: Any) -> Any:
         ran.append(scenario)
         return real(scenario, **options)
 
-    monkeypatch.setattr(campaign_module, "run_scenario", counted)
+    monkeypatch.setattr(chunk_module, "run_scenario", counted)
     result = run_campaign(settings)
     assert result.examples == settings.examples and result.ok, result.failed
     return ran
@@ -71,8 +71,8 @@ def judged_by(monkeypatch: pytest.MonkeyPatch, rules: dict[str, Callable[[Any], 
         ]
         return _Run(scenario, verdicts)
 
-    monkeypatch.setattr(campaign_module, "run_scenario", run_scenario)
-    monkeypatch.setattr(campaign_module, "_steer", lambda run: None)
+    monkeypatch.setattr(chunk_module, "run_scenario", run_scenario)
+    monkeypatch.setattr(chunk_module, "_steer", lambda run: None)
     return ran
 
 
@@ -124,8 +124,8 @@ def test_the_campaign_says_which_example_first_failed_each_property(monkeypatch:
         bad = scenario.seed == BASE.seed + 1 and not scenario.faults
         return _Run(scenario, [Verdict.failed("replicas-converge", "x") if bad else Verdict.passed("replicas-converge")])
 
-    monkeypatch.setattr(campaign_module, "run_scenario", run_scenario)
-    monkeypatch.setattr(campaign_module, "_steer", lambda run: None)
+    monkeypatch.setattr(chunk_module, "run_scenario", run_scenario)
+    monkeypatch.setattr(chunk_module, "_steer", lambda run: None)
     result = run_campaign(CampaignSettings(base=BASE, examples=15, chunk=5, database=None, max_faults=3, shrink=False))
     place = next(i for i, s in enumerate(ran, start=1) if s.seed == BASE.seed + 1 and not s.faults)
     assert place > 5  # in chunk 1, after chunk 0's five examples
@@ -210,7 +210,7 @@ def test_each_example_steers_the_search_by_four_run_metrics(monkeypatch: pytest.
     """Pending pods, failed requests, pod-seconds not Ready and the worst load imbalance (issue 5's
     four), each reported to hypothesis.target."""
     reported: dict[str, float] = {}
-    monkeypatch.setattr(campaign_module, "target", lambda value, label: reported.__setitem__(label, value))
+    monkeypatch.setattr(chunk_module, "target", lambda value, label: reported.__setitem__(label, value))
 
     a, b = "default/web-a", "default/web-b"
     events = (
@@ -224,7 +224,7 @@ def test_each_example_steers_the_search_by_four_run_metrics(monkeypatch: pytest.
         trace=SimpleNamespace(keep=True, events=events),
         end=60.0,
     )
-    campaign_module._steer(result)  # type: ignore[arg-type]
+    chunk_module._steer(result)  # type: ignore[arg-type]
     assert reported == {
         "pending pods at the end": 1.0,
         "failed requests": 5.0,

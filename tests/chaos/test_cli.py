@@ -506,12 +506,12 @@ def test_ctrl_c_with_workers_keeps_the_failures_found(here: Path) -> None:
 
 def test_a_campaign_interrupted_before_any_example_says_unknown(here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Ctrl-C at once: the report says nothing was judged (not that everything held), exit 130."""
-    from podquake.chaos import campaign
+    from podquake.chaos import campaign_chunk
 
     def interrupted(*_args: Any, **_kwargs: Any) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(campaign, "run_scenario", interrupted)
+    monkeypatch.setattr(campaign_chunk, "run_scenario", interrupted)
     result = invoke("run", "--scenario", "tiny.yaml", "--examples", "5", "--out", "report", "--no-database")
     assert result.exit_code == 128 + signal.SIGINT
     record = record_of(here / "report")

@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
-from podquake.chaos import campaign as campaign_module
+from podquake.chaos import campaign_chunk as chunk_module
 from podquake.chaos.campaign import CampaignResult, CampaignSettings, Counterexample, run_campaign
 from podquake.chaos.cli import default_scenario_text
 from podquake.chaos.scenario import Scenario, dump_scenario, load_scenario
@@ -183,17 +183,17 @@ def hunt(
 ) -> Hunt:
     """Run the default campaign on ``base``; count every run (shrinking included) and time it."""
     runs = [0]
-    real = campaign_module.run_scenario
+    real = chunk_module.run_scenario
 
     def counted(scenario: Scenario, **options: Any) -> Any:
         runs[0] += 1
         return real(scenario, **options)
 
-    monkeypatch.setattr(campaign_module, "run_scenario", counted)
+    monkeypatch.setattr(chunk_module, "run_scenario", counted)
     started = time.perf_counter()
     result = run_campaign(CampaignSettings(base=base, examples=examples, workers=1, database=None, kinds=kinds))
     seconds = time.perf_counter() - started
-    monkeypatch.setattr(campaign_module, "run_scenario", real)
+    monkeypatch.setattr(chunk_module, "run_scenario", real)
     found = smallest_failing(result, property_id)
     if found is None:
         print(f"\n[quality] {label}: {property_id} NOT found in {result.examples} examples ({runs[0]} runs, {seconds:.1f} s)")
