@@ -55,7 +55,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from podquake.chaos.campaign_chunk import RUN_KINDS, ChunkResult, Progress, PropertyViolated, run_chunk
+from podquake.chaos.campaign_chunk import RUN_KINDS, ChunkResult, Progress, PropertyViolated, run_chunk, unneeded_examples
 from podquake.chaos.campaign_workers import run_pool
 from podquake.chaos.scenario import Scenario, dump_scenario, load_scenario
 from podquake.chaos.stopping import clear_stop_request, stop_campaign, stop_requested
@@ -210,27 +210,23 @@ def _chunks(settings: CampaignSettings) -> list[tuple[int, int]]:
     return sizes
 
 
-
-
 def run_campaign(settings: CampaignSettings, *, progress: Progress | None = None) -> CampaignResult:
     """Run a campaign (see the module docstring). ``progress`` (a :class:`Progress`) is told of each
-    run as it ends: examples done, how many failed, runs spent shrinking (with worker processes, a
-    few times a second rather than after each run). Ctrl-C (a KeyboardInterrupt) or :func:`stop_campaign` stops it, and it returns what
-    was found so far, marked ``interrupted``."""
+    run as it ends (with worker processes, a few times a second). Ctrl-C (a KeyboardInterrupt) or
+    :func:`stop_campaign` stops it, and it returns what was found so far, marked ``interrupted``."""
     started = time.perf_counter()
     chunks = _chunks(settings)
     replay = _stored(settings)
     jobs = [(settings, index, size, replay if index == 0 else ()) for index, size in chunks]
     results: dict[int, ChunkResult] = {}
     interrupted = False
-    counts = [0, 0, 0]  # examples done, failing examples, shrink runs
+    counts = [0, 0, 0, 0]  # examples done, failing examples, shrink runs, unneeded examples
 
     def count(kind: str) -> None:
-        step = RUN_KINDS[kind]
-        for i in range(3):
-            counts[i] += step[i]
+        for i, step in enumerate(RUN_KINDS[kind]):
+            counts[i] += step
         if progress is not None:
-            progress(step[0], failures=counts[1], shrink_runs=counts[2])
+            progress(RUN_KINDS[kind][0], failures=counts[1], shrink_runs=counts[2], unneeded=counts[3])
 
     try:
         if settings.workers <= 1 or len(jobs) <= 1:
@@ -242,6 +238,9 @@ def run_campaign(settings: CampaignSettings, *, progress: Progress | None = None
                 results[chunk.index] = chunk
                 if chunk.interrupted:
                     break
+                counts[3] += unneeded_examples(chunk, job[2])
+                if progress is not None:
+                    progress(0, failures=counts[1], shrink_runs=counts[2], unneeded=counts[3])
         else:
             interrupted = run_pool(settings, jobs, results, progress)
     except KeyboardInterrupt:

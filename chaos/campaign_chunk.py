@@ -50,6 +50,7 @@ __all__ = [
     "PropertyViolated",
     "run_chunk",
     "settings_for",
+    "unneeded_examples",
 ]
 
 
@@ -75,11 +76,12 @@ class ChunkResult:
 
 
 class Progress(Protocol):
-    """What :func:`run_campaign` reports progress to, e.g. :meth:`podquake.reports.CampaignProgress.update`:
-    ``n`` more examples done; of all done so far, ``failures`` failed some property; ``shrink_runs``
-    runs spent shrinking so far."""
+    """What :func:`~podquake.chaos.campaign.run_campaign` reports progress to, e.g.
+    :meth:`podquake.reports.CampaignProgress.update`: ``n`` more examples done; of all done so far,
+    ``failures`` failed some property; ``shrink_runs`` runs were spent shrinking; ``unneeded``
+    examples will not run, their chunk having stopped at a failure (as Hypothesis does)."""
 
-    def __call__(self, n: int, *, failures: int, shrink_runs: int) -> None: ...
+    def __call__(self, n: int, *, failures: int, shrink_runs: int, unneeded: int) -> None: ...
 
 
 #: What a run of a campaign was, as :func:`run_chunk` reports it, and what it adds to the counts
@@ -259,6 +261,11 @@ def run_chunk(
         result.counterexamples.append((property_id, message, dump_scenario(scenario), [v.to_dict() for v in verdicts], shrunk))
     result.seconds = time.perf_counter() - started
     return result
+
+
+def unneeded_examples(chunk: ChunkResult, size: int) -> int:
+    """The examples of a chunk of ``size`` that did not run because it stopped at a failure."""
+    return 0 if chunk.interrupted else size - chunk.examples
 
 
 def _shrink_alone(

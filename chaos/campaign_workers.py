@@ -18,7 +18,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from multiprocessing import active_children, get_context
 from typing import TYPE_CHECKING, Any
 
-from podquake.chaos.campaign_chunk import RUN_KINDS, ChunkResult, Progress, run_chunk
+from podquake.chaos.campaign_chunk import RUN_KINDS, ChunkResult, Progress, run_chunk, unneeded_examples
 from podquake.chaos.scenario import Scenario
 from podquake.chaos.stopping import on_stop_signal, stop_requested
 
@@ -54,13 +54,15 @@ def run_pool(settings: CampaignSettings, jobs: list[Any], results: dict[int, Chu
     """Run ``jobs`` on worker processes into ``results``; True if stopped early (see :func:`stop_campaign`)."""
     context = get_context("fork")
     counts = context.Array("q", 3)  # examples done, failing examples, shrink runs: over every worker
-    reported = [0, 0, 0]
+    reported = [0, 0, 0, 0]  # and unneeded examples, counted here as chunks come back
+    unneeded = 0
+    sizes = {job[1]: job[2] for job in jobs}
 
     def report_progress() -> None:
         with counts.get_lock():
-            now = list(counts)
+            now = [*counts, unneeded]
         if progress is not None and now != reported:
-            progress(now[0] - reported[0], failures=now[1], shrink_runs=now[2])
+            progress(now[0] - reported[0], failures=now[1], shrink_runs=now[2], unneeded=now[3])
             reported[:] = now
 
     workers = min(settings.workers, len(jobs))
@@ -70,13 +72,14 @@ def run_pool(settings: CampaignSettings, jobs: list[Any], results: dict[int, Chu
     try:
         while pending:
             done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-            report_progress()
             for future in done:
                 if future.cancelled():
                     continue
                 chunk = future.result()
                 results[chunk.index] = chunk
                 interrupted = interrupted or chunk.interrupted
+                unneeded += unneeded_examples(chunk, sizes[chunk.index])
+            report_progress()
             if stop_requested() and not interrupted:
                 interrupted = True
                 for future in pending:

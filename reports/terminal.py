@@ -28,10 +28,13 @@ STATUS_STYLES = {"passed": "bold green", "failed": "bold red", "unknown": "bold 
 
 
 class _RateColumn(ProgressColumn):
-    """Examples per second, as rich estimates it over the last half minute."""
+    """Examples per second, as rich estimates it over the last half minute, else (its estimate starts
+    again when the total changes) the mean since the start."""
 
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
+        if speed is None and task.completed and task.elapsed:
+            speed = task.completed / task.elapsed
         return Text("-- examples/s" if speed is None else f"{speed:,.1f} examples/s", style="cyan")
 
 
@@ -64,6 +67,7 @@ class CampaignProgress:
         self.completed = 0
         self.failures = 0
         self.shrink_runs = 0
+        self.unneeded = 0
         self._progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -89,15 +93,20 @@ class CampaignProgress:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
         self._progress.stop()
 
-    def update(self, n: int = 1, *, failures: int | None = None, shrink_runs: int | None = None) -> None:
+    def update(self, n: int = 1, *, failures: int | None = None, shrink_runs: int | None = None, unneeded: int | None = None) -> None:
         """``n`` more examples are done; ``failures`` is the number of failing examples so far and
-        ``shrink_runs`` the runs spent shrinking them, if known."""
+        ``shrink_runs`` the runs spent shrinking them, if known; ``unneeded`` examples will not run
+        (their chunk stopped at a failure), so the bar's total is that many fewer."""
         self.completed += n
         if failures is not None:
             self.failures = failures
         if shrink_runs is not None:
             self.shrink_runs = shrink_runs
+        if unneeded is not None:
+            self.unneeded = unneeded
         self._progress.update(self._task, advance=n, failures=self.failures, shrink_runs=self.shrink_runs)
+        if unneeded:
+            self._progress.update(self._task, total=self.total - self.unneeded)
 
 
 def print_summary(record: Mapping[str, Any], console: Console, *, report_dir: str | None = None) -> None:

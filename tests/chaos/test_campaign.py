@@ -137,16 +137,16 @@ def test_the_campaign_says_which_example_first_failed_each_property(monkeypatch:
 def test_progress_counts_every_example_and_the_failing_ones(monkeypatch: pytest.MonkeyPatch, workers: int) -> None:
     """The progress bar's figures: examples as they finish (one at a time in one process), and how
     many failed some property (here every availability-slo failure is a replicas-converge one too),
-    and the runs spent shrinking."""
+    the runs spent shrinking, and the examples that will not run (a chunk stops at its failure)."""
     ran = judged_by(monkeypatch, RULES)
-    calls: list[tuple[int, int, int]] = []
+    calls: list[tuple[int, int, int, int]] = []
     settings = CampaignSettings(base=BASE, examples=40, chunk=10, workers=workers, database=None, max_faults=8, kinds=KINDS)
-    result = run_campaign(settings, progress=lambda n, failures, shrink_runs: calls.append((n, failures, shrink_runs)))
-    examples, failing, shrink_runs = sum(c[0] for c in calls), calls[-1][1], calls[-1][2]
-    assert examples == result.examples
+    result = run_campaign(settings, progress=lambda n, **counts: calls.append((n, *counts.values())))
+    examples, failing, shrink_runs, unneeded = sum(c[0] for c in calls), *calls[-1][1:]
+    assert examples == result.examples and examples + unneeded == 40 and unneeded > 0  # chunks stopped at failures
     assert failing == result.failed["replicas-converge"] > 0
     assert shrink_runs > 0
-    assert calls == sorted(calls, key=lambda c: (c[1], c[2]))  # counts only grow
+    assert all(list(column) == sorted(column) for column in list(zip(*calls))[1:])  # each count only grows
     if workers == 1:  # (worker processes run their own copy of the stand-in, so ``ran`` stays empty)
         assert {c[0] for c in calls} == {0, 1}
         assert shrink_runs == len(ran) - examples  # every run that was not an example

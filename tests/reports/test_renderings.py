@@ -140,6 +140,12 @@ def test_progress_is_quiet_off_a_terminal_and_shows_the_rate_on_one():
     assert progress.enabled and "4/4" in text and "examples/s" in text and "1 failing" in text and "ETA" in text
     assert "1 failing, 12 shrink runs" in text
 
+    stopped = io.StringIO()
+    with CampaignProgress(10, console=Console(file=stopped, force_terminal=True, width=140, color_system=None)) as progress:
+        progress.update(3, failures=1)
+        progress.update(0, failures=1, shrink_runs=4, unneeded=7)  # the only chunk stopped at its failure
+    assert "3/3" in stopped.getvalue()
+
 
 def test_html_escapes_user_text(sample_record, monkeypatch):
     record = copy.deepcopy(sample_record)
