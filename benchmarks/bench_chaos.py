@@ -19,7 +19,9 @@ and Hypothesis runs as the campaign runs it (no database, no deadline, its "loca
    loop; Hypothesis's share, ``1 - (time inside run_scenario) / (time of the loop)`` (drawing,
    decoding the faults into values, building the Scenario, Hypothesis's own bookkeeping). Then the
    floor under it, same run: the same scenario with no faults, and with no faults and no traffic
-   (what the cluster's own periodic work costs over the same simulated time).
+   (what the cluster's own periodic work costs over the same simulated time); and SimPy's own work
+   for as many SimPy events as a median example schedules (20 processes yielding timeouts, no
+   model): the event loop's share, what replacing it alone could save.
 2. *Hypothesis's overheads*, same run, 50 faults per example: the campaign's compact draw (a
    swarm mask, then one six-byte string per fault) with an empty body; a plain
    ``RuleBasedStateMachine`` that draws the same six bytes with one rule per step for 50 steps and
@@ -52,6 +54,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import simpy
 from hypothesis import HealthCheck, Phase, find, given, seed, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_as_test
@@ -161,10 +164,12 @@ def loop(strategy: st.SearchStrategy[Any], count: int, body: Callable[[Any], Non
 # === 1. one chaos example ===========================================================================
 def time_examples(base: Scenario, count: int) -> dict[str, float]:
     sizes: list[int] = []
+    events: list[int] = []
 
     def body(scenario: Scenario) -> None:
         sizes.append(len(scenario.faults))
-        run_scenario(scenario)
+        result = run_scenario(scenario)
+        events.append(next(result.sim.env._eid))  # SimPy's own count of the events it scheduled
 
     inside = Clock()
     total, ran = loop(examples(base), count, body, inside)
@@ -178,7 +183,27 @@ def time_examples(base: Scenario, count: int) -> dict[str, float]:
         "share": 1.0 - inside.wall / total.wall,
         "share_cpu": 1.0 - inside.cpu / total.cpu,
         "hypothesis_cpu_ms": (total.cpu - inside.cpu) / ran * 1e3,
+        "simpy_events": statistics.median(events),
     }
+
+
+def time_event_loop(events: int, count: int) -> float:
+    """Median CPU ms of SimPy's own work for ``events`` events: 20 processes, each yielding
+    timeouts in turn (what the model's periodic loops and controllers do, minus the model)."""
+    per_process = max(1, int(events) // 20)
+
+    def ticker(env: simpy.Environment, period: float) -> Iterator[simpy.Event]:
+        for _ in range(per_process):
+            yield env.timeout(period)
+
+    clock = Clock()
+    for _ in range(count):
+        env = simpy.Environment()
+        for i in range(20):
+            env.process(ticker(env, 1.0 + i / 20))
+        with clock.timing():
+            env.run()
+    return statistics.median(clock.cpus) * 1e3
 
 
 def time_idle(base: Scenario, count: int) -> dict[str, float]:
@@ -305,10 +330,13 @@ def main() -> None:
           f"{met(one['share_cpu'] <= TARGET_SHARE)}  ({one['hypothesis_cpu_ms']:.1f} ms CPU a example)")
 
     idle = time_idle(base, max(3, count // 3))
-    print(f"   the same cluster, no faults           {idle['no_faults']:21.1f}   ({idle['no_faults_events']:.0f} events; "
+    print(f"   the same cluster, no faults           {idle['no_faults']:21.1f}   ({idle['no_faults_events']:.0f} trace events; "
           f"example / this = {one['median_cpu_ms'] / idle['no_faults']:.2f}x)")
-    print(f"   no faults and no traffic              {idle['no_traffic']:21.1f}   ({idle['no_traffic_events']:.0f} events: "
+    print(f"   no faults and no traffic              {idle['no_traffic']:21.1f}   ({idle['no_traffic_events']:.0f} trace events: "
           f"the periodic controllers alone)")
+    loop_ms = time_event_loop(one["simpy_events"], max(5, count))
+    print(f"   SimPy alone, as many SimPy events     {loop_ms:21.1f}   ({one['simpy_events']:.0f} a median example; "
+          f"the event loop's share of it: {loop_ms / one['median_cpu_ms']:.1%})")
 
     compact, drawn = loop(examples(base), baseline, lambda scenario: None)
     floor, empty = loop(st.integers(0, 2**64), baseline, lambda value: None)
