@@ -439,7 +439,8 @@ class ClusterState:
     def put_object(self, kind: str, namespace: str, name: str, obj: object) -> None:
         """Store a non-workload object (Service, HPA, PDB, PVC, ConfigMap, ...) under its kind and name."""
         self.objects[(kind, namespace, name)] = obj
-        self._record(ev.ObjectApplied(self.clock(), kind, f"{namespace}/{name}"))
+        selector = getattr(obj, "selector", None) if kind == "Service" else None
+        self._record(ev.ObjectApplied(self.clock(), kind, f"{namespace}/{name}", tuple(sorted(selector or ()))))
 
     # --- services ------------------------------------------------------------------------------
     def record_endpoints_changed(

@@ -310,10 +310,13 @@ class WorkloadDeleted(Event):
 @_event
 @dataclass(frozen=True, slots=True)
 class ObjectApplied(Event):
-    """A non-workload object (Service, HPA, PDB, PVC, ConfigMap, ...) was stored as given."""
+    """A non-workload object (Service, HPA, PDB, PVC, ConfigMap, ...) was stored as given. For a
+    Service, ``selector`` holds its selector's ``(key, value)`` pairs, sorted (empty when it has
+    none), so that properties can tell which pods back it."""
 
     kind: str
     name: str
+    selector: tuple[tuple[str, str], ...] = ()
 
 
 @_event

@@ -113,6 +113,7 @@ class Ledger:
         self.pods_by_workload: dict[str, dict[str, LedgerPod]] = {}  # top-level workload -> its pods, by key
         self.workloads: dict[str, LedgerWorkload] = {}
         self.endpoints: dict[str, ev.EndpointsChanged] = {}
+        self.service_selectors: dict[str, dict[str, str]] = {}  # "namespace/name" -> its selector (empty: none)
         self.volumes: dict[str, LedgerVolume] = {}
         self.partitions: dict[int, ev.NetworkPartitioned] = {}
         self.faults_started = 0
@@ -145,6 +146,7 @@ class Ledger:
             ev.WorkloadScaled: self._workload_scaled,
             ev.WorkloadDeleted: self._workload_deleted,
             ev.EndpointsChanged: self._endpoints_changed,
+            ev.ObjectApplied: self._object_applied,
             ev.VolumeProvisioned: self._volume_provisioned,
             ev.VolumeAttached: self._volume_attached,
             ev.VolumeDetached: self._volume_detached,
@@ -165,6 +167,18 @@ class Ledger:
     def workload_of(self, pod: LedgerPod) -> str:
         """The top-level workload a pod belongs to (a Deployment for a ReplicaSet's pod), or ``""``."""
         return pod.workload
+
+    def pods_selected(self, service: str) -> list[LedgerPod]:
+        """The pods Service ``service`` (``namespace/name``) selects: in its namespace, with every
+        label of its selector (none for a Service without one, or one the trace never showed)."""
+        selector = self.service_selectors.get(service)
+        if not selector:
+            return []
+        namespace = service.partition("/")[0]
+        return [
+            pod for pod in self.pods.values()
+            if pod.key.partition("/")[0] == namespace and all(pod.labels.get(k) == v for k, v in selector.items())
+        ]
 
     def pods_of(self, workload: str) -> list[LedgerPod]:
         """The pods of top-level workload ``workload`` (``Kind/namespace/name``), in order of creation."""
@@ -325,6 +339,10 @@ class Ledger:
 
     def _endpoints_changed(self, e: ev.EndpointsChanged) -> None:
         self.endpoints[e.service] = e
+
+    def _object_applied(self, e: ev.ObjectApplied) -> None:
+        if e.kind == "Service":
+            self.service_selectors[e.name] = dict(e.selector)
 
     def _volume_provisioned(self, e: ev.VolumeProvisioned) -> None:
         self.volumes[e.volume] = LedgerVolume(e.volume, e.zone, e.access_modes)

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from podquake.model import constants as k8s
 from podquake.model import trace as ev
 from podquake.properties.base import RunInfo
+from podquake.properties.capacity import describe_free, fits, free
 from podquake.properties.ledger import Ledger
 from podquake.properties.liveness import BoundedLiveness, join
 from podquake.properties.liveness_pods import verdict_with
@@ -167,6 +168,26 @@ class AutoscalerConverges(BoundedLiveness):
         return Verdict.passed(self.id, f"{len(self._hpas) - len(skipped)} HPA(s) converged", note=note)
 
 
+def _without_room(ledger: Ledger, service: str) -> str | None:
+    """Why ``service`` has no endpoint for want of room, or None when that is not why: every pod it
+    selects is pending at the end and fits on no node (see :class:`ServiceRecovers`)."""
+    endpoints = ledger.endpoints.get(service)
+    if endpoints is not None and endpoints.ready > 0:
+        return None
+    pods = [pod for pod in ledger.pods_selected(service) if not pod.terminating]
+    if not pods or any(pod.node is not None for pod in pods):
+        return None
+    nodes = list(ledger.nodes.values())
+    for pod in pods:
+        if any(fits(ledger.spec(pod), pod, node) for node in nodes):
+            return None
+    pod = pods[0]
+    best = max(nodes, key=lambda node: free(node)[0], default=None)
+    room = f"; the most free CPU: {describe_free(best)}" if best is not None else "; no node"
+    return (f"service {service} had no endpoint: its {len(pods)} pod(s) fit on no node (pod {pod.key} requests "
+            f"{pod.cpu}m CPU and {pod.memory} bytes of memory{room})")
+
+
 @register
 class ServiceRecovers(BoundedLiveness):
     """Each Service's success rate is back at or above ``slo`` within ``within`` s of the heal, and stays.
@@ -178,6 +199,13 @@ class ServiceRecovers(BoundedLiveness):
     request mode, one failure in ten is noise, not an outage). Requests still queued are neither
     successes nor failures. A Service without traffic in the judged interval is not judged (the note
     says so).
+
+    A Service that has no ready endpoint because none of its pods could be placed (every pod it
+    selects is pending at the end and fits on no node: the healed cluster lacked room, as
+    ``replicas-converge`` and ``pending-pods-scheduled`` judge it) is a capacity finding, not a
+    failure to recover: it passes with a note that says so. Room is judged per pod as those do
+    (:func:`~podquake.properties.capacity.fits`); topology spread aside, so a pod kept pending only by
+    its spread constraints still fails the Service.
     """
 
     id = "service-recovers"
@@ -200,7 +228,7 @@ class ServiceRecovers(BoundedLiveness):
         if unknown is not None:
             return unknown
         deadline = run.quiet_from + self.within
-        breaches, quiet, judged = [], [], 0
+        breaches, quiet, judged, lacking = [], [], 0, []
         for service in sorted(self._windows):
             pools = self._pools(service, deadline, run.end)
             if not pools:
@@ -209,6 +237,9 @@ class ServiceRecovers(BoundedLiveness):
             judged += 1
             for start, end, offered, failed, reasons in pools:
                 rate = 1.0 - failed / offered
+                if rate < self.slo and (stranded := _without_room(ledger, service)) is not None:
+                    lacking.append(stranded)
+                    break
                 if rate < self.slo:
                     top = ", ".join(f"{reason} {count:g}" for reason, count in sorted(reasons.items(), key=lambda r: -r[1])[:3])
                     breaches.append(Violation(
@@ -219,13 +250,17 @@ class ServiceRecovers(BoundedLiveness):
                         {"success_rate": round(rate, 6), "slo": self.slo, "offered": round(offered, 3), "failed": round(failed, 3)},
                     ))
                     break  # the first breach per Service is its evidence
-        note = join([f"no traffic to judge after t={deadline:g}s for: " + ", ".join(quiet)] if quiet else [])
+        notes = [f"the healed cluster lacked room: {why}" for why in lacking]
+        note = join(notes + ([f"no traffic to judge after t={deadline:g}s for: " + ", ".join(quiet)] if quiet else []))
         if not judged and not breaches:
             return Verdict.passed(self.id, "no Service had traffic to judge", note=note)
         if breaches:
             verdict = verdict_with(self, sorted(breaches, key=lambda v: (v.time or 0.0, v.message)))
             return Verdict.failed(self.id, verdict.message, time=verdict.time, objects=verdict.objects,
                                   numbers=verdict.numbers, violations=verdict.violations, note=note)
+        if lacking:
+            return Verdict.passed(self.id, f"{judged - len(lacking)} service(s) at or above the SLO; {len(lacking)} without room "
+                                  "for their pods", numbers={"services": judged, "without_room": len(lacking)}, note=note)
         return Verdict.passed(self.id, f"{judged} service(s) at or above the SLO", numbers={"services": judged}, note=note)
 
     def _pools(self, service: str, deadline: float, end: float) -> list[tuple[float, float, float, float, dict[str, float]]]:

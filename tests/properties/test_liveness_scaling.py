@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from podquake.model import trace as ev
 
-from .test_liveness import base, deployment, fault, judge
+from .test_liveness import base, deployment, fault, judge, pod
 
 HPA = "default/web"
 TARGET = "Deployment/web"
@@ -124,3 +124,33 @@ def test_a_service_without_traffic_after_the_deadline_is_noted():
     events = base() + [window(20.0, 100.0, 100.0, service="default/db")]
     verdict = judge("service-recovers", events, end=400.0)
     assert verdict.status == "passed" and "no traffic to judge after t=120s for: default/db" in verdict.note
+
+
+def stranded(cpu: int, bound: bool = False) -> list[ev.Event]:
+    """Service default/db selects app=db; its pod requests ``cpu`` on 1000m nodes and stays pending
+    (a second one bound to n1 but never Ready when ``bound``), so every request fails for want of an
+    endpoint, before the faults and after the heal."""
+    start, healed = fault(50.0, 100.0)
+    events = base() + [start, *healed, ev.ObjectApplied(0.0, "Service", "default/db", (("app", "db"),))]
+    events.append(pod(1.0, "default/db-0", cpu=cpu, app="db"))
+    if bound:
+        events += [pod(1.0, "default/db-1", app="db"), ev.PodBound(1.0, "default/db-1", "n1")]
+    events += [window(float(t), 100.0, 100.0, service="default/db", reason="no-endpoints") for t in range(10, 401, 10)]
+    return events
+
+
+def test_a_service_whose_pods_fit_on_no_node_is_a_capacity_finding_not_a_failure():
+    """As replicas-converge judges a replica no node has room for: the ready-made scheduler suite
+    failed the default scheduler on a generated workload it could only place by packing."""
+    verdict = judge("service-recovers", stranded(cpu=1500), end=400.0)
+    assert verdict.status == "passed" and verdict.numbers == {"services": 1, "without_room": 1}
+    assert verdict.message == "0 service(s) at or above the SLO; 1 without room for their pods"
+    assert verdict.note.startswith(
+        "the healed cluster lacked room: service default/db had no endpoint: its 1 pod(s) fit on no node "
+        "(pod default/db-0 requests 1500m CPU and 1073741824 bytes of memory; the most free CPU: node n1 (1000m CPU"
+    )
+
+
+def test_a_service_whose_pod_has_room_but_stays_pending_still_fails():
+    assert judge("service-recovers", stranded(cpu=500), end=400.0).status == "failed"  # n1 has room: a scheduler's fault
+    assert judge("service-recovers", stranded(cpu=1500, bound=True), end=400.0).status == "failed"  # one pod runs, unready

@@ -194,3 +194,17 @@ def test_an_hpa_through_a_spike_and_back_passes_autoscaler_converges():
     assert peak >= 3 and max(recommended) >= peak and recommended[-1] == 1
     assert all(a != b for a, b in zip(recommended, recommended[1:]))  # traced when it changes, not every sync
     assert sim.state.workload_named("Deployment", "default", "web").replicas == 1
+
+
+def test_a_service_whose_pod_fits_nowhere_passes_service_recovers_with_a_capacity_note():
+    """The same finding end to end: a 1.5-CPU replica on 1-CPU nodes, traffic to its Service."""
+    big = SHOP.split("---")[0].replace("250m", "1500m") + "---" + SHOP.split("---")[-1]
+    sim = Simulation(ClusterSpec.uniform(nodes=2, zones=1, cpu="1"), seed=1)
+    monitor = Monitor(Suite.of(["service-recovers", "pending-pods-scheduled", "replicas-converge"])).attach(sim)
+    sim.apply(load_manifests(text=big, source="big"))
+    sim.traffic.add(LoadGenerator("default/frontend", Constant(20.0), entry=Internal(node="worker-1")))
+    mark(sim, "all-healed")
+    sim.run_for(300.0)
+    verdicts = {v.property: v for v in monitor.verdicts()}
+    assert all(v.status == "passed" for v in verdicts.values()), [v.line() for v in verdicts.values()]
+    assert "service default/frontend had no endpoint: its 3 pod(s) fit on no node" in verdicts["service-recovers"].note
