@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from podquake.model.objects import Node, Pod, PodSpec
+from podquake.model.placement import placement_problem
 from podquake.model.quantity import Resources
 from podquake.model.selectors import Taint
 
@@ -215,3 +216,29 @@ class ClusterView:
     def workloads(self) -> tuple[tuple[str, str, int], ...]:
         """``(kind, namespace/name, desired replicas)`` for every workload."""
         return tuple((w.kind, w.key, w.replicas) for w in self._state.workloads.values())
+
+    def placement_problem(self, pod: PodView, node: NodeView | str) -> str | None:
+        """Why the scheduler contract forbids binding ``pod`` to ``node`` (a view or a name) now, or
+        None when it allows it: the very check every answer gets (see :mod:`podquake.model.placement`).
+
+        >>> from podquake.model import Simulation, ClusterSpec, load_manifests
+        >>> sim = Simulation(ClusterSpec.uniform(nodes=2, zones=1), seed=1)
+        >>> sim.state.set_unschedulable("worker-1", True)
+        >>> sim.apply(load_manifests(text="apiVersion: v1\\nkind: Pod\\nmetadata: {name: web}\\n"
+        ...                                "spec: {containers: [{name: c, image: nginx}]}"))
+        >>> view = sim.view()
+        >>> pod = view.pending_pods[0]
+        >>> view.placement_problem(pod, "worker-1"), view.placement_problem(pod, "worker-2")
+        ('node worker-1 is cordoned (unschedulable)', None)
+        """
+        name = node if isinstance(node, str) else node.name
+        live = self._state.nodes.get(name)
+        if live is None:
+            return f"there is no node {name!r}"
+        return placement_problem(pod._pod, live)
+
+    def feasible_nodes(self, pod: PodView) -> tuple[NodeView, ...]:
+        """The nodes the scheduler contract allows for ``pod`` now, in node order: a plug-in that
+        picks among them never breaks its contract, and can spend its effort on which to prefer."""
+        live = pod._pod
+        return tuple(view for view in self.nodes if placement_problem(live, view._node) is None)

@@ -28,3 +28,28 @@ def test_bad_manifests_exit_2_with_one_clear_line(tmp_path, capsys):
     assert load_example().main(["--manifests", str(bad)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and str(bad) in err and "Traceback" not in err
+
+
+ZONE_BALANCER = Path(__file__).parents[1] / "examples" / "zone_balancer.py"
+
+
+def test_the_zone_balancer_places_the_sample_shop_spread_over_zones(capsys):
+    spec = importlib.util.spec_from_file_location("zone_balancer", ZONE_BALANCER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main() == 0
+    out = capsys.readouterr().out
+    assert "frontend         zone-a: 1  zone-b: 1  zone-c: 1" in out  # three replicas, one per zone
+    assert "0 pending; settled" in out
+
+
+def test_the_three_line_scheduler_suite_verifies_the_zone_balancer(tmp_path):
+    """examples/test_zone_balancer.py, run as a user would: every property passes (20 examples)."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(ZONE_BALANCER.with_name("test_zone_balancer.py"))]
+    run = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert "16 passed" in run.stdout and "scheduler zone_balancer:ZoneBalancer, seed 0, 20 examples" in run.stdout
+    assert not (tmp_path / ".podquake").exists()  # nothing failed, so no counterexample kept

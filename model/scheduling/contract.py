@@ -11,18 +11,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from podquake.model import constants as k8s
-from podquake.model.objects import Node, Pod
-from podquake.model.selectors import Taint
+from podquake.model.objects import Pod
+from podquake.model.placement import placement_problem
 from podquake.model.views import ClusterView, PodView
 
 if TYPE_CHECKING:
     from podquake.model.store import ClusterState
 
 __all__ = ["Scheduler", "ValidatingScheduler", "placement_problem"]
-
-_UNSCHEDULABLE_TAINT = Taint(k8s.TAINT_UNSCHEDULABLE, "", "NoSchedule")
-
 
 @runtime_checkable
 class Scheduler(Protocol):
@@ -39,17 +35,17 @@ class Scheduler(Protocol):
     required node affinity, and have room for the pod's requests; anything else is recorded as a
     contract violation. A scheduler may keep state between calls; it must not raise.
 
-    Example, a first-fit scheduler::
+    ``cluster.feasible_nodes(pod)`` gives the nodes that check allows, and
+    ``cluster.placement_problem(pod, node)`` says why it refuses one, so a plug-in can pick among
+    legal nodes and spend its effort on which to prefer. Example, the allowed node with the most
+    free CPU::
 
-        class FirstFit:
-            name = "first-fit"
+        class EmptiestFirst:
+            name = "emptiest-first"
 
             def schedule(self, pod, cluster):
-                for node in cluster.nodes:
-                    free = node.allocatable - node.requested
-                    if node.ready and not node.unschedulable and pod.requests.fits_in(free):
-                        return node.name
-                return None
+                allowed = cluster.feasible_nodes(pod)
+                return max(allowed, key=lambda node: node.free.cpu_millis).name if allowed else None
 
     Built-in schedulers may also define ``attach(state)``, called once with the live store before
     the first decision, to keep incremental caches (as kube-scheduler's cache follows informers).
@@ -58,40 +54,6 @@ class Scheduler(Protocol):
     name: str
 
     def schedule(self, pod: PodView, cluster: ClusterView) -> str | None: ...
-
-
-def placement_problem(pod: Pod, node: Node) -> str | None:
-    """Why ``pod`` may not be bound to ``node`` (None when it may). The adapter's and properties' rule."""
-    if node.ready != "True":
-        return f"node {node.name} is not Ready (Ready={node.ready})"
-    spec = pod.spec
-    tolerations = spec.tolerations
-    if node.unschedulable and not any(t.tolerates(_UNSCHEDULABLE_TAINT) for t in tolerations):
-        return f"node {node.name} is cordoned (unschedulable)"
-    for taint in node.taints:
-        if taint.effect != "PreferNoSchedule" and not any(t.tolerates(taint) for t in tolerations):
-            return f"node {node.name} has taint {taint.key}:{taint.effect} that the pod does not tolerate"
-    if not spec.node_selector_matches(node.name, node.labels):
-        return f"node {node.name} does not match the pod's nodeSelector or required node affinity"
-    req = spec.requests
-    alloc = node.allocatable
-    if len(node.pods) + 1 > alloc.pods:
-        return f"node {node.name} already runs {len(node.pods)} pods (max {alloc.pods})"
-    if node.requested_cpu + req.cpu_millis > alloc.cpu_millis:
-        return (
-            f"node {node.name} lacks cpu: requested {node.requested_cpu}m + pod {req.cpu_millis}m"
-            f" > allocatable {alloc.cpu_millis}m"
-        )
-    if node.requested_memory + req.memory_bytes > alloc.memory_bytes:
-        return (
-            f"node {node.name} lacks memory: requested {node.requested_memory} + pod {req.memory_bytes}"
-            f" > allocatable {alloc.memory_bytes} bytes"
-        )
-    if req.ephemeral_storage_bytes and alloc.ephemeral_storage_bytes and (
-        node.requested_ephemeral + req.ephemeral_storage_bytes > alloc.ephemeral_storage_bytes
-    ):
-        return f"node {node.name} lacks ephemeral storage"
-    return None
 
 
 class ValidatingScheduler:

@@ -92,3 +92,50 @@ def test_builtin_schedulers_never_violate_the_contract() -> None:
         placed = [p.node_name for p in sim.state.pods.values() if p.node_name]
         assert len(placed) == 6 and "worker-2" not in placed, name
         assert len(sim.trace.of_type(ev.PodUnschedulable)) >= 2, name
+
+
+class PicksAllowed:
+    """A plug-in that only answers nodes ``cluster.feasible_nodes`` offers: the last one."""
+
+    name = "picks-allowed"
+
+    def __init__(self) -> None:
+        self.offered: list[tuple[str, ...]] = []
+
+    def schedule(self, pod: Any, cluster: Any) -> str | None:
+        allowed = cluster.feasible_nodes(pod)
+        self.offered.append(tuple(node.name for node in allowed))
+        return allowed[-1].name if allowed else None
+
+
+def test_plugins_can_ask_the_view_which_nodes_the_contract_allows() -> None:
+    """cluster.feasible_nodes(pod) and cluster.placement_problem(pod, node) are the adapter's own
+    check: a plug-in that picks among them never breaks its contract."""
+    from podquake.model.selectors import Taint
+
+    picker = PicksAllowed()
+    sim = Simulation(ClusterSpec.uniform(nodes=4, zones=1, cpu="1"), seed=1, scheduler=picker)
+    sim.state.set_unschedulable("worker-2", True)
+    sim.state.add_taint("worker-4", Taint("dedicated", "batch", "NoSchedule"))
+    for i in range(5):  # 600m each: worker-3, then worker-1, then nothing left
+        sim.create_pod(f"p{i}", "default", _template(cpu=600))
+    sim.run(2.0)
+    assert not _violations(sim)
+    assert picker.offered[:3] == [("worker-1", "worker-3"), ("worker-1",), ()]
+    view = sim.view()
+    pending = view.pending_pods[0]
+    assert view.placement_problem(pending, "worker-2") == "node worker-2 is cordoned (unschedulable)"
+    assert "taint dedicated:NoSchedule" in (view.placement_problem(pending, view.node("worker-4")) or "")
+    assert view.placement_problem(pending, "worker-1").startswith("node worker-1 lacks cpu")  # type: ignore[union-attr]
+    assert view.placement_problem(pending, "worker-9") == "there is no node 'worker-9'"
+
+
+def test_the_views_and_placement_doctests() -> None:
+    import doctest
+
+    from podquake.model import placement, views
+
+    for module in (views, placement):
+        result = doctest.testmod(module)
+        assert result.failed == 0, module.__name__
+    assert doctest.testmod(views).attempted > 0
