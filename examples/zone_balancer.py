@@ -10,7 +10,8 @@ A plug-in is any object with a ``name`` and ``schedule(pod, cluster) -> node nam
 read-only views. ``cluster.feasible_nodes(pod)`` is the set the scheduler contract allows (Ready,
 not cordoned, taints tolerated, nodeSelector and required node affinity matched, room for the
 requests), so the plug-in only decides which of them to prefer: here the zone that runs the fewest
-pods of the same app (its ``app`` label), then the node with the most free CPU, then node order.
+pods of the same app (its ``app`` label), then the node that runs the fewest (a one-zone cluster
+still gets its replicas on different nodes), then the most free CPU, then node order.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from podquake.model.views import ClusterView, NodeView, PodView
 
 
 class ZoneBalancer:
-    """Fewest pods of the pod's app in the zone, then most free CPU, then the first node."""
+    """Fewest pods of the pod's app in the zone, then on the node, then most free CPU, then node order."""
 
     name = "zone-balancer"
 
@@ -31,15 +32,18 @@ class ZoneBalancer:
         if not allowed:
             return None  # the pod stays pending, and is retried when the cluster changes
         app = pod.labels.get("app")
-        per_zone = Counter(
-            node.zone
+        per_node = Counter(
+            node.name
             for node in cluster.nodes
             for key in node.pods
             if app is not None and (other := cluster.pod(key)) is not None and other.labels.get("app") == app
         )
+        per_zone = Counter()
+        for node in cluster.nodes:
+            per_zone[node.zone] += per_node[node.name]
 
-        def preference(node: NodeView) -> tuple[int, int, int]:
-            return (per_zone[node.zone], -node.free.cpu_millis, node.index)
+        def preference(node: NodeView) -> tuple[int, int, int, int]:
+            return (per_zone[node.zone], per_node[node.name], -node.free.cpu_millis, node.index)
 
         return min(allowed, key=preference).name
 

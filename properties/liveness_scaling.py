@@ -14,6 +14,8 @@ from typing import Any, ClassVar
 
 from podquake.model import constants as k8s
 from podquake.model import trace as ev
+from podquake.model.load_common import QUEUE_FULL
+from podquake.model.proxy import NO_ENDPOINTS
 from podquake.properties.base import RunInfo
 from podquake.properties.capacity import describe_free, fits, free
 from podquake.properties.ledger import Ledger
@@ -168,24 +170,33 @@ class AutoscalerConverges(BoundedLiveness):
         return Verdict.passed(self.id, f"{len(self._hpas) - len(skipped)} HPA(s) converged", note=note)
 
 
-def _without_room(ledger: Ledger, service: str) -> str | None:
-    """Why ``service`` has no endpoint for want of room, or None when that is not why: every pod it
-    selects is pending at the end and fits on no node (see :class:`ServiceRecovers`)."""
-    endpoints = ledger.endpoints.get(service)
-    if endpoints is not None and endpoints.ready > 0:
+#: The failures that replicas missing for want of room explain: none ready, or too few for the load.
+_SHORT_OF_REPLICAS = frozenset({NO_ENDPOINTS, QUEUE_FULL})
+
+
+def _without_room(ledger: Ledger, service: str, reasons: Mapping[str, float]) -> str | None:
+    """Why ``service`` fell short for want of room, or None when that does not explain it: some pod it
+    selects is pending at the end, none of those fits on any node, every one bound is Ready, and every
+    failure (``reasons``) is one that missing replicas cause (see :class:`ServiceRecovers`)."""
+    if not reasons or not set(reasons) <= _SHORT_OF_REPLICAS:
         return None
     pods = [pod for pod in ledger.pods_selected(service) if not pod.terminating]
-    if not pods or any(pod.node is not None for pod in pods):
-        return None
+    pending = [pod for pod in pods if pod.node is None]
+    if not pending or not all(pod.ready for pod in pods if pod.node is not None):
+        return None  # nothing missing, or a pod the cluster runs is not serving: not a matter of room
     nodes = list(ledger.nodes.values())
-    for pod in pods:
+    for pod in pending:
         if any(fits(ledger.spec(pod), pod, node) for node in nodes):
             return None
-    pod = pods[0]
+    pod = pending[0]
     best = max(nodes, key=lambda node: free(node)[0], default=None)
     room = f"; the most free CPU: {describe_free(best)}" if best is not None else "; no node"
-    return (f"service {service} had no endpoint: its {len(pods)} pod(s) fit on no node (pod {pod.key} requests "
-            f"{pod.cpu}m CPU and {pod.memory} bytes of memory{room})")
+    if len(pending) == len(pods):
+        short = f"had no endpoint: its {len(pods)} pod(s) fit on no node"
+    else:
+        short = f"ran {len(pods) - len(pending)} of its {len(pods)} pods: the other {len(pending)} fit on no node"
+    return (f"service {service} {short} (pod {pod.key} requests {pod.cpu}m CPU and {pod.memory} bytes of "
+            f"memory{room})")
 
 
 @register
@@ -200,12 +211,13 @@ class ServiceRecovers(BoundedLiveness):
     successes nor failures. A Service without traffic in the judged interval is not judged (the note
     says so).
 
-    A Service that has no ready endpoint because none of its pods could be placed (every pod it
-    selects is pending at the end and fits on no node: the healed cluster lacked room, as
-    ``replicas-converge`` and ``pending-pods-scheduled`` judge it) is a capacity finding, not a
-    failure to recover: it passes with a note that says so. Room is judged per pod as those do
-    (:func:`~podquake.properties.capacity.fits`); topology spread aside, so a pod kept pending only by
-    its spread constraints still fails the Service.
+    A Service short of replicas for want of room is a capacity finding, not a failure to recover: when
+    some pods it selects are pending at the end, none of them fits on any node (the healed cluster
+    lacked room, as ``replicas-converge`` and ``pending-pods-scheduled`` judge it), the others are
+    Ready, and its failures are those missing replicas cause (no endpoint at all, or queues full on the ones it has), it
+    passes with a note that says so. Room is judged per pod as those do
+    (:func:`~podquake.properties.capacity.fits`), topology spread aside: a pod kept pending only by its
+    spread constraints still fails the Service.
     """
 
     id = "service-recovers"
@@ -235,21 +247,27 @@ class ServiceRecovers(BoundedLiveness):
                 quiet.append(service)
                 continue
             judged += 1
+            excused = None  # why the pools below the SLO so far fell short for want of room
             for start, end, offered, failed, reasons in pools:
                 rate = 1.0 - failed / offered
-                if rate < self.slo and (stranded := _without_room(ledger, service)) is not None:
-                    lacking.append(stranded)
-                    break
-                if rate < self.slo:
-                    top = ", ".join(f"{reason} {count:g}" for reason, count in sorted(reasons.items(), key=lambda r: -r[1])[:3])
-                    breaches.append(Violation(
-                        f"service {service} succeeded on {rate:.2%} of {offered:g} requests in [{start:g}, {end:g}) s, "
-                        f"below the SLO {self.slo:.2%} ({self.within:g} s after the heal at t={run.quiet_from:g}s); failures: {top}",
-                        end,
-                        (f"service/{service}",),
-                        {"success_rate": round(rate, 6), "slo": self.slo, "offered": round(offered, 3), "failed": round(failed, 3)},
-                    ))
-                    break  # the first breach per Service is its evidence
+                if rate >= self.slo:
+                    continue
+                why = _without_room(ledger, service, reasons)
+                if why is not None:
+                    excused = why
+                    continue
+                top = ", ".join(f"{reason} {count:g}" for reason, count in sorted(reasons.items(), key=lambda r: -r[1])[:3])
+                breaches.append(Violation(
+                    f"service {service} succeeded on {rate:.2%} of {offered:g} requests in [{start:g}, {end:g}) s, "
+                    f"below the SLO {self.slo:.2%} ({self.within:g} s after the heal at t={run.quiet_from:g}s); failures: {top}",
+                    end,
+                    (f"service/{service}",),
+                    {"success_rate": round(rate, 6), "slo": self.slo, "offered": round(offered, 3), "failed": round(failed, 3)},
+                ))
+                break  # the first breach per Service is its evidence
+            else:
+                if excused is not None:
+                    lacking.append(excused)
         notes = [f"the healed cluster lacked room: {why}" for why in lacking]
         note = join(notes + ([f"no traffic to judge after t={deadline:g}s for: " + ", ".join(quiet)] if quiet else []))
         if not judged and not breaches:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from podquake.model import trace as ev
 
-from .test_liveness import base, deployment, fault, judge, pod
+from .test_liveness import base, deployment, fault, judge, pod, running
 
 HPA = "default/web"
 TARGET = "Deployment/web"
@@ -154,3 +154,24 @@ def test_a_service_whose_pods_fit_on_no_node_is_a_capacity_finding_not_a_failure
 def test_a_service_whose_pod_has_room_but_stays_pending_still_fails():
     assert judge("service-recovers", stranded(cpu=500), end=400.0).status == "failed"  # n1 has room: a scheduler's fault
     assert judge("service-recovers", stranded(cpu=1500, bound=True), end=400.0).status == "failed"  # one pod runs, unready
+
+
+def short_of_room(reason: str) -> list[ev.Event]:
+    """Service default/db runs one of its two pods (Ready on n1); the other requests 1500m on 1000m
+    nodes and stays pending; a tenth of its requests fail for ``reason`` after the heal."""
+    start, healed = fault(50.0, 100.0)
+    events = base() + [start, *healed, ev.ObjectApplied(0.0, "Service", "default/db", (("app", "db"),))]
+    events += running(1.0, "default/db-0", "n1", owner="", app="db") + [pod(1.0, "default/db-1", cpu=1500, app="db")]
+    events += [window(float(t), 100.0, 10.0, service="default/db", reason=reason) for t in range(10, 401, 10)]
+    return events
+
+
+def test_a_service_overloaded_for_want_of_room_for_its_replicas_is_a_capacity_finding():
+    verdict = judge("service-recovers", short_of_room("queue-full"), end=400.0)
+    assert verdict.status == "passed" and verdict.numbers["without_room"] == 1
+    assert "service default/db ran 1 of its 2 pods: the other 1 fit on no node (pod default/db-1 requests 1500m" in verdict.note
+
+
+def test_failures_that_missing_replicas_do_not_explain_still_fail_the_service():
+    verdict = judge("service-recovers", short_of_room("endpoint-dead"), end=400.0)
+    assert verdict.status == "failed" and "failures: endpoint-dead 10" in verdict.message
