@@ -19,7 +19,10 @@ the promise applies:
 
 - the Service has had two or more ready endpoints, and its cloud load balancer (if it has one) a
   healthy target (before that, it is starting up), and its workloads desire two or more replicas;
-- no more than one node is failed (the property is about single node failures);
+- no more than one node is failed, and no more than one fault is in force (the property is about
+  single failures: a crash loop or a killed replica on top of a node failure is two at once; the
+  nemesis's ``fault-started`` and ``fault-healed`` marks say which are in force), nor ``grace``
+  seconds after either ends;
 - the healthy nodes have room for the desired replicas (those missing from healthy nodes fit in
   the healthy nodes' free CPU, memory and pod slots, :mod:`podquake.properties.capacity`); else the
   faults did not leave capacity, and the window is not the Service's to answer for;
@@ -129,13 +132,26 @@ class AvailabilitySlo(Property):
         self._failed_nodes: dict[str, float] = {}  # node -> since when it is failed
         self._before_failure: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {}  # node -> service -> ready (pod, node)
         self._excused: list[tuple[float, float, str]] = []  # (from, until, why)
-        self._open: dict[str, float] = {}  # an excuse still running (a partition, 2+ nodes failed), by name
+        self._open: dict[str, float] = {}  # an excuse still running (a partition, 2+ nodes failed, 2+ faults), by name
+        self._in_force = 0  # faults started and not yet healed
         self._balancers: dict[str, float | None] = {}  # service -> when its load balancer first had a healthy target
 
     # --- faults ----------------------------------------------------------------------------------------
     def on_Annotation(self, event: ev.Annotation, ledger: Ledger) -> None:
         if event.label == "fault-started":
             self._excuse(event.t, event.t + self.grace, "the detection grace after a fault")
+            self._in_force += 1
+        elif event.label == "fault-healed":
+            self._in_force = max(0, self._in_force - 1)
+        elif event.label == "all-healed":
+            self._in_force = 0
+        else:
+            return
+        several = self._in_force >= 2
+        if several and "faults" not in self._open:
+            self._open["faults"] = event.t
+        elif not several and "faults" in self._open:
+            self._close("faults", event.t, "two or more faults at once")
 
     def on_NetworkPartitioned(self, event: ev.NetworkPartitioned, ledger: Ledger) -> None:
         self._open[f"partition {event.partition}"] = event.t
@@ -261,7 +277,7 @@ class AvailabilitySlo(Property):
                 return why
         for name, start in self._open.items():
             if start < event.t:
-                return "a network partition" if name.startswith("partition") else name
+                return "a network partition" if name.startswith("partition") else _OPEN_REASONS.get(name, name)
         missing = self._desired(service, ledger) - self._on_healthy(service, ledger)
         if missing > 0 and self._room(service, ledger) < missing:
             return "the healthy nodes lacked room for the replicas"
@@ -348,6 +364,9 @@ class AvailabilitySlo(Property):
             if left:
                 parts.append(f"{key}: " + ", ".join(f"{n} windows left out ({why})" for why, n in sorted(left.items())))
         return "; ".join(parts)
+
+
+_OPEN_REASONS = {"faults": "two or more faults at once", "nodes": "two or more nodes failed at once"}
 
 
 def _healthy(ledger: Ledger, exclude: str = "") -> list[LedgerNode]:

@@ -137,6 +137,22 @@ def test_what_else_is_left_out():
     assert verdict.status == "passed" and "before its load balancer had a healthy target" in verdict.note
 
 
+def test_two_faults_at_once_are_not_the_single_failure_the_promise_covers():
+    """Two replicas: web-0 on w1 crash-loops from 20 (a fault in force), w2 fails at 100 with web-1.
+    The ready-made scheduler suite failed the default scheduler on such a run (a crash loop, a pod
+    kill and node failures at once)."""
+    events, _ = cluster(replicas=2, placement=("w1", "w2"))
+    crash = [ev.Annotation(20.0, "fault-started", "ContainerCrash(pod=0, repeat=True)"), ev.PodReadyChanged(20.0, "default/web-0", False)]
+    down = [ev.Annotation(100.0, "fault-started", "NodeFailure(node='w2')"), ev.NodePowerChanged(100.0, "w2", False)]
+    outage = steady(10.0, 9) + steady(100.0, 20, served=0.0, failed=1000.0, reasons={"no-endpoints": 1000.0})
+    verdict = judge(sorted(events + crash + down + outage, key=lambda event: event.t))
+    assert verdict.status == "passed" and "two or more faults at once" in verdict.note
+    assert judge(events + down + outage).status == "failed"  # the node failure alone: the outage counts
+    healed = [ev.Annotation(150.0, "fault-healed", "ContainerCrash(pod=0, repeat=True)")]  # one fault again from 150
+    verdict = judge(sorted(events + crash + down + healed + outage, key=lambda event: event.t))
+    assert verdict.status == "failed" and "two or more faults at once" in verdict.note  # the windows from 215 count
+
+
 def test_no_room_for_the_desired_replicas_leaves_windows_out():
     # w2 and w3 are cordoned and w1 is down: its replica has nowhere to go (1.5-CPU nodes, 1-CPU pods).
     events, _ = cluster(cpu=1500, placement=("w1", "w2", "w3"))
