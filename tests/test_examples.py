@@ -53,3 +53,25 @@ def test_the_three_line_scheduler_suite_verifies_the_zone_balancer(tmp_path):
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     assert "16 passed" in run.stdout and "scheduler zone_balancer:ZoneBalancer, seed 0, 20 examples" in run.stdout
     assert not (tmp_path / ".podquake").exists()  # nothing failed, so no counterexample kept
+
+
+def test_the_stateful_example_runs_its_own_step_among_the_faults(monkeypatch):
+    """examples/test_stateful_shop.py: the operator's step runs, and the shop's properties hold."""
+    from hypothesis import settings
+    from hypothesis.stateful import run_state_machine_as_test
+    from podquake.model.store import ClusterState
+
+    spec = importlib.util.spec_from_file_location("stateful_shop", ZONE_BALANCER.with_name("test_stateful_shop.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    scaled: list[int] = []
+    real = ClusterState.scale_workload
+
+    def counted(self, uid: str, replicas: int) -> None:
+        if self.workloads[uid].name == "catalog":
+            scaled.append(replicas)
+        real(self, uid, replicas)
+
+    monkeypatch.setattr(ClusterState, "scale_workload", counted)
+    run_state_machine_as_test(module.ShopMachine, settings=settings(max_examples=4, stateful_step_count=8, deadline=None, database=None))
+    assert scaled and all(1 <= n <= 6 for n in scaled)
