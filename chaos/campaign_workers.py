@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["run_pool"]
 
 
-_SHARED: dict[str, Any] = {"counts": None}
+_SHARED: dict[str, Any] = {"counts": None}  # in a worker: the counts shared with the command's process
 
 
 def _worker_init(counts: Any) -> None:
@@ -51,7 +51,8 @@ def _run_chunk_in_worker(args: tuple[CampaignSettings, int, int, Sequence[Scenar
 
 
 def run_pool(settings: CampaignSettings, jobs: list[Any], results: dict[int, ChunkResult], progress: Progress | None) -> bool:
-    """Run ``jobs`` on worker processes into ``results``; True if stopped early (see :func:`stop_campaign`)."""
+    """Run ``jobs`` on worker processes into ``results``, telling ``progress`` as runs end; True if
+    stopped early (see :func:`~podquake.chaos.stopping.stop_campaign`)."""
     context = get_context("fork")
     counts = context.Array("q", 3)  # examples done, failing examples, shrink runs: over every worker
     reported = [0, 0, 0, 0]  # and unneeded examples, counted here as chunks come back

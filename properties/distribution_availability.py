@@ -133,21 +133,13 @@ class AvailabilitySlo(Property):
         self._before_failure: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {}  # node -> service -> ready (pod, node)
         self._excused: list[tuple[float, float, str]] = []  # (from, until, why)
         self._open: dict[str, float] = {}  # an excuse still running (a partition, 2+ nodes failed, 2+ faults), by name
-        self._in_force = 0  # faults started and not yet healed
         self._balancers: dict[str, float | None] = {}  # service -> when its load balancer first had a healthy target
 
     # --- faults ----------------------------------------------------------------------------------------
     def on_Annotation(self, event: ev.Annotation, ledger: Ledger) -> None:
         if event.label == "fault-started":
             self._excuse(event.t, event.t + self.grace, "the detection grace after a fault")
-            self._in_force += 1
-        elif event.label == "fault-healed":
-            self._in_force = max(0, self._in_force - 1)
-        elif event.label == "all-healed":
-            self._in_force = 0
-        else:
-            return
-        several = self._in_force >= 2
+        several = ledger.faults_in_force >= 2  # the ledger has folded this mark in already
         if several and "faults" not in self._open:
             self._open["faults"] = event.t
         elif not several and "faults" in self._open:

@@ -153,7 +153,6 @@ class EvenLoad(Property):
         if self.min_requests < 5:
             raise InputError(f"parameter 'min_requests' of property 'even-load' must be at least 5, not {self.min_requests!r}",
                              field="min_requests", fix="give 50 (the default) or more")  # fmt: skip
-        self._faults = 0
         self._disturbed = -1.0  # when a fault, node or network change last happened
         self._service_disturbed: dict[str, float] = {}  # when a Service's load balancer targets last changed
         self._ready: dict[str, frozenset[str]] = {}
@@ -164,15 +163,8 @@ class EvenLoad(Property):
 
     # --- what disturbs the split ---------------------------------------------------------------------
     def on_Annotation(self, event: ev.Annotation, ledger: Ledger) -> None:
-        if event.label == "fault-started":
-            self._faults += 1
-        elif event.label == "fault-healed":
-            self._faults = max(0, self._faults - 1)
-        elif event.label == "all-healed":
-            self._faults = 0
-        else:
-            return
-        self._disturbed = event.t
+        if event.label in ("fault-started", "fault-healed", "all-healed"):
+            self._disturbed = event.t
 
     def _disturb(self, event: ev.Event, ledger: Ledger) -> None:
         self._disturbed = event.t
@@ -206,7 +198,7 @@ class EvenLoad(Property):
         offered = {pod: n for pod, n in zip(event.endpoints, event.endpoint_offered) if n > 0}
         steady = (
             self._ready_since.get(service, 0.0) < event.start
-            and self._faults == 0
+            and ledger.faults_in_force == 0
             and self._disturbed < event.start
             and self._service_disturbed.get(service, -1.0) < event.start
             and not ledger.partitions

@@ -118,6 +118,7 @@ class Ledger:
         self.partitions: dict[int, ev.NetworkPartitioned] = {}
         self.faults_started = 0
         self.faults_healed = 0
+        self.faults_in_force = 0  # started and not yet healed (the nemesis's marks)
         self.last_fault_at: float | None = None
         self.last_heal_at: float | None = None
         self.all_healed_at: float | None = None
@@ -366,10 +367,13 @@ class Ledger:
     def _annotation(self, e: ev.Annotation) -> None:
         if e.label == "fault-started":
             self.faults_started += 1
+            self.faults_in_force += 1
             self.last_fault_at = e.t
             self.all_healed_at = None
         elif e.label == "fault-healed":
             self.faults_healed += 1
+            self.faults_in_force = max(0, self.faults_in_force - 1)
             self.last_heal_at = e.t
         elif e.label == "all-healed":
+            self.faults_in_force = 0
             self.all_healed_at = e.t
