@@ -43,7 +43,6 @@ The parts: :mod:`~podquake.chaos.campaign_chunk` runs one chunk (its examples an
 counterexamples, and merges.
 """
 
-
 from __future__ import annotations
 
 import hashlib
@@ -127,7 +126,6 @@ class Counterexample:
     @property
     def faults(self) -> tuple[Any, ...]:
         return self.scenario.faults
-
 
 
 @dataclass
