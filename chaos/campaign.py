@@ -54,7 +54,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from podquake.chaos.campaign_chunk import RUN_KINDS, ChunkResult, Progress, PropertyViolated, run_chunk, unneeded_examples
+from podquake.chaos.campaign_chunk import ChunkResult, Progress, PropertyViolated, count_run, run_chunk, unneeded_examples
 from podquake.chaos.campaign_workers import run_pool
 from podquake.chaos.scenario import Scenario, dump_scenario, load_scenario
 from podquake.chaos.stopping import clear_stop_request, stop_campaign, stop_requested
@@ -221,10 +221,9 @@ def run_campaign(settings: CampaignSettings, *, progress: Progress | None = None
     counts = [0, 0, 0, 0]  # examples done, failing examples, shrink runs, unneeded examples
 
     def count(kind: str) -> None:
-        for i, step in enumerate(RUN_KINDS[kind]):
-            counts[i] += step
+        examples = count_run(counts, kind)
         if progress is not None:
-            progress(RUN_KINDS[kind][0], failures=counts[1], shrink_runs=counts[2], unneeded=counts[3])
+            progress(examples, failures=counts[1], shrink_runs=counts[2], unneeded=counts[3])
 
     try:
         if settings.workers <= 1 or len(jobs) <= 1:

@@ -44,6 +44,7 @@ __all__ = [
     "EXAMPLE",
     "FAILING_EXAMPLE",
     "RUN_KINDS",
+    "count_run",
     "SHRINK_RUN",
     "ChunkResult",
     "Progress",
@@ -88,6 +89,15 @@ class Progress(Protocol):
 #: of progress (examples done, failing examples, shrink runs).
 EXAMPLE, FAILING_EXAMPLE, SHRINK_RUN = "example", "failing example", "shrink run"
 RUN_KINDS: dict[str, tuple[int, int, int]] = {EXAMPLE: (1, 0, 0), FAILING_EXAMPLE: (1, 1, 0), SHRINK_RUN: (0, 0, 1)}
+
+
+def count_run(counts: Any, kind: str) -> int:
+    """Add a run of ``kind`` to ``counts`` (examples, failing examples, shrink runs: a list, or an
+    array shared with worker processes) and return the examples it adds (0 or 1)."""
+    step = RUN_KINDS[kind]
+    for i in range(3):
+        counts[i] += step[i]
+    return step[0]
 
 
 class PropertyViolated(AssertionError):

@@ -18,7 +18,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from multiprocessing import active_children, get_context
 from typing import TYPE_CHECKING, Any
 
-from podquake.chaos.campaign_chunk import RUN_KINDS, ChunkResult, Progress, run_chunk, unneeded_examples
+from podquake.chaos.campaign_chunk import ChunkResult, Progress, count_run, run_chunk, unneeded_examples
 from podquake.chaos.scenario import Scenario
 from podquake.chaos.stopping import on_stop_signal, stop_requested
 
@@ -40,8 +40,7 @@ def _worker_init(counts: Any) -> None:
 def _count_in_shared_memory(kind: str) -> None:
     counts = _SHARED["counts"]
     with counts.get_lock():
-        for i, step in enumerate(RUN_KINDS[kind]):
-            counts[i] += step
+        count_run(counts, kind)
 
 
 def _run_chunk_in_worker(args: tuple[CampaignSettings, int, int, Sequence[Scenario]]) -> ChunkResult:
