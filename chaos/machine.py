@@ -135,7 +135,7 @@ class ClusterMachine(RuleBasedStateMachine):
     properties: ClassVar[Sequence[str] | None] = None
     fault_kinds: ClassVar[Sequence[str]] = DEFAULT_FAULT_KINDS
     max_fault_seconds: ClassVar[float] = 300.0
-    max_step_seconds: ClassVar[int] = 60
+    max_step_seconds: ClassVar[float] = 60
     settle_seconds: ClassVar[float] = 30.0
     quiet_seconds: ClassVar[float | None] = None
     max_spikes: ClassVar[int] = 3
@@ -235,7 +235,7 @@ def spike_traffic(self: ClusterMachine, spike: TrafficSpike) -> None:
 
 
 def advance_time(self: ClusterMachine, seconds: int) -> None:
-    """Let 1..``max_step_seconds`` seconds pass."""
+    """Let 1..``max_step_seconds`` seconds pass (whole seconds: a step shrinks to a short one)."""
     self.advance(seconds)
 
 
@@ -271,11 +271,10 @@ def _install_rules(cls: type[ClusterMachine]) -> None:
 def _check_knobs(cls: type[ClusterMachine]) -> None:
     """Refuse bad class attributes when the class is defined."""
     name = cls.__name__
-    for knob, low in (("max_step_seconds", 1), ("max_spikes", 0)):
-        value = getattr(cls, knob)
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise InputError(f"{name}.{knob} must be a whole number >= {low}, not {value!r}", field=knob, fix=f"e.g. {knob} = {getattr(ClusterMachine, knob, 3)}")
-    for knob, low in (("max_fault_seconds", 10.0), ("settle_seconds", 0.0)):
+    spikes = cls.max_spikes
+    if isinstance(spikes, bool) or not isinstance(spikes, int) or spikes < 0:
+        raise InputError(f"{name}.max_spikes must be a whole number >= 0, not {spikes!r}", field="max_spikes", fix="e.g. max_spikes = 3")
+    for knob, low in (("max_step_seconds", 1.0), ("max_fault_seconds", 10.0), ("settle_seconds", 0.0)):
         value = getattr(cls, knob)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < low:
             raise InputError(f"{name}.{knob} must be a number of seconds >= {low:g}, not {value!r}", field=knob, fix=f"e.g. {knob} = 60")

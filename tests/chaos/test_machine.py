@@ -143,6 +143,23 @@ def test_a_subclass_knobs_rebuild_the_rules():
     assert machine.sim.now == 10.0 and machine.base.cluster.node_count == 3
 
 
+class FloatSteps(ClusterMachine):
+    scenario = SMALL
+    fault_kinds = ("pod-kill",)
+    max_step_seconds = 2.5
+    seen: ClassVar[list[float]] = []
+
+    def advance(self, seconds):  # type: ignore[no-untyped-def]
+        FloatSteps.seen.append(seconds)
+        return super().advance(seconds)
+
+
+def test_step_seconds_may_be_a_float_and_steps_stay_whole_seconds():
+    FloatSteps.seen.clear()
+    run_state_machine_as_test(FloatSteps, settings=quick(10, 10))
+    assert FloatSteps.seen and set(FloatSteps.seen) <= {1, 2}
+
+
 def test_manifests_replace_the_scenario_workload_and_get_traffic():
     class Manifests(ClusterMachine):
         manifests = """
@@ -174,6 +191,9 @@ spec: {type: NodePort, selector: {app: api}, ports: [{port: 80}]}
         ({"fault_kinds": "node-failure"}, "fault_kinds"),
         ({"properties": "no-overcommit"}, "properties"),
         ({"max_step_seconds": 0}, "max_step_seconds"),
+        ({"max_step_seconds": 0.5}, "max_step_seconds"),
+        ({"max_step_seconds": float("inf")}, "max_step_seconds"),
+        ({"max_spikes": 1.5}, "max_spikes"),
         ({"max_fault_seconds": 5.0}, "max_fault_seconds"),
         ({"quiet_seconds": -1.0}, "quiet_seconds"),
         ({"max_spikes": -1}, "max_spikes"),
