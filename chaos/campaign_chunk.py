@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from hypothesis import HealthCheck, Phase, given, seed, settings, target
+from hypothesis.errors import Flaky
 from hypothesis import strategies as st
 from podquake.chaos.hypothesis_internals import (
     ShrinkBudgetSpent,
@@ -35,6 +36,8 @@ from podquake.chaos.scenario_run import ScenarioResult, run_scenario
 from podquake.chaos.stopping import stop_requested
 from podquake.chaos.strategies import clusters, fault_schedules, scenarios, workloads
 from podquake.model import trace as ev
+from podquake.model.errors import InputError
+from podquake.model.scheduling.registry import BUILTIN_SCHEDULERS
 from podquake.properties import FAILED, UNKNOWN, Verdict
 
 if TYPE_CHECKING:
@@ -168,6 +171,20 @@ def _steer(result: ScenarioResult) -> None:
 
 
 
+def _blame_plugin(scheduler: Any, error: Flaky) -> None:
+    """Raise an :class:`InputError` for a run that did not repeat when the scheduler is a plug-in
+    (state kept between runs, or randomness of its own); with a built-in one it is podquake's bug."""
+    if scheduler is None or (isinstance(scheduler, str) and scheduler.strip() in BUILTIN_SCHEDULERS):
+        return
+    raise InputError(
+        f"scheduler {scheduler!r} made the same example give different results when it was run again "
+        f"({type(error).__name__}): it keeps state from one run to the next, or draws randomness of its own",
+        field="scheduler",
+        fix="name its class (MODULE:Class) so that each run gets a new one, or keep no state between runs; "
+        "take randomness only from the rng it is given (a constructor parameter named rng)",
+    ) from None
+
+
 def run_chunk(
     settings: CampaignSettings,
     index: int,
@@ -242,6 +259,9 @@ def run_chunk(
         shrunk_property = state["origin"]  # the smallest failure found within the budget stands
     except KeyboardInterrupt:
         result.interrupted = True  # keep what was found; the failure so far stands unshrunk
+    except Flaky as error:
+        _blame_plugin(settings.base.scheduler, error)
+        raise
     chosen: dict[str, tuple[Scenario, list[Verdict], bool]] = {}
     primary = last_failing.get(shrunk_property) if shrunk_property is not None else None
     if primary is not None:

@@ -44,7 +44,8 @@ the knobs, when the class is defined; a bad fault kind fails then, not halfway t
   not: the rules are the faults). None: the sample shop.
 - ``manifests``: Kubernetes YAML (a file, a folder or text) to run instead of the scenario's
   workload; its LoadBalancer and NodePort Services get steady external traffic.
-- ``scheduler``: a name, ``MODULE:ATTR``, a scheduler class (a fresh instance per example) or object;
+- ``scheduler``: a name, ``MODULE:ATTR``, a scheduler class (a fresh instance per example) or object
+  (a fresh deep copy per example);
   None: the scenario's.
 - ``properties``: property ids to judge; None: the scenario's suite (the library's, by default).
 - ``fault_kinds``, ``max_fault_seconds``, ``max_step_seconds``, ``settle_seconds``,
@@ -71,6 +72,7 @@ from podquake.chaos.nemesis import FaultRecord, Nemesis
 from podquake.chaos.scenario import Scenario, load_scenario
 from podquake.chaos.strategies import DEFAULT_FAULT_KINDS, faults
 from podquake.model.errors import InputError
+from podquake.model.scheduling.registry import fresh_copy
 from podquake.model.simulation import Simulation
 from podquake.properties import FAILED, Monitor, Suite, Verdict
 
@@ -174,7 +176,7 @@ class ClusterMachine(RuleBasedStateMachine):
     def build_simulation(self, scenario: Scenario) -> Simulation:
         """The simulation at t=0, before the workload is applied. Override to change the model (a
         :class:`~podquake.model.simulation.Timing`, a seeded bug) for every example."""
-        scheduler = type(self).scheduler
+        scheduler = fresh_copy(type(self).scheduler)  # an object's state must not carry between examples
         return Simulation(
             scenario.cluster,
             seed=scenario.seed,

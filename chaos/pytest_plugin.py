@@ -419,6 +419,9 @@ def _run_campaign(config: pytest.Config, spec: SchedulerSuite, options: _Options
         return run
     try:
         run.result = run_campaign(run.settings)
+    except InputError as error:  # e.g. a plug-in whose runs do not repeat
+        run.error = f"cannot run the suite: {error}"
+        return run
     except Exception as error:  # noqa: BLE001 - kept, and raised by each item of the suite
         run.crash = error
         return run

@@ -6,7 +6,11 @@
 - a name: a built-in (``default``, ``least-allocated``, ``first-fit``, ``round-robin``, ``random``,
   ``bin-packing``) or an entry point of the group ``podquake.schedulers`` from any installed package;
 - ``"MODULE:ATTR"``: imported (``ATTR`` may be dotted);
-- an object with a ``schedule`` method: used as it is;
+- an object with a ``schedule`` method: given directly, used as it is (the caller holds it, e.g. to
+  inspect it afterwards); named by ``MODULE:ATTR`` or an entry point, a deep copy of it for each
+  simulation, so that state it keeps (a counter, a cache) does not carry from one run into the next:
+  with it, the same seed would not give the same run and a campaign's examples would depend on one
+  another (an object that cannot be copied is used as it is);
 - a class or another callable: called as ``factory(rng=rng)`` when it has a parameter named ``rng``,
   ``factory(rng)`` when it needs exactly one argument, else ``factory()``; the result must have
   ``schedule``.
@@ -20,6 +24,7 @@ and the fix.
 
 from __future__ import annotations
 
+import copy
 import importlib
 import inspect
 import random
@@ -30,7 +35,7 @@ from typing import Any
 from podquake.model.errors import InputError
 from podquake.model.scheduling import builtins
 
-__all__ = ["BUILTIN_SCHEDULERS", "ENTRY_POINT_GROUP", "list_schedulers", "resolve_scheduler"]
+__all__ = ["BUILTIN_SCHEDULERS", "ENTRY_POINT_GROUP", "fresh_copy", "list_schedulers", "resolve_scheduler"]
 
 ENTRY_POINT_GROUP = "podquake.schedulers"
 BUILTIN_SCHEDULERS: dict[str, Callable[..., Any]] = {
@@ -78,9 +83,20 @@ def _call(factory: Callable[..., Any], rng: random.Random) -> Any:
     return factory(rng) if len(required) == 1 else factory()
 
 
-def _instantiate(factory: Any, rng: random.Random, label: str) -> Any:
+def fresh_copy(scheduler: Any) -> Any:
+    """A deep copy of a scheduler object, for one run of many (each starts from the state the object
+    was given in); a name, a class, ``None`` or an object that cannot be copied as it is."""
+    if scheduler is None or isinstance(scheduler, str) or inspect.isclass(scheduler) or not hasattr(scheduler, "schedule"):
+        return scheduler
+    try:
+        return copy.deepcopy(scheduler)
+    except Exception:
+        return scheduler
+
+
+def _instantiate(factory: Any, rng: random.Random, label: str, *, named: bool = False) -> Any:
     if hasattr(factory, "schedule") and not inspect.isclass(factory):
-        return factory
+        return fresh_copy(factory) if named else factory
     if not callable(factory):
         raise InputError(
             f"scheduler {label} is a {type(factory).__name__}, not a scheduler, class or factory",
@@ -141,7 +157,7 @@ def resolve_scheduler(spec: Any, rng: random.Random) -> Any:
         if text in BUILTIN_SCHEDULERS:
             return _instantiate(BUILTIN_SCHEDULERS[text], rng, repr(text))
         if ":" in text:
-            return _instantiate(_import(text), rng, repr(text))
+            return _instantiate(_import(text), rng, repr(text), named=True)
         entry = _entry_points().get(text)
         if entry is None:
             raise InputError(f"unknown scheduler {text!r}; known: {_known()}", field="scheduler", fix=_FIX)
@@ -153,5 +169,5 @@ def resolve_scheduler(spec: Any, rng: random.Random) -> Any:
                 field="scheduler",
                 fix="reinstall the package that provides it",
             ) from None
-        return _instantiate(target, rng, repr(text))
+        return _instantiate(target, rng, repr(text), named=True)
     return _instantiate(spec, rng, repr(spec)[:80])

@@ -12,12 +12,14 @@ import pytest
 from hypothesis import Phase, given, seed
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
+from hypothesis.errors import Flaky
 from podquake.chaos import campaign_chunk as chunk_module
 from podquake.chaos.campaign import CampaignSettings, run_campaign
 from podquake.chaos.faults import FAULT_KINDS, NodeFailure
 from podquake.chaos.hypothesis_internals import recorded_choices, shrink_again
 from podquake.chaos.scenario import Scenario, load_scenario
 from podquake.model import trace as ev
+from podquake.model.errors import InputError
 from podquake.properties import FAILED, Verdict
 
 from tests.chaos.kit import TINY_SCENARIO
@@ -105,6 +107,35 @@ def test_without_shrinking_the_failures_stand_as_drawn(monkeypatch: pytest.Monke
     result = run_campaign(settings)
     assert result.counterexamples and not any(c.shrunk for c in result.counterexamples)
     assert len(ran) <= result.examples + 1  # no run spent shrinking (Hypothesis replays the failure once)
+
+
+def fails_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stand-in simulation whose first run with a node failure fails and every later one passes: an
+    example that does not repeat (what a plug-in that keeps state between runs causes)."""
+    failed_before: list[bool] = []
+
+    def run_scenario(scenario: Scenario, **options: Any) -> _Run:
+        hit = any(isinstance(f, NodeFailure) for f in scenario.faults) and not failed_before
+        failed_before.extend([True] if hit else [])
+        return _Run(scenario, [Verdict.failed("replicas-converge", "lost") if hit else Verdict.passed("replicas-converge")])
+
+    monkeypatch.setattr(chunk_module, "run_scenario", run_scenario)
+    monkeypatch.setattr(chunk_module, "_steer", lambda run: None)
+
+
+def test_a_plugin_whose_runs_do_not_repeat_is_named_as_bad_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    fails_once(monkeypatch)
+    plugin = replace(BASE, scheduler="mypackage.sched:STATEFUL")
+    with pytest.raises(InputError) as caught:
+        run_campaign(CampaignSettings(base=plugin, examples=25, database=None, max_faults=4, kinds=KINDS))
+    assert caught.value.field == "scheduler" and "'mypackage.sched:STATEFUL'" in str(caught.value)
+    assert "different results when it was run again" in str(caught.value)
+
+
+def test_runs_that_do_not_repeat_with_a_builtin_scheduler_are_podquakes_own_bug(monkeypatch: pytest.MonkeyPatch) -> None:
+    fails_once(monkeypatch)
+    with pytest.raises(Flaky):
+        run_campaign(CampaignSettings(base=BASE, examples=25, database=None, max_faults=4, kinds=KINDS))
 
 
 def test_each_shrink_keeps_to_its_budget(monkeypatch: pytest.MonkeyPatch) -> None:

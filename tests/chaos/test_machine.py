@@ -160,6 +160,40 @@ def test_step_seconds_may_be_a_float_and_steps_stay_whole_seconds():
     assert FloatSteps.seen and set(FloatSteps.seen) <= {1, 2}
 
 
+class FirstFeasible:
+    """A plug-in object that keeps state (the pods it placed) and notes which copy placed each pod."""
+
+    name = "first-feasible"
+    placers: ClassVar[list[object]] = []  # kept alive, so that no two copies share an id()
+
+    def __init__(self) -> None:
+        self.placed = 0
+
+    def schedule(self, pod, cluster):  # type: ignore[no-untyped-def]
+        self.placed += 1
+        FirstFeasible.placers.append(self)
+        feasible = cluster.feasible_nodes(pod)
+        return feasible[0].name if feasible else None
+
+
+PLACER = FirstFeasible()
+
+
+class WithAnObjectScheduler(ClusterMachine):
+    scenario = SMALL
+    fault_kinds = ("pod-kill",)
+    scheduler = PLACER
+
+
+def test_a_scheduler_object_is_copied_for_each_example():
+    """Its state must not carry from one example into the next."""
+    FirstFeasible.placers.clear()
+    run_state_machine_as_test(WithAnObjectScheduler, settings=quick(5, 5))
+    placers = {id(placer) for placer in FirstFeasible.placers}
+    assert PLACER.placed == 0 and id(PLACER) not in placers
+    assert len(placers) >= 5  # a copy per example
+
+
 def test_manifests_replace_the_scenario_workload_and_get_traffic():
     class Manifests(ClusterMachine):
         manifests = """

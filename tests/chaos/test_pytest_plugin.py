@@ -276,3 +276,55 @@ def test_the_scenario_text_reads_back_exactly_as_python(text, triple_quoted):
     literal = _python_text(text)
     assert eval(literal) == text  # our own literal
     assert literal.startswith('"""') == triple_quoted
+
+
+# A stand-in simulation (set up by conftest.py) whose first failing run never fails again: what a
+# plug-in that keeps state between runs does to a campaign.
+FAILS_ONCE = '''
+import podquake.chaos.campaign_chunk as chunk
+from podquake.properties import FAILED, Verdict
+
+
+class Run:
+    def __init__(self, verdicts):
+        self.verdicts = verdicts
+        self.failed = [v for v in verdicts if v.status == FAILED]
+
+
+def pytest_configure(config):
+    failed_before = []
+
+    def run_scenario(scenario, **options):
+        hit = bool(scenario.faults) and not failed_before
+        failed_before.extend([True] if hit else [])
+        return Run([Verdict.failed("scheduler-contract", "bad answer") if hit else Verdict.passed("scheduler-contract")])
+
+    chunk.run_scenario = run_scenario
+    chunk._steer = lambda run: None
+'''
+
+
+def test_a_scheduler_whose_runs_do_not_repeat_fails_the_suite_with_one_clear_line(pytester, monkeypatch):
+    import podquake.chaos.campaign_chunk as chunk
+
+    monkeypatch.setattr(chunk, "run_scenario", chunk.run_scenario)  # restored after the conftest replaces it
+    monkeypatch.setattr(chunk, "_steer", chunk._steer)
+    pytester.makeconftest(FAILS_ONCE)
+    pytester.makepyfile(
+        'from podquake.chaos.pytest_plugin import scheduler_suite\n'
+        'test_suite = scheduler_suite("first-fit", properties=["scheduler-contract"])\n'
+    )
+    result = pytester.runpytest("--podquake-scheduler=tests.chaos.test_pytest_plugin:STATEFUL", "--podquake-examples=25")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*cannot run the suite: *scheduler 'tests.chaos.test_pytest_plugin:STATEFUL' made the same example give different results*"])
+    assert "Traceback" not in result.stdout.str() and "FlakyFailure(" not in result.stdout.str()
+
+
+class _Stateful:
+    name = "stateful"
+
+    def schedule(self, pod, cluster):
+        return None
+
+
+STATEFUL = _Stateful()

@@ -97,3 +97,41 @@ def test_a_factory_that_fails_is_an_input_error() -> None:
 
     with pytest.raises(InputError, match="creating scheduler .* failed: RuntimeError: no config"):
         resolve_scheduler(broken, random.Random(0))
+
+
+class Counting:
+    """A plug-in that keeps state: how many pods it placed."""
+
+    name = "counting"
+
+    def __init__(self) -> None:
+        self.placed = 0
+
+    def schedule(self, pod: object, cluster: object) -> None:
+        self.placed += 1
+
+
+COUNTING = Counting()
+
+
+class Uncopyable(Counting):
+    def __deepcopy__(self, memo: dict[int, object]) -> Uncopyable:
+        raise TypeError("cannot copy a lock")
+
+
+UNCOPYABLE = Uncopyable()
+
+
+def test_an_object_named_module_attr_is_copied_for_each_simulation() -> None:
+    """Its state must not carry from one run into the next (a campaign's examples would depend on one
+    another, and the same seed would not give the same run)."""
+    COUNTING.placed = 3
+    first, second = (resolve_scheduler(f"{__name__}:COUNTING", random.Random(0)) for _ in range(2))
+    assert first is not COUNTING and second is not first
+    first.placed += 1
+    assert (first.placed, second.placed, COUNTING.placed) == (4, 3, 3)
+
+
+def test_an_object_given_directly_or_that_cannot_be_copied_is_used_as_it_is() -> None:
+    assert resolve_scheduler(COUNTING, random.Random(0)) is COUNTING  # the caller holds it
+    assert resolve_scheduler(f"{__name__}:UNCOPYABLE", random.Random(0)) is UNCOPYABLE
