@@ -121,6 +121,11 @@ class Fault:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(f'{name}={value!r}' for name, value in self._given())})"
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """What Hypothesis prints for a falsifying example: the ``repr`` (its own dataclass printer
+        would list ``kind`` and ``summary`` as arguments, which the constructor refuses)."""
+        printer.text(repr(self))
+
     def to_dict(self) -> dict[str, Any]:
         """The YAML form: ``kind`` and the fields that differ from their defaults (camelCase)."""
         data: dict[str, Any] = {"kind": self.kind}

@@ -53,6 +53,16 @@ def test_repr_evaluates_back_to_an_equal_fault(fault: Fault) -> None:
 
 
 @pytest.mark.parametrize("fault", EXAMPLES, ids=repr)
+def test_hypothesis_prints_a_falsifying_fault_as_its_repr(fault: Fault) -> None:
+    """Pasted from a failing @given test's output, it must run: Hypothesis's own dataclass printer
+    wrote kind= and summary= arguments, which the constructor refuses."""
+    from hypothesis.vendor.pretty import pretty
+
+    assert pretty(fault) == repr(fault)
+    assert pretty([fault]) == f"[{fault!r}]"
+
+
+@pytest.mark.parametrize("fault", EXAMPLES, ids=repr)
 def test_yaml_form_round_trips(fault: Fault) -> None:
     data = fault.to_dict()
     assert data["kind"] == fault.kind
