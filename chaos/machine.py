@@ -205,8 +205,7 @@ class ClusterMachine(RuleBasedStateMachine):
     @invariant()
     def safety_holds(self) -> None:
         """No safety property has failed so far."""
-        broken = [v for v in self.monitor.failures() if self.kinds.get(v.property) == "safety"]
-        assert not broken, "\n".join(v.line() for v in broken)
+        _assert_held([v for v in self.monitor.failures() if self.kinds.get(v.property) == "safety"])
 
     def teardown(self) -> None:
         """Let the faults in force run their course, heal, stay quiet, and assert no property failed.
@@ -220,8 +219,16 @@ class ClusterMachine(RuleBasedStateMachine):
         quiet = self.quiet_seconds if self.quiet_seconds is not None else self.base.quiet
         self.sim.run(self.sim.now + quiet)
         self.verdicts = self.monitor.verdicts(end=self.sim.now)
-        failed = [v for v in self.verdicts if v.status == FAILED]
-        assert not failed, "\n".join(v.line() for v in failed)
+        _assert_held(self.verdicts)
+
+
+def _assert_held(verdicts: Sequence[Verdict]) -> None:
+    """Fail with the failed ones of ``verdicts``, a line each. The invariant and the teardown both
+    fail here, from this one line: Hypothesis tells bugs apart by where they are raised, and a
+    safety failure seen after a step or only in the final run is one bug, to be shrunk once."""
+    failed = [v for v in verdicts if v.status == FAILED]
+    if failed:
+        raise AssertionError("\n".join(v.line() for v in failed))
 
 
 # --- the built-in rules ------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from hypothesis.stateful import rule, run_state_machine_as_test
 from podquake.chaos import (
     ClusterMachine,
     ContainerCrash,
+    NodeDrain,
     NodeFailure,
     PodKill,
     TrafficSpike,
@@ -321,3 +322,19 @@ def test_the_teardown_does_not_hide_a_failing_step():
     except RuntimeError:
         machine.teardown()  # judges nothing while the step's error is in flight
     assert machine.verdicts == [] and machine.sim.now == 10.0
+
+
+def test_a_safety_failure_raises_from_one_place_after_a_step_or_in_the_teardown():
+    """Hypothesis tells bugs apart by where they are raised: raised from the invariant in one walk and
+    from the teardown in another, one safety bug was reported (and shrunk) twice."""
+    import traceback
+
+    def raised_at(check) -> tuple[str, int]:  # type: ignore[no-untyped-def]
+        machine = MemoryBlindMachine()
+        machine.inject(NodeDrain(node=0, at=0.0, duration=30.0))  # its 3Gi pod goes to a node already full
+        machine.advance(20.0)
+        with pytest.raises(AssertionError, match="FAILED scheduler-contract") as caught:
+            check(machine)
+        return traceback.extract_tb(caught.value.__traceback__)[-1][:2]
+
+    assert raised_at(ClusterMachine.safety_holds) == raised_at(ClusterMachine.teardown)
