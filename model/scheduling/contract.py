@@ -75,7 +75,7 @@ class ValidatingScheduler:
         """``(node name, None)`` to bind, ``(None, reason)`` when unschedulable or the answer was illegal."""
         try:
             answer = self.inner.schedule(PodView(pod), self.view)
-        except Exception as error:  # a plug-in must not crash the simulation
+        except (Exception, SystemExit) as error:  # a plug-in must not crash (or end) the simulation
             return self._violation(pod, f"raised {type(error).__name__}: {error}", "<exception>")
         if answer is None:
             return None, "no node fits the pod"

@@ -31,7 +31,7 @@ class Answers:
         self.answer = answer
 
     def schedule(self, pod: Any, cluster: Any) -> Any:
-        if isinstance(self.answer, Exception):
+        if isinstance(self.answer, BaseException):
             raise self.answer
         return self.answer
 
@@ -44,6 +44,7 @@ def _violations(sim: Simulation) -> list[ev.SchedulerContractViolation]:
     ("answer", "prepare", "problem"),
     [
         (RuntimeError("boom"), None, "raised RuntimeError: boom"),
+        (SystemExit(0), None, "raised SystemExit: 0"),  # sys.exit(0) in a plug-in ended the run as a pass
         ("worker-99", None, "unknown node 'worker-99'"),
         (7, None, "answered int"),
         ("worker-1", "cordon", "cordoned"),
