@@ -338,12 +338,19 @@ def workloads(
             field="max_workloads",
             fix="e.g. min_workloads=1, max_workloads=10",
         )
-    count = draw(st.integers(min_workloads, max_workloads))
-    first = draw(st.integers(0, len(service_names()) - 1))
     names = service_names()
+    first = draw(st.integers(0, len(names) - 1))
+    # A list, not a count and then the items: the shrinker can then drop any workload, not only the
+    # last ones, so a counterexample keeps just the Deployments its failure needs.
+    shapes = draw(
+        st.lists(
+            st.tuples(st.integers(1, max_replicas), st.sampled_from(_CPU), st.sampled_from(_MEMORY)),
+            min_size=min_workloads,
+            max_size=max_workloads,
+        )
+    )
     objects: list[Mapping[str, Any]] = []
-    for i in range(count):
-        replicas, cpu, memory = draw(st.tuples(st.integers(1, max_replicas), st.sampled_from(_CPU), st.sampled_from(_MEMORY)))
+    for i, (replicas, cpu, memory) in enumerate(shapes):
         objects.extend(_deployment(names[(first + i) % len(names)], replicas, cpu, memory))
     return tuple(objects)
 

@@ -182,6 +182,38 @@ def test_generated_workloads_shrink_to_one_small_deployment_with_its_service() -
     assert smallest[1]["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
 
 
+def test_a_workload_shrinks_to_the_one_deployment_that_matters_wherever_it_was_drawn() -> None:
+    """A counterexample keeps only the Deployments its failure needs, within a campaign's shrink
+    budget, when more is drawn after the workload (the campaign draws faults and a seed after it):
+    drawn as a list, any Deployment can be dropped; drawn as a count and then the items, dropping one
+    shifted everything drawn after it, and a big one drawn after others kept them (seven to ten
+    Deployments in the counterexamples of a scheduler that ignores memory, against one to seven)."""
+
+    def big(deployment: dict[str, Any]) -> bool:
+        return _requests(deployment)[1] >= 3 * 2**30 and deployment["spec"]["replicas"] >= 3
+
+    def fails(drawn_value: tuple[tuple[Any, ...], int]) -> bool:
+        workload, after = drawn_value
+        return any(map(big, _deployments(workload))) and after >= 1000
+
+    strategy = st.tuples(workloads(), st.integers(0, 2**16))
+    drawn_with: list[tuple[tuple[Any, ...], tuple[Any, ...]]] = []
+
+    @seed(7)
+    @settings(database=None, max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(strategy)
+    def record(value: tuple[tuple[Any, ...], int]) -> None:
+        deployments = _deployments(value[0])
+        if fails(value) and len(deployments) >= 5 and not big(deployments[0]) and sum(map(big, deployments)) == 1:
+            drawn_with.append((value, recorded_choices() or ()))
+
+    record()
+    assert len(drawn_with) >= 3
+    for value, choices in drawn_with[:3]:
+        smallest = shrink_again(strategy, choices, fails, runs=60, seed=0)
+        assert smallest is not None and len(_deployments(smallest[0])) == 1, len(_deployments(value[0]))
+
+
 def test_cpu_binds_in_some_workloads_and_memory_in_others() -> None:
     """On the clusters' first node shape (4 CPU, 16 GiB) a Deployment's pods run out of CPU first when
     their CPU share of the node is the larger one, of memory first otherwise: both come up."""
