@@ -14,7 +14,11 @@ What each kind becomes:
   ``ClusterState.put_object``;
 - anything else (ConfigMap, Secret, ServiceAccount, Namespace, RBAC, custom resources...) -> a
   :class:`~podquake.model.resources_api.GenericObject`, stored the same way. Kinds the model cannot
-  run (Job, a removed API version, a custom resource) get a note in :attr:`Manifest.notes`.
+  run (Job, a removed API version, a custom resource) get a note in :attr:`Manifest.notes`;
+- a kind its built-in API group does not have (``apiVersion: v1`` with ``kind: Servce``, ``apps/v1``
+  with ``kind: Deploymnet``) is an error naming the nearest kind, as the API server refuses it ("no
+  matches for kind"); the kinds of each group are :data:`podquake.model.kube_kinds.KUBERNETES_KINDS`.
+  A kind of any other group (``networking.istio.io/v1alpha3`` VirtualService) is a custom resource.
 
 Defaulting and validation follow the API server: kubernetes/kubernetes:pkg/apis/core/v1/defaults.go
 (a container request missing but its limit present defaults to the limit; probe timings),
@@ -44,6 +48,7 @@ Simplifications, on purpose:
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -53,6 +58,7 @@ from typing import Any
 from podquake.model import constants as k8s
 from podquake.model.errors import InputError
 from podquake.model.fieldpath import Doc, Field, describe
+from podquake.model.kube_kinds import KUBERNETES_KINDS, api_group
 from podquake.model.manifest_pods import DNS_LABEL, pod_template
 from podquake.model.objects import (
     WORKLOAD_KINDS,
@@ -340,6 +346,7 @@ def _parse_object(data: dict[str, Any], doc: Doc, priorities: dict[str | None, i
         fix = "give it metadata.name (generateName is not supported)" if meta["generateName"].present() else "add metadata.name"
         raise meta["name"].error("required field is missing (expected a string)", fix=fix)
     doc.location = doc.location.replace(" at line", f" ({kind} {name}) at line", 1)
+    _check_kind(root["kind"], kind, api_version)
     name = _name(meta["name"], kind)
     namespace = ""
     if kind not in _CLUSTER_SCOPED:
@@ -370,12 +377,54 @@ def _parse_object(data: dict[str, Any], doc: Doc, priorities: dict[str | None, i
                 f"apiVersion {api_version} of {kind} is not served by Kubernetes v1.35; kept as data, not run "
                 f"(fix: use apiVersion {served})"
             )
-        elif kind not in _BUILT_IN.get(api_version, "").split():
+        elif api_group(api_version) not in KUBERNETES_KINDS:
             doc.note(f"{api_version} {kind} is not a built-in Kubernetes kind the model knows; kept as data, no behaviour")
+        elif kind not in _BUILT_IN.get(api_version, "").split():
+            served = _served_version(kind)
+            if served and api_group(served) == api_group(api_version):
+                doc.note(
+                    f"apiVersion {api_version} of {kind} is not served by Kubernetes v1.35; kept as data "
+                    f"(fix: use apiVersion {served})"
+                )
+            else:
+                doc.note(f"{api_version} {kind} is a Kubernetes kind the model does not use; kept as data, no behaviour")
         elif kind in _NOT_RUN:
             doc.note(_NOT_RUN[kind])
         obj = GenericObject(kind, api_version, name, namespace, data)
     return Manifest(kind, name, namespace, api_version, doc.source, doc.location, obj, tuple(doc.notes), data)
+
+
+def _served_version(kind: str) -> str:
+    """The apiVersion the model reads ``kind`` at ("" if it keeps no built-in kind of that name)."""
+    if kind in _MODELLED_VERSIONS:
+        return _MODELLED_VERSIONS[kind][0]
+    return next((version for version, kinds in _BUILT_IN.items() if kind in kinds.split()), "")
+
+
+def _check_kind(f: Field, kind: str, api_version: str) -> None:
+    """Refuse a kind its built-in API group does not have (``v1 Servce``), as the API server does ("no
+    matches for kind"), with the nearest kind as the fix. A kind of any other group is a custom resource:
+    the caller keeps it as data with a note."""
+    group = api_group(api_version)
+    kinds = KUBERNETES_KINDS.get(group)
+    if kinds is None or kind in kinds:
+        return
+    message = f"unknown kind {kind!r} for apiVersion {api_version}"
+    close = difflib.get_close_matches(kind, sorted(kinds), n=1)
+    if not close:  # a spelling that differs only in case ("service") is too far for difflib's ratio
+        close = [k for k in sorted(kinds) if k.lower() == kind.lower()][:1]
+    if close:
+        raise f.error(f"{message}; did you mean {close[0]}?", fix=f"write kind: {close[0]}")
+    elsewhere = sorted(g for g, known in KUBERNETES_KINDS.items() if kind in known and g != "extensions")
+    if elsewhere:
+        served = _served_version(kind)
+        where = f"apiVersion {served}" if served else f"the API group {elsewhere[0] or 'core (v1)'}"
+        raise f.error(f"{message}; {kind} belongs to {where}", fix=f"use {where} for {kind}")
+    named = "core (v1)" if group == "" else group
+    raise f.error(
+        f"{message}: the {named} API group has no such kind",
+        fix=f"use one of {', '.join(sorted(kinds))}; a custom resource needs its own API group in apiVersion",
+    )
 
 
 # --- workloads ----------------------------------------------------------------------------------

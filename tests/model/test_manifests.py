@@ -282,6 +282,79 @@ def test_kinds_the_model_cannot_run_are_kept_with_a_note(api_version, kind, note
     assert manifest_notes([manifest]) == [f"app.yaml: {manifest.location}: {n}" for n in manifest.notes]
 
 
+@pytest.mark.parametrize(
+    "api_version, kind, says, fix",
+    [
+        ("v1", "Servce", "unknown kind 'Servce' for apiVersion v1; did you mean Service?", "write kind: Service"),
+        ("v1", "service", "did you mean Service?", "write kind: Service"),
+        ("apps/v1", "Deploymnet", "unknown kind 'Deploymnet' for apiVersion apps/v1; did you mean Deployment?", "write kind: Deployment"),
+        ("apps/v1", "StatefullSet", "did you mean StatefulSet?", "write kind: StatefulSet"),
+        ("apps/v1", "FooBar", "unknown kind 'FooBar' for apiVersion apps/v1: the apps API group has no such kind", "StatefulSet"),
+        ("networking.k8s.io/v1", "Ingres", "did you mean Ingress?", "write kind: Ingress"),
+        ("v1", "Deployment", "Deployment belongs to apiVersion apps/v1", "use apiVersion apps/v1 for Deployment"),
+        ("apps/v1", "Service", "Service belongs to apiVersion v1", "use apiVersion v1 for Service"),
+    ],
+)
+def test_a_kind_its_built_in_api_group_lacks_is_refused_with_the_nearest_kind(api_version, kind, says, fix):
+    ok = deployment("ok")
+    bad = {"apiVersion": api_version, "kind": kind, "metadata": {"name": "web"}, "spec": {}}
+    problem = error(dump(ok, bad))
+    assert problem.source == "app.yaml" and problem.field == "kind"
+    assert problem.location.startswith(f"document 2 ({kind} web) at line ")
+    assert says in problem.message and fix in problem.fix
+
+
+def test_a_misspelt_service_among_valid_objects_is_not_dropped():
+    text = """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: c, image: nginx}]}
+---
+apiVersion: example.com/v1
+kind: FooBar
+metadata: {name: x}
+---
+apiVersion: v1
+kind: Servce
+metadata: {name: web}
+spec: {selector: {app: web}, ports: [{port: 80}]}
+"""
+    problem = error(text)
+    assert str(problem) == (
+        "app.yaml: document 3 (Servce web) at line 14: kind: unknown kind 'Servce' for apiVersion v1; "
+        "did you mean Service? (fix: write kind: Service)"
+    )
+
+
+@pytest.mark.parametrize(
+    "api_version, kind, note",
+    [
+        ("v1", "ConfigMap", None),
+        ("networking.istio.io/v1alpha3", "VirtualService", "not a built-in Kubernetes kind"),
+        ("example.com/v1", "FooBar", "not a built-in Kubernetes kind"),
+        ("gateway.networking.k8s.io/v1", "HTTPRoute", "not a built-in Kubernetes kind"),  # a CRD, despite the suffix
+        ("v1", "Binding", "a Kubernetes kind the model does not use"),
+        ("networking.k8s.io/v1", "ServiceCIDR", "a Kubernetes kind the model does not use"),
+        ("networking.k8s.io/v1beta1", "Ingress", "use apiVersion networking.k8s.io/v1"),
+        ("extensions/v1beta1", "Ingress", "a Kubernetes kind the model does not use"),
+    ],
+)
+def test_real_kinds_the_model_does_not_use_and_custom_resources_still_load_as_data(api_version, kind, note):
+    other = {"apiVersion": api_version, "kind": kind, "metadata": {"name": "x"}, "spec": {}}
+    manifests = load_manifests(text=dump(deployment(), other))
+    skipped = manifests[1]
+    assert (skipped.kind, skipped.api_version) == (kind, api_version) and isinstance(skipped.obj, GenericObject)
+    if note is None:
+        assert not skipped.notes
+    else:
+        assert any(note in n for n in skipped.notes)
+        assert manifest_notes(manifests) == [f"<text>: {skipped.location}: {n}" for n in skipped.notes]
+
+
 # --- containers and resources -----------------------------------------------------------------------
 def test_requests_and_limits_are_parsed_exactly():
     c = container(deployment(resources={"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": 0.2, "memory": "128Mi"}}))
