@@ -5,6 +5,9 @@ itself failed (a bug: the traceback, then one line saying so); 130 (143 for SIGT
 interrupted before any violation was found, after writing the partial report. Without 3, a crash
 would exit 1, which a CI job would read as a violated property.
 
+A closed stdout (``podquake replay x.yaml | head -1``) is not an error: the command finishes its work
+(the report is still written) and exits with the status that work earned.
+
 Bad input of any kind (a malformed or hostile YAML file, an impossible value, an unknown scheduler,
 property or fault kind, a missing file, a report folder that cannot be written) is one line on
 stderr, ``podquake: error: <file>: <where>: <field>: <what> (fix: <how>)``, with no traceback, and
@@ -100,6 +103,93 @@ class _Group(click.Group):
             )
             sys.exit(EXIT_INTERNAL)
         sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+# === a closed stdout (``podquake ... | head -1``) =====================================================
+@contextmanager
+def _output_may_close(stream: str = "stdout") -> Iterator[None]:
+    """Printing to ``stream`` ("stdout" or "stderr") when the reader may have gone away (``| head -1``):
+    a closed pipe is not an error of the work, so it is ignored quietly, the stream is pointed at
+    os.devnull (Python's documented recipe, so later writes and the interpreter's last flush do
+    not fail) and the command goes on, exiting with the status its work earned."""
+    try:
+        yield
+    except BrokenPipeError:
+        _silence(stream)
+
+
+def _silence(stream: str) -> None:
+    target = getattr(sys, stream)
+    try:
+        fd = target.fileno()
+    except (AttributeError, OSError, ValueError):
+        setattr(sys, stream, open(os.devnull, "w"))  # noqa: SIM115 - an in-process stream (tests): drop it
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+    try:
+        target.flush()  # what was buffered for the closed pipe now goes to os.devnull
+    except OSError:
+        pass
+
+
+def _console(stderr: bool = False) -> Any:
+    """A rich Console whose closed pipe is handled as :func:`_output_may_close` does (rich's own
+    default exits with status 1, which would read as a violated property)."""
+    from rich.console import Console
+
+    class _QuietConsole(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            _silence("stderr" if self.stderr else "stdout")
+
+    return _QuietConsole(stderr=stderr)
+
+
+# === output paths, checked before anything runs =====================================================
+def _check_output_parent(path: str, option: str, what: str) -> None:
+    """Raise :class:`InputError` (field ``option``) unless ``path``'s folder exists as a folder podquake
+    can write in, or can be created: its nearest existing ancestor must be a folder where a file
+    can really be made (tried, then removed: permission bits lie for root and for /proc)."""
+    parent = Path(path).absolute().parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise InputError(
+            f"cannot write the {what} there: {parent} is not a folder", source=path, field=option, fix=f"give a {what} path inside a folder"
+        )
+    import tempfile
+
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".podquake-probe-", dir=parent)
+    except OSError as error:
+        raise InputError(
+            f"cannot write the {what} there: {parent} is not a writable folder ({error.strerror or error})",
+            source=path,
+            field=option,
+            fix="choose a folder you can write to",
+        ) from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def _write_trace(path: str, text: str) -> None:
+    """Write the trace whole or not at all: into a temporary file beside it, then renamed."""
+    import tempfile
+
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, staging = tempfile.mkstemp(prefix=f".{target.name}.partial-", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(staging, target)
+    except BaseException:
+        Path(staging).unlink(missing_ok=True)
+        raise
 
 
 # === signals =========================================================================================
@@ -303,11 +393,12 @@ def run(
     from podquake.chaos.campaign import CampaignSettings, run_campaign
     from podquake.chaos.record import campaign_record
     from podquake.reports import CampaignProgress, print_summary, write_report
+    from podquake.reports.record import examples_text
     from podquake.reports.write import check_out_dir
-    from rich.console import Console
 
     with _input_errors():
         check_out_dir(out)
+        _check_output_parent(out, "--out", "report folder")
         base = campaign_base(scenario, manifests, scheduler, properties)
         settings = CampaignSettings(
             base=base,
@@ -324,11 +415,11 @@ def run(
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     with signals.stopping():
         click.echo(
-            f"podquake: {examples} examples of {what} (seed {seed}, scheduler {base.scheduler or 'default'}, "
+            f"podquake: {examples_text(examples)} of {what} (seed {seed}, scheduler {base.scheduler or 'default'}, "
             f"{workers} worker{'s' if workers > 1 else ''}) -> {out}/",
             err=True,
         )
-        with _input_errors(), CampaignProgress(examples, console=Console(stderr=True)) as progress:
+        with _input_errors(), CampaignProgress(examples, console=_console(stderr=True)) as progress:
             result = run_campaign(settings, progress=progress.update)
     with signals.deferred():
         record, files = campaign_record(
@@ -339,7 +430,8 @@ def run(
         )
         with _input_errors():
             folder = write_report(record, out, counterexample_files=files)
-    print_summary(record, Console(), report_dir=str(folder))
+    with _output_may_close():
+        print_summary(record, _console(), report_dir=str(folder))
     if record["status"] == "failed":
         sys.exit(EXIT_VIOLATED)
     if result.interrupted or signals.received:
@@ -371,15 +463,18 @@ def replay(file: str, trace_out: str | None) -> None:
         scenario = load_scenario(Path(file))
         if trace_out is not None and Path(trace_out).is_dir():
             raise InputError("is a folder", source=trace_out, field="--trace", fix="give a file name for the trace")
+        if trace_out is not None:
+            _check_output_parent(trace_out, "--trace", "trace")
     result = run_scenario(scenario)
-    for line in timeline_lines(result.trace.events):
-        click.echo(line)
-    click.echo("")
-    for verdict in result.verdicts:
-        click.echo(verdict.line())
+    with _output_may_close():
+        for line in timeline_lines(result.trace.events):
+            click.echo(line)
+        click.echo("")
+        for verdict in result.verdicts:
+            click.echo(verdict.line())
     if trace_out is not None:
         with _input_errors():
-            Path(trace_out).write_text(result.trace.to_jsonl())
+            _write_trace(trace_out, result.trace.to_jsonl())
     sys.exit(EXIT_OK if result.ok else EXIT_VIOLATED)
 
 
@@ -398,14 +493,15 @@ def report(record_file: str, out: str | None) -> None:
     """
     from podquake.reports import print_summary, read_report, write_report
     from podquake.reports.write import check_out_dir
-    from rich.console import Console
 
     with _input_errors():
         record, files = read_report(Path(record_file))
         target = out or Path(record_file).parent
         check_out_dir(target)
+        _check_output_parent(str(target), "--out", "report folder")
         folder = write_report(record, target, counterexample_files=files)
-    print_summary(record, Console(), report_dir=str(folder))
+    with _output_may_close():
+        print_summary(record, _console(), report_dir=str(folder))
     sys.exit(EXIT_VIOLATED if record["status"] == "failed" else EXIT_OK)
 
 
@@ -420,6 +516,11 @@ def list_things(what: str) -> None:
       podquake list faults
       podquake list properties
     """
+    with _output_may_close():
+        _list(what)
+
+
+def _list(what: str) -> None:
     if what == "schedulers":
         from podquake.model.scheduling.registry import list_schedulers
 

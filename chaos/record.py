@@ -40,9 +40,9 @@ def _property_entry(result: CampaignResult, property_id: str) -> dict[str, Any]:
     elif not result.examples:
         status, evidence = "unknown", Verdict.unknown(property_id, "no example finished (the campaign was interrupted)")
     elif unknown == result.examples:
-        status, evidence = "unknown", Verdict.unknown(property_id, f"unknown in all {unknown} examples{_why(result, property_id)}")
+        status, evidence = "unknown", Verdict.unknown(property_id, f"unknown in {'the only example' if unknown == 1 else f'all {unknown} examples'}{_why(result, property_id)}")
     else:
-        held = f"held in {result.examples - unknown} of {result.examples} examples"
+        held = f"held in {result.examples - unknown} of {result.examples} example{'' if result.examples == 1 else 's'}"
         if unknown:
             held += f"; could not judge {unknown}{_why(result, property_id)}"
         status, evidence = "passed", Verdict.passed(property_id, held)

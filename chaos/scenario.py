@@ -124,6 +124,8 @@ class Scenario:
 
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise fail(f"seed must be a whole number, not {self.seed!r}", "seed", "write e.g. seed: 1")
+        if self.seed < 0:
+            raise fail(f"seed must be a whole number >= 0, not {self.seed!r}", "seed", "write e.g. seed: 1")
         for name, low_open in (("duration", True), ("quiet", False)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0 or (low_open and value == 0):
@@ -225,6 +227,10 @@ def load_scenario(path_or_text: str | Path, *, source: str | None = None, base_d
     if isinstance(path_or_text, Path) or ("\n" not in path_or_text and "kind:" not in path_or_text):
         path = Path(path_or_text)
         name = source or str(path)
+        if path.is_dir():
+            raise InputError(
+                "is a folder, not a scenario file", source=name, fix="give the path of a scenario YAML file, e.g. podquake-report/counterexample-1.yaml"
+            )
         if not path.is_file():
             raise InputError("no such scenario file", source=name, fix="check the path")
         size = path.stat().st_size
@@ -240,6 +246,8 @@ def load_scenario(path_or_text: str | Path, *, source: str | None = None, base_d
         name = source or "<scenario>"
     documents = [data for _, data in load_documents(text, name) if data is not None]
     if len(documents) != 1:
+        if documents and isinstance(documents[0], Mapping):
+            _not_a_scenario(documents[0], name)  # several Kubernetes objects, most likely
         raise InputError(
             f"a scenario file holds one YAML document, not {len(documents)}", source=name, fix="keep one document (no '---' separators)"
         )
@@ -257,6 +265,7 @@ def scenario_from_dict(data: Any, *, source: str = "<scenario>", base_dir: str =
     if not isinstance(data, Mapping):
         raise fail("a scenario must be a mapping", fix=f"start with apiVersion: {API_VERSION} and kind: {KIND}")
     if data.get("apiVersion") != API_VERSION:
+        _not_a_scenario(data, source)
         raise fail(f"apiVersion must be {API_VERSION}, not {data.get('apiVersion')!r}", "apiVersion", f"write apiVersion: {API_VERSION}")
     if data.get("kind") != KIND:
         raise fail(f"kind must be {KIND}, not {data.get('kind')!r}", "kind", f"write kind: {KIND}")
@@ -310,6 +319,28 @@ def scenario_from_dict(data: Any, *, source: str = "<scenario>", base_dir: str =
         source=source,
         base_dir=base_dir,
     )
+
+
+def _not_a_scenario(data: Mapping[str, Any], source: str) -> None:
+    """Raise a pointed error when ``data`` is another kind of file podquake reads: a Kubernetes
+    object (run it with ``podquake run --manifests``) or a run record (render it with ``podquake report``)."""
+    # a run record names its schema ("podquake/run-record"); read here without importing the
+    # reports package, which sits above this module
+    if str(data.get("schema", "")).endswith("/run-record"):
+        raise InputError(
+            "this is a run record (report.json), not a scenario",
+            source=source,
+            field="schema",
+            fix=f"render it with: podquake report {source}; replay one of its counterexample-N.yaml files instead",
+        )
+    api_version, kind = data.get("apiVersion"), data.get("kind")
+    if isinstance(api_version, str) and isinstance(kind, str) and kind and kind != KIND and "podquake" not in api_version:
+        raise InputError(
+            f"this is a Kubernetes {kind} (apiVersion {api_version}), not a podquake scenario",
+            source=source,
+            field="apiVersion",
+            fix=f"run a campaign on it with: podquake run --manifests {source}",
+        )
 
 
 def _list(data: Mapping[str, Any], key: str, fail: Any) -> list[Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from podquake.reports.record import headline
+from podquake.reports.record import examples_text, headline
 
 __all__ = ["render_markdown"]
 
@@ -52,7 +52,7 @@ def render_markdown(record: Mapping[str, Any]) -> str:
     lines = [
         f"## {icon} podquake: {_cell(headline(record))}",
         "",
-        f"Seed {record['seed']} · scheduler {_code(record['scheduler'])} · {counts['examples']} examples "
+        f"Seed {record['seed']} · scheduler {_code(record['scheduler'])} · {examples_text(counts['examples'])} "
         f"({timing['examples_per_second']:g}/s) · {counts['steps']} steps · {counts['faults']} faults injected",
         "",
         "| property | kind | status | evidence |",

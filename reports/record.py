@@ -46,6 +46,7 @@ __all__ = [
     "headline",
     "verdict_line",
     "failed_examples_text",
+    "examples_text",
 ]
 
 SCHEMA_NAME = "podquake/run-record"
@@ -260,6 +261,11 @@ def failed_examples_text(prop: Mapping[str, Any]) -> str:
     return str(failed) if first is None else f"{failed} (first #{first})"
 
 
+def examples_text(count: int) -> str:
+    """``1 example``, ``25 examples``."""
+    return f"{count} example" if count == 1 else f"{count} examples"
+
+
 def headline(record: Mapping[str, Any]) -> str:
     """The verdict in one line: ``PASSED: all 9 properties held``, ``FAILED: 1 of 9 properties violated``, ..."""
     props = record["properties"]
@@ -276,7 +282,7 @@ def headline(record: Mapping[str, Any]) -> str:
         if interrupted:
             text += " (campaign interrupted)"
     elif interrupted:
-        text = f"INTERRUPTED: no violation in {record['counts']['examples']} of {record['settings']['examples']} examples"
+        text = f"INTERRUPTED: no violation in {record['counts']['examples']} of {examples_text(record['settings']['examples'])}"
     elif unknown and unknown == total:
         text = f"UNKNOWN: none of {total} {noun(total)} could be judged"
     elif unknown:

@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.table import Table
 from rich.text import Text
 
-from podquake.reports.record import failed_examples_text, headline
+from podquake.reports.record import examples_text, failed_examples_text, headline
 
 __all__ = ["CampaignProgress", "print_summary", "STATUS_STYLES"]
 
@@ -151,7 +151,7 @@ def print_summary(record: Mapping[str, Any], console: Console, *, report_dir: st
         console.print(Text(f"    replay: {counterexample['replay']['command']}", style="cyan"))
     counts, timing = record["counts"], record["timing"]
     facts = (
-        f"seed {record['seed']} · scheduler {record['scheduler']} · {counts['examples']} examples in "
+        f"seed {record['seed']} · scheduler {record['scheduler']} · {examples_text(counts['examples'])} in "
         f"{timing['seconds']:.1f}s ({timing['examples_per_second']:g} examples/s) · {counts['faults']} faults"
     )
     console.print(Text(facts, style="dim"))

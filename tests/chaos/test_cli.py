@@ -455,6 +455,102 @@ def test_the_shared_folder_as_a_whole_is_refused_cleanly(here: Path) -> None:
     assert_no_report_left(here)
 
 
+# === a closed stdout, output paths checked first, files that are not scenarios ===========================
+def _with_stdout_closed(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``podquake ARGS | true``, deterministically: stdout is a pipe whose only reader is closed at once."""
+    read_end, write_end = os.pipe()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "podquake.chaos", *args],
+            cwd=folder, stdout=write_end, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        )
+    finally:
+        os.close(write_end)
+        os.close(read_end)
+    _, err = process.communicate(timeout=120)
+    return subprocess.CompletedProcess(process.args, process.returncode, "", err)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["replay", "tiny.yaml"], ["list", "faults"], ["run", "--scenario", "tiny.yaml", "--examples", "3", "--no-database", "--out", "report"]],
+    ids=["replay", "list", "run"],
+)
+def test_a_closed_stdout_is_quiet_and_keeps_the_status_the_work_earned(here: Path, args: list[str]) -> None:
+    done = _with_stdout_closed(here, *args)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "Broken pipe" not in done.stderr and "error" not in done.stderr
+    if args[0] == "run":
+        assert record_of(here / "report")["status"] == "passed"
+        assert_no_report_left(here, "nothing-else")
+
+
+def test_a_closed_stdout_does_not_hide_a_violation(here: Path) -> None:
+    (here / "sched.py").write_text("class Nowhere:\n    name = 'nowhere'\n    def schedule(self, pod, cluster):\n        return 'nowhere'\n")
+    (here / "bad.yaml").write_text(TINY + "scheduler: sched:Nowhere\n")
+    assert _with_stdout_closed(here, "replay", "bad.yaml").returncode == 1
+
+
+def _must_not_run(*args: Any, **kwargs: Any) -> Any:
+    raise AssertionError("the work ran before its output path was checked")
+
+
+def test_a_trace_path_under_a_file_is_refused_before_the_replay(here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from podquake.chaos import scenario_run
+
+    (here / "afile").write_text("mine\n")
+    monkeypatch.setattr(scenario_run, "run_scenario", _must_not_run)
+    line = assert_one_line_error(invoke("replay", "tiny.yaml", "--trace", "afile/x.jsonl"), "afile/x.jsonl", "--trace", "not a folder", "(fix: ")
+    assert "Not a directory" not in line
+    assert (here / "afile").read_text() == "mine\n"
+
+
+def test_a_trace_in_a_new_folder_is_written_whole(here: Path) -> None:
+    result = invoke("replay", "tiny.yaml", "--trace", "traces/run.jsonl")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (here / "traces").iterdir()) == ["run.jsonl"]
+    assert Trace.from_jsonl((here / "traces" / "run.jsonl").read_text()).events
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_an_out_folder_that_cannot_be_created_is_refused_before_the_campaign(here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """/proc looks writable to root (os.access says yes), yet nothing can be created in it."""
+    monkeypatch.setattr(campaign_module, "run_campaign", _must_not_run)
+    line = assert_one_line_error(invoke("run", "--scenario", "tiny.yaml", "--examples", "2", "--out", "/proc/podquake-x"), "/proc/podquake-x", "--out", "(fix: ")
+    assert ".partial-" not in line
+
+
+def test_a_folder_given_as_a_scenario_is_said_to_be_a_folder(here: Path) -> None:
+    (here / "adir").mkdir()
+    for result in (invoke("replay", "adir"), invoke("run", "--scenario", "adir", "--out", "report")):
+        line = assert_one_line_error(result, "adir", "is a folder, not a scenario file", "(fix: ")
+        assert "no such" not in line
+    assert_no_report_left(here)
+
+
+def test_replaying_a_kubernetes_manifest_or_a_run_record_names_the_right_command(here: Path) -> None:
+    (here / "app.yaml").write_text("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {replicas: 2}\n")
+    assert_one_line_error(invoke("replay", "app.yaml"), "app.yaml", "Kubernetes Deployment", "podquake run --manifests app.yaml")
+    (here / "report.json").write_text(json.dumps({"schema": "podquake/run-record", "version": 1, "status": "passed"}))
+    assert_one_line_error(invoke("replay", "report.json"), "report.json", "run record", "podquake report report.json")
+
+
+def test_a_negative_seed_in_a_scenario_is_refused_like_the_option(here: Path) -> None:
+    (here / "neg.yaml").write_text(TINY + "seed: -1\n")
+    for result in (invoke("replay", "neg.yaml"), invoke("run", "--scenario", "neg.yaml", "--out", "report")):
+        assert_one_line_error(result, "neg.yaml", "seed", "-1", "(fix: ")
+    assert_no_report_left(here)
+
+
+def test_one_example_is_not_said_to_be_1_examples(here: Path) -> None:
+    result = invoke("run", "--scenario", "tiny.yaml", "--examples", "1", "--no-database", "--out", "report")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.startswith("podquake: 1 example of tiny.yaml ")
+    messages = [p["evidence"]["message"] for p in record_of(here / "report")["properties"]]
+    assert messages and not any("1 examples" in m for m in messages), messages
+
+
 # === interruption ============================================================================================
 def _start(folder: Path, *args: str) -> subprocess.Popen[str]:
     """``podquake run`` in a subprocess, returned once its campaign has started (its first stderr line)."""

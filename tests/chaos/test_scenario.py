@@ -155,6 +155,43 @@ def test_missing_files(tmp_path: Path) -> None:
     assert "workload[0]: missing.yaml" in error.source and "no such file" in str(error)
 
 
+def test_a_folder_is_said_to_be_a_folder_not_a_missing_file(tmp_path: Path) -> None:
+    error = error_of(str(tmp_path))
+    assert "is a folder, not a scenario file" in str(error) and "no such" not in str(error)
+    assert error.source == str(tmp_path) and error.fix
+
+
+def test_a_negative_seed_is_refused_like_the_seed_option() -> None:
+    error = error_of(HEAD + "seed: -1\n")
+    assert error.field == "seed" and "-1" in error.message and error.fix
+    with pytest.raises(InputError, match="seed"):
+        Scenario(seed=-3)
+
+
+K8S_DEPLOYMENT = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {replicas: 2}\n"
+
+
+@pytest.mark.parametrize("text", [K8S_DEPLOYMENT, K8S_DEPLOYMENT + "---\napiVersion: v1\nkind: Service\nmetadata: {name: web}\n"], ids=["one", "two"])
+def test_a_kubernetes_manifest_points_at_run_manifests(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "app.yaml"
+    path.write_text(text)
+    error = error_of(str(path))
+    assert error.source == str(path) and "Kubernetes" in error.message
+    assert f"podquake run --manifests {path}" in error.fix and "apiVersion: podquake/v1" not in error.fix
+
+
+def test_a_typo_in_the_scenario_api_version_still_says_how_to_write_it() -> None:
+    error = error_of(HEAD.replace("podquake/v1", "podquake/v9"))
+    assert error.field == "apiVersion" and "write apiVersion: podquake/v1" in error.fix
+
+
+def test_a_run_record_points_at_podquake_report(tmp_path: Path) -> None:
+    path = tmp_path / "report.json"
+    path.write_text('{"schema": "podquake/run-record", "version": 1, "status": "passed"}\n')
+    error = error_of(str(path))
+    assert "run record" in error.message and f"podquake report {path}" in error.fix
+
+
 def test_programmatic_scenarios_are_validated_too() -> None:
     with pytest.raises(InputError) as caught:
         Scenario(duration=60, faults=(NodeFailure(node=0, at=90.0),))
