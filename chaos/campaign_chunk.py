@@ -215,7 +215,7 @@ def run_chunk(
                 raise ShrinkBudgetSpent
             if on_run is not None:
                 on_run(SHRINK_RUN)
-        run = run_scenario(scenario)
+        run = run_scenario(scenario, stop=stop_requested)
         failed = run.failed
         if not state["shrinking"]:
             result.examples += 1
@@ -315,7 +315,7 @@ def _shrink_alone(
             raise KeyboardInterrupt
         if on_run is not None:
             on_run(SHRINK_RUN)
-        verdicts = run_scenario(scenario).verdicts
+        verdicts = run_scenario(scenario, stop=stop_requested).verdicts
         if _failure(verdicts, property_id) is not None:
             last[:] = [(scenario, verdicts)]
             return True

@@ -208,6 +208,10 @@ class _Signals:
             raise KeyboardInterrupt
         self.received = signum
         stop_campaign()
+        try:  # os.write: no buffered stream to re-enter from a signal handler
+            os.write(2, b"\npodquake: stopping; writing the report of what ran (signal again to stop at once)\n")
+        except OSError:
+            pass
 
     def _note(self, signum: int, _frame: Any) -> None:
         self.received = self.received or signum

@@ -70,6 +70,9 @@ __all__ = ["API_VERSION", "KIND", "Scenario", "dump_scenario", "load_scenario"]
 API_VERSION = "podquake/v1"
 KIND = "Scenario"
 LOAD_MODES = ("fluid", "request")
+MAX_SECONDS = 7 * 24 * 3600.0
+"""The longest ``duration`` or ``quiet`` a scenario may ask for: a simulated week. Far longer values
+(10^12 s) are typos, and one example of them would run for hours."""
 _TOP_FIELDS = (
     "apiVersion",
     "kind",
@@ -131,6 +134,12 @@ class Scenario:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0 or (low_open and value == 0):
                 bound = "> 0" if low_open else ">= 0"
                 raise fail(f"{name} must be a number of seconds {bound}, not {value!r}", name, f"write e.g. {name}: 300")
+            if value > MAX_SECONDS:
+                raise fail(
+                    f"{name} of {value:g} s is longer than a simulated week ({MAX_SECONDS:g} s)",
+                    name,
+                    f"write e.g. {name}: 600 (seconds); a long run costs real time in every example",
+                )
             object.__setattr__(self, name, float(value))
         if self.scheduler is not None and (not isinstance(self.scheduler, str) or not self.scheduler.strip()):
             raise fail(f"scheduler must be a name or MODULE:ATTR, not {self.scheduler!r}", "scheduler", "write e.g. scheduler: default")

@@ -28,9 +28,11 @@ campaign and a user's test all get the same trace from the same scenario:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from pathlib import Path
 
-from dataclasses import dataclass
+import simpy
 
 from podquake.chaos.nemesis import FaultRecord, Nemesis
 from podquake.chaos.scenario import Scenario
@@ -83,13 +85,24 @@ def build_simulation(scenario: Scenario, *, keep_trace: bool = True) -> Simulati
     )
 
 
-def run_scenario(scenario: Scenario, *, keep_trace: bool = True) -> ScenarioResult:
+STOP_CHECK_SECONDS = 10.0
+"""How often (in simulated seconds) a run asks its ``stop`` callable whether to give up."""
+
+
+def run_scenario(
+    scenario: Scenario, *, keep_trace: bool = True, stop: Callable[[], bool] | None = None
+) -> ScenarioResult:
     """Run ``scenario`` to its end (see the module docstring). The same scenario gives the same trace
     and verdicts, in every process. ``keep_trace=False`` judges the run live without keeping its
-    events (faster, for campaigns; ``result.trace`` then holds only a count)."""
+    events (faster, for campaigns; ``result.trace`` then holds only a count). ``stop`` is asked every
+    :data:`STOP_CHECK_SECONDS` of simulated time; when it answers True the run is abandoned with
+    :class:`KeyboardInterrupt` (a campaign's stop request, so that Ctrl-C does not wait for a long
+    example to end). Asking it changes nothing in the run."""
     manifests = scenario.manifests()
     suite = scenario.suite()
     sim = build_simulation(scenario)
+    if stop is not None:
+        sim.env.process(_asking(sim, stop))
     monitor = Monitor(suite).attach(sim)  # folds in the cluster's creation, recorded by Simulation()
     if not keep_trace:
         sim.trace.stop_keeping()
@@ -108,6 +121,13 @@ def run_scenario(scenario: Scenario, *, keep_trace: bool = True) -> ScenarioResu
         end=end,
         quiet_from=monitor.ledger.quiet_from,
     )
+
+
+def _asking(sim: Simulation, stop: Callable[[], bool]) -> Generator[simpy.Event, None, None]:
+    while True:
+        yield sim.env.timeout(STOP_CHECK_SECONDS)
+        if stop():
+            raise KeyboardInterrupt
 
 
 def replay(path: str | Path) -> list[Verdict]:

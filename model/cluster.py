@@ -99,6 +99,10 @@ class NodePool:
             problems.append("a pool needs a name")
         if self.count < 0:
             problems.append(f"count {self.count} must not be negative")
+        if max(self.count, self.max_size or 0) > k8s.SUPPORTED_MAX_NODES:
+            problems.append(
+                f"{max(self.count, self.max_size or 0):,} nodes exceed the {k8s.SUPPORTED_MAX_NODES:,} Kubernetes supports"
+            )
         if not self.zones:
             problems.append("zones must list at least one zone")
         if self.cpu_millis <= self.reserved_cpu_millis:
@@ -118,7 +122,11 @@ class NodePool:
         elif self.count < self.min_nodes:
             problems.append(f"count {self.count} is below minSize {self.min_nodes}")
         if problems:
-            raise InputError("; ".join(problems), location=f"node pool {self.name!r}")
+            raise InputError(
+                "; ".join(problems),
+                location=f"node pool {self.name!r}",
+                fix=f"e.g. count: 6, and 0 <= minSize <= count <= maxSize <= {k8s.SUPPORTED_MAX_NODES}",
+            )
 
     @property
     def min_nodes(self) -> int:
@@ -201,6 +209,13 @@ class ClusterSpec:
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise InputError(f"node pool names must be unique; repeated: {', '.join(duplicates)}", field="pools")
+        largest = sum(p.max_nodes for p in self.pools)
+        if largest > k8s.SUPPORTED_MAX_NODES:
+            raise InputError(
+                f"the pools may grow to {largest:,} nodes; Kubernetes supports {k8s.SUPPORTED_MAX_NODES:,}",
+                field="pools",
+                fix=f"keep the pools' counts (and maxSize) to {k8s.SUPPORTED_MAX_NODES:,} nodes in all",
+            )
 
     @classmethod
     def default(cls) -> ClusterSpec:

@@ -25,6 +25,9 @@ MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND = 5
 
 # kubernetes/kubernetes:pkg/kubelet/apis/config/v1beta1/defaults.go (MaxPods)
 DEFAULT_MAX_PODS = 110
+SUPPORTED_MAX_NODES = 5000
+"""The largest cluster Kubernetes supports (kubernetes.io/docs/setup/best-practices/cluster-large/:
+at most 5,000 nodes); a cluster spec beyond it is refused, as a typo far more often than a test."""
 
 # --- ReplicaSet / Deployment ------------------------------------------------------------------
 # kubernetes/kubernetes:pkg/controller/replicaset/replica_set.go

@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import subprocess
+import time
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -578,6 +579,22 @@ def test_sigterm_writes_a_partial_report(here: Path) -> None:
     assert 0 < record["counts"]["examples"] < 100000
     assert "interrupted" in err and "Traceback" not in err
     assert_no_report_left(here, "nothing-else")
+
+
+def test_sigterm_stops_a_long_example_at_once_and_says_so(here: Path) -> None:
+    """The stop request used to be read only between examples: a scenario of a simulated week
+    ignored SIGTERM until its example ended, and whatever sent it (timeout, CI, Kubernetes) then
+    killed it before any report was written."""
+    (here / "week.yaml").write_text(
+        "apiVersion: podquake/v1\nkind: Scenario\nduration: 604800\nquiet: 60\ncluster: {nodes: 3, zones: 1}\n"
+    )
+    process = _start(here, "--scenario", "week.yaml", "--examples", "3", "--out", "report", "--no-database")
+    time.sleep(1.0)  # inside the first example, which takes tens of seconds
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=20)
+    assert process.returncode == 128 + signal.SIGTERM, err
+    assert "podquake: stopping; writing the report of what ran" in err
+    assert record_of(here / "report")["interrupted"] is True
 
 
 @pytest.mark.slow

@@ -91,6 +91,11 @@ def error_of(text: str, **kwargs) -> InputError:
         (HEAD + "seed: three\n", "seed", "whole number"),
         (HEAD + "duration: 0\n", "duration", "> 0"),
         (HEAD + "quiet: -5\n", "quiet", ">= 0"),
+        (HEAD + "duration: 1000000000000\n", "duration", "longer than a simulated week"),
+        (HEAD + "quiet: 604801\n", "quiet", "longer than a simulated week"),
+        (HEAD + "cluster: {nodes: 100000000}\n", "", "exceed the 5,000 Kubernetes supports"),
+        (HEAD + "cluster: {pools: [{name: a, count: 3, maxSize: 4000}, {name: b, count: 3, maxSize: 2000}]}\n", "", "may grow to 6,000"),
+        (HEAD + "cluster: {pools: [{name: w, count: -6}]}\n", "", "must not be negative"),
         (HEAD + "loadMode: turbo\n", "loadMode", "fluid"),
         (HEAD + "metadata: {owner: me}\n", "metadata", "name and description"),
         (HEAD + "cluster: {nodes: 3, flavour: big}\n", "", "unknown field(s) flavour"),
@@ -280,6 +285,27 @@ def test_a_run_that_keeps_no_trace_judges_it_the_same() -> None:
     assert counted.verdicts == kept.verdicts
     assert counted.trace.count == kept.trace.count == len(kept.trace.events) > 0
     assert counted.trace.events == []
+
+
+def test_a_run_asked_to_stop_gives_up_within_seconds_of_simulated_time_and_asking_changes_nothing() -> None:
+    """A campaign's Ctrl-C must not wait for a long example to end (a scenario of 10^8 simulated
+    seconds ignored the first signal for minutes)."""
+    from podquake.chaos.scenario_run import STOP_CHECK_SECONDS
+
+    plain = run_scenario(load_scenario(SMALL))
+    asked: list[float] = []
+
+    def never() -> bool:
+        asked.append(0.0)
+        return False
+
+    watched = run_scenario(load_scenario(SMALL), stop=never)
+    assert watched.trace.to_jsonl() == plain.trace.to_jsonl() and watched.verdicts == plain.verdicts
+    assert len(asked) == int(plain.end // STOP_CHECK_SECONDS) - 1  # at 10, 20, ... s; the clock stops before the end
+    long = replace(load_scenario(SMALL), duration=7 * 24 * 3600.0)
+    calls = iter([False, False, True])
+    with pytest.raises(KeyboardInterrupt):
+        run_scenario(long, stop=lambda: next(calls))
 
 
 def test_another_seed_gives_another_run() -> None:
