@@ -119,6 +119,30 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(OPTION_REPORT, dest="podquake_report", default=None, metavar="DIR", help="write each podquake campaign's report into DIR")
 
 
+_CONFIGS: list[pytest.Config] = []
+"""The pytest runs in progress (innermost last; pytester nests them), so that :func:`scheduler_suite`
+can tell at import whether ``--podquake-scheduler`` overrides the suite's scheduler."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _CONFIGS.append(config)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if config in _CONFIGS:
+        _CONFIGS.remove(config)
+
+
+def _scheduler_overridden() -> bool:
+    """Whether the current pytest run gives ``--podquake-scheduler`` (which wins over each suite's)."""
+    if not _CONFIGS:
+        return False
+    try:
+        return _CONFIGS[-1].getoption("podquake_scheduler") is not None
+    except ValueError:  # the options were not added (not expected when the hooks ran)
+        return False
+
+
 @dataclass(frozen=True)
 class _Options:
     scheduler: str | None
@@ -293,13 +317,18 @@ def scheduler_suite(
     the scenario's (both by default: a scheduler should work on any).
 
     Bad arguments raise :class:`~podquake.model.errors.InputError` here, when the test module is
-    imported, not when the test runs.
+    imported (a collection error), not when the test runs: so does a scheduler that cannot be found
+    or created, unless ``--podquake-scheduler`` replaces it in this run (then that one is checked
+    when the suite runs).
     """
     from podquake.chaos.scenario import Scenario
     from podquake.model.errors import InputError
     from podquake.properties import Suite
 
     name = _scheduler_name(scheduler)
+    for flag, value in (("vary_cluster", vary_cluster), ("vary_workload", vary_workload)):
+        if not isinstance(value, bool):
+            raise InputError(f"{flag} must be True or False, not {value!r}", field=flag, fix=f"e.g. {flag}=False")
     if examples is not None and (isinstance(examples, bool) or not isinstance(examples, int) or examples < 1):
         raise InputError(f"examples must be a whole number >= 1, not {examples!r}", field="examples", fix="e.g. examples=20")
     if isinstance(seed, bool) or not isinstance(seed, int):
@@ -315,10 +344,18 @@ def scheduler_suite(
         faults(kinds)  # refuses unknown kinds now
     if properties is not None:
         properties = (properties,) if isinstance(properties, str) else tuple(properties)
+        if not properties:
+            raise InputError(
+                "properties is empty: the suite would judge nothing",
+                field="properties",
+                fix="list property ids, e.g. properties=['no-overcommit'], or leave properties out to judge the scenario's (the library's suite)",
+            )
         ids = Suite.of(properties).ids
     else:
         base = _base_scenario(scenario, None)
         ids = base.suite().ids
+    if name is not None and not _scheduler_overridden():
+        _check_scheduler(name)  # a bad name fails the module's collection, naming it and the known ones
     spec = SchedulerSuite(
         scheduler=name,
         examples=examples,

@@ -11,9 +11,14 @@
   simulation, so that state it keeps (a counter, a cache) does not carry from one run into the next:
   with it, the same seed would not give the same run and a campaign's examples would depend on one
   another (an object that cannot be copied is used as it is);
-- a class or another callable: called as ``factory(rng=rng)`` when it has a parameter named ``rng``,
-  ``factory(rng)`` when it needs exactly one argument, else ``factory()``; the result must have
-  ``schedule``.
+- a class or another callable: called as ``factory(rng=rng)`` when it has a parameter named ``rng``
+  (the simulation's seeded ``random.Random``), ``factory(rng)`` when its one required parameter is
+  annotated ``random.Random``, else ``factory()``; a factory with any other required parameter is
+  refused (podquake has nothing to give it but the rng); the result must have ``schedule``.
+
+A scheduler is named by its ``name`` attribute in verdicts and reports; one without a ``name`` is
+accepted and named after its class (``type(scheduler).__name__``), so a plain class with only
+``schedule`` works.
 
 Anything else raises :class:`~podquake.model.errors.InputError` naming the value, the known names
 and the fix.
@@ -66,21 +71,43 @@ def _known() -> str:
     return ", ".join(list_schedulers())
 
 
-def _call(factory: Callable[..., Any], rng: random.Random) -> Any:
-    """``factory(rng=rng)`` with an ``rng`` parameter, ``factory(rng)`` if it needs one argument, else ``factory()``."""
+_RANDOM_ANNOTATIONS = (random.Random, "random.Random", "Random")
+
+
+def _call(factory: Callable[..., Any], rng: random.Random, label: str) -> Any:
+    """``factory(rng=rng)`` with an ``rng`` parameter, ``factory(rng)`` if its one required parameter is
+    annotated ``random.Random``, ``factory()`` if it needs nothing; any other required parameter is an
+    :class:`InputError` (rather than handing the rng to a parameter that means something else)."""
     try:
         parameters = list(inspect.signature(factory).parameters.values())
     except (TypeError, ValueError):
         return factory()
-    if any(parameter.name == "rng" for parameter in parameters):
-        return factory(rng=rng)
+    if any(parameter.name == "rng" and parameter.kind != parameter.POSITIONAL_ONLY for parameter in parameters):
+        others = [p for p in parameters if p.name != "rng"]
+        args: tuple[Any, ...] = ()
+        kwargs: dict[str, Any] = {"rng": rng}
+    else:
+        others = parameters
+        args, kwargs = (), {}
     required = [
         parameter
-        for parameter in parameters
-        if parameter.default is parameter.empty
-        and parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD)
+        for parameter in others
+        if parameter.default is parameter.empty and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
     ]
-    return factory(rng) if len(required) == 1 else factory()
+    only = required[0] if not kwargs and len(required) == 1 else None
+    if only is not None and only.kind != only.KEYWORD_ONLY and (only.annotation in _RANDOM_ANNOTATIONS or only.name == "rng"):
+        args = (rng,)  # annotated random.Random, or a positional-only rng
+        required = []
+    if required:
+        raise InputError(
+            f"scheduler {label} needs argument {required[0].name!r}; podquake can only give it rng",
+            field="scheduler",
+            fix=(
+                "give the parameter a default, name it rng to receive the simulation's seeded random.Random, "
+                "or name a factory/instance that needs no arguments"
+            ),
+        )
+    return factory(*args, **kwargs)
 
 
 def fresh_copy(scheduler: Any) -> Any:
@@ -104,7 +131,7 @@ def _instantiate(factory: Any, rng: random.Random, label: str, *, named: bool = 
             fix=_FIX,
         )
     try:
-        made = _call(factory, rng)
+        made = _call(factory, rng, label)
     except InputError:
         raise
     except Exception as error:

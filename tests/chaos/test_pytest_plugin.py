@@ -217,11 +217,50 @@ def test_a_report_folder_that_cannot_be_written_fails_the_suite(memsched):
 def test_a_suite_that_cannot_start_fails_each_item_with_the_reason(pytester):
     pytester.makepyfile(
         "from podquake.chaos.pytest_plugin import scheduler_suite\n\n"
-        "test_missing = scheduler_suite('nowhere.sched:Gone', properties=['no-overcommit', 'single-binding'])\n"
+        "test_missing = scheduler_suite('first-fit', properties=['no-overcommit', 'single-binding'])\n"
     )
-    result = pytester.runpytest()
+    result = pytester.runpytest("--podquake-scheduler=nowhere.sched:Gone")
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(["*podquake: cannot run the suite: *nowhere.sched:Gone*"])
+
+
+UNKNOWN_SCHEDULER_SUITE = (
+    "from podquake.chaos.pytest_plugin import scheduler_suite\n\n"
+    "test_missing = scheduler_suite('nosuch-scheduler', properties=['no-overcommit', 'single-binding'])\n"
+)
+
+
+def test_an_unknown_scheduler_fails_the_module_at_collection_naming_it_the_known_ones_and_the_fix(pytester):
+    pytester.makepyfile(test_unknown=UNKNOWN_SCHEDULER_SUITE)
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR collecting test_unknown.py*",
+            "*unknown scheduler 'nosuch-scheduler'; known: default, least-allocated, first-fit*(fix: *MODULE:ATTR*",
+        ]
+    )
+    assert "podquake: cannot run the suite" not in result.stdout.str()
+
+
+def test_the_scheduler_option_wins_so_the_suites_own_is_not_checked_at_import(pytester):
+    pytester.makepyfile(test_unknown=UNKNOWN_SCHEDULER_SUITE)
+    result = pytester.runpytest("--podquake-scheduler=first-fit", "--collect-only", "-q")
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["*test_missing[[]no-overcommit[]]", "*test_missing[[]single-binding[]]"])
+
+
+def test_a_module_attr_scheduler_is_imported_and_created_when_the_suite_is_defined(pytester):
+    pytester.makepyfile(
+        needs="class Weighted:\n    name = 'weighted'\n    def __init__(self, weight):\n        self.weight = weight\n"
+        "    def schedule(self, pod, cluster):\n        return None\n",
+        test_needs="from podquake.chaos.pytest_plugin import scheduler_suite\n\n"
+        "test_weighted = scheduler_suite('needs:Weighted', properties=['no-overcommit'])\n",
+    )
+    pytester.syspathinsert()
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*scheduler 'needs:Weighted' needs argument 'weight'; podquake can only give it rng*"])
 
 
 # --- scheduler_suite's arguments ----------------------------------------------------------------------------
@@ -254,12 +293,18 @@ def test_a_scheduler_class_is_named_module_colon_attr():
         ({"kinds": ["meteor-strike"]}, "kinds"),
         ({"properties": ["no-such-property"]}, "properties"),
         ({"scenario": 42}, "scenario"),
+        ({"properties": []}, "properties"),
+        ({"vary_cluster": "no"}, "vary_cluster"),
+        ({"vary_workload": 0}, "vary_workload"),
+        ({}, "scheduler"),  # with scheduler="nosuch-scheduler" below
     ],
 )
 def test_bad_arguments_fail_when_the_suite_is_defined(kwargs, field):
     with pytest.raises(InputError) as caught:
-        scheduler_suite("least-allocated", **kwargs)
-    assert caught.value.field == field
+        scheduler_suite("least-allocated" if kwargs else "nosuch-scheduler", **kwargs)
+    assert caught.value.field == field and caught.value.fix
+    if field == "properties" and kwargs["properties"] == []:
+        assert "properties is empty" in str(caught.value)
 
 
 def test_the_suite_is_one_test_per_property():

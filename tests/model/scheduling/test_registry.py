@@ -67,7 +67,12 @@ def test_module_attr_objects_classes_and_factories() -> None:
 
     assert isinstance(resolve_scheduler(NoArguments, random.Random(0)), NoArguments)
     rng = random.Random(1)
-    assert resolve_scheduler(lambda r: builtins.RandomFit(r), rng).rng is rng  # one required argument: the rng
+    assert resolve_scheduler(lambda rng: builtins.RandomFit(rng), rng).rng is rng  # a parameter named rng
+
+    def annotated(r: random.Random) -> builtins.RandomFit:
+        return builtins.RandomFit(r)
+
+    assert resolve_scheduler(annotated, rng).rng is rng  # one required argument annotated random.Random
     framework = resolve_scheduler(FrameworkScheduler, rng)  # rng passed by name, not as the profile
     assert framework.rng is rng and framework.profile == Profile.default()
 
@@ -135,3 +140,68 @@ def test_an_object_named_module_attr_is_copied_for_each_simulation() -> None:
 def test_an_object_given_directly_or_that_cannot_be_copied_is_used_as_it_is() -> None:
     assert resolve_scheduler(COUNTING, random.Random(0)) is COUNTING  # the caller holds it
     assert resolve_scheduler(f"{__name__}:UNCOPYABLE", random.Random(0)) is UNCOPYABLE
+
+
+class Weighted:
+    """Configured by a weight, which is not the simulation's rng."""
+
+    name = "weighted"
+
+    def __init__(self, weight: float) -> None:
+        self.weight = weight
+
+    def schedule(self, pod: object, cluster: object) -> None:
+        return None
+
+
+class WeightedWithRng(Weighted):
+    def __init__(self, weight: float, rng: random.Random | None = None) -> None:
+        super().__init__(weight)
+
+
+def needs_a_keyword(*, weight: float) -> Weighted:
+    return Weighted(weight)
+
+
+@pytest.mark.parametrize(
+    ("spec", "argument"),
+    [
+        (f"{__name__}:Weighted", "weight"),
+        (Weighted, "weight"),
+        (lambda r: builtins.RandomFit(r), "r"),  # not named rng nor annotated: not given the rng
+        (WeightedWithRng, "weight"),
+        (needs_a_keyword, "weight"),
+    ],
+)
+def test_a_factory_with_a_required_argument_other_than_rng_is_refused(spec: object, argument: str) -> None:
+    """The simulation's random.Random is not silently passed as, say, a weight."""
+    with pytest.raises(InputError) as caught:
+        resolve_scheduler(spec, random.Random(0))
+    assert f"needs argument {argument!r}; podquake can only give it rng" in str(caught.value)
+    assert caught.value.field == "scheduler" and "name it rng" in caught.value.fix
+
+
+def test_optional_arguments_keep_their_defaults() -> None:
+    class Tuned:
+        name = "tuned"
+
+        def __init__(self, weight: float = 0.5, *args: object, **kwargs: object) -> None:
+            self.weight = weight
+
+        def schedule(self, pod: object, cluster: object) -> None:
+            return None
+
+    assert resolve_scheduler(Tuned, random.Random(0)).weight == 0.5
+
+
+class Nameless:
+    def schedule(self, pod: object, cluster: object) -> None:
+        return None
+
+
+def test_a_scheduler_without_a_name_is_accepted_and_named_after_its_class() -> None:
+    """The documented fallback (the contract wrapper names it type(scheduler).__name__)."""
+    from podquake.model.scheduling import registry
+
+    assert isinstance(resolve_scheduler(f"{__name__}:Nameless", random.Random(0)), Nameless)
+    assert "named after its class" in (registry.__doc__ or "")
