@@ -12,7 +12,10 @@ scenario files that replay a run exactly.
 - :mod:`~podquake.chaos.campaign`: ``CampaignSettings`` and ``run_campaign``, many generated
   examples with shrunk counterexamples; :mod:`~podquake.chaos.machine`: ``ClusterMachine``, a
   Hypothesis state machine to subclass for stateful tests; :mod:`~podquake.chaos.pytest_plugin`:
-  the pytest options, fixtures and ``scheduler_suite``. Every name here loads its module when first
+  the pytest options, fixtures and ``scheduler_suite``; :mod:`~podquake.chaos.strategies`: the
+  Hypothesis strategies ``clusters``, ``workloads``, ``fault_schedules`` and ``scenarios`` (and
+  ``faults``, importable from there only: here that name is the :mod:`~podquake.chaos.faults`
+  module). Every name here loads its module when first
   used, so ``import podquake.chaos`` (and the pytest plugin, which pytest imports in every run of
   every project where podquake is installed) costs next to nothing until a name is asked for.
 """
@@ -57,6 +60,8 @@ _LAZY = {
     "ClusterMachine": "podquake.chaos.machine",
     "Counterexample": "podquake.chaos.campaign",
     "run_campaign": "podquake.chaos.campaign",
+    # Not ``faults``: that name is the submodule podquake.chaos.faults (import it from .strategies).
+    **dict.fromkeys(["clusters", "fault_schedules", "scenarios", "workloads"], "podquake.chaos.strategies"),
 }
 
 if TYPE_CHECKING:  # what the names are, for type checkers and editors
@@ -87,6 +92,7 @@ if TYPE_CHECKING:  # what the names are, for type checkers and editors
     from podquake.chaos.nemesis import FaultRecord, Nemesis
     from podquake.chaos.scenario import Scenario, dump_scenario, load_scenario, scenario_from_dict, scenario_to_dict
     from podquake.chaos.scenario_run import ScenarioResult, build_simulation, replay, run_scenario
+    from podquake.chaos.strategies import clusters, fault_schedules, scenarios, workloads
 
 
 def __getattr__(name: str) -> object:

@@ -32,6 +32,7 @@ They are built to be cheap to draw and to shrink towards small, readable counter
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
@@ -100,8 +101,60 @@ _ZONE_SELECTORS = 3
 _SERVICE_SELECTORS = 8
 
 
-def _check_kinds(kinds: Sequence[str]) -> tuple[str, ...]:
-    kinds = tuple(kinds)
+def _names(value: str | Sequence[Any]) -> tuple[Any, ...]:
+    """``value`` as a tuple, a bare string as one item (not split into its characters), as
+    ``scheduler_suite(kinds=...)`` does."""
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _check_whole(field: str, value: Any, low: int, example: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise InputError(f"{field} must be a whole number >= {low}, not {value!r}", field=field, fix=f"e.g. {example}")
+
+
+def _check_seconds(field: str, value: Any, *, positive: bool, example: str) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or (value <= 0 if positive else value < 0)
+    ):
+        bound = "> 0" if positive else ">= 0"
+        raise InputError(f"{field} must be a number of seconds {bound}, not {value!r}", field=field, fix=f"e.g. {example}")
+
+
+def _check_timing(horizon: Any, min_duration: Any, max_duration: Any) -> None:
+    """Refuse a fault phase or fault durations that :func:`decode_fault` could not turn into faults."""
+    _check_seconds("horizon", horizon, positive=True, example="horizon=600.0")
+    _check_seconds("min_duration", min_duration, positive=True, example="min_duration=10.0")
+    _check_seconds("max_duration", max_duration, positive=True, example="max_duration=300.0")
+    if min_duration > max_duration:
+        raise InputError(
+            f"need min_duration <= max_duration, not {min_duration!r} and {max_duration!r}",
+            field="min_duration",
+            fix="e.g. min_duration=10.0, max_duration=300.0",
+        )
+
+
+def _check_strategy(field: str, value: Any) -> None:
+    if value is None or isinstance(value, st.SearchStrategy):
+        return
+    if callable(value):
+        name = getattr(value, "__name__", "it")
+        raise InputError(
+            f"{field} must be a Hypothesis strategy, not the function {name}",
+            field=field,
+            fix=f"call it: {name}()" if name != "it" else "call it to get a strategy",
+        )
+    raise InputError(
+        f"{field} must be a Hypothesis strategy, not {type(value).__name__}",
+        field=field,
+        fix=f"e.g. {field}=st.just(...)",
+    )
+
+
+def _check_kinds(kinds: str | Sequence[str]) -> tuple[str, ...]:
+    kinds = _names(kinds)
     if not kinds:
         raise InputError("no fault kinds to draw from", field="kinds", fix=f"name at least one of {', '.join(FAULT_KINDS)}")
     unknown = [k for k in kinds if k not in FAULT_KINDS]
@@ -194,6 +247,7 @@ def faults(
 ) -> st.SearchStrategy[Fault]:
     """One fault of one of ``kinds``, starting in ``[0, horizon)``."""
     kinds = _check_kinds(kinds)
+    _check_timing(horizon, min_duration, max_duration)
     return st.binary(min_size=FAULT_BYTES, max_size=FAULT_BYTES).map(
         lambda code: decode_fault(
             kinds[code[0] % len(kinds)], code, horizon=horizon, min_duration=min_duration, max_duration=max_duration
@@ -201,9 +255,7 @@ def faults(
     )
 
 
-@st.composite
 def fault_schedules(
-    draw: Any,
     kinds: Sequence[str] = DEFAULT_FAULT_KINDS,
     *,
     max_faults: int = 10,
@@ -212,13 +264,45 @@ def fault_schedules(
     min_duration: float = 10.0,
     max_duration: float = 300.0,
     swarm: bool = True,
-) -> tuple[Fault, ...]:
+) -> st.SearchStrategy[tuple[Fault, ...]]:
     """A schedule of up to ``max_faults`` faults, ordered by time (ties keep their drawn order).
 
     With ``swarm`` (the default) each schedule with faults enables a random non-empty subset of
     ``kinds``; without, every kind. The empty schedule is a single draw (see the module docstring).
     """
     kinds = _check_kinds(kinds)
+    _check_whole("max_faults", max_faults, 0, "max_faults=10")
+    _check_whole("min_faults", min_faults, 0, "min_faults=0")
+    if min_faults > max_faults:
+        raise InputError(
+            f"need min_faults <= max_faults, not {min_faults} and {max_faults}",
+            field="min_faults",
+            fix=f"e.g. min_faults=0, max_faults={max(max_faults, 10)}",
+        )
+    _check_timing(horizon, min_duration, max_duration)
+    return _fault_schedules(
+        kinds,
+        max_faults=max_faults,
+        min_faults=min_faults,
+        horizon=horizon,
+        min_duration=min_duration,
+        max_duration=max_duration,
+        swarm=swarm,
+    )
+
+
+@st.composite
+def _fault_schedules(
+    draw: Any,
+    kinds: tuple[str, ...],
+    *,
+    max_faults: int,
+    min_faults: int,
+    horizon: float,
+    min_duration: float,
+    max_duration: float,
+    swarm: bool,
+) -> tuple[Fault, ...]:
     # The swarm mask: the kinds enabled, one bit each; none enabled is the empty schedule, this one
     # choice, which Hypothesis draws once. (Drawn even when min_faults > 0, for the same layout.)
     mask = draw(st.integers(0, 2 ** len(kinds) - 1))
@@ -235,15 +319,22 @@ def fault_schedules(
     return tuple(sorted(schedule, key=lambda f: f.at))
 
 
-@st.composite
-def clusters(draw: Any, *, min_nodes: int = 3, max_nodes: int = 10, max_zones: int = 3) -> ClusterSpec:
+def clusters(*, min_nodes: int = 3, max_nodes: int = 10, max_zones: int = 3) -> st.SearchStrategy[ClusterSpec]:
     """A cluster of ``min_nodes``..``max_nodes`` identical workers over 1..``max_zones`` zones.
 
     Node sizes come from common cloud shapes (4 CPU / 16 GiB first, then 2/8, 8/32, 4/8): a
     memory-lean shape makes memory the binding resource in some examples.
     """
+    _check_whole("min_nodes", min_nodes, 1, "min_nodes=3")
+    _check_whole("max_nodes", max_nodes, 1, "max_nodes=10")
     if not 1 <= min_nodes <= max_nodes:
         raise InputError(f"need 1 <= min_nodes <= max_nodes, not {min_nodes} and {max_nodes}", field="min_nodes", fix="e.g. min_nodes=3, max_nodes=10")
+    _check_whole("max_zones", max_zones, 1, "max_zones=3")
+    return _clusters(min_nodes=min_nodes, max_nodes=max_nodes, max_zones=max_zones)
+
+
+@st.composite
+def _clusters(draw: Any, *, min_nodes: int, max_nodes: int, max_zones: int) -> ClusterSpec:
     nodes = draw(st.integers(min_nodes, max_nodes))
     zones = draw(st.integers(1, max(1, min(max_zones, nodes))))
     cpu, memory = draw(st.sampled_from((("4", "16Gi"), ("2", "8Gi"), ("8", "32Gi"), ("4", "8Gi"))))
@@ -260,6 +351,10 @@ _DNS = re.compile(r"[^a-z0-9-]")
 _ROLES = ("api", "web", "worker", "cache", "gateway", "search", "auth", "billing")
 
 
+_NAME_COUNT = 64
+"""How many names :func:`service_names` builds (known without building them, which imports faker)."""
+
+
 @lru_cache(maxsize=1)
 def service_names() -> tuple[str, ...]:
     """Realistic, DNS-safe service names, built once per process by faker from a fixed seed."""
@@ -269,7 +364,7 @@ def service_names() -> tuple[str, ...]:
     fake.seed_instance(20261122)
     names: list[str] = []
     seen: set[str] = set()
-    while len(names) < 64:
+    while len(names) < _NAME_COUNT:
         word = _DNS.sub("", fake.word().lower())
         if len(word) < 3:
             continue
@@ -314,15 +409,13 @@ def _deployment(name: str, replicas: int, cpu: str, memory: str) -> list[dict[st
     ]
 
 
-@st.composite
 def workloads(
-    draw: Any,
     manifests: Sequence[str | Mapping[str, Any]] | None = None,
     *,
     min_workloads: int = 1,
     max_workloads: int = 10,
     max_replicas: int = 4,
-) -> tuple[str | Mapping[str, Any], ...]:
+) -> st.SearchStrategy[tuple[str | Mapping[str, Any], ...]]:
     """A scenario's ``workload``: the given ``manifests`` (paths or objects) as they are, or
     ``min_workloads``..``max_workloads`` generated Deployments, each with a Service.
 
@@ -331,13 +424,22 @@ def workloads(
     binds in some examples and memory in others.
     """
     if manifests is not None:
-        return tuple(manifests)
-    if not 1 <= min_workloads <= max_workloads <= len(service_names()):
+        return st.just(_names(manifests))
+    for field, value in (("min_workloads", min_workloads), ("max_workloads", max_workloads)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InputError(f"{field} must be a whole number, not {value!r}", field=field, fix="e.g. min_workloads=1, max_workloads=10")
+    if not 1 <= min_workloads <= max_workloads <= _NAME_COUNT:
         raise InputError(
-            f"need 1 <= min_workloads <= max_workloads <= {len(service_names())}",
+            f"need 1 <= min_workloads <= max_workloads <= {_NAME_COUNT}",
             field="max_workloads",
             fix="e.g. min_workloads=1, max_workloads=10",
         )
+    _check_whole("max_replicas", max_replicas, 1, "max_replicas=4")
+    return _workloads(min_workloads=min_workloads, max_workloads=max_workloads, max_replicas=max_replicas)
+
+
+@st.composite
+def _workloads(draw: Any, *, min_workloads: int, max_workloads: int, max_replicas: int) -> tuple[Mapping[str, Any], ...]:
     names = service_names()
     first = draw(st.integers(0, len(names) - 1))
     # A list, not a count and then the items: the shrinker can then drop any workload, not only the
@@ -382,9 +484,7 @@ def _services(workload: Sequence[str | Mapping[str, Any]]) -> list[str]:
     return found
 
 
-@st.composite
 def scenarios(
-    draw: Any,
     *,
     cluster: st.SearchStrategy[ClusterSpec] | None = None,
     workload: st.SearchStrategy[tuple[str | Mapping[str, Any], ...]] | None = None,
@@ -395,14 +495,51 @@ def scenarios(
     scheduler: str | None = None,
     properties: tuple[tuple[str, Mapping[str, Any]], ...] | None = None,
     load_mode: str = "fluid",
-) -> Scenario:
+) -> st.SearchStrategy[Scenario]:
     """A whole scenario: a drawn cluster, workload and fault schedule, steady traffic of
     ``traffic_rate`` requests per second to every generated Service (at most 30% of what its
     Deployment serves, see :func:`_offered`), a seed, and the given
     properties (default: the library's suite)."""
-    spec = draw(cluster if cluster is not None else clusters())
-    objects = draw(workload if workload is not None else workloads())
-    faults_drawn = draw(schedule if schedule is not None else fault_schedules(horizon=duration))
+    for field, value in (("cluster", cluster), ("workload", workload), ("schedule", schedule)):
+        _check_strategy(field, value)
+    if isinstance(traffic_rate, bool) or not isinstance(traffic_rate, (int, float)) or not math.isfinite(traffic_rate) or traffic_rate < 0:
+        raise InputError(
+            f"traffic_rate must be a number of requests per second >= 0, not {traffic_rate!r}",
+            field="traffic_rate",
+            fix="e.g. traffic_rate=20.0 (0 for no traffic)",
+        )
+    _check_seconds("duration", duration, positive=True, example="duration=600.0")
+    _check_seconds("quiet", quiet, positive=False, example="quiet=300.0")
+    return _scenarios(
+        cluster=cluster if cluster is not None else clusters(),
+        workload=workload if workload is not None else workloads(),
+        schedule=schedule if schedule is not None else fault_schedules(horizon=duration),
+        traffic_rate=traffic_rate,
+        duration=duration,
+        quiet=quiet,
+        scheduler=scheduler,
+        properties=properties,
+        load_mode=load_mode,
+    )
+
+
+@st.composite
+def _scenarios(
+    draw: Any,
+    *,
+    cluster: st.SearchStrategy[ClusterSpec],
+    workload: st.SearchStrategy[tuple[str | Mapping[str, Any], ...]],
+    schedule: st.SearchStrategy[tuple[Fault, ...]],
+    traffic_rate: float,
+    duration: float,
+    quiet: float,
+    scheduler: str | None,
+    properties: tuple[tuple[str, Mapping[str, Any]], ...] | None,
+    load_mode: str,
+) -> Scenario:
+    spec = draw(cluster)
+    objects = draw(workload)
+    faults_drawn = draw(schedule)
     seed = draw(st.integers(0, 2**16))
     services = _services(objects) if traffic_rate > 0 else []
     traffic = tuple(LoadGenerator(service, Constant(_offered(objects, service, traffic_rate))) for service in services)

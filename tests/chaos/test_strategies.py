@@ -258,3 +258,95 @@ def test_a_generated_scenario_round_trips_and_replays_to_the_same_trace() -> Non
 def test_doctests() -> None:
     result = doctest.testmod(strategies_module)
     assert result.failed == 0 and result.attempted > 0
+
+
+# === arguments ======================================================================================
+@pytest.mark.parametrize(
+    ("call", "kinds"),
+    [
+        (lambda: faults("node-failure", horizon=60.0), {"node-failure"}),
+        (lambda: fault_schedules(kinds="pod-kill", min_faults=1, max_faults=3), {"pod-kill"}),
+        (lambda: fault_schedules("zone-outage", min_faults=1, max_faults=3), {"zone-outage"}),
+    ],
+)
+def test_a_bare_kind_is_one_kind_not_its_characters(call: Callable[[], Any], kinds: set[str]) -> None:
+    for value in drawn(call(), 10):
+        assert {f.kind for f in (value if isinstance(value, tuple) else (value,))} == kinds
+
+
+def test_a_bare_manifest_is_one_manifest_not_its_characters() -> None:
+    assert drawn(workloads(manifests="app.yaml"), 1) == [("app.yaml",)]
+    assert drawn(workloads("app.yaml"), 1) == [("app.yaml",)]
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        (lambda: fault_schedules(max_faults=-1), "max_faults"),
+        (lambda: fault_schedules(max_faults=2.5), "max_faults"),
+        (lambda: fault_schedules(min_faults=-1), "min_faults"),
+        (lambda: fault_schedules(min_faults=5, max_faults=2), "min_faults"),
+        (lambda: fault_schedules(min_faults=3, max_faults=0), "min_faults"),
+        (lambda: fault_schedules(horizon=-1.0), "horizon"),
+        (lambda: fault_schedules(min_duration=50.0, max_duration=5.0), "min_duration"),
+        (lambda: fault_schedules(()), "kinds"),
+        (lambda: fault_schedules("no-such-kind"), "kinds"),
+        (lambda: faults(horizon=0.0), "horizon"),
+        (lambda: faults(horizon=-5.0), "horizon"),
+        (lambda: faults(horizon=float("nan")), "horizon"),
+        (lambda: faults(min_duration=100.0, max_duration=10.0), "min_duration"),
+        (lambda: faults(min_duration=-1.0), "min_duration"),
+        (lambda: faults(min_duration=0.0), "min_duration"),
+        (lambda: faults(max_duration=-1.0), "max_duration"),
+        (lambda: faults(("no-such-kind",)), "kinds"),
+        (lambda: workloads(max_replicas=0), "max_replicas"),
+        (lambda: workloads(max_workloads=0), "max_workloads"),
+        (lambda: workloads(max_workloads=100), "max_workloads"),
+        (lambda: workloads(min_workloads=1.5), "min_workloads"),
+        (lambda: clusters(max_zones=0), "max_zones"),
+        (lambda: clusters(min_nodes=0), "min_nodes"),
+        (lambda: clusters(min_nodes=5, max_nodes=2), "min_nodes"),
+        (lambda: scenarios(traffic_rate=-3.0), "traffic_rate"),
+        (lambda: scenarios(duration=0.0), "duration"),
+        (lambda: scenarios(duration=-1.0), "duration"),
+        (lambda: scenarios(quiet=-1.0), "quiet"),
+        (lambda: scenarios(cluster=clusters), "cluster"),
+        (lambda: scenarios(workload=workloads), "workload"),
+        (lambda: scenarios(schedule=(NodeFailure(node=0, at=1.0),)), "schedule"),
+    ],
+)
+def test_bad_arguments_are_refused_when_the_strategy_is_built(call: Callable[[], Any], field: str) -> None:
+    """Not when a value is drawn (or never, or by a Hypothesis error or one that blames a fault)."""
+    with pytest.raises(InputError) as error:
+        call()
+    assert error.value.field == field and error.value.fix
+
+
+def test_a_strategy_function_passed_uncalled_says_to_call_it() -> None:
+    with pytest.raises(InputError) as error:
+        scenarios(cluster=clusters)
+    assert "call it: clusters()" in str(error.value.fix)
+
+
+def test_the_edges_of_valid_arguments_still_draw() -> None:
+    assert set(drawn(fault_schedules(max_faults=0), 5)) == {()}
+    assert all(len(s) == 2 for s in drawn(fault_schedules(min_faults=2, max_faults=2, horizon=1.0), 5))
+    assert all(f.duration == 7.0 for f in drawn(faults("node-failure", min_duration=7.0, max_duration=7.0), 5))
+    assert all(s.pools[0].zones == ("zone-a",) for s in drawn(clusters(max_zones=1), 5))
+    assert drawn(scenarios(quiet=0.0, traffic_rate=0.0, duration=60.0), 1)[0].traffic == ()
+
+
+def test_the_strategies_are_exported_from_the_package_lazily() -> None:
+    import subprocess
+    import sys
+
+    import podquake.chaos
+
+    for name in ("clusters", "fault_schedules", "scenarios", "workloads"):
+        assert getattr(podquake.chaos, name) is getattr(strategies_module, name)
+        assert name in podquake.chaos.__all__
+    # ``faults`` stays the submodule podquake.chaos.faults; the strategy is in .strategies only
+    assert podquake.chaos.faults.__name__ == "podquake.chaos.faults"
+    code = "import sys, podquake.chaos; print('podquake.chaos.strategies' in sys.modules, 'hypothesis' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "False"]
