@@ -395,7 +395,7 @@ def run(
       podquake run --scenario my-scenario.yaml --seed 7 --out report/
     """
     from podquake.chaos.campaign import CampaignSettings, run_campaign
-    from podquake.chaos.record import campaign_record
+    from podquake.chaos.record import campaign_record, source_date
     from podquake.reports import CampaignProgress, print_summary, write_report
     from podquake.reports.record import examples_text
     from podquake.reports.write import check_out_dir
@@ -403,6 +403,7 @@ def run(
     with _input_errors():
         check_out_dir(out)
         _check_output_parent(out, "--out", "report folder")
+        source_date()  # a bad SOURCE_DATE_EPOCH fails now, not after the campaign
         base = campaign_base(scenario, manifests, scheduler, properties)
         settings = CampaignSettings(
             base=base,

@@ -6,12 +6,15 @@ so the report can be rendered again from the record alone).
 
 from __future__ import annotations
 
+import os
+from datetime import datetime, timezone
 from typing import Any
 
 from podquake.chaos.campaign import CampaignResult, Counterexample
 from podquake.chaos.scenario import dump_scenario
 from podquake.chaos.scenario_run import run_scenario
 from podquake.properties import FAILED, Verdict, property_class
+from podquake.model.errors import InputError
 from podquake.reports import build_record, counterexample_entry, timeline_from_trace
 
 __all__ = ["campaign_record"]
@@ -107,8 +110,32 @@ def campaign_record(result: CampaignResult, *, started: str, scheduler: str, ext
         },
         properties=[_property_entry(result, i) for i in result.property_ids],
         counterexamples=entries,
-        started=started,
-        seconds=result.seconds,
+        **_wall_clock(started, result.seconds),
         interrupted=result.interrupted,
     )
     return record, files
+
+
+def _wall_clock(started: str, seconds: float) -> dict[str, Any]:
+    """The record's only wall-clock fields, ``started`` and ``seconds``; with ``SOURCE_DATE_EPOCH``
+    set, that time and 0 (see :func:`source_date`)."""
+    fixed = source_date()
+    return {"started": started, "seconds": seconds} if fixed is None else {"started": fixed, "seconds": 0.0}
+
+
+def source_date() -> str | None:
+    """``SOURCE_DATE_EPOCH`` (the reproducible-builds convention,
+    https://reproducible-builds.org/specs/source-date-epoch/) as ISO 8601 text, or None when unset.
+    With it, a report's start is that time and its duration 0, so that the same seed and inputs give
+    a byte-identical report. Raises :class:`InputError` for a value that is not a whole number."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not epoch:
+        return None
+    try:
+        return datetime.fromtimestamp(int(epoch), timezone.utc).isoformat(timespec="seconds")
+    except (ValueError, OverflowError, OSError):
+        raise InputError(
+            f"SOURCE_DATE_EPOCH must be a whole number of seconds since 1970, not {epoch!r}",
+            field="SOURCE_DATE_EPOCH",
+            fix="e.g. SOURCE_DATE_EPOCH=0, or unset it",
+        ) from None

@@ -654,3 +654,24 @@ def test_stop_campaign_stops_after_the_examples_in_progress_and_resets() -> None
 def test_doctests(module: Any) -> None:
     result = doctest.testmod(module)
     assert result.failed == 0 and result.attempted > 0
+
+
+# === reproducible reports ====================================================================================
+def test_with_source_date_epoch_the_same_seed_gives_byte_identical_report_folders(here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DESIGN.md: the same seed and inputs give a byte-identical trace and report. The run's wall-clock
+    start and duration were the only differences (report.json, junit.xml, index.html, summary.md)."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    for out in ("first", "second"):
+        assert invoke("run", "--scenario", "tiny.yaml", "--examples", "5", "--no-database", "--out", out).exit_code == 0
+    files = sorted(p.name for p in (here / "first").iterdir())
+    assert "report.json" in files and files == sorted(p.name for p in (here / "second").iterdir())
+    for name in files:
+        assert (here / "first" / name).read_bytes() == (here / "second" / name).read_bytes(), name
+    assert record_of(here / "first")["timing"]["started"] == "2023-11-14T22:13:20+00:00"
+
+
+def test_a_bad_source_date_epoch_is_one_line_and_no_report(here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
+    result = invoke("run", "--scenario", "tiny.yaml", "--examples", "2", "--no-database", "--out", "report")
+    assert_one_line_error(result, "SOURCE_DATE_EPOCH")
+    assert not (here / "report").exists()
