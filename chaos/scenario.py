@@ -217,6 +217,15 @@ class Scenario:
                     )
                 seen[key] = f"workload[{i}]"
             found.extend(loaded)
+        services = sorted(m.key for m in found if m.kind == "Service")
+        for i, generator in enumerate(self.traffic):
+            if generator.service not in services:
+                raise InputError(
+                    f"traffic goes to Service {generator.service}, which the workload does not define",
+                    source=source,
+                    field=f"traffic[{i}].service",
+                    fix=f"use one of {', '.join(services)}" if services else "add the Service to the workload",
+                )
         return found
 
     def with_faults(self, faults: tuple[Fault, ...] | list[Fault]) -> Scenario:

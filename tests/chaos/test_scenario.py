@@ -197,6 +197,16 @@ def test_a_run_record_points_at_podquake_report(tmp_path: Path) -> None:
     assert "run record" in error.message and f"podquake report {path}" in error.fix
 
 
+def test_traffic_to_a_service_the_workload_lacks_is_refused_naming_the_ones_it_has() -> None:
+    """It was dropped in silence: the run passed without any of its traffic."""
+    with pytest.raises(InputError) as caught:
+        load_scenario(SMALL.replace("{service: web, rate: 20", "{service: nosuch, rate: 20")).manifests()
+    assert caught.value.field == "traffic[0].service" and "default/nosuch" in str(caught.value)
+    assert caught.value.fix == "use one of default/web"
+    with pytest.raises(InputError, match="add the Service to the workload"):
+        load_scenario(HEAD + "traffic: [{service: web, rate: 1}]\n").manifests()
+
+
 def test_programmatic_scenarios_are_validated_too() -> None:
     with pytest.raises(InputError) as caught:
         Scenario(duration=60, faults=(NodeFailure(node=0, at=90.0),))
