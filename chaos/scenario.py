@@ -217,6 +217,7 @@ class Scenario:
                     )
                 seen[key] = f"workload[{i}]"
             found.extend(loaded)
+        self._check_room(found)
         services = sorted(m.key for m in found if m.kind == "Service")
         for i, generator in enumerate(self.traffic):
             if generator.service not in services:
@@ -227,6 +228,37 @@ class Scenario:
                     fix=f"use one of {', '.join(services)}" if services else "add the Service to the workload",
                 )
         return found
+
+    def _check_room(self, manifests: list[Manifest]) -> None:
+        """Refuse a workload whose pods fit on no node the cluster can ever have (an empty node of
+        its largest pool, by CPU and memory): every run would only report it pending, as a
+        capacity note, and pass."""
+        pools = [p for p in self.cluster.pools if p.max_nodes > 0]
+        if not pools:
+            raise InputError(
+                "the cluster has no nodes and no pool that may grow",
+                source=self.source or "<scenario>",
+                field="cluster",
+                fix="give a pool a count (or a maxSize for the autoscaler) above 0",
+            )
+        for manifest in manifests:
+            template = getattr(manifest.obj, "template", manifest.obj)
+            spec = getattr(template, "spec", None)
+            asked = getattr(spec, "requests", None)
+            if asked is None:
+                continue
+            if any(asked.cpu_millis <= p.allocatable.cpu_millis and asked.memory_bytes <= p.allocatable.memory_bytes for p in pools):
+                continue
+            roomiest = max(pools, key=lambda p: (p.allocatable.cpu_millis, p.allocatable.memory_bytes))
+            raise InputError(
+                f"{manifest.kind} {manifest.key} asks {asked.cpu_millis}m CPU and {asked.memory_bytes / 2**20:g}Mi a pod, "
+                f"more than any node can hold (pool {roomiest.name}: {roomiest.allocatable.cpu_millis}m, "
+                f"{roomiest.allocatable.memory_bytes / 2**20:g}Mi allocatable): no pod of it could ever run",
+                source=manifest.source or self.source or "<scenario>",
+                location=manifest.location,
+                field="resources.requests",
+                fix="lower its requests, or give the cluster a pool of larger nodes",
+            )
 
     def with_faults(self, faults: tuple[Fault, ...] | list[Fault]) -> Scenario:
         """The same scenario with other faults (a shrunk counterexample, say); parsed manifests are shared."""

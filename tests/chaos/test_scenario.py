@@ -207,6 +207,33 @@ def test_traffic_to_a_service_the_workload_lacks_is_refused_naming_the_ones_it_h
         load_scenario(HEAD + "traffic: [{service: web, rate: 1}]\n").manifests()
 
 
+BIG_POD = HEAD + """\
+cluster: {pools: [{name: small, count: 3, cpu: "2", memory: 4Gi}, {name: large, count: 0, maxSize: 2, cpu: "8", memory: 32Gi}]}
+workload:
+- apiVersion: apps/v1
+  kind: Deployment
+  metadata: {name: big}
+  spec:
+    replicas: 1
+    selector: {matchLabels: {app: big}}
+    template:
+      metadata: {labels: {app: big}}
+      spec: {containers: [{name: app, image: big:1, resources: {requests: {cpu: CPU, memory: 1Gi}}}]}
+"""
+
+
+def test_a_workload_no_node_can_ever_hold_is_refused_naming_it_and_the_roomiest_pool() -> None:
+    """Every run reported its pods pending as a capacity note, and passed."""
+    assert load_scenario(BIG_POD.replace("CPU", "'6'")).manifests()  # fits the pool the autoscaler may grow
+    with pytest.raises(InputError) as caught:
+        load_scenario(BIG_POD.replace("CPU", "'12'")).manifests()
+    assert caught.value.field == "resources.requests" and "(Deployment big)" in caught.value.location
+    assert "asks 12000m CPU" in str(caught.value) and "pool large: 8000m" in str(caught.value)
+    assert caught.value.fix
+    with pytest.raises(InputError, match="no nodes and no pool that may grow"):
+        load_scenario(HEAD + "cluster: {pools: [{name: w, count: 0}]}\n").manifests()
+
+
 def test_programmatic_scenarios_are_validated_too() -> None:
     with pytest.raises(InputError) as caught:
         Scenario(duration=60, faults=(NodeFailure(node=0, at=90.0),))
