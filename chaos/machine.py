@@ -294,6 +294,10 @@ def _check_knobs(cls: type[ClusterMachine]) -> None:
         value = getattr(cls, knob)
         if isinstance(value, str):
             raise InputError(f"{name}.{knob} must be a sequence of names, not the string {value!r}", field=knob, fix=f"write {knob} = ({value!r},)")
+    try:
+        faults(tuple(cls.fault_kinds))
+    except InputError as error:  # named as the class attribute the user wrote, not the strategy's argument
+        raise InputError(f"{name}.fault_kinds: {error.message}", field="fault_kinds", fix=error.fix) from None
 
 
 def _load_base(cls: type[ClusterMachine]) -> Scenario:

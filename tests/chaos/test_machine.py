@@ -222,7 +222,7 @@ spec: {type: NodePort, selector: {app: api}, ports: [{port: 80}]}
 @pytest.mark.parametrize(
     ("knobs", "field"),
     [
-        ({"fault_kinds": ("node-failure", "meteor-strike")}, "kinds"),
+        ({"fault_kinds": ("node-failure", "meteor-strike")}, "fault_kinds"),
         ({"fault_kinds": "node-failure"}, "fault_kinds"),
         ({"properties": "no-overcommit"}, "properties"),
         ({"max_step_seconds": 0}, "max_step_seconds"),
