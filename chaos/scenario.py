@@ -61,6 +61,7 @@ from podquake.chaos.scenario_traffic import generator_from_dict, generator_to_di
 from podquake.model.cluster import ClusterSpec
 from podquake.model.errors import InputError
 from podquake.model.manifests import Manifest, load_manifests
+from podquake.model.network import CLOUD_LB, CONTROL_PLANE
 from podquake.model.traffic import LoadGenerator
 from podquake.model.yaml_safety import MAX_MANIFEST_BYTES, load_documents, too_big_error
 from podquake.properties.registry import Suite
@@ -166,6 +167,8 @@ class Scenario:
                     f"faults[{i}].at",
                     f"start it earlier, or raise duration above {fault.at:g}",
                 )
+            for name, problem in _missing_targets(fault, self.cluster):
+                raise fail(f"{fault!r} names {problem}", f"faults[{i}].{name}", "name one of them, or give an index (it wraps around)")
         if self.properties is not None:
             object.__setattr__(self, "properties", tuple((str(i), dict(p)) for i, p in self.properties))
             try:
@@ -265,6 +268,34 @@ class Scenario:
         other = replace(self, faults=tuple(faults))
         object.__setattr__(other, "_manifests", self._manifests)
         return other
+
+
+def _missing_targets(fault: Fault, cluster: ClusterSpec) -> list[tuple[str, str]]:
+    """``(field, problem)`` for each node or zone ``fault`` names that ``cluster`` can never have
+    (a fault whose target is missing at its time is skipped, which a run only notes in its trace).
+    A name ``POOL-N`` of a pool the autoscaler may grow can exist, whatever ``N``."""
+    zones = sorted({zone for pool in cluster.pools for zone in pool.zones})
+    problems = []
+
+    def node_problem(name: str) -> str | None:
+        pool_name, _, number = name.rpartition("-")
+        for pool in cluster.pools:
+            if pool.name == pool_name and number.isdigit() and (0 < int(number) <= pool.count or pool.max_nodes > pool.count):
+                return None
+        names = ", ".join(f"{pool.name}-1..{pool.name}-{pool.count}" for pool in cluster.pools if pool.count)
+        return f"node {name!r}, which this cluster does not have (its nodes: {names or 'none'})"
+
+    node = getattr(fault, "node", None)
+    if isinstance(node, str) and (problem := node_problem(node)):
+        problems.append(("node", problem))
+    zone = getattr(fault, "zone", None)
+    if isinstance(zone, str) and zone not in zones:
+        problems.append(("zone", f"zone {zone!r}, which this cluster does not have (its zones: {', '.join(zones)})"))
+    for group in getattr(fault, "groups", None) or ():
+        for member in group:
+            if isinstance(member, str) and member not in (CONTROL_PLANE, CLOUD_LB) and (problem := node_problem(member)):
+                problems.append(("groups", problem))
+    return problems
 
 
 # === reading =======================================================================================

@@ -234,6 +234,37 @@ def test_a_workload_no_node_can_ever_hold_is_refused_naming_it_and_the_roomiest_
         load_scenario(HEAD + "cluster: {pools: [{name: w, count: 0}]}\n").manifests()
 
 
+NAMED = HEAD + """\
+cluster: {pools: [{name: web, count: 3, zones: [zone-a, zone-b]}, {name: batch, count: 1, maxSize: 4, zones: [zone-a]}]}
+faults: [FAULT]
+"""
+
+
+@pytest.mark.parametrize(
+    ("fault", "field", "words"),
+    [
+        ("{kind: node-failure, node: web-9, at: 1}", "faults[0].node", "node 'web-9', which this cluster does not have (its nodes: web-1..web-3, batch-1..batch-1)"),
+        ("{kind: node-drain, node: worker-1, at: 1}", "faults[0].node", "node 'worker-1'"),
+        ("{kind: zone-outage, zone: zone-c, at: 1}", "faults[0].zone", "zone 'zone-c', which this cluster does not have (its zones: zone-a, zone-b)"),
+        ("{kind: network-partition, groups: [[web-1, web-7], [control-plane]], at: 1}", "faults[0].groups", "node 'web-7'"),
+    ],
+)
+def test_a_fault_naming_a_node_or_zone_the_cluster_never_has_is_refused(fault: str, field: str, words: str) -> None:
+    """Such a fault was skipped at its time, which only the trace told: the run passed untested."""
+    error = error_of(NAMED.replace("FAULT", fault), source="chaos.yaml")
+    assert error.field == field and words in str(error) and error.fix
+
+
+def test_faults_may_name_nodes_the_autoscaler_may_add_and_the_control_plane() -> None:
+    for fault in (
+        "{kind: node-failure, node: batch-4, at: 1}",
+        "{kind: node-failure, node: web-3, at: 1}",
+        "{kind: zone-outage, zone: zone-b, at: 1}",
+        "{kind: network-partition, groups: [[web-1], [control-plane, cloud-lb]], at: 1}",
+    ):
+        assert load_scenario(NAMED.replace("FAULT", fault)).faults
+
+
 def test_programmatic_scenarios_are_validated_too() -> None:
     with pytest.raises(InputError) as caught:
         Scenario(duration=60, faults=(NodeFailure(node=0, at=90.0),))
