@@ -550,30 +550,9 @@ def _failure_text(run: _Run, counterexample: Counterexample) -> str:
 def reproducer(counterexample: Counterexample) -> str:
     """Python that re-runs ``counterexample``'s scenario (inline as YAML) and fails while the bug is there."""
     from podquake.chaos.scenario import dump_scenario
+    from podquake.reports.snippet import inline_reproducer
 
-    text = dump_scenario(_absolute_paths(counterexample.scenario))
-    name = re.sub(r"\W+", "_", counterexample.property, flags=re.ASCII).strip("_").lower() or "property"
-    return (
-        "from podquake.chaos import load_scenario, run_scenario\n"
-        "\n"
-        f"SCENARIO = {_python_text(text)}\n"
-        "\n"
-        "\n"
-        f"def test_{name}_counterexample():\n"
-        "    result = run_scenario(load_scenario(SCENARIO))\n"
-        '    assert result.ok, "\\n".join(verdict.line() for verdict in result.failed)\n'
-        "\n"
-        "\n"
-        'if __name__ == "__main__":\n'
-        f"    test_{name}_counterexample()"
-    )
-
-
-def _python_text(text: str) -> str:
-    """``text`` as a Python string literal: triple-quoted when that reads back exactly, else ``repr``."""
-    if '"""' not in text and "\\" not in text and not text.endswith('"'):
-        return f'"""\\\n{text}"""'
-    return repr(text)
+    return inline_reproducer(dump_scenario(_absolute_paths(counterexample.scenario)), counterexample.property)
 
 
 def _absolute_paths(scenario: Scenario) -> Scenario:

@@ -32,7 +32,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["pytest_snippet"]
+__all__ = ["inline_reproducer", "pytest_snippet"]
 
 
 def _identifier(text: str) -> str:
@@ -69,3 +69,30 @@ def pytest_snippet(counterexample: Mapping[str, Any]) -> str:
         f"    failed = [v.line() for v in verdicts if not v.ok]\n"
         f'    assert not failed, "\\n".join(failed)\n'
     )
+
+
+def inline_reproducer(scenario_yaml: str, property_id: str) -> str:
+    """Python that re-runs a scenario held inline as YAML text and fails while ``property_id`` (or any
+    other property) fails: what a failing pytest suite prints, to paste anywhere (no file needed)."""
+    name = _identifier(property_id)
+    return (
+        "from podquake.chaos import load_scenario, run_scenario\n"
+        "\n"
+        f"SCENARIO = {python_text(scenario_yaml)}\n"
+        "\n"
+        "\n"
+        f"def test_{name}_counterexample():\n"
+        "    result = run_scenario(load_scenario(SCENARIO))\n"
+        '    assert result.ok, "\\n".join(verdict.line() for verdict in result.failed)\n'
+        "\n"
+        "\n"
+        'if __name__ == "__main__":\n'
+        f"    test_{name}_counterexample()"
+    )
+
+
+def python_text(text: str) -> str:
+    """``text`` as a Python string literal: triple-quoted when that reads back exactly, else ``repr``."""
+    if '"""' not in text and "\\" not in text and not text.endswith('"'):
+        return f'"""\\\n{text}"""'
+    return repr(text)

@@ -13,7 +13,6 @@ import podquake.reports.plots
 import pytest
 from podquake.chaos.pytest_plugin import (
     DEFAULT_EXAMPLES,
-    _python_text,
     _scheduler_name,
     scheduler_suite,
 )
@@ -21,6 +20,7 @@ from podquake.chaos.scenario import load_scenario
 from podquake.chaos.scenario_run import run_scenario
 from podquake.model.errors import InputError
 from podquake.properties import Suite
+from podquake.reports.snippet import python_text
 
 pytest_plugins = ["pytester"]
 
@@ -318,7 +318,7 @@ def test_the_suite_is_one_test_per_property():
     [("kind: Scenario\nname: 'plain'\n", True), ("b: back\\slash\n", False), ('ends with a quote"', False), ('three """ quotes\n', False)],
 )
 def test_the_scenario_text_reads_back_exactly_as_python(text, triple_quoted):
-    literal = _python_text(text)
+    literal = python_text(text)
     assert eval(literal) == text  # our own literal
     assert literal.startswith('"""') == triple_quoted
 
