@@ -63,7 +63,7 @@ from podquake.model.errors import InputError
 from podquake.model.manifests import Manifest, load_manifests
 from podquake.model.network import CLOUD_LB, CONTROL_PLANE
 from podquake.model.traffic import LoadGenerator
-from podquake.model.yaml_safety import MAX_MANIFEST_BYTES, load_documents, too_big_error
+from podquake.model.yaml_safety import MAX_MANIFEST_BYTES, item_lines, load_documents, too_big_error
 from podquake.properties.registry import Suite
 
 __all__ = ["API_VERSION", "KIND", "Scenario", "dump_scenario", "load_scenario"]
@@ -119,6 +119,8 @@ class Scenario:
     source: str = field(default="", compare=False)
     base_dir: str = field(default="", compare=False)
     _manifests: list[Manifest] | None = field(default=None, init=False, compare=False, repr=False)
+    _workload_lines: tuple[int, ...] = field(default=(), init=False, compare=False, repr=False)
+    """Where each workload entry starts in the scenario file, for messages (read from a file only)."""
 
     def __post_init__(self) -> None:
         src = self.source
@@ -208,7 +210,8 @@ class Scenario:
                     raise
             else:
                 text = yaml.safe_dump(_plain(item), sort_keys=False)
-                loaded = load_manifests(text=text, source=f"{source}: workload[{i}]")
+                line = self._workload_lines[i] if i < len(self._workload_lines) else 1
+                loaded = load_manifests(text=text, source=f"{source}: workload[{i}]", first_line=line)
             for manifest in loaded:
                 key = (manifest.kind, manifest.namespace, manifest.name)
                 if key in seen:
@@ -333,6 +336,7 @@ def load_scenario(path_or_text: str | Path, *, source: str | None = None, base_d
             f"a scenario file holds one YAML document, not {len(documents)}", source=name, fix="keep one document (no '---' separators)"
         )
     scenario = scenario_from_dict(documents[0], source=name, base_dir=str(base_dir or ""))
+    object.__setattr__(scenario, "_workload_lines", tuple(item_lines(text, "workload")))
     scenario.manifests()  # check the workload now, not halfway through a run
     return scenario
 

@@ -208,9 +208,14 @@ def manifest_notes(manifests: Iterable[Manifest]) -> list[str]:
 
 # --- loading ------------------------------------------------------------------------------------
 def load_manifests(
-    path: str | Path | Iterable[str | Path] | None = None, *, text: str | None = None, source: str | None = None
+    path: str | Path | Iterable[str | Path] | None = None,
+    *,
+    text: str | None = None,
+    source: str | None = None,
+    first_line: int = 1,
 ) -> list[Manifest]:
-    """Parse Kubernetes YAML from ``path`` (a file, a folder, or a list of them) or from ``text``.
+    """Parse Kubernetes YAML from ``path`` (a file, a folder, or a list of them) or from ``text``
+    (``first_line``: the line of ``source`` where ``text`` starts, for the line numbers of messages).
 
     Raises :class:`~podquake.model.errors.InputError` naming the file, document, field and fix.
 
@@ -228,7 +233,7 @@ def load_manifests(
 
     pending: list[tuple[dict[str, Any], Doc]] = []
     for name, content in sources:
-        pending.extend(_objects(name, content))
+        pending.extend(_objects(name, content, first_line if text is not None else 1))
     priorities = _priority_classes(pending)
     manifests = [_parse_object(data, doc, priorities) for data, doc in pending]
 
@@ -280,11 +285,12 @@ def _read(file: Path, name: str) -> str:
 
 
 # --- documents ----------------------------------------------------------------------------------
-def _objects(source: str, text: str) -> list[tuple[dict[str, Any], Doc]]:
+def _objects(source: str, text: str, first_line: int = 1) -> list[tuple[dict[str, Any], Doc]]:
     """The objects of one YAML stream, with ``List`` kinds expanded and empty documents skipped."""
     documents = load_documents(text, source)
     found: list[tuple[dict[str, Any], Doc]] = []
     for number, (line, data) in enumerate(documents, start=1):
+        line += first_line - 1
         _collect(data, Doc(source, f"document {number} at line {line}"), f"document {number}", line, found)
     return found
 

@@ -23,7 +23,14 @@ import yaml
 
 from podquake.model.errors import InputError
 
-__all__ = ["MAX_ALIAS_EXPANSION", "MAX_MANIFEST_BYTES", "MAX_NESTING_DEPTH", "load_documents", "too_big_error"]
+__all__ = [
+    "MAX_ALIAS_EXPANSION",
+    "MAX_MANIFEST_BYTES",
+    "MAX_NESTING_DEPTH",
+    "item_lines",
+    "load_documents",
+    "too_big_error",
+]
 
 MAX_MANIFEST_BYTES = 16 * 2**20
 """Largest file (or text) accepted. The API server takes 3 MiB per request; this leaves room for many objects."""
@@ -56,6 +63,26 @@ def load_documents(text: str, source: str) -> list[tuple[int, Any]]:
     finally:
         loader.dispose()
     return documents
+
+
+def item_lines(text: str, key: str) -> list[int]:
+    """The line each item of the top-level list ``key`` starts at, in a one-document ``text`` that
+    :func:`load_documents` has already accepted ([] if there is no such list).
+
+    >>> item_lines("seed: 1\\nworkload:\\n- a.yaml\\n- {kind: Service}\\n", "workload")
+    [3, 4]
+    """
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+    finally:
+        loader.dispose()
+    if not isinstance(node, yaml.MappingNode):
+        return []
+    for name, value in node.value:
+        if isinstance(name, yaml.ScalarNode) and name.value == key and isinstance(value, yaml.SequenceNode):
+            return [item.start_mark.line + 1 for item in value.value]
+    return []
 
 
 def too_big_error(size: int, name: str) -> InputError:

@@ -146,6 +146,15 @@ def test_a_bad_inline_manifest_is_named_by_its_workload_entry() -> None:
     assert error.source == "s.yaml: workload[0]" and "metadata.name" in error.field
 
 
+def test_a_bad_inline_manifest_is_placed_at_its_line_of_the_scenario_file() -> None:
+    """Its line was the line in podquake's own copy of the object: always 1."""
+    text = HEAD + "seed: 1\nworkload:\n- {apiVersion: v1, kind: Service, metadata: {name: ok}, spec: {ports: [{port: 80}]}}\n" + (
+        "- apiVersion: apps/v1\n  kind: Deployment\n  metadata: {name: Web_1}\n  spec: {}\n"
+    )
+    error = error_of(text, source="s.yaml")
+    assert error.source == "s.yaml: workload[1]" and error.location.endswith("at line 6")
+
+
 def test_an_object_defined_twice_is_refused() -> None:
     text = HEAD + "workload:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: c}}\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: c}}\n"
     error = error_of(text)
