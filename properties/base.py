@@ -24,6 +24,8 @@ wrong type are refused when the property is built.
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
@@ -124,9 +126,9 @@ def _checked(property_id: str, name: str, default: Any, value: Any) -> Any:
             field=name,
             fix=f"give a {type(default).__name__} such as {default!r}",
         )
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and (value < 0 or not math.isfinite(value)):
         raise InputError(
-            f"parameter {name!r} of property {property_id!r} must not be negative, not {value!r}",
+            f"parameter {name!r} of property {property_id!r} must be a finite number >= 0, not {value!r}",
             field=name,
             fix=f"give a value >= 0 such as {default!r}",
         )

@@ -57,9 +57,17 @@ def invariant(
     property_id: str, description: str, *, on: Iterable[type[ev.Event]], catches: str = ""
 ) -> Callable[[Callable[[Any, Ledger], CheckResult]], type[Property]]:
     """Register ``fn(event, ledger)`` as safety property ``property_id``, called for each event of the ``on`` types."""
-    event_types = tuple(on)
+    event_types = (on,) if isinstance(on, type) else tuple(on)
     if not event_types:
         raise ValueError(f"invariant {property_id!r} needs at least one event type in on=[...]")
+    for event_type in event_types:
+        if not isinstance(event_type, type) or ev.EVENT_TYPES.get(event_type.__name__) is not event_type:
+            named = event_type if isinstance(event_type, str) else getattr(event_type, "__name__", repr(event_type))
+            raise ValueError(
+                f"invariant {property_id!r}: on= takes event types such as ev.PodBound (from podquake.model import "
+                f"trace as ev), not {event_type!r}: the monitor calls a check only for the exact types it names"
+                + (f" (write on=[ev.{named}])" if named in ev.EVENT_TYPES else "")
+            )
 
     def decorate(fn: Callable[[Any, Ledger], CheckResult]) -> type[Property]:
         def handle(self: Property, event: ev.Event, ledger: Ledger) -> None:
@@ -91,6 +99,7 @@ def at_end(
             result = fn(ledger, run)
             if isinstance(result, Verdict):
                 return result
+            self.first, self.count = None, 0  # judged afresh each time it is asked (live, then at the end)
             _record(self, result, run.end)
             return self.verdict_so_far()
 

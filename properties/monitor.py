@@ -41,7 +41,11 @@ class Monitor:
     """Runs ``suite`` over one run's events; see the module docstring."""
 
     def __init__(self, suite: Suite | Iterable[Property]) -> None:
-        self.suite = suite if isinstance(suite, Suite) else Suite(suite)
+        suite = suite if isinstance(suite, Suite) else Suite(suite)
+        if suite.judging:  # its properties hold another run's violations
+            suite = suite.fresh()
+        suite.judging = True
+        self.suite = suite
         self.ledger = Ledger()
         self._errors: dict[str, Verdict] = {}
         self._dispatch: dict[type[ev.Event], list[tuple[Property, Handler]]] = {}
@@ -92,10 +96,14 @@ class Monitor:
             error = self._errors.get(prop.id)
             if error is None:
                 try:
-                    results.append(prop.finish(self.ledger, run))
-                    continue
+                    verdict = prop.finish(self.ledger, run)
                 except Exception as exc:  # noqa: BLE001
                     error = _unknown(prop, exc, end)
+                else:
+                    if isinstance(verdict, Verdict):
+                        results.append(verdict)
+                        continue
+                    error = Verdict.unknown(prop.id, f"its finish() returned {verdict!r}, not a Verdict", time=end)
             results.append(error)
         return results
 

@@ -33,11 +33,30 @@ def register(cls: type[Property]) -> type[Property]:
         raise ValueError(f"{cls.__name__}.kind is {cls.kind!r}: use one of {', '.join(KINDS)}")
     if not cls.description:
         raise ValueError(f"{cls.__name__} needs a one-line description")
+    _check_handlers(cls)
     existing = _REGISTRY.get(cls.id)
     if existing is not None and existing is not cls and existing.__qualname__ != cls.__qualname__:
         raise ValueError(f"property id {cls.id!r} is already taken by {existing.__module__}.{existing.__qualname__}")
     _REGISTRY[cls.id] = cls
     return cls
+
+
+def _check_handlers(cls: type[Property]) -> None:
+    """Refuse an ``on_<Name>`` method that names no event type: the monitor would never call it, and
+    a property whose check is never called can never fail."""
+    import difflib
+
+    from podquake.model import trace as ev
+
+    for name in dir(cls):
+        if not name.startswith("on_") or not callable(getattr(cls, name, None)) or name[3:] in ev.EVENT_TYPES:
+            continue
+        close = difflib.get_close_matches(name[3:], list(ev.EVENT_TYPES), n=1)
+        hint = f"; did you mean on_{close[0]}?" if close else ""
+        raise ValueError(
+            f"{cls.__name__}.{name} handles no event: there is no event type {name[3:]!r}{hint} "
+            f"(the types are podquake.model.trace.EVENT_TYPES)"
+        )
 
 
 def registered() -> dict[str, type[Property]]:
@@ -59,6 +78,8 @@ class Suite:
 
     def __init__(self, properties: Iterable[Property]) -> None:
         self.properties = tuple(properties)
+        self.judging = False
+        """Whether a monitor judges a run with these instances (a second monitor takes a fresh copy)."""
         ids = [p.id for p in self.properties]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
@@ -67,7 +88,7 @@ class Suite:
     @classmethod
     def of(cls, ids: Iterable[str], params: Mapping[str, Mapping[str, Any]] | None = None) -> Suite:
         """A suite of the properties named by ``ids``; ``params`` maps an id to its parameter overrides."""
-        ids = list(ids)
+        ids = [ids] if isinstance(ids, str) else list(ids)  # one id, not its characters
         params = dict(params or {})
         for property_id in params:
             if property_id not in ids:

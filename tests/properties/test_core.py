@@ -54,7 +54,7 @@ def test_parameters_default_and_override():
 
 @pytest.mark.parametrize(
     ("overrides", "fragment"),
-    [({"bogus": 1}, "no parameter 'bogus'"), ({"within": "soon"}, "must be float"), ({"within": -1.0}, "negative"), ({"flag": 1}, "must be bool")],
+    [({"bogus": 1}, "no parameter 'bogus'"), ({"within": "soon"}, "must be float"), ({"within": -1.0}, "finite number >= 0"), ({"within": float("nan")}, "finite number >= 0"), ({"within": float("inf")}, "finite number >= 0"), ({"flag": 1}, "must be bool")],
 )
 def test_bad_parameters_are_input_errors(overrides, fragment):
     with pytest.raises(InputError, match=fragment):
@@ -225,3 +225,81 @@ def _template():
     from podquake.model.quantity import Resources
 
     return PodTemplate(labels={"app": "p"}, spec=PodSpec(containers=(ContainerSpec("c", requests=Resources(100, 1 << 20)),)))
+
+
+# --- checks that could never run, and verdicts asked for more than once ---------------------------
+def test_a_handler_that_names_no_event_type_is_refused_when_registered():
+    """``on_PodBind`` (for on_PodBound) was never called: the property could never fail."""
+    from podquake.properties import register
+
+    class Typo(Property):
+        id = "test-typo"
+        description = "Fails every bind."
+
+        def on_PodBind(self, event, ledger):
+            self.violate("bound", event.t)
+
+    with pytest.raises(ValueError, match="Typo.on_PodBind handles no event.*did you mean on_PodBound"):
+        register(Typo)
+
+
+@pytest.mark.parametrize(
+    ("on", "words"),
+    [([ev.Event], "exact types"), (["PodBound"], r"write on=\[ev.PodBound\]"), ([int], "not <class 'int'>")],
+)
+def test_an_invariant_on_no_concrete_event_type_is_refused(on, words):
+    """``on=[ev.Event]`` (the base class) fired for nothing: the invariant held whatever happened."""
+    with pytest.raises(ValueError, match=words):
+        invariant("test-never", "Never called.", on=on)
+
+
+def test_an_invariant_on_one_event_type_needs_no_list():
+    @invariant("test-one-type", "No pod binds to n-c.", on=ev.PodBound)
+    def one_type(event, ledger):
+        return "bound to n-c" if event.node == "n-c" else None
+
+    events = [_node("n-c", "zone-c"), ev.PodCreated(1.0, "default/p", "", 1, 1), ev.PodBound(2.0, "default/p", "n-c")]
+    (verdict,) = check_trace(events, Suite.of("test-one-type"))  # one id, not its characters
+    assert verdict.status == "failed"
+
+
+@at_end("test-ready-nodes-now", "Three nodes are Ready when asked.")
+def ready_now(ledger, run):
+    ready = sum(node.ready == "True" for node in ledger.nodes.values())
+    return None if ready >= 3 else f"only {ready} Ready at t={run.end:g}"
+
+
+def test_an_at_end_verdict_judges_the_state_each_time_it_is_asked():
+    """Asked mid-run, it froze its first failure, and each call added one to the count."""
+    sim = Simulation(ClusterSpec.uniform(nodes=3, zones=1), seed=1)
+    monitor = Monitor(Suite.of(["test-ready-nodes-now"]))
+    monitor.observe(_node("worker-x"))
+    assert [monitor.verdicts(end=1.0)[0].message for _ in range(3)] == ["only 1 Ready at t=1"] * 3
+    assert monitor.verdicts(end=1.0)[0].violations == 1
+    live = Monitor(Suite.of(["test-ready-nodes-now"])).attach(sim)
+    sim.run(30)
+    assert live.verdicts()[0].status == "passed"
+
+
+def test_a_suite_given_to_a_second_monitor_starts_clean():
+    """Its instances held the first run's violations, and the second run reported them too."""
+    suite = Suite.of(["test-no-zone-c"])
+    bad = [_node("n-c", "zone-c"), ev.PodCreated(1.0, "default/p", "", 1, 1), ev.PodBound(2.0, "default/p", "n-c")]
+    for expected in ("failed", "passed"):
+        monitor = Monitor(suite)
+        for event in bad if expected == "failed" else bad[:2]:
+            monitor.observe(event)
+        assert monitor.verdicts(end=5.0)[0].status == expected
+
+
+class _ForgetsToReturn(Property):
+    id = "test-forgets-to-return"
+    description = "Its finish() has no return."
+
+    def finish(self, ledger, run):
+        self.violate("forgot", run.end)
+
+
+def test_a_finish_that_returns_no_verdict_is_unknown_not_a_crash():
+    (verdict,) = Monitor([_ForgetsToReturn()]).verdicts(end=3.0)
+    assert verdict.status == "unknown" and "returned None, not a Verdict" in verdict.message
