@@ -366,6 +366,10 @@ def cli() -> None:
 @click.option("--faults", "fault_kinds", type=str, default=None, metavar="KINDS", help="Comma-separated fault kinds to draw (podquake list faults).")
 @click.option("--shrink-runs", type=click.IntRange(min=0, max=100_000), default=100, show_default=True, help="Most runs spent shrinking each failure to a minimal fault list.")
 @click.option("--no-database", is_flag=True, help="Do not replay or keep counterexamples in .podquake/.")
+@click.option(
+    "--import", "imports", type=str, multiple=True, metavar="MODULE",
+    help="Import MODULE first (repeatable): where properties of your own are registered.",
+)
 def run(
     manifests: str | None,
     scenario: str | None,
@@ -379,6 +383,7 @@ def run(
     fault_kinds: str | None,
     shrink_runs: int,
     no_database: bool,
+    imports: tuple[str, ...],
 ) -> None:
     """Run a chaos campaign and write a report folder.
 
@@ -393,9 +398,11 @@ def run(
       podquake run --manifests k8s/ --faults node-failure,zone-outage
       podquake run --scheduler mypkg.sched:MyScheduler --workers 2
       podquake run --scenario my-scenario.yaml --seed 7 --out report/
+      podquake run --import myteam.props --properties no-pods-in-zone-c,no-overcommit
     """
     from podquake.chaos.campaign import CampaignSettings, run_campaign
     from podquake.chaos.record import campaign_record, source_date
+    from podquake.chaos.scenario import import_modules
     from podquake.reports import CampaignProgress, print_summary, write_report
     from podquake.reports.record import examples_text
     from podquake.reports.write import check_out_dir
@@ -404,6 +411,10 @@ def run(
         check_out_dir(out)
         _check_output_parent(out, "--out", "report folder")
         source_date()  # a bad SOURCE_DATE_EPOCH fails now, not after the campaign
+        try:
+            import_modules(imports)
+        except InputError as error:
+            raise _as_option(error, "--import") from None
         base = campaign_base(scenario, manifests, scheduler, properties)
         settings = CampaignSettings(
             base=base,

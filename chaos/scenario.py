@@ -23,6 +23,10 @@ scenario always gives the byte-identical trace and the same verdicts. The YAML f
       - {kind: node-failure, node: 0, at: 120, duration: 300}
     properties:            # ids, or {id: parameters}; default: the library's default suite
       - no-overcommit
+    imports: [myteam.props]  # modules to import first: where properties of your own are registered
+
+A scenario whose properties include ones registered outside podquake lists their modules in
+``imports`` by itself, so its counterexamples replay wherever those modules can be imported.
 
 Times are simulated seconds from the start of the run (t=0, when the workload is applied); every
 fault must start before ``duration``. Only ``apiVersion`` and ``kind`` are required.
@@ -48,9 +52,10 @@ True
 
 from __future__ import annotations
 
+import importlib
 import math
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -66,7 +71,7 @@ from podquake.model.traffic import LoadGenerator
 from podquake.model.yaml_safety import MAX_MANIFEST_BYTES, item_lines, load_documents, too_big_error
 from podquake.properties.registry import Suite
 
-__all__ = ["API_VERSION", "KIND", "Scenario", "dump_scenario", "load_scenario"]
+__all__ = ["API_VERSION", "KIND", "Scenario", "dump_scenario", "import_modules", "load_scenario"]
 
 API_VERSION = "podquake/v1"
 KIND = "Scenario"
@@ -88,6 +93,7 @@ _TOP_FIELDS = (
     "traffic",
     "faults",
     "properties",
+    "imports",
 )
 _METADATA_FIELDS = ("name", "description")
 
@@ -116,6 +122,7 @@ class Scenario:
     traffic: tuple[LoadGenerator, ...] = ()
     faults: tuple[Fault, ...] = ()
     properties: tuple[PropertyChoice, ...] | None = None
+    imports: tuple[str, ...] = ()
     source: str = field(default="", compare=False)
     base_dir: str = field(default="", compare=False)
     _manifests: list[Manifest] | None = field(default=None, init=False, compare=False, repr=False)
@@ -171,13 +178,17 @@ class Scenario:
                 )
             for name, problem in _missing_targets(fault, self.cluster):
                 raise fail(f"{fault!r} names {problem}", f"faults[{i}].{name}", "name one of them, or give an index (it wraps around)")
+        imports = (self.imports,) if isinstance(self.imports, str) else tuple(self.imports)
+        import_modules(imports, src)
         if self.properties is not None:
             object.__setattr__(self, "properties", tuple((str(i), dict(p)) for i, p in self.properties))
             try:
-                self.suite()
+                suite = self.suite()
             except InputError as error:
                 where = error.field if error.field.startswith("properties") else f"properties.{error.field}".rstrip(".")
                 raise InputError(error.message, source=src, field=where, fix=error.fix) from None
+            imports += tuple(_property_modules(suite))
+        object.__setattr__(self, "imports", tuple(dict.fromkeys(imports)))
 
     # --- what a run needs ----------------------------------------------------------------------------
     def suite(self) -> Suite:
@@ -271,6 +282,34 @@ class Scenario:
         other = replace(self, faults=tuple(faults))
         object.__setattr__(other, "_manifests", self._manifests)
         return other
+
+
+def import_modules(modules: Sequence[str], source: str = "") -> None:
+    """Import each of ``modules`` (a scenario's ``imports``, or ``--import``): they register properties
+    (and whatever else) that the scenario names by id."""
+    for i, module in enumerate(modules):
+        if not isinstance(module, str) or not module.strip():
+            raise InputError(f"an import is a module name, not {module!r}", source=source, field=f"imports[{i}]", fix="write e.g. imports: [myteam.props]")
+        try:
+            importlib.import_module(module.strip())
+        except Exception as error:
+            raise InputError(
+                f"cannot import module {module!r}: {type(error).__name__}: {error}",
+                source=source,
+                field=f"imports[{i}]",
+                fix="check the module name and that it can be imported here (PYTHONPATH, an installed package)",
+            ) from None
+
+
+def _property_modules(suite: Suite) -> list[str]:
+    """The modules, outside podquake, that registered ``suite``'s properties (``__main__`` cannot be
+    imported by name elsewhere, so it is left out)."""
+    found = []
+    for prop in suite:
+        module = type(prop).__module__
+        if module != "__main__" and module != "podquake" and not module.startswith("podquake."):
+            found.append(module)
+    return found
 
 
 def _missing_targets(fault: Fault, cluster: ClusterSpec) -> list[tuple[str, str]]:
@@ -388,6 +427,8 @@ def scenario_from_dict(data: Any, *, source: str = "<scenario>", base_dir: str =
     if scheduler is not None:
         scheduler = str(scheduler)
         _check_scheduler(scheduler, source)
+    imports = tuple(_list(data, "imports", fail))
+    import_modules(imports, source)
     return Scenario(
         name=str(metadata.get("name", "") or ""),
         description=str(metadata.get("description", "") or ""),
@@ -401,6 +442,7 @@ def scenario_from_dict(data: Any, *, source: str = "<scenario>", base_dir: str =
         traffic=tuple(traffic),
         faults=tuple(faults),
         properties=_properties(data.get("properties"), fail),
+        imports=imports,
         source=source,
         base_dir=base_dir,
     )
@@ -496,6 +538,8 @@ def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
         data["faults"] = [f.to_dict() for f in scenario.faults]
     if scenario.properties is not None:
         data["properties"] = [pid if not params else {pid: _plain(params)} for pid, params in scenario.properties]
+    if scenario.imports:
+        data["imports"] = list(scenario.imports)
     return data
 
 

@@ -675,3 +675,36 @@ def test_a_bad_source_date_epoch_is_one_line_and_no_report(here: Path, monkeypat
     result = invoke("run", "--scenario", "tiny.yaml", "--examples", "2", "--no-database", "--out", "report")
     assert_one_line_error(result, "SOURCE_DATE_EPOCH")
     assert not (here / "report").exists()
+
+
+# === properties of one's own =================================================================================
+OWN_PROPERTY = '''
+from podquake.model import trace as ev
+from podquake.properties import invariant
+
+
+@invariant("test-cli-every-bind", "Every bind is a violation (a property of one's own).", on=[ev.PodBound])
+def every_bind(event, ledger):
+    return f"{event.pod} bound"
+'''
+
+
+def test_import_registers_ones_own_property_and_its_counterexample_replays(here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """README promised that a registered property joins the command line by id; the CLI had no way to
+    import the module that registers it, and its counterexamples could not be replayed."""
+    (here / "teamprops.py").write_text(OWN_PROPERTY)
+    monkeypatch.syspath_prepend(str(here))
+    result = invoke(
+        "run", "--import", "teamprops", "--scenario", "tiny.yaml", "--properties", "test-cli-every-bind",
+        "--examples", "3", "--no-database", "--out", "report",
+    )
+    assert result.exit_code == 1, result.output
+    assert "imports: [teamprops]" in (here / "report" / "counterexample-1.yaml").read_text()
+    replayed = invoke("replay", "report/counterexample-1.yaml")
+    assert replayed.exit_code == 1 and "FAILED test-cli-every-bind" in replayed.stdout
+
+
+def test_an_import_that_fails_is_one_line_and_no_report(here: Path) -> None:
+    result = invoke("run", "--import", "no_such_team_module", "--examples", "2", "--no-database", "--out", "report")
+    assert_one_line_error(result, "--import", "no_such_team_module")
+    assert not (here / "report").exists()

@@ -408,3 +408,29 @@ def test_default_suite_when_no_properties_are_named() -> None:
 def test_doctests(module) -> None:
     result = doctest.testmod(module)
     assert result.failed == 0 and result.attempted > 0
+
+
+# --- properties of one's own -------------------------------------------------------------------------
+from podquake.model import trace as _ev  # noqa: E402
+from podquake.properties import invariant as _invariant  # noqa: E402
+
+
+@_invariant("test-scenario-own-property", "A property registered outside podquake.", on=[_ev.PodBound])
+def _never_fails(event, ledger):  # type: ignore[no-untyped-def]
+    return None
+
+
+def test_a_scenario_names_the_modules_of_its_own_properties_so_it_replays_elsewhere() -> None:
+    """A counterexample judged by a user's property failed to load anywhere that property's module was
+    not imported yet ("unknown property"), podquake replay and the pasted reproducer included."""
+    scenario = load_scenario(HEAD + "properties: [test-scenario-own-property, no-overcommit]\n")
+    assert scenario.imports == (__name__,)
+    text = dump_scenario(scenario)
+    assert f"imports: [{__name__}]" in text and load_scenario(text) == scenario
+
+
+def test_imports_are_imported_first_and_a_bad_one_is_named() -> None:
+    assert load_scenario(HEAD + "imports: [json]\nproperties: [no-overcommit]\n").imports == ("json",)
+    with pytest.raises(InputError) as caught:
+        load_scenario(HEAD + "imports: [json, no.such.module]\n", source="s.yaml")
+    assert caught.value.field == "imports[1]" and "No module named 'no'" in str(caught.value) and caught.value.fix
