@@ -513,6 +513,8 @@ def _judge(run: _Run, property_id: str) -> None:
 # === what a failure prints ==========================================================================
 def _failure_text(run: _Run, counterexample: Counterexample) -> str:
     """The failure of one property: verdict, shrunk faults, seeds, reproducer, replay command."""
+    from podquake.reports.record import examples_text
+
     result = run.result
     assert result is not None
     settings = result.settings
@@ -523,7 +525,7 @@ def _failure_text(run: _Run, counterexample: Counterexample) -> str:
     first = result.first_failed_at.get(counterexample.property)
     found = f"; the first was example {first}" if first is not None else ""
     lines = [
-        f"podquake: scheduler {scheduler!r} violated {counterexample.property} (in {count} of {result.examples} examples{found})",
+        f"podquake: scheduler {scheduler!r} violated {counterexample.property} (in {count} of {examples_text(result.examples)}{found})",
         verdict.line() if verdict is not None else counterexample.message,
         "",
         f"{'Shrunk' if counterexample.shrunk else 'First failing (not shrunk)'} fault list ({len(counterexample.faults)}):",
@@ -568,6 +570,8 @@ def _absolute_paths(scenario: Scenario) -> Scenario:
 
 # === the terminal summary ===========================================================================
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    from podquake.reports.record import examples_text
+
     runs = config.stash.get(_RUNS, {})
     if not runs:
         return
@@ -582,7 +586,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         unjudged = [i for i in ids if i not in failed and result.examples and result.unknown.get(i, 0) == result.examples]
         line = (
             f"{run.label}: scheduler {result.settings.base.scheduler or 'default'}, seed {result.settings.seed}, "
-            f"{result.examples} examples in {result.seconds:.1f} s, "
+            f"{examples_text(result.examples)} in {result.seconds:.1f} s, "
             f"{len(ids) - len(failed) - len(unjudged)} of {len(ids)} properties held"
         )
         if failed:

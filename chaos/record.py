@@ -73,6 +73,7 @@ def _counterexample(number: int, item: Counterexample) -> tuple[dict[str, Any], 
         seed=item.scenario.seed,
         verdicts=run.verdicts,
         timeline=timeline,
+        shrunk=item.shrunk,
     )
     return entry, dump_scenario(item.scenario)
 

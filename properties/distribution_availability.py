@@ -354,7 +354,7 @@ class AvailabilitySlo(Property):
         for key in sorted(self._services):
             left = self._services[key].left_out
             if left:
-                parts.append(f"{key}: " + ", ".join(f"{n} windows left out ({why})" for why, n in sorted(left.items())))
+                parts.append(f"{key}: " + ", ".join(f"{n} window{'' if n == 1 else 's'} left out ({why})" for why, n in sorted(left.items())))
         return "; ".join(parts)
 
 

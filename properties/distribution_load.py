@@ -320,7 +320,7 @@ class EvenLoad(Property):
         if small:
             parts.append(f"{small} samples had fewer than {self.min_requests} requests per endpoint")
         if self._unsteady:
-            parts.append(f"{self._unsteady} unsteady windows left out")
+            parts.append(f"{self._unsteady} unsteady window{'' if self._unsteady == 1 else 's'} left out")
         return "; ".join(parts)
 
 

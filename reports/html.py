@@ -14,7 +14,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from podquake.reports.record import SCHEMA_NAME, SCHEMA_VERSION, headline, verdict_line
+from podquake.reports.record import SCHEMA_NAME, SCHEMA_VERSION, fault_list_title, headline, verdict_line
 
 __all__ = ["render_html"]
 
@@ -33,8 +33,8 @@ def _seconds(value: Any) -> str:
 
 
 def _number(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:,.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
+    if isinstance(value, float):  # 23,840 requests, not 2.384e+04; 0.9871, not 0.987123456
+        return f"{value:,.4g}" if abs(value) < 1e3 else f"{value:,.0f}"
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
     return str(value)
@@ -70,6 +70,7 @@ def _counterexample_view(counterexample: Mapping[str, Any]) -> dict[str, Any]:
         "data": counterexample,
         "plots": svgs,
         "faults": [{"fault": f, "fields": _fault_fields(f)} for f in counterexample["faults"]],
+        "fault_list_title": fault_list_title(counterexample),
         "verdicts": verdicts,
         "timeline": counterexample["timeline"],
     }

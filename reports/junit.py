@@ -3,7 +3,8 @@
 One ``<testcase classname="podquake" name="<property id>">`` per property. A failed property carries
 a ``<failure>`` whose message is the evidence line and whose text adds the counterexamples that
 replay it; a property no example could judge is ``<skipped>`` (neither a pass nor a failure, as
-with a Verdict of ``unknown``). Campaign facts (seed, scheduler, version, status) are suite
+with a Verdict of ``unknown``); an interrupted campaign adds a ``campaign`` test case with an
+``<error>``, so that a CI test view is not all green for a run cut short. Campaign facts (seed, scheduler, version, status) are suite
 ``<properties>``. The layout follows the common JUnit schema that Jenkins, GitLab and GitHub
 reporters read (testsuites > testsuite > testcase).
 """
@@ -27,12 +28,15 @@ def _text(value: Any) -> str:
 def render_junit(record: Mapping[str, Any]) -> str:
     """The record as JUnit XML text (UTF-8, with an XML declaration)."""
     props = record["properties"]
+    interrupted = record["status"] == "interrupted" or bool(record.get("interrupted"))
     failures = sum(1 for p in props if p["status"] == "failed")
     skipped = sum(1 for p in props if p["status"] == "unknown")
     seconds = f"{record['timing']['seconds']:.3f}"
-    counts = {"tests": str(len(props)), "failures": str(failures), "errors": "0", "skipped": str(skipped), "time": seconds}
-    root = ET.Element("testsuites", {"name": "podquake", **counts})
-    suite = ET.SubElement(root, "testsuite", {"name": "podquake", **counts, "timestamp": _text(record["timing"]["started"])})
+    counts = {"tests": str(len(props) + interrupted), "failures": str(failures), "errors": str(int(interrupted)), "time": seconds}
+    root = ET.Element("testsuites", {"name": "podquake", **counts})  # the common schema has no skipped here
+    suite = ET.SubElement(
+        root, "testsuite", {"name": "podquake", **counts, "skipped": str(skipped), "timestamp": _text(record["timing"]["started"])}
+    )
     facts = ET.SubElement(suite, "properties")
     for name, value in (
         ("status", record["status"]),
@@ -64,6 +68,14 @@ def render_junit(record: Mapping[str, Any]) -> str:
             ET.SubElement(case, "skipped", {"message": _text(evidence or "no example could judge this property")})
         if prop["status"] != "failed" and evidence:
             ET.SubElement(case, "system-out").text = _text(evidence)
+    if interrupted:  # so a CI test view is not all green for a campaign cut short
+        case = ET.SubElement(suite, "testcase", {"classname": "podquake", "name": "campaign", "time": "0"})
+        ran, asked = record["counts"]["examples"], record["settings"]["examples"]
+        ET.SubElement(
+            case,
+            "error",
+            {"type": "interrupted", "message": f"the campaign was interrupted after {ran} of {asked} examples: the properties were judged on those only"},
+        )
     ET.SubElement(suite, "system-out").text = _text(headline(record))
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from podquake.reports.record import examples_text, headline
+from podquake.reports.record import examples_text, fault_list_title, headline
 
 __all__ = ["render_markdown"]
 
@@ -74,7 +74,7 @@ def render_markdown(record: Mapping[str, Any]) -> str:
             "",
             _cell(counterexample["message"]),
             "",
-            f"Minimal fault list ({len(counterexample['faults'])}):",
+            f"{fault_list_title(counterexample)} ({len(counterexample['faults'])}):",
         ]
         lines += [f"- {_code(fault['repr'])}" for fault in counterexample["faults"]] or ["- (no fault needed)"]
         lines += ["", f"Replay: {_code(counterexample['replay']['command'])}"]

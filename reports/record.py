@@ -47,6 +47,7 @@ __all__ = [
     "verdict_line",
     "failed_examples_text",
     "examples_text",
+    "fault_list_title",
 ]
 
 SCHEMA_NAME = "podquake/run-record"
@@ -111,11 +112,13 @@ def counterexample_entry(
     seed: int,
     verdicts: Iterable[Verdict | Mapping[str, Any]],
     timeline: Mapping[str, Any],
+    shrunk: bool = True,
 ) -> dict[str, Any]:
     """One counterexample of the record: ``counterexample-<number>``, replayed by the file of that
     name. ``faults`` are dicts with at least ``kind``, ``at``, ``duration`` (None if it never heals)
     and ``repr``, plus the fault's own fields; ``timeline`` is
-    :func:`~podquake.reports.timeline.timeline_from_trace` of the shrunk run."""
+    :func:`~podquake.reports.timeline.timeline_from_trace` of the shrunk run. ``shrunk`` is False for
+    a failure kept as first found (the campaign was stopped, or shrinking was off)."""
     ident = f"counterexample-{number}"
     entry = {
         "id": ident,
@@ -127,6 +130,7 @@ def counterexample_entry(
         "verdicts": [_verdict_dict(v) for v in verdicts],
         "replay": {"command": f"podquake replay {ident}.yaml", "pytest": ""},
         "timeline": _finite(dict(timeline)),
+        "shrunk": shrunk,
     }
     entry["replay"]["pytest"] = pytest_snippet(entry)
     return entry
@@ -259,6 +263,14 @@ def failed_examples_text(prop: Mapping[str, Any]) -> str:
         return ""
     first = prop.get("first_failed_example")
     return str(failed) if first is None else f"{failed} (first #{first})"
+
+
+def fault_list_title(counterexample: Mapping[str, Any]) -> str:
+    """``Minimal fault list``, or what it is when the failure was not shrunk (records written before
+    the ``shrunk`` field count as shrunk)."""
+    if counterexample.get("shrunk", True):
+        return "Minimal fault list"
+    return "Fault list as first found (not shrunk: the campaign was stopped first, or shrinking was off)"
 
 
 def examples_text(count: int) -> str:

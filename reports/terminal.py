@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.table import Table
 from rich.text import Text
 
-from podquake.reports.record import examples_text, failed_examples_text, headline
+from podquake.reports.record import examples_text, failed_examples_text, fault_list_title, headline
 
 __all__ = ["CampaignProgress", "print_summary", "STATUS_STYLES"]
 
@@ -146,6 +146,8 @@ def print_summary(record: Mapping[str, Any], console: Console, *, report_dir: st
         line.append(f"{counterexample['id']}", style="bold red")
         line.append(f" {counterexample['property']}: {counterexample['message']}")
         console.print(line)
+        if not counterexample.get("shrunk", True):
+            console.print(Text(f"    {fault_list_title(counterexample).lower()}:", style="yellow"))
         for fault in counterexample["faults"]:
             console.print(Text(f"    {fault['repr']}", style="magenta"))
         console.print(Text(f"    replay: {counterexample['replay']['command']}", style="cyan"))

@@ -103,7 +103,7 @@ def test_unsteady_windows_are_left_out():
     moved = [endpoints(1.0, pods(2)), endpoints(15.0, pods(3)), window(20.0, skewed)]
     assert judge(moved).status == "unknown"  # the set changed inside the window
     stale = [endpoints(1.0, pods(3)), window(20.0, [150, 100, 100, 50], members=pods(4))]  # routed to a pod not ready
-    assert judge(stale).status == "unknown" and "1 unsteady windows" in judge(stale).note
+    assert judge(stale).status == "unknown" and "1 unsteady window left out" in judge(stale).note
     power = [endpoints(1.0, pods(3)), ev.NodePowerChanged(14.0, "worker-1", False), window(20.0, skewed)]
     assert judge(power).status == "unknown"
     balancer = [endpoints(1.0, pods(3)), ev.LoadBalancerTargetHealth(14.0, SERVICE, "worker-1", True), window(20.0, skewed)]

@@ -48,7 +48,37 @@ def test_junit_marks_unknown_as_skipped_and_drops_control_characters(sample_reco
     root = ET.fromstring(render_junit(record).encode())
     case = root.find("testsuite").findall("testcase")[0]
     assert case.find("skipped").get("message") == "UNKNOWN no-overcommit: run too short"
-    assert root.get("skipped") == "1"
+    assert root.find("testsuite").get("skipped") == "1"
+    assert root.get("skipped") is None  # the Jenkins xunit schema refuses it on <testsuites>
+
+
+def test_junit_shows_an_interrupted_campaign_as_an_error_not_all_green(sample_record):
+    record = copy.deepcopy(sample_record)
+    record.update(status="interrupted", interrupted=True)
+    record["settings"]["examples"] = 3000
+    suite = ET.fromstring(render_junit(record).encode()).find("testsuite")
+    (campaign,) = [c for c in suite.findall("testcase") if c.get("name") == "campaign"]
+    assert campaign.find("error").get("type") == "interrupted"
+    assert f"after {record['counts']['examples']} of 3000 examples" in campaign.find("error").get("message")
+    assert suite.get("errors") == "1" and suite.get("tests") == str(len(record["properties"]) + 1)
+
+
+def test_an_unshrunk_counterexample_is_not_called_minimal(sample_record, tmp_path):
+    """An interrupted campaign keeps failures as first found; the report called them minimal."""
+    from podquake.reports import write_report
+
+    record = copy.deepcopy(sample_record)
+    record["counterexamples"][0]["shrunk"] = False
+    folder = write_report(record, tmp_path / "out")
+    for name in ("index.html", "summary.md"):
+        text = (folder / name).read_text()
+        assert "Fault list as first found (not shrunk" in text and "Minimal fault list" not in text, name
+
+
+def test_large_request_counts_are_written_in_full_in_html():
+    from podquake.reports.html import _number
+
+    assert (_number(23840.0), _number(0.98712), _number(1_234_567.0), _number(7)) == ("23,840", "0.9871", "1,234,567", "7")
 
 
 def test_markdown_summary(report_dir):
