@@ -113,6 +113,11 @@ class Nemesis:
         self.started = True
         env = self.sim.env
         now = self.sim.now
+        if self.end < now:
+            raise ValueError(
+                f"the fault phase ends at t={self.end:g}, before the simulation's clock (t={now:g}): "
+                f"give the nemesis an end after now, or start it before running the simulation that far"
+            )
         for index, fault in enumerate(self.faults):
             if fault.at >= self.end:
                 self._skip(fault, f"due at {fault.at:g}, at or after the end of the fault phase ({self.end:g})")

@@ -232,7 +232,9 @@ class ClusterSpec:
         max_pods: int = k8s.DEFAULT_MAX_PODS,
     ) -> ClusterSpec:
         """``nodes`` identical workers over ``zones`` zones named ``zone-a``, ``zone-b``, ..."""
-        zone_names = tuple(_zone_name(i) for i in range(max(1, zones)))
+        if isinstance(zones, bool) or not isinstance(zones, int) or zones < 1:
+            raise InputError(f"zones must be a whole number >= 1, not {zones!r}", field="zones", fix="e.g. zones: 3")
+        zone_names = tuple(_zone_name(i) for i in range(zones))
         return cls(
             pools=(
                 NodePool(

@@ -31,6 +31,7 @@ import random
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import simpy
@@ -224,8 +225,13 @@ class Simulation:
         self.kubelets[event.node] = kubelet
         kubelet.start()
 
-    def apply(self, manifests: Iterable[Manifest]) -> None:
-        """Create the objects of loaded manifests (see :func:`~podquake.model.manifests.load_manifests`)."""
+    def apply(self, manifests: Iterable[Manifest] | str | Path) -> None:
+        """Create the objects of loaded manifests (see :func:`~podquake.model.manifests.load_manifests`),
+        or of the manifests in a file or folder given by its path."""
+        if isinstance(manifests, (str, Path)):
+            from podquake.model.manifests import load_manifests
+
+            manifests = load_manifests(manifests)
         for manifest in manifests:
             manifest.apply_to(self)
 

@@ -78,6 +78,13 @@ def test_faults_due_outside_the_fault_phase_are_skipped_and_recorded() -> None:
     assert all(n.up for n in sim.state.node_list)
 
 
+def test_a_fault_phase_ending_before_the_clock_is_refused_in_words() -> None:
+    """It failed deep in SimPy: ValueError: Negative delay -80.0."""
+    sim = small_cluster()  # already at t=20
+    with pytest.raises(ValueError, match=r"the fault phase ends at t=10, before the simulation's clock \(t=20\)"):
+        Nemesis(sim, [], end=10.0).run()
+
+
 def test_zero_quiet_period_still_heals_and_marks() -> None:
     sim = small_cluster()
     nemesis = Nemesis(sim, [KubeletStop(node="worker-1", at=30.0, duration=500.0)], end=60.0)

@@ -48,7 +48,8 @@ def test_uniform_clusters():
     nodes = spec.build_nodes()
     assert [n.zone for n in nodes] == ["zone-a", "zone-b", "zone-a", "zone-b", "zone-a"]
     assert nodes[0].capacity == Resources(2000, 8 * GI, 30)
-    assert ClusterSpec.uniform(nodes=2, zones=0).pools[0].zones == ("zone-a",)
+    with pytest.raises(InputError, match="zones must be a whole number >= 1"):  # it became one zone, unsaid
+        ClusterSpec.uniform(nodes=2, zones=0)
 
 
 def test_pools_reserve_resources_and_carry_labels_and_taints():

@@ -61,3 +61,16 @@ def test_a_simple_app_converges_and_reports_status():
     status = sim.workload_status("Deployment", "default", "web")
     assert (status.desired, status.ready) == (5, 5)
     assert [p.name for p in sim.state.pods.values() if p.name.startswith("db-")] == ["db-0", "db-1"]
+
+
+def test_apply_takes_a_manifest_path_too(tmp_path):
+    """sim.apply("app.yaml") failed with AttributeError: 'str' object has no attribute 'apply_to'."""
+    (tmp_path / "app.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 2\n"
+        "  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n"
+        "    spec: {containers: [{name: c, image: web:1}]}\n"
+    )
+    for given in (str(tmp_path / "app.yaml"), tmp_path / "app.yaml"):
+        sim = Simulation(ClusterSpec.uniform(nodes=2, zones=1), seed=1)
+        sim.apply(given)
+        assert [w.name for w in sim.state.workloads.values() if w.kind == "Deployment"] == ["web"]
