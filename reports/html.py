@@ -61,6 +61,17 @@ def _fault_fields(fault: Mapping[str, Any]) -> list[tuple[str, Any]]:
     return [(k, v) for k, v in fault.items() if k not in ("kind", "at", "duration", "repr")]
 
 
+def _cut_at(fault: Mapping[str, Any], timeline: Mapping[str, Any]) -> float | None:
+    """When the final heal ended ``fault`` before its own duration was up (None if it was not cut)."""
+    for played in timeline.get("faults", []):
+        if played.get("repr") == fault["repr"] and played.get("start") == fault["at"]:
+            end, planned = played.get("end"), fault.get("duration")
+            if end is not None and planned is not None and end < fault["at"] + planned - 1e-9:
+                return float(end)
+            return None
+    return None
+
+
 def _counterexample_view(counterexample: Mapping[str, Any]) -> dict[str, Any]:
     from podquake.reports.plots import plots_for  # matplotlib loads only when a page has plots
 
@@ -69,7 +80,9 @@ def _counterexample_view(counterexample: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "data": counterexample,
         "plots": svgs,
-        "faults": [{"fault": f, "fields": _fault_fields(f)} for f in counterexample["faults"]],
+        "faults": [
+            {"fault": f, "fields": _fault_fields(f), "cut_at": _cut_at(f, counterexample["timeline"])} for f in counterexample["faults"]
+        ],
         "fault_list_title": fault_list_title(counterexample),
         "verdicts": verdicts,
         "timeline": counterexample["timeline"],

@@ -205,3 +205,15 @@ def test_plots_keep_hostile_names_literal():
     assert "<script>" not in svg and "&lt;script&gt;" in svg
     assert "$\\alpha$" in svg  # shown as typed, not as math
     assert "_hidden" in svg and "n&lt;1&gt;" in svg and "z&amp;1" in svg
+
+
+def test_a_fault_the_final_heal_cut_short_says_when_it_was_healed(sample_record):
+    """The 'lasts' column gave the duration asked for (107 s) while the fault ran 65 s, to the heal."""
+    record = copy.deepcopy(sample_record)
+    fault = record["counterexamples"][0]["faults"][0]
+    played = next(f for f in record["counterexamples"][0]["timeline"]["faults"] if f["repr"] == fault["repr"])
+    assert fault["duration"] is not None
+    played["end"] = fault["at"] + fault["duration"] / 2
+    page = render_html(record)
+    assert f"(healed at {played['end']:g}s, the end of the fault phase)" in page
+    assert "the end of the fault phase)" not in render_html(sample_record)
