@@ -39,6 +39,7 @@ __all__ = ["timeline_svg", "load_svg", "utilization_svg", "topology_svg", "plots
 
 READY_COLORS = {"True": "#2e7d32", "Unknown": "#f9a825", "False": "#c62828", "Removed": "#bdbdbd"}
 POWER_OFF = "#37474f"
+CORDONED = "#ef6c00"  # a dashed orange ring: no new pod may land on the node
 FAILURE = "#b71c1c"
 FAULT_COLORS = ("#6a1b9a", "#ef6c00", "#00838f", "#ad1457", "#4e342e", "#1565c0", "#558b2f", "#5d4037")
 SERIES_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
@@ -312,8 +313,9 @@ def topology_svg(timeline: dict[str, Any], ident: str) -> str | None:
             cx = x + 0.3 + cell_w * (index % cols + 0.5)
             cy = total_h - 0.55 - cell_h * (index // cols + 0.5)
             radius = 0.22 if labels else 0.17
-            ax.add_patch(Circle((cx, cy), radius, facecolor=_node_color(node), edgecolor="#263238",
-                                linestyle=":" if node["unschedulable"] else "-", linewidth=1))
+            cordoned = node["unschedulable"]
+            ax.add_patch(Circle((cx, cy), radius, facecolor=_node_color(node), edgecolor=CORDONED if cordoned else "#263238",
+                                linestyle="--" if cordoned else "-", linewidth=2.2 if cordoned else 1))
             if node["cut_off"]:
                 ax.add_patch(Circle((cx, cy), radius + 0.09, fill=False, edgecolor=FAILURE, linewidth=1.8))
             if not node["up"]:
@@ -336,6 +338,8 @@ def topology_svg(timeline: dict[str, Any], ident: str) -> str | None:
         Line2D([], [], marker="x", linestyle="", markersize=8, color=POWER_OFF, markeredgewidth=2, label="machine off"),
         Line2D([], [], marker="o", linestyle="", markersize=11, markerfacecolor="none", markeredgecolor=FAILURE, markeredgewidth=1.8,
                label="cut off by a partition"),
+        Line2D([], [], marker="o", linestyle="", markersize=9, markerfacecolor="none", markeredgecolor=CORDONED, markeredgewidth=2.2,
+               label="cordoned (unschedulable)"),
     ]
     fig.legend(handles=handles, loc="outside lower center", ncols=legend_columns, fontsize=7.5, frameon=False)
     return _svg(fig, ident, "Topology at the moment of failure: zones, nodes by state, partitions")

@@ -205,6 +205,7 @@ def test_plots_keep_hostile_names_literal():
     assert "<script>" not in svg and "&lt;script&gt;" in svg
     assert "$\\alpha$" in svg  # shown as typed, not as math
     assert "_hidden" in svg and "n&lt;1&gt;" in svg and "z&amp;1" in svg
+    assert "cordoned (unschedulable)" in svg and "#ef6c00" in svg  # a cordoned node stands out, and the legend says so
 
 
 def test_a_fault_the_final_heal_cut_short_says_when_it_was_healed(sample_record):
