@@ -73,7 +73,7 @@ class Property:
                 known = ", ".join(sorted(self.params)) or "none"
                 raise InputError(
                     f"property {self.id!r} has no parameter {name!r}",
-                    field=name,
+                    field=f"{self.id}.{name}",
                     fix=f"use one of its parameters: {known}",
                 )
             setattr(self, name, _checked(self.id, name, self.params[name], value))
@@ -123,13 +123,13 @@ def _checked(property_id: str, name: str, default: Any, value: Any) -> Any:
     if not ok:
         raise InputError(
             f"parameter {name!r} of property {property_id!r} must be {type(default).__name__}, not {value!r}",
-            field=name,
+            field=f"{property_id}.{name}",
             fix=f"give a {type(default).__name__} such as {default!r}",
         )
     if isinstance(value, (int, float)) and not isinstance(value, bool) and (value < 0 or not math.isfinite(value)):
         raise InputError(
             f"parameter {name!r} of property {property_id!r} must be a finite number >= 0, not {value!r}",
-            field=name,
+            field=f"{property_id}.{name}",
             fix=f"give a value >= 0 such as {default!r}",
         )
     return value
