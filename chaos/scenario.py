@@ -316,7 +316,9 @@ def _missing_targets(fault: Fault, cluster: ClusterSpec) -> list[tuple[str, str]
     """``(field, problem)`` for each node or zone ``fault`` names that ``cluster`` can never have
     (a fault whose target is missing at its time is skipped, which a run only notes in its trace).
     A name ``POOL-N`` of a pool the autoscaler may grow can exist, whatever ``N``."""
-    zones = sorted({zone for pool in cluster.pools for zone in pool.zones})
+    node, zone, groups = getattr(fault, "node", None), getattr(fault, "zone", None), getattr(fault, "groups", None)
+    if not isinstance(node, str) and not isinstance(zone, str) and not groups:
+        return []  # targets by index, as generated faults are: any cluster has them (they wrap around)
     problems = []
 
     def node_problem(name: str) -> str | None:
@@ -327,13 +329,13 @@ def _missing_targets(fault: Fault, cluster: ClusterSpec) -> list[tuple[str, str]
         names = ", ".join(f"{pool.name}-1..{pool.name}-{pool.count}" for pool in cluster.pools if pool.count)
         return f"node {name!r}, which this cluster does not have (its nodes: {names or 'none'})"
 
-    node = getattr(fault, "node", None)
     if isinstance(node, str) and (problem := node_problem(node)):
         problems.append(("node", problem))
-    zone = getattr(fault, "zone", None)
-    if isinstance(zone, str) and zone not in zones:
-        problems.append(("zone", f"zone {zone!r}, which this cluster does not have (its zones: {', '.join(zones)})"))
-    for group in getattr(fault, "groups", None) or ():
+    if isinstance(zone, str):
+        zones = sorted({z for pool in cluster.pools for z in pool.zones})
+        if zone not in zones:
+            problems.append(("zone", f"zone {zone!r}, which this cluster does not have (its zones: {', '.join(zones)})"))
+    for group in groups or ():
         for member in group:
             if isinstance(member, str) and member not in (CONTROL_PLANE, CLOUD_LB) and (problem := node_problem(member)):
                 problems.append(("groups", problem))
