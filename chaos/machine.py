@@ -214,7 +214,7 @@ class ClusterMachine(RuleBasedStateMachine):
         """
         if sys.exc_info()[0] is not None:
             return
-        self.sim.run(self.nemesis.last_heal())
+        self.sim.run(max(self.sim.now, self.nemesis.last_heal()))  # faults already healed need no wait
         self.nemesis.heal_all()
         quiet = self.quiet_seconds if self.quiet_seconds is not None else self.base.quiet
         self.sim.run(self.sim.now + quiet)

@@ -137,7 +137,7 @@ class Nemesis:
             raise ValueError(f"the quiet period must be >= 0 seconds, not {quiet}")
         if not self.started:
             self.start()
-        self.sim.run(self.end + quiet)
+        self.sim.run(max(self.sim.now, self.end + quiet))
         if not self.finished:  # a zero quiet period stops the clock just before the final heal's timer
             self.heal_all()
 

@@ -27,6 +27,9 @@ True
 
 from __future__ import annotations
 
+import difflib
+import math
+import numbers
 import random
 import zlib
 from collections.abc import Iterable, Mapping
@@ -97,6 +100,21 @@ def _template_hash(template: PodTemplate) -> str:
     return "".join(out).rstrip(_NAME_ALPHABET[0]) or _NAME_ALPHABET[0]
 
 
+def _checked_seed(seed: object) -> int:
+    """``seed`` if it is an integer >= 0. Strings and floats would seed ``random.Random`` too, but a
+    scenario file could not name them; and -n would give the same runs as n."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed must be an integer >= 0, not {seed!r}")
+    if seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, not {seed}")
+    return int(seed)
+
+
+def _check_finite(name: str, seconds: float) -> None:
+    if isinstance(seconds, bool) or not isinstance(seconds, numbers.Real) or not math.isfinite(seconds):
+        raise ValueError(f"{name} must be a finite number of simulated seconds, not {seconds!r}")
+
+
 class Simulation:
     """A cluster in simulated time. See the module docstring for an example."""
 
@@ -137,7 +155,7 @@ class Simulation:
         from podquake.model.scheduling.registry import resolve_scheduler
         from podquake.model.volumes import Volumes
 
-        self.seed = seed
+        self.seed = _checked_seed(seed)
         self.cluster_spec = cluster if cluster is not None else ClusterSpec.default()
         self.timing = timing if timing is not None else Timing()
         self.env = simpy.Environment(initial_time=0.0)
@@ -249,16 +267,33 @@ class Simulation:
         return self.env.now
 
     def run(self, until: float) -> None:
-        """Run until simulated time ``until`` (seconds)."""
+        """Run until simulated time ``until`` (seconds). Time only moves forward: a time before
+        :attr:`now` is refused (``run(now)`` does nothing)."""
+        _check_finite("until", until)
+        if until < self.env.now:
+            raise ValueError(
+                f"run(until={until}): the clock is already at t={self.env.now:g}s and simulated time only "
+                "moves forward; use run_for(seconds) to run on from now"
+            )
         if until > self.env.now:
             self.env.run(until=until)
 
     def run_for(self, seconds: float) -> None:
+        """Run ``seconds`` (>= 0) of simulated time from now."""
+        _check_finite("seconds", seconds)
+        if seconds < 0:
+            raise ValueError(f"run_for(seconds={seconds}): seconds must be >= 0 (time only moves forward)")
         self.run(self.env.now + seconds)
 
     def run_until_stable(self, timeout: float = 600.0, step: float = 1.0) -> bool:
         """Run until every workload has converged and no pod is pending or terminating, or ``timeout``
-        simulated seconds pass. Returns whether it became stable."""
+        simulated seconds pass, looking every ``step`` seconds. Returns whether it became stable."""
+        _check_finite("timeout", timeout)
+        _check_finite("step", step)
+        if timeout < 0 or step <= 0:
+            raise ValueError(
+                f"run_until_stable(timeout={timeout}, step={step}): timeout must be >= 0 and step > 0 seconds"
+            )
         deadline = self.env.now + timeout
         while self.env.now < deadline:
             if self.is_stable():
@@ -290,13 +325,19 @@ class Simulation:
         return self._view
 
     def workload_status(self, kind: str, namespace: str, name: str) -> WorkloadStatus:
-        workload = self.state.workload_named(kind, namespace, name)
-        if workload is None:
-            raise KeyError(f"no {kind} {namespace}/{name}")
-        controller: Any = {
+        """The status of a workload (``kind`` is Deployment, ReplicaSet, StatefulSet or DaemonSet)
+        as its controller reports it. Raises KeyError when there is no such workload."""
+        controllers: dict[str, Any] = {
             "Deployment": self.deployments,
             "ReplicaSet": self.replicasets,
             "StatefulSet": self.statefulsets,
             "DaemonSet": self.daemonsets,
-        }[kind]
-        return controller.status(workload)
+        }
+        if kind not in controllers:
+            close = difflib.get_close_matches(kind, list(controllers), n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise ValueError(f"workload_status: unknown kind {kind!r}{hint} (one of {', '.join(controllers)})")
+        workload = self.state.workload_named(kind, namespace, name)
+        if workload is None:
+            raise KeyError(f"no {kind} {namespace}/{name}")
+        return controllers[kind].status(workload)

@@ -2,6 +2,8 @@
 
 import random
 
+import pytest
+
 from podquake.model import ClusterSpec, Simulation, load_manifests
 
 APP = """
@@ -74,3 +76,50 @@ def test_apply_takes_a_manifest_path_too(tmp_path):
         sim = Simulation(ClusterSpec.uniform(nodes=2, zones=1), seed=1)
         sim.apply(given)
         assert [w.name for w in sim.state.workloads.values() if w.kind == "Deployment"] == ["web"]
+
+
+def small_sim(**kwargs) -> Simulation:
+    return Simulation(ClusterSpec.uniform(nodes=2, zones=1), **kwargs)
+
+
+def test_time_only_moves_forward_and_a_backward_run_says_so():
+    """sim.run(t) with t before now silently did nothing, so a script's later checks read a
+    clock that had not moved where it thought."""
+    sim = small_sim()
+    sim.run(30)
+    sim.run(30)  # now: nothing to do
+    assert sim.now == 30
+    with pytest.raises(ValueError, match=r"already at t=30s .*run_for"):
+        sim.run(10)
+    with pytest.raises(ValueError, match="seconds must be >= 0"):
+        sim.run_for(-5)
+    for bad in (float("nan"), float("inf"), "60"):
+        with pytest.raises(ValueError, match="finite number of simulated seconds"):
+            sim.run(bad)
+    assert sim.now == 30
+
+
+def test_run_until_stable_refuses_a_step_that_would_never_advance():
+    """step=0 looped forever: each look ran the clock to where it already was."""
+    sim = small_sim()
+    with pytest.raises(ValueError, match="step > 0"):
+        sim.run_until_stable(timeout=60, step=0)
+    with pytest.raises(ValueError, match="timeout must be >= 0"):
+        sim.run_until_stable(timeout=-1)
+
+
+def test_the_seed_is_a_non_negative_integer():
+    """Simulation(seed="a") ran, and seed=-3 gave the very runs of seed=3 (random.Random takes |n|)."""
+    for bad, error in (("a", TypeError), (1.5, TypeError), (True, TypeError), (-3, ValueError)):
+        with pytest.raises(error, match="seed must be an integer >= 0"):
+            small_sim(seed=bad)
+    assert small_sim(seed=3).seed == 3
+
+
+def test_workload_status_names_an_unknown_kind_and_the_nearest_one():
+    sim = small_sim()
+    sim.apply(load_manifests(text=APP))
+    with pytest.raises(ValueError, match="unknown kind 'Deploymnet'; did you mean Deployment"):
+        sim.workload_status("Deploymnet", "default", "web")
+    with pytest.raises(KeyError, match="no Deployment default/nope"):
+        sim.workload_status("Deployment", "default", "nope")
