@@ -16,6 +16,7 @@ Dicts serve as ordered sets everywhere, so iteration order is insertion order: d
 
 from __future__ import annotations
 
+import numbers
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -414,8 +415,12 @@ class ClusterState:
         return workload
 
     def scale_workload(self, uid: str, replicas: int) -> None:
+        """Set a workload's desired replicas (an integer >= 0), as ``kubectl scale`` does."""
+        if isinstance(replicas, bool) or not isinstance(replicas, numbers.Integral):
+            raise TypeError(f"replicas must be a whole number >= 0, not {replicas!r}")
         if replicas < 0:
-            raise StateError(f"cannot scale to {replicas} replicas")
+            raise ValueError(f"cannot scale to {replicas} replicas: replicas must be >= 0")
+        replicas = int(replicas)
         workload = self._workload(uid)
         if workload.replicas == replicas:
             return

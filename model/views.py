@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from podquake.model.objects import Node, Pod, PodSpec
+from podquake.model.objects import Node, Pod, PodSpec, Workload
 from podquake.model.placement import placement_problem
 from podquake.model.quantity import Resources
 from podquake.model.selectors import Taint
@@ -214,8 +214,18 @@ class ClusterView:
         return tuple(self._state.nodes_by_zone)
 
     def workloads(self) -> tuple[tuple[str, str, int], ...]:
-        """``(kind, namespace/name, desired replicas)`` for every workload."""
-        return tuple((w.kind, w.key, w.replicas) for w in self._state.workloads.values())
+        """``(kind, namespace/name, desired replicas)`` for every workload; a DaemonSet's desired
+        count is the nodes that should run its pod now, as its controller counts them."""
+        return tuple((w.kind, w.key, self._desired(w)) for w in self._state.workloads.values())
+
+    def _desired(self, workload: Workload) -> int:
+        if workload.kind != "DaemonSet":
+            return workload.replicas
+        from podquake.model.admission import admit_spec
+        from podquake.model.controllers.daemonset import node_should_run
+
+        spec = admit_spec(workload.template.spec, daemon=True)
+        return sum(1 for node in self._state.node_list if node_should_run(spec, node)[0])
 
     def placement_problem(self, pod: PodView, node: NodeView | str) -> str | None:
         """Why the scheduler contract forbids binding ``pod`` to ``node`` (a view or a name) now, or

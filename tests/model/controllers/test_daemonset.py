@@ -146,3 +146,15 @@ def test_a_template_change_rolls_one_node_at_a_time():
     revision = Simulation.template_hash(ds.template)
     assert all(p.labels[k8s.LABEL_CONTROLLER_REVISION_HASH] == revision for p in owned(sim, ds.uid))
     assert len(owned(sim, ds.uid)) == nodes
+
+
+def test_the_view_counts_a_daemonsets_desired_pods_as_its_controller_does():
+    """view().workloads() gave a DaemonSet on six nodes 1 desired replica (the unused replicas field)."""
+    sim = make_sim(nodes=4)
+    ds = daemonset(sim)
+    assert sim.run_until_stable(timeout=60)
+    [(kind, key, desired)] = [w for w in sim.view().workloads() if w[0] == "DaemonSet"]
+    assert (key, desired) == (ds.key, 4) == (ds.key, sim.workload_status("DaemonSet", ds.namespace, ds.name).desired)
+    sim.state.add_taint("worker-1", Taint("dedicated", "db", "NoSchedule"))
+    [(_, _, desired)] = [w for w in sim.view().workloads() if w[0] == "DaemonSet"]
+    assert desired == 3 == sim.workload_status("DaemonSet", ds.namespace, ds.name).desired

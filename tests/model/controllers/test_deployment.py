@@ -144,6 +144,22 @@ def test_scaling_a_deployment_scales_its_only_replicaset():
     assert rs.replicas == 1 and len(family_pods(sim, d.uid)) == 1
 
 
+def test_scaling_to_a_number_that_is_not_a_whole_number_is_refused_and_changes_nothing():
+    """scale_workload(uid, 2.5) was recorded, then crashed the ReplicaSet controller inside SimPy
+    (slice indices must be integers) and left it stuck; True was kept as the desired count."""
+    sim = make_sim()
+    d = deployment(sim, replicas=3)
+    assert sim.run_until_stable(timeout=60)
+    for bad, error in ((2.5, TypeError), (1e3, TypeError), (True, TypeError), ("4", TypeError), (-1, ValueError)):
+        with pytest.raises(error, match="replicas must be"):
+            sim.state.scale_workload(d.uid, bad)
+    assert d.replicas == 3
+    assert not [e for e in sim.trace.events if isinstance(e, ev.WorkloadScaled)]
+    sim.state.scale_workload(d.uid, 2)
+    assert sim.run_until_stable(timeout=60)
+    assert len(family_pods(sim, d.uid)) == 2
+
+
 def test_scaling_mid_rollout_is_proportional():
     # The example of kubernetes.io/docs/concepts/workloads/controllers/deployment/#proportional-scaling:
     # 10 replicas, maxSurge 3, maxUnavailable 2, a rollout that cannot progress (here: new pods that
