@@ -29,6 +29,7 @@ from podquake.chaos.hypothesis_internals import (
     ShrinkBudgetSpent,
     no_local_constants,
     recorded_choices,
+    recorded_size,
     shrink_again,
 )
 from podquake.chaos.scenario import Scenario, dump_scenario
@@ -204,6 +205,10 @@ def run_chunk(
     first_failing: dict[str, tuple[Scenario, list[Verdict]]] = {}
     first_choices: dict[str, tuple[Any, ...] | None] = {}  # what Hypothesis drew for them
     last_failing: dict[str, tuple[Scenario, list[Verdict]]] = {}
+    # The smallest example the first shrink ran into that fails another property too, with its
+    # choices: that property's own shrink starts from it rather than from its first failure.
+    smallest_seen: dict[str, tuple[Scenario, list[Verdict], tuple[Any, ...] | None, Any]] = {}
+    first_sizes: dict[str, Any] = {}  # Hypothesis's size of each first failure (None: unknown)
     examples = _examples(settings, index)
 
     def one(scenario: Scenario) -> None:
@@ -230,6 +235,7 @@ def run_chunk(
                     if verdict.property not in first_failing:
                         first_failing[verdict.property] = (scenario, run.verdicts)
                         first_choices[verdict.property] = recorded_choices()
+                        first_sizes[verdict.property] = recorded_size()
                 elif verdict.status == UNKNOWN:
                     result.unknown[verdict.property] += 1
                     result.first_unknown.setdefault(verdict.property, verdict)
@@ -242,6 +248,8 @@ def run_chunk(
             # The shrinker tries candidates smaller than its current one, so the last failure of a
             # property is the smallest found so far (and in any case an example that fails it).
             last_failing[failed[0].property] = (scenario, run.verdicts)
+            if state["shrinking"]:
+                _note_smaller(smallest_seen, scenario, run.verdicts, failed)
         _raise_first(run.verdicts)
 
     phases = [Phase.explicit, Phase.generate, Phase.target] + ([Phase.shrink] if settings.shrink else [])
@@ -270,9 +278,15 @@ def run_chunk(
         if property_id in chosen:
             continue
         # The candidates, the fewest faults winning (the first on a tie): the property's own shrink,
-        # the shrunk example above when it breaks this property too, its first failure as drawn.
+        # the shrunk example above when it breaks this property too, the smallest example the first
+        # shrink ran into that breaks it (the own shrink starts there), its first failure as drawn.
         candidates: list[tuple[Scenario, list[Verdict], bool]] = []
         choices = first_choices[property_id]
+        seen = smallest_seen.get(property_id)
+        if seen is not None and _smaller(seen[3], first_sizes[property_id]):
+            choices = seen[2]
+        else:
+            seen = None
         if settings.shrink and not result.interrupted and choices is not None:
             try:
                 own = _shrink_alone(settings, examples, index, property_id, choices, on_run)
@@ -283,6 +297,8 @@ def run_chunk(
                 candidates.append((*own, True))
         if primary is not None and _failure(primary[1], property_id) is not None:
             candidates.append((*primary, settings.shrink))
+        if seen is not None:
+            candidates.append((seen[0], seen[1], False))
         candidates.append((scenario, verdicts, False))
         chosen[property_id] = min(candidates, key=lambda candidate: len(candidate[0].faults))
     for property_id, (scenario, verdicts, shrunk) in chosen.items():
@@ -291,6 +307,26 @@ def run_chunk(
         result.counterexamples.append((property_id, message, dump_scenario(scenario), [v.to_dict() for v in verdicts], shrunk))
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _note_smaller(
+    smallest: dict[str, tuple[Scenario, list[Verdict], tuple[Any, ...] | None, Any]],
+    scenario: Scenario,
+    verdicts: list[Verdict],
+    failed: Sequence[Verdict],
+) -> None:
+    """Keep ``scenario``, its choices and its size for each property it fails, when it is smaller
+    than the one kept so far (see :func:`~podquake.chaos.hypothesis_internals.recorded_size`)."""
+    size = recorded_size()
+    for verdict in failed:
+        kept = smallest.get(verdict.property)
+        if kept is None or _smaller(size, kept[3]):
+            smallest[verdict.property] = (scenario, verdicts, recorded_choices(), size)
+
+
+def _smaller(size: Any, than: Any) -> bool:
+    """Whether Hypothesis's size ``size`` is smaller than ``than`` (never, when either is unknown)."""
+    return size is not None and than is not None and size < than
 
 
 def unneeded_examples(chunk: ChunkResult, size: int) -> int:

@@ -2,18 +2,21 @@
 
 - :func:`no_local_constants`: a campaign's draws must not depend on which modules happen to be
   imported (see its docstring).
-- :func:`shrink_again` and :func:`recorded_choices`: a second shrink, for one property, of a
-  failure a campaign's chunk found. A chunk is one Hypothesis run, and Hypothesis shrinks one
+- :func:`shrink_again`, :func:`recorded_choices` and :func:`recorded_size`: a second shrink, for
+  one property, of a failure a campaign's chunk found. A chunk is one Hypothesis run, and Hypothesis shrinks one
   failure per run: the first example that failed, for the first property it broke. Another property
   that failed in that example would keep it as drawn, faults that play no part in it included.
   :func:`shrink_again` starts a second Hypothesis run from the example's recorded choices and
-  shrinks them for that property alone, the same way the first run shrank its own.
+  shrinks them for that property alone, the same way the first run shrank its own. It starts from
+  the smallest example (by :func:`recorded_size`) that broke that property, which is often one the
+  first shrink ran into on its way down.
 
 Each leans on Hypothesis's internals (as of 6.155): the "local constants" of its providers, the
-choices of the running example (``current_build_context().data.choices``) and their database form
+choices of the running example (``current_build_context().data.choices``), the shrinker's order
+(``hypothesis.internal.conjecture.shrinker.sort_key``), the choices' database form
 (``hypothesis.database.choices_to_bytes``), and the seed a ``@given`` test carries. Without them,
 :func:`no_local_constants` does nothing, :func:`recorded_choices` answers ``None`` and the property
-keeps its example unshrunk.
+keeps its example unshrunk, and without the order a second shrink starts from the first failure.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import Any, TypeVar
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-__all__ = ["ShrinkBudgetSpent", "no_local_constants", "recorded_choices", "shrink_again"]
+__all__ = ["ShrinkBudgetSpent", "no_local_constants", "recorded_choices", "recorded_size", "shrink_again"]
 
 T = TypeVar("T")
 
@@ -71,6 +74,19 @@ def recorded_choices() -> tuple[Any, ...] | None:
 
         return tuple(current_build_context().data.choices)
     except Exception:  # noqa: BLE001 - no build context, or internals that moved: no second shrink
+        return None
+
+
+def recorded_size() -> tuple[Any, ...] | None:
+    """How complex Hypothesis judges the example running now (its shrinker's own order: fewer
+    choices, then simpler ones), or ``None`` outside a ``@given`` test or on a Hypothesis without it.
+    Two sizes compare; the smaller is the example the shrinker prefers."""
+    try:
+        from hypothesis.control import current_build_context
+        from hypothesis.internal.conjecture.shrinker import sort_key
+
+        return sort_key(current_build_context().data.nodes)
+    except Exception:  # noqa: BLE001 - no build context, or internals that moved: sizes unknown
         return None
 
 
