@@ -82,7 +82,9 @@ class CampaignSettings:
     ``vary_cluster`` and ``vary_workload`` draw the cluster (:func:`~podquake.chaos.strategies.clusters`)
     and generated Deployments (:func:`~podquake.chaos.strategies.workloads`, traffic to each) instead
     of taking the base's: for testing a scheduler or a controller rather than one application.
-    ``shrink_runs`` caps the runs each shrink spends (one per failed property and chunk; a count, not
+    The base's own faults, when it has any (a hand-written scenario's), are the first example
+    (then the counterexamples kept from earlier campaigns), and its workload paths are made absolute
+    so that every counterexample replays from anywhere. ``shrink_runs`` caps the runs each shrink spends (one per failed property and chunk; a count, not
     a time, so the counterexample is the same on every machine); past it, the smallest failure found
     so far stands."""
 
@@ -161,6 +163,17 @@ class CampaignResult:
 
 
 
+def absolute_paths(scenario: Scenario) -> Scenario:
+    """``scenario`` with its workload paths made absolute (they are relative to its file's folder),
+    so that its counterexamples, written to the report folder, the counterexample database or a
+    reproducer, find the manifests from wherever they are replayed."""
+    if not any(isinstance(item, str) for item in scenario.workload):
+        return scenario
+    base = Path(scenario.base_dir) if scenario.base_dir else Path.cwd()
+    workload = tuple(str((base / item).resolve()) if isinstance(item, str) else item for item in scenario.workload)
+    return replace(scenario, workload=workload)
+
+
 def _stored(settings: CampaignSettings) -> list[Scenario]:
     """Counterexamples an earlier campaign with these settings found, to replay first."""
     if settings.database is None:
@@ -213,8 +226,10 @@ def run_campaign(settings: CampaignSettings, *, progress: Progress | None = None
     run as it ends (with worker processes, a few times a second). Ctrl-C (a KeyboardInterrupt) or
     :func:`stop_campaign` stops it, and it returns what was found so far, marked ``interrupted``."""
     started = time.perf_counter()
+    settings = replace(settings, base=absolute_paths(settings.base))
     chunks = _chunks(settings)
-    replay = _stored(settings)
+    # The base's own faults (a hand-written scenario's) run first, then what earlier campaigns found.
+    replay = ([settings.base] if settings.base.faults else []) + _stored(settings)
     jobs = [(settings, index, size, replay if index == 0 else ()) for index, size in chunks]
     results: dict[int, ChunkResult] = {}
     interrupted = False

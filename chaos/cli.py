@@ -249,7 +249,8 @@ def default_scenario_text() -> str:
 
 
 def _import_from_cwd() -> None:
-    """``--scheduler mymodule:MyScheduler`` finds modules in the working folder, as ``python -m`` does."""
+    """``--scheduler mymodule:MyScheduler``, ``--import mymodule`` and a scenario's ``imports:`` find
+    modules in the working folder, as ``python -m`` does."""
     cwd = os.getcwd()
     if cwd not in sys.path and "" not in sys.path:
         sys.path.insert(0, cwd)
@@ -298,7 +299,6 @@ def campaign_base(
         changes["workload"] = (str(path.resolve()),)
         changes["traffic"] = ()
     if scheduler is not None:
-        _import_from_cwd()
         try:
             resolve_scheduler(scheduler, rng=random.Random(0))
         except InputError as error:
@@ -411,6 +411,7 @@ def run(
         check_out_dir(out)
         _check_output_parent(out, "--out", "report folder")
         source_date()  # a bad SOURCE_DATE_EPOCH fails now, not after the campaign
+        _import_from_cwd()  # --import, a scenario's imports: and --scheduler find the working folder's modules
         try:
             import_modules(imports)
         except InputError as error:
@@ -481,7 +482,8 @@ def replay(file: str, trace_out: str | None) -> None:
             raise InputError("is a folder", source=trace_out, field="--trace", fix="give a file name for the trace")
         if trace_out is not None:
             _check_output_parent(trace_out, "--trace", "trace")
-    result = run_scenario(scenario)
+    with _input_errors():  # what only the run can find (a traffic entry, a plug-in's answer) is bad input too
+        result = run_scenario(scenario)
     with _output_may_close():
         for line in timeline_lines(result.trace.events):
             click.echo(line)

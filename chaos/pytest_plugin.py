@@ -551,21 +551,11 @@ def _failure_text(run: _Run, counterexample: Counterexample) -> str:
 
 def reproducer(counterexample: Counterexample) -> str:
     """Python that re-runs ``counterexample``'s scenario (inline as YAML) and fails while the bug is there."""
+    from podquake.chaos.campaign import absolute_paths
     from podquake.chaos.scenario import dump_scenario
     from podquake.reports.snippet import inline_reproducer
 
-    return inline_reproducer(dump_scenario(_absolute_paths(counterexample.scenario)), counterexample.property)
-
-
-def _absolute_paths(scenario: Scenario) -> Scenario:
-    """``scenario`` with its workload paths made absolute, so the inline copy finds them anywhere."""
-    if not any(isinstance(item, str) for item in scenario.workload):
-        return scenario
-    from dataclasses import replace
-
-    base = Path(scenario.base_dir) if scenario.base_dir else Path.cwd()
-    workload = tuple(str((base / item).resolve()) if isinstance(item, str) else item for item in scenario.workload)
-    return replace(scenario, workload=workload)
+    return inline_reproducer(dump_scenario(absolute_paths(counterexample.scenario)), counterexample.property)
 
 
 # === the terminal summary ===========================================================================

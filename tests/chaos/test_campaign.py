@@ -128,6 +128,16 @@ def test_another_propertys_shrink_starts_from_the_smallest_example_that_broke_it
     assert found["availability-slo"].faults == (NodeFailure(node=0, at=49.0, duration=100.0),)
 
 
+def test_a_scenarios_own_faults_are_the_campaigns_first_example(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`podquake run --scenario` dropped the faults the scenario file listed: only drawn faults ran."""
+    ran = judged_by(monkeypatch, RULES)
+    own = (NodeFailure(node=1, at=10.0, duration=150.0),)
+    result = run_campaign(CampaignSettings(base=replace(BASE, faults=own), examples=5, database=None, kinds=KINDS, shrink=False))
+    assert ran[0].faults == own and ran[0].seed == BASE.seed
+    assert result.failed["availability-slo"] >= 1 and result.first_failed_at["availability-slo"] == 1
+    assert not any(s.faults == own for s in ran[1:])  # generated examples draw their own
+
+
 def test_without_shrinking_the_failures_stand_as_drawn(monkeypatch: pytest.MonkeyPatch) -> None:
     ran = judged_by(monkeypatch, RULES)
     settings = CampaignSettings(base=BASE, examples=25, database=None, max_faults=8, kinds=KINDS, shrink=False)

@@ -708,3 +708,44 @@ def test_an_import_that_fails_is_one_line_and_no_report(here: Path) -> None:
     result = invoke("run", "--import", "no_such_team_module", "--examples", "2", "--no-database", "--out", "report")
     assert_one_line_error(result, "--import", "no_such_team_module")
     assert not (here / "report").exists()
+
+
+def test_a_counterexample_of_a_scenario_with_relative_workload_paths_replays_from_anywhere(here: Path) -> None:
+    """Counterexamples kept the scenario's paths, relative to its folder, so the copy written to the
+    report folder (and the one kept for the next campaign) could not find the manifests."""
+    app = here / "app"
+    (app / "manifests").mkdir(parents=True)
+    head, _, rest = TINY.partition("workload:\n")
+    deployment, _, tail = rest.partition("properties:")
+    (app / "manifests" / "web.yaml").write_text("\n".join(line[2:] for line in deployment.splitlines()) + "\n")
+    (app / "scenario.yaml").write_text(f"{head}workload: [manifests/web.yaml]\nproperties:{tail}")
+    args = ["--scenario", "app/scenario.yaml", "--scheduler", f"{__name__}:NoSuchNode", "--properties", "scheduler-contract"]
+    assert invoke("run", *args, "--examples", "2", "--shrink-runs", "5", "--out", "report").exit_code == 1
+    replayed = invoke("replay", "report/counterexample-1.yaml")
+    assert replayed.exit_code == 1 and "FAILED scheduler-contract" in replayed.stdout
+    [kept] = (here / ".podquake" / "counterexamples").glob("*/*.yaml")
+    assert str(app / "manifests" / "web.yaml") in kept.read_text()
+
+
+def test_import_and_a_scenarios_imports_find_the_working_folders_modules(here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only --scheduler looked in the working folder: `--import teamprops` failed with
+    ModuleNotFoundError from the very folder where `podquake replay` found it."""
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(here))])
+    (here / "teamprops2.py").write_text(OWN_PROPERTY.replace("test-cli-every-bind", "test-cli-every-bind-2"))
+    result = invoke(
+        "run", "--import", "teamprops2", "--scenario", "tiny.yaml", "--properties", "test-cli-every-bind-2",
+        "--examples", "2", "--no-database", "--out", "report",
+    )
+    assert result.exit_code == 1, result.output
+
+
+def test_bad_input_only_the_replay_can_find_is_one_line_and_exit_2(here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An InputError raised while the scenario ran (say, a traffic entry on a node the cluster lacks)
+    came out of `podquake replay` as a traceback and exit 3, as if podquake itself had failed."""
+    from podquake.chaos import scenario_run
+
+    def run_scenario(scenario: Any, **options: Any) -> Any:
+        raise InputError("no node 'worker-9'", source="tiny.yaml", field="traffic[0].entry.node", fix="name a node the cluster has")
+
+    monkeypatch.setattr(scenario_run, "run_scenario", run_scenario)
+    assert_one_line_error(invoke("replay", "tiny.yaml"), "tiny.yaml", "traffic[0].entry.node", "worker-9")
