@@ -256,6 +256,16 @@ def _import_from_cwd() -> None:
         sys.path.insert(0, cwd)
 
 
+def _print_notes(scenario: Any) -> None:
+    """Say on stderr what the workload's manifests hold that the model ignores (an unknown field,
+    a kind kept as data, a feature not modelled), one line each: a misspelt ``replica:`` would
+    otherwise run one replica, and the run pass, without a word."""
+    from podquake.model.manifests import manifest_notes
+
+    for note in manifest_notes(scenario.manifests()):
+        click.echo(f"podquake: note: {note}", err=True)
+
+
 def _split_ids(text: str, option: str, example: str) -> list[str]:
     ids = [i.strip() for i in text.split(",") if i.strip()]
     if not ids:
@@ -417,6 +427,7 @@ def run(
         except InputError as error:
             raise _as_option(error, "--import") from None
         base = campaign_base(scenario, manifests, scheduler, properties)
+        _print_notes(base)
         settings = CampaignSettings(
             base=base,
             examples=examples,
@@ -478,6 +489,7 @@ def replay(file: str, trace_out: str | None) -> None:
     _import_from_cwd()
     with _input_errors():
         scenario = load_scenario(Path(file))
+        _print_notes(scenario)
         if trace_out is not None and Path(trace_out).is_dir():
             raise InputError("is a folder", source=trace_out, field="--trace", fix="give a file name for the trace")
         if trace_out is not None:

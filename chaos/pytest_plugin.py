@@ -239,7 +239,19 @@ def _base_scenario(scenario: Scenario | str | Path | None, scheduler: str | None
     if scheduler is not None:
         _check_scheduler(scheduler)
         base = replace(base, scheduler=scheduler)
+    _warn_notes(base)
     return base
+
+
+def _warn_notes(base: Scenario) -> None:
+    """A warning (in pytest's summary) for each thing the workload's manifests hold that the model
+    ignores: a misspelt field would otherwise go unnoticed while the suite passes."""
+    import warnings
+
+    from podquake.model.manifests import manifest_notes
+
+    for note in manifest_notes(base.manifests()):
+        warnings.warn(f"podquake: {note}", UserWarning, stacklevel=2)
 
 
 def _check_scheduler(name: str) -> None:

@@ -749,3 +749,28 @@ def test_bad_input_only_the_replay_can_find_is_one_line_and_exit_2(here: Path, m
 
     monkeypatch.setattr(scenario_run, "run_scenario", run_scenario)
     assert_one_line_error(invoke("replay", "tiny.yaml"), "tiny.yaml", "traffic[0].entry.node", "worker-9")
+
+
+MISSPELT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replica: 3
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: nginx, resources: {requests: {cpu: 100m}}}]}
+"""
+
+
+def test_what_the_model_ignores_in_the_manifests_is_said_on_stderr(here: Path) -> None:
+    """`replica: 3` ran one replica, and the run passed, without a word: the notes the loader made
+    were never shown."""
+    (here / "app.yaml").write_text(MISSPELT)
+    result = invoke("run", "--manifests", "app.yaml", "--examples", "1", "--no-database", "--out", "report")
+    assert "podquake: note: " in result.stderr and "spec.replica: unknown field, ignored (did you mean 'replicas'?)" in result.stderr
+    (here / "s.yaml").write_text(TINY.replace("    replicas: 2\n", "    replica: 2\n"))
+    replayed = invoke("replay", "s.yaml")
+    assert "s.yaml" in replayed.stderr and "did you mean 'replicas'?" in replayed.stderr
+    assert "note" not in invoke("replay", "tiny.yaml").stderr

@@ -373,3 +373,13 @@ class _Stateful:
 
 
 STATEFUL = _Stateful()
+
+
+def test_the_suite_warns_of_what_the_model_ignores_in_its_manifests(tmp_path) -> None:
+    """A misspelt field in the suite's scenario went unnoticed while the suite passed."""
+    from tests.chaos.kit import TINY_SCENARIO
+
+    path = tmp_path / "s.yaml"
+    path.write_text(TINY_SCENARIO.replace("    replicas: 2\n", "    replica: 2\n"))
+    with pytest.warns(UserWarning, match=r"spec\.replica: unknown field, ignored \(did you mean 'replicas'\?\)"):
+        scheduler_suite(scenario=str(path))
