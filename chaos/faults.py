@@ -127,6 +127,14 @@ def fault_from_dict(data: Any, *, source: str = "", location: str = "") -> Fault
             raise InputError(
                 f"{cls.__name__} has no field {key!r}", source=source, location=location, field=str(key), fix=f"use {spelled}"
             )
+        if name in kwargs:
+            raise InputError(
+                f"{camel(name)} is given twice (as {camel(name)} and {name})",
+                source=source,
+                location=location,
+                field=str(key),
+                fix=f"keep one: {camel(name)}: ...",
+            )
         kwargs[name] = _tuples(value)
     missing = [camel(f.name) for f in known.values() if f.default is MISSING and f.name not in kwargs]
     if missing:

@@ -10,6 +10,9 @@ one pass over the parser's events, before any object is built, that rejects:
   ("billion laughs"), an alias inside the node it refers to, and an alias before its anchor;
 - a key that appears twice in one mapping (kubectl rejects it too; ``<<`` merge keys excepted).
 
+Numbers with an exponent and no dot (``1e3``) are numbers, as kubectl reads them (PyYAML's YAML 1.1
+rules would keep them as text).
+
 Each problem is one :class:`~podquake.model.errors.InputError` with the source, the document, line
 and column, and the fix; so is a YAML syntax error. The C loader is used when PyYAML has it.
 Used by :mod:`podquake.model.manifests`.
@@ -17,6 +20,7 @@ Used by :mod:`podquake.model.manifests`.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -39,7 +43,17 @@ MAX_NESTING_DEPTH = 128
 MAX_ALIAS_EXPANSION = 100_000
 """Most nodes that YAML aliases may add to one document when expanded (billion-laughs guard)."""
 
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """The safe loader, reading ``1e3`` and ``2.5e-1`` as numbers. PyYAML follows YAML 1.1, where a
+    float needs a dot and a signed exponent (``1.0e+3``), so ``duration: 6e2`` was the text "6e2";
+    kubectl's YAML reader (go-yaml), and YAML 1.2, read it as 600."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$"),
+    list("-+.0123456789"),
+)
 
 
 def load_documents(text: str, source: str) -> list[tuple[int, Any]]:

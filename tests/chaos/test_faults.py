@@ -82,6 +82,13 @@ def test_yaml_names_are_camel_case_and_snake_case_is_accepted() -> None:
     assert fault_from_dict({"kind": "container-crash", "pod": 0, "at": 1, "exit_code": 3}) == crash
 
 
+def test_a_field_given_in_both_spellings_is_refused() -> None:
+    """exitCode: 3 and exit_code: 4 in one fault kept 4 without a word (a key written twice is refused)."""
+    with pytest.raises(InputError, match=r"exitCode is given twice \(as exitCode and exit_code\)") as caught:
+        fault_from_dict({"kind": "container-crash", "pod": 0, "at": 1, "exitCode": 3, "exit_code": 4})
+    assert caught.value.field == "exit_code"
+
+
 def test_numbers_are_normalised_so_equal_faults_compare_equal() -> None:
     assert NodeFailure(node=0, at=30, duration=60) == NodeFailure(node=0, at=30.0, duration=60.0)
     assert isinstance(NodeFailure(node=0, at=30).at, float)

@@ -137,6 +137,14 @@ def test_unsafe_yaml_tags_are_refused() -> None:
     assert "tag" in error.fix
 
 
+def test_numbers_with_an_exponent_are_numbers_as_kubectl_reads_them() -> None:
+    """`duration: 6e2` was refused as "not '6e2'": PyYAML's YAML 1.1 rules read it as text."""
+    text = SMALL.replace("duration: 120", "duration: 6e2").replace("quiet: 120", "quiet: 1.2E+2")
+    scenario = load_scenario(text)
+    assert (scenario.duration, scenario.quiet) == (600.0, 120.0)
+    assert "'6e2'" in str(error_of(SMALL.replace("duration: 120", "duration: '6e2'")))  # quoted, it stays text
+
+
 def test_one_document_only() -> None:
     assert "one YAML document" in str(error_of(HEAD + "---\n" + HEAD))
 
