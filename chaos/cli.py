@@ -256,6 +256,18 @@ def _import_from_cwd() -> None:
         sys.path.insert(0, cwd)
 
 
+def _check_workload(manifests: Any, source: str, field: str, fix: str) -> None:
+    """An InputError unless ``manifests`` hold something that runs pods: with none, every property
+    would hold, and the run pass, having tested nothing."""
+    if not any(m.kind in _WORKLOAD_KINDS for m in manifests):
+        raise InputError(
+            "no workload to run: no Deployment, StatefulSet, DaemonSet, ReplicaSet, Job or Pod",
+            source=source,
+            field=field,
+            fix=fix,
+        )
+
+
 def _print_notes(scenario: Any) -> None:
     """Say on stderr what the workload's manifests hold that the model ignores (an unknown field,
     a kind kept as data, a feature not modelled), one line each: a misspelt ``replica:`` would
@@ -291,6 +303,8 @@ def campaign_base(
 
     if scenario is not None:
         base = load_scenario(Path(scenario))
+        if manifests is None:
+            _check_workload(base.manifests(), scenario, "workload", "list the application's manifests under workload:")
     else:
         base = load_scenario(default_scenario_text(), source="<embedded default scenario>")
     changes: dict[str, Any] = {}
@@ -299,13 +313,7 @@ def campaign_base(
         if not path.exists():
             raise InputError("no such file or folder", source=manifests, field="--manifests", fix="give a Kubernetes YAML file or a folder of them")
         loaded = load_manifests(path)  # errors name the file as given, document, line and field
-        if not any(m.kind in _WORKLOAD_KINDS for m in loaded):
-            raise InputError(
-                "no workload to run: no Deployment, StatefulSet, DaemonSet, ReplicaSet, Job or Pod",
-                source=manifests,
-                field="--manifests",
-                fix="point at the application's manifests",
-            )
+        _check_workload(loaded, manifests, "--manifests", "point at the application's manifests")
         changes["workload"] = (str(path.resolve()),)
         changes["traffic"] = ()
     if scheduler is not None:
@@ -489,6 +497,7 @@ def replay(file: str, trace_out: str | None) -> None:
     _import_from_cwd()
     with _input_errors():
         scenario = load_scenario(Path(file))
+        _check_workload(scenario.manifests(), file, "workload", "list the application's manifests under workload:")
         _print_notes(scenario)
         if trace_out is not None and Path(trace_out).is_dir():
             raise InputError("is a folder", source=trace_out, field="--trace", fix="give a file name for the trace")

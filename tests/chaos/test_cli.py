@@ -585,9 +585,7 @@ def test_sigterm_stops_a_long_example_at_once_and_says_so(here: Path) -> None:
     """The stop request used to be read only between examples: a scenario of a simulated week
     ignored SIGTERM until its example ended, and whatever sent it (timeout, CI, Kubernetes) then
     killed it before any report was written."""
-    (here / "week.yaml").write_text(
-        "apiVersion: podquake/v1\nkind: Scenario\nduration: 604800\nquiet: 60\ncluster: {nodes: 3, zones: 1}\n"
-    )
+    (here / "week.yaml").write_text(TINY.replace("duration: 120", "duration: 604800"))
     process = _start(here, "--scenario", "week.yaml", "--examples", "3", "--out", "report", "--no-database")
     time.sleep(1.0)  # inside the first example, which takes tens of seconds
     process.send_signal(signal.SIGTERM)
@@ -774,3 +772,12 @@ def test_what_the_model_ignores_in_the_manifests_is_said_on_stderr(here: Path) -
     replayed = invoke("replay", "s.yaml")
     assert "s.yaml" in replayed.stderr and "did you mean 'replicas'?" in replayed.stderr
     assert "note" not in invoke("replay", "tiny.yaml").stderr
+
+
+def test_a_scenario_with_no_workload_is_refused_like_manifests_with_none(here: Path) -> None:
+    """A scenario with no workload passed all 16 properties, having tested nothing (--manifests with
+    no workload was already refused)."""
+    (here / "empty.yaml").write_text("apiVersion: podquake/v1\nkind: Scenario\ncluster: {nodes: 3}\n")
+    for result in (invoke("replay", "empty.yaml"), invoke("run", "--scenario", "empty.yaml", "--out", "report")):
+        assert_one_line_error(result, "empty.yaml", "workload", "no workload to run")
+    assert_no_report_left(here)
