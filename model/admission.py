@@ -1,10 +1,13 @@
 """Pod creation as the API server admits it: a pod from a template, with admission defaults.
 
 The one admission plug-in the model applies is DefaultTolerationSeconds
-(kubernetes/kubernetes:plugin/pkg/admission/defaulttolerationseconds/admission.go): a pod that
-does not already tolerate ``node.kubernetes.io/not-ready:NoExecute`` and
-``node.kubernetes.io/unreachable:NoExecute`` gets each toleration with ``tolerationSeconds: 300``.
-DaemonSet pods get them without a time limit, as the DaemonSet controller adds them.
+(kubernetes/kubernetes:plugin/pkg/admission/defaulttolerationseconds/admission.go): a pod gets
+``node.kubernetes.io/not-ready:NoExecute`` and ``node.kubernetes.io/unreachable:NoExecute``
+tolerations with ``tolerationSeconds: 300`` unless it has a toleration naming that key (or no key)
+with effect NoExecute (or no effect), whatever its operator and value: an ``Equal`` toleration for
+another value keeps the default from being added though it tolerates nothing.
+DaemonSet pods get them without a time limit, as the DaemonSet controller adds them, unless some
+toleration already tolerates the taint.
 """
 
 from __future__ import annotations
@@ -30,7 +33,11 @@ def admit_spec(spec: PodSpec, *, daemon: bool = False) -> PodSpec:
     added = []
     for key in (k8s.TAINT_NOT_READY, k8s.TAINT_UNREACHABLE):
         taint = Taint(key, "", "NoExecute")
-        if not any(t.tolerates(taint) for t in spec.tolerations):
+        if daemon:
+            named = any(t.tolerates(taint) for t in spec.tolerations)
+        else:  # by key and effect alone, whatever the operator and value (upstream's Admit)
+            named = any((not t.key or t.key == key) and t.effect in (None, "", "NoExecute") for t in spec.tolerations)
+        if not named:
             added.append(Toleration(key=key, operator="Exists", effect="NoExecute", toleration_seconds=seconds))
     if daemon:
         taint = Taint(k8s.TAINT_UNSCHEDULABLE, "", "NoSchedule")

@@ -182,7 +182,8 @@ CA_UNREMOVABLE_NODE_RECHECK_SECONDS = 300.0
 CA_MAX_TOTAL_UNREADY_PERCENTAGE = 45.0
 CA_OK_TOTAL_UNREADY_COUNT = 3
 # kubernetes/autoscaler:cluster-autoscaler/utils/drain/drain.go (PodLongTerminatingExtraThreshold: a pod
-# deleted more than its grace period + 30 s ago no longer counts towards its node's utilization)
+# whose deletionTimestamp (the request + its grace period) is more than its grace period + 30 s past no
+# longer counts towards its node's utilization)
 CA_POD_LONG_TERMINATING_EXTRA_SECONDS = 30.0
 # kubernetes/autoscaler:cluster-autoscaler/core/scaledown/actuation/drain.go (DefaultEvictionRetryTime,
 # DefaultPodEvictionHeadroom; waitPodsToDisappear polls every 5 s)

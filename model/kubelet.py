@@ -54,6 +54,8 @@ pods deleted in the API meanwhile are stopped then.
 Simplifications of Kubernetes, on purpose (the containers' own are in
 :mod:`podquake.model.kubelet_containers`):
 - init containers and sidecars are not run: they are taken to finish within the start latency;
+- node-pressure eviction (the hard thresholds memory.available<100Mi, nodefs.available<10%, ...;
+  kubernetes/kubernetes:pkg/kubelet/eviction) is not modelled: the kubelet never evicts a pod;
 - a kubelet restart keeps readiness results instead of resetting them to failure;
 - lease renewals fall on 0.1 s phase slots (upstream jitters each renewal by up to 4 %) and keep
   their phase across kubelet restarts, after one immediate renewal at the restart;

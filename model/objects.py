@@ -7,12 +7,14 @@ one :class:`PodSpec`. Status (what is happening now) lives on mutable :class:`Po
 Simplifications of Kubernetes, on purpose:
 - no API versions, resourceVersions or managedFields; a uid is a seeded random hex string;
 - a pod's requests are computed once from its spec (upstream ``resource.PodRequests``): the sum of
-  the regular containers, or the largest init container if that is larger, plus pod overhead;
+  the regular containers and sidecars, or the largest init container (with the sidecars declared
+  before it) if that is larger, plus pod overhead;
 - extended resources (GPUs) and hugepages are ignored; ephemeral storage is kept and fitted.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -97,13 +99,49 @@ class TopologySpreadConstraint:
     match_label_keys: tuple[str, ...] = ()
 
 
+def _requests(container: ContainerSpec) -> Resources:
+    return container.requests
+
+
+def _nonzero_requests(container: ContainerSpec) -> Resources:
+    """The container's requests with the scheduler's scoring default for a missing cpu or memory request
+    (kubernetes/kubernetes:pkg/scheduler/framework/types.go ``calculateResource``, NonMissingContainerRequests)."""
+    requests = container.requests
+    if container.cpu_requested and container.memory_requested:
+        return requests
+    return Resources(
+        requests.cpu_millis if container.cpu_requested else k8s.DEFAULT_MILLI_CPU_REQUEST,
+        requests.memory_bytes if container.memory_requested else k8s.DEFAULT_MEMORY_REQUEST,
+        requests.pods,
+        requests.ephemeral_storage_bytes,
+    )
+
+
+def _aggregate_requests(spec: PodSpec, request: Callable[[ContainerSpec], Resources]) -> Resources:
+    """max(regular containers + sidecars, each init container's use), without overhead, where init
+    container i uses its own request plus the sidecars declared before it
+    (kubernetes/kubernetes:staging/src/k8s.io/component-helpers/resource/helpers.go ``AggregateContainerRequests``)."""
+    total = Resources()
+    for container in spec.containers:
+        total = total + request(container)
+    sidecars = init_use = Resources()
+    for init in spec.init_containers:
+        if init.restartable_init:
+            sidecars = sidecars + request(init)
+            total = total + request(init)
+        else:
+            init_use = init_use.max(sidecars + request(init))
+    return total.max(init_use)
+
+
 @dataclass(frozen=True, slots=True)
 class PodSpec:
     """What a pod asks for. Frozen and shared by every pod made from the same template.
 
     Derived, computed once: ``requests`` (with ``pods=1``), and ``nonzero_cpu``/``nonzero_memory``,
-    the requests the scheduler's scoring sees (100m / 200Mi for a container that names none;
-    kubernetes/kubernetes:pkg/scheduler/util/pod_resources.go).
+    the requests the scheduler's scoring sees: the same aggregate with 100m / 200Mi for every
+    container, sidecar or init container that names none, plus overhead
+    (kubernetes/kubernetes:pkg/scheduler/util/pod_resources.go, pkg/scheduler/framework/types.go).
     """
 
     containers: tuple[ContainerSpec, ...]
@@ -126,25 +164,11 @@ class PodSpec:
     def __post_init__(self) -> None:
         if self.restart_policy not in ("Always", "OnFailure", "Never"):
             raise ValueError(f"restartPolicy {self.restart_policy!r} is not one of Always, OnFailure, Never")
-        regular = Resources(pods=1)
-        nonzero_cpu = nonzero_memory = 0
-        for container in self.containers:
-            regular = regular + container.requests
-            nonzero_cpu += container.requests.cpu_millis if container.cpu_requested else k8s.DEFAULT_MILLI_CPU_REQUEST
-            nonzero_memory += (
-                container.requests.memory_bytes if container.memory_requested else k8s.DEFAULT_MEMORY_REQUEST
-            )
-        for init in self.init_containers:
-            if init.restartable_init:
-                regular = regular + init.requests
-        total = regular
-        for init in self.init_containers:
-            if not init.restartable_init:
-                total = total.max(init.requests + Resources(pods=1))
-        total = total + self.overhead
+        total = _aggregate_requests(self, _requests) + Resources(pods=1) + self.overhead
+        nonzero = _aggregate_requests(self, _nonzero_requests) + self.overhead
         object.__setattr__(self, "requests", total)
-        object.__setattr__(self, "nonzero_cpu", max(nonzero_cpu, total.cpu_millis) if self.containers else 0)
-        object.__setattr__(self, "nonzero_memory", max(nonzero_memory, total.memory_bytes) if self.containers else 0)
+        object.__setattr__(self, "nonzero_cpu", nonzero.cpu_millis)
+        object.__setattr__(self, "nonzero_memory", nonzero.memory_bytes)
 
     def node_selector_matches(self, node_name: str, labels: dict[str, str]) -> bool:
         """``nodeSelector`` AND required node affinity, as the NodeAffinity filter plugin checks."""
@@ -209,6 +233,8 @@ class Pod:
     ready_since: float | None = None
     bound_at: float | None = None
     deletion_timestamp: float | None = None
+    """When deletion was requested (``None``: not being deleted). Unlike upstream's
+    ``metadata.deletionTimestamp``, which is the request time + the grace period."""
     reason: str | None = None
     containers: list[ContainerStatus] = field(default_factory=list)
     key: str = field(init=False, repr=False)
@@ -251,6 +277,7 @@ class Node:
     up: bool = True
     created_at: float = 0.0
     renewed_at: float = 0.0  # the lease's latest renewal outside the renewing stretch (see model/lease.py)
+    status_posted: bool = False  # its kubelet has posted the Ready condition: no more startup grace period
     lease_slot: int = -1  # the renewing kubelet's phase slot; -1 while nobody renews the lease
     lease_from_tick: int = 0  # the stretch renews on its slot's ticks after this one
     requested_cpu: int = 0

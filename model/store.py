@@ -189,8 +189,12 @@ class ClusterState:
             node.lease_from_tick = current_tick(node.renewed_at)
 
     def start_lease(self, name: str, slot: int) -> None:
-        """From the next tick of ``slot`` on, the node's lease is renewed every 10 s (until :meth:`stop_lease`)."""
+        """From the next tick of ``slot`` on, the node's lease is renewed every 10 s (until :meth:`stop_lease`).
+
+        The kubelet starting up has posted the node's status with its Ready condition (upstream it
+        registers the node with one), so the node is ``status_posted`` from now on."""
         node = self.nodes[name]
+        node.status_posted = True
         if node.lease_slot == slot:
             return
         node.renewed_at = last_renewal(node, self.clock())

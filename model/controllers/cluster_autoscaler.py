@@ -26,8 +26,8 @@ groups are the pools of the :class:`~podquake.model.cluster.ClusterSpec`, sized 
    the cloud; a quota error backs the group off. A loop that scaled up does not scale down. Pods no
    group can help get a ``PodNotTriggerScaleUp`` event (once per reason).
 3. **Scale-down.** A node of an autoscaled node group (min size below max size) is *unneeded* when
-   the max of its CPU and memory requests over allocatable is below 0.5 (pods terminating for longer
-   than their grace period + 30 s do not count) and every pod on it can move: DaemonSet pods stay; a pod annotated
+   the max of its CPU and memory requests over allocatable is below 0.5 (pods deleted more than twice
+   their grace period + 30 s ago do not count) and every pod on it can move: DaemonSet pods stay; a pod annotated
    ``cluster-autoscaler.kubernetes.io/safe-to-evict: "false"`` blocks, as do (unless annotated
    ``"true"``) a pod without a controller, a kube-system pod without a PodDisruptionBudget, and a pod
    with local storage (emptyDir or hostPath); PDBs must allow the disruption; and each pod must fit
@@ -504,13 +504,18 @@ class ClusterAutoscaler(Pausable):
 
     # --- scale-down: finding unneeded nodes --------------------------------------------------------
     def _utilization(self, node: Node, now: float) -> float:
-        """max(cpu, memory) of Σ requests / allocatable (simulator/utilization/info.go), ignoring pods
-        that have outlived their grace period + 30 s while terminating."""
+        """max(cpu, memory) of Σ requests / allocatable (simulator/utilization/info.go
+        ``CalculateUtilizationOfResource``: each pod's full ``resourcehelper.PodRequests``, with init
+        containers, sidecars and overhead, as the node's ``requested_*``), ignoring long-terminating pods.
+
+        Upstream's ``IsPodLongTerminating`` (utils/drain/drain.go) is ``deletionTimestamp + grace + 30 s
+        < now``, and upstream's ``deletionTimestamp`` is the deletion request + the grace period; the
+        model's is the request time, so the grace period counts twice here."""
         cpu, mem = node.requested_cpu, node.requested_memory
         for pod in self._terminating.get(node.name, {}).values():
+            grace = pod.spec.termination_grace_period_seconds
             if pod.deletion_timestamp is not None and (
-                pod.deletion_timestamp + pod.spec.termination_grace_period_seconds + k8s.CA_POD_LONG_TERMINATING_EXTRA_SECONDS
-                < now
+                pod.deletion_timestamp + 2 * grace + k8s.CA_POD_LONG_TERMINATING_EXTRA_SECONDS < now
             ):
                 cpu -= pod.spec.requests.cpu_millis
                 mem -= pod.spec.requests.memory_bytes

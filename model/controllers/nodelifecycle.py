@@ -7,9 +7,11 @@ scheduler/rate_limited_queue.go). Every ``NODE_MONITOR_PERIOD_SECONDS`` (5 s) a 
    first saw the latest lease renewal (``probeTimestamp``). A node not renewed for longer than
    ``NODE_MONITOR_GRACE_PERIOD_SECONDS`` (50 s) after that gets Ready=Unknown; so a node whose last
    renewal was at ``h`` goes Unknown at the first pass after ``p + 50`` with ``p`` the first pass at
-   or after ``h``: between 50 and 60 s after ``h``. A node that never renewed its lease is given
-   ``NODE_STARTUP_GRACE_PERIOD_SECONDS`` (60 s) from its creation. When a node goes from Ready to
-   not Ready its pods are marked not Ready (``MarkPodsNotReady``).
+   or after ``h``: between 50 and 60 s after ``h``. Only a node whose kubelet never posted its Ready
+   condition (never started on it; ``Node.status_posted``) is given ``NODE_STARTUP_GRACE_PERIOD_SECONDS``
+   (60 s) from its creation; one whose kubelet did has the 50 s grace even if it never renewed its
+   lease (``h`` is then its creation). When a node goes from Ready to not Ready its pods are marked
+   not Ready (``MarkPodsNotReady``).
 2. Taint-based eviction (``processTaintBaseEviction``), from the Ready condition as it was when the
    pass began: Unknown queues the node for the ``node.kubernetes.io/unreachable:NoExecute`` taint,
    False (the kubelet reports NotReady) for ``node.kubernetes.io/not-ready:NoExecute`` (the two are
@@ -355,8 +357,8 @@ class NodeLifecycleController(Pausable):
     def _check_silent(self, node: Node, now: float) -> None:
         """The exact ``probeTimestamp + gracePeriod`` test for a node whose lease looks stale."""
         heartbeat = node.renewed_at  # nobody renews it (only unrenewed leases are checked)
-        if heartbeat == node.created_at:  # never renewed: the startup grace from creation
-            probe, grace = heartbeat, k8s.NODE_STARTUP_GRACE_PERIOD_SECONDS
+        if not node.status_posted:  # no Ready condition yet (tryUpdateNodeHealth): the startup grace from creation
+            probe, grace = node.created_at, k8s.NODE_STARTUP_GRACE_PERIOD_SECONDS
         else:
             probe, grace = self._observed_at(heartbeat), k8s.NODE_MONITOR_GRACE_PERIOD_SECONDS
         if now <= max(probe, self._probe_floor) + grace:

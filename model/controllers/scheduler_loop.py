@@ -114,11 +114,13 @@ class SchedulerLoop:
             self._activate(uid, pod.spec.priority)
 
     def _flush_unschedulable(self) -> Generator[simpy.Event, None, None]:
-        """Retry pods left unschedulable longer than podMaxInUnschedulablePodsDuration (5 min)."""
+        """Every 30 s, retry pods left unschedulable strictly longer than podMaxInUnschedulablePodsDuration
+        (5 min; ``flushUnschedulablePodsLeftover``: ``now - lastScheduleTime > 5 min``), so a pod that
+        failed at 0 is retried at 330 s, not 300 s."""
         while True:
             yield self.env.timeout(30.0)
-            limit = self.env.now - k8s.POD_MAX_IN_UNSCHEDULABLE_SECONDS
-            stale = [uid for uid, since in self._unschedulable.items() if since <= limit]
+            now, limit = self.env.now, k8s.POD_MAX_IN_UNSCHEDULABLE_SECONDS
+            stale = [uid for uid, since in self._unschedulable.items() if now - since > limit]
             for uid in stale:
                 del self._unschedulable[uid]
                 self._requeue(uid)

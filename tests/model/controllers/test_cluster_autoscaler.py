@@ -398,3 +398,18 @@ def test_the_disruption_controllers_budgets_and_answers_decide_scale_down(allowe
     sim.run(1500.0)
     assert (len(sim.state.nodes) == 1) is removed
     assert len(ca.disruption.calls) == (1 if removed else 0)  # type: ignore[union-attr]
+
+
+def test_a_terminating_pod_counts_towards_utilization_until_twice_its_grace_period_plus_30_s():
+    """A pod stopped counting grace + 30 s after the deletion request, but upstream's deletionTimestamp already adds the grace period once (IsPodLongTerminating)."""
+    sim, cloud, ca = make(pool(count=1, cpu=2000))
+    replicaset(sim, replicas=1, tmpl=tmpl(1500, termination_grace_period_seconds=30.0))
+    sim.run(10.0)
+    node = sim.state.nodes["w-1"]
+    (pod,) = node.pods.values()
+    sim.kubelets["w-1"].stop_kubelet()  # the pod stays Terminating
+    sim.state.request_pod_deletion(pod.uid, "test")
+    deleted = pod.deletion_timestamp
+    assert ca._utilization(node, deleted + 30.0 + 30.0 + 1.0) >= 0.75  # grace + 30 s: upstream counts it still
+    assert ca._utilization(node, deleted + 2 * 30.0 + 30.0) >= 0.75  # not strictly after yet
+    assert ca._utilization(node, deleted + 2 * 30.0 + 30.0 + 0.001) < 0.75

@@ -220,17 +220,32 @@ def test_a_node_reported_not_ready_gets_the_not_ready_taints():
     assert sim.state.nodes["worker-1"].taints == ()
 
 
-def test_a_new_node_that_never_renews_gets_the_startup_grace_period():
-    sim = cluster(nodes=1, zones=1)
-    sim.run(102.5)
+def late_node(sim: Simulation, up: bool = True) -> None:
     node = ClusterSpec.uniform(nodes=1, zones=1).build_nodes()[0]
     node.name = "late-1"
     node.labels[k8s.LABEL_HOSTNAME] = "late-1"
+    node.up = up
     sim.add_node(node)
-    sim.kubelets["late-1"].stop_kubelet()
+
+
+def test_a_new_node_whose_kubelet_never_posts_its_status_gets_the_startup_grace_period():
+    sim = cluster(nodes=1, zones=1)
+    sim.run(102.5)
+    late_node(sim, up=False)  # registered, but no kubelet ever runs on it
     sim.run(300)
     # NODE_STARTUP_GRACE_PERIOD_SECONDS = 60 from creation, not the 50 s grace
     assert node_events(sim, ev.NodeReadyChanged, "late-1", status="Unknown") == [first_pass_after(102.5 + k8s.NODE_STARTUP_GRACE_PERIOD_SECONDS)]
+
+
+def test_a_node_whose_kubelet_posted_ready_but_never_renewed_gets_the_50_s_grace():
+    """A node that was Ready but died before its first lease renewal got the 60 s startup grace (decided by renewal, not by a posted Ready condition)."""
+    sim = cluster(nodes=1, zones=1)
+    sim.run(102.5)
+    late_node(sim)
+    sim.kubelets["late-1"].stop_kubelet()  # before its first renewal: only the status it registered with
+    sim.run(300)
+    # probeTimestamp = the first pass at or after the creation; Unknown at the first pass after it + 50 s
+    assert node_events(sim, ev.NodeReadyChanged, "late-1", status="Unknown") == [first_pass_after(105 + GRACE)]
 
 
 def test_a_cordoned_node_gets_the_unschedulable_taint():

@@ -47,6 +47,15 @@ def test_pods_are_retried_at_most_every_ten_seconds_without_cluster_events():
     assert len(attempts) <= 3
 
 
+def test_the_unschedulable_flush_retries_a_pod_strictly_after_five_minutes_at_the_next_30_s_tick():
+    """A pod was retried when exactly 5 min unschedulable (at 300 s, 600 s); upstream's flush needs strictly more (330 s, 660 s)."""
+    sim = Simulation(ClusterSpec.uniform(nodes=1, zones=1, cpu="1"), seed=3, scheduler="first-fit")
+    sim.create_pod("big", "default", template(2000))
+    sim.run(700)
+    # POD_MAX_IN_UNSCHEDULABLE_SECONDS = 300, checked every 30 s
+    assert [e.t for e in sim.trace.of_type(PodUnschedulable)] == [0.0, 330.0, 660.0]
+
+
 def test_higher_priority_pods_are_scheduled_first():
     sim = Simulation(ClusterSpec.uniform(nodes=1, zones=1, cpu="1"), seed=3, scheduler="first-fit")
     sim.create_pod("low", "default", template(600, priority=0))
