@@ -16,8 +16,8 @@ answers from the :class:`~podquake.properties.ledger.Ledger` alone, with the sch
 - ``PodTopologySpread`` (DoNotSchedule constraints), for one pod at a time (:class:`SpreadFilter`).
 
 Simplifications, on purpose: volume filters (VolumeBinding, VolumeRestrictions) are not applied;
-counting many replicas at once (:func:`room_for`) ignores their spread constraints, so it is an
-upper bound on what a spread-constrained workload can place.
+counting many replicas at once (:func:`room_for`) places them greedily, first fit, one spread
+filter updated pod by pod, which is not an optimal packing.
 
 >>> from podquake.model import trace as ev
 >>> from podquake.properties.ledger import Ledger
@@ -97,10 +97,12 @@ def fits(spec: RecordedSpec, pod: LedgerPod, node: LedgerNode) -> bool:
 
 
 def room_for(
-    ledger: Ledger, demands: Iterable[tuple[str, RecordedSpec, int, int, int]]
+    ledger: Ledger, demands: Iterable[tuple[str, RecordedSpec, int, int, int, LedgerPod | None]]
 ) -> dict[str, tuple[int, list[str]]]:
-    """Place ``demands`` ``(key, spec, cpu, memory, count)`` greedily, in the order given, on the
-    nodes that admit them (by name), each taking room the ones before it left.
+    """Place ``demands`` ``(key, spec, cpu, memory, count, pod)`` greedily, in the order given, on
+    the nodes that admit them (by name), each taking room the ones before it left. ``pod`` (one of
+    the workload's pods, for its namespace and labels) brings in its DoNotSchedule topology spread
+    constraints: the pods are then placed one at a time, each counted in the skew of the next.
 
     Returns, per key, how many of its ``count`` pods found room and the names of the nodes that
     admitted it (empty: no node admits the pod at all). Greedy first-fit is not an optimal packing;
@@ -109,22 +111,42 @@ def room_for(
     used: dict[str, tuple[int, int, int]] = {}
     nodes = sorted(ledger.nodes.values(), key=lambda n: n.name)
     result: dict[str, tuple[int, list[str]]] = {}
-    for key, spec, cpu, memory, count in demands:
-        placed = 0
-        eligible = []
-        for node in nodes:
-            if not admits(spec, node):
-                continue
-            eligible.append(node.name)
-            if placed >= count:
-                continue
-            taken = used.get(node.name, (0, 0, 0))
-            take = min(count - placed, slots(node, cpu, memory, taken))
-            if take > 0:
-                placed += take
-                used[node.name] = (taken[0] + take * cpu, taken[1] + take * memory, taken[2] + take)
-        result[key] = (placed, eligible)
+    for key, spec, cpu, memory, count, pod in demands:
+        eligible = [node for node in nodes if admits(spec, node)]
+        spread = SpreadFilter(ledger, pod, spec) if pod is not None else None
+        if spread is not None and spread.active:
+            placed = _place_spread(eligible, cpu, memory, count, spread, used)
+        else:
+            placed = 0
+            for node in eligible:
+                if placed >= count:
+                    break
+                taken = used.get(node.name, (0, 0, 0))
+                take = min(count - placed, slots(node, cpu, memory, taken))
+                if take > 0:
+                    placed += take
+                    used[node.name] = (taken[0] + take * cpu, taken[1] + take * memory, taken[2] + take)
+        result[key] = (placed, [node.name for node in eligible])
     return result
+
+
+def _place_spread(
+    nodes: list[LedgerNode], cpu: int, memory: int, count: int, spread: SpreadFilter, used: dict[str, tuple[int, int, int]]
+) -> int:
+    """:func:`room_for` for a pod with spread constraints: one at a time, on the first node that has
+    room and that the skew allows, each placed pod counted in its domain."""
+    placed = 0
+    while placed < count:
+        for node in nodes:
+            taken = used.get(node.name, (0, 0, 0))
+            if slots(node, cpu, memory, taken) >= 1 and spread.allows(node):
+                used[node.name] = (taken[0] + cpu, taken[1] + memory, taken[2] + 1)
+                spread.add(node)
+                placed += 1
+                break
+        else:
+            return placed
+    return placed
 
 
 def describe_free(node: LedgerNode) -> str:
@@ -161,7 +183,8 @@ class SpreadFilter:
     __slots__ = ("_checks",)
 
     def __init__(self, ledger: Ledger, pod: LedgerPod, spec: RecordedSpec) -> None:
-        self._checks: list[tuple[str, int, dict[str, int], int]] = []  # key, maxSkew, counts, min - self
+        # per constraint: [key, maxSkew, counts, min - self, self, minDomains] (min - self kept current by add())
+        self._checks: list[list] = []
         namespace = namespace_of(pod.key)
         hard = [c for c in spec.topology_spread_constraints if c.when_unsatisfiable == "DoNotSchedule"]
         keys = [c.topology_key for c in hard]
@@ -187,9 +210,9 @@ class SpreadFilter:
                     ):
                         count += 1
                 counts[value] = count
-            minimum = min(counts.values()) if counts and len(counts) >= (c.min_domains or 1) else 0
             self_match = 1 if selector is not None and selector.matches(pod.labels) else 0
-            self._checks.append((c.topology_key, c.max_skew, counts, minimum - self_match))
+            min_domains = c.min_domains or 1
+            self._checks.append([c.topology_key, c.max_skew, counts, _floor(counts, min_domains) - self_match, self_match, min_domains])
 
     @staticmethod
     def _included(spec: RecordedSpec, affinity_policy: str, taints_policy: str, node: LedgerNode) -> bool:
@@ -207,11 +230,25 @@ class SpreadFilter:
         return bool(self._checks)
 
     def allows(self, node: LedgerNode) -> bool:
-        for key, max_skew, counts, floor in self._checks:
+        for key, max_skew, counts, floor, _, _ in self._checks:
             value = node.labels.get(key)
             if value is None or counts.get(value, 0) - floor > max_skew:
                 return False
         return True
+
+    def add(self, node: LedgerNode) -> None:
+        """Count one more of these pods on ``node`` (one that :meth:`allows` let in)."""
+        for check in self._checks:
+            key, _, counts, _, self_match, min_domains = check
+            value = node.labels.get(key)
+            if self_match and value in counts:
+                counts[value] += 1
+                check[3] = _floor(counts, min_domains) - self_match
+
+
+def _floor(counts: dict[str, int], min_domains: int) -> int:
+    """The smallest domain's count, or 0 while there are fewer domains than ``minDomains``."""
+    return min(counts.values()) if counts and len(counts) >= min_domains else 0
 
 
 def _with_label_keys(selector: LabelSelector | None, keys: tuple[str, ...], labels: dict[str, str]) -> LabelSelector | None:

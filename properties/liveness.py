@@ -322,7 +322,7 @@ class ReplicasConverge(BoundedLiveness):
             elif s.need <= 0 or s.spec is None:
                 failures.append(s.not_ready_failure())
             else:
-                demands.append((key, s.spec, s.cpu, s.memory, s.need))
+                demands.append((key, s.spec, s.cpu, s.memory, s.need, s.newest))
         for key, (placed, eligible) in room_for(ledger, demands).items():
             short[key].judge_room(placed, eligible, ledger, failures, lacking)
 
@@ -354,6 +354,7 @@ class _Shortfall:
         self.stuck: list[LedgerPod] = []  # bound to a node that is not available
         self.starting: list[LedgerPod] = []  # bound to an available node, not Ready
         self.spec: RecordedSpec | None = None
+        self.newest: LedgerPod | None = None  # its newest pod: the spec, requests and labels a new one gets
         self.cpu = self.memory = 0
         self.need = 0
 
@@ -367,6 +368,7 @@ class _Shortfall:
             elif pod.node is not None and not pod.ready and not pod.terminating:
                 self.starting.append(pod)
         newest = next((p for p in reversed(pods) if not p.terminating), pods[-1] if pods else None)
+        self.newest = newest
         if newest is not None:
             self.spec, self.cpu, self.memory = ledger.spec(newest), newest.cpu, newest.memory
         self.need = self.desired - self.ready - len(self.starting)
@@ -398,6 +400,9 @@ class _Shortfall:
             return
         if not nodes:
             why = "no Ready node admits its pods (node selector, affinity, taints, cordons)"
+        elif self._spread_bound(nodes):
+            why = (f"its DoNotSchedule topology spread constraints allow none more on the {len(nodes)} Ready "
+                   "node(s) that admit it and have room (a node without the topology key, or the skew at maxSkew)")
         else:
             self.numbers["short_cpu_millis"] = max(0, self.need * self.cpu - int(self.numbers["free_cpu_millis"]))
             self.numbers["short_memory_bytes"] = max(0, self.need * self.memory - int(self.numbers["free_memory_bytes"]))
@@ -405,6 +410,11 @@ class _Shortfall:
                    f"Ready node(s) that admit it ({self.numbers['free_cpu_millis']}m CPU, "
                    f"{self.numbers['free_memory_bytes']} bytes, {self.numbers['free_pod_slots']} pod slots free in all)")
         lacking.append((f"{_name(self.key)} lacks {self.need} of {self.desired} replicas: {why}", self.numbers))
+
+    def _spread_bound(self, nodes: list[LedgerNode]) -> bool:
+        """Whether its spread constraints, not room, kept its pods off ``nodes``."""
+        hard = self.spec is not None and any(c.when_unsatisfiable == "DoNotSchedule" for c in self.spec.topology_spread_constraints)
+        return hard and any(slots(node, self.cpu, self.memory) >= 1 for node in nodes)
 
     def judge_daemon(self, ledger: Ledger, failures: list, lacking: list) -> None:
         """A DaemonSet is short on some Ready nodes: a failure unless its pod cannot fit there."""

@@ -195,9 +195,38 @@ def test_room_for_places_demands_in_order_on_the_nodes_that_admit_them():
     ledger = _ledger([node("n1"), node("n2", taints=(("dedicated", "db", "NoSchedule"),)), spec(),
                       spec("spec-2", tolerations=(Toleration("dedicated", "Equal", "db", "NoSchedule"),))])
     plain, tolerant = ledger.spec(_pod("spec-1")), ledger.spec(_pod("spec-2"))
-    result = room_for(ledger, [("a", plain, 400, GI, 3), ("b", tolerant, 400, GI, 5)])
+    result = room_for(ledger, [("a", plain, 400, GI, 3, None), ("b", tolerant, 400, GI, 5, None)])
     assert result["a"] == (2, ["n1"])  # n2's taint is not tolerated; 2 x 400m fit in 1000m
     assert result["b"] == (2, ["n1", "n2"])  # n1 has 200m left; n2 takes 2
+
+
+def test_room_for_places_spread_constrained_pods_one_at_a_time_within_the_skew():
+    """room_for ignored topology spread, so replicas-converge blamed the control plane ("room for 3
+    more") for replicas that their DoNotSchedule constraints kept off every node."""
+    web = LabelSelector.of({"app": "web"})
+    zone = TopologySpreadConstraint(1, "topology.kubernetes.io/zone", label_selector=web)
+    events = [node("a1", zone="zone-a", cpu=4000), node("b1", zone="zone-b", cpu=4000), spec(topology_spread_constraints=(zone,))]
+    events += running(1.0, "default/w-1", "a1", owner="") + running(1.0, "default/w-2", "a1", owner="") + [pod(2.0, "default/w-3")]
+    ledger = _ledger(events)
+    waiting = ledger.pods["default/w-3"]
+    # zone-a 2, zone-b 0: b1 takes two, then a1 one (without the spread, a1 would take the first ones)
+    assert room_for(ledger, [("web", ledger.spec(waiting), 500, GI, 3, waiting)])["web"] == (3, ["a1", "b1"])
+    keyless = TopologySpreadConstraint(1, "rack", label_selector=web)  # no node has a rack label
+    ledger = _ledger([*events[:2], spec("spec-2", topology_spread_constraints=(keyless,)), pod(2.0, "default/w-4", spec_id="spec-2")])
+    waiting = ledger.pods["default/w-4"]
+    assert room_for(ledger, [("web", ledger.spec(waiting), 500, GI, 3, waiting)])["web"] == (0, ["a1", "b1"])
+    assert room_for(ledger, [("web", ledger.spec(waiting), 500, GI, 3, None)])["web"] == (3, ["a1", "b1"])
+
+
+def test_replicas_converge_calls_replicas_that_their_spread_keeps_off_every_node_a_capacity_finding():
+    keyless = TopologySpreadConstraint(1, "rack", label_selector=LabelSelector.of({"app": "web"}))
+    start, healed = fault(10.0, 50.0)
+    events = [node("n1"), node("n2"), spec(topology_spread_constraints=(keyless,))] + deployment() + [start, *healed]
+    events += [pod(1.0, "default/web-1-a", "ReplicaSet/default/web-1"), pod(1.0, "default/web-1-b", "ReplicaSet/default/web-1")]
+    verdict = judge("replicas-converge", events, end=400.0)
+    assert verdict.status == "passed", verdict.message
+    assert "its DoNotSchedule topology spread constraints allow none more" in verdict.message
+    assert verdict.numbers["room_for"] == 0 and verdict.numbers["missing"] == 2
 
 
 def _pod(spec_id: str) -> LedgerPod:
