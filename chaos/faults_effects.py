@@ -363,6 +363,10 @@ def _network_partition(levers: Levers, fault: NetworkPartition) -> Applied:
             members = []
             for ref in group:
                 name = ref if ref in (CONTROL_PLANE, CLOUD_LB) else resolve_node(sim, ref)
+                if name is None and isinstance(ref, str):
+                    # A named node that is gone would leave every real node in the "named nowhere"
+                    # group, cut off from whatever the other groups hold: skip, as node= does.
+                    raise Skipped(f"no node {ref!r}")
                 if name is not None and name not in placed:
                     placed[name] = None
                     members.append(name)
@@ -478,9 +482,7 @@ def _traffic_spike(levers: Levers, fault: TrafficSpike) -> Applied:
     if service is None:
         raise Skipped(f"no load generator feeds service {fault.service!r}" if isinstance(fault.service, str) else "no load generator")
     # Traffic.add_spike starts a run-time spike at the load model's next tick (Traffic.align).
-    now = sim.now
-    align = sim.traffic.align
-    start = (math.floor(now / align + 1e-9) + 1) * align if align else now
+    start = sim.traffic.next_start()
     duration = min(fault.duration, levers.phase_end - start)
     if duration <= 0:
         raise Skipped("the fault phase ends before the spike could start")

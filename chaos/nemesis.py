@@ -32,12 +32,14 @@ and one for the final heal; :meth:`~Nemesis.run` does that and runs the simulati
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from podquake.chaos.faults import Fault
 from podquake.chaos.faults_effects import Applied, Levers, Skipped, apply_fault
+from podquake.model.errors import InputError
 from podquake.model.trace import Annotation
 
 if TYPE_CHECKING:
@@ -52,6 +54,15 @@ FAULT_SKIPPED = "fault-skipped"
 ALL_HEALED = "all-healed"
 
 _SELECTOR_FIELDS = ("node", "zone", "pod", "service")
+
+
+def _seconds(name: str, value: object, example: str, *, endless: bool = False) -> float:
+    """``value`` as a float, or an :class:`InputError` naming the argument: a NaN or a string would
+    otherwise make every timer comparison false and the run silently do nothing. ``endless`` allows
+    ``math.inf`` (a nemesis with no fault phase end, driven step by step)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) or (endless and value == math.inf)):
+        raise InputError(f"{name} must be a finite number of seconds, not {value!r}", field=f"Nemesis.{name}", fix=f"write e.g. {example}")
+    return float(value)
 
 
 def _uses_selector(fault: Fault) -> bool:
@@ -85,7 +96,8 @@ class Nemesis:
     """Applies ``faults`` to ``sim`` at their times and heals them; see the module docstring.
 
     ``end``: the end of the fault phase, when the final heal comes (default: when the last fault
-    would heal, or its start for an instant or permanent one). Faults due at or after ``end``, or
+    would heal, or its start for an instant or permanent one; ``math.inf``: none, until
+    :meth:`heal_all`, and :meth:`run` is refused). Faults due at or after ``end``, or
     before the simulation's time at :meth:`start`, are skipped and recorded.
     """
 
@@ -98,7 +110,7 @@ class Nemesis:
         if end is None:
             end = max((f.ends_at if f.ends_at is not None else f.at for f in self.faults), default=sim.now)
             end = max(end, sim.now)
-        self.end = float(end)
+        self.end = _seconds("end", end, "end=300.0", endless=True)
         self.levers = Levers(sim, phase_end=self.end)
         self.records: list[FaultRecord] = []
         self.active: dict[int, _Active] = {}  # by position in ``faults``, in application order
@@ -133,8 +145,15 @@ class Nemesis:
     def run(self, quiet: float = 0.0) -> None:
         """Start (if needed) and run the simulation through the fault phase, the final heal, and
         ``quiet`` seconds after it."""
+        quiet = _seconds("quiet", quiet, "quiet=60.0")
+        if self.end == math.inf:
+            raise InputError(
+                "a nemesis with no end (end=inf) cannot be run to its end",
+                field="Nemesis.end",
+                fix="give it a finite end, or run the simulation yourself and call heal_all()",
+            )
         if quiet < 0:
-            raise ValueError(f"the quiet period must be >= 0 seconds, not {quiet}")
+            raise InputError(f"the quiet period must be >= 0 seconds, not {quiet:g}", field="Nemesis.quiet", fix="write e.g. quiet=60.0")
         if not self.started:
             self.start()
         self.sim.run(max(self.sim.now, self.end + quiet))

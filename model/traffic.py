@@ -41,6 +41,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from podquake.model.errors import InputError
+
 if TYPE_CHECKING:
     from podquake.model.simulation import Simulation
 
@@ -58,6 +60,14 @@ __all__ = [
 ]
 
 DAY_SECONDS = 86400.0
+
+
+def _namespaced(value: object) -> bool:
+    """Whether ``value`` is ``namespace/name`` with both parts given."""
+    if not isinstance(value, str):
+        return False
+    namespace, slash, name = value.partition("/")
+    return bool(slash and namespace.strip() and name.strip() and "/" not in name)
 
 
 def _number(value: object, what: str, minimum: float | None = 0.0, positive: bool = False) -> float:
@@ -429,8 +439,12 @@ class Internal:
     def __post_init__(self) -> None:
         if (self.pod is None) == (self.node is None):
             raise ValueError("Internal traffic comes from exactly one of pod='namespace/name' or node='worker-1'")
-        if self.pod is not None and (not isinstance(self.pod, str) or self.pod.count("/") != 1):
-            raise ValueError(f"Internal pod must be 'namespace/name', not {self.pod!r}")
+        if self.pod is not None and not _namespaced(self.pod):
+            raise InputError(f"Internal pod must be 'namespace/name', not {self.pod!r}", field="Internal.pod", fix="write e.g. pod='default/client'")
+        if self.node is not None and (not isinstance(self.node, str) or not self.node.strip()):
+            raise InputError(
+                f"Internal node must be a node's name, not {self.node!r}", field="Internal.node", fix="write e.g. node='worker-1'"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -446,8 +460,12 @@ class LoadGenerator:
     name: str = ""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.service, str) or self.service.count("/") != 1 or self.service.startswith("/"):
-            raise ValueError(f"a load generator's service must be 'namespace/name', not {self.service!r}")
+        if not _namespaced(self.service):
+            raise InputError(
+                f"a load generator's service must be 'namespace/name', not {self.service!r}",
+                field="LoadGenerator.service",
+                fix="write e.g. 'default/web'",
+            )
         if not isinstance(self.shape, Shape):
             raise ValueError(f"a load generator's shape must be a Shape (Constant, Diurnal, ...), not {self.shape!r}")
         if isinstance(self.clients, bool) or not isinstance(self.clients, int) or self.clients < 1:
@@ -470,13 +488,24 @@ class Traffic:
         self.clients: list[tuple[str, ...]] = []
         self.align: float | None = None
         self._listeners: list[Callable[[int], None]] = []
+        self._unread_check = False  # whether a check that some load model reads this traffic is due
         for generator in generators:
             self.add(generator)
 
     def add(self, generator: LoadGenerator) -> int:
-        """Start ``generator`` now; returns its index."""
+        """Start ``generator`` now; returns its index. Refuses an :class:`Internal` entry naming a node
+        the cluster does not have and cannot get (see :meth:`_check_node`). Traffic added to the
+        simulation's own :attr:`Simulation.traffic` when it was made with ``load_mode=None`` is
+        refused when the simulation next runs, unless a load model was started on it meanwhile."""
         if not isinstance(generator, LoadGenerator):
             raise ValueError(f"expected a LoadGenerator, not {generator!r}")
+        if isinstance(generator.entry, Internal) and generator.entry.node is not None:
+            self._check_node(generator.entry.node)
+        if self._unread() and not self._unread_check:
+            # Not refused at once: a caller may start a load model on it next (make_load(sim, ...)).
+            self._unread_check = True
+            timeout = self.sim.env.timeout(0)
+            timeout.callbacks.append(lambda _e: self._refuse_if_unread(f"traffic for {generator.service}"))  # type: ignore[union-attr]
         index = len(self.generators)
         prefix = generator.name or f"gen{index}"
         self.generators.append(generator)
@@ -484,6 +513,56 @@ class Traffic:
         self.clients.append(tuple(f"{prefix}-client-{i}" for i in range(generator.clients)))
         self._notify(index)
         return index
+
+    def _unread(self) -> bool:
+        """Whether this is the traffic of a simulation made with ``load_mode=None`` that no load model
+        reads (one started on it subscribes): what is added to it would be silently dropped."""
+        sim = self.sim
+        return not self._listeners and getattr(sim, "traffic", None) is self and getattr(sim, "load", False) is None
+
+    def _refuse_if_unread(self, what: str) -> None:
+        self._unread_check = False
+        if self._unread():
+            raise InputError(
+                f"{what} would be dropped: the simulation was made with load_mode=None, so no load model offers traffic",
+                field="load_mode",
+                fix="make the Simulation with load_mode='fluid' (the default) or 'request'",
+            )
+
+    def _check_node(self, node: str) -> None:
+        """Refuse an internal entry at a node the cluster does not have and cannot get (a node of a
+        pool the autoscaler may grow, ``POOL-N``, can come later): all its traffic would fail as if
+        that node were down."""
+        state = getattr(self.sim, "state", None)
+        if state is None or node in state.nodes:
+            return
+        spec = getattr(self.sim, "cluster_spec", None)
+        pools = getattr(spec, "pools", ())
+        pool_name, _, number = node.rpartition("-")
+        for pool in pools:
+            if pool.name == pool_name and number.isdigit() and int(number) > 0 and pool.max_nodes > pool.count:
+                return
+        names = sorted(state.nodes)
+        shown = ", ".join(names[:5]) + (f", ... ({len(names)} in all)" if len(names) > 5 else "")
+        raise InputError(
+            f"no node {node!r} in this cluster (its nodes: {shown or 'none'}): all its traffic would fail",
+            field="LoadGenerator.entry.node",
+            fix="name one of the cluster's nodes, or add the node (sim.add_node) before its traffic",
+        )
+
+    def next_start(self) -> float:
+        """When a spike injected now starts: now, or with :attr:`align` set, the next multiple of it
+        strictly after now (the tick at now may have run already), on the grid without float noise
+        (120.1, not 120.10000000000001)."""
+        now = self.sim.env.now
+        align = self.align
+        if not align:
+            return now
+        k = math.floor(now / align + 1e-9) + 1
+        per_second = round(1.0 / align)
+        if per_second >= 1 and abs(per_second * align - 1.0) < 1e-12:
+            return k / per_second  # an integer ratio: correctly rounded, so 1201 / 10 is 120.1
+        return k * align
 
     def subscribe(self, listener: Callable[[int], None]) -> None:
         """Call ``listener(index)`` when generator ``index`` is added or its shape changes."""
@@ -498,17 +577,18 @@ class Traffic:
 
     def add_spike(self, service: str, multiplier: float, duration: float, start: float | None = None) -> float:
         """Multiply every generator of ``service`` by ``multiplier`` for ``duration`` seconds from
-        ``start`` (default: now, or the next :attr:`align` boundary after now). Returns the start.
-        Raises ValueError if no generator feeds ``service`` or ``start`` is in the past."""
+        ``start`` (default: :meth:`next_start`). Returns the start. Raises ValueError if no generator
+        feeds ``service``, ``start`` is in the past, or the simulation was made with ``load_mode=None``
+        (the spike would be recorded in the trace but offer nothing)."""
+        if self._unread():
+            self._refuse_if_unread(f"a spike of {service}")
         indexes = self.of_service(service)
         if not indexes:
             known = ", ".join(sorted({g.service for g in self.generators})) or "none"
             raise ValueError(f"no load generator feeds service {service!r} (known: {known})")
         now = self.sim.env.now
         if start is None:
-            start = now
-            if self.align:  # the next boundary after now: the tick at now may have run already
-                start = (math.floor(now / self.align + 1e-9) + 1) * self.align
+            start = self.next_start()
         elif start < now - 1e-9:
             raise ValueError(f"a spike cannot start in the past ({start:g} < now {now:g})")
         for index in indexes:

@@ -137,7 +137,10 @@ def check_trace(
     quiet_from: float | None = None,
 ) -> list[Verdict]:
     """Judge a recorded run: replay ``events`` (a :class:`~podquake.model.trace.Trace` or a list)
-    through a fresh copy of ``suite`` and return the verdicts."""
+    through a fresh copy of ``suite`` and return the verdicts. A trace that kept none of its events
+    (``Simulation(keep_trace=False)``) is refused: judging nothing would pass every property."""
+    if isinstance(events, ev.Trace):  # one that counted its events without keeping them would pass everything
+        events.require_kept("judge this trace", "make the Simulation with keep_trace=True (the default), or attach a Monitor before it runs")
     base = suite if isinstance(suite, Suite) else Suite(suite)
     monitor = Monitor(base.fresh())
     for event in events:

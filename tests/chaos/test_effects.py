@@ -163,6 +163,21 @@ def test_split_with_selectors_places_each_node_once() -> None:
     assert target and " | " in target[0].detail
 
 
+def test_split_naming_a_missing_node_is_skipped() -> None:
+    """A misspelt node in ``groups`` was dropped and the split applied anyway, cutting every real
+    node (all "named nowhere") off from the control plane."""
+    sim = small_cluster(nodes=3)
+    nemesis = play(
+        sim,
+        NetworkPartition(groups=[["worker-99"], [CONTROL_PLANE]], at=30.0, duration=100.0),
+        NetworkPartition(node="worker-99", at=30.0, duration=100.0),
+    )
+    sim.run(31)
+    assert [r.detail for r in nemesis.skipped] == ["no node 'worker-99'"] * 2  # as node= says
+    assert sim.network.partitions == [] and not sim.trace.of_type(ev.NetworkPartitioned)
+    assert all(sim.network.api_reachable(node) for node in sim.state.nodes)
+
+
 # --- pods and containers -------------------------------------------------------------------------
 def test_single_crash_and_oom_kill() -> None:
     sim = small_cluster()

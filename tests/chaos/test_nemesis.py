@@ -17,6 +17,7 @@ from podquake.chaos import (
 )
 from podquake.chaos import nemesis as nemesis_module
 from podquake.model import trace as ev
+from podquake.model.errors import InputError
 from podquake.properties import Monitor, Suite
 
 from tests.chaos.kit import small_cluster, web_pods
@@ -111,6 +112,34 @@ def test_misuse_is_refused() -> None:
         Nemesis(sim, ["node-failure"])  # type: ignore[list-item]
     with pytest.raises(ValueError):
         Nemesis(sim, [], end=60.0).run(quiet=-1)
+
+
+@pytest.mark.parametrize(
+    ("end", "quiet", "field", "shown"),
+    [
+        (float("nan"), 10.0, "Nemesis.end", "nan"),
+        (-float("inf"), 10.0, "Nemesis.end", "-inf"),
+        (50.0, float("inf"), "Nemesis.quiet", "inf"),
+        ("100", 10.0, "Nemesis.end", "'100'"),
+        (50.0, float("nan"), "Nemesis.quiet", "nan"),
+        (50.0, "10", "Nemesis.quiet", "'10'"),
+    ],
+)
+def test_non_finite_or_non_number_end_and_quiet_are_refused(end, quiet, field, shown) -> None:
+    """A NaN ``end`` or ``quiet`` made every timer comparison false: the run silently did nothing
+    (the clock stayed put, only ``all-healed`` was recorded), and ``end="100"`` was accepted."""
+    sim = small_cluster()
+    before = sim.now
+    with pytest.raises(InputError, match=rf"^{field}: (end|quiet) must be a finite number of seconds, not {shown} \(fix: write e\.g\. "):
+        Nemesis(sim, [NodeFailure(node="worker-1", at=30.0, duration=5.0)], end=end).run(quiet=quiet)
+    assert sim.now == before and not sim.trace.of_type(ev.Annotation)  # nothing ran, nothing recorded
+
+
+def test_a_nemesis_without_an_end_is_not_run_to_it() -> None:
+    sim = small_cluster()
+    endless = Nemesis(sim, [], end=float("inf"))  # allowed: the stateful machine injects faults step by step
+    with pytest.raises(InputError, match=r"^Nemesis.end: a nemesis with no end \(end=inf\) cannot be run to its end"):
+        endless.run(quiet=10.0)
 
 
 def test_the_ledger_sees_the_quiet_period_start_at_the_final_heal() -> None:

@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 from podquake.model import trace as ev
 from podquake.model import traffic as traffic_module
 from podquake.model.cluster import ClusterSpec
+from podquake.model.errors import InputError
+from podquake.model.load import make_load
 from podquake.model.simulation import Simulation
 from podquake.model.traffic import (
     Constant,
@@ -220,6 +222,69 @@ def test_a_spike_at_run_time_multiplies_the_service_from_the_next_aligned_instan
         traffic.add_spike("default/web", 2.0, 10.0, start=5.0)
     sim.run(20.0)
     assert traffic.add_spike("default/web", 2.0, 10.0) == 21.0  # on a boundary: the next one
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: LoadGenerator("default/", Constant(1.0)), r"^LoadGenerator.service: a load generator's service must be 'namespace/name', not 'default/' \(fix: write e.g. 'default/web'\)$"),
+        (lambda: LoadGenerator("/web", Constant(1.0)), r"^LoadGenerator.service: .* not '/web'"),
+        (lambda: Internal(node=3), r"^Internal.node: Internal node must be a node's name, not 3 \(fix: write e.g. node='worker-1'\)$"),
+        (lambda: Internal(node=""), r"^Internal.node: Internal node must be a node's name, not ''"),
+        (lambda: Internal(pod="default/"), r"^Internal.pod: Internal pod must be 'namespace/name', not 'default/'"),
+    ],
+)
+def test_empty_names_and_a_non_string_node_are_refused(build, message):
+    """``LoadGenerator("default/", ...)`` and ``Internal(node=3)`` were accepted; all their traffic failed."""
+    with pytest.raises(InputError, match=message):
+        build()
+
+
+def test_traffic_from_a_node_the_cluster_cannot_have_is_refused_when_added():
+    """``Internal(node="worker-99")`` was accepted and all its traffic failed as ``node-down``; a
+    misspelt node is refused when the traffic is added (a node the autoscaler may add is fine)."""
+    sim = Simulation(ClusterSpec.uniform(nodes=2, zones=1), seed=1)
+    with pytest.raises(InputError, match=r"^LoadGenerator.entry.node: no node 'worker-99' in this cluster \(its nodes: worker-1, worker-2\): all its traffic would fail \(fix: name one of the cluster's nodes, or add the node"):
+        sim.traffic.add(LoadGenerator("default/web", Constant(1.0), entry=Internal(node="worker-99")))
+    assert sim.traffic.generators == []  # nothing half-added
+    assert sim.traffic.add(LoadGenerator("default/web", Constant(1.0), entry=Internal(node="worker-2"))) == 0
+    growing = Simulation(ClusterSpec.from_dict({"pools": [{"name": "a", "count": 1, "maxSize": 3}]}), seed=1)
+    assert growing.traffic.add(LoadGenerator("default/web", Constant(1.0), entry=Internal(node="a-3"))) == 0
+
+
+def test_traffic_on_a_simulation_without_a_load_model_is_refused():
+    """With ``Simulation(load_mode=None)``, ``traffic.add`` was silently dropped while ``add_spike``
+    recorded a TrafficSpike that offered nothing."""
+    sim = Simulation(ClusterSpec.uniform(nodes=1, zones=1), seed=1, load_mode=None)
+    sim.traffic.add(LoadGenerator("default/web", Constant(10.0)))  # a load model may yet be started on it
+    with pytest.raises(InputError, match=r"^load_mode: a spike of default/web would be dropped: the simulation was made with load_mode=None, so no load model offers traffic \(fix: make the Simulation with load_mode='fluid'"):
+        sim.traffic.add_spike("default/web", 2.0, 10.0)
+    assert not sim.trace.of_type(ev.TrafficSpike)
+    before = sim.now
+    with pytest.raises(InputError, match=r"^load_mode: traffic for default/web would be dropped: the simulation was made with load_mode=None"):
+        sim.run(30.0)
+    assert sim.now == before  # refused before any time passed
+    started = Simulation(ClusterSpec.uniform(nodes=1, zones=1), seed=1, load_mode=None)
+    started.traffic.add(LoadGenerator("default/web", Constant(10.0)))
+    make_load(started, "fluid").start()  # a load model started by hand reads it: fine
+    started.run(30.0)
+    assert started.traffic.add_spike("default/web", 2.0, 10.0) == 31.0
+
+
+def test_a_spike_in_request_mode_starts_and_heals_on_the_tick_grid():
+    """In request mode (tick 0.1 s) a spike at t=120 started at 120.10000000000001 and healed at
+    180.10000000000002: float noise from multiplying the tick index by 0.1."""
+    from podquake.chaos import Nemesis, TrafficSpike
+
+    sim = Simulation(ClusterSpec.uniform(nodes=1, zones=1), seed=1, load_mode="request")
+    sim.traffic.add(LoadGenerator("default/web", Constant(10.0)))
+    nemesis = Nemesis(sim, [TrafficSpike(service=0, at=120.0, duration=60.0)], end=300.0)
+    nemesis.run()
+    (spike,) = sim.trace.of_type(ev.TrafficSpike)
+    assert (spike.start, spike.start + spike.duration) == (120.1, 180.1)  # type: ignore[attr-defined]
+    assert [r.t for r in nemesis.records if r.label == "fault-healed"] == [180.1]
+    sim.run(1000.3)
+    assert sim.traffic.add_spike("default/web", 2.0, 10.0) == 1000.4
 
 
 # --- stacked spikes: one pass over their edges -------------------------------------------------------

@@ -163,6 +163,15 @@ def test_live_and_replayed_verdicts_agree_on_a_real_run():
     assert live.verdicts() == check_trace(sim.trace, Suite.default(), end=sim.now)
 
 
+def test_judging_a_trace_that_kept_no_events_is_refused():
+    """``check_trace`` judged a ``keep_trace=False`` trace (0 events kept) as passing everything."""
+    sim = Simulation(ClusterSpec.uniform(nodes=2, zones=1), seed=1, keep_trace=False)
+    sim.run(30)
+    with pytest.raises(InputError, match=r"^keep_trace: cannot judge this trace: it kept none of its \d+ events \(the simulation was made with keep_trace=False\) \(fix: make the Simulation with keep_trace=True"):
+        check_trace(sim.trace, Suite.of(["no-overcommit"]))
+    assert check_trace(ev.Trace(keep=False), Suite.of(["no-overcommit"]))[0].status == "passed"  # nothing happened, nothing lost
+
+
 def test_attaching_late_folds_in_what_already_happened():
     sim = Simulation(ClusterSpec.uniform(nodes=2, zones=1), seed=1)
     sim.run(10)
