@@ -331,9 +331,9 @@ def campaign_base(
         changes["properties"] = tuple((i, {}) for i in ids)
     if changes:
         base = dataclasses.replace(base, **changes)
-        if manifests is not None:
+        if manifests is not None:  # the new workload's traffic, then the faults checked against it
+            base = dataclasses.replace(base, traffic=traffic_for(dataclasses.replace(base, faults=())))
             base.manifests()
-            base = dataclasses.replace(base, traffic=traffic_for(base))
     return base
 
 

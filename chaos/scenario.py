@@ -67,7 +67,7 @@ from podquake.model.cluster import ClusterSpec
 from podquake.model.errors import InputError
 from podquake.model.manifests import Manifest, load_manifests
 from podquake.model.network import CLOUD_LB, CONTROL_PLANE
-from podquake.model.traffic import LoadGenerator
+from podquake.model.traffic import External, Internal, LoadGenerator
 from podquake.model.yaml_safety import MAX_MANIFEST_BYTES, item_lines, load_documents, too_big_error
 from podquake.properties.registry import Suite
 
@@ -235,16 +235,54 @@ class Scenario:
                 seen[key] = f"workload[{i}]"
             found.extend(loaded)
         self._check_room(found)
-        services = sorted(m.key for m in found if m.kind == "Service")
+        self._check_traffic(found)
+        return found
+
+    def _check_traffic(self, manifests: list[Manifest]) -> None:
+        """Refuse traffic that could never be served, which a run would report as a violation: to a
+        Service the workload lacks, from outside to a Service that is not exposed (ClusterIP), or from
+        a node or pod the cluster can never have."""
+        source = self.source or "<scenario>"
+        services = {m.key: m.obj for m in manifests if m.kind == "Service"}
+        fed = sorted({g.service for g in self.traffic})
+        for i, fault in enumerate(self.faults):
+            service = getattr(fault, "service", None)
+            if fault.kind == "traffic-spike" and isinstance(service, str) and service not in fed:
+                raise InputError(
+                    f"{fault!r} multiplies the traffic to Service {service}, which no traffic goes to",
+                    source=source,
+                    field=f"faults[{i}].service",
+                    fix=f"name one of {', '.join(fed)}, or give an index (it wraps around)" if fed else "add traffic: to the scenario",
+                )
         for i, generator in enumerate(self.traffic):
-            if generator.service not in services:
+            service = services.get(generator.service)
+            if service is None:
                 raise InputError(
                     f"traffic goes to Service {generator.service}, which the workload does not define",
                     source=source,
                     field=f"traffic[{i}].service",
-                    fix=f"use one of {', '.join(services)}" if services else "add the Service to the workload",
+                    fix=f"use one of {', '.join(sorted(services))}" if services else "add the Service to the workload",
                 )
-        return found
+            entry = generator.entry
+            if isinstance(entry, External) and service.type not in ("LoadBalancer", "NodePort"):
+                raise InputError(
+                    f"traffic from outside the cluster goes to Service {generator.service}, which is {service.type}: "
+                    "only a LoadBalancer or NodePort Service is reachable from outside",
+                    source=source,
+                    field=f"traffic[{i}].entry",
+                    fix="send it from inside, e.g. entry: {node: worker-1}, or make the Service type: LoadBalancer",
+                )
+            if isinstance(entry, Internal) and entry.node is not None and (problem := _node_problem(entry.node, self.cluster)):
+                raise InputError(f"traffic enters at {problem}", source=source, field=f"traffic[{i}].entry.node", fix="name one of its nodes")
+            if isinstance(entry, Internal) and entry.pod is not None and not _names_a_pod(entry.pod, *_pod_names(manifests)):
+                bare, stateful = _pod_names(manifests)
+                named = sorted(bare) + [f"{key}-0" for key in sorted(stateful)]
+                raise InputError(
+                    f"traffic comes from pod {entry.pod}, which the workload never has under that name",
+                    source=source,
+                    field=f"traffic[{i}].entry.pod",
+                    fix=f"name a bare Pod or a StatefulSet's pod ({', '.join(named[:4]) or 'the workload has none'}), or use entry: {{node: ...}}",
+                )
 
     def _check_room(self, manifests: list[Manifest]) -> None:
         """Refuse a workload whose pods fit on no node the cluster can ever have (an empty node of
@@ -312,6 +350,28 @@ def _property_modules(suite: Suite) -> list[str]:
     return found
 
 
+def _node_problem(name: str, cluster: ClusterSpec) -> str | None:
+    """Why ``cluster`` can never have a node ``name`` (None: it has it, or a pool the autoscaler may
+    grow can have it, as ``POOL-N`` for any ``N``)."""
+    pool_name, _, number = name.rpartition("-")
+    for pool in cluster.pools:
+        if pool.name == pool_name and number.isdigit() and (0 < int(number) <= pool.count or pool.max_nodes > pool.count):
+            return None
+    names = ", ".join(f"{pool.name}-1..{pool.name}-{pool.count}" for pool in cluster.pools if pool.count)
+    return f"node {name!r}, which this cluster does not have (its nodes: {names or 'none'})"
+
+
+def _pod_names(manifests: list[Manifest]) -> tuple[set[str], set[str]]:
+    """The pods a workload has under names known in advance: bare Pods, and StatefulSets, whose pods
+    are ``NAME-N`` (any ``N``: it may scale)."""
+    return {m.key for m in manifests if m.kind == "Pod"}, {m.key for m in manifests if m.kind == "StatefulSet"}
+
+
+def _names_a_pod(key: str, bare: set[str], stateful: set[str]) -> bool:
+    owner, _, number = key.rpartition("-")
+    return key in bare or (number.isdigit() and owner in stateful)
+
+
 def _missing_targets(fault: Fault, cluster: ClusterSpec) -> list[tuple[str, str]]:
     """``(field, problem)`` for each node or zone ``fault`` names that ``cluster`` can never have
     (a fault whose target is missing at its time is skipped, which a run only notes in its trace).
@@ -322,12 +382,7 @@ def _missing_targets(fault: Fault, cluster: ClusterSpec) -> list[tuple[str, str]
     problems = []
 
     def node_problem(name: str) -> str | None:
-        pool_name, _, number = name.rpartition("-")
-        for pool in cluster.pools:
-            if pool.name == pool_name and number.isdigit() and (0 < int(number) <= pool.count or pool.max_nodes > pool.count):
-                return None
-        names = ", ".join(f"{pool.name}-1..{pool.name}-{pool.count}" for pool in cluster.pools if pool.count)
-        return f"node {name!r}, which this cluster does not have (its nodes: {names or 'none'})"
+        return _node_problem(name, cluster)
 
     if isinstance(node, str) and (problem := node_problem(node)):
         problems.append(("node", problem))

@@ -65,7 +65,7 @@ workload:
            readinessProbe: {httpGet: {path: /, port: 80}, periodSeconds: 5}}
 - {apiVersion: v1, kind: Service, metadata: {name: web}, spec: {selector: {app: web}, ports: [{port: 80}]}}
 traffic:
-- {service: web, rate: 20, clients: 5}
+- {service: web, rate: 20, clients: 5, entry: {node: worker-1}}
 faults:
 - {kind: node-failure, node: 0, at: 30, duration: 40}
 - {kind: container-crash, pod: 1, at: 40, duration: 30, repeat: true}
@@ -143,6 +143,32 @@ def test_numbers_with_an_exponent_are_numbers_as_kubectl_reads_them() -> None:
     scenario = load_scenario(text)
     assert (scenario.duration, scenario.quiet) == (600.0, 120.0)
     assert "'6e2'" in str(error_of(SMALL.replace("duration: 120", "duration: '6e2'")))  # quoted, it stays text
+
+
+@pytest.mark.parametrize(
+    "change, field, words",
+    [
+        (("entry: {node: worker-1}", "entry: {node: worker-9}"), "traffic[0].entry.node", "node 'worker-9', which this cluster does not have"),
+        (("entry: {node: worker-1}", "entry: {pod: default/client}"), "traffic[0].entry.pod", "pod default/client, which the workload never has"),
+        ((", entry: {node: worker-1}", ""), "traffic[0].entry", "which is ClusterIP: only a LoadBalancer or NodePort Service"),
+        (("service: 0, at: 50", "service: default/nope, at: 50"), "faults[2].service", "Service default/nope, which no traffic goes to"),
+    ],
+)
+def test_traffic_that_could_never_be_served_is_refused(change: tuple[str, str], field: str, words: str) -> None:
+    """Each was accepted, and every run then reported the lost traffic as a violation (node-down,
+    no-client, not-exposed) or skipped the spike with only a line in its trace."""
+    error = error_of(SMALL.replace(*change))
+    assert error.field == field and words in str(error) and error.fix
+
+
+def test_traffic_from_a_statefulsets_pod_or_a_bare_pod_is_accepted() -> None:
+    extra = (
+        "- {apiVersion: apps/v1, kind: StatefulSet, metadata: {name: db}, spec: {replicas: 1, serviceName: db,"
+        " selector: {matchLabels: {app: db}}, template: {metadata: {labels: {app: db}}, spec: {containers: [{name: c, image: pg}]}}}}\n"
+        "traffic:\n"
+    )
+    text = SMALL.replace("traffic:\n", extra).replace("entry: {node: worker-1}", "entry: {pod: default/db-2}")
+    assert load_scenario(text).traffic[0].entry.pod == "default/db-2"
 
 
 def test_one_document_only() -> None:
