@@ -17,6 +17,8 @@ True
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Mapping
 from dataclasses import MISSING, fields
 from typing import Any
@@ -152,8 +154,25 @@ def fault_from_dict(data: Any, *, source: str = "", location: str = "") -> Fault
         error.location = error.location or location
         if error.field.startswith(f"{cls.__name__}."):
             error.field = camel(error.field[len(cls.__name__) + 1 :])
+        error.fix = yaml_spelling(error.fix)
         error.args = (str(error),)
         raise
+
+
+_PYTHON_ARGUMENT = re.compile(r"\b([a-z][a-z_]*)=(?!=)")
+
+
+def yaml_spelling(fix: str) -> str:
+    """A fix written for the Python constructor, as it is written in a scenario file.
+
+    >>> yaml_spelling('write e.g. node="worker-2" or node=0; add repeat=True, exit_code=137')
+    'write e.g. node: worker-2 or node: 0; add repeat: true, exitCode: 137'
+    >>> yaml_spelling("write e.g. groups=[[0, 1], ['control-plane']]")
+    'write e.g. groups: [[0, 1], [control-plane]]'
+    """
+    text = _PYTHON_ARGUMENT.sub(lambda m: f"{camel(m.group(1))}: ", fix)
+    text = re.sub(r"\bTrue\b", "true", re.sub(r"\bFalse\b", "false", text))
+    return re.sub(r"""(["'])([A-Za-z0-9._/-]+)\1""", r"\2", text)
 
 
 def _tuples(value: Any) -> Any:

@@ -89,6 +89,20 @@ def test_a_field_given_in_both_spellings_is_refused() -> None:
     assert caught.value.field == "exit_code"
 
 
+def test_a_fault_loaded_from_yaml_gets_its_fix_in_yaml() -> None:
+    """The fix was the Python constructor's (add repeat=True; write e.g. node="worker-2"), which a
+    scenario file cannot use."""
+    with pytest.raises(InputError) as caught:
+        fault_from_dict({"kind": "container-crash", "pod": 0, "at": 1, "duration": 30})
+    assert "repeat: true" in caught.value.fix and "=" not in caught.value.fix
+    with pytest.raises(InputError) as caught:
+        fault_from_dict({"kind": "node-failure", "node": True, "at": 1})
+    assert "node: worker-2" in caught.value.fix and "=" not in caught.value.fix
+    with pytest.raises(InputError) as caught:
+        ContainerCrash(pod=0, at=1.0, duration=30.0)
+    assert "repeat=True" in caught.value.fix  # in Python, the constructor's spelling stays
+
+
 def test_numbers_are_normalised_so_equal_faults_compare_equal() -> None:
     assert NodeFailure(node=0, at=30, duration=60) == NodeFailure(node=0, at=30.0, duration=60.0)
     assert isinstance(NodeFailure(node=0, at=30).at, float)
