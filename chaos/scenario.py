@@ -62,6 +62,7 @@ from typing import Any
 
 import yaml
 from podquake.chaos.faults import Fault, fault_from_dict
+from podquake.chaos.faults_base import snake
 from podquake.chaos.scenario_traffic import generator_from_dict, generator_to_dict
 from podquake.model.cluster import ClusterSpec
 from podquake.model.errors import InputError
@@ -561,7 +562,13 @@ def _params(value: Any, where: str, fail: Any) -> Mapping[str, Any]:
         return {}
     if not isinstance(value, Mapping):
         raise fail("a property's parameters must be a mapping", where, "write e.g. {within: 300}")
-    return dict(value)
+    params: dict[str, Any] = {}
+    for key, item in value.items():  # camelCase, as every other field of the file, or snake_case
+        name = snake(str(key))
+        if name in params:
+            raise fail(f"parameter {name} is given twice", f"{where}.{key}", "keep one spelling")
+        params[name] = item
+    return params
 
 
 def _check_scheduler(name: str, source: str) -> None:

@@ -73,6 +73,18 @@ def property_class(property_id: str) -> type[Property]:
     return cls
 
 
+def _made(property_id: str, overrides: Mapping[str, Any]) -> Property:
+    """Property ``property_id`` with ``overrides``; a bad parameter's field names the property
+    (``even-load.test``), whichever check refused it (its own ``__init__`` may name the parameter alone)."""
+    try:
+        return property_class(property_id)(**overrides)
+    except InputError as error:
+        if error.field and not error.field.startswith((f"{property_id}.", "properties")):
+            error.field = f"{property_id}.{error.field}"
+            error.args = (str(error),)
+        raise
+
+
 class Suite:
     """Configured property instances, run together by a :class:`~podquake.properties.monitor.Monitor`."""
 
@@ -97,7 +109,7 @@ class Suite:
                     field=f"properties.{property_id}",
                     fix="add it to the suite or drop its parameters",
                 )
-        return cls(property_class(i)(**params.get(i, {})) for i in ids)
+        return cls(_made(i, params.get(i, {})) for i in ids)
 
     @classmethod
     def all(cls, *, kinds: Iterable[str] = KINDS) -> Suite:

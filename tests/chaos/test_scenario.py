@@ -171,6 +171,17 @@ def test_traffic_from_a_statefulsets_pod_or_a_bare_pod_is_accepted() -> None:
     assert load_scenario(text).traffic[0].entry.pod == "default/db-2"
 
 
+def test_a_bad_property_parameter_is_named_with_its_property_and_camel_case_names_are_read() -> None:
+    """Parameters checked by a property's own __init__ lost the id (properties.test), and a
+    camelCase name (minRequests, as every other field of the file is spelled) was refused."""
+    text = SMALL.replace("properties: [no-overcommit]", "properties: [{even-load: {test: chi2}}]")
+    assert error_of(text).field == "properties.even-load.test"
+    text = SMALL.replace("properties: [no-overcommit]", "properties: [{even-load: {minRequests: 80}}]")
+    assert load_scenario(text).properties == (("even-load", {"min_requests": 80}),)
+    text = SMALL.replace("properties: [no-overcommit]", "properties: [{even-load: {minRequests: 80, min_requests: 90}}]")
+    assert "given twice" in str(error_of(text))
+
+
 def test_one_document_only() -> None:
     assert "one YAML document" in str(error_of(HEAD + "---\n" + HEAD))
 
