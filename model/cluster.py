@@ -15,6 +15,11 @@ A pool is also a node group of the cloud provider (:mod:`podquake.model.cloud`):
 ``maxSize`` bound what the cluster autoscaler may do with it. Both default to ``count``, so a pool
 is not autoscaled unless they are given (``count`` is the size the cluster starts with).
 
+A pool's fields left out of the YAML form take :class:`NodePool`'s defaults (``count: 6`` over
+``zone-a``..``zone-c``, 4 CPU, 16 GiB, 110 pods). A pool's ``labels`` may not set the labels
+podquake sets on every node (hostname, zone, region, ``podquake.io/pool``): use ``zones``, the
+cluster's ``region`` and the pool's ``name``. It may change the OS/arch labels (an arm64 pool).
+
 >>> spec = ClusterSpec.default()
 >>> len(spec.build_nodes()), sorted({n.zone for n in spec.build_nodes()})
 (6, ['zone-a', 'zone-b', 'zone-c'])
@@ -39,11 +44,12 @@ The YAML form (the ``cluster:`` section of a scenario file)::
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from podquake.model import constants as k8s
 from podquake.model.errors import InputError
+from podquake.model.fieldpath import describe as _describe
 from podquake.model.objects import Node
 from podquake.model.quantity import QuantityError, Resources, parse_cpu, parse_memory
 from podquake.model.selectors import TAINT_EFFECTS, Taint
@@ -68,6 +74,37 @@ _POOL_FIELDS = {
     "minSize",
     "maxSize",
 }
+
+_WHOLE_FIELDS = (
+    "count",
+    "cpu_millis",
+    "memory_bytes",
+    "max_pods",
+    "reserved_cpu_millis",
+    "reserved_memory_bytes",
+    "ephemeral_storage_bytes",
+    "min_size",
+    "max_size",
+)
+_EXAMPLES = {
+    "count": "6",
+    "cpu_millis": "4000",
+    "memory_bytes": "16 * 2**30",
+    "max_pods": "110",
+    "reserved_cpu_millis": "100",
+    "reserved_memory_bytes": "2**30",
+    "ephemeral_storage_bytes": "100 * 2**30",
+    "min_size": "0",
+    "max_size": "12",
+}
+_NODE_LABELS = {
+    k8s.LABEL_HOSTNAME: ("the node's name, <pool>-1, <pool>-2, ...", "the nodes are named after the pool's name"),
+    k8s.LABEL_ZONE: ("one of the pool's zones, round-robin", "list the zone in the pool's zones"),
+    k8s.LABEL_REGION: ("the cluster's region", "set the cluster's region"),
+    POOL_LABEL: ("the pool's name", "name the pool instead (name: ...)"),
+}
+"""The labels :meth:`NodePool.node` sets that a pool's ``labels`` may not: (what they hold, the fix).
+The OS/arch labels are defaults a pool may change (an arm64 pool: ``kubernetes.io/arch: arm64``)."""
 
 
 @dataclass(frozen=True)
@@ -94,39 +131,115 @@ class NodePool:
     max_size: int | None = None
 
     def __post_init__(self) -> None:
-        problems = []
+        # The forms a Python caller naturally writes, read as the YAML form reads them: a bare string
+        # is one zone (not one zone per letter), a mapping of labels is its sorted pairs.
+        if isinstance(self.zones, str):
+            object.__setattr__(self, "zones", (self.zones,))
+        elif isinstance(self.zones, list):
+            object.__setattr__(self, "zones", tuple(self.zones))
+        if isinstance(self.labels, Mapping):
+            object.__setattr__(self, "labels", tuple(sorted(self.labels.items(), key=lambda pair: str(pair[0]))))
+        elif isinstance(self.labels, list):
+            object.__setattr__(self, "labels", tuple(self.labels))
+        if isinstance(self.taints, list):
+            object.__setattr__(self, "taints", tuple(self.taints))
+        location = f"node pool {self.name!r}"
+        wrong = self._type_problems()
+        if wrong:
+            # Checked before the values: comparing a string or a float with the limits below would
+            # fail with a bare TypeError, or let 2.5 nodes through to crash build_nodes.
+            raise InputError("; ".join(m for m, _ in wrong), location=location, fix="; ".join(dict.fromkeys(f for _, f in wrong)))
+        sizes = f"e.g. count: 6, and 0 <= minSize <= count <= maxSize <= {k8s.SUPPORTED_MAX_NODES}"
+        problems: list[tuple[str, str]] = []
         if not self.name:
-            problems.append("a pool needs a name")
+            problems.append(("a pool needs a name", "name it, e.g. name: worker"))
         if self.count < 0:
-            problems.append(f"count {self.count} must not be negative")
+            problems.append((f"count {self.count} must not be negative", sizes))
         if max(self.count, self.max_size or 0) > k8s.SUPPORTED_MAX_NODES:
             problems.append(
-                f"{max(self.count, self.max_size or 0):,} nodes exceed the {k8s.SUPPORTED_MAX_NODES:,} Kubernetes supports"
+                (f"{max(self.count, self.max_size or 0):,} nodes exceed the {k8s.SUPPORTED_MAX_NODES:,} Kubernetes supports", sizes)
             )
         if not self.zones:
-            problems.append("zones must list at least one zone")
-        if self.cpu_millis <= self.reserved_cpu_millis:
-            problems.append(f"cpu {self.cpu_millis}m must exceed the reserved {self.reserved_cpu_millis}m")
-        if self.memory_bytes <= self.reserved_memory_bytes:
-            problems.append("memory must exceed the reserved memory")
-        if self.max_pods <= 0:
-            problems.append(f"maxPods {self.max_pods} must be positive")
-        if self.ephemeral_storage_bytes < 0:
-            problems.append("ephemeralStorage must not be negative")
-        if self.min_size is not None and self.min_size < 0:
-            problems.append(f"minSize {self.min_size} must not be negative")
-        elif self.min_size is not None and self.max_size is not None and self.min_size > self.max_size:
-            problems.append(f"minSize {self.min_size} must not exceed maxSize {self.max_size}")
-        elif self.count > self.max_nodes:
-            problems.append(f"count {self.count} exceeds maxSize {self.max_nodes}")
-        elif self.count < self.min_nodes:
-            problems.append(f"count {self.count} is below minSize {self.min_nodes}")
-        if problems:
-            raise InputError(
-                "; ".join(problems),
-                location=f"node pool {self.name!r}",
-                fix=f"e.g. count: 6, and 0 <= minSize <= count <= maxSize <= {k8s.SUPPORTED_MAX_NODES}",
+            problems.append(("zones must list at least one zone", "e.g. zones: [zone-a]"))
+        if self.reserved_cpu_millis < 0:
+            problems.append(
+                (f"reservedCpu {self.reserved_cpu_millis}m must not be negative (allocatable would exceed capacity)", "reserve 0 or more")
             )
+        elif self.cpu_millis <= self.reserved_cpu_millis:
+            problems.append(
+                (f"cpu {self.cpu_millis}m must exceed the reserved {self.reserved_cpu_millis}m", "reserve less than the node's cpu")
+            )
+        if self.reserved_memory_bytes < 0:
+            problems.append(
+                (f"reservedMemory {self.reserved_memory_bytes} must not be negative (allocatable would exceed capacity)", "reserve 0 or more")
+            )
+        elif self.memory_bytes <= self.reserved_memory_bytes:
+            problems.append(("memory must exceed the reserved memory", "reserve less than the node's memory"))
+        if self.max_pods <= 0:
+            problems.append((f"maxPods {self.max_pods} must be positive", "e.g. maxPods: 110"))
+        if self.ephemeral_storage_bytes < 0:
+            problems.append(("ephemeralStorage must not be negative", "leave it out (0: none reported), or e.g. ephemeralStorage: 100Gi"))
+        if self.min_size is not None and self.min_size < 0:
+            problems.append((f"minSize {self.min_size} must not be negative", sizes))
+        elif self.min_size is not None and self.max_size is not None and self.min_size > self.max_size:
+            problems.append((f"minSize {self.min_size} must not exceed maxSize {self.max_size}", sizes))
+        elif self.count > self.max_nodes:
+            problems.append((f"count {self.count} exceeds maxSize {self.max_nodes}", sizes))
+        elif self.count < self.min_nodes:
+            problems.append((f"count {self.count} is below minSize {self.min_nodes}", sizes))
+        if problems:
+            raise InputError("; ".join(m for m, _ in problems), location=location, fix="; ".join(dict.fromkeys(f for _, f in problems)))
+        self._check_labels(location)
+
+    def _type_problems(self) -> list[tuple[str, str]]:
+        """(problem, fix) for every field whose value is not of its type."""
+        problems = []
+        if not isinstance(self.name, str):
+            problems.append((f"name must be a string, not {_describe(self.name)}", "name the pool, e.g. name='worker'"))
+        for name in _WHOLE_FIELDS:
+            value = getattr(self, name)
+            if value is None and name in ("min_size", "max_size"):
+                continue
+            if isinstance(value, bool) or not isinstance(value, int):
+                problems.append((f"{name} must be a whole number, not {_describe(value)}", f"pass an int, e.g. {name}={_EXAMPLES[name]}"))
+        if not isinstance(self.zones, tuple):
+            problems.append((f"zones must be a tuple of zone names, not {_describe(self.zones)}", "e.g. zones=('zone-a', 'zone-b')"))
+        else:
+            problems += [
+                (f"zones[{i}] must be a zone name, not {_describe(zone)}", "e.g. zones=('zone-a', 'zone-b')")
+                for i, zone in enumerate(self.zones)
+                if not isinstance(zone, str) or not zone
+            ]
+        if not isinstance(self.labels, tuple):
+            problems.append((f"labels must be a mapping of strings, not {_describe(self.labels)}", "e.g. labels={'tier': 'batch'}"))
+        else:
+            problems += [
+                (f"labels[{i}] must be a (key, value) pair of strings, not {pair!r}"[:200], "e.g. labels={'tier': 'batch'}")
+                for i, pair in enumerate(self.labels)
+                if not isinstance(pair, tuple) or len(pair) != 2 or not all(isinstance(part, str) for part in pair)
+            ]
+        if not isinstance(self.taints, tuple):
+            problems.append((f"taints must be a tuple of Taint values, not {_describe(self.taints)}", "e.g. taints=(Taint('dedicated', 'batch'),)"))
+        else:
+            problems += [
+                (f"taints[{i}] must be a Taint, not {_describe(taint)}", "e.g. taints=(Taint('dedicated', 'batch'),)")
+                for i, taint in enumerate(self.taints)
+                if not isinstance(taint, Taint)
+            ]
+        return problems
+
+    def _check_labels(self, location: str) -> None:
+        """Refuse a label that :meth:`node` sets itself: the pool's would silently win over it, and a
+        node's zone label would then disagree with the zone the pool put it in."""
+        for key, _value in self.labels:
+            instead = _NODE_LABELS.get(key)
+            if instead is not None:
+                raise InputError(
+                    f"label {key} is set on every node by podquake ({instead[0]}); a pool may not set it",
+                    location=location,
+                    field="labels",
+                    fix=f"remove it from labels; {instead[1]}",
+                )
 
     @property
     def min_nodes(self) -> int:
@@ -205,6 +318,32 @@ class ClusterSpec:
     region: str = "region-1"
 
     def __post_init__(self) -> None:
+        pools = self.pools
+        if isinstance(pools, NodePool):
+            pools = (pools,)
+        elif isinstance(pools, list):
+            pools = tuple(pools)  # a list would leave the frozen spec unhashable
+        if not isinstance(pools, tuple):
+            raise InputError(
+                f"pools must be a tuple of NodePool values, not {_describe(pools)}",
+                field="pools",
+                fix="write e.g. ClusterSpec(pools=(NodePool(),)), or ClusterSpec.from_dict for the YAML form",
+            )
+        for i, pool in enumerate(pools):
+            if not isinstance(pool, NodePool):
+                raise InputError(
+                    f"pools[{i}] is {_describe(pool)}, not a NodePool",
+                    field="pools",
+                    fix="write NodePool(name=..., count=...), or use ClusterSpec.from_dict for the YAML form",
+                )
+        if not pools:
+            # As the YAML form: with no pool there are no nodes, and none the autoscaler could add.
+            raise InputError(
+                "a cluster needs at least one node pool",
+                field="pools",
+                fix="give e.g. pools=(NodePool(),) (a pool of count 0 with a maxSize above 0 starts empty and may grow)",
+            )
+        object.__setattr__(self, "pools", pools)
         names = [p.name for p in self.pools]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
@@ -234,6 +373,9 @@ class ClusterSpec:
         """``nodes`` identical workers over ``zones`` zones named ``zone-a``, ``zone-b``, ..."""
         if isinstance(zones, bool) or not isinstance(zones, int) or zones < 1:
             raise InputError(f"zones must be a whole number >= 1, not {zones!r}", field="zones", fix="e.g. zones: 3")
+        if isinstance(nodes, bool) or not isinstance(nodes, int):
+            # True counted as 1 node; '3' failed with a bare "'<' not supported".
+            raise InputError(f"nodes must be a whole number >= 0, not {nodes!r}", field="nodes", fix="e.g. nodes: 6")
         zone_names = tuple(_zone_name(i) for i in range(zones))
         return cls(
             pools=(
@@ -274,6 +416,16 @@ class ClusterSpec:
             raise InputError(
                 f"unknown field(s) {', '.join(unknown)}", source=source, fix="use region and pools (or nodes/zones/cpu/memory)"
             )
+        shorthand = sorted(set(data) & {"nodes", "zones", "cpu", "memory"})
+        if "pools" in data and shorthand:
+            # Either form alone says the whole cluster; together, the shorthand was silently dropped.
+            raise InputError(
+                f"pools and {', '.join(shorthand)} cannot be combined: pools lists every node, so "
+                f"{', '.join(shorthand)} would be ignored",
+                source=source,
+                field=f"pools/{'/'.join(shorthand)}",
+                fix="give either pools (with count, zones, cpu and memory per pool) or nodes/zones/cpu/memory, not both",
+            )
         region = str(data.get("region", "region-1"))
         try:
             if "pools" not in data:
@@ -303,6 +455,10 @@ class ClusterSpec:
                 error.source = source
                 error.args = (str(error),)
             raise
+
+
+# What a pool in the YAML form leaves out is what NodePool() leaves out (count 6, not 1).
+_POOL_DEFAULTS = {f.name: f.default for f in fields(NodePool)}
 
 
 def _zone_name(i: int) -> str:
@@ -335,6 +491,19 @@ def _pool_from_dict(data: Any, source: str, where: str) -> NodePool:
         labels = data.get("labels", {}) or {}
         if not isinstance(labels, Mapping):
             raise InputError("labels must be a mapping", source=source, field=f"{where}.labels")
+        for key, value in labels.items():
+            # A label value is a string, as the Kubernetes API demands (str() made {'b': 1} of a mapping).
+            if not isinstance(key, str) or not isinstance(value, str):
+                raise InputError(
+                    f"expected a string {'value' if isinstance(key, str) else 'key'}, got {_describe(value if isinstance(key, str) else key)}",
+                    source=source,
+                    field=f"{where}.labels.{key}",
+                    fix=f'quote it: {key}: "{value}"' if isinstance(value, (bool, int, float)) else "write a string",
+                )
+        name = data.get("name", _POOL_DEFAULTS["name"])
+        if not isinstance(name, str) or not name:
+            # str() made a pool named 'None' of name: null (and '5' of 5).
+            raise InputError(f"expected a pool name, got {_describe(name)}", source=source, field=f"{where}.name", fix="write e.g. name: worker")
         taints = []
         for j, taint in enumerate(data.get("taints", []) or []):
             if not isinstance(taint, Mapping) or "key" not in taint:
@@ -346,8 +515,8 @@ def _pool_from_dict(data: Any, source: str, where: str) -> NodePool:
                 )
             taints.append(Taint(str(taint["key"]), str(taint.get("value", "")), effect))
         return NodePool(
-            name=str(data.get("name", "worker")),
-            count=_int(data.get("count", 1), source, f"{where}.count"),
+            name=name,
+            count=_int(data.get("count", _POOL_DEFAULTS["count"]), source, f"{where}.count"),
             zones=tuple(zones),
             cpu_millis=parse_cpu(data.get("cpu", "4")),
             memory_bytes=parse_memory(data.get("memory", "16Gi")),
@@ -364,6 +533,6 @@ def _pool_from_dict(data: Any, source: str, where: str) -> NodePool:
         raise InputError(str(error), source=source, field=where, fix="write quantities like cpu: '4' and memory: 16Gi") from None
     except InputError as error:
         if not error.source:
-            error.source, error.field = source, error.field or where
+            error.source, error.field = source, f"{where}.{error.field}" if error.field else where
             error.args = (str(error),)
         raise

@@ -177,20 +177,43 @@ class Manifest:
 
     def apply_to(self, sim: Any) -> None:
         """Create this object in ``sim`` (a :class:`~podquake.model.simulation.Simulation`)."""
+        self.check_apply(sim)
         state = sim.state
         if isinstance(self.obj, Workload):
-            if state.workload_named(self.kind, self.namespace, self.name) is not None:
-                raise self._exists()
             prototype = self.obj
             sim.create_workload(
                 replace(prototype, uid=sim.new_uid(), labels=dict(prototype.labels), annotations=dict(prototype.annotations))
             )
         elif self.kind == "Pod" and isinstance(self.obj, PodTemplate):
-            if self.key in state.pods_by_key:
-                raise self._exists()
             sim.create_pod(self.name, self.namespace, self.obj)
         else:
             state.put_object(self.kind, self.namespace, self.name, self.obj)
+
+    def check_apply(self, sim: Any, creating: dict[tuple[str, str, str], Manifest] | None = None) -> None:
+        """Raise the :class:`InputError` :meth:`apply_to` would: a workload or bare pod of this name
+        exists in ``sim``, or (``creating``: what the same batch creates before this one, which this
+        adds to) earlier in the batch. Other kinds replace an object of their name, as ``kubectl apply``."""
+        if isinstance(self.obj, Workload):
+            exists = sim.state.workload_named(self.kind, self.namespace, self.name) is not None
+        elif self.kind == "Pod" and isinstance(self.obj, PodTemplate):
+            exists = self.key in sim.state.pods_by_key
+        else:
+            return
+        if exists:
+            raise self._exists()
+        if creating is None:
+            return
+        identity = (self.kind, self.namespace, self.name)
+        first = creating.get(identity)
+        if first is None:
+            creating[identity] = self
+        else:
+            raise InputError(
+                f"{self.kind} {self.key} is applied twice in one batch (first in {first.source}: {first.location})",
+                source=self.source,
+                location=self.location,
+                fix="apply each manifest once per simulation",
+            )
 
     def _exists(self) -> InputError:
         return InputError(

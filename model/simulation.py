@@ -31,9 +31,10 @@ import difflib
 import math
 import numbers
 import random
+import re
 import zlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -75,6 +76,20 @@ class Timing:
     controller_sync_seconds: float = 0.0
     endpoint_propagation_seconds: float = 1.0
 
+    def __post_init__(self) -> None:
+        # Every field is a delay from now: 0 is "at once"; a negative one was read as 0 by the kubelet
+        # and crashed SimPy ("Negative delay") in a controller; NaN never came due.
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            fix = f"(fix: write 0 for no delay, or e.g. {spec.name}={spec.default!r}, the default)"
+            try:
+                _check_finite(f"Timing.{spec.name}", value)
+            except ValueError as error:
+                raise ValueError(f"{error} {fix}") from None
+            if value < 0:
+                raise ValueError(f"Timing.{spec.name} must be >= 0 simulated seconds, not {value!r} {fix}")
+            object.__setattr__(self, spec.name, float(value))
+
 
 @dataclass(frozen=True)
 class WorkloadStatus:
@@ -113,6 +128,38 @@ def _checked_seed(seed: object) -> int:
 def _check_finite(name: str, seconds: float) -> None:
     if isinstance(seconds, bool) or not isinstance(seconds, numbers.Real) or not math.isfinite(seconds):
         raise ValueError(f"{name} must be a finite number of simulated seconds, not {seconds!r}")
+
+
+def _checked_cluster(cluster: object) -> ClusterSpec:
+    """``cluster`` as a :class:`ClusterSpec`: the default for None, the YAML form (a mapping) through
+    :meth:`ClusterSpec.from_dict`; anything else failed later as "'dict' object has no attribute
+    'build_nodes'"."""
+    if cluster is None:
+        return ClusterSpec.default()
+    if isinstance(cluster, ClusterSpec):
+        return cluster
+    if isinstance(cluster, Mapping):
+        return ClusterSpec.from_dict(cluster, source="cluster")
+    raise TypeError(
+        f"cluster must be a ClusterSpec or its YAML form as a dict, not {type(cluster).__name__} "
+        "(fix: write e.g. cluster=ClusterSpec.uniform(nodes=6) or cluster={'nodes': 6, 'zones': 3})"
+    )
+
+
+_YAML_START = re.compile(r"\s*(---|%YAML|apiVersion\s*:|kind\s*:|metadata\s*:|\{)")
+
+
+def _looks_like_yaml(text: str) -> bool:
+    """Whether a string given as a path is YAML text instead: a path holds no line break, and one
+    that starts like a manifest and names no file is text too."""
+    if "\n" in text:
+        return True
+    if not _YAML_START.match(text):
+        return False
+    try:
+        return not Path(text).exists()
+    except OSError:  # e.g. a name too long for the file system
+        return True
 
 
 class Simulation:
@@ -156,7 +203,9 @@ class Simulation:
         from podquake.model.volumes import Volumes
 
         self.seed = _checked_seed(seed)
-        self.cluster_spec = cluster if cluster is not None else ClusterSpec.default()
+        self.cluster_spec = _checked_cluster(cluster)
+        if timing is not None and not isinstance(timing, Timing):
+            raise TypeError(f"timing must be a Timing, not {type(timing).__name__} (fix: write e.g. timing=Timing(container_start_seconds=2.0))")
         self.timing = timing if timing is not None else Timing()
         self.env = simpy.Environment(initial_time=0.0)
         self.rng = random.Random(seed)
@@ -243,14 +292,44 @@ class Simulation:
         self.kubelets[event.node] = kubelet
         kubelet.start()
 
-    def apply(self, manifests: Iterable[Manifest] | str | Path) -> None:
+    def apply(self, manifests: Iterable[Manifest] | Manifest | str | Path | Iterable[str | Path]) -> None:
         """Create the objects of loaded manifests (see :func:`~podquake.model.manifests.load_manifests`),
-        or of the manifests in a file or folder given by its path."""
-        if isinstance(manifests, (str, Path)):
-            from podquake.model.manifests import load_manifests
+        of one manifest, or of the manifests in files or folders given by their paths (one, or a list).
 
-            manifests = load_manifests(manifests)
-        for manifest in manifests:
+        All or nothing: if any object cannot be created (a workload or pod of its name exists, here
+        or earlier in the same batch), none is, and the :class:`~podquake.model.errors.InputError`
+        names it."""
+        from podquake.model.errors import InputError
+        from podquake.model.manifests import Manifest, load_manifests
+
+        fix = "pass load_manifests(...), a Manifest, or a path (or list of paths) to YAML files or folders"
+        if isinstance(manifests, Manifest):
+            batch = [manifests]
+        elif isinstance(manifests, str) and _looks_like_yaml(manifests):
+            first = manifests.strip().splitlines()[0] if manifests.strip() else ""
+            raise InputError(
+                f"apply() takes a path, and was given YAML text (starting {first[:60]!r})",
+                field="manifests",
+                fix="parse it first: sim.apply(load_manifests(text=...))",
+            )
+        elif isinstance(manifests, (str, Path)):
+            batch = load_manifests(manifests)
+        elif isinstance(manifests, Iterable) and not isinstance(manifests, (bytes, Mapping)):
+            items = list(manifests)
+            if items and all(isinstance(item, (str, Path)) for item in items):
+                batch = load_manifests(items)  # a list of paths, as load_manifests takes
+            else:
+                for i, item in enumerate(items):
+                    if not isinstance(item, Manifest):
+                        raise InputError(f"manifests[{i}] is a {type(item).__name__}, not a Manifest", field="manifests", fix=fix)
+                batch = items
+        else:
+            raise InputError(f"apply() cannot create objects from {repr(manifests)[:60]}", field="manifests", fix=fix)
+        # Check every object before creating any, so that a refused apply leaves the cluster as it was.
+        creating: dict[tuple[str, str, str], Manifest] = {}
+        for manifest in batch:
+            manifest.check_apply(self, creating)
+        for manifest in batch:
             manifest.apply_to(self)
 
     def create_workload(self, workload: Workload) -> Workload:

@@ -18,7 +18,7 @@
 
 A scheduler is named by its ``name`` attribute in verdicts and reports; one without a ``name`` is
 accepted and named after its class (``type(scheduler).__name__``), so a plain class with only
-``schedule`` works.
+``schedule`` works. A ``name`` that is there but blank or not a string is refused.
 
 Anything else raises :class:`~podquake.model.errors.InputError` naming the value, the known names
 and the fix.
@@ -52,7 +52,8 @@ BUILTIN_SCHEDULERS: dict[str, Callable[..., Any]] = {
     "bin-packing": builtins.BinPacking,
 }
 _FIX = (
-    "use one of the names above, 'MODULE:ATTR' naming an importable scheduler, or an object with schedule(pod, cluster)"
+    "use one of the names above, 'MODULE:ATTR' naming an importable scheduler, or an object with a name and "
+    "schedule(pod, cluster)"
 )
 
 
@@ -121,12 +122,27 @@ def fresh_copy(scheduler: Any) -> Any:
         return scheduler
 
 
+def _check_named(scheduler: Any, label: str) -> Any:
+    """``scheduler`` unless its ``name`` (verdicts and reports show it) is blank or not a string; a
+    scheduler without one is named after its class."""
+    name = getattr(scheduler, "name", None)
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        raise InputError(
+            f"scheduler {label} ({type(scheduler).__name__}) has name {name!r}, not a non-empty string; "
+            "verdicts and reports name the scheduler by it",
+            field="scheduler",
+            fix=f"give {type(scheduler).__name__} a name, e.g. name = \"my-scheduler\" as a class attribute",
+        )
+    return scheduler
+
+
 def _instantiate(factory: Any, rng: random.Random, label: str, *, named: bool = False) -> Any:
     if hasattr(factory, "schedule") and not inspect.isclass(factory):
+        _check_named(factory, label)
         return fresh_copy(factory) if named else factory
     if not callable(factory):
         raise InputError(
-            f"scheduler {label} is a {type(factory).__name__}, not a scheduler, class or factory",
+            f"scheduler {label} is a {type(factory).__name__}, not a scheduler, class or factory; known names: {_known()}",
             field="scheduler",
             fix=_FIX,
         )
@@ -146,7 +162,7 @@ def _instantiate(factory: Any, rng: random.Random, label: str, *, named: bool = 
             field="scheduler",
             fix="return an object with a name and schedule(pod, cluster) -> str | None",
         )
-    return made
+    return _check_named(made, label)
 
 
 def _import(path: str) -> Any:

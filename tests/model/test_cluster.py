@@ -84,6 +84,12 @@ def test_build_nodes_gives_fresh_nodes_each_time():
     assert "x" not in spec.build_nodes()[0].labels
 
 
+def test_a_pool_may_set_its_nodes_os_and_arch():
+    """An arm64 pool is a real need: the kubelet's OS/arch labels are only defaults."""
+    [node] = ClusterSpec.from_dict({"pools": [{"name": "arm", "count": 1, "labels": {"kubernetes.io/arch": "arm64"}}]}).build_nodes()
+    assert node.labels["kubernetes.io/arch"] == "arm64" and node.labels["kubernetes.io/os"] == "linux"
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [
@@ -194,3 +200,118 @@ def test_yaml_mistakes_name_the_source_and_field(data, field, message):
     assert info.value.source == "cluster.yaml"
     assert info.value.field == field
     assert message in info.value.message
+
+
+# --- input validation from Python and YAML -----------------------------------------------------------
+def test_a_bare_string_of_zones_is_one_zone_as_in_yaml():
+    """NodePool(zones="zone-a") spread the nodes over the zones 'z', 'o', 'n', ..."""
+    spec = ClusterSpec(pools=(NodePool(count=3, zones="zone-a"),))
+    assert spec.pools[0].zones == ("zone-a",)
+    assert [n.zone for n in spec.build_nodes()] == ["zone-a"] * 3
+    assert spec.pools[0] == ClusterSpec.from_dict({"pools": [{"count": 3, "zones": "zone-a"}]}).pools[0]
+
+
+@pytest.mark.parametrize(
+    "label, fix",
+    [
+        (k8s.LABEL_ZONE, "zones"),
+        (k8s.LABEL_HOSTNAME, "pool's name"),
+        ("podquake.io/pool", "name the pool"),
+        (k8s.LABEL_REGION, "region"),
+    ],
+)
+def test_pool_labels_may_not_set_the_labels_podquake_sets_on_every_node(label, fix):
+    """A pool's labels silently overrode the well-known labels node() sets (a node labelled with
+    one zone while placed in another)."""
+    with pytest.raises(InputError) as info:
+        NodePool(labels=((label, "x"),))
+    assert label in info.value.message and info.value.field == "labels"
+    assert fix in info.value.fix
+    with pytest.raises(InputError) as info:
+        ClusterSpec.from_dict({"pools": [{"name": "w", "labels": {label: "x"}}]}, source="c.yaml")
+    assert info.value.field == "pools[0].labels" and label in info.value.message
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"reserved_cpu_millis": -100}, "reservedCpu -100m must not be negative"),
+        ({"reserved_memory_bytes": -1}, "reservedMemory -1 must not be negative"),
+        ({"cpu_millis": float("nan")}, "cpu_millis must be a whole number, not the number nan"),
+        ({"cpu_millis": 3999.5}, "cpu_millis must be a whole number"),
+        ({"cpu_millis": "4"}, "cpu_millis must be a whole number, not a string ('4')"),
+        ({"count": 2.5}, "count must be a whole number, not the number 2.5"),
+        ({"count": 2.0}, "count must be a whole number"),
+        ({"count": "3"}, "count must be a whole number, not a string ('3')"),
+        ({"count": True}, "count must be a whole number, not the boolean true"),
+        ({"max_size": 1.5}, "max_size must be a whole number"),
+        ({"name": None}, "name must be a string"),
+        ({"zones": ("",)}, "zones[0] must be a zone name"),
+        ({"taints": ({"key": "a"},)}, "taints[0] must be a Taint"),
+        ({"labels": (("a", 1),)}, "labels[0] must be a (key, value) pair of strings"),
+    ],
+)
+def test_impossible_pools_are_refused_naming_the_field(kwargs, message):
+    """Negative reservations (allocatable above capacity), NaN or fractional millicores, 2.5 nodes
+    (a crash in build_nodes), strings ("'<' not supported") and True as a count were accepted."""
+    with pytest.raises(InputError) as info:
+        NodePool(**kwargs)
+    assert message in info.value.message and info.value.fix
+
+
+def test_uniform_refuses_a_count_that_is_not_a_whole_number():
+    """ClusterSpec.uniform(True) made a 1-node cluster; uniform("3") failed with "'<' not supported"."""
+    for nodes in (True, "3", 2.5):
+        with pytest.raises(InputError, match="nodes must be a whole number") as info:
+            ClusterSpec.uniform(nodes)
+        assert info.value.field == "nodes"
+
+
+@pytest.mark.parametrize(
+    "pool, field, message",
+    [
+        ({"name": None}, "pools[0].name", "expected a pool name, got nothing (null)"),
+        ({"name": 5}, "pools[0].name", "expected a pool name"),
+        ({"labels": {"a": {"b": 1}}}, "pools[0].labels.a", "expected a string value, got a mapping"),
+        ({"labels": {"a": None}}, "pools[0].labels.a", "expected a string value"),
+        ({"labels": {"a": 1}}, "pools[0].labels.a", "expected a string value, got the number 1"),
+    ],
+)
+def test_yaml_pool_names_and_label_values_must_be_strings(pool, field, message):
+    """name: null became a pool named "None", and a nested label value the label "{'b': 1}"."""
+    with pytest.raises(InputError) as info:
+        ClusterSpec.from_dict({"pools": [pool]}, source="c.yaml")
+    assert (info.value.source, info.value.field) == ("c.yaml", field)
+    assert message in info.value.message
+
+
+@pytest.mark.parametrize("extra", [{"nodes": 10}, {"zones": 2}, {"cpu": "8"}, {"memory": "8Gi", "nodes": 2}])
+def test_pools_and_the_uniform_shorthand_cannot_be_mixed(extra):
+    """With pools given, nodes/zones/cpu/memory were silently dropped."""
+    with pytest.raises(InputError) as info:
+        ClusterSpec.from_dict({"pools": [{"name": "a", "count": 1}], **extra}, source="c.yaml")
+    assert info.value.field.startswith("pools/") and "cannot be combined" in info.value.message
+    assert all(name in info.value.field and name in info.value.message for name in extra)
+
+
+def test_a_yaml_pool_without_a_count_has_the_nodepool_default():
+    """A YAML pool without count got 1 node, NodePool() 6: both are 6 now."""
+    assert ClusterSpec.from_dict({"pools": [{"name": "worker"}]}).pools[0] == NodePool()
+
+
+def test_pools_may_be_a_list_or_one_pool_and_the_spec_stays_hashable():
+    """ClusterSpec(pools=[...]) was accepted and then unhashable."""
+    spec = ClusterSpec(pools=[NodePool()])
+    assert spec.pools == (NodePool(),) and hash(spec) == hash(ClusterSpec())
+    assert ClusterSpec(pools=NodePool()) == ClusterSpec()
+    with pytest.raises(InputError, match="pools\\[0\\] is a mapping, not a NodePool"):
+        ClusterSpec(pools=({"name": "x"},))
+
+
+def test_a_cluster_without_pools_is_refused_as_in_yaml():
+    """ClusterSpec(pools=()) gave a cluster of no nodes that could never grow; YAML refused it."""
+    with pytest.raises(InputError) as info:
+        ClusterSpec(pools=())
+    assert info.value.field == "pools" and "at least one node pool" in info.value.message
+    # An empty pool that the autoscaler may grow is still a cluster, as the scenario check allows.
+    assert ClusterSpec(pools=(NodePool(count=0, min_size=0, max_size=3),)).node_count == 0

@@ -838,3 +838,18 @@ def test_apply_creates_bare_pods_and_stores_other_objects():
     assert sim.state.objects[("Service", "default", "solo")] is manifests[1].obj
     with pytest.raises(InputError, match="Pod default/solo already exists"):
         manifests[0].apply_to(sim)
+
+
+def test_check_apply_finds_a_conflict_without_creating_anything():
+    """Applying a batch created its objects one by one, so one that already existed was refused after the
+    ones before it had been created; check_apply finds the conflict first."""
+    manifests = load_manifests(text=dump(deployment("b"), deployment("a")))
+    sim = Simulation(ClusterSpec.uniform(nodes=1), seed=3)
+    manifests[1].apply_to(sim)
+    creating: dict = {}
+    manifests[0].check_apply(sim, creating)
+    with pytest.raises(InputError, match="Deployment default/a already exists"):
+        manifests[1].check_apply(sim, creating)
+    assert sim.state.workload_named("Deployment", "default", "b") is None
+    with pytest.raises(InputError, match="applied twice in one batch"):
+        manifests[0].check_apply(sim, creating)

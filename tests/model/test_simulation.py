@@ -123,3 +123,101 @@ def test_workload_status_names_an_unknown_kind_and_the_nearest_one():
         sim.workload_status("Deploymnet", "default", "web")
     with pytest.raises(KeyError, match="no Deployment default/nope"):
         sim.workload_status("Deployment", "default", "nope")
+
+
+# --- Timing, apply and the constructor refuse what they cannot use ----------------------------------
+@pytest.mark.parametrize("name", ["container_start_seconds", "container_stop_seconds", "controller_sync_seconds", "endpoint_propagation_seconds"])
+@pytest.mark.parametrize("value", [-1, -0.5, float("nan"), float("inf"), "2", None, True])
+def test_timing_refuses_negative_non_finite_and_non_numeric_delays(name, value):
+    """Timing took -5 (read as 0), -1 (SimPy's "Negative delay" later), NaN (controllers never synced) and strings."""
+    from podquake.model import Timing
+
+    with pytest.raises(ValueError) as info:
+        Timing(**{name: value})
+    assert f"Timing.{name}" in str(info.value) and "(fix: " in str(info.value)
+
+
+def test_timing_takes_zero_and_whole_numbers():
+    """Not a regression: the checks above still take 0 (no delay) and whole numbers, kept as floats."""
+    from podquake.model import Timing
+
+    assert Timing(container_start_seconds=0, controller_sync_seconds=3) == Timing(0.0, 1.0, 3.0, 1.0)
+
+
+WEB = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: NAME}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: NAME}}
+  template:
+    metadata: {labels: {app: NAME}}
+    spec: {containers: [{name: c, image: web:1}]}
+"""
+
+
+def web(name: str) -> str:
+    return WEB.replace("NAME", name)
+
+
+def test_a_refused_apply_creates_nothing():
+    """Applying [b, a] with a already there created b, then refused a."""
+    from podquake.model.errors import InputError
+
+    sim = small_sim(seed=1)
+    sim.apply(load_manifests(text=web("a")))
+    batch = load_manifests(text=web("b") + "---\napiVersion: v1\nkind: Service\nmetadata: {name: b}\nspec: {ports: [{port: 80}]}\n---\n" + web("a"))
+    with pytest.raises(InputError, match="Deployment default/a already exists in the simulation"):
+        sim.apply(batch)
+    assert sorted(w.name for w in sim.state.workloads.values() if w.kind == "Deployment") == ["a"]
+    assert not sim.state.objects
+    # The same object twice in one batch is refused before either is created, too.
+    fresh = small_sim(seed=1)
+    twice = load_manifests(text=web("c"))
+    with pytest.raises(InputError, match="Deployment default/c is applied twice in one batch"):
+        fresh.apply(twice + twice)
+    assert not fresh.state.workloads
+
+
+def test_apply_takes_one_manifest_and_a_list_of_paths(tmp_path):
+    """sim.apply(manifest) said "not iterable"; sim.apply([path]) "'str' object has no attribute 'apply_to'"."""
+    (tmp_path / "a.yaml").write_text(web("a"))
+    (tmp_path / "b.yaml").write_text(web("b"))
+    sim = small_sim(seed=1)
+    sim.apply([str(tmp_path / "a.yaml"), tmp_path / "b.yaml"])
+    sim.apply(load_manifests(text=web("c"))[0])
+    assert sorted(w.name for w in sim.state.workloads.values() if w.kind == "Deployment") == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize("text", [web("a"), "kind: Deployment", "apiVersion: v1"])
+def test_apply_of_yaml_text_says_to_use_load_manifests(text):
+    """sim.apply(yaml_text) echoed the whole text as a path, then "no such file or folder"."""
+    from podquake.model.errors import InputError
+
+    with pytest.raises(InputError) as info:
+        small_sim(seed=1).apply(text)
+    assert "load_manifests(text=...)" in info.value.fix and "no such file" not in str(info.value)
+    assert text.strip() not in str(info.value) or "\n" not in text.strip()
+
+
+@pytest.mark.parametrize("given", [None, 5, {"kind": "Deployment"}, [1]])
+def test_apply_refuses_what_is_not_manifests(given):
+    from podquake.model.errors import InputError
+
+    with pytest.raises(InputError, match="load_manifests"):
+        small_sim(seed=1).apply(given)
+
+
+def test_the_cluster_may_be_given_in_its_yaml_form():
+    """Simulation(cluster={...}) failed with "'dict' object has no attribute 'build_nodes'"."""
+    from podquake.model.errors import InputError
+
+    sim = Simulation(cluster={"nodes": 3, "zones": 1}, seed=1)
+    assert sim.cluster_spec == ClusterSpec.uniform(nodes=3, zones=1) and len(sim.state.nodes) == 3
+    with pytest.raises(InputError, match="nodez"):
+        Simulation(cluster={"nodez": 3})
+    with pytest.raises(TypeError, match="cluster must be a ClusterSpec or its YAML form as a dict, not int"):
+        Simulation(cluster=3)
+    with pytest.raises(TypeError, match="timing must be a Timing"):
+        Simulation(timing={"container_start_seconds": 1})

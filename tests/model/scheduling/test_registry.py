@@ -199,9 +199,36 @@ class Nameless:
         return None
 
 
+class BlankName(Nameless):
+    name = " "
+
+
+class NumberName(Nameless):
+    name = 7
+
+
 def test_a_scheduler_without_a_name_is_accepted_and_named_after_its_class() -> None:
     """The documented fallback (the contract wrapper names it type(scheduler).__name__)."""
     from podquake.model.scheduling import registry
 
     assert isinstance(resolve_scheduler(f"{__name__}:Nameless", random.Random(0)), Nameless)
     assert "named after its class" in (registry.__doc__ or "")
+
+
+@pytest.mark.parametrize("spec", [BlankName(), BlankName, f"{__name__}:NumberName", lambda: NumberName()], ids=["object", "class", "module-attr", "factory"])
+def test_a_scheduler_whose_name_is_blank_or_not_a_string_is_refused(spec: object) -> None:
+    """A blank or numeric name was accepted, and verdicts and reports named the scheduler by it."""
+    with pytest.raises(InputError) as info:
+        resolve_scheduler(spec, random.Random(0))
+    assert info.value.field == "scheduler" and "not a non-empty string" in info.value.message
+    assert "a name, e.g. name = " in info.value.fix
+
+
+def test_a_value_that_is_no_scheduler_lists_the_known_names() -> None:
+    """Simulation(scheduler=5) said "use one of the names above" and listed no names."""
+    from podquake.model.simulation import Simulation
+
+    with pytest.raises(InputError) as info:
+        Simulation(scheduler=5)
+    assert "known names: default, least-allocated, first-fit, round-robin, random, bin-packing" in info.value.message
+    assert "use one of the names above" in info.value.fix
