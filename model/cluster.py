@@ -49,6 +49,7 @@ from typing import Any
 
 from podquake.model import constants as k8s
 from podquake.model.errors import InputError
+from podquake.model.fieldpath import as_written
 from podquake.model.fieldpath import describe as _describe
 from podquake.model.objects import Node
 from podquake.model.quantity import QuantityError, Resources, parse_cpu, parse_memory
@@ -498,7 +499,7 @@ def _pool_from_dict(data: Any, source: str, where: str) -> NodePool:
                     f"expected a string {'value' if isinstance(key, str) else 'key'}, got {_describe(value if isinstance(key, str) else key)}",
                     source=source,
                     field=f"{where}.labels.{key}",
-                    fix=f'quote it: {key}: "{value}"' if isinstance(value, (bool, int, float)) else "write a string",
+                    fix=f'quote it: {key}: "{as_written(value)}"' if isinstance(value, (bool, int, float)) else "write a string",
                 )
         name = data.get("name", _POOL_DEFAULTS["name"])
         if not isinstance(name, str) or not name:

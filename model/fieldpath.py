@@ -27,7 +27,7 @@ from typing import Any
 from podquake.model.errors import InputError
 from podquake.model.quantity import QuantityError, parse_quantity
 
-__all__ = ["Doc", "Field", "describe"]
+__all__ = ["Doc", "Field", "as_written", "describe"]
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PERCENT = re.compile(r"^(\d+)%$")
@@ -69,7 +69,8 @@ def describe(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
-def _as_written(value: Any) -> str:
+def as_written(value: Any) -> str:
+    """A plain YAML value as it was written: ``true``, not Python's ``True``."""
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
@@ -144,7 +145,7 @@ class Field:
                 raise self._required("a string")
             return default
         if not isinstance(self.value, str):
-            raise self.error(f"expected a string, got {describe(self.value)}", fix=f"quote it: '{_as_written(self.value)}'")
+            raise self.error(f"expected a string, got {describe(self.value)}", fix=f"quote it: '{as_written(self.value)}'")
         if choices and self.value not in choices:
             raise self.error(f"unsupported value {self.value!r}", fix=f"use one of {', '.join(choices)}")
         return self.value
@@ -200,7 +201,7 @@ class Field:
             if not isinstance(child.value, str):
                 raise child.error(
                     f"expected a string value, got {describe(child.value)}",
-                    fix=f"quote it: {key}: \"{_as_written(child.value)}\"",
+                    fix=f"quote it: {key}: \"{as_written(child.value)}\"",
                 )
             result[key] = child.value
         return result

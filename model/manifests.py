@@ -1,7 +1,7 @@
 """Loading Kubernetes YAML into the model: files, folders or text -> :class:`Manifest` values.
 
-``load_manifests`` reads every document of every file (a folder: its ``*.yaml`` and ``*.yml`` files in
-sorted order), expands ``kind: List``, checks the objects the way the API server would, and returns
+``load_manifests`` reads every document of every file (a folder: its ``*.yaml``, ``*.yml`` and ``*.json``
+files in sorted order, as ``kubectl apply -f`` does; JSON is read as the YAML it is a subset of), expands ``kind: List``, checks the objects the way the API server would, and returns
 one :class:`Manifest` per object, in order. Nothing touches a simulation until
 :meth:`Manifest.apply_to` (or ``Simulation.apply``), so a bad manifest leaves nothing half written.
 
@@ -225,8 +225,21 @@ class Manifest:
 
 
 def manifest_notes(manifests: Iterable[Manifest]) -> list[str]:
-    """Every note of ``manifests`` as one line naming its file and document."""
-    return [f"{m.source}: {m.location}: {note}" for m in manifests for note in m.notes]
+    """Every note of ``manifests`` as one line naming its file and document, and what one object
+    says of another that is not there (an HPA whose ``scaleTargetRef`` names no workload of the
+    set: upstream accepts it, and its controller never scales, FailedGetScale)."""
+    manifests = list(manifests)
+    notes = [f"{m.source}: {m.location}: {note}" for m in manifests for note in m.notes]
+    present = {(m.kind, m.namespace, m.name) for m in manifests}
+    for m in manifests:
+        if m.kind == "HorizontalPodAutoscaler":
+            target = m.obj.scale_target_ref
+            if (target.kind, m.namespace, target.name) not in present:
+                notes.append(
+                    f"{m.source}: {m.location}: spec.scaleTargetRef: no {target.kind} {m.namespace}/{target.name} "
+                    "in these manifests; this HPA will never scale anything"
+                )
+    return notes
 
 
 # --- loading ------------------------------------------------------------------------------------
@@ -284,9 +297,9 @@ def _files(path: str | Path | Iterable[str | Path]) -> list[tuple[Path, str]]:
             raise InputError(f"a manifest path must be a string or Path, got {describe(entry)}")
         p = Path(entry)
         if p.is_dir():
-            found = sorted(f for f in p.iterdir() if f.is_file() and f.suffix in (".yaml", ".yml"))
+            found = sorted(f for f in p.iterdir() if f.is_file() and f.suffix in (".yaml", ".yml", ".json"))
             if not found:
-                raise InputError("the folder holds no .yaml or .yml files", source=str(p), fix="point at a manifest file or folder")
+                raise InputError("the folder holds no .yaml, .yml or .json files", source=str(p), fix="point at a manifest file or folder")
             files.extend((f, str(f)) for f in found)
         elif p.is_file():
             files.append((p, str(entry)))

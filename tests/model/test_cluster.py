@@ -315,3 +315,10 @@ def test_a_cluster_without_pools_is_refused_as_in_yaml():
     assert info.value.field == "pools" and "at least one node pool" in info.value.message
     # An empty pool that the autoscaler may grow is still a cluster, as the scenario check allows.
     assert ClusterSpec(pools=(NodePool(count=0, min_size=0, max_size=3),)).node_count == 0
+
+
+def test_a_boolean_pool_label_is_refused_with_the_quoting_that_matches_a_selector():
+    """The fix said accelerator: "True" (Python's spelling), which a nodeSelector "true" never matches."""
+    with pytest.raises(InputError) as info:
+        ClusterSpec.from_dict({"pools": [{"name": "gpu", "count": 1, "labels": {"accelerator": True}}]})
+    assert info.value.fix == 'quote it: accelerator: "true"'

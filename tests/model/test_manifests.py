@@ -88,6 +88,29 @@ def test_a_folder_loads_its_yaml_and_yml_files_in_sorted_order(tmp_path):
     assert [m.name for m in load_manifests([tmp_path / "b.yml", str(tmp_path / "a.yaml")])] == ["b", "a"]
 
 
+def test_a_folder_loads_its_json_files_too_as_kubectl_does(tmp_path):
+    """A folder's .json manifests were skipped without a word; kubectl apply -f reads them."""
+    import json
+
+    (tmp_path / "a.yaml").write_text(dump(deployment("a")))
+    (tmp_path / "c.json").write_text(json.dumps(deployment("c")))
+    assert [m.name for m in load_manifests(tmp_path)] == ["a", "c"]
+
+
+def test_an_hpa_whose_target_is_not_in_the_manifests_is_noted():
+    """An HPA naming a misspelt Deployment ran without a word, and never scaled."""
+    hpa = {
+        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "web"},
+        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "wbe"}, "minReplicas": 1, "maxReplicas": 3,
+                 "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 50}}}]},
+    }
+    notes = manifest_notes(load_manifests(text=dump(deployment("web")) + "---\n" + dump(hpa)))
+    [note] = notes
+    assert "(HorizontalPodAutoscaler web)" in note and "spec.scaleTargetRef: no Deployment default/wbe in these manifests" in note
+    fixed = hpa | {"spec": hpa["spec"] | {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}}}
+    assert not manifest_notes(load_manifests(text=dump(deployment("web")) + "---\n" + dump(fixed)))
+
+
 def test_kind_list_items_are_expanded_with_their_place_named():
     items = {"apiVersion": "v1", "kind": "List", "items": [deployment("a"), deployment("b")]}
     manifests = load_manifests(text=dump(items))
@@ -99,7 +122,7 @@ def test_kind_list_items_are_expanded_with_their_place_named():
     "call, message",
     [
         (lambda p: load_manifests(p / "missing.yaml"), "no such file or folder"),
-        (lambda p: load_manifests(p), "holds no .yaml or .yml files"),
+        (lambda p: load_manifests(p), "holds no .yaml, .yml or .json files"),
         (lambda p: load_manifests(), "give either a path or text"),
         (lambda p: load_manifests(p, text="a: 1"), "give either a path or text"),
     ],
