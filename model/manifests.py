@@ -60,13 +60,13 @@ from podquake.model.errors import InputError
 from podquake.model.fieldpath import Doc, Field, describe
 from podquake.model.kube_kinds import KUBERNETES_KINDS, api_group
 from podquake.model.manifest_pods import DNS_LABEL, pod_template
+from podquake.model.manifest_strategies import daemonset_notes, deployment_strategy, statefulset_notes, statefulset_strategy
 from podquake.model.objects import (
     WORKLOAD_KINDS,
     DaemonSet,
     Deployment,
     PodTemplate,
     ReplicaSet,
-    RollingUpdate,
     StatefulSet,
     Workload,
 )
@@ -499,17 +499,23 @@ def _workload(
     if kind != "DaemonSet":
         common["replicas"] = spec["replicas"].integer(1, minimum=0)
     if kind == "DaemonSet":
+        daemonset_notes(spec)
         return DaemonSet(**common)
     min_ready = spec["minReadySeconds"].integer(0, minimum=0)
     if kind == "ReplicaSet":
         return ReplicaSet(**common, min_ready_seconds=float(min_ready))
     if kind == "StatefulSet":
         claims = tuple(t["metadata"]["name"].string(required=True) for t in spec["volumeClaimTemplates"].items())
+        update_strategy, partition = statefulset_strategy(spec["updateStrategy"])
+        statefulset_notes(spec)
         return StatefulSet(
             **common,
             service_name=spec["serviceName"].string(""),
             pod_management_policy=spec["podManagementPolicy"].string("OrderedReady", choices=("OrderedReady", "Parallel")),
             volume_claim_templates=claims,
+            update_strategy=update_strategy,
+            partition=partition,
+            min_ready_seconds=float(min_ready),
         )
     deadline = spec["progressDeadlineSeconds"].integer(k8s.DEFAULT_PROGRESS_DEADLINE_SECONDS, minimum=1)
     if deadline <= min_ready:
@@ -520,27 +526,8 @@ def _workload(
         spec["paused"].note("paused Deployments are not modelled; it rolls out as if not paused")
     return Deployment(
         **common,
-        strategy=_strategy(spec["strategy"]),
+        strategy=deployment_strategy(spec["strategy"]),
         min_ready_seconds=float(min_ready),
         progress_deadline_seconds=float(deadline),
         revision_history_limit=spec["revisionHistoryLimit"].integer(k8s.DEFAULT_REVISION_HISTORY_LIMIT, minimum=0),
     )
-
-
-def _strategy(f: Field) -> RollingUpdate:
-    """Deployment ``spec.strategy`` (kubernetes/kubernetes:pkg/apis/apps/validation/validation.go)."""
-    f.check_keys(KNOWN_FIELDS["strategy"])
-    type_ = f["type"].string("RollingUpdate", choices=("RollingUpdate", "Recreate"))
-    rolling = f["rollingUpdate"]
-    if type_ == "Recreate":
-        if rolling.present():
-            raise rolling.error("rollingUpdate may not be set when the strategy type is Recreate", fix="remove rollingUpdate")
-        return RollingUpdate(type="Recreate")
-    rolling.check_keys(KNOWN_FIELDS["rollingUpdate"])
-    surge = rolling["maxSurge"].int_or_percent(k8s.DEFAULT_MAX_SURGE)
-    unavailable = rolling["maxUnavailable"].int_or_percent(k8s.DEFAULT_MAX_UNAVAILABLE, max_percent=100)
-    if surge in (0, "0%") and unavailable in (0, "0%"):
-        raise rolling["maxUnavailable"].error(
-            "maxUnavailable and maxSurge may not both be 0: the rollout could never progress", fix="set one of them above 0"
-        )
-    return RollingUpdate("RollingUpdate", surge, unavailable)

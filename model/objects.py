@@ -349,9 +349,15 @@ class ReplicaSet(Workload):
 
 @dataclass(slots=True, eq=False)
 class StatefulSet(Workload):
+    """``update_strategy`` is ``"RollingUpdate"`` (replace ordinals >= ``partition``) or ``"OnDelete"``;
+    ``min_ready_seconds``: how long a pod must be Ready to count as available."""
+
     service_name: str = ""
     pod_management_policy: str = "OrderedReady"
     volume_claim_templates: tuple[str, ...] = ()
+    update_strategy: str = "RollingUpdate"
+    partition: int = 0
+    min_ready_seconds: float = 0.0
     kind: str = field(default="StatefulSet", init=False)
 
 

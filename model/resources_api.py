@@ -85,6 +85,9 @@ KNOWN_FIELDS = {
     "template": _fields("metadata spec"),
     "strategy": _fields("type rollingUpdate"),
     "rollingUpdate": _fields("maxUnavailable maxSurge"),
+    "statefulSetRollingUpdate": _fields("partition maxUnavailable"),
+    "claimRetentionPolicy": _fields("whenDeleted whenScaled"),
+    "ordinals": _fields("start"),
     "pod": _fields(
         "volumes initContainers containers ephemeralContainers restartPolicy terminationGracePeriodSeconds "
         "activeDeadlineSeconds dnsPolicy nodeSelector serviceAccountName serviceAccount automountServiceAccountToken "

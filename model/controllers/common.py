@@ -253,6 +253,7 @@ class WorkloadController(Pausable, ABC):
         self._pod_owner: dict[str, str] = {}  # pod key -> uid of the workload it concerns
         self._failures: dict[str, int] = {}
         self._resumed: simpy.Event | None = None
+        self._resync_due: dict[str, float] = {}  # timer key -> when its pending resync fires
 
     # --- wiring ----------------------------------------------------------------------------------
     def start(self) -> None:
@@ -287,6 +288,23 @@ class WorkloadController(Pausable, ABC):
 
     def forget(self, uid: str) -> None:
         """Workload ``uid`` was deleted: drop what the controller remembers of it."""
+
+    def resync_after(self, key: str, uid: str, after: float) -> None:
+        """Queue workload ``uid`` ``after`` seconds later (after the controller latency), keeping one
+        pending timer per ``key`` (the workload, or one of its ReplicaSets), the earliest, as
+        client-go's delaying queue does for a key already waiting (``AddAfter``)."""
+        due = self.env.now + self.sim.timing.controller_sync_seconds + after
+        pending = self._resync_due.get(key)
+        if pending is not None and pending <= due:
+            return
+        self._resync_due[key] = due
+
+        def fire(_event: object) -> None:
+            if self._resync_due.get(key) == due:
+                del self._resync_due[key]
+                self.queue.add(uid)
+
+        self.env.timeout(due - self.env.now).callbacks.append(fire)  # type: ignore[union-attr]
 
     # --- event routing ---------------------------------------------------------------------------
     def _on_workload_event(self, event: ev.Event) -> None:

@@ -16,7 +16,14 @@ recreate.go,util/deployment_util.go}:
   fall below 8 available;
 - **Recreate** (``rolloutRecreate``): scale every old ReplicaSet to 0, wait until none of their pods
   is still running or terminating, then create the new ReplicaSet at full size;
-- ``minReadySeconds``: a pod counts as available once Ready for that long;
+- ``minReadySeconds``: a pod counts as available once Ready for that long. The ReplicaSet controller
+  notices that from two timers, which the model sets for the Deployment: a pod that turns Ready
+  queues its ReplicaSet ``minReadySeconds + 1`` s later (``updatePod`` in replica_set.go, "Add a
+  second to avoid milliseconds skew"), and a ReplicaSet sync that finds all its pods Ready but not
+  all available queues it ``minReadySeconds`` later (``syncReplicaSet``, "a last line of defense to
+  guard against clock-skew"); as client-go's delaying queue, a ReplicaSet keeps only its earliest
+  pending deadline. So a ReplicaSet whose pods are all Ready advances ``minReadySeconds`` after the
+  last one turned Ready, and one with a pod still not Ready ``minReadySeconds + 1`` s after;
 - a scaling event (``spec.replicas`` changed since the ReplicaSets were last sized) is handled by
   ``scale``: the only active ReplicaSet takes the new size, or, mid-rollout, the change is spread
   over the ReplicaSets in proportion to their size (``GetReplicaSetProportion``);
@@ -115,11 +122,14 @@ class DeploymentController(WorkloadController):
         return self._deployment_of.get(owner.uid)
 
     def pod_changed(self, uid: str, event: ev.Event, pod: Pod | None) -> None:
+        """Sync the Deployment; a pod that turned Ready also queues it ``minReadySeconds + 1`` s later
+        (``updatePod`` in pkg/controller/replicaset/replica_set.go: "Add a second to avoid
+        milliseconds skew in AddAfter")."""
         self.enqueue(uid)
-        if isinstance(event, ev.PodReadyChanged) and event.ready:
+        if isinstance(event, ev.PodReadyChanged) and event.ready and pod is not None and pod.owner is not None:
             deployment = self.state.workloads.get(uid)
             if isinstance(deployment, Deployment) and deployment.min_ready_seconds > 0:
-                self.enqueue(uid, after=deployment.min_ready_seconds)
+                self.resync_after(pod.owner.uid, uid, deployment.min_ready_seconds + 1.0)
 
     def workload_changed(self, event: ev.Event) -> None:
         if event.kind != "ReplicaSet":  # type: ignore[attr-defined]
@@ -146,7 +156,8 @@ class DeploymentController(WorkloadController):
         self.enqueue(rs.owner.uid)
 
     def forget(self, uid: str) -> None:
-        self._replicasets.pop(uid, None)
+        for rs_uid in self._replicasets.pop(uid, {}):
+            self._resync_due.pop(rs_uid, None)
 
     # --- sync --------------------------------------------------------------------------------------
     def sync(self, uid: str) -> None:
@@ -165,6 +176,19 @@ class DeploymentController(WorkloadController):
             self._rollout_recreate(d, rs_list)
         else:
             self._rollout_rolling(d, rs_list)
+        if d.min_ready_seconds > 0:
+            self._requeue_for_availability(d)
+
+    def _requeue_for_availability(self, d: Deployment) -> None:
+        """``syncReplicaSet``'s "last line of defense to guard against clock-skew": a ReplicaSet whose
+        pods are all Ready but not all available is synced again ``minReadySeconds`` later."""
+        now = self.env.now
+        for rs in self._replicasets.get(d.uid, {}).values():
+            if rs.replicas == 0:
+                continue
+            counts = count_pods(self.state, rs.uid, d.min_ready_seconds, now)
+            if counts.ready == rs.replicas and counts.available != rs.replicas:
+                self.resync_after(rs.uid, d.uid, d.min_ready_seconds)
 
     # --- ReplicaSet bookkeeping ------------------------------------------------------------------
     def _pods(self, rs: Workload) -> PodCounts:

@@ -876,3 +876,70 @@ def test_check_apply_finds_a_conflict_without_creating_anything():
     assert sim.state.workload_named("Deployment", "default", "b") is None
     with pytest.raises(InputError, match="applied twice in one batch"):
         manifests[0].check_apply(sim, creating)
+
+
+def statefulset_manifest(**spec):
+    sts = deployment("db", replicas=3)
+    sts["kind"] = "StatefulSet"
+    sts["spec"].update(serviceName="db", **spec)
+    return sts
+
+
+def test_statefulset_update_strategy_and_min_ready_seconds_are_read():
+    """The loader dropped spec.updateStrategy (type, rollingUpdate.partition) and minReadySeconds of a StatefulSet."""
+    default = load_one(statefulset_manifest()).obj
+    assert (default.update_strategy, default.partition, default.min_ready_seconds) == ("RollingUpdate", 0, 0.0)
+    on_delete = load_one(statefulset_manifest(updateStrategy={"type": "OnDelete"}, minReadySeconds=30)).obj
+    assert (on_delete.update_strategy, on_delete.min_ready_seconds) == ("OnDelete", 30.0)
+    partitioned = load_one(statefulset_manifest(updateStrategy={"type": "RollingUpdate", "rollingUpdate": {"partition": 2}}))
+    assert (partitioned.obj.update_strategy, partitioned.obj.partition, partitioned.notes) == ("RollingUpdate", 2, ())
+    surge = load_one(statefulset_manifest(updateStrategy={"rollingUpdate": {"maxUnavailable": 2}}))
+    assert any("spec.updateStrategy.rollingUpdate.maxUnavailable" in n and "not modelled" in n for n in surge.notes)
+
+
+@pytest.mark.parametrize(
+    "spec, field",
+    [
+        ({"updateStrategy": {"type": "Recreate"}}, "spec.updateStrategy.type"),
+        ({"updateStrategy": {"type": "OnDelete", "rollingUpdate": {"partition": 1}}}, "spec.updateStrategy.rollingUpdate"),
+        ({"updateStrategy": {"rollingUpdate": {"partition": -1}}}, "spec.updateStrategy.rollingUpdate.partition"),
+        ({"updateStrategy": {"rollingUpdate": {"partition": "1"}}}, "spec.updateStrategy.rollingUpdate.partition"),
+        ({"updateStrategy": {"rollingUpdate": {"maxUnavailable": 0}}}, "spec.updateStrategy.rollingUpdate.maxUnavailable"),
+        ({"persistentVolumeClaimRetentionPolicy": {"whenScaled": "Keep"}}, "spec.persistentVolumeClaimRetentionPolicy.whenScaled"),
+        ({"ordinals": {"start": -2}}, "spec.ordinals.start"),
+    ],
+)
+def test_invalid_statefulset_strategy_fields_name_the_field(spec, field):
+    """A bad StatefulSet updateStrategy, partition, retention policy or ordinals loaded silently."""
+    assert error(statefulset_manifest(**spec)).field == field
+
+
+def test_statefulset_claim_deletion_and_ordinals_are_noted_as_not_modelled():
+    """persistentVolumeClaimRetentionPolicy Delete and ordinals.start were accepted without saying the model ignores them."""
+    retained = load_one(statefulset_manifest(persistentVolumeClaimRetentionPolicy={"whenDeleted": "Retain", "whenScaled": "Retain"}))
+    assert retained.notes == ()
+    deleting = load_one(statefulset_manifest(persistentVolumeClaimRetentionPolicy={"whenScaled": "Delete"}))
+    assert any(n.startswith("spec.persistentVolumeClaimRetentionPolicy:") and "retained" in n for n in deleting.notes)
+    assert load_one(statefulset_manifest(ordinals={"start": 0})).notes == ()
+    shifted = load_one(statefulset_manifest(ordinals={"start": 5}))
+    assert any(n.startswith("spec.ordinals:") and "numbered from 0" in n for n in shifted.notes)
+
+
+def test_daemonset_update_strategy_and_min_ready_seconds_are_noted_as_not_modelled():
+    """A DaemonSet's OnDelete strategy, non-default rollingUpdate and minReadySeconds were ignored without a note."""
+    ds = deployment("agent")
+    ds["kind"] = "DaemonSet"
+    assert load_one(ds).notes == ()
+    ds["spec"]["updateStrategy"] = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}
+    assert load_one(ds).notes == ()
+    ds["spec"]["updateStrategy"] = {"type": "OnDelete"}
+    assert any(n.startswith("spec.updateStrategy.type:") and "OnDelete" in n for n in load_one(ds).notes)
+    ds["spec"]["updateStrategy"] = {"rollingUpdate": {"maxUnavailable": "50%"}}
+    assert any(n.startswith("spec.updateStrategy.rollingUpdate:") for n in load_one(ds).notes)
+    ds["spec"]["updateStrategy"] = {"rollingUpdate": {"maxSurge": 1}}
+    assert any(n.startswith("spec.updateStrategy.rollingUpdate:") for n in load_one(ds).notes)
+    del ds["spec"]["updateStrategy"]
+    ds["spec"]["minReadySeconds"] = 10
+    assert any(n.startswith("spec.minReadySeconds:") for n in load_one(ds).notes)
+    ds["spec"]["updateStrategy"] = {"type": "Recreate"}
+    assert error(ds).field == "spec.updateStrategy.type"

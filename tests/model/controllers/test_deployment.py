@@ -217,3 +217,25 @@ def test_status_counts_only_the_new_replicaset_as_updated():
     status = sim.workload_status("Deployment", "default", "web")
     assert (status.desired, status.current, status.ready, status.updated) == (4, 5, 4, 1)
     assert not status.converged
+
+
+def test_min_ready_seconds_requeue_has_upstreams_extra_second_while_a_new_pod_is_not_ready():
+    """The controller looked again exactly minReadySeconds after a pod turned Ready; upstream's
+    ReplicaSet controller (updatePod) adds a second, and its exact minReadySeconds resync only applies
+    once all of the ReplicaSet's pods are Ready (see the test above for that case)."""
+    sim = make_sim(nodes=1, cpu="1")
+    d = deployment(
+        sim, replicas=2, tmpl=template(cpu=300), strategy=RollingUpdate(max_surge=2, max_unavailable=0), min_ready_seconds=10
+    )
+    assert sim.run_until_stable(timeout=60)
+    [old] = sim.deployments.replicasets(d.uid)
+    started = sim.now
+    sim.deployments.rollout(d, template(image="nginx:2", cpu=300))
+    sim.run(sim.now + 5)  # one new pod fits on the node and turns Ready, the other stays Pending
+    new = next(rs for rs in sim.deployments.replicasets(d.uid) if rs is not old)
+    new_pods = list(sim.state.pods_owned_by(new.uid))
+    assert new.replicas == 2 and sorted(p.ready for p in new_pods) == [False, True]
+    assert sim.run_until_stable(timeout=120)
+    ready_at = min(e.t for e in sim.trace.of_type(ev.PodReadyChanged) if e.t >= started and e.ready)
+    old_scaled = [e.t for e in sim.trace.of_type(ev.WorkloadScaled) if e.t >= started and e.workload == old.key]
+    assert old_scaled[0] == pytest.approx(ready_at + 10 + 1)

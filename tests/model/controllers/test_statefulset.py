@@ -124,3 +124,110 @@ def test_a_template_change_replaces_pods_from_the_highest_ordinal_down():
     assert all(p.labels[k8s.LABEL_CONTROLLER_REVISION_HASH] == revision for p in sim.state.pods.values())
     status = sim.workload_status("StatefulSet", "default", "db")
     assert (status.desired, status.current, status.ready, status.updated) == (3, 3, 3, 3)
+
+
+# --- updateStrategy and minReadySeconds (updateStatefulSet, processReplica, processCondemned) -------
+REVISION = k8s.LABEL_CONTROLLER_REVISION_HASH
+
+
+def revisions(sim: Simulation) -> dict[str, str]:
+    return {key: pod.labels[REVISION] for key, pod in sorted(sim.state.pods_by_key.items())}
+
+
+def test_on_delete_replaces_no_pod_for_a_template_change_and_a_deleted_pod_comes_back_updated():
+    """updateStrategy OnDelete was ignored: a template change deleted and replaced every pod."""
+    sim = make_sim()
+    ss = statefulset(sim, replicas=3)
+    ss.update_strategy = "OnDelete"
+    assert sim.run_until_stable(timeout=60)
+    old = revisions(sim)
+    started = sim.now
+    sim.state.update_workload_template(ss.uid, template(app="db", image="postgres:17"), 2)
+    sim.run(sim.now + 120)
+    assert events_of(sim, ev.PodDeletionRequested, started) == []
+    assert revisions(sim) == old
+    assert sim.workload_status("StatefulSet", "default", "db").converged  # nothing left to do
+    sim.state.request_pod_deletion(sim.state.pods_by_key["default/db-1"].uid, "user")
+    sim.run(sim.now + 30)
+    new = f"db-{Simulation.template_hash(ss.template)}"
+    assert revisions(sim) == {**old, "default/db-1": new}
+    assert sim.state.pods_by_key["default/db-1"].spec.containers[0].image == "postgres:17"
+
+
+def test_a_partition_updates_only_the_ordinals_at_or_above_it_and_keeps_the_current_revision_below():
+    """rollingUpdate.partition was ignored: every ordinal was replaced, and a pod below the partition
+    that is recreated must get the current (old) revision, as newVersionedStatefulSetPod does."""
+    sim = make_sim()
+    ss = statefulset(sim, replicas=4)
+    ss.partition = 2
+    assert sim.run_until_stable(timeout=60)
+    old = f"db-{Simulation.template_hash(ss.template)}"
+    started = sim.now
+    sim.state.update_workload_template(ss.uid, template(app="db", image="postgres:17"), 2)
+    new = f"db-{Simulation.template_hash(ss.template)}"
+    assert sim.run_until_stable(timeout=120)
+    assert [e.pod for e in events_of(sim, ev.PodDeletionRequested, started)] == ["default/db-3", "default/db-2"]
+    assert revisions(sim) == {"default/db-0": old, "default/db-1": old, "default/db-2": new, "default/db-3": new}
+    # A pod below the partition that is lost comes back at the current revision, with the old template.
+    sim.state.request_pod_deletion(sim.state.pods_by_key["default/db-0"].uid, "evicted")
+    assert sim.run_until_stable(timeout=60)
+    db0 = sim.state.pods_by_key["default/db-0"]
+    assert db0.labels[REVISION] == old and db0.spec.containers[0].image == "nginx:1"
+    # Lowering the partition finishes the rollout; then the new revision is the current one.
+    ss.partition = 0
+    assert sim.workload_status("StatefulSet", "default", "db").updated == 2
+    sim.statefulsets.enqueue(ss.uid)  # what the API server's update event of the set would do
+    assert sim.run_until_stable(timeout=120)
+    assert set(revisions(sim).values()) == {new}
+    assert sim.statefulsets.current_revision(ss) == new
+    sim.state.request_pod_deletion(sim.state.pods_by_key["default/db-0"].uid, "evicted")
+    assert sim.run_until_stable(timeout=60)
+    assert sim.state.pods_by_key["default/db-0"].labels[REVISION] == new
+
+
+def test_min_ready_seconds_holds_back_the_next_ordinal_until_the_previous_is_available():
+    """minReadySeconds was ignored: ordinal i+1 was created as soon as ordinal i was Ready.
+
+    As upstream (kubernetes/kubernetes#119352): the resync queued minReadySeconds after ordinal i is
+    created fires before it is available, and the delaying queue dropped the later ones, so ordinal
+    i+1 comes 2 x minReadySeconds after ordinal i."""
+    sim = make_sim()
+    ss = statefulset(sim, replicas=3)
+    ss.min_ready_seconds = 10.0
+    assert sim.run_until_stable(timeout=120)
+    sim.run(sim.now + 30)
+    created = [(e.t, e.pod) for e in events_of(sim, ev.PodCreated)]
+    assert created == [(0.0, "default/db-0"), (20.0, "default/db-1"), (40.0, "default/db-2")]
+    ready_at = {e.pod: e.t for e in events_of(sim, ev.PodReadyChanged) if e.ready}
+    for (_, previous), (t, _) in zip(created, created[1:]):
+        assert t >= ready_at[previous] + 10
+
+
+def test_min_ready_seconds_paces_a_rolling_update_and_a_scale_down():
+    """minReadySeconds was ignored by the rolling update (the next pod went as soon as the replaced one
+    was Ready) and by processCondemned (a condemned pod Ready for less than minReadySeconds was deleted)."""
+    sim = make_sim()
+    ss = statefulset(sim, replicas=3)
+    ss.min_ready_seconds = 10.0
+    assert sim.run_until_stable(timeout=120)
+    sim.run(sim.now + 30)
+    started = sim.now
+    sim.state.update_workload_template(ss.uid, template(app="db", image="postgres:17"), 2)
+    assert sim.run_until_stable(timeout=300)
+    sim.run(sim.now + 30)
+    requested = events_of(sim, ev.PodDeletionRequested, started)
+    assert [e.pod for e in requested] == ["default/db-2", "default/db-1", "default/db-0"]
+    ready_at = {e.pod: e.t for e in events_of(sim, ev.PodReadyChanged, started) if e.ready}
+    for previous, current in zip(requested, requested[1:]):
+        assert current.t >= ready_at[previous.pod] + 10
+    # Scale down while the two condemned pods have just turned Ready again: db-2 (not the first
+    # unavailable pod, db-1 is) waits to be available; the set is synced minReadySeconds + 1 s after
+    # the pods turned Ready (updatePod).
+    flipped = sim.now
+    for name in ("db-1", "db-2"):
+        sim.state.set_pod_ready(sim.state.pods_by_key[f"default/{name}"].uid, False)
+        sim.state.set_pod_ready(sim.state.pods_by_key[f"default/{name}"].uid, True)
+    sim.state.scale_workload(ss.uid, 1)
+    assert sim.run_until_stable(timeout=300)
+    first = events_of(sim, ev.PodDeletionRequested, flipped)[0]
+    assert (first.pod, first.t) == ("default/db-2", flipped + 11)
