@@ -67,6 +67,7 @@ from podquake.chaos.scenario_traffic import generator_from_dict, generator_to_di
 from podquake.model.cluster import ClusterSpec
 from podquake.model.errors import InputError
 from podquake.model.manifests import Manifest, load_manifests
+from podquake.model.resources_api import Service
 from podquake.model.network import CLOUD_LB, CONTROL_PLANE
 from podquake.model.traffic import External, Internal, LoadGenerator
 from podquake.model.yaml_safety import MAX_MANIFEST_BYTES, item_lines, load_documents, too_big_error
@@ -244,7 +245,7 @@ class Scenario:
         Service the workload lacks, from outside to a Service that is not exposed (ClusterIP), or from
         a node or pod the cluster can never have."""
         source = self.source or "<scenario>"
-        services = {m.key: m.obj for m in manifests if m.kind == "Service"}
+        services = {m.key: m.obj for m in manifests if isinstance(m.obj, Service)}  # not one kept as data
         fed = sorted({g.service for g in self.traffic})
         for i, fault in enumerate(self.faults):
             service = getattr(fault, "service", None)
@@ -258,11 +259,15 @@ class Scenario:
         for i, generator in enumerate(self.traffic):
             service = services.get(generator.service)
             if service is None:
+                kept = next((m for m in manifests if m.kind == "Service" and m.key == generator.service), None)
+                why = f"is kept as data ({kept.api_version} is not a served apiVersion)" if kept else "the workload does not define"
                 raise InputError(
-                    f"traffic goes to Service {generator.service}, which the workload does not define",
+                    f"traffic goes to Service {generator.service}, which {why}",
                     source=source,
                     field=f"traffic[{i}].service",
-                    fix=f"use one of {', '.join(sorted(services))}" if services else "add the Service to the workload",
+                    fix="write the Service with apiVersion: v1"
+                    if kept
+                    else f"use one of {', '.join(sorted(services))}" if services else "add the Service to the workload",
                 )
             entry = generator.entry
             if isinstance(entry, External) and service.type not in ("LoadBalancer", "NodePort"):

@@ -37,6 +37,8 @@ from podquake.model.traffic import (
     Diurnal,
     External,
     Internal,
+    MAX_CLIENTS,
+    MAX_RATE,
     LoadGenerator,
     Ramp,
     Shape,
@@ -68,6 +70,10 @@ def generator_from_dict(data: Any, *, source: str = "", where: str = "traffic") 
         service = f"default/{service}"
     if ("rate" in data) == ("shape" in data):
         raise fail("give exactly one of rate or shape", "rate", "write e.g. rate: 50 (requests per second)")
+    if "rate" in data:
+        rate = data["rate"]
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= MAX_RATE:
+            raise fail(f"rate must be a number of requests per second >= 0 and <= {MAX_RATE:g}, not {rate!r}", "rate", "write e.g. rate: 50")
     try:
         shape = Constant(data["rate"]) if "rate" in data else shape_from_dict(data["shape"])
     except (ValueError, TypeError) as error:
@@ -88,7 +94,9 @@ def generator_from_dict(data: Any, *, source: str = "", where: str = "traffic") 
             service=service, shape=shape, clients=data.get("clients", 100), entry=entry, name=str(data.get("name", "") or "")
         )
     except ValueError as error:
-        raise fail(str(error), "clients" if "client" in str(error) else "", "check the entry's fields") from None
+        if "client" in str(error):
+            raise fail(str(error), "clients", f"write e.g. clients: 100 (at most {MAX_CLIENTS:,})") from None
+        raise fail(str(error), "", "check the entry's fields") from None
 
 
 def _entry(value: Any, fail: Any) -> External | Internal:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from podquake.model.resources_api import Service
 from podquake.model.traffic import Constant, External, Internal, LoadGenerator
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ def traffic_for(scenario: Scenario, rate: float = 20.0) -> tuple[LoadGenerator, 
     >>> [(g.service, g.entry) for g in traffic_for(s)]
     [('default/api', Internal(pod=None, node='worker-1'))]
     """
-    services = [m for m in scenario.manifests() if m.kind == "Service" and m.obj.selector]
+    services = [m for m in scenario.manifests() if isinstance(m.obj, Service) and m.obj.selector]
     entries = [m for m in services if m.obj.type in ENTRY_SERVICE_TYPES]
     if entries:
         return tuple(LoadGenerator(f"{m.namespace}/{m.name}", Constant(rate), entry=External()) for m in entries)

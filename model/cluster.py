@@ -412,7 +412,7 @@ class ClusterSpec:
             return cls.default()
         if not isinstance(data, Mapping):
             raise InputError("the cluster must be a mapping with 'pools'", source=source, fix="see ClusterSpec's docstring")
-        unknown = sorted(set(data) - {"region", "pools", "nodes", "zones", "cpu", "memory"})
+        unknown = sorted(map(str, set(data) - {"region", "pools", "nodes", "zones", "cpu", "memory"}))
         if unknown:
             raise InputError(
                 f"unknown field(s) {', '.join(unknown)}", source=source, fix="use region and pools (or nodes/zones/cpu/memory)"
@@ -480,7 +480,7 @@ def _optional_int(value: Any, source: str, field_name: str) -> int | None:
 def _pool_from_dict(data: Any, source: str, where: str) -> NodePool:
     if not isinstance(data, Mapping):
         raise InputError("a pool must be a mapping", source=source, field=where)
-    unknown = sorted(set(data) - _POOL_FIELDS)
+    unknown = sorted(map(str, set(data) - _POOL_FIELDS))
     if unknown:
         raise InputError(f"unknown field(s) {', '.join(unknown)}", source=source, field=where, fix=f"use {', '.join(sorted(_POOL_FIELDS))}")
     try:

@@ -60,6 +60,12 @@ __all__ = [
 ]
 
 DAY_SECONDS = 86400.0
+MAX_RATE = 1e7
+"""The highest rate (requests per second) a shape or a spike may give: far above any one Service's
+traffic; past it a typo (``rate: 1e308``) overflowed the load model's counts."""
+MAX_CLIENTS = 100_000
+"""The most distinct clients a load generator models; each has an identity of its own (for
+``sessionAffinity: ClientIP``). The rate, not the client count, sets the load."""
 
 
 def _namespaced(value: object) -> bool:
@@ -70,9 +76,13 @@ def _namespaced(value: object) -> bool:
     return bool(slash and namespace.strip() and name.strip() and "/" not in name)
 
 
-def _number(value: object, what: str, minimum: float | None = 0.0, positive: bool = False) -> float:
+def _number(
+    value: object, what: str, minimum: float | None = 0.0, positive: bool = False, maximum: float | None = None
+) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ValueError(f"{what} must be a finite number, not {value!r}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{what} must be <= {maximum:g}, not {value!r}")
     if positive and value <= 0:
         raise ValueError(f"{what} must be > 0, not {value!r}")
     if minimum is not None and value < minimum:
@@ -126,7 +136,7 @@ class Constant(Shape):
     rps: float
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "rps", _number(self.rps, "Constant rps"))
+        object.__setattr__(self, "rps", _number(self.rps, "Constant rps", maximum=MAX_RATE))
 
     def rate(self, t: float) -> float:
         return self.rps
@@ -159,8 +169,8 @@ class Diurnal(Shape):
     peak_at: float | None = None
 
     def __post_init__(self) -> None:
-        mean = _number(self.mean, "Diurnal mean")
-        amplitude = _number(self.amplitude, "Diurnal amplitude")
+        mean = _number(self.mean, "Diurnal mean", maximum=MAX_RATE)
+        amplitude = _number(self.amplitude, "Diurnal amplitude", maximum=MAX_RATE)
         if amplitude > mean:
             raise ValueError(f"Diurnal amplitude ({amplitude:g}) must not exceed the mean ({mean:g}): the rate would go negative")
         period = _number(self.period, "Diurnal period", positive=True)
@@ -221,8 +231,8 @@ class Ramp(Shape):
     end: float
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "start_rate", _number(self.start_rate, "Ramp start_rate"))
-        object.__setattr__(self, "end_rate", _number(self.end_rate, "Ramp end_rate"))
+        object.__setattr__(self, "start_rate", _number(self.start_rate, "Ramp start_rate", maximum=MAX_RATE))
+        object.__setattr__(self, "end_rate", _number(self.end_rate, "Ramp end_rate", maximum=MAX_RATE))
         start = _number(self.start, "Ramp start", minimum=None)
         end = _number(self.end, "Ramp end", minimum=None)
         if end <= start:
@@ -274,7 +284,7 @@ class Spike(Shape):
     def __post_init__(self) -> None:
         if not isinstance(self.base, Shape):
             raise ValueError(f"Spike base must be a shape (Constant, Diurnal, ...), not {self.base!r}")
-        object.__setattr__(self, "multiplier", _number(self.multiplier, "Spike multiplier"))
+        object.__setattr__(self, "multiplier", _number(self.multiplier, "Spike multiplier", maximum=MAX_RATE))
         object.__setattr__(self, "start", _number(self.start, "Spike start", minimum=None))
         object.__setattr__(self, "duration", _number(self.duration, "Spike duration", positive=True))
 
@@ -468,8 +478,8 @@ class LoadGenerator:
             )
         if not isinstance(self.shape, Shape):
             raise ValueError(f"a load generator's shape must be a Shape (Constant, Diurnal, ...), not {self.shape!r}")
-        if isinstance(self.clients, bool) or not isinstance(self.clients, int) or self.clients < 1:
-            raise ValueError(f"a load generator needs at least 1 client, not {self.clients!r}")
+        if isinstance(self.clients, bool) or not isinstance(self.clients, int) or not 1 <= self.clients <= MAX_CLIENTS:
+            raise ValueError(f"a load generator has 1 to {MAX_CLIENTS:,} clients, not {self.clients!r}")
         if not isinstance(self.entry, (External, Internal)):
             raise ValueError(f"a load generator's entry must be External() or Internal(...), not {self.entry!r}")
 

@@ -161,6 +161,23 @@ def test_traffic_that_could_never_be_served_is_refused(change: tuple[str, str], 
     assert error.field == field and words in str(error) and error.fix
 
 
+@pytest.mark.parametrize(
+    "change, field, words",
+    [
+        (("rate: 20", "rate: 1e308"), "traffic[0].rate", "rate must be a number of requests per second >= 0 and <= 1e+07"),
+        (("clients: 5", "clients: 1000000000000"), "traffic[0].clients", "1 to 100,000 clients"),
+        (("cluster: {nodes: 3, zones: 3}", "cluster: {nodes: 3, 1: 2}"), "", "unknown field(s) 1"),
+        (("{apiVersion: v1, kind: Service", "{apiVersion: v2, kind: Service"), "traffic[0].service", "kept as data (v2 is not a served apiVersion)"),
+    ],
+)
+def test_fuzzed_inputs_that_crashed_are_one_clear_error(change: tuple[str, str], field: str, words: str) -> None:
+    """Found by fuzzing the loader: a rate of 1e308 overflowed the load model, 10^12 clients hung
+    the run building their names, a number as a cluster key and traffic to a Service kept as data
+    crashed with a TypeError and an AttributeError (exit 3, "a bug in podquake")."""
+    error = error_of(SMALL.replace(*change))
+    assert words in str(error) and (not field or error.field == field)
+
+
 def test_traffic_from_a_statefulsets_pod_or_a_bare_pod_is_accepted() -> None:
     extra = (
         "- {apiVersion: apps/v1, kind: StatefulSet, metadata: {name: db}, spec: {replicas: 1, serviceName: db,"

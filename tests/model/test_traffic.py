@@ -181,7 +181,7 @@ def test_bounds_are_the_low_and_the_peak_exactly(shape, t0, length):
 def test_generators_are_validated():
     with pytest.raises(ValueError, match="namespace/name"):
         LoadGenerator("web", Constant(1.0))
-    with pytest.raises(ValueError, match="at least 1 client"):
+    with pytest.raises(ValueError, match="1 to 100,000 clients"):
         LoadGenerator("default/web", Constant(1.0), clients=0)
     with pytest.raises(ValueError, match="must be a Shape"):
         LoadGenerator("default/web", 5.0)  # type: ignore[arg-type]
