@@ -28,6 +28,9 @@ DEFAULT_MAX_PODS = 110
 SUPPORTED_MAX_NODES = 5000
 """The largest cluster Kubernetes supports (kubernetes.io/docs/setup/best-practices/cluster-large/:
 at most 5,000 nodes); a cluster spec beyond it is refused, as a typo far more often than a test."""
+SUPPORTED_MAX_PODS = 150_000
+"""The most pods Kubernetes supports in one cluster (same page); a scenario whose workloads ask for
+more replicas is refused (10^9 replicas made a run create pods for hours)."""
 
 # --- ReplicaSet / Deployment ------------------------------------------------------------------
 # kubernetes/kubernetes:pkg/controller/replicaset/replica_set.go

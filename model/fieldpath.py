@@ -27,7 +27,10 @@ from typing import Any
 from podquake.model.errors import InputError
 from podquake.model.quantity import QuantityError, parse_quantity
 
-__all__ = ["Doc", "Field", "as_written", "describe"]
+__all__ = ["INT32_MAX", "INT64_MAX", "Doc", "Field", "as_written", "describe"]
+
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PERCENT = re.compile(r"^(\d+)%$")
@@ -156,8 +159,10 @@ class Field:
         *,
         required: bool = False,
         minimum: int | None = None,
-        maximum: int | None = None,
+        maximum: int | None = INT32_MAX,
     ) -> Any:
+        """The whole number here (``default`` if absent). Most integer fields of the Kubernetes API
+        are int32, hence the default ``maximum``; an int64 field passes :data:`INT64_MAX`."""
         if self.value is None:
             if required:
                 raise self._required("a whole number")
@@ -170,7 +175,8 @@ class Field:
             words = "must not be negative" if minimum == 0 else f"must be at least {minimum}"
             raise self.error(f"{value} {words}", fix=f"use a value >= {minimum}")
         if maximum is not None and value > maximum:
-            raise self.error(f"{value} must be at most {maximum}", fix=f"use a value <= {maximum}")
+            what = {INT32_MAX: " (the field is an int32)", INT64_MAX: " (the field is an int64)"}.get(maximum, "")
+            raise self.error(f"{value} must be at most {maximum}{what}", fix=f"use a value <= {maximum}")
         return value
 
     def boolean(self, default: bool = False) -> bool:

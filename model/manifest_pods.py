@@ -26,7 +26,7 @@ import re
 from typing import Any
 
 from podquake.model import constants as k8s
-from podquake.model.fieldpath import Field
+from podquake.model.fieldpath import INT64_MAX, Field
 from podquake.model.objects import ContainerSpec, PodSpec, PodTemplate, Probe, TopologySpreadConstraint, VolumeSpec
 from podquake.model.quantity import QuantityError, Resources, parse_cpu, parse_memory, parse_quantity
 from podquake.model.resources_api import KNOWN_FIELDS, parse_label_selector
@@ -78,7 +78,7 @@ def _pod_spec(spec: Field, priorities: dict[str | None, int], workload_kind: str
                 f"no PriorityClass named {class_name!r} among these manifests", fix="add the PriorityClass or remove priorityClassName"
             )
         priority = priorities.get(class_name, 0)
-    grace = spec["terminationGracePeriodSeconds"].integer(int(k8s.TERMINATION_GRACE_PERIOD_SECONDS), minimum=0)
+    grace = spec["terminationGracePeriodSeconds"].integer(int(k8s.TERMINATION_GRACE_PERIOD_SECONDS), minimum=0, maximum=INT64_MAX)
     return PodSpec(
         containers=containers,
         init_containers=init_containers,
@@ -252,7 +252,7 @@ def _toleration(f: Field) -> Toleration:
         raise f["operator"].error("a toleration without a key must use operator Exists", fix="add a key or use operator: Exists")
     if operator == "Exists" and value:
         raise f["value"].error("a toleration with operator Exists takes no value", fix="remove value or use operator: Equal")
-    seconds = f["tolerationSeconds"].integer(None)
+    seconds = f["tolerationSeconds"].integer(None, maximum=INT64_MAX)
     if seconds is not None and effect != "NoExecute":
         raise f["tolerationSeconds"].error("tolerationSeconds needs effect NoExecute", fix="set effect: NoExecute")
     return Toleration(key or None, operator, value, effect, None if seconds is None else float(max(seconds, 0)))

@@ -63,6 +63,9 @@ DAY_SECONDS = 86400.0
 MAX_RATE = 1e7
 """The highest rate (requests per second) a shape or a spike may give: far above any one Service's
 traffic; past it a typo (``rate: 1e308``) overflowed the load model's counts."""
+MAX_TIME = 1e9
+"""The largest time, period or duration (simulated seconds, about 32 years) a shape may name: past
+it, ``period: 1e308`` sent the diurnal curve's cosine an infinity."""
 MAX_CLIENTS = 100_000
 """The most distinct clients a load generator models; each has an identity of its own (for
 ``sessionAffinity: ClientIP``). The rate, not the client count, sets the load."""
@@ -173,8 +176,8 @@ class Diurnal(Shape):
         amplitude = _number(self.amplitude, "Diurnal amplitude", maximum=MAX_RATE)
         if amplitude > mean:
             raise ValueError(f"Diurnal amplitude ({amplitude:g}) must not exceed the mean ({mean:g}): the rate would go negative")
-        period = _number(self.period, "Diurnal period", positive=True)
-        peak_at = period / 2 if self.peak_at is None else _number(self.peak_at, "Diurnal peak_at", minimum=None)
+        period = _number(self.period, "Diurnal period", positive=True, maximum=MAX_TIME)
+        peak_at = period / 2 if self.peak_at is None else _number(self.peak_at, "Diurnal peak_at", minimum=-MAX_TIME, maximum=MAX_TIME)
         object.__setattr__(self, "mean", mean)
         object.__setattr__(self, "amplitude", amplitude)
         object.__setattr__(self, "period", period)
@@ -233,8 +236,8 @@ class Ramp(Shape):
     def __post_init__(self) -> None:
         object.__setattr__(self, "start_rate", _number(self.start_rate, "Ramp start_rate", maximum=MAX_RATE))
         object.__setattr__(self, "end_rate", _number(self.end_rate, "Ramp end_rate", maximum=MAX_RATE))
-        start = _number(self.start, "Ramp start", minimum=None)
-        end = _number(self.end, "Ramp end", minimum=None)
+        start = _number(self.start, "Ramp start", minimum=-MAX_TIME, maximum=MAX_TIME)
+        end = _number(self.end, "Ramp end", minimum=-MAX_TIME, maximum=MAX_TIME)
         if end <= start:
             raise ValueError(f"Ramp end ({end:g}) must come after its start ({start:g})")
         object.__setattr__(self, "start", start)
@@ -285,8 +288,8 @@ class Spike(Shape):
         if not isinstance(self.base, Shape):
             raise ValueError(f"Spike base must be a shape (Constant, Diurnal, ...), not {self.base!r}")
         object.__setattr__(self, "multiplier", _number(self.multiplier, "Spike multiplier", maximum=MAX_RATE))
-        object.__setattr__(self, "start", _number(self.start, "Spike start", minimum=None))
-        object.__setattr__(self, "duration", _number(self.duration, "Spike duration", positive=True))
+        object.__setattr__(self, "start", _number(self.start, "Spike start", minimum=-MAX_TIME, maximum=MAX_TIME))
+        object.__setattr__(self, "duration", _number(self.duration, "Spike duration", positive=True, maximum=MAX_TIME))
 
     @property
     def end(self) -> float:

@@ -168,6 +168,8 @@ def test_traffic_that_could_never_be_served_is_refused(change: tuple[str, str], 
         (("clients: 5", "clients: 1000000000000"), "traffic[0].clients", "1 to 100,000 clients"),
         (("cluster: {nodes: 3, zones: 3}", "cluster: {nodes: 3, 1: 2}"), "", "unknown field(s) 1"),
         (("{apiVersion: v1, kind: Service", "{apiVersion: v2, kind: Service"), "traffic[0].service", "kept as data (v2 is not a served apiVersion)"),
+        (("rate: 20, clients: 5", "shape: {diurnal: {mean: 10, amplitude: 10, period: 1e308, peakAt: 1e308}}, clients: 5"),
+         "traffic[0].shape", "Diurnal period must be <= 1e+09"),
     ],
 )
 def test_fuzzed_inputs_that_crashed_are_one_clear_error(change: tuple[str, str], field: str, words: str) -> None:
@@ -176,6 +178,19 @@ def test_fuzzed_inputs_that_crashed_are_one_clear_error(change: tuple[str, str],
     crashed with a TypeError and an AttributeError (exit 3, "a bug in podquake")."""
     error = error_of(SMALL.replace(*change))
     assert words in str(error) and (not field or error.field == field)
+
+
+def test_more_replicas_than_kubernetes_supports_in_a_cluster_are_refused() -> None:
+    """A Deployment of 10^6 (or 2^31) replicas was accepted, and its run created pods for hours."""
+    error = error_of(SMALL.replace("    replicas: 3\n", "    replicas: 1000000\n"))
+    assert "1,000,000 replicas, more than the 150,000 pods Kubernetes supports" in str(error)
+    error = error_of(SMALL.replace("    replicas: 3\n", "    replicas: 2147483648\n"))
+    assert "must be at most 2147483647 (the field is an int32)" in str(error)
+
+
+def test_a_spike_may_name_its_service_without_the_default_namespace() -> None:
+    text = SMALL.replace("service: 0, at: 50", "service: web, at: 50")
+    assert load_scenario(text).faults[2].service == "web"
 
 
 def test_traffic_from_a_statefulsets_pod_or_a_bare_pod_is_accepted() -> None:
