@@ -263,12 +263,12 @@ class Scenario:
             service = services.get(generator.service)
             if service is None:
                 kept = next((m for m in manifests if m.kind == "Service" and m.key == generator.service), None)
-                why = f"is kept as data ({kept.api_version} is not a served apiVersion)" if kept else "the workload does not define"
+                why = f"is a {kept.api_version} custom resource, kept as data, not a Kubernetes Service" if kept else "the workload does not define"
                 raise InputError(
                     f"traffic goes to Service {generator.service}, which {why}",
                     source=source,
                     field=f"traffic[{i}].service",
-                    fix="write the Service with apiVersion: v1"
+                    fix="send the traffic to a v1 Service"
                     if kept
                     else f"use one of {', '.join(sorted(services))}" if services else "add the Service to the workload",
                 )

@@ -14,7 +14,10 @@ What each kind becomes:
   ``ClusterState.put_object``;
 - anything else (ConfigMap, Secret, ServiceAccount, Namespace, RBAC, custom resources...) -> a
   :class:`~podquake.model.resources_api.GenericObject`, stored the same way. Kinds the model cannot
-  run (Job, a removed API version, a custom resource) get a note in :attr:`Manifest.notes`;
+  run (Job, a custom resource) get a note in :attr:`Manifest.notes`;
+- a kind the model runs at an API version Kubernetes no longer serves (``extensions/v1beta1``
+  Deployment, ``policy/v1beta1`` PodDisruptionBudget) is an error naming the served version, as the
+  API server refuses it: kept as data, the workload would not run and the run would pass without it;
 - a kind its built-in API group does not have (``apiVersion: v1`` with ``kind: Servce``, ``apps/v1``
   with ``kind: Deploymnet``) is an error naming the nearest kind, as the API server refuses it ("no
   matches for kind"); the kinds of each group are :data:`podquake.model.kube_kinds.KUBERNETES_KINDS`.
@@ -413,13 +416,14 @@ def _parse_object(data: dict[str, Any], doc: Doc, priorities: dict[str | None, i
         else:
             obj = parse_pvc(name, namespace, spec)
     else:
-        if kind in _MODELLED_VERSIONS:
+        if kind in _MODELLED_VERSIONS and api_group(api_version) in KUBERNETES_KINDS:
+            # Refused, as the API server refuses it ("no matches for kind"): kept as data, a workload
+            # would not run, and the run would pass without it.
             served = " or ".join(_MODELLED_VERSIONS[kind])
-            doc.note(
-                f"apiVersion {api_version} of {kind} is not served by Kubernetes v1.35; kept as data, not run "
-                f"(fix: use apiVersion {served})"
+            raise root["apiVersion"].error(
+                f"apiVersion {api_version} of {kind} is not served by Kubernetes v1.35", fix=f"use apiVersion {served}"
             )
-        elif api_group(api_version) not in KUBERNETES_KINDS:
+        if api_group(api_version) not in KUBERNETES_KINDS:
             doc.note(f"{api_version} {kind} is not a built-in Kubernetes kind the model knows; kept as data, no behaviour")
         elif kind not in _BUILT_IN.get(api_version, "").split():
             served = _served_version(kind)

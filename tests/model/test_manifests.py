@@ -294,8 +294,7 @@ def test_other_kinds_become_generic_objects_stored_by_kind_and_name():
         ("networking.istio.io/v1", "VirtualService", "not a built-in Kubernetes kind"),
         ("batch/v1", "Job", "does not run them"),
         ("v1", "LimitRange", "not applied"),
-        ("extensions/v1beta1", "Deployment", "not served by Kubernetes v1.35"),
-        ("policy/v1beta1", "PodDisruptionBudget", "use apiVersion policy/v1"),
+        ("serving.knative.dev/v1", "Service", "not a built-in Kubernetes kind"),  # a custom resource named Service
     ],
 )
 def test_kinds_the_model_cannot_run_are_kept_with_a_note(api_version, kind, note):
@@ -303,6 +302,19 @@ def test_kinds_the_model_cannot_run_are_kept_with_a_note(api_version, kind, note
     assert isinstance(manifest.obj, GenericObject)
     assert any(note in n for n in manifest.notes)
     assert manifest_notes([manifest]) == [f"app.yaml: {manifest.location}: {n}" for n in manifest.notes]
+
+
+@pytest.mark.parametrize(
+    "api_version, kind, fix",
+    [("extensions/v1beta1", "Deployment", "use apiVersion apps/v1"), ("policy/v1beta1", "PodDisruptionBudget", "use apiVersion policy/v1"),
+     ("v2", "Service", "use apiVersion v1")],
+)
+def test_a_modelled_kind_at_an_apiversion_kubernetes_no_longer_serves_is_refused(api_version, kind, fix):
+    """It was kept as data with a note: the workload did not run, and the run passed without it
+    (the API server refuses it: "no matches for kind")."""
+    with pytest.raises(InputError) as caught:
+        load_one({"apiVersion": api_version, "kind": kind, "metadata": {"name": "x"}, "spec": {}})
+    assert "is not served by Kubernetes v1.35" in caught.value.message and caught.value.fix == fix
 
 
 @pytest.mark.parametrize(
