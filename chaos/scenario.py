@@ -64,12 +64,10 @@ import yaml
 from podquake.chaos.faults import Fault, fault_from_dict
 from podquake.chaos.faults_base import snake
 from podquake.chaos.scenario_traffic import generator_from_dict, generator_to_dict
-from podquake.model import constants as k8s
 from podquake.model.cluster import ClusterSpec
 from podquake.model.errors import InputError
-from podquake.model.manifests import Manifest, load_manifests
+from podquake.model.manifests import Manifest, check_replicas, load_manifests
 from podquake.model.network import CLOUD_LB, CONTROL_PLANE
-from podquake.model.objects import Workload
 from podquake.model.resources_api import Service
 from podquake.model.traffic import External, Internal, LoadGenerator
 from podquake.model.yaml_safety import MAX_MANIFEST_BYTES, item_lines, load_documents, too_big_error
@@ -305,17 +303,7 @@ class Scenario:
                 field="cluster",
                 fix="give a pool a count (or a maxSize for the autoscaler) above 0",
             )
-        replicas = [(m.obj.replicas if m.kind != "DaemonSet" else 0, m) for m in manifests if isinstance(m.obj, Workload)]
-        if sum(count for count, _ in replicas) > k8s.SUPPORTED_MAX_PODS:
-            count, largest = max(replicas, key=lambda pair: pair[0])
-            raise InputError(
-                f"the workloads ask for {sum(c for c, _ in replicas):,} replicas, more than the {k8s.SUPPORTED_MAX_PODS:,} pods "
-                f"Kubernetes supports in one cluster ({largest.kind} {largest.key} alone asks {count:,})",
-                source=largest.source or self.source or "<scenario>",
-                location=largest.location,
-                field="spec.replicas",
-                fix="ask for fewer replicas",
-            )
+        check_replicas(manifests, self.source or "<scenario>")
         for manifest in manifests:
             template = getattr(manifest.obj, "template", manifest.obj)
             spec = getattr(template, "spec", None)

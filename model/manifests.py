@@ -95,6 +95,7 @@ __all__ = [
     "MAX_MANIFEST_BYTES",
     "MAX_NESTING_DEPTH",
     "Manifest",
+    "check_replicas",
     "load_manifests",
     "manifest_notes",
 ]
@@ -224,6 +225,24 @@ class Manifest:
             source=self.source,
             location=self.location,
             fix="apply each manifest once per simulation",
+        )
+
+
+def check_replicas(manifests: Iterable[Manifest], source: str = "") -> None:
+    """Refuse manifests whose workloads ask for more replicas than the pods Kubernetes supports in
+    one cluster (:data:`~podquake.model.constants.SUPPORTED_MAX_PODS`): 10^6 replicas made a run
+    create pods for hours. A DaemonSet counts for none (one pod per node, and nodes are bounded)."""
+    asked = [(m.obj.replicas if m.kind != "DaemonSet" else 0, m) for m in manifests if isinstance(m.obj, Workload)]
+    total = sum(count for count, _ in asked)
+    if total > k8s.SUPPORTED_MAX_PODS:
+        count, largest = max(asked, key=lambda pair: pair[0])
+        raise InputError(
+            f"the workloads ask for {total:,} replicas, more than the {k8s.SUPPORTED_MAX_PODS:,} pods Kubernetes "
+            f"supports in one cluster ({largest.kind} {largest.key} alone asks {count:,})",
+            source=largest.source or source,
+            location=largest.location,
+            field="spec.replicas",
+            fix="ask for fewer replicas",
         )
 
 

@@ -300,7 +300,7 @@ class Simulation:
         or earlier in the same batch), none is, and the :class:`~podquake.model.errors.InputError`
         names it."""
         from podquake.model.errors import InputError
-        from podquake.model.manifests import Manifest, load_manifests
+        from podquake.model.manifests import Manifest, check_replicas, load_manifests
 
         fix = "pass load_manifests(...), a Manifest, or a path (or list of paths) to YAML files or folders"
         if isinstance(manifests, Manifest):
@@ -329,6 +329,7 @@ class Simulation:
         creating: dict[tuple[str, str, str], Manifest] = {}
         for manifest in batch:
             manifest.check_apply(self, creating)
+        check_replicas(batch)
         for manifest in batch:
             manifest.apply_to(self)
 

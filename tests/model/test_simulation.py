@@ -221,3 +221,13 @@ def test_the_cluster_may_be_given_in_its_yaml_form():
         Simulation(cluster=3)
     with pytest.raises(TypeError, match="timing must be a Timing"):
         Simulation(timing={"container_start_seconds": 1})
+
+
+def test_applying_more_replicas_than_kubernetes_supports_is_refused_and_creates_nothing():
+    """apply() of a Deployment of 10^6 replicas ran the ReplicaSet controller creating pods for hours."""
+    from podquake.model.errors import InputError
+
+    sim = small_sim()
+    with pytest.raises(InputError, match="1,000,002 replicas, more than the 150,000 pods"):
+        sim.apply(load_manifests(text=APP.replace("replicas: 5", "replicas: 1000000")))
+    assert not sim.state.workloads
