@@ -46,6 +46,8 @@ cloud-controller-manager notices the instance is gone and deletes the Node a few
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -101,8 +103,15 @@ class CloudProvider:
         failure_rate: float = 0.0,
         quota: int | None = None,
     ) -> None:
-        if provisioning_seconds < 0 or not 0.0 <= provisioning_jitter < 1.0:
-            raise ValueError("provisioning_seconds must be >= 0 and provisioning_jitter in [0, 1)")
+        number = (int, float)
+        if isinstance(provisioning_seconds, bool) or not isinstance(provisioning_seconds, number) or not 0 <= provisioning_seconds < math.inf:
+            raise ValueError(f"provisioning_seconds must be a finite number >= 0, not {provisioning_seconds!r} (NaN: no machine would ever come)")
+        if isinstance(provisioning_jitter, bool) or not isinstance(provisioning_jitter, number) or not 0.0 <= provisioning_jitter < 1.0:
+            raise ValueError(f"provisioning_jitter must be in [0, 1), not {provisioning_jitter!r}")
+        if isinstance(failure_rate, bool) or not isinstance(failure_rate, number) or not 0.0 <= failure_rate <= 1.0:
+            raise ValueError(f"failure_rate is a probability in [0, 1], not {failure_rate!r}")
+        if quota is not None and (isinstance(quota, bool) or not isinstance(quota, int) or quota < 0):
+            raise ValueError(f"quota must be None (no quota) or a whole number of machines >= 0, not {quota!r}")
         self.sim = sim
         self.env = sim.env
         self.state = sim.state

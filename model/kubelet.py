@@ -75,6 +75,8 @@ Simplifications of Kubernetes, on purpose (the containers' own are in
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -101,6 +103,12 @@ def kubelet_for(sim: Simulation, pod_key: str) -> Kubelet | None:
     if pod is None or pod.node_name is None:
         return None
     return sim.kubelets.get(pod.node_name)
+
+
+def _check_exit_code(exit_code: object) -> None:
+    """A process's exit status: a whole number 0..255 (128 + n for a signal n, 137 for SIGKILL)."""
+    if isinstance(exit_code, bool) or not isinstance(exit_code, int) or not 0 <= exit_code <= 255:
+        raise ValueError(f"exit_code must be a whole number from 0 to 255, not {exit_code!r}")
 
 
 class Kubelet(ContainerLifecycle):
@@ -163,6 +171,9 @@ class Kubelet(ContainerLifecycle):
 
         Example: ``sim.kubelets["worker-1"].crash_container("default/web-0", "web", exit_code=2)``.
         """
+        _check_exit_code(exit_code)
+        if exit_code == 0 and reason == "Error":
+            reason = "Completed"  # the kubelet's reason for a container that exited 0
         target = self._target(pod_key, container)
         if target is None:
             return False
@@ -184,6 +195,9 @@ class Kubelet(ContainerLifecycle):
 
         Example: ``sim.kubelets["worker-1"].exit_container("default/job-x", exit_code=0, after=30)``.
         """
+        _check_exit_code(exit_code)
+        if isinstance(after, bool) or not isinstance(after, (int, float)) or not 0 <= after < math.inf:
+            raise ValueError(f"after must be a finite number of seconds >= 0, not {after!r}")
         target = self._target(pod_key, container)
         if target is None or not target[1].alive:
             return False

@@ -179,7 +179,7 @@ class Simulation:
         autoscaler_options: AutoscalerOptions | None = None,
     ) -> None:
         from podquake.model.cloud import CloudProvider
-        from podquake.model.controllers.cluster_autoscaler import ClusterAutoscaler
+        from podquake.model.controllers.cluster_autoscaler import AutoscalerOptions, ClusterAutoscaler
         from podquake.model.controllers.daemonset import DaemonSetController
         from podquake.model.controllers.deployment import DeploymentController
         from podquake.model.controllers.hpa import HorizontalPodAutoscalerController
@@ -204,6 +204,11 @@ class Simulation:
 
         self.seed = _checked_seed(seed)
         self.cluster_spec = _checked_cluster(cluster)
+        if autoscaler_options is not None and not isinstance(autoscaler_options, AutoscalerOptions):
+            raise TypeError(
+                f"autoscaler_options must be an AutoscalerOptions, not {type(autoscaler_options).__name__} "
+                "(fix: write e.g. autoscaler_options=AutoscalerOptions(scan_interval=10.0))"
+            )
         if timing is not None and not isinstance(timing, Timing):
             raise TypeError(f"timing must be a Timing, not {type(timing).__name__} (fix: write e.g. timing=Timing(container_start_seconds=2.0))")
         self.timing = timing if timing is not None else Timing()

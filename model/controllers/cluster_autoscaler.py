@@ -59,8 +59,9 @@ eviction uses each pod's own grace period (the model's kubelet stops it after
 
 from __future__ import annotations
 
+import math
 from collections.abc import Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Protocol
 
 import simpy
@@ -121,8 +122,32 @@ class AutoscalerOptions:
     def __post_init__(self) -> None:
         if self.expander not in EXPANDERS:
             raise ValueError(f"unknown expander {self.expander!r}; use one of {', '.join(EXPANDERS)}")
+        for spec in fields(self):
+            _check_option(spec.name, spec.type, getattr(self, spec.name))
         if self.scan_interval <= 0:
             raise ValueError("scan_interval must be positive")
+        if not 0.0 <= self.scale_down_utilization_threshold <= 1.0:
+            raise ValueError(f"scale_down_utilization_threshold is a fraction in [0, 1], not {self.scale_down_utilization_threshold!r}")
+        if not 0.0 <= self.max_total_unready_percentage <= 100.0:
+            raise ValueError(f"max_total_unready_percentage is a percentage in [0, 100], not {self.max_total_unready_percentage!r}")
+
+
+def _check_option(name: str, kind: object, value: object) -> None:
+    """One flag's value against its type: a bool, a whole number (>= 0 but for the priority cutoff,
+    which upstream defaults to -10), or a finite number of seconds >= 0 (NaN made a scan never come)."""
+    if kind in (bool, "bool"):
+        ok = isinstance(value, bool)
+    elif kind in (int, "int"):
+        ok = isinstance(value, int) and not isinstance(value, bool) and (value >= 0 or name == "expendable_pods_priority_cutoff")
+    elif kind in (float, "float"):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+    else:
+        return
+    if not ok:
+        raise ValueError(f"AutoscalerOptions.{name} must be {_OPTION_KINDS.get(str(kind), kind)}, not {value!r}")
+
+
+_OPTION_KINDS = {"bool": "True or False", "int": "a whole number >= 0", "float": "a finite number >= 0"}
 
 
 # --- what the autoscaler needs from the disruption controller ------------------------------------

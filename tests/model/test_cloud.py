@@ -189,3 +189,18 @@ def test_min_and_max_size_parse_validate_and_round_trip():
 
 def test_the_module_examples_run():
     assert doctest.testmod(cloud_module).failed == 0
+
+
+@pytest.mark.parametrize(
+    "options, words",
+    [
+        ({"failure_rate": 2}, "failure_rate is a probability in [0, 1]"),
+        ({"quota": -3}, "quota must be None (no quota) or a whole number of machines >= 0"),
+        ({"provisioning_seconds": float("nan")}, "provisioning_seconds must be a finite number >= 0"),
+    ],
+)
+def test_impossible_cloud_options_are_refused(options, words):
+    """failure_rate=2 and quota=-3 were taken; provisioning_seconds=nan meant no machine ever came."""
+    with pytest.raises(ValueError) as caught:
+        Simulation(ClusterSpec.uniform(nodes=2, zones=1), cloud_options=options)
+    assert words in str(caught.value)

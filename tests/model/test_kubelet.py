@@ -519,3 +519,21 @@ def test_random_faults_keep_the_books_straight_and_heal(faults: list[tuple[float
     runtime_matches_api(sim)
     for pod in sim.state.pods.values():  # every surviving pod runs again (restartPolicy Always)
         assert pod.deletion_timestamp is None and pod.phase == "Running" and pod.ready, pod.key
+
+
+def test_a_crash_with_exit_code_0_is_completed_and_impossible_exit_codes_or_delays_are_refused():
+    """crash_container(exit_code=0) was recorded with reason Error (upstream: Completed); exit codes
+    -7 and 'x' were written to the trace, and exit_container(after=nan) was taken."""
+    sim = one_node()
+    key = run_pod(sim)
+    sim.run(10)
+    node_kubelet = kubelet(sim, key)
+    for bad in (-7, 256, "x", True):
+        with pytest.raises(ValueError, match="exit_code must be a whole number from 0 to 255"):
+            node_kubelet.crash_container(key, exit_code=bad)
+    for bad in (float("nan"), -5, float("inf")):
+        with pytest.raises(ValueError, match="after must be a finite number of seconds >= 0"):
+            node_kubelet.exit_container(key, after=bad)
+    assert node_kubelet.crash_container(key, exit_code=0)
+    [ended] = [e for e in sim.trace.of_type(ev.ContainerTerminated) if e.pod == key]
+    assert (ended.exit_code, ended.reason) == (0, "Completed")

@@ -413,3 +413,27 @@ def test_a_terminating_pod_counts_towards_utilization_until_twice_its_grace_peri
     assert ca._utilization(node, deleted + 30.0 + 30.0 + 1.0) >= 0.75  # grace + 30 s: upstream counts it still
     assert ca._utilization(node, deleted + 2 * 30.0 + 30.0) >= 0.75  # not strictly after yet
     assert ca._utilization(node, deleted + 2 * 30.0 + 30.0 + 0.001) < 0.75
+
+
+@pytest.mark.parametrize(
+    "options, words",
+    [
+        ({"scan_interval": float("nan")}, "scan_interval must be a finite number >= 0"),
+        ({"max_nodes_total": -1}, "max_nodes_total must be a whole number >= 0"),
+        ({"scale_down_utilization_threshold": 5}, "a fraction in [0, 1]"),
+        ({"max_node_provision_time": -5}, "max_node_provision_time must be a finite number >= 0"),
+        ({"enabled": "yes"}, "enabled must be True or False"),
+    ],
+)
+def test_impossible_autoscaler_options_are_refused(options, words):
+    """NaN, negative and out-of-range flags were taken (a NaN scan interval never scanned)."""
+    with pytest.raises(ValueError) as caught:
+        AutoscalerOptions(**options)
+    assert words in str(caught.value)
+    assert AutoscalerOptions(expendable_pods_priority_cutoff=-10).expendable_pods_priority_cutoff == -10  # upstream's default
+
+
+def test_autoscaler_options_given_as_a_dict_are_refused_with_the_fix():
+    """A dict failed deep inside with AttributeError: 'dict' object has no attribute 'enabled'."""
+    with pytest.raises(TypeError, match="must be an AutoscalerOptions, not dict"):
+        Simulation(ClusterSpec.uniform(nodes=2, zones=1), autoscaler_options={"enabled": False})
