@@ -63,13 +63,12 @@ from typing import Any
 import yaml
 from podquake.chaos.faults import Fault, fault_from_dict
 from podquake.chaos.faults_base import snake
+from podquake.chaos.scenario_checks import check_room, check_traffic, missing_targets
 from podquake.chaos.scenario_traffic import generator_from_dict, generator_to_dict
 from podquake.model.cluster import ClusterSpec
 from podquake.model.errors import InputError
-from podquake.model.manifests import Manifest, check_replicas, load_manifests
-from podquake.model.network import CLOUD_LB, CONTROL_PLANE
-from podquake.model.resources_api import Service
-from podquake.model.traffic import External, Internal, LoadGenerator
+from podquake.model.manifests import Manifest, load_manifests
+from podquake.model.traffic import LoadGenerator
 from podquake.model.yaml_safety import MAX_MANIFEST_BYTES, item_lines, load_documents, too_big_error
 from podquake.properties.registry import Suite
 
@@ -178,7 +177,7 @@ class Scenario:
                     f"faults[{i}].at",
                     f"start it earlier, or raise duration above {fault.at:g}",
                 )
-            for name, problem in _missing_targets(fault, self.cluster):
+            for name, problem in missing_targets(fault, self.cluster):
                 raise fail(f"{fault!r} names {problem}", f"faults[{i}].{name}", "name one of them, or give an index (it wraps around)")
         imports = (self.imports,) if isinstance(self.imports, str) else tuple(self.imports)
         import_modules(imports, src)
@@ -236,92 +235,9 @@ class Scenario:
                     )
                 seen[key] = f"workload[{i}]"
             found.extend(loaded)
-        self._check_room(found)
-        self._check_traffic(found)
+        check_room(self, found)
+        check_traffic(self, found)
         return found
-
-    def _check_traffic(self, manifests: list[Manifest]) -> None:
-        """Refuse traffic that could never be served, which a run would report as a violation: to a
-        Service the workload lacks, from outside to a Service that is not exposed (ClusterIP), or from
-        a node or pod the cluster can never have."""
-        source = self.source or "<scenario>"
-        services = {m.key: m.obj for m in manifests if isinstance(m.obj, Service)}  # not one kept as data
-        fed = sorted({g.service for g in self.traffic})
-        for i, fault in enumerate(self.faults):
-            service = getattr(fault, "service", None)
-            named = service if not isinstance(service, str) or "/" in service else f"default/{service}"  # bare: default
-            if fault.kind == "traffic-spike" and isinstance(named, str) and named not in fed:
-                raise InputError(
-                    f"{fault!r} multiplies the traffic to Service {service}, which no traffic goes to",
-                    source=source,
-                    field=f"faults[{i}].service",
-                    fix=f"name one of {', '.join(fed)}, or give an index (it wraps around)" if fed else "add traffic: to the scenario",
-                )
-        for i, generator in enumerate(self.traffic):
-            service = services.get(generator.service)
-            if service is None:
-                kept = next((m for m in manifests if m.kind == "Service" and m.key == generator.service), None)
-                why = f"is a {kept.api_version} custom resource, kept as data, not a Kubernetes Service" if kept else "the workload does not define"
-                raise InputError(
-                    f"traffic goes to Service {generator.service}, which {why}",
-                    source=source,
-                    field=f"traffic[{i}].service",
-                    fix="send the traffic to a v1 Service"
-                    if kept
-                    else f"use one of {', '.join(sorted(services))}" if services else "add the Service to the workload",
-                )
-            entry = generator.entry
-            if isinstance(entry, External) and service.type not in ("LoadBalancer", "NodePort"):
-                raise InputError(
-                    f"traffic from outside the cluster goes to Service {generator.service}, which is {service.type}: "
-                    "only a LoadBalancer or NodePort Service is reachable from outside",
-                    source=source,
-                    field=f"traffic[{i}].entry",
-                    fix="send it from inside, e.g. entry: {node: worker-1}, or make the Service type: LoadBalancer",
-                )
-            if isinstance(entry, Internal) and entry.node is not None and (problem := _node_problem(entry.node, self.cluster)):
-                raise InputError(f"traffic enters at {problem}", source=source, field=f"traffic[{i}].entry.node", fix="name one of its nodes")
-            if isinstance(entry, Internal) and entry.pod is not None and not _names_a_pod(entry.pod, *_pod_names(manifests)):
-                bare, stateful = _pod_names(manifests)
-                named = sorted(bare) + [f"{key}-0" for key in sorted(stateful)]
-                raise InputError(
-                    f"traffic comes from pod {entry.pod}, which the workload never has under that name",
-                    source=source,
-                    field=f"traffic[{i}].entry.pod",
-                    fix=f"name a bare Pod or a StatefulSet's pod ({', '.join(named[:4]) or 'the workload has none'}), or use entry: {{node: ...}}",
-                )
-
-    def _check_room(self, manifests: list[Manifest]) -> None:
-        """Refuse a workload whose pods fit on no node the cluster can ever have (an empty node of
-        its largest pool, by CPU and memory): every run would only report it pending, as a
-        capacity note, and pass."""
-        pools = [p for p in self.cluster.pools if p.max_nodes > 0]
-        if not pools:
-            raise InputError(
-                "the cluster has no nodes and no pool that may grow",
-                source=self.source or "<scenario>",
-                field="cluster",
-                fix="give a pool a count (or a maxSize for the autoscaler) above 0",
-            )
-        check_replicas(manifests, self.source or "<scenario>")
-        for manifest in manifests:
-            template = getattr(manifest.obj, "template", manifest.obj)
-            spec = getattr(template, "spec", None)
-            asked = getattr(spec, "requests", None)
-            if asked is None:
-                continue
-            if any(asked.cpu_millis <= p.allocatable.cpu_millis and asked.memory_bytes <= p.allocatable.memory_bytes for p in pools):
-                continue
-            roomiest = max(pools, key=lambda p: (p.allocatable.cpu_millis, p.allocatable.memory_bytes))
-            raise InputError(
-                f"{manifest.kind} {manifest.key} asks {asked.cpu_millis}m CPU and {asked.memory_bytes / 2**20:g}Mi a pod, "
-                f"more than any node can hold (pool {roomiest.name}: {roomiest.allocatable.cpu_millis}m, "
-                f"{roomiest.allocatable.memory_bytes / 2**20:g}Mi allocatable): no pod of it could ever run",
-                source=manifest.source or self.source or "<scenario>",
-                location=manifest.location,
-                field="resources.requests",
-                fix="lower its requests, or give the cluster a pool of larger nodes",
-            )
 
     def with_faults(self, faults: tuple[Fault, ...] | list[Fault]) -> Scenario:
         """The same scenario with other faults (a shrunk counterexample, say); parsed manifests are shared."""
@@ -356,53 +272,6 @@ def _property_modules(suite: Suite) -> list[str]:
         if module != "__main__" and module != "podquake" and not module.startswith("podquake."):
             found.append(module)
     return found
-
-
-def _node_problem(name: str, cluster: ClusterSpec) -> str | None:
-    """Why ``cluster`` can never have a node ``name`` (None: it has it, or a pool the autoscaler may
-    grow can have it, as ``POOL-N`` for any ``N``)."""
-    pool_name, _, number = name.rpartition("-")
-    for pool in cluster.pools:
-        if pool.name == pool_name and number.isdigit() and (0 < int(number) <= pool.count or pool.max_nodes > pool.count):
-            return None
-    names = ", ".join(f"{pool.name}-1..{pool.name}-{pool.count}" for pool in cluster.pools if pool.count)
-    return f"node {name!r}, which this cluster does not have (its nodes: {names or 'none'})"
-
-
-def _pod_names(manifests: list[Manifest]) -> tuple[set[str], set[str]]:
-    """The pods a workload has under names known in advance: bare Pods, and StatefulSets, whose pods
-    are ``NAME-N`` (any ``N``: it may scale)."""
-    return {m.key for m in manifests if m.kind == "Pod"}, {m.key for m in manifests if m.kind == "StatefulSet"}
-
-
-def _names_a_pod(key: str, bare: set[str], stateful: set[str]) -> bool:
-    owner, _, number = key.rpartition("-")
-    return key in bare or (number.isdigit() and owner in stateful)
-
-
-def _missing_targets(fault: Fault, cluster: ClusterSpec) -> list[tuple[str, str]]:
-    """``(field, problem)`` for each node or zone ``fault`` names that ``cluster`` can never have
-    (a fault whose target is missing at its time is skipped, which a run only notes in its trace).
-    A name ``POOL-N`` of a pool the autoscaler may grow can exist, whatever ``N``."""
-    node, zone, groups = getattr(fault, "node", None), getattr(fault, "zone", None), getattr(fault, "groups", None)
-    if not isinstance(node, str) and not isinstance(zone, str) and not groups:
-        return []  # targets by index, as generated faults are: any cluster has them (they wrap around)
-    problems = []
-
-    def node_problem(name: str) -> str | None:
-        return _node_problem(name, cluster)
-
-    if isinstance(node, str) and (problem := node_problem(node)):
-        problems.append(("node", problem))
-    if isinstance(zone, str):
-        zones = sorted({z for pool in cluster.pools for z in pool.zones})
-        if zone not in zones:
-            problems.append(("zone", f"zone {zone!r}, which this cluster does not have (its zones: {', '.join(zones)})"))
-    for group in groups or ():
-        for member in group:
-            if isinstance(member, str) and member not in (CONTROL_PLANE, CLOUD_LB) and (problem := node_problem(member)):
-                problems.append(("groups", problem))
-    return problems
 
 
 # === reading =======================================================================================
