@@ -29,10 +29,11 @@ def check_traffic(scenario: Scenario, manifests: list[Manifest]) -> None:
     source = scenario.source or "<scenario>"
     services = {m.key: m.obj for m in manifests if isinstance(m.obj, Service)}  # not one kept as data
     fed = sorted({g.service for g in scenario.traffic})
+    bare, stateful = _pod_names(manifests)
     for i, fault in enumerate(scenario.faults):
         service = getattr(fault, "service", None)
-        named = service if not isinstance(service, str) or "/" in service else f"default/{service}"  # bare: default
-        if fault.kind == "traffic-spike" and isinstance(named, str) and named not in fed:
+        spiked = service if not isinstance(service, str) or "/" in service else f"default/{service}"  # bare: default
+        if fault.kind == "traffic-spike" and isinstance(spiked, str) and spiked not in fed:
             raise InputError(
                 f"{fault!r} multiplies the traffic to Service {service}, which no traffic goes to",
                 source=source,
@@ -63,8 +64,7 @@ def check_traffic(scenario: Scenario, manifests: list[Manifest]) -> None:
             )
         if isinstance(entry, Internal) and entry.node is not None and (problem := _node_problem(entry.node, scenario.cluster)):
             raise InputError(f"traffic enters at {problem}", source=source, field=f"traffic[{i}].entry.node", fix="name one of its nodes")
-        if isinstance(entry, Internal) and entry.pod is not None and not _names_a_pod(entry.pod, *_pod_names(manifests)):
-            bare, stateful = _pod_names(manifests)
+        if isinstance(entry, Internal) and entry.pod is not None and not _names_a_pod(entry.pod, bare, stateful):
             named = sorted(bare) + [f"{key}-0" for key in sorted(stateful)]
             raise InputError(
                 f"traffic comes from pod {entry.pod}, which the workload never has under that name",
@@ -72,6 +72,7 @@ def check_traffic(scenario: Scenario, manifests: list[Manifest]) -> None:
                 field=f"traffic[{i}].entry.pod",
                 fix=f"name a bare Pod or a StatefulSet's pod ({', '.join(named[:4]) or 'the workload has none'}), or use entry: {{node: ...}}",
             )
+
 
 def check_room(scenario: Scenario, manifests: list[Manifest]) -> None:
     """Refuse a workload whose pods fit on no node the cluster can ever have (an empty node of
@@ -107,12 +108,9 @@ def check_room(scenario: Scenario, manifests: list[Manifest]) -> None:
 
 
 def _node_problem(name: str, cluster: ClusterSpec) -> str | None:
-    """Why ``cluster`` can never have a node ``name`` (None: it has it, or a pool the autoscaler may
-    grow can have it, as ``POOL-N`` for any ``N``)."""
-    pool_name, _, number = name.rpartition("-")
-    for pool in cluster.pools:
-        if pool.name == pool_name and number.isdigit() and (0 < int(number) <= pool.count or pool.max_nodes > pool.count):
-            return None
+    """Why ``cluster`` can never have a node ``name`` (None: it may, see :meth:`ClusterSpec.may_have_node`)."""
+    if cluster.may_have_node(name):
+        return None
     names = ", ".join(f"{pool.name}-1..{pool.name}-{pool.count}" for pool in cluster.pools if pool.count)
     return f"node {name!r}, which this cluster does not have (its nodes: {names or 'none'})"
 
@@ -136,11 +134,7 @@ def missing_targets(fault: Fault, cluster: ClusterSpec) -> list[tuple[str, str]]
     if not isinstance(node, str) and not isinstance(zone, str) and not groups:
         return []  # targets by index, as generated faults are: any cluster has them (they wrap around)
     problems = []
-
-    def node_problem(name: str) -> str | None:
-        return _node_problem(name, cluster)
-
-    if isinstance(node, str) and (problem := node_problem(node)):
+    if isinstance(node, str) and (problem := _node_problem(node, cluster)):
         problems.append(("node", problem))
     if isinstance(zone, str):
         zones = sorted({z for pool in cluster.pools for z in pool.zones})
@@ -148,6 +142,6 @@ def missing_targets(fault: Fault, cluster: ClusterSpec) -> list[tuple[str, str]]
             problems.append(("zone", f"zone {zone!r}, which this cluster does not have (its zones: {', '.join(zones)})"))
     for group in groups or ():
         for member in group:
-            if isinstance(member, str) and member not in (CONTROL_PLANE, CLOUD_LB) and (problem := node_problem(member)):
+            if isinstance(member, str) and member not in (CONTROL_PLANE, CLOUD_LB) and (problem := _node_problem(member, cluster)):
                 problems.append(("groups", problem))
     return problems

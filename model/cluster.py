@@ -394,6 +394,14 @@ class ClusterSpec:
     def node_count(self) -> int:
         return sum(p.count for p in self.pools)
 
+    def may_have_node(self, name: str) -> bool:
+        """Whether a node ``name`` can exist in this cluster: ``POOL-N`` of one of its pools, with
+        ``N`` up to the pool's count, or any ``N`` if the autoscaler may grow the pool."""
+        pool_name, _, number = name.rpartition("-")
+        if not number.isdigit() or int(number) < 1:
+            return False
+        return any(pool.name == pool_name and (int(number) <= pool.count or pool.max_nodes > pool.count) for pool in self.pools)
+
     def build_nodes(self) -> list[Node]:
         """Fresh :class:`Node` objects for this spec, in a fixed order (pool by pool)."""
         nodes = []

@@ -550,11 +550,8 @@ class Traffic:
         if state is None or node in state.nodes:
             return
         spec = getattr(self.sim, "cluster_spec", None)
-        pools = getattr(spec, "pools", ())
-        pool_name, _, number = node.rpartition("-")
-        for pool in pools:
-            if pool.name == pool_name and number.isdigit() and int(number) > 0 and pool.max_nodes > pool.count:
-                return
+        if spec is not None and spec.may_have_node(node):
+            return
         names = sorted(state.nodes)
         shown = ", ".join(names[:5]) + (f", ... ({len(names)} in all)" if len(names) > 5 else "")
         raise InputError(

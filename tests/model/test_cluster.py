@@ -322,3 +322,10 @@ def test_a_boolean_pool_label_is_refused_with_the_quoting_that_matches_a_selecto
     with pytest.raises(InputError) as info:
         ClusterSpec.from_dict({"pools": [{"name": "gpu", "count": 1, "labels": {"accelerator": True}}]})
     assert info.value.fix == 'quote it: accelerator: "true"'
+
+
+def test_which_node_names_a_cluster_may_have():
+    spec = ClusterSpec(pools=(NodePool(name="worker", count=2), NodePool(name="gpu", count=0, min_size=0, max_size=3)))
+    assert [spec.may_have_node(n) for n in ("worker-1", "worker-2", "worker-3", "worker-0", "gpu-7", "gpux-1", "worker")] == [
+        True, True, False, False, True, False, False,
+    ]
