@@ -16,11 +16,14 @@ the first failure and shrinks it (as it always does); the other chunks go on sea
 
 **Counterexamples.** A failing example raises the first failed property (in suite order) as its
 own exception type, and Hypothesis shrinks it to a minimal fault schedule that still breaks that
-property: that is the property's counterexample. Every other property that failed in the chunk gets
-a shrink of its own, from its first failing example (see
-:mod:`podquake.chaos.hypothesis_internals`), unless the first shrunk example breaks it with fewer
-faults; a property whose shrink could not run (stopped, or ``shrink`` off) keeps its first failing
-example, unshrunk (``shrunk: false``).
+property (or, slipping, another one): that is the property's counterexample. Every other property
+that failed in the chunk, in a drawn example or only in a run of that shrink, gets a shrink of its
+own, from the smallest example seen to fail it (see :mod:`podquake.chaos.hypothesis_internals`),
+unless the first shrunk example breaks it and is smaller; a property whose shrink could not run
+(stopped, or ``shrink`` off) keeps its first failing example, unshrunk (``shrunk: false``). Of the
+chunks' counterexamples for a property, a shrunk one wins over one that is not, then the smallest
+(fewest faults, then workload objects, then nodes), then the earliest chunk's. A property that
+failed only in a shrink run has a counterexample but no failing example in the counts.
 
 **Found failures re-run first.** Counterexamples are kept in a folder (``database``, default
 ``.podquake/counterexamples``), keyed by the campaign's settings; a later campaign with the same
@@ -54,7 +57,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from podquake.chaos.campaign_chunk import ChunkResult, Progress, PropertyViolated, count_run, run_chunk, unneeded_examples
+from podquake.chaos.campaign_chunk import (
+    ChunkResult,
+    Progress,
+    PropertyViolated,
+    count_run,
+    run_chunk,
+    scenario_size,
+    unneeded_examples,
+)
 from podquake.chaos.campaign_workers import run_pool
 from podquake.chaos.scenario import Scenario, dump_scenario, load_scenario
 from podquake.chaos.stopping import clear_stop_request, stop_campaign, stop_requested
@@ -155,6 +166,16 @@ class CampaignResult:
     @property
     def ok(self) -> bool:
         return not self.counterexamples and not any(self.failed.values())
+
+    def failed_properties(self) -> list[str]:
+        """The properties that failed, in suite order: in a drawn example, or only in one of the
+        shrinker's runs (those have a counterexample and no failing example in ``failed``)."""
+        broken = {c.property for c in self.counterexamples}
+        return [i for i in self.property_ids if self.failed.get(i) or i in broken]
+
+    def counterexample(self, property_id: str) -> Counterexample | None:
+        """``property_id``'s counterexample, if it has one."""
+        return next((c for c in self.counterexamples if c.property == property_id), None)
 
     @property
     def examples_per_second(self) -> float:
@@ -289,10 +310,11 @@ def _merge(settings: CampaignSettings, chunks: Sequence[ChunkResult], seconds: f
         for property_id, verdict in chunk.first_unknown.items():
             first_unknown.setdefault(property_id, verdict)
         for property_id, message, text, verdicts, shrunk in chunk.counterexamples:
-            known = counterexamples.get(property_id)
-            if known is not None and (known.shrunk or not shrunk):
-                continue  # the earliest chunk's (shrunk, if any chunk shrank it) stands for the property
             scenario = load_scenario(text)
+            known = counterexamples.get(property_id)
+            # A shrunk one before one that is not, then the smallest, then the earliest chunk's.
+            if known is not None and (not shrunk, scenario_size(scenario)) >= (not known.shrunk, scenario_size(known.scenario)):
+                continue
             counterexamples[property_id] = Counterexample(
                 property_id, message, scenario, tuple(Verdict.from_dict(v) for v in verdicts), shrunk
             )

@@ -3,9 +3,11 @@ what failed in it.
 
 Each example runs its scenario and judges it; the first property it fails (in suite order) is raised
 as that property's own exception type, so Hypothesis stops drawing and shrinks the example to a
-minimal fault schedule that still breaks that property. Every other property that failed in the
-chunk then gets a shrink of its own from its first failing example (see
-:mod:`podquake.chaos.hypothesis_internals`). Each run is reported as it ends (an example, a failing
+minimal fault schedule that still breaks that property (or, as Hypothesis may slip to a smaller
+failure of another property, that one). Every other property that failed in the chunk, in a drawn
+example or only in one of the shrinker's runs, then gets a shrink of its own, from the smallest
+example seen to fail it (see :mod:`podquake.chaos.hypothesis_internals`). Of the failures of a
+property, the smallest (:func:`scenario_size`) is its counterexample. Each run is reported as it ends (an example, a failing
 example, a shrink run) for the campaign's progress, and each example's run metrics steer
 Hypothesis's targeted search (see :func:`_steer`).
 
@@ -54,6 +56,7 @@ __all__ = [
     "Progress",
     "PropertyViolated",
     "run_chunk",
+    "scenario_size",
     "settings_for",
     "unneeded_examples",
 ]
@@ -245,9 +248,11 @@ def run_chunk(
             state["shrinking"] = bool(failed)
             state["origin"] = failed[0].property if failed else None
         if failed:
-            # The shrinker tries candidates smaller than its current one, so the last failure of a
-            # property is the smallest found so far (and in any case an example that fails it).
-            last_failing[failed[0].property] = (scenario, run.verdicts)
+            # The shrinker tries candidates smaller than its current one and keeps any failure (it may
+            # slip from one property to another), so the last failure of each property it fails is
+            # the smallest found so far for that property.
+            for verdict in failed:
+                last_failing[verdict.property] = (scenario, run.verdicts)
             if state["shrinking"]:
                 _note_smaller(smallest_seen, scenario, run.verdicts, failed)
         _raise_first(run.verdicts)
@@ -274,16 +279,19 @@ def run_chunk(
     primary = last_failing.get(shrunk_property) if shrunk_property is not None else None
     if primary is not None:
         chosen[shrunk_property] = (*primary, settings.shrink)  # type: ignore[index]
-    for property_id, (scenario, verdicts) in first_failing.items():
+    # Every other property that failed: in a drawn example, or only in a run of the first shrink.
+    others = list(first_failing) + [p for p in smallest_seen if p not in first_failing]
+    for property_id in others:
         if property_id in chosen:
             continue
-        # The candidates, the fewest faults winning (the first on a tie): the property's own shrink,
-        # the shrunk example above when it breaks this property too, the smallest example the first
+        # The candidates, the smallest winning (the first on a tie): the property's own shrink, the
+        # shrunk example above when it breaks this property too, the smallest example the first
         # shrink ran into that breaks it (the own shrink starts there), its first failure as drawn.
         candidates: list[tuple[Scenario, list[Verdict], bool]] = []
-        choices = first_choices[property_id]
+        drawn = first_failing.get(property_id)
+        choices = first_choices.get(property_id)
         seen = smallest_seen.get(property_id)
-        if seen is not None and _smaller(seen[3], first_sizes[property_id]):
+        if seen is not None and (drawn is None or _smaller(seen[3], first_sizes[property_id])):
             choices = seen[2]
         else:
             seen = None
@@ -299,8 +307,9 @@ def run_chunk(
             candidates.append((*primary, settings.shrink))
         if seen is not None:
             candidates.append((seen[0], seen[1], False))
-        candidates.append((scenario, verdicts, False))
-        chosen[property_id] = min(candidates, key=lambda candidate: len(candidate[0].faults))
+        if drawn is not None:
+            candidates.append((*drawn, False))
+        chosen[property_id] = min(candidates, key=lambda candidate: scenario_size(candidate[0]))
     for property_id, (scenario, verdicts, shrunk) in chosen.items():
         failure = _failure(verdicts, property_id)
         message = failure.message if failure is not None else ""
@@ -322,6 +331,12 @@ def _note_smaller(
         kept = smallest.get(verdict.property)
         if kept is None or _smaller(size, kept[3]):
             smallest[verdict.property] = (scenario, verdicts, recorded_choices(), size)
+
+
+def scenario_size(scenario: Scenario) -> tuple[int, int, int]:
+    """How big a counterexample is to its reader: faults, then workload objects, then nodes (the
+    smaller of two failures of a property is the one kept)."""
+    return (len(scenario.faults), len(scenario.workload), scenario.cluster.node_count)
 
 
 def _smaller(size: Any, than: Any) -> bool:

@@ -536,8 +536,9 @@ def _failure_text(run: _Run, counterexample: Counterexample) -> str:
     count = result.failed.get(counterexample.property, 0)
     first = result.first_failed_at.get(counterexample.property)
     found = f"; the first was example {first}" if first is not None else ""
+    where = f"in {count} of {examples_text(result.examples)}{found}" if count else "in a run made while shrinking another property's failure"
     lines = [
-        f"podquake: scheduler {scheduler!r} violated {counterexample.property} (in {count} of {examples_text(result.examples)}{found})",
+        f"podquake: scheduler {scheduler!r} violated {counterexample.property} ({where})",
         verdict.line() if verdict is not None else counterexample.message,
         "",
         f"{'Shrunk' if counterexample.shrunk else 'First failing (not shrunk)'} fault list ({len(counterexample.faults)}):",
@@ -584,7 +585,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             continue
         result = run.result
         ids = result.property_ids
-        failed = [i for i in ids if result.failed.get(i)]
+        failed = result.failed_properties()
         unjudged = [i for i in ids if i not in failed and result.examples and result.unknown.get(i, 0) == result.examples]
         line = (
             f"{run.label}: scheduler {result.settings.base.scheduler or 'default'}, seed {result.settings.seed}, "

@@ -7,6 +7,7 @@ so the report can be rendered again from the record alone).
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -18,6 +19,9 @@ from podquake.model.errors import InputError
 from podquake.reports import build_record, counterexample_entry, timeline_from_trace
 
 __all__ = ["campaign_record"]
+
+#: The note on a property that no drawn example failed, only a run made while shrinking another's.
+FOUND_WHILE_SHRINKING = "no drawn example failed it; a run made while shrinking another property's failure did"
 
 
 def _fault_entry(fault: Any) -> dict[str, Any]:
@@ -38,8 +42,13 @@ def _property_entry(result: CampaignResult, property_id: str) -> dict[str, Any]:
     cls = property_class(property_id)
     failed = result.failed.get(property_id, 0)
     unknown = result.unknown.get(property_id, 0)
+    found = result.counterexample(property_id)
     if failed:
         status, evidence = "failed", result.first[property_id]
+    elif found is not None:  # it failed only in a run of another property's shrink
+        verdict = next(v for v in found.verdicts if v.property == property_id)
+        note = "; ".join(filter(None, (verdict.note, FOUND_WHILE_SHRINKING)))
+        status, evidence = "failed", replace(verdict, note=note)
     elif not result.examples:
         status, evidence = "unknown", Verdict.unknown(property_id, "no example finished (the campaign was interrupted)")
     elif unknown == result.examples:

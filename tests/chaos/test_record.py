@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from podquake.chaos.record import _property_entry
+from podquake.chaos.record import FOUND_WHILE_SHRINKING, _property_entry
 from podquake.properties import Verdict
 
 
-def _result(examples: int, failed: int = 0, unknown: int = 0, why: str | None = None) -> SimpleNamespace:
+def _result(
+    examples: int, failed: int = 0, unknown: int = 0, why: str | None = None, counterexample: object = None
+) -> SimpleNamespace:
     first = {"replicas-converge": Verdict.failed("replicas-converge", "short by one", time=9.0)} if failed else {}
     first_unknown = {"replicas-converge": Verdict.unknown("replicas-converge", why)} if why else {}
     return SimpleNamespace(
@@ -18,6 +20,7 @@ def _result(examples: int, failed: int = 0, unknown: int = 0, why: str | None = 
         first=first,
         first_unknown=first_unknown,
         first_failed_at={"replicas-converge": 3} if failed else {},
+        counterexample=lambda property_id: counterexample,
     )
 
 
@@ -44,3 +47,15 @@ def test_unknown_everywhere_and_failed() -> None:
     failed = _property_entry(_result(4, failed=1, unknown=2, why="x"), "replicas-converge")
     assert (failed["status"], failed["evidence"]["message"]) == ("failed", "short by one")
     assert failed["first_failed_example"] == 3 and everywhere["first_failed_example"] is None
+
+
+def test_a_property_only_a_shrink_run_broke_is_failed_with_its_counterexamples_verdict() -> None:
+    """No drawn example failed it (the counts say 0), but a run made while shrinking another
+    property's failure did, and the campaign kept that run as its counterexample: the record said
+    "passed, held in 10 of 10 examples" beside the counterexample."""
+    verdict = Verdict.failed("replicas-converge", "short by two", time=40.0)
+    found = SimpleNamespace(property="replicas-converge", verdicts=(Verdict.passed("even-load"), verdict))
+    entry = _property_entry(_result(10, counterexample=found), "replicas-converge")
+    assert (entry["status"], entry["examples_failed"], entry["first_failed_example"]) == ("failed", 0, None)
+    assert entry["evidence"]["message"] == "short by two" and entry["evidence"]["time"] == 40.0
+    assert entry["evidence"]["note"] == FOUND_WHILE_SHRINKING
