@@ -223,7 +223,7 @@ def run_chunk(
                 raise ShrinkBudgetSpent
             if on_run is not None:
                 on_run(SHRINK_RUN)
-        run = run_scenario(scenario, stop=stop_requested)
+        run = _run(scenario)
         failed = run.failed
         if not state["shrinking"]:
             result.examples += 1
@@ -272,6 +272,8 @@ def run_chunk(
         shrunk_property = state["origin"]  # the smallest failure found within the budget stands
     except KeyboardInterrupt:
         result.interrupted = True  # keep what was found; the failure so far stands unshrunk
+    except _Refused as refused:
+        raise refused.error from None
     except Flaky as error:
         _blame_plugin(settings.base.scheduler, error)
         raise
@@ -366,15 +368,36 @@ def _shrink_alone(
             raise KeyboardInterrupt
         if on_run is not None:
             on_run(SHRINK_RUN)
-        verdicts = run_scenario(scenario, stop=stop_requested).verdicts
+        verdicts = _run(scenario).verdicts
         if _failure(verdicts, property_id) is not None:
             last[:] = [(scenario, verdicts)]
             return True
         return False
 
-    with no_local_constants():
-        smallest = shrink_again(examples, choices, fails, runs=settings.shrink_runs, seed=_chunk_seed(settings.seed, index))
+    try:
+        with no_local_constants():
+            smallest = shrink_again(examples, choices, fails, runs=settings.shrink_runs, seed=_chunk_seed(settings.seed, index))
+    except _Refused as refused:
+        raise refused.error from None
     return None if smallest is None else last[0]
+
+
+class _Refused(BaseException):
+    """Carries an example's bad input (a property whose code raised) past Hypothesis, which would
+    take an Exception for a failure to shrink; :func:`run_chunk` raises ``error`` itself."""
+
+    def __init__(self, error: InputError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _run(scenario: Scenario) -> ScenarioResult:
+    """:func:`run_scenario` for a campaign's example: asks for stop requests, and raises its bad input
+    as :class:`_Refused`."""
+    try:
+        return run_scenario(scenario, stop=stop_requested)
+    except InputError as error:
+        raise _Refused(error) from None
 
 
 def _examples(settings: CampaignSettings, chunk: int = 0) -> st.SearchStrategy[Scenario]:

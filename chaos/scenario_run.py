@@ -10,7 +10,9 @@ campaign and a user's test all get the same trace from the same scenario:
 3. the workload's objects and the traffic's load generators, at t=0;
 4. the :class:`~podquake.chaos.nemesis.Nemesis` with the scenario's faults, the final heal at
    ``duration``, then ``quiet`` more seconds;
-5. the verdicts, liveness judged from the final heal (the ledger's ``all-healed`` mark) to the end.
+5. the verdicts, liveness judged from the final heal (the ledger's ``all-healed`` mark) to the end;
+   a property whose own code raised is an error, not an unknown verdict
+   (:meth:`~podquake.properties.monitor.Monitor.refuse_broken`).
 
 >>> from podquake.chaos.scenario import load_scenario
 >>> result = run_scenario(load_scenario('''
@@ -113,6 +115,7 @@ def run_scenario(
     nemesis.run(quiet=scenario.quiet)
     end = sim.now
     verdicts = monitor.verdicts(end=end)
+    monitor.refuse_broken()
     return ScenarioResult(
         scenario=scenario,
         sim=sim,

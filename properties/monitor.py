@@ -7,7 +7,8 @@ its type (``on_<EventType>``), after the shared :class:`~podquake.properties.led
 folded it in: checking is incremental, never a rescan of the cluster.
 
 A property that raises is not a crashed run: its verdict becomes ``unknown`` with the error, and it
-receives no more events.
+receives no more events. A scenario run (and so a campaign, a replay, the pytest plugin) then refuses
+the run with :meth:`Monitor.refuse_broken`: a property that cannot judge would let the run pass.
 
 >>> from podquake.model import ClusterSpec, Simulation
 >>> from podquake.properties import Monitor, Suite
@@ -20,10 +21,12 @@ receives no more events.
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from podquake.model import trace as ev
+from podquake.model.errors import InputError
 from podquake.properties.base import Property, RunInfo
 from podquake.properties.ledger import Ledger
 from podquake.properties.registry import Suite
@@ -48,6 +51,7 @@ class Monitor:
         self.suite = suite
         self.ledger = Ledger()
         self._errors: dict[str, Verdict] = {}
+        self._broken: dict[str, tuple[str, BaseException | None]] = {}  # property id -> what went wrong, the error
         self._dispatch: dict[type[ev.Event], list[tuple[Property, Handler]]] = {}
         for prop in self.suite:
             for name, event_type in _handled(type(prop)):
@@ -99,16 +103,30 @@ class Monitor:
                     verdict = prop.finish(self.ledger, run)
                 except Exception as exc:  # noqa: BLE001
                     error = _unknown(prop, exc, end)
+                    self._broken.setdefault(prop.id, (f"{error.message} when judging the run's end", exc))
                 else:
                     if isinstance(verdict, Verdict):
                         results.append(verdict)
                         continue
                     error = Verdict.unknown(prop.id, f"its finish() returned {verdict!r}, not a Verdict", time=end)
+                    self._broken.setdefault(prop.id, (error.message, None))
             results.append(error)
         return results
 
+    def refuse_broken(self) -> None:
+        """Raise for the first property (in suite order) whose own code failed in this run (it raised,
+        or its ``finish`` answered something other than a Verdict): an
+        :class:`~podquake.model.errors.InputError` naming it, where it raised and the fix, for a
+        user's property; a RuntimeError (podquake's own bug) for one of the library's. Call it after
+        :meth:`verdicts`."""
+        for prop in self.suite:
+            if prop.id in self._broken:
+                what, error = self._broken[prop.id]
+                raise _broken_error(prop, what, error)
+
     def _retire(self, prop: Property, error: Exception, t: float) -> None:
         self._errors[prop.id] = _unknown(prop, error, t)
+        self._broken.setdefault(prop.id, (f"{self._errors[prop.id].message} at t={t:g}s", error))
         for event_type, handlers in list(self._dispatch.items()):
             self._dispatch[event_type] = [(p, h) for p, h in handlers if p is not prop]
 
@@ -127,6 +145,22 @@ def _handled(cls: type[Property]) -> tuple[tuple[str, type[ev.Event]], ...]:
 
 def _unknown(prop: Property, error: Exception, t: float) -> Verdict:
     return Verdict.unknown(prop.id, f"the property raised {type(error).__name__}: {error}", time=t)
+
+
+def _broken_error(prop: Property, what: str, error: BaseException | None) -> Exception:
+    """What :meth:`Monitor.refuse_broken` raises for ``prop``: see there."""
+    module = type(prop).__module__
+    if module.startswith("podquake."):
+        return RuntimeError(f"podquake's own property {prop.id!r}: {what}")
+    where = ""
+    if error is not None and error.__traceback__ is not None:
+        frame = traceback.extract_tb(error.__traceback__)[-1]
+        where = f" (in {frame.name}, {frame.filename}:{frame.lineno})"
+    return InputError(
+        f"{what}{where}; a property that cannot judge would let every run pass",
+        field=f"properties: {prop.id} (module {module})",
+        fix="fix the property's code, then run again; its verdict is unknown until then",
+    )
 
 
 def check_trace(

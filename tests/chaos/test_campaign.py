@@ -20,7 +20,7 @@ from podquake.chaos.hypothesis_internals import recorded_choices, recorded_size,
 from podquake.chaos.scenario import Scenario, dump_scenario, load_scenario
 from podquake.model import trace as ev
 from podquake.model.errors import InputError
-from podquake.properties import FAILED, Verdict
+from podquake.properties import FAILED, Verdict, invariant
 
 from tests.chaos.kit import TINY_SCENARIO
 
@@ -151,6 +151,26 @@ def test_a_shrink_that_runs_out_of_budget_keeps_its_propertys_smallest_failure(m
     assert found["replicas-converge"].faults == smallest
     assert found["availability-slo"].faults == smallest and found["availability-slo"].shrunk
     assert result.failed_properties() == ["availability-slo", "replicas-converge"] and not result.ok
+
+
+@invariant("test-campaign-raises", "A property with a bug: it raises on every bind.", on=[ev.PodBound])
+def _raises_on_bind(event: Any, ledger: Any) -> None:
+    raise ZeroDivisionError("division by zero")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_property_whose_code_raises_stops_the_campaign_as_bad_input(monkeypatch: pytest.MonkeyPatch, workers: int) -> None:
+    """Its verdict was unknown in every example and the campaign passed (the command said so, exit 0).
+    Now the first example that makes it raise stops the campaign, unshrunk."""
+    ran: list[Scenario] = []
+    real = chunk_module.run_scenario
+    monkeypatch.setattr(chunk_module, "run_scenario", lambda scenario, **options: ran.append(scenario) or real(scenario, **options))
+    base = replace(BASE, properties=(("no-overcommit", {}), ("test-campaign-raises", {})), imports=(__name__,))
+    with pytest.raises(InputError) as caught:
+        run_campaign(CampaignSettings(base=base, examples=10, chunk=5, workers=workers, database=None, max_faults=2))
+    assert "test-campaign-raises" in str(caught.value) and "raised ZeroDivisionError: division by zero" in str(caught.value)
+    if workers == 1:
+        assert len(ran) == 1
 
 
 def test_of_the_chunks_counterexamples_the_smallest_stands(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,5 +1,7 @@
 """The property machinery: verdicts, parameters, the registry, suites, the monitor, user properties."""
 
+import re
+
 import pytest
 
 from podquake.model import ClusterSpec, Simulation
@@ -129,6 +131,47 @@ def test_a_raising_property_is_unknown_and_the_others_still_judge():
     raised, counted = monitor.verdicts()
     assert raised.status == "unknown" and "RuntimeError: boom" in raised.message and raised.time == 2.0
     assert counted.status == "passed" and counter.seen == 2
+
+
+def test_a_run_with_a_raising_property_is_refused_naming_it_and_where_it_raised():
+    """It was an unknown verdict, and a campaign with a property that raised on every event passed
+    ("1 property held, 2 could not be judged", exit 0)."""
+    monitor = Monitor([_CountsBinds(), _Raises()])
+    for event in _bind_events():
+        monitor.observe(event)
+    monitor.verdicts()
+    with pytest.raises(InputError) as caught:
+        monitor.refuse_broken()
+    error = caught.value
+    assert error.field == f"properties: test-raises (module {__name__})"
+    assert "raised RuntimeError: boom at t=2s (in on_PodBound, " in error.message and "test_core.py:" in error.message
+
+
+def test_a_finish_that_raises_or_answers_nonsense_is_refused_too():
+    class Finishes(Property):
+        id, description = "test-finishes", "Answers nonsense at the end."
+
+        def finish(self, ledger, run):
+            return self.answer()
+
+    for answer, said in [(lambda: 1 / 0, "raised ZeroDivisionError"), (lambda: "fine", "its finish() returned 'fine'")]:
+        prop = Finishes()
+        prop.answer = answer
+        monitor = Monitor([prop])
+        monitor.verdicts(end=10.0)
+        with pytest.raises(InputError, match=re.escape(said)):
+            monitor.refuse_broken()
+
+
+def test_a_library_property_that_raises_is_podquakes_own_bug():
+    builtin = type("Raises", (_Raises,), {"__module__": "podquake.properties.safety"})
+    monitor = Monitor([builtin()])
+    for event in _bind_events():
+        monitor.observe(event)
+    monitor.verdicts()
+    with pytest.raises(RuntimeError, match="podquake's own property 'test-raises'"):
+        monitor.refuse_broken()
+    Monitor([_CountsBinds()]).refuse_broken()  # nothing broke: nothing raised
 
 
 def test_no_overcommit_fails_with_the_numbers_that_broke_the_bound():
