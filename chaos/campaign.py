@@ -12,7 +12,9 @@ depends only on the example count and the chunk size, never on the number of wor
 is one Hypothesis run seeded from ``(seed, i)``. Chunks run in any order on any number of worker
 processes and are merged in chunk order, so the same seed gives the same verdicts and
 counterexamples whatever ``workers`` is. Within a chunk, Hypothesis stops drawing new examples at
-the first failure and shrinks it (as it always does); the other chunks go on searching.
+a failure and shrinks it (as it always does); then the chunk's remaining examples run in a new
+seeded Hypothesis run where the properties that failed already no longer stop it, so every chunk
+runs all its examples.
 
 **Counterexamples.** A failing example raises the first failed property (in suite order) as its
 own exception type, and Hypothesis shrinks it to a minimal fault schedule that still breaks that

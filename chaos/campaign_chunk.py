@@ -1,15 +1,17 @@
-"""One chunk of a campaign: a seeded Hypothesis run of up to ``size`` examples, and the shrinks of
-what failed in it.
+"""One chunk of a campaign: ``size`` examples in seeded Hypothesis runs, and the shrinks of what
+failed in them.
 
 Each example runs its scenario and judges it; the first property it fails (in suite order) is raised
 as that property's own exception type, so Hypothesis stops drawing and shrinks the example to a
 minimal fault schedule that still breaks that property (or, as Hypothesis may slip to a smaller
-failure of another property, that one). Every other property that failed in the chunk, in a drawn
-example or only in one of the shrinker's runs, then gets a shrink of its own, from the smallest
-example seen to fail it (see :mod:`podquake.chaos.hypothesis_internals`). Of the failures of a
-property, the smallest (:func:`scenario_size`) is its counterexample. Each run is reported as it ends (an example, a failing
-example, a shrink run) for the campaign's progress, and each example's run metrics steer
-Hypothesis's targeted search (see :func:`_steer`).
+failure of another property, that one). The chunk's remaining examples then run in a new seeded
+Hypothesis run, a round, where the properties that failed already are counted but raise no more
+(and no example runs twice), until the chunk has run all its examples. Every other property that
+failed in the chunk, in a drawn example or only in one of the shrinker's runs, then gets a shrink of
+its own, from the smallest example seen to fail it (see :mod:`podquake.chaos.hypothesis_internals`).
+Of the failures of a property, the smallest (:func:`scenario_size`) is its counterexample. Each run
+is reported as it ends (an example, a failing example, a shrink run) for the campaign's progress,
+and each example's run metrics steer Hypothesis's targeted search (see :func:`_steer`).
 
 :mod:`podquake.chaos.campaign` splits a campaign into chunks, runs them (here or on worker
 processes) and merges what they found.
@@ -18,13 +20,14 @@ processes) and merges what they found.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
-from hypothesis import HealthCheck, Phase, given, seed, settings, target
+from hypothesis import HealthCheck, Phase, given, reject, seed, settings, target
 from hypothesis.errors import Flaky
 from hypothesis import strategies as st
 from podquake.chaos.hypothesis_internals import (
@@ -87,7 +90,7 @@ class Progress(Protocol):
     """What :func:`~podquake.chaos.campaign.run_campaign` reports progress to, e.g.
     :meth:`podquake.reports.CampaignProgress.update`: ``n`` more examples done; of all done so far,
     ``failures`` failed some property; ``shrink_runs`` runs were spent shrinking; ``unneeded``
-    examples will not run, their chunk having stopped at a failure (as Hypothesis does)."""
+    examples will not run, their chunk's Hypothesis having run out of new examples to draw."""
 
     def __call__(self, n: int, *, failures: int, shrink_runs: int, unneeded: int) -> None: ...
 
@@ -130,14 +133,10 @@ def _failure(verdicts: Sequence[Verdict], property_id: str) -> Verdict | None:
     return next((v for v in verdicts if v.property == property_id and v.status == FAILED), None)
 
 
-def _raise_first(verdicts: Sequence[Verdict]) -> None:
-    for verdict in verdicts:
-        if verdict.status == FAILED:
-            raise _violation_type(verdict.property)(verdict.line())
-
-
-def _chunk_seed(campaign_seed: int, index: int) -> int:
-    return int.from_bytes(hashlib.sha256(f"podquake:{campaign_seed}:{index}".encode()).digest()[:8], "big")
+def _chunk_seed(campaign_seed: int, index: int, round_number: int = 0) -> int:
+    """Hypothesis's seed for chunk ``index``'s run number ``round_number`` (see :func:`run_chunk`)."""
+    key = f"podquake:{campaign_seed}:{index}" + (f":{round_number}" if round_number else "")
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big")
 
 
 def _steer(result: ScenarioResult) -> None:
@@ -196,22 +195,27 @@ def run_chunk(
     replay_first: Sequence[Scenario] = (),
     on_run: Callable[[str], None] | None = None,
 ) -> ChunkResult:
-    """Run chunk ``index`` of a campaign: up to ``size`` examples in one seeded Hypothesis run.
+    """Run chunk ``index`` of a campaign: ``size`` examples in seeded Hypothesis runs.
 
-    Hypothesis stops drawing at the first failure and shrinks it; only the examples drawn before
-    that are counted as examples (the shrinker's re-runs are not). ``on_run(kind)`` is told of each
+    Hypothesis stops drawing at a failure and shrinks it; the chunk's remaining examples then run in
+    a new seeded Hypothesis run (a round), in which the properties that already failed are counted
+    but no longer stop it, so a property failing at once does not hide the others for the rest of
+    the chunk. The shrinker's re-runs are not counted as examples. ``on_run(kind)`` is told of each
     run as it ends, ``kind`` one of :data:`RUN_KINDS`."""
     result = ChunkResult(index)
     started = time.perf_counter()
     state: dict[str, Any] = {"shrinking": False, "shrink_runs": 0, "origin": None}
+    masked: set[str] = set()  # properties that failed in an earlier round: counted, not raised
+    drawn: set[str] = set()  # the examples run so far, so that a later round does not run one again
     # Failing examples as (scenario, its verdicts), by the first property they fail.
     first_failing: dict[str, tuple[Scenario, list[Verdict]]] = {}
     first_choices: dict[str, tuple[Any, ...] | None] = {}  # what Hypothesis drew for them
-    last_failing: dict[str, tuple[Scenario, list[Verdict]]] = {}
-    # The smallest example the first shrink ran into that fails another property too, with its
+    last_failing: dict[str, tuple[Scenario, list[Verdict]]] = {}  # this round's
+    # The smallest example a round's shrink ran into that fails another property too, with its
     # choices: that property's own shrink starts from it rather than from its first failure.
     smallest_seen: dict[str, tuple[Scenario, list[Verdict], tuple[Any, ...] | None, Any]] = {}
     first_sizes: dict[str, Any] = {}  # Hypothesis's size of each first failure (None: unknown)
+    primaries: dict[str, tuple[Scenario, list[Verdict]]] = {}  # each round's shrunk failure, by property
     examples = _examples(settings, index)
 
     def one(scenario: Scenario) -> None:
@@ -223,8 +227,14 @@ def run_chunk(
                 raise ShrinkBudgetSpent
             if on_run is not None:
                 on_run(SHRINK_RUN)
+        if not state["shrinking"]:
+            key = repr((scenario.faults, scenario.seed, scenario.cluster, scenario.workload))
+            if key in drawn:  # an earlier round ran it already (the fault-free example, most often)
+                reject()
+            drawn.add(key)
         run = _run(scenario)
         failed = run.failed
+        new = [v for v in failed if v.property not in masked]
         if not state["shrinking"]:
             result.examples += 1
             result.steps += len(scenario.faults)
@@ -245,9 +255,9 @@ def run_chunk(
             _steer(run)
             if on_run is not None:
                 on_run(FAILING_EXAMPLE if failed else EXAMPLE)
-            state["shrinking"] = bool(failed)
-            state["origin"] = failed[0].property if failed else None
-        if failed:
+            state["shrinking"] = bool(new)
+            state["origin"] = new[0].property if new else None
+        if new:
             # The shrinker tries candidates smaller than its current one and keeps any failure (it may
             # slip from one property to another), so the last failure of each property it fails is
             # the smallest found so far for that property.
@@ -255,32 +265,44 @@ def run_chunk(
                 last_failing[verdict.property] = (scenario, run.verdicts)
             if state["shrinking"]:
                 _note_smaller(smallest_seen, scenario, run.verdicts, failed)
-        _raise_first(run.verdicts)
+            raise _violation_type(new[0].property)(new[0].line())
 
     phases = [Phase.explicit, Phase.generate, Phase.target] + ([Phase.shrink] if settings.shrink else [])
-    test = settings_for(size, phases)(given(examples)(one))
-    for scenario in replay_first:
-        test = _explicit(test, scenario)
-    test = seed(_chunk_seed(settings.seed, index))(test)
-    shrunk_property = None
-    try:
-        with no_local_constants():
-            test()
-    except PropertyViolated as error:
-        shrunk_property = error.property_id
-    except ShrinkBudgetSpent:
-        shrunk_property = state["origin"]  # the smallest failure found within the budget stands
-    except KeyboardInterrupt:
-        result.interrupted = True  # keep what was found; the failure so far stands unshrunk
-    except _Refused as refused:
-        raise refused.error from None
-    except Flaky as error:
-        _blame_plugin(settings.base.scheduler, error)
-        raise
-    chosen: dict[str, tuple[Scenario, list[Verdict], bool]] = {}
-    primary = last_failing.get(shrunk_property) if shrunk_property is not None else None
-    if primary is not None:
-        chosen[shrunk_property] = (*primary, settings.shrink)  # type: ignore[index]
+    ran_before = -1
+    for round_number in itertools.count():
+        remaining = size - result.examples
+        if remaining <= 0 or (round_number and result.examples == ran_before):
+            break  # done, or the last round drew nothing new (Hypothesis ran out of examples)
+        ran_before = result.examples
+        test = settings_for(remaining, phases)(given(examples)(one))
+        for scenario in replay_first if round_number == 0 else ():
+            test = _explicit(test, scenario)
+        test = seed(_chunk_seed(settings.seed, index, round_number))(test)
+        state.update(shrinking=False, shrink_runs=0, origin=None)
+        last_failing.clear()
+        shrunk_property = None
+        try:
+            with no_local_constants():
+                test()
+        except PropertyViolated as error:
+            shrunk_property = error.property_id
+        except ShrinkBudgetSpent:
+            shrunk_property = state["origin"]  # the smallest failure found within the budget stands
+        except KeyboardInterrupt:
+            result.interrupted = True  # keep what was found; the failure so far stands unshrunk
+        except _Refused as refused:
+            raise refused.error from None
+        except Flaky as error:
+            _blame_plugin(settings.base.scheduler, error)
+            raise
+        if shrunk_property is not None and shrunk_property in last_failing:
+            primaries[shrunk_property] = last_failing[shrunk_property]
+        if shrunk_property is None or result.interrupted:
+            break  # every remaining example ran (or Hypothesis ran out of them), or a stop
+        masked.update(first_failing, smallest_seen, primaries)
+    chosen: dict[str, tuple[Scenario, list[Verdict], bool]] = {
+        property_id: (*found, settings.shrink) for property_id, found in primaries.items()
+    }
     # Every other property that failed: in a drawn example, or only in a run of the first shrink.
     others = list(first_failing) + [p for p in smallest_seen if p not in first_failing]
     for property_id in others:
@@ -305,8 +327,9 @@ def run_chunk(
                 own = None
             if own is not None:
                 candidates.append((*own, True))
-        if primary is not None and _failure(primary[1], property_id) is not None:
-            candidates.append((*primary, settings.shrink))
+        for primary in primaries.values():
+            if _failure(primary[1], property_id) is not None:
+                candidates.append((*primary, settings.shrink))
         if seen is not None:
             candidates.append((seen[0], seen[1], False))
         if drawn is not None:
@@ -347,7 +370,9 @@ def _smaller(size: Any, than: Any) -> bool:
 
 
 def unneeded_examples(chunk: ChunkResult, size: int) -> int:
-    """The examples of a chunk of ``size`` that did not run because it stopped at a failure."""
+    """The examples of a chunk of ``size`` that did not run: Hypothesis ran out of new ones to draw
+    (a search space smaller than the chunk), or, before the campaign went on after failures, the
+    chunk stopped at one."""
     return 0 if chunk.interrupted else size - chunk.examples
 
 

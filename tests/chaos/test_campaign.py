@@ -143,7 +143,8 @@ def test_a_shrink_that_runs_out_of_budget_keeps_its_propertys_smallest_failure(m
     those runs, get a counterexample. (With the ready-made suite and a scheduler that binds to
     NotReady nodes, a 9-fault scheduler-contract counterexample where a 5-fault one had been run.)"""
     judged_by(monkeypatch, SLIPPING)
-    settings = CampaignSettings(base=BASE, examples=25, database=None, max_faults=8, kinds=KINDS, shrink_runs=3)
+    # five examples: the fifth is the first failure, so no drawn example fails availability-slo
+    settings = CampaignSettings(base=BASE, examples=5, database=None, max_faults=8, kinds=KINDS, shrink_runs=3)
     result = run_campaign(settings)
     assert result.failed["replicas-converge"] == 1 and result.failed["availability-slo"] == 0  # as drawn
     found = {c.property: c for c in result.counterexamples}
@@ -151,6 +152,35 @@ def test_a_shrink_that_runs_out_of_budget_keeps_its_propertys_smallest_failure(m
     assert found["replicas-converge"].faults == smallest
     assert found["availability-slo"].faults == smallest and found["availability-slo"].shrunk
     assert result.failed_properties() == ["availability-slo", "replicas-converge"] and not result.ok
+
+
+def test_a_property_failing_at_once_does_not_hide_the_others_for_the_rest_of_the_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A scheduler that breaks its contract in every example failed the chunk's first (fault-free)
+    example; the chunk stopped there, so a campaign of 50 ran 2 examples, never injected a fault, and
+    reported replicas-converge as held in 2 of 2. Now the chunk goes on, with scheduler-contract
+    counted but no longer stopping it, and runs no example twice."""
+    judged_by(monkeypatch, {"scheduler-contract": lambda f: True, "replicas-converge": lambda f: isinstance(f, NodeFailure)})
+    real = chunk_module.run_scenario
+    examples: list[Scenario] = []
+    monkeypatch.setattr(chunk_module, "_steer", lambda run: examples.append(run.scenario))  # once an example
+
+    def always_breaks_contract(scenario: Scenario, **options: Any) -> _Run:
+        run = real(scenario, **options)
+        run.verdicts[0] = Verdict.failed("scheduler-contract", "answered a full node")
+        run.failed = [v for v in run.verdicts if v.status == FAILED]
+        return run
+
+    monkeypatch.setattr(chunk_module, "run_scenario", always_breaks_contract)
+    settings = CampaignSettings(base=BASE, examples=50, database=None, max_faults=4, kinds=KINDS)
+    result = run_campaign(settings)
+    assert result.examples == 50 and result.failed["scheduler-contract"] == 50
+    assert result.failed["replicas-converge"] > 0 and result.first_failed_at["replicas-converge"] > 1
+    found = {c.property: c for c in result.counterexamples}
+    assert found["scheduler-contract"].faults == () and len(found["replicas-converge"].faults) == 1
+    assert len(examples) == 50
+    for chunk in (examples[:25], examples[25:]):  # no chunk runs an example twice
+        assert len({repr((s.faults, s.seed)) for s in chunk}) == 25
+    assert run_campaign(settings).counterexamples == result.counterexamples  # deterministic
 
 
 @invariant("test-campaign-raises", "A property with a bug: it raises on every bind.", on=[ev.PodBound])
@@ -263,20 +293,21 @@ def test_the_campaign_says_which_example_first_failed_each_property(monkeypatch:
     place = next(i for i, s in enumerate(ran, start=1) if s.seed == BASE.seed + 1 and not s.faults)
     assert place > 5  # in chunk 1, after chunk 0's five examples
     assert result.first_failed_at == {"replicas-converge": place}
-    assert result.failed["replicas-converge"] == 1 and result.examples < 15  # chunk 1 stopped at it
+    assert result.failed["replicas-converge"] == 1 and result.examples == 15  # chunk 1 went on after it
 
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_progress_counts_every_example_and_the_failing_ones(monkeypatch: pytest.MonkeyPatch, workers: int) -> None:
     """The progress bar's figures: examples as they finish (one at a time in one process), and how
     many failed some property (here every availability-slo failure is a replicas-converge one too),
-    the runs spent shrinking, and the examples that will not run (a chunk stops at its failure)."""
+    the runs spent shrinking, and the examples that will not run (none: a chunk goes on after its
+    failures)."""
     ran = judged_by(monkeypatch, RULES)
     calls: list[tuple[int, int, int, int]] = []
     settings = CampaignSettings(base=BASE, examples=40, chunk=10, workers=workers, database=None, max_faults=8, kinds=KINDS)
     result = run_campaign(settings, progress=lambda n, **counts: calls.append((n, *counts.values())))
     examples, failing, shrink_runs, unneeded = sum(c[0] for c in calls), *calls[-1][1:]
-    assert examples == result.examples and examples + unneeded == 40 and unneeded > 0  # chunks stopped at failures
+    assert examples == result.examples == 40 and unneeded == 0
     assert failing == result.failed["replicas-converge"] > 0
     assert shrink_runs > 0
     assert all(list(column) == sorted(column) for column in list(zip(*calls))[1:])  # each count only grows
