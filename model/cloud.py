@@ -46,12 +46,11 @@ cloud-controller-manager notices the instance is gone and deletes the Node a few
 
 from __future__ import annotations
 
-import math
-
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from podquake.model.cluster import POOL_LABEL, NodePool
+from podquake.model.errors import finite_number
 
 if TYPE_CHECKING:
     from podquake.model.simulation import Simulation
@@ -104,8 +103,8 @@ class CloudProvider:
         quota: int | None = None,
     ) -> None:
         number = (int, float)
-        if isinstance(provisioning_seconds, bool) or not isinstance(provisioning_seconds, number) or not 0 <= provisioning_seconds < math.inf:
-            raise ValueError(f"provisioning_seconds must be a finite number >= 0, not {provisioning_seconds!r} (NaN: no machine would ever come)")
+        # NaN: no machine would ever come.
+        finite_number(provisioning_seconds, "provisioning_seconds", minimum=0, fix="write e.g. provisioning_seconds=90.0, the default")
         if isinstance(provisioning_jitter, bool) or not isinstance(provisioning_jitter, number) or not 0.0 <= provisioning_jitter < 1.0:
             raise ValueError(f"provisioning_jitter must be in [0, 1), not {provisioning_jitter!r}")
         if isinstance(failure_rate, bool) or not isinstance(failure_rate, number) or not 0.0 <= failure_rate <= 1.0:

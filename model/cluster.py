@@ -1,7 +1,8 @@
 """Cluster definitions: node pools from a compact spec, in Python or YAML.
 
 A :class:`ClusterSpec` is a tuple of :class:`NodePool` values. Each pool spreads its nodes over its
-zones round-robin and names them ``<pool>-1``, ``<pool>-2``, ... Every node gets the well-known
+zones round-robin and names them ``<pool>-1``, ``<pool>-2``, ..., so a pool's name must be a DNS-1123
+label (at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit). Every node gets the well-known
 labels ``kubernetes.io/hostname``, ``topology.kubernetes.io/zone`` and ``topology.kubernetes.io/region``,
 and the OS/arch labels every kubelet sets on itself (``kubernetes.io/os: linux``,
 ``kubernetes.io/arch: amd64`` and their legacy ``beta.kubernetes.io/...`` twins;
@@ -43,6 +44,7 @@ The YAML form (the ``cluster:`` section of a scenario file)::
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -51,6 +53,7 @@ from podquake.model import constants as k8s
 from podquake.model.errors import InputError
 from podquake.model.fieldpath import as_written
 from podquake.model.fieldpath import describe as _describe
+from podquake.model.manifest_pods import DNS_LABEL
 from podquake.model.objects import Node
 from podquake.model.quantity import QuantityError, Resources, parse_cpu, parse_memory
 from podquake.model.selectors import TAINT_EFFECTS, Taint
@@ -150,6 +153,7 @@ class NodePool:
             # Checked before the values: comparing a string or a float with the limits below would
             # fail with a bare TypeError, or let 2.5 nodes through to crash build_nodes.
             raise InputError("; ".join(m for m, _ in wrong), location=location, fix="; ".join(dict.fromkeys(f for _, f in wrong)))
+        self._check_name(location)
         sizes = f"e.g. count: 6, and 0 <= minSize <= count <= maxSize <= {k8s.SUPPORTED_MAX_NODES}"
         problems: list[tuple[str, str]] = []
         if not self.name:
@@ -228,6 +232,21 @@ class NodePool:
                 if not isinstance(taint, Taint)
             ]
         return problems
+
+    def _check_name(self, location: str) -> None:
+        """Refuse a name that is not a DNS-1123 label: the nodes are named ``<pool>-1``, ... and the
+        name is the value of their ``podquake.io/pool`` label (an empty name is refused with the
+        other value problems)."""
+        if not self.name or (DNS_LABEL.match(self.name) and len(self.name) <= 63):
+            return
+        length = f" ({len(self.name)} characters)" if len(self.name) > 63 else ""
+        guess = re.sub(r"[^a-z0-9]+", "-", self.name.lower())[:63].strip("-") or "worker"
+        raise InputError(
+            f"{self.name!r} is not a DNS-1123 label{length}, and the pool's nodes are named after it ({self.name}-1, ...)",
+            location=location,
+            field="name",
+            fix=f"use at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit, e.g. {guess}",
+        )
 
     def _check_labels(self, location: str) -> None:
         """Refuse a label that :meth:`node` sets itself: the pool's would silently win over it, and a
@@ -319,6 +338,11 @@ class ClusterSpec:
     region: str = "region-1"
 
     def __post_init__(self) -> None:
+        if not isinstance(self.region, str):
+            # It is every node's topology.kubernetes.io/region label value, and label values are strings.
+            raise InputError(
+                f"region must be a string, not {_describe(self.region)}", field="region", fix="write e.g. region='region-1'"
+            )
         pools = self.pools
         if isinstance(pools, NodePool):
             pools = (pools,)
@@ -435,7 +459,15 @@ class ClusterSpec:
                 field=f"pools/{'/'.join(shorthand)}",
                 fix="give either pools (with count, zones, cpu and memory per pool) or nodes/zones/cpu/memory, not both",
             )
-        region = str(data.get("region", "region-1"))
+        region = data.get("region", "region-1")
+        if not isinstance(region, str):
+            # str() made region 'None' of region: null, and '1' of region: 1.
+            raise InputError(
+                f"expected a region name, got {_describe(region)}",
+                source=source,
+                field="region",
+                fix=f'quote it: region: "{as_written(region)}"' if isinstance(region, (bool, int, float)) else "write e.g. region: region-1",
+            )
         try:
             if "pools" not in data:
                 zones = _int(data.get("zones", 3), source, "zones")

@@ -28,7 +28,6 @@ True
 from __future__ import annotations
 
 import difflib
-import math
 import numbers
 import random
 import re
@@ -43,6 +42,7 @@ import simpy
 from podquake.model import trace as ev
 from podquake.model.admission import pod_from_template
 from podquake.model.cluster import ClusterSpec
+from podquake.model.errors import InputError, finite_number
 from podquake.model.memo import IdentityMemo
 from podquake.model.objects import Node, Pod, PodTemplate, Workload
 from podquake.model.scheduling.contract import Scheduler, ValidatingScheduler
@@ -81,14 +81,9 @@ class Timing:
         # and crashed SimPy ("Negative delay") in a controller; NaN never came due.
         for spec in fields(self):
             value = getattr(self, spec.name)
-            fix = f"(fix: write 0 for no delay, or e.g. {spec.name}={spec.default!r}, the default)"
-            try:
-                _check_finite(f"Timing.{spec.name}", value)
-            except ValueError as error:
-                raise ValueError(f"{error} {fix}") from None
-            if value < 0:
-                raise ValueError(f"Timing.{spec.name} must be >= 0 simulated seconds, not {value!r} {fix}")
-            object.__setattr__(self, spec.name, float(value))
+            fix = f"write 0 for no delay, or e.g. {spec.name}={spec.default!r}, the default"
+            seconds = finite_number(value, f"Timing.{spec.name}", minimum=0, unit="simulated seconds", fix=fix)
+            object.__setattr__(self, spec.name, seconds)
 
 
 @dataclass(frozen=True)
@@ -123,11 +118,6 @@ def _checked_seed(seed: object) -> int:
     if seed < 0:
         raise ValueError(f"seed must be an integer >= 0, not {seed}")
     return int(seed)
-
-
-def _check_finite(name: str, seconds: float) -> None:
-    if isinstance(seconds, bool) or not isinstance(seconds, numbers.Real) or not math.isfinite(seconds):
-        raise ValueError(f"{name} must be a finite number of simulated seconds, not {seconds!r}")
 
 
 def _checked_cluster(cluster: object) -> ClusterSpec:
@@ -304,7 +294,6 @@ class Simulation:
         All or nothing: if any object cannot be created (a workload or pod of its name exists, here
         or earlier in the same batch), none is, and the :class:`~podquake.model.errors.InputError`
         names it."""
-        from podquake.model.errors import InputError
         from podquake.model.manifests import Manifest, check_replicas, load_manifests
 
         fix = "pass load_manifests(...), a Manifest, or a path (or list of paths) to YAML files or folders"
@@ -354,7 +343,7 @@ class Simulation:
     def run(self, until: float) -> None:
         """Run until simulated time ``until`` (seconds). Time only moves forward: a time before
         :attr:`now` is refused (``run(now)`` does nothing)."""
-        _check_finite("until", until)
+        finite_number(until, "until", unit="simulated seconds", fix="write e.g. run(until=600.0)")
         if until < self.env.now:
             raise ValueError(
                 f"run(until={until}): the clock is already at t={self.env.now:g}s and simulated time only "
@@ -365,7 +354,7 @@ class Simulation:
 
     def run_for(self, seconds: float) -> None:
         """Run ``seconds`` (>= 0) of simulated time from now."""
-        _check_finite("seconds", seconds)
+        finite_number(seconds, "seconds", unit="simulated seconds", fix="write e.g. run_for(60.0)")
         if seconds < 0:
             raise ValueError(f"run_for(seconds={seconds}): seconds must be >= 0 (time only moves forward)")
         self.run(self.env.now + seconds)
@@ -373,8 +362,8 @@ class Simulation:
     def run_until_stable(self, timeout: float = 600.0, step: float = 1.0) -> bool:
         """Run until every workload has converged and no pod is pending or terminating, or ``timeout``
         simulated seconds pass, looking every ``step`` seconds. Returns whether it became stable."""
-        _check_finite("timeout", timeout)
-        _check_finite("step", step)
+        finite_number(timeout, "timeout", unit="simulated seconds", fix="write e.g. run_until_stable(timeout=600.0)")
+        finite_number(step, "step", unit="simulated seconds", fix="write e.g. run_until_stable(step=1.0)")
         if timeout < 0 or step <= 0:
             raise ValueError(
                 f"run_until_stable(timeout={timeout}, step={step}): timeout must be >= 0 and step > 0 seconds"

@@ -41,7 +41,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from podquake.model.errors import InputError
+from podquake.model.errors import InputError, finite_number
 
 if TYPE_CHECKING:
     from podquake.model.simulation import Simulation
@@ -77,20 +77,6 @@ def _namespaced(value: object) -> bool:
         return False
     namespace, slash, name = value.partition("/")
     return bool(slash and namespace.strip() and name.strip() and "/" not in name)
-
-
-def _number(
-    value: object, what: str, minimum: float | None = 0.0, positive: bool = False, maximum: float | None = None
-) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{what} must be a finite number, not {value!r}")
-    if maximum is not None and value > maximum:
-        raise ValueError(f"{what} must be <= {maximum:g}, not {value!r}")
-    if positive and value <= 0:
-        raise ValueError(f"{what} must be > 0, not {value!r}")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{what} must be >= {minimum:g}, not {value!r}")
-    return float(value)
 
 
 class Shape(ABC):
@@ -139,7 +125,7 @@ class Constant(Shape):
     rps: float
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "rps", _number(self.rps, "Constant rps", maximum=MAX_RATE))
+        object.__setattr__(self, "rps", finite_number(self.rps, "Constant rps", minimum=0, maximum=MAX_RATE))
 
     def rate(self, t: float) -> float:
         return self.rps
@@ -172,12 +158,12 @@ class Diurnal(Shape):
     peak_at: float | None = None
 
     def __post_init__(self) -> None:
-        mean = _number(self.mean, "Diurnal mean", maximum=MAX_RATE)
-        amplitude = _number(self.amplitude, "Diurnal amplitude", maximum=MAX_RATE)
+        mean = finite_number(self.mean, "Diurnal mean", minimum=0, maximum=MAX_RATE)
+        amplitude = finite_number(self.amplitude, "Diurnal amplitude", minimum=0, maximum=MAX_RATE)
         if amplitude > mean:
             raise ValueError(f"Diurnal amplitude ({amplitude:g}) must not exceed the mean ({mean:g}): the rate would go negative")
-        period = _number(self.period, "Diurnal period", positive=True, maximum=MAX_TIME)
-        peak_at = period / 2 if self.peak_at is None else _number(self.peak_at, "Diurnal peak_at", minimum=-MAX_TIME, maximum=MAX_TIME)
+        period = finite_number(self.period, "Diurnal period", positive=True, maximum=MAX_TIME)
+        peak_at = period / 2 if self.peak_at is None else finite_number(self.peak_at, "Diurnal peak_at", minimum=-MAX_TIME, maximum=MAX_TIME)
         object.__setattr__(self, "mean", mean)
         object.__setattr__(self, "amplitude", amplitude)
         object.__setattr__(self, "period", period)
@@ -234,10 +220,10 @@ class Ramp(Shape):
     end: float
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "start_rate", _number(self.start_rate, "Ramp start_rate", maximum=MAX_RATE))
-        object.__setattr__(self, "end_rate", _number(self.end_rate, "Ramp end_rate", maximum=MAX_RATE))
-        start = _number(self.start, "Ramp start", minimum=-MAX_TIME, maximum=MAX_TIME)
-        end = _number(self.end, "Ramp end", minimum=-MAX_TIME, maximum=MAX_TIME)
+        object.__setattr__(self, "start_rate", finite_number(self.start_rate, "Ramp start_rate", minimum=0, maximum=MAX_RATE))
+        object.__setattr__(self, "end_rate", finite_number(self.end_rate, "Ramp end_rate", minimum=0, maximum=MAX_RATE))
+        start = finite_number(self.start, "Ramp start", minimum=-MAX_TIME, maximum=MAX_TIME)
+        end = finite_number(self.end, "Ramp end", minimum=-MAX_TIME, maximum=MAX_TIME)
         if end <= start:
             raise ValueError(f"Ramp end ({end:g}) must come after its start ({start:g})")
         object.__setattr__(self, "start", start)
@@ -287,9 +273,9 @@ class Spike(Shape):
     def __post_init__(self) -> None:
         if not isinstance(self.base, Shape):
             raise ValueError(f"Spike base must be a shape (Constant, Diurnal, ...), not {self.base!r}")
-        object.__setattr__(self, "multiplier", _number(self.multiplier, "Spike multiplier", maximum=MAX_RATE))
-        object.__setattr__(self, "start", _number(self.start, "Spike start", minimum=-MAX_TIME, maximum=MAX_TIME))
-        object.__setattr__(self, "duration", _number(self.duration, "Spike duration", positive=True, maximum=MAX_TIME))
+        object.__setattr__(self, "multiplier", finite_number(self.multiplier, "Spike multiplier", minimum=0, maximum=MAX_RATE))
+        object.__setattr__(self, "start", finite_number(self.start, "Spike start", minimum=-MAX_TIME, maximum=MAX_TIME))
+        object.__setattr__(self, "duration", finite_number(self.duration, "Spike duration", positive=True, maximum=MAX_TIME))
 
     @property
     def end(self) -> float:

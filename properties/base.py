@@ -24,13 +24,11 @@ wrong type are refused when the property is built.
 
 from __future__ import annotations
 
-import math
-
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-from podquake.model.errors import InputError
+from podquake.model.errors import InputError, finite_number
 from podquake.properties.ledger import Ledger
 from podquake.properties.verdict import Number, Verdict, Violation
 
@@ -126,9 +124,11 @@ def _checked(property_id: str, name: str, default: Any, value: Any) -> Any:
             field=f"{property_id}.{name}",
             fix=f"give a {type(default).__name__} such as {default!r}",
         )
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and (value < 0 or not math.isfinite(value)):
-        raise InputError(
-            f"parameter {name!r} of property {property_id!r} must be a finite number >= 0, not {value!r}",
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        finite_number(
+            value,
+            f"parameter {name!r} of property {property_id!r}",
+            minimum=0,
             field=f"{property_id}.{name}",
             fix=f"give a value >= 0 such as {default!r}",
         )

@@ -59,7 +59,6 @@ eviction uses each pod's own grace period (the model's kubelet stops it after
 
 from __future__ import annotations
 
-import math
 from collections.abc import Generator
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Protocol
@@ -71,6 +70,7 @@ from podquake.model import trace as ev
 from podquake.model.cloud import FAILED, PROVISIONING, RUNNING, CloudError, CloudProvider
 from podquake.model.cluster import NodePool
 from podquake.model.controllers.common import Pausable
+from podquake.model.errors import InputError, finite_number
 from podquake.model.objects import Node, Pod
 from podquake.model.resources_api import PodDisruptionBudget
 from podquake.model.scheduling.contract import placement_problem
@@ -123,7 +123,7 @@ class AutoscalerOptions:
         if self.expander not in EXPANDERS:
             raise ValueError(f"unknown expander {self.expander!r}; use one of {', '.join(EXPANDERS)}")
         for spec in fields(self):
-            _check_option(spec.name, spec.type, getattr(self, spec.name))
+            _check_option(spec.name, spec.type, getattr(self, spec.name), spec.default)
         if self.scan_interval <= 0:
             raise ValueError("scan_interval must be positive")
         if not 0.0 <= self.scale_down_utilization_threshold <= 1.0:
@@ -132,22 +132,22 @@ class AutoscalerOptions:
             raise ValueError(f"max_total_unready_percentage is a percentage in [0, 100], not {self.max_total_unready_percentage!r}")
 
 
-def _check_option(name: str, kind: object, value: object) -> None:
+def _check_option(name: str, kind: object, value: object, default: object) -> None:
     """One flag's value against its type: a bool, a whole number (>= 0 but for the priority cutoff,
     which upstream defaults to -10), or a finite number of seconds >= 0 (NaN made a scan never come)."""
+    where, fix = f"AutoscalerOptions.{name}", f"write e.g. AutoscalerOptions({name}={default!r}), the default"
+    if kind in (float, "float"):
+        finite_number(value, where, minimum=0, fix=fix)
+        return
     if kind in (bool, "bool"):
-        ok = isinstance(value, bool)
+        ok, rule = isinstance(value, bool), "True or False"
     elif kind in (int, "int"):
         ok = isinstance(value, int) and not isinstance(value, bool) and (value >= 0 or name == "expendable_pods_priority_cutoff")
-    elif kind in (float, "float"):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+        rule = "a whole number >= 0"
     else:
         return
     if not ok:
-        raise ValueError(f"AutoscalerOptions.{name} must be {_OPTION_KINDS.get(str(kind), kind)}, not {value!r}")
-
-
-_OPTION_KINDS = {"bool": "True or False", "int": "a whole number >= 0", "float": "a finite number >= 0"}
+        raise InputError(f"{where} must be {rule}, not {value!r}", fix=fix)
 
 
 # --- what the autoscaler needs from the disruption controller ------------------------------------

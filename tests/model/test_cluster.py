@@ -329,3 +329,47 @@ def test_which_node_names_a_cluster_may_have():
     assert [spec.may_have_node(n) for n in ("worker-1", "worker-2", "worker-3", "worker-0", "gpu-7", "gpux-1", "worker")] == [
         True, True, False, False, True, False, False,
     ]
+
+
+@pytest.mark.parametrize(
+    "name, guess",
+    [("GPU_Workers", "gpu-workers"), ("batch.pool", "batch-pool"), ("-edge", "edge"), ("edge-", "edge"), ("a" * 64, "a" * 63), ("wörker", "w-rker")],
+)
+def test_a_pool_name_that_is_not_a_dns_label_is_refused(name, guess):
+    """NodePool(name="GPU_Workers") made nodes GPU_Workers-1, ..., names no Kubernetes node may have."""
+    with pytest.raises(InputError) as info:
+        NodePool(name=name, count=1)
+    assert info.value.field == "name" and repr(name) in info.value.message and "DNS-1123 label" in info.value.message
+    assert info.value.fix.endswith(f"e.g. {guess}")
+    # The YAML form gets it too, naming the file and the pool.
+    with pytest.raises(InputError) as info:
+        ClusterSpec.from_dict({"pools": [{"name": "worker", "count": 1}, {"name": name, "count": 1}]}, source="c.yaml")
+    assert (info.value.source, info.value.field) == ("c.yaml", "pools[1].name") and repr(name) in info.value.message
+    assert "lowercase letters, digits and '-'" in info.value.fix
+
+
+def test_pool_names_that_are_dns_labels_are_taken():
+    for name in ("w", "9", "gpu-pool-2", "a" * 63):
+        assert ClusterSpec(pools=(NodePool(name=name, count=1),)).build_nodes()[0].name == f"{name}-1"
+
+
+@pytest.mark.parametrize("region", [5, None, True, ["eu"], b"eu"])
+def test_a_region_that_is_not_a_string_is_refused(region):
+    """ClusterSpec(region=5) labelled every node with a number (a label value is a string), and the
+    YAML form's str() made region: null the region 'None'."""
+    with pytest.raises(InputError) as info:
+        ClusterSpec(region=region)
+    assert info.value.field == "region" and "region must be a string" in info.value.message
+    assert info.value.fix == "write e.g. region='region-1'"
+    for data in ({"region": region}, {"region": region, "pools": [{"name": "w", "count": 1}]}):
+        with pytest.raises(InputError) as info:
+            ClusterSpec.from_dict(data, source="c.yaml")
+        assert (info.value.source, info.value.field) == ("c.yaml", "region") and "expected a region name" in info.value.message
+        assert info.value.fix
+
+
+def test_a_numeric_yaml_region_is_told_to_quote_it():
+    with pytest.raises(InputError) as info:
+        ClusterSpec.from_dict(yaml.safe_load("region: 1\nnodes: 2"))
+    assert info.value.fix == 'quote it: region: "1"'
+    assert ClusterSpec.from_dict(yaml.safe_load("region: '1'\nnodes: 2")).build_nodes()[0].labels[k8s.LABEL_REGION] == "1"
