@@ -12,6 +12,14 @@ prober/, status/, nodelease/):
   later (exit 143, SIGTERM; 137, SIGKILL, if the stop outlasts the grace period) and the kubelet
   removes the pod (``state.delete_pod``). Pod phase follows upstream ``getPhase`` (kubelet_pods.go);
   Succeeded and Failed are final.
+- **Admission.** A pod created with ``spec.nodeName`` set reaches the kubelet without a scheduler
+  (:mod:`podquake.model.store`), so the kubelet's own check is the only one it meets (upstream's
+  predicate admit handler, pkg/kubelet/lifecycle/predicate.go): a pod that does not fit (resources
+  and pod slots, node selector and required affinity, untolerated NoExecute taints; NoSchedule
+  taints, cordons and a NotReady condition do not stop it) is rejected, phase Failed with a reason
+  such as ``OutOfcpu``, and never started (:func:`~podquake.model.kubelet_rules.admission_failure`).
+  The check runs when the pod would start (``container_start_seconds`` after it is bound; upstream
+  rejects it as soon as the kubelet sees it).
 - **Containers.** Restarts (restart policy, CrashLoopBackOff) and the probes, which are computed
   lazily and exactly rather than simulated tick by tick, are the job of the mixin
   :class:`~podquake.model.kubelet_containers.ContainerLifecycle` (see
@@ -75,15 +83,14 @@ Simplifications of Kubernetes, on purpose (the containers' own are in
 
 from __future__ import annotations
 
-import math
-
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from podquake.model import constants as k8s
+from podquake.model.errors import finite_number
 from podquake.model.kubelet_containers import _TERMINAL, PROBE_KINDS, ContainerLifecycle, _Container, _PodRun
 from podquake.model.lease import LEASE_SLOT_SECONDS, LEASE_SLOTS
-from podquake.model.kubelet_rules import next_probe_time, pod_phase, should_restart
+from podquake.model.kubelet_rules import admission_failure, next_probe_time, pod_phase, should_restart
 from podquake.model.objects import Node, Pod
 
 if TYPE_CHECKING:
@@ -196,8 +203,7 @@ class Kubelet(ContainerLifecycle):
         Example: ``sim.kubelets["worker-1"].exit_container("default/job-x", exit_code=0, after=30)``.
         """
         _check_exit_code(exit_code)
-        if isinstance(after, bool) or not isinstance(after, (int, float)) or not 0 <= after < math.inf:
-            raise ValueError(f"after must be a finite number of seconds >= 0, not {after!r}")
+        finite_number(after, "after", minimum=0, unit="seconds", fix="write e.g. after=30.0, or 0 for now")
         target = self._target(pod_key, container)
         if target is None or not target[1].alive:
             return False
@@ -392,7 +398,8 @@ class Kubelet(ContainerLifecycle):
         only happens after the machine rebooted): report them terminated and restart them."""
         run = _PodRun(pod)
         self.pods[pod.key] = run
-        if pod.phase in _TERMINAL:
+        rejected = pod.spec.node_name is not None and pod.phase == "Pending" and self._rejected(pod)
+        if rejected or pod.phase in _TERMINAL:
             run.started = True
             return run
         state = self.state
@@ -415,21 +422,51 @@ class Kubelet(ContainerLifecycle):
             run.started = True
         return run
 
-    def _start_new_pod(self, pod: Pod, epoch: int) -> None:
-        """A pod bound while the kubelet was acting: its start latency is over, run it."""
+    def _start_new_pod(self, pod: Pod, epoch: int, admitted: bool = False) -> None:
+        """A pod bound while the kubelet was acting: its start latency is over, run it (unless the
+        kubelet rejects it: :meth:`_rejected`)."""
         if epoch != self._epoch or pod.deletion_timestamp is not None or self.state.pods.get(pod.uid) is not pod:
             return
         key = pod.key
         known = self.pods.get(key)
         if known is not None and known.pod is pod:
             return
-        if not self._volumes_ready(pod, lambda: self._start_new_pod(pod, epoch)):
+        if not admitted and pod.spec.node_name is not None and self._rejected(pod):
+            run = self.pods[key] = _PodRun(pod)
+            run.started = True
+            return
+        if not self._volumes_ready(pod, lambda: self._start_new_pod(pod, epoch, admitted=True)):
             return
         run = self.pods[key] = _PodRun(pod)
         run.started = True
         for c in run.containers:
             self._run_container(run, c)
         self._report_pod(run)
+
+    def _rejected(self, pod: Pod) -> bool:
+        """Kubelet admission of a pod that no scheduler placed (created with ``spec.nodeName`` set):
+        if it does not fit here (:func:`~podquake.model.kubelet_rules.admission_failure`), report it
+        Failed with the reason (``OutOfcpu``, ...) and return True; its containers never start and
+        it stays bound, Failed, until deleted. The pods counted against it are the ones the scheduler
+        placed here and the ones this kubelet admitted, not terminated. A pod the scheduler placed is
+        not re-checked: it passed the same filters when it was bound (upstream re-checks it too, which
+        matters only if the node changed in between)."""
+        pods = self.pods
+        others = []
+        for other in self.node.pods.values():
+            if other is pod or other.phase in _TERMINAL:
+                continue
+            if other.spec.node_name is None:
+                others.append(other)
+            else:
+                run = pods.get(other.key)
+                if run is not None and run.pod is other:
+                    others.append(other)
+        reason = admission_failure(pod, self.node, others)
+        if reason is None:
+            return False
+        self.state.set_pod_phase(pod.uid, "Failed", reason)
+        return True
 
     def _volumes_ready(self, pod: Pod, resume: Callable[[], None]) -> bool:
         """The volume manager's WaitForAttachAndMount: False (and ``resume()`` later) while a volume of

@@ -8,8 +8,20 @@ objects directly.
 
 Indexes, kept exact at every step (a Hypothesis test checks them against a full scan):
 - pods by node (``node.pods``), with each node's summed requests (real and scheduler non-zero);
-- pods by owner uid, pods by ``(label key, value)``, pods not yet bound;
+- pods by owner uid, pods by ``(label key, value)``, pods not yet bound, and among those the pods
+  waiting for a node their ``spec.nodeName`` names (``awaiting_node``, by that name);
 - nodes by name, by index order, by zone; workloads by uid and by ``(kind, namespace, name)``.
+
+A pod created with ``spec.nodeName`` set is bound as it is written, never scheduled: the API server
+stores it with its node, kube-scheduler only takes pods whose ``spec.nodeName`` is empty
+(kubernetes/kubernetes:pkg/scheduler/eventhandlers.go, ``assignedPod``), and the kubelet of that node
+picks it up (and may reject it: :func:`~podquake.model.kubelet_rules.admission_failure`). So
+:meth:`ClusterState.create_pod` records ``PodCreated`` then ``PodBound`` at the same instant. When no
+node of that name exists, the pod stays Pending, bound to a name: here it stays unbound
+(``node_name`` None, so that ``node_name`` always names an existing node) and waits in
+``awaiting_node``; a node of that name added later takes it (``PodBound`` right after
+``NodeAdded``), and otherwise the pod GC controller force-deletes it after its 40 s quarantine
+(:mod:`podquake.model.controllers.podgc`).
 
 Dicts serve as ordered sets everywhere, so iteration order is insertion order: deterministic.
 """
@@ -61,6 +73,8 @@ class ClusterState:
         self.pods_by_owner: dict[str, dict[str, Pod]] = defaultdict(dict)
         self.pods_by_label: dict[tuple[str, str], dict[str, Pod]] = defaultdict(dict)
         self.unbound_pods: dict[str, Pod] = {}
+        #: pods whose ``spec.nodeName`` names a node that does not exist: node name -> uid -> pod
+        self.awaiting_node: dict[str, dict[str, Pod]] = {}
         self.workloads: dict[str, Workload] = {}
         self.workloads_by_name: dict[tuple[str, str, str], Workload] = {}
         self.objects: dict[tuple[str, str, str], object] = {}
@@ -154,6 +168,8 @@ class ClusterState:
                 tuple((t.key, t.value, t.effect) for t in node.taints),
             )
         )
+        for pod in list(self.awaiting_node.pop(node.name, {}).values()):
+            self.bind_pod(pod.uid, node.name)  # its spec.nodeName names this node: its kubelet takes it
         return node
 
     def remove_node(self, name: str) -> None:
@@ -272,6 +288,9 @@ class ClusterState:
         for item in pod.labels.items():
             self.pods_by_label[item][pod.uid] = pod
         self.unbound_pods[pod.uid] = pod
+        named = pod.spec.node_name
+        if named is not None and named not in self.nodes:
+            self.awaiting_node.setdefault(named, {})[pod.uid] = pod
         owner = f"{pod.owner.kind}/{pod.namespace}/{pod.owner.name}" if pod.owner else ""
         spec = self.spec_id(pod.spec)
         self._record(
@@ -285,6 +304,8 @@ class ClusterState:
                 tuple(sorted(pod.labels.items())),
             )
         )
+        if named is not None and named in self.nodes and self.pods.get(pod.uid) is pod and pod.node_name is None:
+            self.bind_pod(pod.uid, named)  # written with its node: no scheduler (see the module docstring)
         return pod
 
     def bind_pod(self, uid: str, node_name: str) -> None:
@@ -292,6 +313,8 @@ class ClusterState:
         pod = self._pod(uid)
         if pod.node_name is not None:
             raise StateError(f"pod {pod.key} is already bound to {pod.node_name}")
+        if pod.spec.node_name is not None and pod.spec.node_name != node_name:
+            raise StateError(f"pod {pod.key} names node {pod.spec.node_name} in its spec, not {node_name}")
         node = self._node(node_name)
         spec = pod.spec
         req = spec.requests
@@ -390,6 +413,12 @@ class ClusterState:
             node.nonzero_memory -= spec.nonzero_memory
         else:
             del self.unbound_pods[uid]
+            named = pod.spec.node_name
+            if named is not None and named in self.awaiting_node:
+                awaiting = self.awaiting_node[named]
+                awaiting.pop(uid, None)
+                if not awaiting:
+                    del self.awaiting_node[named]
         del self.pods[uid]
         del self.pods_by_key[pod.key]
         if pod.owner is not None:
@@ -524,6 +553,8 @@ class ClusterState:
         pod = self._pod(uid)
         if pod.node_name is not None:
             raise StateError(f"pod {pod.key} is already bound to {pod.node_name}: its spec is fixed")
+        if spec.node_name != pod.spec.node_name:
+            raise StateError(f"pod {pod.key}: spec.nodeName cannot change ({pod.spec.node_name} to {spec.node_name})")
         if spec is pod.spec:
             return
         pod.spec = spec

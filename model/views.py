@@ -207,7 +207,9 @@ class ClusterView:
 
     @property
     def pending_pods(self) -> tuple[PodView, ...]:
-        return tuple(PodView(p) for p in self._state.unbound_pods.values())
+        """The pods waiting for a scheduler: not bound, and no ``spec.nodeName`` (a pod naming a node
+        is never scheduled; one naming a missing node waits for it, see :mod:`podquake.model.store`)."""
+        return tuple(PodView(p) for p in self._state.unbound_pods.values() if p.spec.node_name is None)
 
     @property
     def zones(self) -> tuple[str, ...]:

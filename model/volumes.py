@@ -323,7 +323,10 @@ class Volumes:
                 self._restrict_to_zones(pod)
 
     def _restrict_to_zones(self, pod: Pod) -> None:
-        """The model's VolumeZone/VolumeBinding filters: require the zones of the pod's bound volumes."""
+        """The model's VolumeZone/VolumeBinding filters: require the zones of the pod's bound volumes.
+        Not for a pod whose ``spec.nodeName`` names its node: no scheduler sees it, so no filter applies."""
+        if pod.spec.node_name is not None:
+            return
         zones: dict[str, None] = {}
         for _, claim in self._claims_of.get(pod.key, ()):
             pv = self.volume_for_claim(pod.namespace, claim)

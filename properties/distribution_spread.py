@@ -150,7 +150,9 @@ class SpreadWithinSkew(Property):
     On every binding of a pod with hard spread constraints, the chosen node must pass the
     PodTopologySpread filter as upstream computes it (see the module docstring): its domain's
     matching pods plus the pod, minus the least-populated eligible domain's (0 below ``minDomains``
-    domains), at most ``maxSkew``. No parameters: the constraints carry their own bounds.
+    domains), at most ``maxSkew``. No parameters: the constraints carry their own bounds. A pod bound
+    by its own ``spec.nodeName`` is counted but not judged: no scheduler placed it, and the kubelet
+    does not check spread (``Ledger.named_binding``).
 
     Incremental: matching pods are counted per node for each (namespace, selector) a constraint
     uses, updated on every binding and deletion, and each spec's eligible nodes are kept until a
@@ -224,7 +226,7 @@ class SpreadWithinSkew(Property):
         node = ledger.nodes.get(event.node)
         if pod is None:
             return
-        if node is not None:
+        if node is not None and not ledger.named_binding(pod, event.node):  # a nodeName pod met no scheduler
             self._check(event, ledger, pod, node)
         if not pod.terminating and event.pod not in self._bound:
             entry = (pod.key.partition("/")[0], event.node, pod.labels)

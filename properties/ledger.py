@@ -165,6 +165,12 @@ class Ledger:
             self._specs[pod.spec_id] = spec
         return spec
 
+    def named_binding(self, pod: LedgerPod, node: str) -> bool:
+        """Whether ``pod`` went to ``node`` because its ``spec.nodeName`` names it: its creator placed
+        it, no scheduler did (upstream kube-scheduler never sees such a pod; only the node's kubelet
+        judges it, pkg/kubelet/lifecycle/predicate.go), so a placement property has no scheduler to blame."""
+        return self.spec(pod).node_name == node
+
     def workload_of(self, pod: LedgerPod) -> str:
         """The top-level workload a pod belongs to (a Deployment for a ReplicaSet's pod), or ``""``."""
         return pod.workload

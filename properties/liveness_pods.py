@@ -53,7 +53,10 @@ class PendingPodsScheduled(BoundedLiveness):
     constraints met (:mod:`podquake.properties.capacity`). A pod that could have gone somewhere for
     ``within`` s on end, inside the quiet interval, and was still not bound is a breach. A pod that
     fits only for a moment (another pod takes the room first) is not, nor is one waiting for room
-    that nobody has (the cluster autoscaler's business).
+    that nobody has (the cluster autoscaler's business). A pod whose ``spec.nodeName`` names a node is
+    not judged: the scheduler never sees it (kubernetes/kubernetes:pkg/scheduler/eventhandlers.go,
+    ``assignedPod``); it is bound at creation, or waits for a node of that name that does not exist
+    until the pod GC controller deletes it (:mod:`podquake.model.controllers.podgc`).
 
     Incremental: room is re-checked only where an event changed it (a bind or a node going away, for
     the pods that node had room for; a deletion or a node coming back, for the pods that fitted
@@ -82,7 +85,7 @@ class PendingPodsScheduled(BoundedLiveness):
     # --- events ------------------------------------------------------------------------------------
     def on_PodCreated(self, event: ev.PodCreated, ledger: Ledger) -> None:
         pod = ledger.pods.get(event.pod)
-        if pod is None or pod.node is not None or pod.terminating:
+        if pod is None or pod.node is not None or pod.terminating or ledger.spec(pod).node_name is not None:
             return
         self._pending[event.pod] = _Pending(False)
         self._unfit[event.pod] = None

@@ -41,8 +41,10 @@ _CONDITION_TAINT = {"False": k8s.TAINT_NOT_READY, "Unknown": k8s.TAINT_UNREACHAB
 class NoOvercommit(Property):
     """On every node, the bound pods' requests never exceed allocatable: CPU, memory and pod count.
 
-    Catches: a scheduler (or a manual ``nodeName``) that packs pods past a node's allocatable, which
-    on a real node means CPU starvation, OOM kills of innocent pods and kubelet admission failures.
+    Catches: a scheduler that packs pods past a node's allocatable, which on a real node means CPU
+    starvation, OOM kills of innocent pods and kubelet admission failures. A pod bound by its own
+    ``spec.nodeName`` (``Ledger.named_binding``) is not judged: no scheduler placed it, and the node's
+    kubelet rejects it (phase Failed, ``OutOfcpu``, ...) if it does not fit, as upstream's does.
     """
 
     id = "no-overcommit"
@@ -54,6 +56,9 @@ class NoOvercommit(Property):
         node = ledger.nodes.get(event.node)
         if node is None:
             return  # binding to a missing node is schedulable-nodes-only's to judge
+        pod = ledger.pods.get(event.pod)
+        if pod is not None and ledger.named_binding(pod, event.node):
+            return  # its spec.nodeName put it there; the kubelet admits or rejects it
         over = []
         if node.requested_cpu > node.allocatable_cpu:
             over.append(f"{node.requested_cpu}m CPU of {node.allocatable_cpu}m")
@@ -190,11 +195,11 @@ class SchedulableNodesOnly(Property):
     readiness is the control plane's view (``NodeReadyChanged``), not whether the machine is up:
     binding to a powered-off node the control plane still thinks Ready is no fault of the scheduler.
 
-    Limitation: the trace does not record ``spec.nodeName``. Upstream, a pod created with
-    ``nodeName`` set skips the scheduler (only kubelet admission judges it), so such a binding to a
-    cordoned node is legal there; in the model every pod, ``nodeName`` or not, is placed by the
-    scheduler loop through the validating adapter (``nodeName`` acts as the NodeName filter), so
-    every ``PodBound`` of a model trace is a scheduler's decision and is judged here.
+    A pod created with ``spec.nodeName`` set (the recorded spec holds it: ``Ledger.named_binding``)
+    is not judged: upstream and in the model it skips the scheduler (kubernetes/kubernetes:
+    pkg/scheduler/eventhandlers.go, ``assignedPod``), is bound as written, and only the kubelet's
+    admission judges it, which ignores cordons, NotReady and NoSchedule taints. Every other
+    ``PodBound`` of a model trace is a scheduler's decision and is judged here.
     """
 
     id = "schedulable-nodes-only"
@@ -206,12 +211,14 @@ class SchedulableNodesOnly(Property):
     )
 
     def on_PodBound(self, event: ev.PodBound, ledger: Ledger) -> None:
+        pod = ledger.pods.get(event.pod)
+        if pod is not None and ledger.named_binding(pod, event.node):
+            return  # bound by its own spec.nodeName: no scheduler chose this node
         node = ledger.nodes.get(event.node)
         objects = (f"pod/{event.pod}", f"node/{event.node}")
         if node is None:
             self.violate(f"pod {event.pod} was bound to node {event.node}, which does not exist", event.t, objects=objects)
             return
-        pod = ledger.pods.get(event.pod)
         tolerations = ledger.spec(pod).tolerations if pod is not None else ()
         problems = binding_problems(node, tolerations)
         if problems:

@@ -63,9 +63,11 @@ class SyncError(RuntimeError):
 
 
 def delete_pod(state: ClusterState, pod: Pod, reason: str) -> None:
-    """Delete ``pod`` as the API server would: at once when it is unscheduled or already terminated
-    (grace period 0, pkg/registry/core/pod/strategy.go), else gracefully (its kubelet stops it)."""
-    if pod.node_name is None or pod.phase in ("Succeeded", "Failed"):
+    """Delete ``pod`` as the API server would: at once when it is unscheduled (no ``spec.nodeName``)
+    or already terminated (grace period 0, pkg/registry/core/pod/strategy.go ``CheckGracefulDelete``),
+    else gracefully (its kubelet stops it). A pod waiting for the node its ``spec.nodeName`` names is
+    not unscheduled: it stays Terminating until the pod GC controller's ``gcOrphaned`` removes it."""
+    if (pod.node_name is None and pod.spec.node_name is None) or pod.phase in ("Succeeded", "Failed"):
         state.delete_pod(pod.uid, reason)
     else:
         state.request_pod_deletion(pod.uid, reason)

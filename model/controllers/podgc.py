@@ -9,19 +9,43 @@ ReplicaSets of a deleted Deployment):
   kubelets stop them). It reacts to the deletion ``controller_sync_seconds`` later and also sweeps
   every ``gcCheckPeriod`` for dependents whose owner no longer exists;
 - **the pod GC controller** (kubernetes/kubernetes:pkg/controller/podgc/gc_controller.go), every
-  ``gcCheckPeriod`` (20 s):
+  ``gcCheckPeriod`` (20 s, :data:`~podquake.model.constants.POD_GC_CHECK_PERIOD_SECONDS`):
   ``gcTerminated``: when more than ``--terminated-pod-gc-threshold`` (12,500) pods are Succeeded or
   Failed, force-delete the excess, evicted pods first, then oldest first (by creation time, then
-  name); ``gcOrphaned``: force-delete pods bound to a node that has not existed for the 40 s
-  quarantine; ``gcUnscheduledTerminating``: force-delete unscheduled pods that were asked to go.
+  name); ``gcOrphaned``: force-delete pods bound to a node that does not exist, once that node name
+  has been missing for the 40 s quarantine (``quarantineTime``,
+  :data:`~podquake.model.constants.POD_GC_QUARANTINE_SECONDS`); ``gcUnscheduledTerminating``:
+  force-delete pods with no ``spec.nodeName`` that were asked to go.
+
+``gcOrphaned`` as upstream: each pass lists the names of missing nodes that pods are bound to and
+adds each to a delaying queue keyed by node name (``nodeQueue.AddAfter(name, quarantineTime)``; a
+name already waiting keeps its earlier time); the names whose time has come are taken off the
+queue, and if the node still does not exist, every pod bound to it is force-deleted
+(``PodGCNodeGone``). A name is seen at a pass and acted on at the pass 40 s later, so a pod created
+at t=0 (or t=5) with ``spec.nodeName`` naming a node that never existed is seen at t=20 and deleted
+at t=60; one created at t=25 is seen at t=40 and deleted at t=80. The queue is keyed by name, not by
+pod: a second pod naming the same missing node is deleted with the first, however young. A name
+taken off the queue is added again at that very pass if pods still name it (the listing comes
+first), so pods that keep naming it (a workload whose template sets ``nodeName``) are deleted every
+40 s. In the model such pods are the store's ``awaiting_node`` (:mod:`podquake.model.store`): a pod
+never points at a missing node otherwise, because the store deletes a removed node's pods with it
+(reason ``NodeRemoved``; upstream they stay bound to the vanished name and this same path deletes
+them 40 to 60 s later). A node of that name added before the quarantine ends takes the pod (its
+kubelet runs it), as upstream's ``discoverDeletedNodes`` finds the node then and deletes nothing.
+
+A pod whose ``spec.nodeName`` names a missing node is not "unscheduled": a deletion asked of it is
+graceful (pkg/registry/core/pod/strategy.go grants grace to any pod with a ``nodeName``), nobody
+completes it, and ``gcUnscheduledTerminating`` skips it (it checks ``spec.nodeName`` is empty);
+``gcOrphaned`` removes it like any other pod naming that node.
 
 Simplifications, on purpose: the out-of-service taint case (``gcTerminating``) is not modelled; pods
-on a vanished node are deleted without first being marked Failed; dependents are found by owner
-reference (the model has no other owners than workloads).
+are force-deleted without first being marked Failed; dependents are found by owner reference (the
+model has no other owners than workloads).
 
 Outages (:class:`~podquake.model.controllers.common.Pausable`): paused, nothing is collected and a
 workload's deletion is not followed up at once; the first sweep after :meth:`resume` (within
-``gcCheckPeriod``) catches up, as a restarted garbage collector's initial sweep does.
+``gcCheckPeriod``) catches up, as a restarted garbage collector's initial sweep does. The restarted
+pod GC controller's ``nodeQueue`` is empty, so a missing node's quarantine starts over then.
 """
 
 from __future__ import annotations
@@ -53,7 +77,8 @@ class PodGarbageCollector(Pausable):
         self.period = k8s.POD_GC_CHECK_PERIOD_SECONDS
         self._terminated: dict[str, Pod] = {}  # pods in Succeeded or Failed, by pod key
         self._unscheduled_terminating: dict[str, Pod] = {}  # by pod key
-        self._removed_nodes: dict[str, float] = {}  # node name -> when it was removed
+        #: upstream's ``nodeQueue``: missing node name -> when its quarantine ends (see the module docstring)
+        self._missing_nodes: dict[str, float] = {}
         self._workload_uids: dict[tuple[str, str], str] = {}  # (kind, "namespace/name") -> uid
 
     def start(self) -> None:
@@ -63,7 +88,6 @@ class PodGarbageCollector(Pausable):
         state.watch(ev.PodDeletionRequested, self._on_deletion_requested)
         state.watch(ev.WorkloadCreated, self._on_workload_created)
         state.watch(ev.WorkloadDeleted, self._on_workload_deleted)
-        state.watch(ev.NodeRemoved, self._on_node_removed)
         self.env.process(periodic(self.env, self.period, self.collect, offset=self.period))
 
     # --- events ------------------------------------------------------------------------------------
@@ -82,7 +106,7 @@ class PodGarbageCollector(Pausable):
 
     def _on_deletion_requested(self, event: ev.PodDeletionRequested) -> None:
         pod = self.state.pods_by_key.get(event.pod)
-        if pod is not None and pod.node_name is None:
+        if pod is not None and pod.node_name is None and pod.spec.node_name is None:
             self._unscheduled_terminating[event.pod] = pod
 
     def _on_workload_created(self, event: ev.WorkloadCreated) -> None:
@@ -102,8 +126,8 @@ class PodGarbageCollector(Pausable):
             timeout = self.env.timeout(delay)
             timeout.callbacks.append(lambda _event: self.collect_dependents(uid))  # type: ignore[union-attr]
 
-    def _on_node_removed(self, event: ev.NodeRemoved) -> None:
-        self._removed_nodes[event.node] = self.env.now
+    def _on_resume(self) -> None:
+        self._missing_nodes.clear()  # a restarted controller's nodeQueue is empty: quarantines start over
 
     # --- collection --------------------------------------------------------------------------------
     def collect_dependents(self, owner_uid: str) -> None:
@@ -136,23 +160,29 @@ class PodGarbageCollector(Pausable):
             self.state.delete_pod(pod.uid, "PodGC")
 
     def _gc_orphaned(self) -> None:
-        if not self._removed_nodes:
-            return
-        limit = self.env.now - k8s.POD_GC_QUARANTINE_SECONDS
-        if all(removed > limit for removed in self._removed_nodes.values()):
-            return
-        nodes = self.state.nodes
-        for pod in [p for p in self.state.pods.values() if p.node_name is not None and p.node_name not in nodes]:
-            removed = self._removed_nodes.get(pod.node_name or "")
-            if removed is None or removed <= limit:
-                self.state.delete_pod(pod.uid, "PodGCNodeGone")
-        self._removed_nodes = {name: at for name, at in self._removed_nodes.items() if at > limit and name not in nodes}
+        """``gcOrphaned``: the names whose quarantine is over are taken off the queue first, the names
+        pods are bound to now are (re)queued, then the pods of the names taken off are deleted if
+        their node still does not exist."""
+        state = self.state
+        now = self.env.now
+        queue = self._missing_nodes
+        due = [name for name, until in queue.items() if until <= now]
+        for name in due:
+            del queue[name]
+        for name in state.awaiting_node:  # the pods bound to a node that does not exist, by that name
+            if name not in queue:
+                queue[name] = now + k8s.POD_GC_QUARANTINE_SECONDS
+        for name in due:
+            if name in state.nodes:
+                continue
+            for pod in list(state.awaiting_node.get(name, {}).values()):
+                state.delete_pod(pod.uid, "PodGCNodeGone")
 
     def _gc_unscheduled_terminating(self) -> None:
         pending = list(self._unscheduled_terminating.values())
         self._unscheduled_terminating.clear()
         for pod in pending:
-            if pod.uid in self.state.pods and pod.node_name is None:
+            if pod.uid in self.state.pods and pod.node_name is None and pod.spec.node_name is None:
                 self.state.delete_pod(pod.uid, "PodGC")
 
     def _gc_dependents(self) -> None:

@@ -5,7 +5,8 @@ Upstream (kubernetes/kubernetes:pkg/controller/replicaset/replica_set.go ``getPo
 ``ActivePodsWithRanks.Less``), with the LogarithmicScaleDown and PodDeletionCost gates on (their
 defaults). Pod A goes before pod B by the first rule that tells them apart:
 
-1. unassigned (no node) before assigned;
+1. unassigned (no node) before assigned (``spec.nodeName`` set: a pod waiting for the node its
+   ``nodeName`` names counts as assigned, as upstream, where that is the pod's node name);
 2. phase Pending before Unknown before Running;
 3. not Ready before Ready;
 4. lower ``controller.kubernetes.io/pod-deletion-cost`` before higher (int32; default, or invalid, 0);
@@ -54,20 +55,25 @@ def log2_rank(since: float, now: float) -> int:
     return nanos.bit_length() - 1 if nanos > 0 else -1
 
 
+def _node_name(pod: Pod) -> str:
+    """Upstream's ``pod.Spec.NodeName``: the node it is bound to, or the one its spec names and waits for."""
+    return pod.node_name or pod.spec.node_name or ""
+
+
 def rank_by_node(pods: Iterable[Pod], related: Iterable[Pod]) -> dict[str, int]:
     """Rank of each pod (by uid): the number of active related pods on its node (upstream
     ``getPodsRankedByRelatedPodsOnSameNode``; unassigned pods share the node name "")."""
     on_node: dict[str, int] = {}
     for pod in related:
         if pod.active:
-            node = pod.node_name or ""
+            node = _node_name(pod)
             on_node[node] = on_node.get(node, 0) + 1
-    return {pod.uid: on_node.get(pod.node_name or "", 0) for pod in pods}
+    return {pod.uid: on_node.get(_node_name(pod), 0) for pod in pods}
 
 
 def _head(pod: Pod, rank: int) -> tuple[bool, int, bool, int, int]:
     """Rules 1 to 5 as a sort key: they compare field by field, so a tuple does it in one go."""
-    return (pod.node_name is not None and pod.node_name != "", _PHASE_ORDINAL.get(pod.phase, 0), pod.ready, deletion_cost(pod), -rank)
+    return (_node_name(pod) != "", _PHASE_ORDINAL.get(pod.phase, 0), pod.ready, deletion_cost(pod), -rank)
 
 
 def _tail_less(a: Pod, b: Pod, now: float) -> bool:

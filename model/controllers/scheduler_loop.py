@@ -7,6 +7,13 @@ Upstream (kubernetes/kubernetes:pkg/scheduler/backend/queue/scheduling_queue.go)
   node Ready or uncordoned, a taint removed, a pod deleted) moves them back: to backoffQ if their
   back-off has not expired, else to activeQ. A pod left there 5 minutes is retried regardless.
 
+Only pods with an empty ``spec.nodeName`` are queued, as upstream's informer filter takes only
+unassigned pods (kubernetes/kubernetes:pkg/scheduler/eventhandlers.go, ``assignedPod``): a pod
+created with ``spec.nodeName`` set never reaches the scheduler. The store binds it at creation, or
+keeps it waiting for a node of that name (:mod:`podquake.model.store`); it is never reported
+unschedulable, so neither the cluster autoscaler nor a liveness property treats it as the
+scheduler's pod.
+
 Simplifications, on purpose: a scheduling cycle takes zero simulated time and binds at once (the
 binding cycle's API latency is not modelled); every listed cluster event moves every unschedulable
 pod (upstream's QueueingHints would skip events that cannot help; the outcome is the same, only
@@ -69,7 +76,7 @@ class SchedulerLoop:
     # --- queue management ------------------------------------------------------------------------
     def _on_pod_created(self, event: ev.PodCreated) -> None:
         pod = self.state.pods_by_key[event.pod]
-        if pod.node_name is None:
+        if pod.node_name is None and pod.spec.node_name is None:  # not assignedPod: the scheduler's
             self._activate(pod.uid, pod.spec.priority)
 
     def _activate(self, uid: str, priority: int) -> None:

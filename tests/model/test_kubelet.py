@@ -12,7 +12,11 @@ from podquake.model import constants as k8s
 from podquake.model import trace as ev
 from podquake.model.cluster import ClusterSpec
 from podquake.model.kubelet import Kubelet, kubelet_for, next_probe_time
-from podquake.model.objects import ContainerSpec, ContainerStatus, PodSpec, PodTemplate, Probe
+from podquake.model.kubelet_rules import admission_failure
+from podquake.model.manifests import load_manifests
+from podquake.model.objects import ContainerSpec, ContainerStatus, Node, Pod, PodSpec, PodTemplate, Probe
+from podquake.model.quantity import Resources
+from podquake.model.selectors import Taint, Toleration
 from podquake.model.simulation import Simulation, Timing
 
 START = Timing().container_start_seconds  # 2 s from binding to running
@@ -537,3 +541,131 @@ def test_a_crash_with_exit_code_0_is_completed_and_impossible_exit_codes_or_dela
     assert node_kubelet.crash_container(key, exit_code=0)
     [ended] = [e for e in sim.trace.of_type(ev.ContainerTerminated) if e.pod == key]
     assert (ended.exit_code, ended.reason) == (0, "Completed")
+
+
+# --- admission of pods that name their node (no scheduler saw them) ---------------------------------
+PINNED = """
+apiVersion: v1
+kind: Pod
+metadata: {{name: {name}}}
+spec:
+  nodeName: {node}
+  {extra}
+  containers:
+  - name: app
+    image: nginx:1
+    resources: {{requests: {{cpu: {cpu}, memory: 64Mi}}}}
+"""
+
+
+def pin(sim: Simulation, name: str, node: str = "worker-1", cpu: str = "100m", extra: str = "") -> Pod:
+    """Apply a bare Pod manifest whose spec.nodeName is ``node``; return the pod."""
+    sim.apply(load_manifests(text=PINNED.format(name=name, node=node, cpu=cpu, extra=extra)))
+    return sim.state.pods_by_key[f"default/{name}"]
+
+
+def test_a_pod_naming_a_full_node_is_rejected_by_the_kubelet_not_held_by_the_scheduler():
+    """It went to the scheduler, which kept it Pending as unschedulable; upstream it is bound as
+    written and the kubelet's admission fails it with OutOfcpu (pkg/kubelet/lifecycle/predicate.go)."""
+    sim = one_node()  # 4 CPUs
+    big = pin(sim, "big", cpu="3")
+    second = pin(sim, "second", cpu="3")
+    sim.run(30)
+    assert [(e.t, e.pod, e.node) for e in sim.trace.of_type(ev.PodBound)] == [
+        (0.0, "default/big", "worker-1"),
+        (0.0, "default/second", "worker-1"),
+    ]
+    assert not sim.trace.of_type(ev.PodUnschedulable)
+    assert (big.phase, big.ready) == ("Running", True)
+    assert (second.phase, second.reason) == ("Failed", "OutOfcpu")
+    assert [e.pod for e in sim.trace.of_type(ev.ContainerStarted)] == ["default/big"]
+    assert [(e.t, e.pod, e.phase) for e in sim.trace.of_type(ev.PodPhaseChanged) if e.phase == "Failed"] == [
+        (START, "default/second", "Failed")
+    ]
+
+
+def test_the_kubelet_rejects_a_named_pod_whose_node_selector_its_node_does_not_match():
+    sim = one_node()
+    pod = pin(sim, "p", extra="nodeSelector: {disktype: ssd}")
+    sim.run(10)
+    assert (pod.node_name, pod.phase, pod.reason) == ("worker-1", "Failed", "NodeAffinity")
+    assert not sim.trace.of_type(ev.ContainerStarted)
+
+
+def test_a_named_pod_on_a_node_with_an_untolerated_noexecute_taint_never_runs():
+    """The taint manager evicts it at once; the kubelet would reject it too (TaintToleration)."""
+    sim = one_node()
+    sim.state.add_taint("worker-1", Taint("dedicated", "db", "NoExecute"))
+    pod = pin(sim, "p")
+    sim.run(10)
+    assert pod.uid not in sim.state.pods and not sim.trace.of_type(ev.ContainerStarted)
+    assert [e.reason for e in sim.trace.of_type(ev.PodDeletionRequested)] == ["TaintEviction"]
+
+
+def test_admission_failure_checks_slots_resources_affinity_name_and_noexecute_taints_in_upstream_order():
+    def node(cpu=4000, pods=110, taints=(), labels=None):
+        return Node("worker-1", 0, labels or {}, Resources(cpu, 2**30, pods), Resources(cpu, 2**30, pods), taints=taints)
+
+    def pod(cpu=1000, memory=2**20, **spec):
+        container = ContainerSpec("app", requests=Resources(cpu, memory))
+        return Pod("u", "p", "default", {}, PodSpec(containers=(container,), node_name=spec.pop("node_name", "worker-1"), **spec), 0.0)
+
+    other = pod(cpu=3500)
+    assert admission_failure(pod(), node(), []) is None
+    assert admission_failure(pod(), node(), [other]) == "OutOfcpu"
+    assert admission_failure(pod(memory=2**31), node(), []) == "OutOfmemory"
+    assert admission_failure(pod(cpu=5000), node(pods=1), [other]) == "OutOfpods"  # the slot is checked first
+    assert admission_failure(pod(cpu=0, memory=0), node(cpu=0), [other]) is None  # requests nothing: the slot only
+    assert admission_failure(pod(node_selector=(("disk", "ssd"),)), node(), []) == "NodeAffinity"
+    assert admission_failure(pod(node_name="worker-2"), node(), []) == "NodeName"
+    tainted = node(taints=(Taint("a", "", "NoSchedule"), Taint("b", "x", "NoExecute")))
+    assert admission_failure(pod(), tainted, []) == "TaintToleration"
+    assert admission_failure(pod(tolerations=(Toleration("b", "Exists"),)), tainted, []) is None  # NoSchedule ignored
+
+
+def test_a_named_pod_runs_on_a_cordoned_node_with_a_noschedule_taint():
+    """Cordons and NoSchedule taints are the scheduler's filters; the kubelet checks NoExecute only."""
+    sim = one_node()
+    sim.state.set_unschedulable("worker-1", True)
+    sim.state.add_taint("worker-1", Taint("dedicated", "db", "NoSchedule"))
+    pod = pin(sim, "p")
+    sim.run(10)
+    assert (pod.node_name, pod.phase, pod.ready) == ("worker-1", "Running", True)
+
+
+def test_a_named_pod_on_a_dead_node_waits_and_is_evicted_by_its_default_toleration():
+    """Bound at once though the node is Unknown; the kubelet cannot start it; the taint manager evicts
+    it 300 s later (DefaultTolerationSeconds); it stays Terminating while the node is gone."""
+    sim = one_node(nodes=2)
+    sim.kubelets["worker-1"].power_off()
+    sim.run(100)
+    assert sim.state.nodes["worker-1"].ready == "Unknown"
+    pod = pin(sim, "p")
+    sim.run(500)
+    assert pod.node_name == "worker-1" and pod.phase == "Pending"
+    [evicted] = sim.trace.of_type(ev.PodDeletionRequested)
+    assert (evicted.t, evicted.reason) == (100.0 + k8s.DEFAULT_TOLERATION_SECONDS, "TaintEviction")
+    sim.kubelets["worker-1"].power_on()
+    sim.run(600)
+    assert pod.uid not in sim.state.pods and not sim.trace.of_type(ev.ContainerStarted)
+
+
+def test_a_named_pod_bound_while_the_kubelet_was_stopped_is_admitted_when_it_comes_back():
+    sim = one_node()
+    sim.kubelets["worker-1"].stop_kubelet()
+    fits, too_big = pin(sim, "fits", cpu="3"), pin(sim, "too-big", cpu="3")
+    sim.run(5)
+    sim.kubelets["worker-1"].start_kubelet()
+    sim.run(20)
+    assert (fits.phase, too_big.phase, too_big.reason) == ("Running", "Failed", "OutOfcpu")
+
+
+def test_a_named_node_removed_later_takes_its_pod_with_it():
+    """The store deletes a removed node's pods with it (reason NodeRemoved); upstream leaves them to
+    gcOrphaned, 40 to 60 s later (see model/controllers/podgc.py)."""
+    sim = one_node(nodes=2)
+    pod = pin(sim, "p")
+    sim.run(10)
+    sim.state.remove_node("worker-1")
+    assert pod.uid not in sim.state.pods
+    assert [(e.t, e.reason) for e in sim.trace.of_type(ev.PodDeleted)] == [(10.0, "NodeRemoved")]

@@ -16,9 +16,9 @@ from podquake.model.store import ClusterState, StateError
 from podquake.model.trace import NodeTainted, PodBound, PodCreated, PodDeleted
 
 
-def make_spec(cpu: int, memory: int, named: bool = True) -> PodSpec:
+def make_spec(cpu: int, memory: int, named: bool = True, node_name: str | None = None) -> PodSpec:
     container = ContainerSpec("main", requests=Resources(cpu, memory), cpu_requested=named, memory_requested=named)
-    return PodSpec(containers=(container,))
+    return PodSpec(containers=(container,), node_name=node_name)
 
 
 def assert_consistent(state: ClusterState) -> None:
@@ -33,6 +33,14 @@ def assert_consistent(state: ClusterState) -> None:
         assert node.requested.pods == len(bound)
         assert state.node_list[node.index] is node
     assert list(state.unbound_pods.values()) == [p for p in state.pods.values() if p.node_name is None]
+    awaiting = defaultdict(dict)
+    for pod in state.unbound_pods.values():
+        if pod.spec.node_name is not None:
+            assert pod.spec.node_name not in state.nodes, pod.key  # a node of that name would have taken it
+            awaiting[pod.spec.node_name][pod.uid] = pod
+    assert state.awaiting_node == dict(awaiting)
+    for pod in state.pods.values():
+        assert pod.node_name is None or pod.spec.node_name in (None, pod.node_name), pod.key
     by_owner = defaultdict(dict)
     by_label = defaultdict(dict)
     for pod in state.pods.values():
@@ -69,10 +77,34 @@ class StoreMachine(RuleBasedStateMachine):
         self.state.create_pod(pod)
         assert isinstance(self.state.trace.events[-1], PodCreated)
 
-    @precondition(lambda self: self.state.unbound_pods)
+    @rule(cpu=st.integers(0, 2000), named_node=st.sampled_from(["worker-1", "worker-3", "extra-1", "extra-2"]))
+    def create_naming_a_node(self, cpu, named_node):
+        """A pod whose spec.nodeName names a node: bound at creation when it exists, else it waits."""
+        self.counter += 1
+        pod = Pod(f"u{self.counter}", f"pinned-{self.counter}", "default", {"app": "pinned"},
+                  make_spec(cpu, 2**20, node_name=named_node), 0.0)
+        self.state.create_pod(pod)
+        if named_node in self.state.nodes:
+            assert self.state.trace.events[-1] == PodBound(self.time, pod.key, named_node)
+            assert pod.node_name == named_node and pod.bound_at == self.time
+        else:
+            assert isinstance(self.state.trace.events[-1], PodCreated) and pod.node_name is None
+            assert self.state.awaiting_node[named_node][pod.uid] is pod
+
+    @rule(name=st.sampled_from(["extra-1", "extra-2"]))
+    def add_named_node(self, name):
+        if name in self.state.nodes:
+            return
+        waiting = list(self.state.awaiting_node.get(name, {}).values())
+        (node,) = ClusterSpec.uniform(nodes=1, zones=1).build_nodes()
+        node.name = name
+        self.state.add_node(node)
+        assert all(p.node_name == name for p in waiting)
+
+    @precondition(lambda self: any(p.spec.node_name is None for p in self.state.unbound_pods.values()))
     @rule(data=st.data())
     def bind(self, data):
-        uid = data.draw(st.sampled_from(sorted(self.state.unbound_pods)))
+        uid = data.draw(st.sampled_from(sorted(u for u, p in self.state.unbound_pods.items() if p.spec.node_name is None)))
         node = data.draw(st.sampled_from([n.name for n in self.state.node_list]))
         self.state.bind_pod(uid, node)
         assert self.state.trace.events[-1] == PodBound(self.time, self.state.pods[uid].key, node)
@@ -142,3 +174,37 @@ def test_taints_are_idempotent_and_traced_with_their_time():
     assert len(state.nodes["worker-1"].taints) == 1
     assert state.nodes["worker-1"].taints[0].added_at == 5.0
     assert state.trace.of_type(NodeTainted) == [NodeTainted(5.0, "worker-1", "node.kubernetes.io/unreachable", "NoExecute")]
+
+
+def test_a_pod_naming_a_node_is_bound_at_creation_without_a_scheduler():
+    state = ClusterState(lambda: 3.0)
+    for node in ClusterSpec.uniform(nodes=2, zones=1).build_nodes():
+        state.add_node(node)
+    state.set_unschedulable("worker-2", True)  # a cordon is the scheduler's business, not the API's
+    pod = state.create_pod(Pod("u1", "pinned", "default", {}, make_spec(100, 100, node_name="worker-2"), 0.0))
+    assert pod.node_name == "worker-2" and not state.unbound_pods and not state.awaiting_node
+    assert state.trace.events[-2:][0] == PodCreated(3.0, "default/pinned", "", 100, 100, "spec-1", ())
+    assert state.trace.events[-1] == PodBound(3.0, "default/pinned", "worker-2")
+    assert_consistent(state)
+
+
+def test_a_pod_naming_a_missing_node_waits_for_it_and_a_node_of_that_name_takes_it():
+    now = [0.0]
+    state = ClusterState(lambda: now[0])
+    first, extra = ClusterSpec.uniform(nodes=2, zones=1).build_nodes()
+    state.add_node(first)
+    a = state.create_pod(Pod("u1", "a", "default", {}, make_spec(100, 100, node_name="worker-2"), 0.0))
+    b = state.create_pod(Pod("u2", "b", "default", {}, make_spec(100, 100, node_name="worker-2"), 0.0))
+    assert a.node_name is None and list(state.awaiting_node) == ["worker-2"]
+    assert not state.trace.of_type(PodBound)
+    with pytest.raises(StateError, match="names node worker-2"):
+        state.bind_pod("u1", "worker-1")  # only its named node may take it
+    state.delete_pod("u2", "test")
+    assert list(state.awaiting_node["worker-2"]) == ["u1"]
+    assert_consistent(state)
+    now[0] = 30.0
+    state.add_node(extra)
+    assert a.node_name == "worker-2" and a.bound_at == 30.0 and not state.awaiting_node
+    assert [type(e).__name__ for e in state.trace.events[-2:]] == ["NodeAdded", "PodBound"]
+    assert_consistent(state)
+    assert b.uid not in state.pods

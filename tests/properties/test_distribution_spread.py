@@ -73,6 +73,20 @@ def test_balanced_placements_pass_and_piling_fails():
     assert piled.objects == ("pod/default/b", "node/w1")
 
 
+def test_pods_bound_by_their_own_node_name_are_counted_but_not_judged():
+    """No scheduler placed them (upstream assignedPod) and the kubelet does not check spread."""
+    named = spec_event(constraint())
+    body = json.loads(named.body)
+    body["nodeName"] = "w1"
+    named = ev.PodSpecDefined(0.0, "spec-2", json.dumps(body, sort_keys=True))
+    events = [node("w1"), node("w2"), spec_event(constraint()), named, pod("a", spec="spec-2"), pod("b", spec="spec-2")]
+    events += [bind("a", "w1"), bind("b", "w1", t=3.0)]
+    assert judge(events).status == "passed"
+    # they count for a pod the scheduler places: w1 holds 2, so the third must go to w2
+    assert judge(events + [pod("c"), bind("c", "w1", t=4.0)]).status == "failed"
+    assert judge(events + [pod("c"), bind("c", "w2", t=4.0)]).status == "passed"
+
+
 def test_zones_are_domains_and_a_second_constraint_is_checked_too():
     nodes = [node("a1", "zone-a"), node("a2", "zone-a"), node("b1", "zone-b")]
     spec = spec_event(constraint(ZONE), constraint(HOST, skew=2))

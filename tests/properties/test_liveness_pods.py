@@ -44,6 +44,16 @@ def test_a_wait_that_ends_because_another_pod_took_the_room_counts_up_to_then():
     assert judge("pending-pods-scheduled", events, end=400.0).status == "passed"
 
 
+def test_a_pod_naming_its_node_is_not_the_schedulers_to_bind():
+    """A pod whose spec.nodeName names a node never reaches the scheduler (upstream assignedPod): one
+    naming a missing node waits until the pod GC deletes it, and no wait of it is a breach, even
+    while another node has room."""
+    events = base() + [spec("spec-2", node_name="ghost-7"), pod(100.0, "default/c", spec_id="spec-2")]
+    events += [spec("spec-3", node_name="n1"), pod(100.0, "default/d", spec_id="spec-3")]  # n1 has room: named, never bound
+    verdict = judge("pending-pods-scheduled", events, end=400.0)
+    assert verdict.status == "passed"
+
+
 def test_a_pod_without_room_anywhere_is_owed_nothing():
     events = [node("n1", cpu=400), spec(), pod(100.0, "default/c")]
     assert judge("pending-pods-scheduled", events, end=400.0).status == "passed"

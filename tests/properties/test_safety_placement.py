@@ -185,6 +185,22 @@ def test_schedulable_nodes_only_judges_only_new_bindings():
     assert judge(SchedulableNodesOnly(), events).status == "passed"
 
 
+def test_a_binding_by_the_pods_own_node_name_is_no_schedulers_placement():
+    """A pod created with spec.nodeName skips the scheduler (upstream assignedPod); the kubelet alone
+    judges it. It was blamed as a scheduler's binding to a cordoned, NotReady or overfull node."""
+    named = PodSpec(containers=(ContainerSpec("app"),), node_name="worker-1")
+    cordoned_and_unreachable = [node(), ev.NodeCordoned(5.0, "worker-1", True)]
+    cordoned_and_unreachable.append(ev.NodeReadyChanged(6.0, "worker-1", "Unknown", "NodeStatusUnknown"))
+    assert judge(SchedulableNodesOnly(), bind_to(cordoned_and_unreachable, named)).status == "passed"
+    # the same node named, another node chosen: a scheduler did that, and it is judged
+    elsewhere = PodSpec(containers=(ContainerSpec("app"),), node_name="worker-2")
+    assert judge(SchedulableNodesOnly(), bind_to(cordoned_and_unreachable, elsewhere)).status == "failed"
+
+    overfull = [spec_event("spec-1", named), node(cpu=1000), pod(1.0, "default/a", cpu=600), ev.PodBound(2.0, "default/a", "worker-1")]
+    overfull += [pod(3.0, "default/b", cpu=500, spec="spec-1"), ev.PodBound(3.0, "default/b", "worker-1")]
+    assert judge(NoOvercommit(), overfull).status == "passed"  # the kubelet rejects b (OutOfcpu)
+
+
 # --- scheduler-contract ----------------------------------------------------------------------------
 def test_scheduler_contract_holds_without_violations_and_fails_with_the_evidence():
     quiet = [node(), pod(1.0, "default/p"), ev.PodUnschedulable(1.0, "default/p", "no node fits the pod")]

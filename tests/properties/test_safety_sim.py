@@ -348,3 +348,34 @@ def test_endpoints_that_reach_the_proxies_late_are_caught_at_the_default_delay()
     assert verdict.time == deleted_at + 2.0 and verdict.numbers["since"] == deleted_at
     matched, _, _ = run(Suite.of(["endpoints-ready-only"], params={"endpoints-ready-only": {"delay": 5.0}}))
     assert matched.status == "passed"
+
+
+PINNED = """
+apiVersion: v1
+kind: Pod
+metadata: {{name: {name}}}
+spec:
+  nodeName: {node}
+  containers: [{{name: app, image: app:1, resources: {{requests: {{cpu: {cpu}, memory: 64Mi}}}}}}]
+"""
+
+
+def test_pods_naming_their_node_break_no_placement_property_live_or_replayed():
+    """A pod created with spec.nodeName meets no scheduler (upstream assignedPod): bound as written to
+    a cordoned node, to one that it overfills (the kubelet fails it with OutOfcpu), or waiting for a
+    node that does not exist until the pod GC deletes it. None of it is a scheduler's placement."""
+    sim = Simulation(ClusterSpec.uniform(nodes=2, zones=1, cpu="4"), seed=5)
+    monitor = Monitor(Suite.default()).attach(sim)
+    sim.state.set_unschedulable("worker-2", True)
+    pinned = (("cordoned", "worker-2", "100m"), ("big", "worker-1", "3"), ("bigger", "worker-1", "3"), ("lost", "ghost-7", "100m"))
+    text = "---".join(PINNED.format(name=name, node=node, cpu=cpu) for name, node, cpu in pinned)
+    sim.apply(load_manifests(text=text))
+    sim.run(400)
+    pods = sim.state.pods_by_key
+    assert pods["default/cordoned"].phase == "Running" and pods["default/big"].phase == "Running"
+    assert (pods["default/bigger"].phase, pods["default/bigger"].reason) == ("Failed", "OutOfcpu")
+    assert "default/lost" not in pods
+    assert [(e.t, e.pod, e.reason) for e in sim.trace.of_type(ev.PodDeleted)] == [(60.0, "default/lost", "PodGCNodeGone")]
+    failed = [v.line() for v in monitor.verdicts() if v.status == "failed"]
+    assert failed == []
+    assert [v.line() for v in check_trace(sim.trace.events, Suite.default(), end=sim.now) if v.status == "failed"] == []

@@ -218,6 +218,13 @@ def test_rule1_unassigned_pods_go_first():
     assert first(pod("b", node="n1", phase="Pending", ready=False), pod("a", node=None, phase="Running")) == "a"
 
 
+def test_rule1_a_pod_waiting_for_the_node_its_spec_names_counts_as_assigned():
+    """Upstream ranks by spec.nodeName, which such a pod has (the model keeps it unbound meanwhile)."""
+    waiting = pod("a", node=None, phase="Pending", ready=False)
+    waiting.spec = PodSpec(containers=(ContainerSpec("c"),), node_name="ghost-7")
+    assert first(waiting, pod("b", node=None, phase="Pending", ready=False)) == "b"
+
+
 def test_rule2_pending_before_unknown_before_running():
     assert first(pod("a", phase="Running"), pod("b", phase="Unknown", ready=False)) == "b"
     assert first(pod("a", phase="Unknown", ready=False), pod("b", phase="Pending", ready=False)) == "b"

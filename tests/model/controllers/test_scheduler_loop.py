@@ -63,3 +63,40 @@ def test_higher_priority_pods_are_scheduled_first():
     sim.run(1)
     assert sim.state.pods_by_key["default/high"].node_name == "worker-1"
     assert sim.state.pods_by_key["default/low"].node_name is None
+
+
+class CountingScheduler:
+    """First fit that records every pod it is asked about."""
+
+    name = "counting"
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def attach(self, state: object) -> None:
+        self.state = state
+
+    def schedule(self, pod, cluster):  # type: ignore[no-untyped-def]
+        self.asked.append(pod.name)
+        return cluster.nodes[0].name
+
+
+def test_a_pod_with_node_name_set_never_reaches_the_scheduler():
+    """Upstream the scheduler takes only pods with an empty spec.nodeName (eventhandlers.go,
+    assignedPod): one naming a node, existing or not, is neither scheduled nor reported unschedulable."""
+    scheduler = CountingScheduler()
+    sim = Simulation(ClusterSpec.uniform(nodes=2, zones=1, cpu="4"), seed=3, scheduler=scheduler)
+    container = ContainerSpec("main", requests=Resources(100, 2**20), cpu_requested=True, memory_requested=True)
+    for name, node in (("on-worker-2", "worker-2"), ("on-ghost", "ghost-7")):
+        sim.create_pod(name, "default", PodTemplate((("app", "x"),), PodSpec(containers=(container,), node_name=node)))
+    sim.create_pod("free", "default", template(100))
+    sim.run(30)
+    assert scheduler.asked == ["free"] and sim.scheduler_loop.attempts_total == 1
+    assert [(e.pod, e.node) for e in sim.trace.of_type(PodBound)] == [
+        ("default/on-worker-2", "worker-2"),
+        ("default/free", "worker-1"),
+    ]
+    assert not sim.trace.of_type(PodUnschedulable) and sim.scheduler_loop.unschedulable_count == 0
+    # the pod naming a missing node waits for it, unbound, but it is no scheduler's pending pod
+    assert [p.key for p in sim.state.unbound_pods.values()] == ["default/on-ghost"]
+    assert sim.view().pending_pods == ()
