@@ -158,7 +158,8 @@ def test_a_property_failing_at_once_does_not_hide_the_others_for_the_rest_of_the
     """A scheduler that breaks its contract in every example failed the chunk's first (fault-free)
     example; the chunk stopped there, so a campaign of 50 ran 2 examples, never injected a fault, and
     reported replicas-converge as held in 2 of 2. Now the chunk goes on, with scheduler-contract
-    counted but no longer stopping it, and runs no example twice."""
+    counted but no longer stopping it, and runs no example twice (nor did the chunks run the same
+    simplest examples, as they did with the same seeds: 3 of 50 examples)."""
     judged_by(monkeypatch, {"scheduler-contract": lambda f: True, "replicas-converge": lambda f: isinstance(f, NodeFailure)})
     real = chunk_module.run_scenario
     examples: list[Scenario] = []
@@ -177,9 +178,7 @@ def test_a_property_failing_at_once_does_not_hide_the_others_for_the_rest_of_the
     assert result.failed["replicas-converge"] > 0 and result.first_failed_at["replicas-converge"] > 1
     found = {c.property: c for c in result.counterexamples}
     assert found["scheduler-contract"].faults == () and len(found["replicas-converge"].faults) == 1
-    assert len(examples) == 50
-    for chunk in (examples[:25], examples[25:]):  # no chunk runs an example twice
-        assert len({repr((s.faults, s.seed)) for s in chunk}) == 25
+    assert len({repr((s.faults, s.seed)) for s in examples}) == len(examples) == 50  # none ran twice
     assert run_campaign(settings).counterexamples == result.counterexamples  # deterministic
 
 
