@@ -44,6 +44,11 @@ from podquake.model.errors import InputError
 __all__ = ["main", "cli", "default_scenario_text", "campaign_base"]
 
 DEFAULT_SCENARIO = "default.yaml"
+IMPORT_AT_THE_COMMAND_LINE = (
+    "give --import MODULE (--import myteam.props) or name the module under the scenario's imports:; "
+    "podquake list properties --import MODULE shows whether it registered"
+)
+"""How a property of one's own becomes known to ``podquake run --properties`` (an unknown id's fix)."""
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 
@@ -299,7 +304,7 @@ def campaign_base(
     from podquake.chaos.traffic_default import traffic_for
     from podquake.model.manifests import load_manifests
     from podquake.model.scheduling.registry import resolve_scheduler
-    from podquake.properties.registry import Suite
+    from podquake.properties.registry import UnknownPropertyError
 
     if scenario is not None:
         base = load_scenario(Path(scenario))
@@ -322,13 +327,14 @@ def campaign_base(
         except InputError as error:
             raise _as_option(error, "--scheduler") from None
         changes["scheduler"] = scheduler
-    if properties is not None:
+    if properties is not None:  # a subset keeps the parameters the scenario gave each kept property
         ids = _split_ids(properties, "--properties", "no-overcommit,replicas-converge")
         try:
-            Suite.of(ids)
+            base = base.with_properties(ids)
+        except UnknownPropertyError as error:
+            raise error.told(IMPORT_AT_THE_COMMAND_LINE, source="", field="--properties") from None
         except InputError as error:
             raise _as_option(error, "--properties") from None
-        changes["properties"] = tuple((i, {}) for i in ids)
     if changes:
         base = dataclasses.replace(base, **changes)
         if manifests is not None:  # the new workload's traffic, then the faults checked against it
@@ -380,7 +386,7 @@ def cli() -> None:
 @click.option("--out", type=str, default="podquake-report", show_default=True, metavar="DIR", help="Report folder (created, or replaced if it holds an old report).")
 @click.option("--workers", type=click.IntRange(min=1, max=256), default=1, show_default=True, help="Worker processes (the verdicts do not depend on it).")
 @click.option("--max-faults", type=click.IntRange(min=0, max=100), default=8, show_default=True, help="Most faults per example.")
-@click.option("--properties", type=str, default=None, metavar="IDS", help="Comma-separated property ids (default: the scenario's, or the library's default suite).")
+@click.option("--properties", type=str, default=None, metavar="IDS", help="Comma-separated property ids (default: the scenario's, or the library's default suite); each keeps the parameters the scenario gives it.")
 @click.option("--faults", "fault_kinds", type=str, default=None, metavar="KINDS", help="Comma-separated fault kinds to draw (podquake list faults).")
 @click.option("--shrink-runs", type=click.IntRange(min=0, max=100_000), default=100, show_default=True, help="Most runs spent shrinking each failure to a minimal fault list.")
 @click.option("--no-database", is_flag=True, help="Do not replay or keep counterexamples in .podquake/.")
@@ -463,6 +469,7 @@ def run(
             started=started,
             scheduler=base.scheduler or "default",
             extra_settings={"manifests": manifests, "scenario": scenario},
+            report_dir=out,  # so its replay commands work from here, where --scheduler's module imports
         )
         with _input_errors():
             folder = write_report(record, out, counterexample_files=files)
@@ -546,15 +553,31 @@ def report(record_file: str, out: str | None) -> None:
 
 @cli.command(name="list")
 @click.argument("what", type=click.Choice(["schedulers", "faults", "properties"]))
-def list_things(what: str) -> None:
+@click.option(
+    "--import", "imports", type=str, multiple=True, metavar="MODULE",
+    help="Import MODULE first (repeatable), as podquake run does: the properties it registers are listed too.",
+)
+def list_things(what: str, imports: tuple[str, ...]) -> None:
     """List the schedulers, fault kinds or properties podquake knows.
+
+    With --import, the modules are imported first (from the working folder too, as for podquake
+    run), so a property of your own shows whether it registered.
 
     \b
     Examples:
       podquake list schedulers
       podquake list faults
       podquake list properties
+      podquake list properties --import myteam.props
     """
+    from podquake.chaos.scenario import import_modules
+
+    with _input_errors():
+        _import_from_cwd()
+        try:
+            import_modules(imports)
+        except InputError as error:
+            raise _as_option(error, "--import") from None
     with _output_may_close():
         _list(what)
 

@@ -41,16 +41,26 @@ the knobs, when the class is defined; a bad fault kind fails then, not halfway t
 
 - ``scenario``: a :class:`~podquake.chaos.scenario.Scenario`, scenario YAML text or a path; its
   cluster, seed, scheduler, traffic, workload, quiet period and properties are used (its faults are
-  not: the rules are the faults). None: the sample shop.
+  not: the rules are the faults). None: the sample shop. A relative path is relative to the folder
+  of the module that defines the class setting it (as a scenario's workload paths are relative to
+  the scenario file), not to the working directory, so the test runs from anywhere; only a class
+  whose module has no file (typed at an interactive prompt) reads it from the working directory.
 - ``manifests``: Kubernetes YAML (a file, a folder or text) to run instead of the scenario's
-  workload; its LoadBalancer and NodePort Services get steady external traffic.
+  workload; its LoadBalancer and NodePort Services get steady external traffic. A relative path
+  is found as ``scenario``'s is.
 - ``scheduler``: a name, ``MODULE:ATTR``, a scheduler class (a fresh instance per example) or object
   (a fresh deep copy per example);
   None: the scenario's.
 - ``properties``: property ids to judge; None: the scenario's suite (the library's, by default).
+  Each keeps the parameters the scenario gives it; an id the scenario does not list gets the
+  property's defaults. The scenario's ``imports:`` are imported first, so its own properties count.
 - ``fault_kinds``, ``max_fault_seconds``, ``max_step_seconds``, ``settle_seconds``,
   ``quiet_seconds`` (None: the scenario's ``quiet``), ``max_spikes`` (traffic spikes in force at
   once; more are skipped, see :class:`StepNemesis`).
+
+A class that sets ``scenario``, ``manifests`` or ``properties`` reads and checks them when it is
+defined (a missing file, a bad scenario or an unknown property id fails then, naming the class),
+not in each example.
 
 Hooks: :meth:`build_simulation` (e.g. to seed a bug in the model for a test), :meth:`inject` and
 :meth:`advance` for rules of one's own.
@@ -80,6 +90,7 @@ __all__ = ["ClusterMachine", "StepNemesis"]
 
 _SERVICE_SELECTORS = 8
 _KNOBS = ("fault_kinds", "max_fault_seconds", "max_step_seconds")
+_INPUTS = ("scenario", "manifests", "properties")
 
 
 class StepNemesis(Nemesis):
@@ -147,6 +158,8 @@ class ClusterMachine(RuleBasedStateMachine):
         _check_knobs(cls)
         if any(name in vars(cls) for name in _KNOBS):
             _install_rules(cls)
+        if any(name in vars(cls) for name in _INPUTS):
+            _check_properties(cls, cls.base_scenario())  # read and checked now, not in every example
 
     def __init__(self) -> None:
         super().__init__()
@@ -185,9 +198,10 @@ class ClusterMachine(RuleBasedStateMachine):
         )
 
     def suite(self, scenario: Scenario) -> Suite:
-        """The properties judged: ``properties`` if set, else the scenario's suite."""
+        """The properties judged: ``properties`` if set (each with the parameters ``scenario`` gives
+        it, else its defaults), else the scenario's suite."""
         if self.properties is not None:
-            return Suite.of(list(self.properties))
+            return scenario.with_properties(self.properties).suite()
         return scenario.suite()
 
     # --- for rules -----------------------------------------------------------------------------------
@@ -300,6 +314,41 @@ def _check_knobs(cls: type[ClusterMachine]) -> None:
         raise InputError(f"{name}.fault_kinds: {error.message}", field="fault_kinds", fix=error.fix) from None
 
 
+IMPORT_IN_THE_MODULE = "import that module in the test module that defines the machine (import myteam.props), or name it under the scenario's imports:"
+"""How a property of one's own becomes known to a state machine (an unknown id's fix)."""
+
+
+def _check_properties(cls: type[ClusterMachine], base: Scenario) -> None:
+    """Refuse ``cls.properties`` naming an unknown id or a duplicate, naming the class attribute."""
+    from podquake.properties.registry import UnknownPropertyError
+
+    if cls.properties is None:
+        return
+    try:
+        base.with_properties(cls.properties).suite()
+    except UnknownPropertyError as error:
+        raise error.told(IMPORT_IN_THE_MODULE, source="", field=f"{cls.__name__}.properties") from None
+    except InputError as error:
+        raise InputError(error.message, field=f"{cls.__name__}.properties", fix=error.fix) from None
+
+
+def _is_path(value: str | Path) -> bool:
+    """Whether a knob's string is a path rather than YAML text (the rule :func:`load_scenario` uses)."""
+    return isinstance(value, Path) or ("\n" not in value and "kind:" not in value)
+
+
+def _knob_path(cls: type[ClusterMachine], knob: str, value: str | Path) -> Path:
+    """``value`` (a path) as ``cls`` means it: a relative path is relative to the folder of the module
+    that defines the class setting ``knob`` (the working directory when that module has no file)."""
+    path = Path(value)
+    if path.is_absolute():
+        return path
+    owner = next((k for k in cls.__mro__ if knob in vars(k)), cls)
+    module = sys.modules.get(owner.__module__)
+    file = getattr(module, "__file__", None)
+    return Path(file).resolve().parent / path if file else path
+
+
 def _load_base(cls: type[ClusterMachine]) -> Scenario:
     given = cls.scenario
     if given is None:
@@ -308,12 +357,24 @@ def _load_base(cls: type[ClusterMachine]) -> Scenario:
         base = load_scenario(default_scenario_text(), source="<embedded default scenario>")
     elif isinstance(given, Scenario):
         base = given
-    elif isinstance(given, (str, Path)):
+    elif isinstance(given, (str, Path)) and _is_path(given):
+        path = _knob_path(cls, "scenario", given)
+        if not path.is_file():
+            raise InputError(
+                f"no such scenario file: {path}",
+                field=f"{cls.__name__}.scenario",
+                fix="give a path relative to the folder of the test module that sets scenario (or an absolute one), YAML text or a Scenario",
+            )
+        base = load_scenario(path)
+    elif isinstance(given, str):
         base = load_scenario(given)
     else:
         raise InputError(f"{cls.__name__}.scenario must be a Scenario, YAML text or a path, not {type(given).__name__}", field="scenario", fix="e.g. scenario = 'my-scenario.yaml'")
     if cls.manifests is not None:
-        base = _with_manifests(base, cls.manifests, cls.__name__)
+        manifests = cls.manifests
+        if isinstance(manifests, (str, Path)) and _is_path(manifests):
+            manifests = _knob_path(cls, "manifests", manifests)
+        base = _with_manifests(base, manifests, cls.__name__)
     base.manifests()  # parsed once per class; every example applies the same objects
     return base
 
@@ -329,7 +390,7 @@ def _with_manifests(base: Scenario, manifests: str | Path, owner: str) -> Scenar
     else:
         path = Path(manifests)
         if not path.exists():
-            raise InputError("no such file or folder", source=text, field=f"{owner}.manifests", fix="give a Kubernetes YAML file, a folder of them, or YAML text")
+            raise InputError("no such file or folder", source=text, field=f"{owner}.manifests", fix="give a Kubernetes YAML file, a folder of them (relative to the test module's folder, or absolute), or YAML text")
         workload = (str(path.resolve()),)
     changed = replace(base, workload=workload, traffic=())
     changed.manifests()

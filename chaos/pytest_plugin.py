@@ -86,6 +86,9 @@ DEFAULT_MAX_FAULTS = 8
 
 _PARAMETER = "podquake_property"
 
+IMPORT_IN_A_TEST_FILE = "import that module at the top of the test file (import myteam.props), or name it under the scenario's imports:"
+"""How a property of one's own becomes known to a :func:`scheduler_suite` (an unknown id's fix)."""
+
 
 # === options ========================================================================================
 def _count(text: str) -> int:
@@ -281,13 +284,11 @@ class SchedulerSuite:
 
     def settings(self, options: _Options, database: str | None) -> CampaignSettings:
         """The campaign these options ask for (the options win over the suite's own values)."""
-        from dataclasses import replace
-
         from podquake.chaos.campaign import CampaignSettings
 
         base = _base_scenario(self.scenario, options.scheduler or self.scheduler)
-        if self.properties is not None:
-            base = replace(base, properties=tuple((i, {}) for i in self.properties))
+        if self.properties is not None:  # a subset keeps the parameters the scenario gave each kept property
+            base = base.with_properties(self.properties)
         extra: dict[str, Any] = {} if self.kinds is None else {"kinds": self.kinds}
         return CampaignSettings(
             base=base,
@@ -324,8 +325,9 @@ def scheduler_suite(
     ``scenario``: the base scenario (a :class:`~podquake.chaos.scenario.Scenario`, YAML text or a
     path, relative to the working directory): its durations, traffic and properties, and its cluster and workload unless varied;
     default: the sample shop. ``properties``: property ids to judge instead of the scenario's (the
-    library's suite). ``kinds``: the fault kinds to draw (default: the campaign's), ``max_faults``
-    per example. ``vary_cluster`` / ``vary_workload``: draw clusters and workloads rather than take
+    library's suite); each keeps the parameters the scenario gives it (others get their defaults),
+    and the scenario's ``imports:`` are imported before the ids are checked. ``kinds``: the fault
+    kinds to draw (default: the campaign's), ``max_faults`` per example. ``vary_cluster`` / ``vary_workload``: draw clusters and workloads rather than take
     the scenario's (both by default: a scheduler should work on any).
 
     Bad arguments raise :class:`~podquake.model.errors.InputError` here, when the test module is
@@ -335,7 +337,7 @@ def scheduler_suite(
     """
     from podquake.chaos.scenario import Scenario
     from podquake.model.errors import InputError
-    from podquake.properties import Suite
+    from podquake.properties.registry import UnknownPropertyError
 
     name = _scheduler_name(scheduler)
     for flag, value in (("vary_cluster", vary_cluster), ("vary_workload", vary_workload)):
@@ -362,10 +364,15 @@ def scheduler_suite(
                 field="properties",
                 fix="list property ids, e.g. properties=['no-overcommit'], or leave properties out to judge the scenario's (the library's suite)",
             )
-        ids = Suite.of(properties).ids
-    else:
-        base = _base_scenario(scenario, None)
-        ids = base.suite().ids
+    base = _base_scenario(scenario, None)  # first: its imports: register properties that properties= may name
+    if properties is not None:
+        try:
+            base = base.with_properties(properties)
+        except UnknownPropertyError as error:
+            raise error.told(IMPORT_IN_A_TEST_FILE, source="", field="properties") from None
+        except InputError as error:
+            raise InputError(error.message, field=error.field, fix=error.fix) from None
+    ids = base.suite().ids
     if name is not None and not _scheduler_overridden():
         _check_scheduler(name)  # a bad name fails the module's collection, naming it and the known ones
     spec = SchedulerSuite(
@@ -500,6 +507,7 @@ def _write_report(run: _Run) -> None:
         started=started,
         scheduler=settings.base.scheduler or "default",
         extra_settings={"source": "pytest", "test": run.label, "vary_cluster": settings.vary_cluster, "vary_workload": settings.vary_workload},
+        report_dir=run.report,
     )
     write_report(record, run.report, counterexample_files=files)
     run.files = {entry["property"]: entry["file"] for entry in record["counterexamples"]}
@@ -558,7 +566,9 @@ def _failure_text(run: _Run, counterexample: Counterexample) -> str:
     ]
     file = run.files.get(counterexample.property)
     if file is not None and run.report is not None:
-        lines += ["", f"Or replay the report's file: podquake replay {run.report / file}"]
+        from podquake.reports.record import replay_command
+
+        lines += ["", f"Or replay the report's file: {replay_command(file, run.report)}"]
     return "\n".join(lines)
 
 

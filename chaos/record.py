@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from podquake.chaos.campaign import CampaignResult, Counterexample
@@ -70,7 +71,7 @@ def _property_entry(result: CampaignResult, property_id: str) -> dict[str, Any]:
     }
 
 
-def _counterexample(number: int, item: Counterexample) -> tuple[dict[str, Any], str]:
+def _counterexample(number: int, item: Counterexample, report_dir: str | Path | None) -> tuple[dict[str, Any], str]:
     run = run_scenario(item.scenario)
     failing = next((v for v in run.verdicts if v.property == item.property and v.status == FAILED), None)
     timeline = timeline_from_trace(run.trace.events, failure_time=failing.time if failing is not None else None)
@@ -83,17 +84,27 @@ def _counterexample(number: int, item: Counterexample) -> tuple[dict[str, Any], 
         verdicts=run.verdicts,
         timeline=timeline,
         shrunk=item.shrunk,
+        report_dir=report_dir,
     )
     return entry, dump_scenario(item.scenario)
 
 
-def campaign_record(result: CampaignResult, *, started: str, scheduler: str, extra_settings: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, str]]:
-    """The run record of ``result`` and the text of each ``counterexample-N.yaml``, by file name."""
+def campaign_record(
+    result: CampaignResult,
+    *,
+    started: str,
+    scheduler: str,
+    extra_settings: dict[str, Any] | None = None,
+    report_dir: str | Path | None = None,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The run record of ``result`` and the text of each ``counterexample-N.yaml``, by file name.
+    ``report_dir`` is the folder the report is written to, as the user named it (``--out``): each
+    replay command names its file through it, so that it works from where the run was started."""
     settings = result.settings
     entries = []
     files: dict[str, str] = {}
     for number, item in enumerate(result.counterexamples, start=1):
-        entry, text = _counterexample(number, item)
+        entry, text = _counterexample(number, item, report_dir)
         entries.append(entry)
         files[entry["file"]] = text
     record = build_record(

@@ -70,7 +70,7 @@ from podquake.model.errors import InputError
 from podquake.model.manifests import Manifest, load_manifests
 from podquake.model.traffic import LoadGenerator
 from podquake.model.yaml_safety import MAX_MANIFEST_BYTES, item_lines, load_documents, too_big_error
-from podquake.properties.registry import Suite
+from podquake.properties.registry import Suite, UnknownPropertyError
 
 __all__ = ["API_VERSION", "KIND", "Scenario", "dump_scenario", "import_modules", "load_scenario"]
 
@@ -80,6 +80,8 @@ LOAD_MODES = ("fluid", "request")
 MAX_SECONDS = 7 * 24 * 3600.0
 """The longest ``duration`` or ``quiet`` a scenario may ask for: a simulated week. Far longer values
 (10^12 s) are typos, and one example of them would run for hours."""
+IMPORT_IN_SCENARIO = "name that module under the scenario's imports: (imports: [myteam.props])"
+"""How a property of one's own becomes known to a scenario (the fix of an unknown property's error)."""
 _TOP_FIELDS = (
     "apiVersion",
     "kind",
@@ -185,6 +187,8 @@ class Scenario:
             object.__setattr__(self, "properties", tuple((str(i), dict(p)) for i, p in self.properties))
             try:
                 suite = self.suite()
+            except UnknownPropertyError as error:
+                raise error.told(IMPORT_IN_SCENARIO, source=src) from None
             except InputError as error:
                 where = error.field if error.field.startswith("properties") else f"properties.{error.field}".rstrip(".")
                 raise InputError(error.message, source=src, field=where, fix=error.fix) from None
@@ -197,6 +201,23 @@ class Scenario:
         if self.properties is None:
             return Suite.default()
         return Suite.of([i for i, _ in self.properties], params={i: p for i, p in self.properties if p})
+
+    def with_properties(self, ids: Sequence[str]) -> Scenario:
+        """The same scenario judging only the properties ``ids``, in that order. Each keeps the
+        parameters this scenario gives it (``max-pods-per-node: {limit: 1}`` stays ``limit: 1``); an
+        id the scenario does not list gets the property's defaults. What ``--properties``, a pytest
+        suite's ``properties=`` and ``ClusterMachine.properties`` choose. Parsed manifests are shared.
+
+        >>> s = load_scenario("apiVersion: podquake/v1\\nkind: Scenario\\n"
+        ...                   "properties: [{replicas-converge: {within: 60}}, no-overcommit]")
+        >>> s.with_properties(["replicas-converge", "single-binding"]).properties
+        (('replicas-converge', {'within': 60}), ('single-binding', {}))
+        """
+        ids = [ids] if isinstance(ids, str) else list(ids)
+        given = dict(self.properties or ())
+        other = replace(self, properties=tuple((str(i), dict(given.get(i, {}))) for i in ids))
+        object.__setattr__(other, "_manifests", self._manifests)
+        return other
 
     def manifests(self) -> list[Manifest]:
         """The workload's objects, parsed and checked (once; a Manifest applies to any number of runs)."""

@@ -30,7 +30,10 @@ campaign and a user's test all get the same trace from the same scenario:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+import os
+import sys
+from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -135,7 +138,27 @@ def _asking(sim: Simulation, stop: Callable[[], bool]) -> Generator[simpy.Event,
 
 def replay(path: str | Path) -> list[Verdict]:
     """Re-run the scenario or counterexample file at ``path`` exactly and return its verdicts
-    (what a counterexample's pytest regression snippet calls)."""
+    (what a counterexample's pytest regression snippet calls).
+
+    As ``podquake replay`` does, it finds the modules the scenario names (``scheduler:
+    mymod:Sched``, ``imports:``) in the working folder too, after everything on the import path:
+    so a regression test of a campaign run as ``podquake run --scheduler mymod:Sched`` passes or
+    fails under plain ``pytest`` from that same folder, as it does under ``python -m pytest``."""
     from podquake.chaos.scenario import load_scenario
 
-    return run_scenario(load_scenario(Path(path))).verdicts
+    with _working_folder_importable():
+        return run_scenario(load_scenario(Path(path))).verdicts
+
+
+@contextmanager
+def _working_folder_importable() -> Iterator[None]:
+    """The working folder on the import path, last (so it shadows nothing), while the block runs."""
+    folder = os.getcwd()
+    added = folder not in sys.path and "" not in sys.path
+    if added:
+        sys.path.append(folder)
+    try:
+        yield
+    finally:
+        if added and folder in sys.path:  # the entry appended here: the last one
+            del sys.path[len(sys.path) - 1 - sys.path[::-1].index(folder)]

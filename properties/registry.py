@@ -20,7 +20,7 @@ from typing import Any
 from podquake.model.errors import InputError
 from podquake.properties.base import KINDS, Property
 
-__all__ = ["register", "registered", "property_class", "Suite"]
+__all__ = ["register", "registered", "property_class", "Suite", "UnknownPropertyError"]
 
 _REGISTRY: dict[str, type[Property]] = {}
 
@@ -64,12 +64,58 @@ def registered() -> dict[str, type[Property]]:
     return dict(_REGISTRY)
 
 
+IMPORT_IN_PYTHON = "import that module before naming the property (import myteam.props)"
+"""How a property of one's own becomes known to a Python caller (:meth:`Suite.of`); each entry point
+says its own way (:meth:`UnknownPropertyError.told`): a scenario's ``imports:``, ``--import`` on the
+command line, an import in a test file."""
+
+
+class UnknownPropertyError(InputError):
+    """An id that no registered property has. The fix names the nearest known id if one is close
+    (else every known id), and how a property of one's own becomes known (``how``: the entry
+    point's way to import the module that registers it).
+
+    >>> print(UnknownPropertyError("no-overcomit").fix)  # doctest: +NORMALIZE_WHITESPACE
+    did you mean 'no-overcommit'? podquake list properties lists the known ids; a property of your
+    own is known once the module that registers it is imported: import that module before naming
+    the property (import myteam.props)
+    """
+
+    def __init__(self, property_id: str, *, how: str = IMPORT_IN_PYTHON, source: str = "", field: str = "properties") -> None:
+        import difflib
+
+        self.property_id = property_id
+        close = difflib.get_close_matches(property_id, list(_REGISTRY), n=1)
+        self.nearest = close[0] if close else ""
+        self.how = how
+        if self.nearest:
+            guess = f"did you mean {self.nearest!r}? podquake list properties lists the known ids"
+        else:
+            guess = f"use one of {', '.join(sorted(_REGISTRY))}"
+        super().__init__(
+            f"unknown property {property_id!r}",
+            source=source,
+            field=field,
+            fix=f"{guess}; a property of your own is known once the module that registers it is imported: {how}",
+        )
+
+    def told(self, how: str, *, source: str | None = None, field: str | None = None) -> UnknownPropertyError:
+        """The same error, with ``how`` the way to import a property's module where it was met (and
+        the ``source`` and ``field`` of that place, when given)."""
+        return UnknownPropertyError(
+            self.property_id,
+            how=how,
+            source=self.source if source is None else source,
+            field=self.field if field is None else field,
+        )
+
+
 def property_class(property_id: str) -> type[Property]:
-    """The class registered as ``property_id``; an unknown id is an :class:`InputError` listing the known ones."""
+    """The class registered as ``property_id``; an unknown id is an :class:`UnknownPropertyError`
+    (an :class:`InputError`) naming the nearest known id and how a property of one's own becomes known."""
     cls = _REGISTRY.get(property_id)
     if cls is None:
-        known = ", ".join(sorted(_REGISTRY))
-        raise InputError(f"unknown property {property_id!r}", field="properties", fix=f"use one of: {known}")
+        raise UnknownPropertyError(property_id)
     return cls
 
 

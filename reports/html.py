@@ -99,7 +99,7 @@ def render_html(record: Mapping[str, Any]) -> str:
     else:
         tone = "passed"
     settings = record["settings"]
-    extra = {k: v for k, v in settings.items() if k not in ("examples", "workers", "manifests", "scenario", "properties", "max_faults", "duration")}
+    extra = {k: v for k, v in settings.items() if k not in ("examples", "workers", "manifests", "scenario", "properties", "max_faults", "duration", "quiet")}
     return _ENV.get_template("report.html.j2").render(
         record=record,
         headline=headline(record),

@@ -77,7 +77,7 @@ def render_markdown(record: Mapping[str, Any]) -> str:
             f"{fault_list_title(counterexample)} ({len(counterexample['faults'])}):",
         ]
         lines += [f"- {_code(fault['repr'])}" for fault in counterexample["faults"]] or ["- (no fault needed)"]
-        lines += ["", f"Replay: {_code(counterexample['replay']['command'])}"]
+        lines += ["", f"Replay (from the folder the run was started in): {_code(counterexample['replay']['command'])}"]
     if len(counterexamples) > _MAX_COUNTEREXAMPLES:
         lines += ["", f"… and {len(counterexamples) - _MAX_COUNTEREXAMPLES} more counterexamples in `index.html`."]
     lines += ["", "Full report: `index.html` (plots, timelines, replay snippets); record: `report.json`."]

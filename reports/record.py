@@ -23,9 +23,10 @@ from __future__ import annotations
 import json
 import math
 import re
+import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import metadata
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from podquake.model.errors import InputError
@@ -39,6 +40,7 @@ __all__ = [
     "build_record",
     "property_entry",
     "counterexample_entry",
+    "replay_command",
     "validate_record",
     "dumps_record",
     "load_record",
@@ -113,12 +115,16 @@ def counterexample_entry(
     verdicts: Iterable[Verdict | Mapping[str, Any]],
     timeline: Mapping[str, Any],
     shrunk: bool = True,
+    report_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """One counterexample of the record: ``counterexample-<number>``, replayed by the file of that
     name. ``faults`` are dicts with at least ``kind``, ``at``, ``duration`` (None if it never heals)
     and ``repr``, plus the fault's own fields; ``timeline`` is
     :func:`~podquake.reports.timeline.timeline_from_trace` of the shrunk run. ``shrunk`` is False for
-    a failure kept as first found (the campaign was stopped, or shrinking was off)."""
+    a failure kept as first found (the campaign was stopped, or shrinking was off). ``report_dir``
+    is the report folder as the run was told it (``--out``): the replay command names the file
+    through it, so that it works from the folder the run was started in, where the scheduler and
+    property modules the scenario names can be imported (see :func:`replay_command`)."""
     ident = f"counterexample-{number}"
     entry = {
         "id": ident,
@@ -128,12 +134,29 @@ def counterexample_entry(
         "file": f"{ident}.yaml",
         "seed": seed,
         "verdicts": [_verdict_dict(v) for v in verdicts],
-        "replay": {"command": f"podquake replay {ident}.yaml", "pytest": ""},
+        "replay": {"command": replay_command(f"{ident}.yaml", report_dir), "pytest": ""},
         "timeline": _finite(dict(timeline)),
         "shrunk": shrunk,
     }
     entry["replay"]["pytest"] = pytest_snippet(entry)
     return entry
+
+
+def replay_command(file: str, report_dir: str | Path | None = None) -> str:
+    """The shell command that replays the counterexample ``file`` of the report folder ``report_dir``
+    (as the run was told it, relative to the folder the run was started in, or absolute), quoted
+    for a POSIX shell. Run from that folder, it finds the file, and the modules of one's own that
+    the scenario names (``--scheduler mymod:Sched``, ``imports:``) import as they did in the run.
+
+    >>> replay_command("counterexample-1.yaml", "repC/")
+    'podquake replay repC/counterexample-1.yaml'
+    >>> replay_command("counterexample-2.yaml", "my reports")
+    "podquake replay 'my reports/counterexample-2.yaml'"
+    >>> replay_command("counterexample-1.yaml")
+    'podquake replay counterexample-1.yaml'
+    """
+    path = PurePosixPath(Path(report_dir).as_posix()) / file if report_dir else PurePosixPath(file)
+    return f"podquake replay {shlex.quote(str(path))}"
 
 
 def build_record(

@@ -1,12 +1,18 @@
 '''A regression test for a counterexample: pytest source that replays its scenario file.
 
-Paste it into a test folder next to the ``counterexample-N.yaml`` it names; it fails while the bug is
-there and passes once it is fixed. It calls :func:`podquake.chaos.replay`, which re-runs the file
-exactly and returns every property's verdict.
+Save it as a test file beside the ``counterexample-N.yaml`` it names (the report's, or a copy); it
+fails while the bug is there and passes once it is fixed. It calls :func:`podquake.chaos.replay`,
+which re-runs the file exactly and returns every property's verdict. The scenario names the
+scheduler and the modules of one's own properties, which must import where the test runs: replay
+finds them in the working folder too (as ``podquake replay`` does), so running ``pytest`` from the
+folder ``podquake run`` ran in is enough; elsewhere, they must be on the import path.
 
 >>> print(pytest_snippet({"id": "counterexample-1", "property": "no-overcommit",
 ...                       "message": "worker-2 over", "file": "counterexample-1.yaml", "seed": 7}))
 """Regression test for counterexample-1: no-overcommit (found by podquake, seed 7).
+<BLANKLINE>
+Keep this file beside counterexample-1.yaml; run pytest where the modules that the scenario
+names (its scheduler, its imports) can be imported, e.g. from the folder podquake run ran in.
 <BLANKLINE>
 It failed with: worker-2 over
 """
@@ -53,6 +59,9 @@ def pytest_snippet(counterexample: Mapping[str, Any]) -> str:
     header = f"Regression test for {ident}: {prop} (found by podquake, seed {counterexample['seed']})."
     return (
         f'"""{_docstring_safe(header)}\n'
+        f"\n"
+        f"Keep this file beside {_docstring_safe(counterexample['file'])}; run pytest where the modules that the scenario\n"
+        f"names (its scheduler, its imports) can be imported, e.g. from the folder podquake run ran in.\n"
         f"\n"
         f"It failed with: {_docstring_safe(counterexample['message'])}\n"
         f'"""\n'

@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.table import Table
 from rich.text import Text
 
-from podquake.reports.record import examples_text, failed_examples_text, fault_list_title, headline
+from podquake.reports.record import examples_text, failed_examples_text, fault_list_title, headline, replay_command
 
 __all__ = ["CampaignProgress", "print_summary", "STATUS_STYLES"]
 
@@ -96,7 +96,7 @@ class CampaignProgress:
     def update(self, n: int = 1, *, failures: int | None = None, shrink_runs: int | None = None, unneeded: int | None = None) -> None:
         """``n`` more examples are done; ``failures`` is the number of failing examples so far and
         ``shrink_runs`` the runs spent shrinking them, if known; ``unneeded`` examples will not run
-        (their chunk stopped at a failure), so the bar's total is that many fewer."""
+        (their chunk's Hypothesis ran out of new examples to draw), so the bar's total is that many fewer."""
         self.completed += n
         if failures is not None:
             self.failures = failures
@@ -110,7 +110,9 @@ class CampaignProgress:
 
 
 def print_summary(record: Mapping[str, Any], console: Console, *, report_dir: str | None = None) -> None:
-    """Print the headline, the properties table, the counterexamples and the timing of ``record``."""
+    """Print the headline, the properties table, the counterexamples and the timing of ``record``.
+    ``report_dir`` is the folder the report was written to, as the user named it: each replay
+    command names its file there, so that it works from where the user is."""
     statuses = [p["status"] for p in record["properties"]]
     if "failed" in statuses:
         style = STATUS_STYLES["failed"]
@@ -150,7 +152,9 @@ def print_summary(record: Mapping[str, Any], console: Console, *, report_dir: st
             console.print(Text(f"    {fault_list_title(counterexample).lower()}:", style="yellow"))
         for fault in counterexample["faults"]:
             console.print(Text(f"    {fault['repr']}", style="magenta"))
-        console.print(Text(f"    replay: {counterexample['replay']['command']}", style="cyan"))
+        # The folder just written, as the user named it: the command works from where they are now.
+        command = replay_command(counterexample["file"], report_dir) if report_dir is not None else counterexample["replay"]["command"]
+        console.print(Text(f"    replay: {command}", style="cyan"))
     counts, timing = record["counts"], record["timing"]
     facts = (
         f"seed {record['seed']} · scheduler {record['scheduler']} · {examples_text(counts['examples'])} in "

@@ -668,6 +668,17 @@ def test_with_source_date_epoch_the_same_seed_gives_byte_identical_report_folder
     assert record_of(here / "first")["timing"]["started"] == "2023-11-14T22:13:20+00:00"
 
 
+def test_a_report_with_counterexamples_is_byte_identical_when_run_again(here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its replay commands name the report folder as given (--out), which the same inputs repeat."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    args = ["run", *FAILING, "--examples", "3", "--shrink-runs", "10", "--no-database", "--out", "report"]
+    assert invoke(*args).exit_code == 1
+    first = {p.name: p.read_bytes() for p in (here / "report").iterdir()}
+    assert "counterexample-1.yaml" in first and b"podquake replay report/counterexample-1.yaml" in first["report.json"]
+    assert invoke(*args).exit_code == 1
+    assert {p.name: p.read_bytes() for p in (here / "report").iterdir()} == first
+
+
 def test_a_bad_source_date_epoch_is_one_line_and_no_report(here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
     result = invoke("run", "--scenario", "tiny.yaml", "--examples", "2", "--no-database", "--out", "report")
@@ -700,6 +711,113 @@ def test_import_registers_ones_own_property_and_its_counterexample_replays(here:
     assert "imports: [teamprops]" in (here / "report" / "counterexample-1.yaml").read_text()
     replayed = invoke("replay", "report/counterexample-1.yaml")
     assert replayed.exit_code == 1 and "FAILED test-cli-every-bind" in replayed.stdout
+
+
+LIMITED_PROPERTY = '''
+from podquake.properties import Property, register
+
+
+@register
+class BindLimit(Property):
+    id = "test-cli-bind-limit"
+    kind = "safety"
+    description = "At most `limit` pods are bound in all (a property of one's own, with a parameter)."
+    catches = "Nothing real: a check whose verdict depends on its parameter."
+    params = {"limit": 1000}
+
+    def __init__(self, **overrides):
+        super().__init__(**overrides)
+        self.bound = 0
+
+    def on_PodBound(self, event, ledger):
+        self.bound += 1
+        if self.bound > self.limit:
+            self.violate(f"{self.bound} pods bound > {self.limit}", event.t)
+'''
+
+
+def test_a_subset_of_properties_keeps_the_parameters_the_scenario_gave_them(here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--properties max-pods-per-node,no-overcommit` on a scenario setting `max-pods-per-node: {limit:
+    1}` judged it with its default limit: the failing check passed, exit 0."""
+    monkeypatch.syspath_prepend(str(here))
+    (here / "teamlimit.py").write_text(LIMITED_PROPERTY)
+    head, _, tail = TINY.partition("properties:")
+    (here / "limited.yaml").write_text(f"{head}imports: [teamlimit]\nproperties: [no-overcommit, {{test-cli-bind-limit: {{limit: 0}}}}]\n")
+    base = campaign_base("limited.yaml", properties="test-cli-bind-limit,single-binding")
+    assert base.properties == (("test-cli-bind-limit", {"limit": 0}), ("single-binding", {}))
+    result = invoke(
+        "run", "--scenario", "limited.yaml", "--properties", "test-cli-bind-limit,no-overcommit",
+        "--examples", "2", "--shrink-runs", "5", "--no-database", "--out", "report",
+    )
+    assert result.exit_code == 1, result.output
+    assert "test-cli-bind-limit: {limit: 0}" in (here / "report" / "counterexample-1.yaml").read_text()
+
+
+def test_an_unknown_property_names_the_nearest_and_how_to_import_ones_own(here: Path) -> None:
+    line = assert_one_line_error(
+        invoke("run", "--scenario", "tiny.yaml", "--properties", "no-overcomit", "--out", "report"), "--properties", "unknown property 'no-overcomit'"
+    )
+    assert "did you mean 'no-overcommit'?" in line and "--import MODULE" in line and "imports:" in line
+    assert "podquake list properties --import" in line
+    head, _, _ = TINY.partition("properties:")
+    (here / "own.yaml").write_text(f"{head}properties: [test-cli-not-registered]\n")
+    line = assert_one_line_error(invoke("replay", "own.yaml"), "own.yaml", "unknown property 'test-cli-not-registered'")
+    assert "under the scenario's imports:" in line
+    assert_no_report_left(here)
+
+
+def test_list_properties_imports_modules_to_show_ones_own(here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`podquake list properties` had no --import, so a user could not check that their property registered."""
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(here))])
+    (here / "teamlisted.py").write_text(OWN_PROPERTY.replace("test-cli-every-bind", "test-cli-listed"))
+    result = invoke("list", "properties", "--import", "teamlisted")
+    assert result.exit_code == 0, result.output
+    assert "test-cli-listed" in result.stdout.split() and "no-overcommit" in result.stdout.split()
+    assert_one_line_error(invoke("list", "properties", "--import", "no_such_team_module"), "--import", "no_such_team_module")
+
+
+NO_SUCH_NODE = '''
+class NoSuchNode:
+    name = "no-such-node"
+
+    def schedule(self, pod, cluster):
+        return "nowhere"
+'''
+
+
+def test_the_replay_commands_work_from_the_folder_the_run_started_in(here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`podquake run --out repC` with a scheduler of the user's folder printed `replay: podquake replay
+    counterexample-1.yaml`: from that folder there is no such file, and from inside repC the module
+    does not import. The report said the same, and its regression test failed under plain pytest."""
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(here))])
+    (here / "teamsched.py").write_text(NO_SUCH_NODE)
+    result = invoke(
+        "run", "--scenario", "tiny.yaml", "--scheduler", "teamsched:NoSuchNode", "--properties", "scheduler-contract",
+        "--examples", "2", "--shrink-runs", "5", "--no-database", "--out", "repC",
+    )
+    assert result.exit_code == 1, result.output
+    assert "replay: podquake replay repC/counterexample-1.yaml" in result.stdout
+    [counterexample] = record_of(here / "repC")["counterexamples"]
+    command = counterexample["replay"]["command"]
+    assert command == "podquake replay repC/counterexample-1.yaml"
+    assert f"`{command}`" in (here / "repC" / "summary.md").read_text() and command in (here / "repC" / "index.html").read_text()
+    replayed = invoke(*command.split()[1:])  # as printed, from the folder the run started in
+    assert replayed.exit_code == 1 and "FAILED scheduler-contract" in replayed.stdout
+    # The regression test, saved beside a copy of the file, under plain pytest (which, unlike
+    # `python -m pytest`, does not put the working folder on the import path), from the same folder.
+    (here / "regress").mkdir()
+    (here / "regress" / "counterexample-1.yaml").write_bytes((here / "repC" / "counterexample-1.yaml").read_bytes())
+    (here / "regress" / "test_counterexample_1.py").write_text(counterexample["replay"]["pytest"])
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    ran = subprocess.run(
+        [sys.executable, "-P", "-m", "pytest", "-q", "-p", "no:cacheprovider", "regress/test_counterexample_1.py"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    assert "AssertionError: FAILED scheduler-contract" in ran.stdout and "No module named" not in ran.stdout
+    # Rendered again elsewhere, the terminal names the new folder.
+    again = invoke("report", "repC/report.json", "--out", "again")
+    assert "replay: podquake replay again/counterexample-1.yaml" in again.stdout
 
 
 def test_an_import_that_fails_is_one_line_and_no_report(here: Path) -> None:

@@ -240,12 +240,91 @@ def test_bad_knobs_fail_when_the_class_is_defined(knobs, field):
     assert caught.value.field == field
 
 
-def test_a_bad_scenario_fails_with_its_field():
-    class BadScenario(ClusterMachine):
-        scenario = "apiVersion: podquake/v1\nkind: Scenario\nduration: -5\n"
-
+def test_a_bad_scenario_fails_with_its_field_when_the_class_is_defined():
     with pytest.raises(InputError, match="duration"):
-        BadScenario()
+
+        class BadScenario(ClusterMachine):
+            scenario = "apiVersion: podquake/v1\nkind: Scenario\nduration: -5\n"
+
+
+# --- the scenario's parameters, paths and property ids ---------------------------------------------------
+WITH_PARAMETERS = SMALL.replace(
+    "properties: [no-overcommit, scheduler-contract, crashed-containers-restarted, replicas-converge]",
+    "properties: [no-overcommit, {replicas-converge: {within: 77}}]",
+)
+
+
+def test_a_subset_of_properties_keeps_the_scenarios_parameters():
+    """`properties = (...)` judged each chosen property with its defaults, dropping what the scenario
+    set (a `limit: 1` became the default 4, and a failing check passed)."""
+
+    class Subset(ClusterMachine):
+        scenario = WITH_PARAMETERS
+        properties = ("replicas-converge", "single-binding")
+        settle_seconds = 0.0
+
+    machine = Subset()
+    assert {p.id: p.settings() for p in machine.monitor.suite} == {"replicas-converge": {"within": 77.0}, "single-binding": {}}
+
+
+def test_an_unknown_property_fails_when_the_class_is_defined_and_says_how_to_import_ones_own():
+    with pytest.raises(InputError) as caught:
+
+        class Misspelt(ClusterMachine):
+            scenario = SMALL
+            properties = ("replicas-converge", "no-overcomit")
+
+    assert caught.value.field == "Misspelt.properties"
+    assert "did you mean 'no-overcommit'?" in caught.value.fix and "imports:" in caught.value.fix
+    assert "import that module in the test module" in caught.value.fix
+
+
+MACHINE_MODULE = """
+from podquake.chaos import ClusterMachine
+
+
+class Relative(ClusterMachine):
+    scenario = "scenarios/small.yaml"
+    settle_seconds = 0.0
+"""
+
+
+def _import_file(path, name, monkeypatch):  # type: ignore[no-untyped-def]
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, name, module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_relative_scenario_path_is_read_from_the_defining_modules_folder(tmp_path, monkeypatch):
+    """`scenario = "my2.yaml"` was read from the working directory, so the test passed from its own
+    folder and failed from any other, in every Hypothesis example rather than once."""
+    (tmp_path / "project" / "scenarios").mkdir(parents=True)
+    (tmp_path / "project" / "scenarios" / "small.yaml").write_text(WITH_PARAMETERS)
+    (tmp_path / "project" / "test_relative.py").write_text(MACHINE_MODULE)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    module = _import_file(tmp_path / "project" / "test_relative.py", "podquake_test_relative_machine", monkeypatch)
+
+    class Subclass(module.Relative):  # defined here, in another folder: the path is still the module's
+        properties = ("replicas-converge",)
+
+    for machine in (module.Relative(), Subclass()):
+        assert machine.base.source == str(tmp_path / "project" / "scenarios" / "small.yaml")
+        assert machine.base.cluster.node_count == 3
+    assert [p.settings() for p in Subclass().monitor.suite] == [{"within": 77.0}]
+
+
+def test_a_missing_scenario_file_fails_when_the_class_is_defined(tmp_path, monkeypatch):
+    (tmp_path / "test_missing.py").write_text(MACHINE_MODULE)
+    with pytest.raises(InputError) as caught:
+        _import_file(tmp_path / "test_missing.py", "podquake_test_missing_machine", monkeypatch)
+    assert caught.value.field == "Relative.scenario"
+    assert str(tmp_path / "scenarios" / "small.yaml") in caught.value.message and "no such scenario file" in caught.value.message
 
 
 # --- seeded bugs ----------------------------------------------------------------------------------------

@@ -383,3 +383,55 @@ def test_the_suite_warns_of_what_the_model_ignores_in_its_manifests(tmp_path) ->
     path.write_text(TINY_SCENARIO.replace("    replicas: 2\n", "    replica: 2\n"))
     with pytest.warns(UserWarning, match=r"spec\.replica: unknown field, ignored \(did you mean 'replicas'\?\)"):
         scheduler_suite(scenario=str(path))
+
+
+# --- a subset of the scenario's properties -----------------------------------------------------------------
+LIMIT_PROPERTY = '''
+from podquake.properties import Property, register
+
+
+@register
+class BindLimit(Property):
+    id = "{id}"
+    kind = "safety"
+    description = "At most `limit` pods are bound in all (a property of one's own, with a parameter)."
+    catches = "Nothing real: a check whose verdict depends on its parameter."
+    params = {{"limit": 1000}}
+
+    def __init__(self, **overrides):
+        super().__init__(**overrides)
+        self.bound = 0
+
+    def on_PodBound(self, event, ledger):
+        self.bound += 1
+        if self.bound > self.limit:
+            self.violate(f"{{self.bound}} pods bound > {{self.limit}}", event.t)
+'''
+
+
+@pytest.mark.parametrize("imported_by_the_test_file", [False, True], ids=["scenario-imports-only", "test-file-imports-too"])
+def test_a_subset_keeps_the_scenarios_parameters_and_the_scenarios_imports_come_first(pytester, imported_by_the_test_file):
+    """`scheduler_suite(scenario=..., properties=[...])` judged each chosen property with its defaults
+    (a scenario's `limit: 1` was lost: the failing check passed), and checked the ids before the
+    scenario's `imports:` ran (a property of one's own was "unknown" at collection)."""
+    n = int(imported_by_the_test_file)
+    module, prop = f"teamlimit{n}", f"test-plugin-bind-limit-{n}"
+    pytester.makepyfile(**{module: LIMIT_PROPERTY.format(id=prop)})
+    pytester.syspathinsert()
+    scenario = SMALL[:-3] + f'imports: [{module}]\nproperties: [no-overcommit, {{{prop}: {{limit: 0}}}}]\n"""'
+    pytester.makepyfile(
+        test_subset=(f"import {module}  # noqa: F401\n" if imported_by_the_test_file else "")
+        + f"from podquake.chaos.pytest_plugin import scheduler_suite\n\nSCENARIO = {scenario}\n\n"
+        f"test_subset = scheduler_suite(scenario=SCENARIO, properties=[{prop!r}, 'single-binding'], examples=2,\n"
+        "    kinds=['node-drain'], max_faults=1, vary_cluster=False, vary_workload=False)\n"
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines([f"*violated {prop}*", f"FAILED {prop} at t=*pods bound > 0*"])
+
+
+def test_an_unknown_property_says_how_to_make_ones_own_known():
+    with pytest.raises(InputError) as caught:
+        scheduler_suite(properties=["no-overcomit"])
+    assert caught.value.field == "properties" and "did you mean 'no-overcommit'?" in caught.value.fix
+    assert "import that module at the top of the test file" in caught.value.fix and "imports:" in caught.value.fix

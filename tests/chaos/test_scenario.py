@@ -485,6 +485,20 @@ def test_default_suite_when_no_properties_are_named() -> None:
     assert {v.property for v in result.verdicts} == set(scenario.suite().ids) and result.verdicts
 
 
+def test_a_subset_of_the_properties_keeps_the_parameters_the_scenario_gave_them() -> None:
+    """Choosing a subset (--properties, a suite's properties=, ClusterMachine.properties) made each
+    property anew with its defaults: a scenario's `limit: 1` was lost, and a failing check passed."""
+    scenario = load_scenario(HEAD + "cluster: {nodes: 1, zones: 1}\nproperties: [no-overcommit, {replicas-converge: {within: 77}}]\n")
+    subset = scenario.with_properties(["replicas-converge", "single-binding"])
+    assert subset.properties == (("replicas-converge", {"within": 77}), ("single-binding", {}))
+    assert [p.settings() for p in subset.suite()] == [{"within": 77.0}, {}]
+    assert replace(subset, properties=scenario.properties) == scenario  # nothing else changed
+    assert load_scenario(HEAD).with_properties(["replicas-converge"]).suite().properties[0].settings() == {"within": 300.0}
+    with pytest.raises(InputError) as caught:
+        scenario.with_properties(["replicas-converge", "no-overcomit"])
+    assert "did you mean 'no-overcommit'?" in caught.value.fix and "imports:" in caught.value.fix
+
+
 @pytest.mark.parametrize("module", [scenario_module, scenario_run, scenario_traffic], ids=lambda m: m.__name__)
 def test_doctests(module) -> None:
     result = doctest.testmod(module)

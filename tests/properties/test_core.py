@@ -70,6 +70,20 @@ def test_unknown_property_id_lists_the_known_ones():
     assert "no-overcommit" in str(info.value)
 
 
+def test_a_misspelt_id_names_the_nearest_and_how_ones_own_property_becomes_known():
+    """The error listed the library's ids and never said that a property of one's own is known only
+    once the module that registers it is imported."""
+    from podquake.properties.registry import UnknownPropertyError
+
+    with pytest.raises(UnknownPropertyError) as info:
+        Suite.of(["no-overcomit"])
+    error = info.value
+    assert isinstance(error, InputError) and error.nearest == "no-overcommit" and error.field == "properties"
+    assert "did you mean 'no-overcommit'?" in error.fix and "module that registers it is imported" in error.fix
+    told = error.told("give --import MODULE", field="--properties")
+    assert told.field == "--properties" and told.fix.endswith("imported: give --import MODULE") and told.nearest == "no-overcommit"
+
+
 def test_suite_refuses_duplicates_and_stray_parameters():
     with pytest.raises(InputError, match="twice"):
         Suite.of(["no-overcommit", "no-overcommit"])

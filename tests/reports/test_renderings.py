@@ -87,7 +87,7 @@ def test_markdown_summary(report_dir):
     assert lines[0] == "## ❌ podquake: FAILED: 1 of 2 properties violated"
     assert "| `replicas-converge` | liveness | ❌ failed (1 example, the first #50) | t=100s: Deployment/default/web has 1 of 3 ready replicas \\<after\\> 60s |" in lines
     assert f"- `{NODE_FAULT}`" in lines and f"- `{CUT_FAULT}`" in lines
-    assert "Replay: `podquake replay counterexample-1.yaml`" in lines
+    assert "Replay (from the folder the run was started in): `podquake replay counterexample-1.yaml`" in lines
 
 
 def test_markdown_escapes_table_breakers(sample_record):
@@ -138,9 +138,47 @@ def test_terminal_summary(sample_record):
     assert "no-overcommit" in text and "passed" in text
     assert "t=100s: [bold]literal[/bold] brackets" in text  # printed as written, not as markup
     assert "1 (first #50)" in text  # failed in one example, the 50th
-    assert NODE_FAULT in text and "replay: podquake replay counterexample-1.yaml" in text
+    # named through the folder just written, so that it works from where the user ran the command
+    assert NODE_FAULT in text and "replay: podquake replay podquake-report/counterexample-1.yaml" in text
     assert "50 examples in 4.0s (12.5 examples/s)" in text
     assert "report: podquake-report/index.html" in text
+
+
+def test_the_replay_command_names_the_file_through_the_report_folder(sample_record):
+    """The record's command (and so the terminal, summary.md, junit.xml and the page) said `podquake
+    replay counterexample-1.yaml`, which works from no folder where the user's modules import."""
+    from podquake.reports.record import counterexample_entry, replay_command
+
+    made = {k: sample_record["counterexamples"][0][k] for k in ("property", "message", "faults", "seed", "verdicts", "timeline")}
+    entry = counterexample_entry(1, **made, report_dir="repC/")
+    assert entry["replay"]["command"] == "podquake replay repC/counterexample-1.yaml" and entry["file"] == "counterexample-1.yaml"
+    assert replay_command("counterexample-2.yaml", "my reports") == "podquake replay 'my reports/counterexample-2.yaml'"
+    record = copy.deepcopy(sample_record)
+    record["counterexamples"][0] = entry
+    assert "Replay (from the folder the run was started in): `podquake replay repC/counterexample-1.yaml`" in render_markdown(record).splitlines()
+    assert "replay: podquake replay repC/counterexample-1.yaml" in render_junit(record)
+
+
+def test_the_regression_test_says_where_it_runs(sample_record):
+    """The page said "Save beside counterexample-1.yaml as a test file", and the test then failed under
+    plain pytest: the scenario's scheduler module did not import."""
+    snippet = sample_record["counterexamples"][0]["replay"]["pytest"]
+    assert "Keep this file beside counterexample-1.yaml; run pytest where the modules that the scenario" in snippet
+    record = copy.deepcopy(sample_record)
+    html = render_html(record)
+    assert "Save beside" not in html and "from the folder the run was started in" in html
+
+
+def test_the_page_says_how_long_an_example_runs_quiet_period_included(sample_record):
+    """It said "each example 300s simulated" of examples that ran 720 s: 300 s of faults, 420 s quiet."""
+    record = copy.deepcopy(sample_record)
+    record["settings"].update(duration=300.0, quiet=420.0)
+    record["counterexamples"] = []
+    html = render_html(record)
+    assert "<dt>each example</dt><dd>720s simulated: faults in the first 300s (at most 4; every one healed by then), then 420s quiet" in html
+    assert "<dt>quiet</dt>" not in html  # said once, in that line
+    del record["settings"]["quiet"]  # a record from before quiet was kept: no length is claimed
+    assert "<dt>each example</dt><dd>a fault phase of 300s simulated" in render_html(record)
 
 
 def test_terminal_summary_keeps_whole_property_ids_on_80_columns(sample_record):
