@@ -22,6 +22,7 @@ from podquake.chaos.machine import StepNemesis
 from podquake.model import ClusterSpec, Simulation
 from podquake.model import trace as ev
 from podquake.model.errors import InputError
+from podquake.properties import at_end
 
 from tests.chaos.kit import small_cluster
 
@@ -359,6 +360,26 @@ def test_the_invariant_catches_a_scheduler_that_ignores_memory():
     walk = steps(caught.value)
     assert walk[0].startswith(("state.inject_fault(fault=NodeDrain(", "state.inject_fault(fault=PodKill(")), walk
     assert len(walk) <= 3 and walk[-1] == "state.teardown()", walk  # shrunk: the fault, perhaps a wait
+
+
+@at_end("test-machine-divides-by-zero", "A final check with a bug.")
+def _divides_by_zero(ledger, run):  # type: ignore[no-untyped-def]
+    return f"{1 / 0}"
+
+
+def test_a_property_whose_code_raises_fails_the_machine_naming_it():
+    """Its verdict was unknown and the machine passed: it asserts on failed verdicts only."""
+
+    class BrokenCheck(ClusterMachine):
+        scenario = SMALL
+        properties = ("no-overcommit", "test-machine-divides-by-zero")
+        fault_kinds = ("pod-kill",)
+        settle_seconds = 10.0
+        quiet_seconds = 10.0
+
+    with pytest.raises(InputError) as caught:
+        run_state_machine_as_test(BrokenCheck, settings=quick(3, 2))
+    assert "test-machine-divides-by-zero" in str(caught.value) and "ZeroDivisionError" in str(caught.value)
 
 
 def test_the_teardown_catches_a_kubelet_that_never_restarts_crashed_containers():
