@@ -9,7 +9,8 @@ scenario always gives the byte-identical trace and the same verdicts. The YAML f
     metadata: {name: node-failure, description: the busiest node dies for five minutes}
     seed: 1
     duration: 600          # the fault phase, in simulated seconds: the final heal comes then
-    quiet: 300             # the quiet period after it, when liveness is judged
+    quiet: 420             # the quiet period after it, when liveness is judged (default: long
+                           # enough for every time bound of the properties: 420 s for the default suite)
     scheduler: default     # a built-in name, an entry point, or MODULE:ATTR (optional)
     loadMode: fluid        # how traffic is served: fluid (default) or request
     cluster:               # ClusterSpec's YAML form (podquake.model.cluster)
@@ -117,7 +118,7 @@ class Scenario:
     description: str = ""
     seed: int = 0
     duration: float = 600.0
-    quiet: float = 300.0
+    quiet: float | None = None  # None: long enough for the properties' time bounds (see default_quiet)
     scheduler: str | None = None
     load_mode: str = "fluid"
     cluster: ClusterSpec = field(default_factory=ClusterSpec.default)
@@ -144,6 +145,8 @@ class Scenario:
             raise fail(f"seed must be a whole number >= 0, not {self.seed!r}", "seed", "write e.g. seed: 1")
         for name, low_open in (("duration", True), ("quiet", False)):
             value = getattr(self, name)
+            if value is None and name == "quiet":
+                continue  # set below, once the properties are known
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0 or (low_open and value == 0):
                 bound = "> 0" if low_open else ">= 0"
                 raise fail(f"{name} must be a number of seconds {bound}, not {value!r}", name, f"write e.g. {name}: 300")
@@ -194,6 +197,8 @@ class Scenario:
                 raise InputError(error.message, source=src, field=where, fix=error.fix) from None
             imports += tuple(_property_modules(suite))
         object.__setattr__(self, "imports", tuple(dict.fromkeys(imports)))
+        if self.quiet is None:
+            object.__setattr__(self, "quiet", default_quiet(self.suite()))
 
     # --- what a run needs ----------------------------------------------------------------------------
     def suite(self) -> Suite:
@@ -389,7 +394,7 @@ def scenario_from_dict(data: Any, *, source: str = "<scenario>", base_dir: str =
         description=str(metadata.get("description", "") or ""),
         seed=data.get("seed", 0),
         duration=data.get("duration", 600.0),
-        quiet=data.get("quiet", 300.0),
+        quiet=data.get("quiet"),
         scheduler=scheduler,
         load_mode=data.get("loadMode", "fluid"),
         cluster=cluster,
@@ -401,6 +406,23 @@ def scenario_from_dict(data: Any, *, source: str = "<scenario>", base_dir: str =
         source=source,
         base_dir=base_dir,
     )
+
+
+def default_quiet(suite: Suite) -> float:
+    """A scenario's quiet period when it gives none: the longest time bound (``within``) of the
+    suite's liveness properties, and at least 300 s, so that every property can be judged (with a
+    shorter one a property needing more is ``unknown`` in every run). 420 s for the default suite
+    (``autoscaler-converges``: the HPA's 300 s downscale window and 120 s more).
+
+    >>> default_quiet(Suite.default()), default_quiet(Suite.of(["no-overcommit"]))
+    (420.0, 300.0)
+    """
+    bounds = [float(within) for prop in suite if isinstance(within := getattr(prop, "within", None), (int, float))]
+    return max([DEFAULT_QUIET_FLOOR, *bounds])
+
+
+DEFAULT_QUIET_FLOOR = 300.0
+"""The shortest default quiet period: five minutes of a healed cluster."""
 
 
 def _not_a_scenario(data: Mapping[str, Any], source: str) -> None:

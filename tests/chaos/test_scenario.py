@@ -529,3 +529,15 @@ def test_imports_are_imported_first_and_a_bad_one_is_named() -> None:
     with pytest.raises(InputError) as caught:
         load_scenario(HEAD + "imports: [json, no.such.module]\n", source="s.yaml")
     assert caught.value.field == "imports[1]" and "No module named 'no'" in str(caught.value) and caught.value.fix
+
+
+def test_without_quiet_every_time_bound_of_the_properties_can_be_judged() -> None:
+    """A scenario file without ``quiet:`` got 300 s, and the default suite's autoscaler-converges
+    (420 s) was unknown in every example of every such campaign ("2 could not be judged")."""
+    bare = SMALL.replace("quiet: 120\n", "").replace("properties: [no-overcommit]\n", "")
+    assert "quiet" not in bare and "properties" not in bare
+    assert load_scenario(bare).quiet == 420.0
+    assert load_scenario(bare + "properties: [no-overcommit, {replicas-converge: {within: 900}}]\n").quiet == 900.0
+    assert load_scenario(bare + "properties: [no-overcommit]\n").quiet == 300.0  # five healed minutes at least
+    assert Scenario().quiet == 420.0 and load_scenario(dump_scenario(Scenario())).quiet == 420.0
+    assert "quiet: 420.0" in dump_scenario(Scenario())  # written out, so a counterexample says it
