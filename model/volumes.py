@@ -16,15 +16,17 @@ Four upstream mechanisms, in one component because they share their indexes:
   as upstream's filters make it. Two claims in different zones make the pod unschedulable, as upstream.
 - **Attach/detach** (kubernetes/kubernetes:pkg/controller/volume/attachdetach, reconciler/reconciler.go):
   the desired state holds each volume of each pod bound to a node and not terminated (upstream
-  ``IsPodTerminated``: Succeeded, Failed, or being deleted with no container running). A wanted volume
+  ``IsPodTerminated``: Succeeded, Failed, or being deleted with no container running; checked when
+  the pod is bound, changes phase, is asked to go, and when a container terminates). A wanted volume
   is attached to the node (after :attr:`Volumes.attach_seconds`); a volume whose access modes forbid
   multi-attach (ReadWriteOnce, ReadWriteOncePod) that is attached to another node is not: the pod's
   volume waits, with a ``VolumeAttachFailed`` ``MultiAttach`` event. A volume no longer wanted on a
   node is detached once the node's kubelet has unmounted it (at once when the kubelet is alive);
   if the kubelet cannot report (machine down, process stopped, node removed), it stays attached until
   the node is unhealthy (not Ready, or gone) and ``ReconcilerMaxWaitForUnmountDuration`` (6 min) has
-  passed since the detach was requested: then it is force-detached. The out-of-service taint
-  (``node.kubernetes.io/out-of-service:NoExecute``) force-detaches at once.
+  passed since the detach was requested: then it is force-detached. On a node carrying the
+  out-of-service taint (``node.kubernetes.io/out-of-service``; upstream ``hasOutOfServiceTaint`` checks
+  the key, whatever the effect) it is force-detached at once.
 - **The kubelet's volume manager** (``WaitForAttachAndMount``): a pod's containers do not start until
   every one of its claims is bound and attached to its node. The kubelet asks :meth:`Volumes.ready_to_start`
   (set as ``sim.kubelet_dispatcher.volume_gate``) before starting a pod; a pod that must wait is
@@ -40,7 +42,16 @@ node powers off (``VolumeDataLost`` records what was lost).
 Timeline of a ReadWriteOnce StatefulSet pod whose node dies (upstream's too): the pod stays, Terminating
 once evicted, until the node object is deleted or the pod force-deleted; its replacement, restricted
 to the volume's zone, is scheduled at once but waits with a Multi-Attach error until the volume is
-force-detached 6 minutes after the old pod left; then it starts, with the data.
+force-detached 6 minutes after the old pod left; then it starts, with the data. A Deployment's pod
+is replaced once evicted (about 350 s after the power-off), but its volume stays wanted while the API
+still shows a container running (the dead kubelet cannot say otherwise), so the replacement waits the
+same way; if no container was running (CrashLoopBackOff, ContainerCreating), the eviction itself takes
+the volume out of the desired state and it is force-detached 6 minutes later.
+Non-graceful node shutdown (KEP-2268): once the operator adds ``node.kubernetes.io/out-of-service``
+(``NoExecute``) to the dead node, the taint eviction controller asks its pods to go at once, the pod
+GC controller force-deletes them at its next pass (``gcTerminating``, within 20 s,
+:mod:`podquake.model.controllers.podgc`), and their volumes are detached at once: a StatefulSet pod
+runs again elsewhere in its zone within about 20 s of the taint.
 
 Simplifications, on purpose: no StorageClass objects, capacity, reclaim policy or volume expansion;
 PersistentVolumes are never deleted; ReadWriteOncePod is enforced as ReadWriteOnce (one node, not one
@@ -105,6 +116,15 @@ def _and(term: NodeSelectorTerm, wanted: tuple[Requirement, ...]) -> NodeSelecto
     return NodeSelectorTerm(term.match_expressions + missing, term.match_fields) if missing else term
 
 
+def _terminated(pod: Pod) -> bool:
+    """Upstream ``IsPodTerminated`` (pkg/volume/util/util.go), which keeps a pod's volumes out of the
+    attach/detach controller's desired state: Succeeded or Failed, or being deleted with no container
+    running (waiting or terminated, or no status yet)."""
+    if pod.phase in _TERMINAL:
+        return True
+    return pod.deletion_timestamp is not None and all(c.state != "running" for c in pod.containers)
+
+
 class Volumes:
     """Claims, PersistentVolumes, attachments and volume data of one simulation. See the module docstring."""
 
@@ -135,6 +155,7 @@ class Volumes:
         state.watch(ev.PodDeleted, self._on_pod_deleted)
         state.watch(ev.PodPhaseChanged, self._on_pod_phase)
         state.watch(ev.ContainerTerminated, self._on_container_terminated)
+        state.watch(ev.PodDeletionRequested, self._on_deletion_requested)
         state.watch(ev.NodePowerChanged, self._on_node_power)
         state.watch(ev.NodeReadyChanged, self._on_node_event)
         state.watch(ev.NodeTainted, self._on_node_event)
@@ -260,11 +281,19 @@ class Volumes:
             self._dsw_remove(event.pod)
 
     def _on_container_terminated(self, event: ev.ContainerTerminated) -> None:
-        if event.pod not in self._in_dsw:
+        self._recheck_terminated(event.pod)
+
+    def _on_deletion_requested(self, event: ev.PodDeletionRequested) -> None:
+        # A pod with no container running (CrashLoopBackOff, ContainerCreating) is terminated as soon
+        # as it is asked to go: no ContainerTerminated follows, least of all on a dead node.
+        self._recheck_terminated(event.pod)
+
+    def _recheck_terminated(self, key: str) -> None:
+        if key not in self._in_dsw:
             return
-        pod = self.state.pods_by_key.get(event.pod)
-        if pod is not None and pod.deletion_timestamp is not None and all(c.state != "running" for c in pod.containers):
-            self._dsw_remove(event.pod)
+        pod = self.state.pods_by_key.get(key)
+        if pod is not None and _terminated(pod):
+            self._dsw_remove(key)
 
     def _on_object_applied(self, event: ev.ObjectApplied) -> None:
         if event.kind == _PVC:
@@ -348,7 +377,7 @@ class Volumes:
     # === attach/detach: desired state ===============================================================
     def _dsw_add(self, pod: Pod, node: str) -> None:
         key = pod.key
-        if pod.phase in _TERMINAL or pod.node_name != node:
+        if _terminated(pod) or pod.node_name != node:
             return
         old = self._in_dsw.get(key)
         if old is not None and old[0] != node:
@@ -439,9 +468,8 @@ class Volumes:
             return
         node_obj = self.state.nodes.get(node)
         healthy = node_obj is not None and node_obj.ready == "True"
-        out_of_service = node_obj is not None and any(
-            t.key == k8s.TAINT_OUT_OF_SERVICE and t.effect == "NoExecute" for t in node_obj.taints
-        )
+        # hasOutOfServiceTaint: upstream checks the key only (taints.TaintKeyExists), whatever the effect
+        out_of_service = node_obj is not None and any(t.key == k8s.TAINT_OUT_OF_SERVICE for t in node_obj.taints)
         mounted = not self._kubelet_can_unmount(node)
         force = not healthy and self.env.now >= requested + self.max_wait_for_unmount
         if mounted and not force and not out_of_service:

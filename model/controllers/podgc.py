@@ -15,7 +15,20 @@ ReplicaSets of a deleted Deployment):
   name); ``gcOrphaned``: force-delete pods bound to a node that does not exist, once that node name
   has been missing for the 40 s quarantine (``quarantineTime``,
   :data:`~podquake.model.constants.POD_GC_QUARANTINE_SECONDS`); ``gcUnscheduledTerminating``:
-  force-delete pods with no ``spec.nodeName`` that were asked to go.
+  force-delete pods with no ``spec.nodeName`` that were asked to go; ``gcTerminating`` (non-graceful
+  node shutdown, KEP-2268, GA in v1.28): force-delete pods being deleted (Terminating) on a node that
+  is not Ready and carries the ``node.kubernetes.io/out-of-service`` taint
+  (:data:`~podquake.model.constants.TAINT_OUT_OF_SERVICE`, any value and effect: upstream checks the
+  key only, ``taints.TaintKeyExists``), reason ``PodGCOutOfService``.
+
+``gcTerminating`` is how an operator frees the pods of a machine known to be dead: the taint's
+``NoExecute`` effect makes the taint eviction controller ask every pod there that does not tolerate it
+to go (at once); nobody completes those graceful deletions, since the kubelet is gone, and the next
+pass (within ``gcCheckPeriod``) force-deletes them. Their StatefulSet can then recreate them, and the
+attach/detach controller detaches their volumes from the tainted node at once
+(:mod:`podquake.model.volumes`, ``hasOutOfServiceTaint``) instead of after its 6 minute wait. It acts
+only on pods already Terminating: a pod that tolerates the taint stays, as upstream. A node that is
+Ready (the taint put on a live machine by mistake) is left alone.
 
 ``gcOrphaned`` as upstream: each pass lists the names of missing nodes that pods are bound to and
 adds each to a delaying queue keyed by node name (``nodeQueue.AddAfter(name, quarantineTime)``; a
@@ -38,9 +51,8 @@ graceful (pkg/registry/core/pod/strategy.go grants grace to any pod with a ``nod
 completes it, and ``gcUnscheduledTerminating`` skips it (it checks ``spec.nodeName`` is empty);
 ``gcOrphaned`` removes it like any other pod naming that node.
 
-Simplifications, on purpose: the out-of-service taint case (``gcTerminating``) is not modelled; pods
-are force-deleted without first being marked Failed; dependents are found by owner reference (the
-model has no other owners than workloads).
+Simplifications, on purpose: pods are force-deleted without first being marked Failed; dependents
+are found by owner reference (the model has no other owners than workloads).
 
 Outages (:class:`~podquake.model.controllers.common.Pausable`): paused, nothing is collected and a
 workload's deletion is not followed up at once; the first sweep after :meth:`resume` (within
@@ -59,9 +71,15 @@ from podquake.model.objects import Pod
 from podquake.model.workqueue import periodic
 
 if TYPE_CHECKING:
+    from podquake.model.selectors import Taint
     from podquake.model.simulation import Simulation
 
 __all__ = ["PodGarbageCollector"]
+
+
+def _out_of_service(taints: tuple[Taint, ...]) -> bool:
+    """Upstream ``taints.TaintKeyExists(node.Spec.Taints, v1.TaintNodeOutOfService)``: the key, whatever the effect."""
+    return any(t.key == k8s.TAINT_OUT_OF_SERVICE for t in taints)
 
 
 class PodGarbageCollector(Pausable):
@@ -80,6 +98,8 @@ class PodGarbageCollector(Pausable):
         #: upstream's ``nodeQueue``: missing node name -> when its quarantine ends (see the module docstring)
         self._missing_nodes: dict[str, float] = {}
         self._workload_uids: dict[tuple[str, str], str] = {}  # (kind, "namespace/name") -> uid
+        #: names of nodes that got the out-of-service taint (dropped at a pass once it is gone)
+        self._out_of_service: dict[str, None] = {}
 
     def start(self) -> None:
         state = self.state
@@ -88,6 +108,11 @@ class PodGarbageCollector(Pausable):
         state.watch(ev.PodDeletionRequested, self._on_deletion_requested)
         state.watch(ev.WorkloadCreated, self._on_workload_created)
         state.watch(ev.WorkloadDeleted, self._on_workload_deleted)
+        state.watch(ev.NodeAdded, self._on_node_tainted)
+        state.watch(ev.NodeTainted, self._on_node_tainted)
+        for node in state.nodes.values():
+            if _out_of_service(node.taints):
+                self._out_of_service[node.name] = None
         self.env.process(periodic(self.env, self.period, self.collect, offset=self.period))
 
     # --- events ------------------------------------------------------------------------------------
@@ -108,6 +133,11 @@ class PodGarbageCollector(Pausable):
         pod = self.state.pods_by_key.get(event.pod)
         if pod is not None and pod.node_name is None and pod.spec.node_name is None:
             self._unscheduled_terminating[event.pod] = pod
+
+    def _on_node_tainted(self, event: ev.NodeAdded | ev.NodeTainted) -> None:
+        node = self.state.nodes.get(event.node)
+        if node is not None and _out_of_service(node.taints):
+            self._out_of_service[event.node] = None
 
     def _on_workload_created(self, event: ev.WorkloadCreated) -> None:
         namespace, _, name = event.workload.partition("/")
@@ -145,6 +175,7 @@ class PodGarbageCollector(Pausable):
         if self.paused:
             return
         self._gc_terminated()
+        self._gc_terminating()
         self._gc_orphaned()
         self._gc_unscheduled_terminating()
         self._gc_dependents()
@@ -158,6 +189,24 @@ class PodGarbageCollector(Pausable):
         pods.sort(key=lambda p: (not (p.phase == "Failed" and p.reason == "Evicted"), p.created_at, p.name))
         for pod in pods[: len(pods) - self.terminated_threshold]:
             self.state.delete_pod(pod.uid, "PodGC")
+
+    def _gc_terminating(self) -> None:
+        """``gcTerminating``: force-delete the Terminating pods of nodes that are not Ready and carry
+        the out-of-service taint (evicted first, then oldest, then by name, as upstream sorts them)."""
+        if not self._out_of_service:
+            return
+        nodes = []
+        for name in list(self._out_of_service):
+            node = self.state.nodes.get(name)
+            if node is None or not _out_of_service(node.taints):
+                del self._out_of_service[name]  # untainted or removed: a later taint puts it back
+            elif node.ready != "True":
+                nodes.append(node)
+        pods = [pod for node in nodes for pod in node.pods.values() if pod.deletion_timestamp is not None]
+        pods.sort(key=lambda p: (not (p.phase == "Failed" and p.reason == "Evicted"), p.created_at, p.name))
+        for pod in pods:
+            if pod.uid in self.state.pods:
+                self.state.delete_pod(pod.uid, "PodGCOutOfService")
 
     def _gc_orphaned(self) -> None:
         """``gcOrphaned``: the names whose quarantine is over are taken off the queue first, the names

@@ -239,7 +239,9 @@ def test_a_node_that_comes_back_unmounts_and_the_detach_is_not_forced():
     assert sim.state.pods_by_key[replacement].phase == "Running"
 
 
-def test_the_out_of_service_taint_detaches_at_once():
+@pytest.mark.parametrize("effect", ["NoExecute", "NoSchedule"])
+def test_the_out_of_service_taint_detaches_at_once(effect):
+    """Upstream hasOutOfServiceTaint checks the key only (taints.TaintKeyExists), whatever the effect."""
     sim, volumes = cluster()
     claim(sim, "c")
     key = pod_with_claim(sim, "old", "c")
@@ -250,9 +252,71 @@ def test_the_out_of_service_taint_detaches_at_once():
     sim.run_for(5)
     assert not events(sim, ev.VolumeDetached)
     tainted = sim.now
-    sim.state.add_taint("worker-1", Taint(k8s.TAINT_OUT_OF_SERVICE, "nodeshutdown", "NoExecute"))
+    sim.state.add_taint("worker-1", Taint(k8s.TAINT_OUT_OF_SERVICE, "nodeshutdown", effect))
     (detach,) = events(sim, ev.VolumeDetached)
     assert (detach.forced, detach.t) == (True, tainted)
+
+
+def test_non_graceful_shutdown_the_out_of_service_taint_moves_a_statefulset_pod_with_its_data():
+    """KEP-2268, end to end through the taint: the taint eviction controller asks db-0 to go, the pod GC
+    controller force-deletes it at its next pass (gcTerminating), the volume is detached at once and
+    db-0 runs again in its zone with its data. Before, db-0 stayed Terminating on the dead node for good."""
+    sim, volumes = cluster(scheduler=None)
+    statefulset(sim)
+    assert sim.run_until_stable(60)
+    pod = sim.state.pods_by_key["default/db-0"]
+    dead, zone = pod.node_name, zone_of(sim, pod.key)
+    assert dead is not None and volumes.write(pod.key, "data", 5)
+    sim.kubelets[dead].power_off()
+    sim.run(125)  # Unknown since about t=60, not yet evicted for unreachable (300 s toleration)
+    assert sim.state.nodes[dead].ready == "Unknown" and pod.deletion_timestamp is None
+    sim.state.add_taint(dead, Taint(k8s.TAINT_OUT_OF_SERVICE, "nodeshutdown", "NoExecute"))
+    sim.run(139.5)
+    assert pod.deletion_timestamp == 125.0 and sim.state.pods_by_key["default/db-0"] is pod
+    assert not events(sim, ev.VolumeDetached)
+    sim.run(140 + START + 1)
+    assert [(e.t, e.reason) for e in events(sim, ev.PodDeleted, pod="default/db-0")] == [(140.0, "PodGCOutOfService")]
+    (detach,) = events(sim, ev.VolumeDetached)
+    assert (detach.node, detach.forced, detach.t) == (dead, True, 140.0)
+    moved = sim.state.pods_by_key["default/db-0"]
+    assert moved is not pod and moved.phase == "Running" and zone_of(sim, moved.key) == zone
+    assert not events(sim, ev.VolumeAttachFailed, pod=moved.key)
+    assert volumes.read(moved.key, "data") == 5
+    assert sim.workload_status("StatefulSet", "default", "db").ready == 1
+
+
+def test_a_crashlooping_pod_evicted_from_a_dead_node_leaves_the_desired_state():
+    """Upstream IsPodTerminated: deleted and no container running. A pod in CrashLoopBackOff when its
+    node dies is evicted after 50 + 300 s; from then on its volume is not wanted, so it is force-detached
+    6 minutes later and the replacement starts. Before, the eviction was not noticed (no container
+    terminated after it) and the replacement waited on a Multi-Attach error for good."""
+    sim, volumes = cluster()
+    claim(sim, "c")
+    template = PodTemplate((("app", "web"),), spec(VolumeSpec("data", "persistentVolumeClaim", "c")))
+    sim.create_workload(Deployment(uid=sim.new_uid(), name="web", namespace="default", selector=LabelSelector.of({"app": "web"}), template=template))
+    assert sim.run_until_stable(60)
+    (old,) = sim.state.pods.values()
+    assert volumes.write(old.key, "data", 4)
+    kubelet = sim.kubelets[old.node_name]  # type: ignore[index]
+    for _ in range(3):  # back-offs of 0, 10, 20 s: the third crash waits 40 s
+        kubelet.crash_container(old.key, 0, exit_code=1)
+        sim.run_for(30)
+    kubelet.crash_container(old.key, 0, exit_code=1)
+    sim.run_for(1)
+    assert [c.state for c in old.containers] == ["waiting"]
+    kubelet.power_off()
+    sim.run_for(k8s.NODE_MONITOR_GRACE_PERIOD_SECONDS + k8s.DEFAULT_TOLERATION_SECONDS + 60)
+    (evicted,) = events(sim, ev.PodDeletionRequested, pod=old.key)
+    assert old.uid in sim.state.pods and [c.state for c in old.containers] == ["waiting"]  # stuck Terminating
+    (new,) = [p for p in sim.state.pods.values() if p is not old]
+    assert [e.reason for e in events(sim, ev.VolumeAttachFailed, pod=new.key)] == ["MultiAttach"]
+    sim.run(evicted.t + WAIT - 1)
+    assert new.phase == "Pending" and not events(sim, ev.VolumeDetached)
+    sim.run(evicted.t + WAIT + 1)
+    (detach,) = events(sim, ev.VolumeDetached)
+    assert (detach.forced, detach.t) == (True, evicted.t + WAIT)
+    assert events(sim, ev.ContainerStarted, pod=new.key)[0].t == evicted.t + WAIT
+    assert volumes.read(new.key, "data") == 4
 
 
 def test_a_waiting_pod_survives_a_kubelet_restart_and_starts_once_attached():

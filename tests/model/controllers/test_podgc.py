@@ -11,6 +11,7 @@ from podquake.model.cluster import ClusterSpec
 from podquake.model.controllers.common import delete_pod
 from podquake.model.manifests import load_manifests
 from podquake.model.objects import OwnerRef
+from podquake.model.selectors import Taint, Toleration
 
 from .workload_kit import deployment, make_sim, owned, replicaset, statefulset, template
 
@@ -209,3 +210,87 @@ def test_a_restarted_pod_gc_starts_the_quarantine_over():
     assert not deletions(sim)  # seen again at 80
     sim.run(120.5)
     assert deletions(sim) == [(120.0, "default/pinned", "PodGCNodeGone")]
+
+
+# --- gcTerminating: Terminating pods on a NotReady node with the out-of-service taint ----------------
+def out_of_service(effect="NoExecute"):
+    return Taint(k8s.TAINT_OUT_OF_SERVICE, "nodeshutdown", effect)
+
+
+def test_the_out_of_service_taint_frees_a_statefulset_pod_stuck_on_a_dead_node():
+    """Non-graceful node shutdown: the taint's NoExecute evicts db-0 at once (graceful, nobody completes
+    it); the next pass force-deletes it, and the StatefulSet recreates it on a live node. Before, the pod
+    stayed Terminating on the dead node for good and the StatefulSet never got it back."""
+    sim = make_sim()
+    ss = statefulset(sim, replicas=1)
+    assert sim.run_until_stable(timeout=60)
+    (old,) = owned(sim, ss.uid)
+    dead = old.node_name
+    sim.kubelets[dead].power_off()
+    sim.run(125)  # the node is Unknown (50 s grace), the pod not yet evicted (300 s toleration)
+    assert sim.state.nodes[dead].ready == "Unknown" and old.deletion_timestamp is None
+    sim.state.add_taint(dead, out_of_service())
+    sim.run(139.5)
+    assert old.deletion_timestamp == 125.0  # TaintEviction, at once
+    assert old.uid in sim.state.pods  # the pass at 120 came before the taint
+    sim.run(140.5)
+    assert deletions(sim) == [(140.0, "default/db-0", "PodGCOutOfService")]
+    sim.run(170)
+    (new,) = owned(sim, ss.uid)
+    assert new is not old and new.node_name != dead and new.phase == "Running"
+    assert sim.workload_status("StatefulSet", "default", "db").ready == 1
+
+
+def test_gc_terminating_waits_until_the_tainted_node_is_not_ready():
+    """Tainted right after the power-off, the node is still Ready: the pod is evicted at once but
+    force-deleted only at the first pass after the node turns Unknown."""
+    sim = make_sim()
+    ss = statefulset(sim, replicas=1)
+    assert sim.run_until_stable(timeout=60)
+    (old,) = owned(sim, ss.uid)
+    dead = old.node_name
+    sim.kubelets[dead].power_off()
+    sim.state.add_taint(dead, out_of_service())
+    tainted = sim.now
+    sim.run(tainted + 1)
+    assert old.deletion_timestamp == tainted and sim.state.nodes[dead].ready == "True"
+    sim.run(200)
+    (unknown,) = [e.t for e in sim.trace.of_type(ev.NodeReadyChanged) if e.node == dead]
+    (deleted,) = [e.t for e in sim.trace.of_type(ev.PodDeleted) if e.pod == old.key]
+    assert deleted == (unknown // k8s.POD_GC_CHECK_PERIOD_SECONDS + 1) * k8s.POD_GC_CHECK_PERIOD_SECONDS
+    assert deletions(sim)[0][2] == "PodGCOutOfService"
+
+
+def test_gc_terminating_checks_the_taint_key_whatever_its_effect():
+    """Upstream uses taints.TaintKeyExists: a NoSchedule out-of-service taint evicts nobody, but a pod
+    already Terminating on that NotReady node is force-deleted; one not asked to go stays."""
+    sim = make_sim()
+    rs = replicaset(sim, replicas=2)
+    assert sim.run_until_stable(timeout=60)
+    dead = min(p.node_name for p in owned(sim, rs.uid))
+    on_dead = sorted((p for p in owned(sim, rs.uid) if p.node_name == dead), key=lambda p: p.name)
+    assert len(on_dead) == 2  # first fit: both on worker-1
+    sim.kubelets[dead].power_off()
+    sim.run(101)  # Unknown; the unreachable taint's 300 s toleration has not run out
+    sim.state.add_taint(dead, out_of_service("NoSchedule"))
+    leaving, *staying = on_dead
+    delete_pod(sim.state, leaving, "user")
+    sim.run(121)
+    assert [d for d in deletions(sim) if d[2] == "PodGCOutOfService"] == [(120.0, leaving.key, "PodGCOutOfService")]
+    assert all(p.uid in sim.state.pods and p.deletion_timestamp is None for p in staying)
+
+
+def test_a_pod_tolerating_the_out_of_service_taint_is_left_alone():
+    """gcTerminating deletes only pods already Terminating; a pod that tolerates the taint is not
+    evicted, so it stays."""
+    sim = make_sim()
+    tolerations = (Toleration(k8s.TAINT_OUT_OF_SERVICE, "Exists"), Toleration(k8s.TAINT_UNREACHABLE, "Exists", effect="NoExecute"))
+    tolerant = template(app="db", tolerations=tolerations)
+    rs = replicaset(sim, name="db", replicas=1, app="db", tmpl=tolerant)
+    assert sim.run_until_stable(timeout=60)
+    (pod,) = owned(sim, rs.uid)
+    sim.kubelets[pod.node_name].power_off()
+    sim.run(100)
+    sim.state.add_taint(pod.node_name, out_of_service())
+    sim.run(400)
+    assert pod.uid in sim.state.pods and pod.deletion_timestamp is None and not deletions(sim)
