@@ -23,16 +23,27 @@ passing probes, unhealthy after ``unhealthy_threshold`` failing ones; before its
 in the initial state and takes no traffic. Defaults are the GCE provider's: every 8 s, healthy after
 1, unhealthy after 3 ("3 * 8 = 24 seconds before the LB will steer traffic away",
 kubernetes/cloud-provider-gcp:providers/gce/gce.go). A probe passes when the node's machine is up
-(and reachable, if a reachability hook is set) and:
+(and reachable, if a reachability hook is set) and the node's kube-proxy says so. kube-proxy answers
+from its *own* view (``sim.proxy``, :class:`~podquake.model.proxy.Proxy`), not from the API:
 
-- ``externalTrafficPolicy: Cluster``: kube-proxy's ``/healthz`` answers, which it does unless the node
-  is tainted ``ToBeDeletedByClusterAutoscaler`` (KEP-3836, KubeProxyDrainingTerminatingNodes, GA v1.31);
+- ``externalTrafficPolicy: Cluster``: kube-proxy's ``/healthz`` answers, which it does unless its
+  view of its own Node has the ``ToBeDeletedByClusterAutoscaler`` taint (KEP-3836,
+  KubeProxyDrainingTerminatingNodes, GA v1.31; :meth:`Proxy.healthz <podquake.model.proxy.Proxy.healthz>`);
 - ``externalTrafficPolicy: Local``: kube-proxy's ``healthCheckNodePort`` counts at least one local
-  ready endpoint of the Service (pkg/proxy/healthcheck/service_health.go). This module reads those
-  straight from the store, with the EndpointSlice rule (``ready = publishNotReadyAddresses or (pod
-  Ready and not terminating)``, pkg/controller/endpointslice/utils.go) over the Service's pods bound
-  to the node, rather than through the EndpointSlice controller and proxy model, so the health check
-  sees a change at once (real kube-proxy sees it after the EndpointSlice propagation delay).
+  ready endpoint of the Service in its last synced EndpointSlices (pkg/proxy/healthcheck/
+  service_health.go ``hcHandler``; :meth:`Proxy.service_health_check
+  <podquake.model.proxy.Proxy.service_health_check>`).
+
+A connected node's kube-proxy sees a pod's readiness change once the EndpointSlice update has
+propagated (``endpoint_propagation_seconds``, 1 s by default), and its own Node's taints at once
+(upstream: a watch event later). A node cut off from the control plane (a ``NodeCutOff``, or a
+partition that separates it from the control plane) hears nothing: its kube-proxy keeps answering
+from the view it had when it was cut. So when the node lifecycle controller marks the cut-off node's
+pods NotReady, and later evicts them, its ``healthCheckNodePort`` still answers 200, the load
+balancer keeps sending it traffic, and its stale kube-proxy delivers that traffic to the local pods,
+which keep running: the split-brain of a real cluster. Once it can reach the control plane again it
+resyncs (a propagation delay later) and answers from the real state. Which nodes are *targets* (the
+node set above) is the service controller's business and follows the API.
 
 The decision is exact and lazy, like the kubelet's probes: nothing runs per probe. When a target's
 probe outcome changes, the instant the verdict flips (the threshold-th probe on the grid) is
@@ -64,10 +75,11 @@ from typing import TYPE_CHECKING
 
 from podquake.model import constants as k8s
 from podquake.model import trace as ev
-from podquake.model.objects import Node, Pod
+from podquake.model.objects import Node
 from podquake.model.resources_api import Service
 
 if TYPE_CHECKING:
+    from podquake.model.proxy import Proxy
     from podquake.model.simulation import Simulation
 
 __all__ = ["CloudLoadBalancer", "LoadBalancerController", "local_ready_endpoints"]
@@ -76,9 +88,12 @@ _EPS = 1e-9
 
 
 def local_ready_endpoints(service: Service, node: Node) -> int:
-    """How many of ``service``'s endpoints on ``node`` are ready, as kube-proxy's health check
-    server counts them for ``externalTrafficPolicy: Local``. A pod backs an endpoint once it runs
-    (has an IP) and until it is Succeeded or Failed."""
+    """How many of ``service``'s endpoints on ``node`` are ready according to the API (the store):
+    what a connected node's kube-proxy counts for ``externalTrafficPolicy: Local`` once the
+    EndpointSlice change has reached it. The load balancer does not read this: it asks the node's
+    kube-proxy (:meth:`Proxy.service_health_check <podquake.model.proxy.Proxy.service_health_check>`),
+    whose view can be stale. A pod backs an endpoint once it runs (has an IP) and until it is
+    Succeeded or Failed."""
     count = 0
     for pod in node.pods.values():
         if pod.namespace != service.namespace or pod.phase != "Running" or not service.matches(pod.labels):
@@ -183,6 +198,8 @@ class LoadBalancerController:
         self.healthy_threshold = healthy_threshold
         self.unhealthy_threshold = unhealthy_threshold
         self.reachable: Callable[[str], bool] | None = None
+        #: The node proxies whose health-check answers the probes read.
+        self.proxy: Proxy = sim.proxy
         self.balancers: dict[str, CloudLoadBalancer] = {}
 
     def start(self) -> None:
@@ -193,8 +210,7 @@ class LoadBalancerController:
         state.watch(ev.NodeTainted, self._on_node_taints)
         state.watch(ev.NodeUntainted, self._on_node_taints)
         state.watch(ev.NodePowerChanged, self._on_node_power)
-        for event_type in (ev.PodReadyChanged, ev.PodPhaseChanged, ev.PodDeletionRequested, ev.PodDeleted):
-            state.watch(event_type, self._on_pod)
+        self.proxy.watch_health(self._on_proxy_view)
         for (kind, _namespace, _name), obj in list(state.objects.items()):
             if kind == "Service" and isinstance(obj, Service) and obj.type == "LoadBalancer":
                 self._ensure(obj)
@@ -285,21 +301,20 @@ class LoadBalancerController:
             if target is not None:
                 self._update_ok(lb, target)
 
-    def _on_pod(self, event: ev.PodReadyChanged | ev.PodPhaseChanged | ev.PodDeletionRequested | ev.PodDeleted) -> None:
-        if not self.balancers:
-            return
-        namespace = event.pod.partition("/")[0]
-        pod: Pod | None = self.state.pods_by_key.get(event.pod)
-        node_name = pod.node_name if pod is not None else getattr(event, "node", "")
-        if not node_name:
-            return
-        for lb in self.balancers.values():
-            if not lb.local or lb.service.namespace != namespace:
-                continue
-            if pod is not None and not lb.service.matches(pod.labels):
-                continue
-            target = lb.targets.get(node_name)
-            if target is not None:
+    def _on_proxy_view(self, service: str | None, node: str | None) -> None:
+        """A node's kube-proxy view changed (:meth:`Proxy.watch_health`): re-probe what it may affect."""
+        if service is None:
+            balancers = list(self.balancers.values())
+        else:
+            lb = self.balancers.get(service)
+            balancers = [lb] if lb is not None else []
+        for lb in balancers:
+            if node is None:
+                targets = list(lb.targets.values())
+            else:
+                target = lb.targets.get(node)
+                targets = [target] if target is not None else []
+            for target in targets:
                 self._update_ok(lb, target)
 
     # --- registration ----------------------------------------------------------------------------
@@ -348,9 +363,10 @@ class LoadBalancerController:
             return False
         if self.reachable is not None and not self.reachable(name):
             return False
+        # The cloud probes what the API tells it to (the Service's policy); the node answers from its view.
         if lb.local:
-            return local_ready_endpoints(lb.service, node) > 0
-        return not any(t.key == k8s.TAINT_TO_BE_DELETED for t in node.taints)
+            return self.proxy.service_health_check(lb.key, name)
+        return self.proxy.healthz(name)
 
     def _update_ok(self, lb: CloudLoadBalancer, target: _Target) -> None:
         ok = self._probe_passes(lb, target.node)

@@ -47,8 +47,24 @@ string (one of :data:`ROUTE_FAILURES`). The proxy cannot know that its chosen po
 caller checks with :meth:`Proxy.endpoint_alive` (pod gone, a container not running, its machine
 down) and :attr:`Proxy.reachable` (a network partition between the two nodes), or calls
 :meth:`Proxy.deliver`, which does route and both checks and counts the outcome
-(:attr:`Proxy.failures`, :attr:`Proxy.delivered`). :meth:`Proxy.health_check` is the node's
-``healthCheckNodePort`` answer that a cloud load balancer polls.
+(:attr:`Proxy.failures`, :attr:`Proxy.delivered`).
+
+Health checks a cloud load balancer polls, each answered from the node's own view (so a node cut off
+from the control plane answers from its frozen view, as upstream's kube-proxy does from its last sync):
+
+- :meth:`Proxy.service_health_check`, the ``healthCheckNodePort`` of an ``externalTrafficPolicy:
+  Local`` Service (pkg/proxy/healthcheck/service_health.go ``hcHandler.ServeHTTP``): 200 when the
+  node's view has the Service as Local with at least one local *ready* endpoint and kube-proxy is
+  healthy; no listener (a failure) when its view does not have the Service as Local;
+- :meth:`Proxy.healthz`, kube-proxy's ``/healthz`` (proxy_health.go ``healthzHandler``), which the
+  load balancer of a Cluster-policy Service polls: it fails when kube-proxy's view of its own Node
+  carries the ``ToBeDeletedByClusterAutoscaler`` taint (``SyncNode``; KEP-3836);
+- :meth:`Proxy.health_check`, the one of the two that fits the node's view of the Service.
+
+kube-proxy's own sync health (``isHealthy``: an update queued and not applied within
+``healthTimeout``) is always good here: connected nodes apply updates within the propagation delay,
+and a cut-off node receives none, so it has nothing queued and stays healthy, as upstream.
+:meth:`Proxy.watch_health` tells a load balancer when an answer may have changed.
 
 Simplifications, on purpose:
 - each routed request is a new connection (no keep-alive; conntrack is not modelled);
@@ -61,8 +77,10 @@ Simplifications, on purpose:
   from DNS, modelled as a uniform ``rng.randrange`` draw, with no policies, fallback or affinity; an
   ExternalName Service is not routed at all (:data:`NOT_PROXIED`);
 - the proxy of a node whose machine is down routes nothing (:data:`NODE_DOWN`); topology hints and
-  ``trafficDistribution`` are not modelled; the load balancer health check of a Cluster-policy
-  Service passes whenever the node is up.
+  ``trafficDistribution`` are not modelled;
+- a connected node's proxy sees its own Node's taints at once (upstream: after a watch event); a
+  node that reboots while cut off keeps its frozen view (upstream kube-proxy restarts with no rules
+  and an empty view until it can list again).
 """
 
 from __future__ import annotations
@@ -71,12 +89,15 @@ import math
 import random
 from bisect import bisect_right
 from collections.abc import Callable
+from itertools import chain
 from typing import TYPE_CHECKING
 
+from podquake.model import constants as k8s
 from podquake.model import trace as ev
 from podquake.model.endpoints import Endpoint, EndpointSet, EndpointSliceController
 
 if TYPE_CHECKING:
+    from podquake.model.objects import Node
     from podquake.model.simulation import Simulation
 
 __all__ = [
@@ -279,6 +300,8 @@ class Proxy:
         self._frozen: dict[str, dict[str, _Table]] = {}  # node -> the view it was left with
         self._snapshot: dict[str, _Table] | None = None  # shared by the nodes cut at the same version
         self._disconnected: dict[str, None] = {}
+        self._frozen_eligible: dict[str, bool] = {}  # node -> its own Node's eligibility, as it was cut
+        self._health_watchers: list[Callable[[str | None, str | None], None]] = []
         self._link_generation: dict[str, int] = {}
         self._affinity: dict[str, dict[tuple[str, str], list]] = {}  # node -> (service, client) -> [uid, last]
         self._rr: dict[str, dict[str, int]] = {}  # node -> service -> next position
@@ -460,20 +483,49 @@ class Proxy:
         self.failures[reason] = self.failures.get(reason, 0) + 1
         return reason
 
+    # --- health checks (see the module docstring) ---------------------------------------------------
     def health_check(self, service: str, node: str) -> bool:
-        """``node``'s answer to a cloud load balancer's health check for ``service``: with
-        ``externalTrafficPolicy: Local``, whether it has a local *ready* endpoint (the
-        ``healthCheckNodePort`` server counts those; pkg/proxy/healthcheck); otherwise whether the
-        node is up. A node that never saw the Service fails."""
-        machine = self._nodes.get(node)
-        if machine is None or not machine.up:
-            return False
+        """``node``'s answer to a cloud load balancer's health check for ``service``, as its view has
+        the Service: :meth:`service_health_check` for ``externalTrafficPolicy: Local``, else
+        :meth:`healthz`. A node that never saw the Service fails."""
         table = self._frozen.get(node, self._tables).get(service)
         if table is None:
             return False
         if table.external_local:
-            return table.local_ready.get(node, 0) > 0
-        return True
+            return self.service_health_check(service, node)
+        return self.healthz(node)
+
+    def service_health_check(self, service: str, node: str) -> bool:
+        """``node``'s ``healthCheckNodePort`` answer for ``service`` (pkg/proxy/healthcheck
+        ``hcHandler``): whether its view has the Service with ``externalTrafficPolicy: Local`` and at
+        least one local *ready* endpoint (terminating ones do not count). Its machine must be up."""
+        machine = self._nodes.get(node)
+        if machine is None or not machine.up:
+            return False
+        table = self._frozen.get(node, self._tables).get(service)
+        return table is not None and table.external_local and table.local_ready.get(node, 0) > 0
+
+    def healthz(self, node: str) -> bool:
+        """``node``'s kube-proxy ``/healthz`` answer: its machine is up and its view of its own Node
+        has no ``ToBeDeletedByClusterAutoscaler`` taint (proxy_health.go ``SyncNode``). A cut-off
+        node answers from the Node it saw when it was cut."""
+        machine = self._nodes.get(node)
+        if machine is None or not machine.up:
+            return False
+        frozen = self._frozen_eligible.get(node)
+        return frozen if frozen is not None else _eligible(machine)
+
+    def watch_health(self, watcher: Callable[[str | None, str | None], None]) -> None:
+        """Call ``watcher(service, node)`` after ``node``'s view changes in a way that may change its
+        :meth:`service_health_check` answer for ``service``: a publication it sees (``node`` None:
+        any node may have changed) or its resync after a cut (``service`` None: any Service, and
+        its :meth:`healthz`). Machine power and taints of connected nodes are not announced here:
+        they are store events."""
+        self._health_watchers.append(watcher)
+
+    def _announce(self, service: str | None, node: str | None) -> None:
+        for watcher in self._health_watchers:
+            watcher(service, node)
 
     # --- what each node knows ------------------------------------------------------------------------
     def set_connected(self, node: str, connected: bool) -> None:
@@ -483,24 +535,28 @@ class Proxy:
         self._link_generation[node] = generation
         if not connected:
             self._disconnected[node] = None
-            if node not in self._frozen:
+            if node not in self._frozen:  # (a node cut again before it resynced keeps its older view)
                 if self._snapshot is None:
                     self._snapshot = dict(self._tables)
                 self._frozen[node] = self._snapshot
+                machine = self._nodes.get(node)
+                self._frozen_eligible[node] = machine is None or _eligible(machine)
             return
         if node not in self._disconnected:
             return
         del self._disconnected[node]
         delay = self.endpoints.propagation_delay
         if delay <= 0:
-            self._frozen.pop(node, None)
+            self._resynced(node, generation)
             return
         timeout = self.env.timeout(delay)
         timeout.callbacks.append(lambda _e: self._resynced(node, generation))  # type: ignore[union-attr]
 
     def _resynced(self, node: str, generation: int) -> None:
-        if self._link_generation.get(node) == generation:
-            self._frozen.pop(node, None)
+        if self._link_generation.get(node) == generation and node in self._frozen:
+            del self._frozen[node]
+            self._frozen_eligible.pop(node, None)
+            self._announce(None, node)
 
     def is_connected(self, node: str) -> bool:
         return node not in self._disconnected
@@ -514,5 +570,25 @@ class Proxy:
         update = self.endpoints.published.get(event.service)
         if update is None or update.version != event.version:
             return
-        self._tables[event.service] = _Table(update)
+        old = self._tables.get(event.service)
+        table = self._tables[event.service] = _Table(update)
         self._snapshot = None
+        if not self._health_watchers or not (table.external_local or (old is not None and old.external_local)):
+            return
+        if old is None or old.external_local != table.external_local:
+            self._announce(event.service, None)
+            return
+        before, after = old.local_ready, table.local_ready
+        frozen = self._frozen
+        for node in dict.fromkeys(chain(before, after)):  # the nodes whose answer flips, in order
+            if (before.get(node, 0) > 0) != (after.get(node, 0) > 0) and node not in frozen:
+                self._announce(event.service, node)
+
+
+def _eligible(node: Node) -> bool:
+    """proxy_health.go ``SyncNode``: a node is eligible unless tainted ``ToBeDeletedByClusterAutoscaler``
+    (a deleted Node leaves the model's store at once, so no deletionTimestamp is needed)."""
+    for taint in node.taints:
+        if taint.key == k8s.TAINT_TO_BE_DELETED:
+            return False
+    return True

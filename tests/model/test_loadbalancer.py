@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections import Counter
 from pathlib import Path
 
@@ -13,12 +14,15 @@ from podquake.model import constants as k8s
 from podquake.model import load_manifests
 from podquake.model import trace as ev
 from podquake.model.cluster import ClusterSpec, NodePool
+from podquake.model.endpoints import Endpoint
 from podquake.model.loadbalancer import LoadBalancerController, local_ready_endpoints
+from podquake.model.network import NodeCutOff
 from podquake.model.objects import ContainerSpec, PodSpec, PodTemplate, Probe
+from podquake.model.proxy import NO_LOCAL_ENDPOINTS
 from podquake.model.quantity import Resources
 from podquake.model.resources_api import Service, ServicePort
 from podquake.model.selectors import Taint
-from podquake.model.simulation import Simulation
+from podquake.model.simulation import Simulation, Timing
 from tests.model.controllers.workload_kit import LegalFirstFit, replicaset
 
 INTERVAL = k8s.LB_HEALTH_CHECK_INTERVAL_SECONDS  # 8 s
@@ -33,9 +37,11 @@ def big_pod_template(app: str = "web", readiness_delay: float | None = None) -> 
     return PodTemplate((("app", app),), PodSpec(containers=(container,)))
 
 
-def make(policy: str = "Cluster", pools: tuple[NodePool, ...] | None = None, **service_args: object) -> tuple[Simulation, LoadBalancerController]:
+def make(
+    policy: str = "Cluster", pools: tuple[NodePool, ...] | None = None, timing: Timing | None = None, **service_args: object
+) -> tuple[Simulation, LoadBalancerController]:
     spec = ClusterSpec(pools=pools) if pools else ClusterSpec.uniform(nodes=3, zones=1)
-    sim = Simulation(spec, seed=11, scheduler=LegalFirstFit())
+    sim = Simulation(spec, seed=11, scheduler=LegalFirstFit(), timing=timing)
     lbs = sim.load_balancers
     service = Service(
         "web", "default", type="LoadBalancer", selector=(("app", "web"),), ports=(ServicePort(80, 8080),),
@@ -116,6 +122,80 @@ def test_local_policy_fails_a_node_at_the_third_probe_after_its_last_endpoint_go
     assert 120.0 + UNHEALTHY_AFTER - INTERVAL <= flip.t <= 120.0 + UNHEALTHY_AFTER
 
 
+def third_probe_after(lb, t: float) -> float:  # type: ignore[no-untyped-def]
+    """When a probe outcome that changed at ``t`` becomes the verdict: the 3rd probe on the grid from ``t``."""
+    k = math.ceil((t - lb.first_check) / INTERVAL - 1e-9)
+    return lb.first_check + (k + k8s.LB_UNHEALTHY_THRESHOLD - 1) * INTERVAL
+
+
+def test_local_policy_a_connected_node_fails_once_its_kube_proxy_sees_the_pod_not_ready():
+    delay = 10.0  # longer than a probe interval, so a probe always falls between the API and kube-proxy
+    sim, lbs = make(policy="Local", timing=Timing(endpoint_propagation_seconds=delay))
+    replicaset(sim, replicas=3, tmpl=big_pod_template(readiness_delay=0.0))
+    sim.run(120.0)
+    lb = lbs.balancer("default", "web")
+    assert lb is not None and lb.serving_targets() == NODES
+    pod = next(p for p in sim.state.pods.values() if p.node_name == "worker-1")
+    assert sim.kubelets["worker-1"].fail_probe(pod.key, 0, "readiness")
+    sim.run(300.0)
+    not_ready = next(e.t for e in sim.trace.of_type(ev.PodReadyChanged) if e.pod == pod.key and not e.ready)  # type: ignore[attr-defined]
+    # kube-proxy learns it ``delay`` later; the LB's verdict is its 3rd failing probe from then
+    assert [(e.t, e.healthy) for e in health_events(sim, "worker-1") if e.t > 120.0] == [
+        (pytest.approx(third_probe_after(lb, not_ready + delay)), False)
+    ]
+    assert lb.serving_targets() == ["worker-2", "worker-3"]
+
+
+def cut_off_lone_endpoint() -> tuple[Simulation, LoadBalancerController, str]:
+    """One replica, on worker-1, behind a Local LoadBalancer; worker-1 is cut off from the control plane at 120 s."""
+    sim, lbs = make(policy="Local")
+    replicaset(sim, replicas=1, tmpl=big_pod_template())
+    sim.run(120.0)
+    (pod,) = sim.state.pods.values()
+    assert pod.node_name == "worker-1" and lbs.balancer("default", "web").serving_targets() == ["worker-1"]  # type: ignore[union-attr]
+    return sim, lbs, pod.key
+
+
+def test_local_policy_a_cut_off_node_keeps_passing_on_its_stale_kube_proxy_view_and_serves():
+    sim, lbs, lone = cut_off_lone_endpoint()
+    lb = lbs.balancer("default", "web")
+    assert lb is not None
+    sim.network.apply(NodeCutOff(node="worker-1"))
+    for t in (200.0, 400.0, 700.0):  # the API marks the pod NotReady (~175 s) and evicts it (~480 s)
+        sim.run(t)
+        assert lb.target_health("worker-1") is True and "worker-1" in lb.serving_targets()
+        assert sim.proxy.health_check("default/web", "worker-1")  # worker-1's own answer
+        entered = {lb.pick_target() for _ in range(60)}
+        assert "worker-1" in entered and entered <= {"worker-1", "worker-2"}  # worker-2: the replacement, later
+        served = sim.proxy.deliver("default/web", "client", "worker-1", sim.now, external=True)
+        assert isinstance(served, Endpoint) and served.pod == lone  # the split brain: the "evicted" pod serves
+    pod = sim.state.pods_by_key[lone]
+    assert not pod.ready and pod.deletion_timestamp is not None  # what the API (and the old model's LB) read
+    assert [e.healthy for e in health_events(sim, "worker-1") if e.t > 120.0] == []
+
+
+def test_local_policy_after_the_heal_the_resynced_kube_proxy_fails_the_node_whose_pod_is_gone():
+    sim, lbs, lone = cut_off_lone_endpoint()
+    lb = lbs.balancer("default", "web")
+    assert lb is not None
+    handle = sim.network.apply(NodeCutOff(node="worker-1"))
+    sim.run(720.0)
+    assert lb.target_health("worker-1") is True  # all through the cut
+    sim.network.heal(handle)
+    resync = 720.0 + sim.endpoints.propagation_delay
+    sim.run(resync - 0.1)
+    assert sim.proxy.health_check("default/web", "worker-1")  # still the old view
+    sim.run(resync + 0.001)
+    assert lone not in sim.state.pods_by_key  # the kubelet heard of the eviction and stopped it
+    assert not sim.proxy.health_check("default/web", "worker-1")
+    assert sim.proxy.route("default/web", "c", "worker-1", sim.now, external=True) == NO_LOCAL_ENDPOINTS
+    sim.run(resync + UNHEALTHY_AFTER + 0.001)
+    assert [(e.t, e.healthy) for e in health_events(sim, "worker-1") if e.t > 120.0] == [
+        (pytest.approx(third_probe_after(lb, resync)), False)
+    ]
+    assert lb.serving_targets() == ["worker-2"]
+
+
 def test_publish_not_ready_addresses_counts_unready_pods_as_endpoints():
     for publish, expected in ((False, []), (True, ["worker-1"])):
         sim, lbs = make(policy="Local", publish_not_ready_addresses=publish)
@@ -174,6 +254,26 @@ def test_the_autoscaler_taint_takes_a_node_out_of_the_set_and_fails_kube_proxys_
     sim.state.remove_taint("worker-1", k8s.TAINT_TO_BE_DELETED, "NoSchedule")
     sim.run(91.0 + 30.0 + INTERVAL + 0.001)
     assert lb.serving_targets() == NODES
+
+
+def test_a_cut_off_node_does_not_see_its_to_be_deleted_taint_until_it_resyncs():
+    sim, lbs = make()
+    sim.run(60.0)
+    lbs.set_registration_delay(30.0, 120.0)  # deregistering takes long: kube-proxy's answer decides meanwhile
+    handle = sim.network.apply(NodeCutOff(node="worker-1"))
+    sim.state.add_taint("worker-1", Taint(k8s.TAINT_TO_BE_DELETED, "60", "NoSchedule"))
+    lb = lbs.balancer("default", "web")
+    assert lb is not None
+    sim.run(100.0)
+    assert lb.serving_targets() == NODES and sim.proxy.healthz("worker-1")  # its kube-proxy saw no taint
+    sim.network.heal(handle)
+    resync = 100.0 + sim.endpoints.propagation_delay
+    sim.run(150.0)
+    assert not sim.proxy.healthz("worker-1")
+    assert [(e.t, e.healthy) for e in health_events(sim, "worker-1") if e.t > 60.0] == [
+        (pytest.approx(third_probe_after(lb, resync)), False)
+    ]
+    assert "worker-1" in lb.registered_targets() and lb.serving_targets() == ["worker-2", "worker-3"]
 
 
 def test_slow_registration_delays_new_nodes():

@@ -30,6 +30,7 @@ from podquake.model.proxy import (
     iptables_rule_probabilities,
 )
 from podquake.model.resources_api import Service
+from podquake.model.selectors import Taint
 from podquake.model.simulation import Simulation, Timing
 
 from .test_endpoints import READINESS_FAILS_AFTER, deployment, pods_of, service, world
@@ -334,6 +335,69 @@ def test_a_node_cut_from_the_control_plane_keeps_its_stale_view_until_it_resyncs
     sim.run_for(1.5)  # re-listed after the propagation delay
     assert proxy.known_version("default/web", "worker-3") == proxy.known_version("default/web", "worker-1")
     assert victim not in route_pods(proxy, "default/web", "worker-3", sim.now, 6)
+
+
+# --- health checks from each node's own view ---------------------------------------------------------
+def local_lb_world():
+    """One pod (on worker-1) behind a LoadBalancer Service with externalTrafficPolicy Local."""
+    sim, endpoints, proxy = proxied(deployment(replicas=1), service(type="LoadBalancer", externalTrafficPolicy="Local"))
+    (lone,) = pods_of(sim, "web")
+    assert sim.state.pods_by_key[lone].node_name == "worker-1"
+    heard: list[tuple[str | None, str | None]] = []
+    proxy.watch_health(lambda service, node: heard.append((service, node)))
+    return sim, proxy, lone, heard
+
+
+def test_a_connected_node_fails_the_service_health_check_once_the_not_ready_pod_is_published():
+    sim, proxy, lone, heard = local_lb_world()
+    assert proxy.service_health_check("default/web", "worker-1") and proxy.health_check("default/web", "worker-1")
+    sim.kubelets["worker-1"].fail_probe(lone, 0, "readiness")
+    while sim.state.pods_by_key[lone].ready:
+        sim.run_for(0.25)
+    assert proxy.service_health_check("default/web", "worker-1")  # not published yet
+    sim.run_for(1.0)
+    assert not proxy.service_health_check("default/web", "worker-1")
+    assert heard == [("default/web", "worker-1")]  # only the node whose answer flipped
+
+
+def test_a_cut_off_node_answers_the_service_health_check_from_its_frozen_view_until_it_resyncs():
+    sim, proxy, lone, heard = local_lb_world()
+    proxy.set_connected("worker-1", False)
+    sim.kubelets["worker-1"].fail_probe(lone, 0, "readiness")
+    sim.run_for(READINESS_FAILS_AFTER + 5.0)
+    assert not sim.state.pods_by_key[lone].ready and proxy.known_version("default/web", "worker-2") > proxy.known_version("default/web", "worker-1")
+    assert proxy.service_health_check("default/web", "worker-1")  # kube-proxy never heard: 200
+    assert heard == []
+    proxy.set_connected("worker-1", True)
+    sim.run_for(0.5)
+    assert proxy.service_health_check("default/web", "worker-1") and heard == []
+    sim.run_for(0.6)  # the re-list, a propagation delay after the reconnection
+    assert not proxy.service_health_check("default/web", "worker-1")
+    assert heard == [(None, "worker-1")]
+
+
+def test_the_service_health_check_needs_the_nodes_view_to_have_the_service_as_local():
+    sim, endpoints, proxy = proxied(deployment(replicas=1), service(type="LoadBalancer"))
+    assert proxy.health_check("default/web", "worker-1") and proxy.healthz("worker-1")
+    assert not proxy.service_health_check("default/web", "worker-1")  # no healthCheckNodePort listens
+    assert not proxy.service_health_check("default/nope", "worker-1")
+
+
+def test_healthz_fails_on_the_to_be_deleted_taint_as_the_nodes_view_of_its_node_has_it():
+    sim, endpoints, proxy = proxied(deployment(), service(type="LoadBalancer"))
+    taint = Taint(k8s.TAINT_TO_BE_DELETED, "0", "NoSchedule")
+    proxy.set_connected("worker-2", False)
+    for name in ("worker-1", "worker-2"):
+        sim.state.add_taint(name, taint)
+    assert not proxy.healthz("worker-1") and not proxy.health_check("default/web", "worker-1")
+    assert proxy.healthz("worker-2") and proxy.health_check("default/web", "worker-2")  # saw no taint
+    proxy.set_connected("worker-2", True)
+    sim.run_for(1.001)
+    assert not proxy.healthz("worker-2")
+    sim.state.remove_taint("worker-2", k8s.TAINT_TO_BE_DELETED, "NoSchedule")
+    assert proxy.healthz("worker-2")
+    sim.kubelets["worker-3"].power_off()
+    assert not proxy.healthz("worker-3")
 
 
 def test_traffic_across_a_partition_fails():
