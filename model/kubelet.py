@@ -31,20 +31,9 @@ instant), and lease renewals fall on 0.1 s phase ticks that the store computes w
 watch events to the kubelet concerned. The pure rules (probe schedule, pod phase, restart policy)
 are in :mod:`podquake.model.kubelet_rules`.
 
-Faults (the public methods a chaos nemesis calls; each returns whether it had an effect):
-``crash_container``, ``oom_kill_container``, ``exit_container`` (a run-to-completion container
-finishing), ``fail_probe``/``recover_probe``, ``stop_kubelet``/``start_kubelet`` (the process: no lease,
-no actions, the containers keep running), ``power_off``/``power_on`` (the machine: every container
-dies at once, with its emptyDir data and the kubelet's memory), ``fail_runtime``/``recover_runtime``
-(the container runtime: the kubelet reports the node NotReady and can act on nothing), and
-``set_api_reachable`` (the cluster network, :mod:`podquake.model.network`, opens or closes the node's
-path to the API server; see below).
-:func:`kubelet_for` finds the kubelet running a pod.
-
->>> from podquake.model import ClusterSpec, Simulation
->>> sim = Simulation(ClusterSpec.uniform(nodes=2, zones=1), seed=1)
->>> sim.kubelets["worker-1"].power_off(), sim.state.nodes["worker-1"].up
-(True, False)
+Faults (the public methods a chaos nemesis calls: ``crash_container``, ``power_off``, ``fail_probe``,
+``set_api_reachable``, ...) are the mixin :class:`~podquake.model.kubelet_faults.KubeletFaults` (see
+:mod:`podquake.model.kubelet_faults`). :func:`kubelet_for` finds the kubelet running a pod.
 
 What the store shows is the API server's view, written by the kubelet: while the kubelet cannot
 report (machine down, process stopped, runtime down) the pods keep their last reported status, and
@@ -87,8 +76,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from podquake.model import constants as k8s
-from podquake.model.errors import finite_number
 from podquake.model.kubelet_containers import _TERMINAL, PROBE_KINDS, ContainerLifecycle, _Container, _PodRun
+from podquake.model.kubelet_faults import KubeletFaults
 from podquake.model.lease import LEASE_SLOT_SECONDS, LEASE_SLOTS
 from podquake.model.kubelet_rules import admission_failure, next_probe_time, pod_phase, should_restart
 from podquake.model.objects import Node, Pod
@@ -112,14 +101,9 @@ def kubelet_for(sim: Simulation, pod_key: str) -> Kubelet | None:
     return sim.kubelets.get(pod.node_name)
 
 
-def _check_exit_code(exit_code: object) -> None:
-    """A process's exit status: a whole number 0..255 (128 + n for a signal n, 137 for SIGKILL)."""
-    if isinstance(exit_code, bool) or not isinstance(exit_code, int) or not 0 <= exit_code <= 255:
-        raise ValueError(f"exit_code must be a whole number from 0 to 255, not {exit_code!r}")
-
-
-class Kubelet(ContainerLifecycle):
-    """The kubelet of node ``node_name``. :meth:`start` once; then faults through the public methods.
+class Kubelet(KubeletFaults, ContainerLifecycle):
+    """The kubelet of node ``node_name``. :meth:`start` once; then faults through the public methods
+    (:class:`~podquake.model.kubelet_faults.KubeletFaults`).
 
     >>> from podquake.model import ClusterSpec, Simulation
     >>> sim = Simulation(ClusterSpec.uniform(nodes=1, zones=1), seed=1)
@@ -168,169 +152,6 @@ class Kubelet(ContainerLifecycle):
     def managing(self) -> bool:
         """Able to run its containers, reachable API server or not: acting, or acting but cut off."""
         return self.running and self.runtime_healthy and self.node.up and not self._removed
-
-    # === faults ===================================================================================
-    def crash_container(self, pod_key: str, container: str | int = 0, exit_code: int = 1, reason: str = "Error") -> bool:
-        """The container's process dies now with ``exit_code``; restart policy and back-off apply.
-
-        ``container`` is a name or an index into the pod's containers. Returns False when the
-        container is not running (not started yet, already dead, pod gone, machine down).
-
-        Example: ``sim.kubelets["worker-1"].crash_container("default/web-0", "web", exit_code=2)``.
-        """
-        _check_exit_code(exit_code)
-        if exit_code == 0 and reason == "Error":
-            reason = "Completed"  # the kubelet's reason for a container that exited 0
-        target = self._target(pod_key, container)
-        if target is None:
-            return False
-        run, c = target
-        return self._container_died(run, c, exit_code, reason)
-
-    def oom_kill_container(self, pod_key: str, container: str | int = 0) -> bool:
-        """The kernel OOM-kills the container: exit code 137, reason ``OOMKilled``.
-
-        Example: ``sim.kubelets["worker-1"].oom_kill_container("default/web-0")``.
-        """
-        return self.crash_container(pod_key, container, k8s.OOM_KILLED_EXIT_CODE, "OOMKilled")
-
-    def exit_container(self, pod_key: str, container: str | int = 0, exit_code: int = 0, after: float = 0.0) -> bool:
-        """The container's process finishes on its own, now or ``after`` seconds from now (if it is
-        still the same run of the container then), with ``exit_code`` (reason ``Completed`` for 0,
-        ``Error`` otherwise). For run-to-completion pods: with restartPolicy OnFailure or Never and
-        exit code 0 the pod goes Succeeded.
-
-        Example: ``sim.kubelets["worker-1"].exit_container("default/job-x", exit_code=0, after=30)``.
-        """
-        _check_exit_code(exit_code)
-        finite_number(after, "after", minimum=0, unit="seconds", fix="write e.g. after=30.0, or 0 for now")
-        target = self._target(pod_key, container)
-        if target is None or not target[1].alive:
-            return False
-        run, c = target
-        reason = "Completed" if exit_code == 0 else "Error"
-        if after <= 0:
-            return self._container_died(run, c, exit_code, reason)
-        self._dispatcher.call_at(self.env.now + after, self._exit_due, run, c, c.gen, exit_code, reason)
-        return True
-
-    def fail_probe(self, pod_key: str, container: str | int = 0, probe: str = "liveness") -> bool:
-        """The container's ``probe`` check (``liveness``, ``readiness`` or ``startup``) starts
-        failing, until :meth:`recover_probe`. Nothing happens at once: a liveness failure restarts
-        the container at the failureThreshold-th failing probe, a readiness failure makes it not
-        Ready then. Returns False if the container has no such probe or the check already fails.
-
-        Example: ``sim.kubelets["worker-1"].fail_probe("default/web-0", "web", "readiness")``.
-        """
-        return self._set_health(pod_key, container, probe, False)
-
-    def recover_probe(self, pod_key: str, container: str | int = 0, probe: str = "liveness") -> bool:
-        """The container's ``probe`` check passes again (see :meth:`fail_probe`).
-
-        Example: ``sim.kubelets["worker-1"].recover_probe("default/web-0", "web", "readiness")``.
-        """
-        return self._set_health(pod_key, container, probe, True)
-
-    def stop_kubelet(self) -> bool:
-        """The kubelet process stops: no lease renewals (the node goes Unknown after the grace
-        period), no starts, restarts, probes or deletions; the containers keep running.
-
-        Example: ``sim.kubelets["worker-1"].stop_kubelet()``.
-        """
-        if not self.running:
-            return False
-        self.running = False
-        self._epoch += 1
-        self._dispatcher.leave(self)
-        return True
-
-    def start_kubelet(self) -> bool:
-        """The kubelet process comes back: it renews the lease at once, reports Ready, and resyncs:
-        reports what happened meanwhile, starts pods bound while it was away, finishes deletions.
-
-        Example: ``sim.kubelets["worker-1"].start_kubelet()``.
-        """
-        if self.running:
-            return False
-        self.running = True
-        if self.beating:
-            self._come_back()
-        elif self.managing:
-            self._act_locally()
-        return True
-
-    def power_off(self) -> bool:
-        """The machine stops (``state.set_node_power``): every container dies at once, with its
-        emptyDir data and the kubelet's memory. The API keeps showing the pods until the node
-        lifecycle controller acts.
-
-        Example: ``sim.kubelets["worker-1"].power_off()``.
-        """
-        if not self.node.up or self._removed:
-            return False
-        self.state.set_node_power(self.node_name, False)
-        return True
-
-    def power_on(self) -> bool:
-        """The machine boots: the kubelet starts, renews the lease, reports Ready, restarts the
-        containers of the pods the API still binds here, and finishes off those being deleted.
-
-        Example: ``sim.kubelets["worker-1"].power_on()``.
-        """
-        if self.node.up or self._removed:
-            return False
-        self.state.set_node_power(self.node_name, True)
-        return True
-
-    def fail_runtime(self) -> bool:
-        """The container runtime stops answering: the kubelet keeps renewing the lease but reports
-        the node Ready=False (KubeletNotReady) and can start, stop or report nothing.
-
-        Example: ``sim.kubelets["worker-1"].fail_runtime()``.
-        """
-        if not self.runtime_healthy:
-            return False
-        self.runtime_healthy = False
-        self._epoch += 1
-        if self.beating:
-            self._report_node_ready()
-        return True
-
-    def recover_runtime(self) -> bool:
-        """The container runtime answers again: the kubelet reports Ready and resyncs.
-
-        Example: ``sim.kubelets["worker-1"].recover_runtime()``.
-        """
-        if self.runtime_healthy:
-            return False
-        self.runtime_healthy = True
-        self._epoch += 1
-        if self.beating:
-            self._report_node_ready()
-            self._resync()
-        elif self.managing:
-            self._act_locally()
-        return True
-
-    def set_api_reachable(self, reachable: bool) -> bool:
-        """The node's path to the API server closes (``False``) or opens again (``True``); the
-        cluster network (:class:`~podquake.model.network.ClusterNetwork`) calls this. Cut off, the
-        kubelet renews no lease, sees no new bindings or deletions and reports nothing, while its
-        containers keep running and crashed ones restart locally; reconnected, it renews its lease,
-        reports what happened meanwhile and resyncs (see the module docstring). Returns whether the
-        reachability changed.
-
-        Example: ``sim.kubelets["worker-1"].set_api_reachable(False)``.
-        """
-        if reachable == self.connected:
-            return False
-        self.connected = reachable
-        if not reachable:
-            self._dispatcher.leave(self)
-            self._act_locally()
-        elif self.beating:
-            self._come_back()
-        return True
 
     # === watch events (routed by the dispatcher) ==================================================
     def _on_deletion_requested(self, pod: Pod) -> None:
@@ -661,27 +482,6 @@ class Kubelet(ContainerLifecycle):
                 state.set_container_waiting(pod.uid, index, reason, backoff, restarting=True)  # type: ignore[arg-type]
             else:
                 state.start_container(pod.uid, index)
-
-    # === helpers ==================================================================================
-    def _target(self, pod_key: str, container: str | int) -> tuple[_PodRun, _Container] | None:
-        pod = self.state.pods_by_key.get(pod_key)
-        if pod is None or pod.node_name is None:
-            return None
-        if pod.node_name != self.node_name:
-            raise ValueError(
-                f"pod {pod_key} runs on {pod.node_name}, not on {self.node_name}: use kubelet_for(sim, {pod_key!r})"
-            )
-        run = self.pods.get(pod_key)
-        if run is None or run.pod is not pod:
-            return None
-        names = [spec.name for spec in pod.spec.containers]
-        if isinstance(container, str):
-            if container not in names:
-                raise ValueError(f"pod {pod_key} has no container {container!r}; it has {', '.join(names)}")
-            return run, run.containers[names.index(container)]
-        if not 0 <= container < len(names):
-            raise ValueError(f"pod {pod_key} has {len(names)} container(s); index {container} is out of range")
-        return run, run.containers[container]
 
     def __repr__(self) -> str:
         return f"Kubelet({self.node_name})"

@@ -1,7 +1,8 @@
 """The kubelet's containers: starting them, their exits and restarts (restart policy and
 CrashLoopBackOff), and their probes, computed lazily and exactly. A mixin of
-:class:`~podquake.model.kubelet.Kubelet`, which owns the node-level work (lease, pods, resync, faults,
-the cut-off mode); the two modules are one component, split for size.
+:class:`~podquake.model.kubelet.Kubelet`, which owns the node-level work (lease, pods, resync, the
+cut-off mode; its faults are :mod:`podquake.model.kubelet_faults`); the modules are one component,
+split for size.
 
 After upstream (kubernetes/kubernetes:pkg/kubelet/kuberuntime/kuberuntime_manager.go, prober/):
 
