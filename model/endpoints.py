@@ -29,7 +29,8 @@ recomputes the Services that select that pod.
 
 Simplifications, on purpose: one endpoint set per Service (upstream splits it into slices of at most
 100 endpoints, :attr:`EndpointSet.slice_count` says how many it would be) shared by all its ports
-(pods lacking a named target port are not left out, as container ports are not modelled); no
+(pods lacking a named target port are not left out: the container ports that manifests declare
+are read, for routing to the serving container, but not used to filter endpoints); no
 topology hints; endpoints are ordered by pod key (``namespace/name``), standing in for the IP order
 of upstream; a Service deleted is not modelled (the store has no deletion for objects).
 """

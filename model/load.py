@@ -23,8 +23,8 @@ This module is the interface: :func:`make_load`, :data:`MODES`, and every public
 
 Simplifications, on purpose: see the modules (expected shares, tick-boundary changes, affinity without
 expiry, one FIFO server per pod, no keep-alive connections: every request is a new connection, as
-:mod:`podquake.model.proxy` assumes); containers of a pod are not told apart (a pod serves while all
-run); a container that dies while its kubelet cannot report it (stopped, cut off) is noticed at the
+:mod:`podquake.model.proxy` assumes); a request needs only the container that serves its Service's
+port (:func:`~podquake.model.proxy.serving_container`), not every container of the pod; a container that dies while its kubelet cannot report it (stopped, cut off) is noticed at the
 next window boundary in the fluid mode (at the next tick in the request mode).
 """
 

@@ -5,8 +5,12 @@ the base class of the modes (its clock, windows, trace and CPU metrics) and wher
 every container has one), else its request, else ``Serving.default_cores`` (``Serving.cpu_from =
 "request"`` prefers the request). It serves ``rps_per_core * cores`` requests per second, one at a
 time in FIFO order, each taking ``1 / capacity`` seconds, and holds at most ``queue_limit`` waiting
-requests; more are dropped (:data:`QUEUE_FULL`). A pod whose containers stop (or whose node goes
-down) loses what it had queued (:data:`LOST_IN_QUEUE`).
+requests; more are dropped (:data:`QUEUE_FULL`). A request reaches a pod when the container serving
+its Service's port runs (:meth:`Proxy.endpoint_alive <podquake.model.proxy.Proxy.endpoint_alive>`,
+the same rule in both modes: a crashed sidecar does not fail it, a crashed app container does), and a
+queued request is lost (:data:`LOST_IN_QUEUE`) when that container stops, or the pod's node goes
+down. A pod is one FIFO server whichever Services send it traffic, so a pod serving two Services
+from two containers loses only the stopped one's requests and keeps the others where they were.
 
 **Where traffic enters** (see :class:`~podquake.model.traffic.External` and
 :class:`~podquake.model.traffic.Internal`): the node the cloud load balancer picks (a
@@ -155,9 +159,9 @@ class _Server:
 
     __slots__ = ("uid", "key", "node", "endpoint", "cores", "capacity", "service_time", "limit",
                  "max_wait", "flows", "queue", "mode", "served", "window", "previous", "since", "busy_until",
-                 "pending", "acc", "shared")  # fmt: skip
+                 "pending", "acc", "shared", "service")  # fmt: skip
 
-    def __init__(self, endpoint: Endpoint, spec: PodSpec, serving: Serving, now: float) -> None:
+    def __init__(self, endpoint: Endpoint, spec: PodSpec, serving: Serving, now: float, service: str) -> None:
         self.uid = endpoint.pod_uid
         self.key = endpoint.pod
         self.node = endpoint.node
@@ -182,6 +186,9 @@ class _Server:
         self.pending: list[tuple[Any, ...]] = []
         self.acc: _Acc | None = None  # request mode: the Service whose requests the pod took first
         self.shared = False  # request mode: it took requests of another Service too
+        #: the Service whose traffic reached the pod first: the pod has a CPU sample while the container
+        #: serving it runs (:meth:`Proxy.endpoint_alive <podquake.model.proxy.Proxy.endpoint_alive>`)
+        self.service = service
 
 
 class _LoadModel(ABC):
@@ -342,7 +349,7 @@ class _LoadModel(ABC):
         if usage is None:
             return None
         server = self._servers[pod_uid]
-        if not self.proxy.endpoint_alive(server.endpoint):
+        if not self.proxy.endpoint_alive(server.endpoint, server.service):
             return None
         busy = min(1.0, self.serving.idle_fraction + usage / server.capacity)
         return server.cores * 1000.0 * busy

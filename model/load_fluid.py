@@ -440,8 +440,7 @@ class FluidLoad(FluidRouting, _LoadModel):
                     break
         for server in list(self._hot):
             if server.queue and not server.flows and silent.get(server.node, True):
-                if not self.proxy.endpoint_alive(server.endpoint):
-                    self._lose_queue(server)
+                self._lose_stopped(server)
 
     # --- segments: cool and full pods, dead pods, failures ------------------------------------------------
     def _flush(self, flow: _Flow, now: float) -> None:
@@ -556,10 +555,9 @@ class FluidLoad(FluidRouting, _LoadModel):
         """One tick ``[now, now + tick)`` of every hot pod: a fluid FIFO (see the module docstring)."""
         end = now + self.tick
         integrals: dict[_Flow, float] = {}
-        alive = self.proxy.endpoint_alive
         for server in list(self._hot):
-            if server.queue and not server.flows and not alive(server.endpoint):
-                self._lose_queue(server)
+            if server.queue and not server.flows:
+                self._lose_stopped(server)
             mode = self._mode_for(server)
             if mode != HOT:
                 self._set_mode(server, mode, now)
@@ -608,12 +606,27 @@ class FluidLoad(FluidRouting, _LoadModel):
             server.queue = new_queue
             self._served(server, served_total)
 
-    def _lose_queue(self, server: _Server) -> None:
+    def _lose_stopped(self, server: _Server) -> None:
+        """Lose the backlog of the flows whose Service's serving container in the pod stopped (all of
+        it when the pod is gone or its node down; :meth:`Proxy.endpoint_alive
+        <podquake.model.proxy.Proxy.endpoint_alive>`)."""
+        alive = self.proxy.endpoint_alive
+        verdicts: dict[str, bool] = {}
+        kept: dict[_Flow, float] = {}
+        lost = False
         for flow, backlog in server.queue.items():
+            ok = verdicts.get(flow.service)
+            if ok is None:
+                ok = verdicts[flow.service] = alive(server.endpoint, flow.service)
+            if ok:
+                kept[flow] = backlog
+                continue
+            lost = True
             row = flow.acc.endpoint(server.key)
             row[2] += backlog
             flow.acc.fail(LOST_IN_QUEUE, backlog)
-        server.queue = {}
+        if lost:
+            server.queue = kept
 
     # --- planning -----------------------------------------------------------------------------------------
     def _replan(self, flow: _Flow, now: float) -> None:
@@ -637,7 +650,7 @@ class FluidLoad(FluidRouting, _LoadModel):
         for uid, (endpoint, share) in entries.items():
             server = self._servers.get(uid)
             if server is None:
-                server = self._servers[uid] = _Server(endpoint, self.state.pods[uid].spec, self.serving, now)
+                server = self._servers[uid] = _Server(endpoint, self.state.pods[uid].spec, self.serving, now, flow.service)
             elif server.mode == FULL and flow not in server.flows:
                 self._set_mode(server, HOT, now)
             server.flows[flow] = share
@@ -663,6 +676,6 @@ class FluidLoad(FluidRouting, _LoadModel):
             for other in server.flows:
                 other.cool = None  # its pods' flows changed
         for server in touched:
-            if server.queue and not self.proxy.endpoint_alive(server.endpoint):
-                self._lose_queue(server)
+            if server.queue:
+                self._lose_stopped(server)
             self._classify(server, now)

@@ -96,7 +96,7 @@ class FluidRouting:
                 weights[node] = weights.get(node, 0.0) + 1.0 / k
             client_nodes = None
         partitioned = self.proxy.reachable is not None and (self.network is None or bool(self.network.partitions))
-        alive_cache: dict[str, bool] = {}
+        alive_cache: dict[str, bool] = {}  # pod uid -> alive for this flow's Service
         via_lb = lb is not None
         if client_nodes is None:
             by_pool: dict[int, list] = {}
@@ -105,7 +105,7 @@ class FluidRouting:
                 if isinstance(pool, str):
                     unrouted[pool] = unrouted.get(pool, 0.0) + weight
                 elif partitioned:
-                    self._spread(pool.endpoints, weight, node, entries, dead, alive_cache)
+                    self._spread(pool.endpoints, weight, node, entries, dead, alive_cache, service)
                 else:
                     group = by_pool.get(id(pool))
                     if group is None:
@@ -113,7 +113,7 @@ class FluidRouting:
                     else:
                         group[1] += weight
             for pool, weight in by_pool.values():
-                self._spread(pool.endpoints, weight, None, entries, dead, alive_cache)
+                self._spread(pool.endpoints, weight, None, entries, dead, alive_cache, service)
             return entries, dead, unrouted
         # Session affinity: each client keeps its endpoint while it stays in its node's pool.
         share = 1.0 / k
@@ -129,19 +129,19 @@ class FluidRouting:
             if endpoint is None:
                 endpoint = pool.endpoints[self.rng.randrange(pool.size)]
             chosen[client] = (node, endpoint.pod_uid)
-            self._spread((endpoint,), share, node if partitioned else None, entries, dead, alive_cache)
+            self._spread((endpoint,), share, node if partitioned else None, entries, dead, alive_cache, service)
         flow.sticky = chosen
         return entries, dead, unrouted
 
     def _spread(self, endpoints: tuple[Endpoint, ...], weight: float, node: str | None,
-                entries: dict, dead: dict, alive_cache: dict[str, bool]) -> None:  # fmt: skip
+                entries: dict, dead: dict, alive_cache: dict[str, bool], service: str) -> None:  # fmt: skip
         share = weight / len(endpoints)
         reachable = self.proxy.reachable
         for endpoint in endpoints:
             uid = endpoint.pod_uid
             alive = alive_cache.get(uid)
             if alive is None:
-                alive = alive_cache[uid] = self.proxy.endpoint_alive(endpoint)
+                alive = alive_cache[uid] = self.proxy.endpoint_alive(endpoint, service)
             if not alive:
                 dead.setdefault(endpoint.pod, [0.0, ENDPOINT_DEAD, endpoint.node])[0] += share
             elif node is not None and endpoint.node != node and reachable is not None and not reachable(node, endpoint.node):

@@ -25,8 +25,9 @@ routing each request through :meth:`Proxy.route <podquake.model.proxy.Proxy.rout
 - for iptables and nftables without session affinity the proxy's uniform draw is written out here
   (the same ``rng`` calls as ``Proxy._choose_iptables`` and ``Proxy._choose_nftables``); round-robin,
   least-connection, affinity and headless Services call :meth:`Proxy.route` per request;
-- what a request meets at its endpoint (the pod alive, reachable, its server, the window's row) is
-  looked up once per endpoint and tick (a *target*), when the first request goes there;
+- what a request meets at its endpoint (the container serving its Service running, the pod
+  reachable, its server, the window's row) is looked up once per endpoint and tick (a *target*),
+  when the first request goes there;
 - a pod's queue is a list in completion order; what completed is counted when the window closes
   (or when the pod dies, or every tick when IPVS least-connection needs the connections to end),
   found by bisection and summed in queue order: the same numbers as counting at every tick;
@@ -143,7 +144,7 @@ class RequestLoad(_LoadModel):
         return out
 
     def _step(self, now: float) -> None:
-        alive_cache: dict[str, bool] = {}  # pod uid -> alive, at this instant
+        alive_cache: dict[str, dict[str, bool]] = {}  # Service -> pod uid -> alive, at this instant
         if self._counts_connections:
             self._complete(now, alive_cache)  # a connection ends when its request completes: count every tick
         else:
@@ -152,7 +153,7 @@ class RequestLoad(_LoadModel):
         self._arrivals(now, now + self.tick, alive_cache)
 
     # --- completions -----------------------------------------------------------------------------------------
-    def _check_queues(self, now: float, alive_cache: dict[str, bool]) -> None:
+    def _check_queues(self, now: float, alive_cache: dict[str, dict[str, bool]]) -> None:
         """Every tick: the pods that died lose the requests not done by ``now`` (:meth:`_complete`).
         The others' completions are counted when the window closes: the same requests, in the same
         window and order, as counting them every tick (a completion counts at the first tick boundary
@@ -162,18 +163,27 @@ class RequestLoad(_LoadModel):
         for server in self._busy:
             pending = server.pending
             if pending and pending[-1][0] > now:  # some not done: lost if the pod died
-                uid = server.uid
-                ok = alive_cache.get(uid)
-                if ok is None:
-                    ok = alive_cache[uid] = alive(server.endpoint)
+                if server.shared:  # requests of several Services: any of their containers may have stopped
+                    ok = all(self._alive(server, acc.service, alive_cache) for acc in self._queued_accs(server))
+                else:
+                    cache = alive_cache.get(server.service)
+                    if cache is None:
+                        cache = alive_cache[server.service] = {}
+                    ok = cache.get(server.uid)
+                    if ok is None:
+                        ok = cache[server.uid] = alive(server.endpoint, server.service)
                 if not ok:
                     dead.append(server)
         if dead:
             self._complete(now, alive_cache, dead)
 
-    def _complete(self, now: float, alive_cache: dict[str, bool] | None = None, servers: list[_Server] | None = None) -> None:
-        """Count what finished by ``now``; a dead pod loses the rest of its queue. ``alive_cache``:
-        pod uid -> :meth:`Proxy.endpoint_alive <podquake.model.proxy.Proxy.endpoint_alive>` at ``now``,
+    def _complete(
+        self, now: float, alive_cache: dict[str, dict[str, bool]] | None = None, servers: list[_Server] | None = None
+    ) -> None:
+        """Count what finished by ``now``; a pod loses the rest of its queue when the container serving
+        its Service stops (a pod taking several Services' requests loses those of the stopped
+        containers' Services, and keeps the others at the times they were given). ``alive_cache``:
+        Service -> pod uid -> :meth:`Proxy.endpoint_alive <podquake.model.proxy.Proxy.endpoint_alive>` at ``now``,
         shared with the arrivals of the same instant. ``servers``: those pods only (default: all)."""
         busy = self._busy
         if not busy:
@@ -222,11 +232,15 @@ class RequestLoad(_LoadModel):
                     server.served += done_count
                 else:
                     self._served(server, done_count)
-            if pending:
-                uid = server.uid
-                ok = alive_cache.get(uid)
+            if pending and server.shared:
+                self._lose_stopped(server, alive_cache, release)
+            elif pending:
+                cache = alive_cache.get(server.service)
+                if cache is None:
+                    cache = alive_cache[server.service] = {}
+                ok = cache.get(server.uid)
                 if ok is None:
-                    ok = alive_cache[uid] = alive(server.endpoint)
+                    ok = cache[server.uid] = alive(server.endpoint, server.service)
                 if not ok:
                     key = server.key
                     own = server.acc
@@ -240,8 +254,43 @@ class RequestLoad(_LoadModel):
             if not pending:
                 del busy[server]
 
+    def _alive(self, server: _Server, service: str, alive_cache: dict[str, dict[str, bool]]) -> bool:
+        """Whether ``server``'s pod answers ``service`` now (cached for the instant)."""
+        cache = alive_cache.get(service)
+        if cache is None:
+            cache = alive_cache[service] = {}
+        ok = cache.get(server.uid)
+        if ok is None:
+            ok = cache[server.uid] = self.proxy.endpoint_alive(server.endpoint, service)
+        return ok
+
+    @staticmethod
+    def _queued_accs(server: _Server) -> dict[_Acc, None]:
+        """The Services (their window accumulators) of the requests in ``server``'s queue, in order."""
+        own = server.acc
+        return dict.fromkeys(entry[2] if len(entry) > 2 else own for entry in server.pending)  # type: ignore[misc]
+
+    def _lose_stopped(self, server: _Server, alive_cache: dict[str, dict[str, bool]], release: Any) -> None:
+        """A pod taking several Services' requests: lose those whose Service's serving container stopped."""
+        verdicts = {acc: self._alive(server, acc.service, alive_cache) for acc in self._queued_accs(server)}
+        if all(verdicts.values()):
+            return
+        own = server.acc
+        key = server.key
+        kept = []
+        for entry in server.pending:
+            acc = entry[2] if len(entry) > 2 else own
+            if verdicts[acc]:
+                kept.append(entry)
+                continue
+            acc.endpoint(key)[2] += 1.0  # type: ignore[union-attr]
+            acc.fail(LOST_IN_QUEUE, 1.0)  # type: ignore[union-attr]
+            if release is not None:
+                release(entry[3], server.endpoint)
+        server.pending[:] = kept
+
     # --- arrivals ------------------------------------------------------------------------------------------------
-    def _arrivals(self, now: float, end: float, alive_cache: dict[str, bool]) -> None:
+    def _arrivals(self, now: float, end: float, alive_cache: dict[str, dict[str, bool]]) -> None:
         """Draw and handle the requests of ``[now, end)`` (see the module docstring)."""
         flows: list[_Batch] = []
         amounts: list[float] = []
@@ -469,7 +518,7 @@ class RequestLoad(_LoadModel):
                 kind = _NFTABLES
         return _Plan(kind, flow, node, pool=pool, table=table, inline=self.inline_routing)
 
-    def _target(self, plan: _Plan, endpoint: Endpoint, alive_cache: dict[str, bool]) -> tuple[Any, ...]:
+    def _target(self, plan: _Plan, endpoint: Endpoint, alive_cache: dict[str, dict[str, bool]]) -> tuple[Any, ...]:
         """What a request routed to ``endpoint`` from ``plan``'s node meets this tick: the pod's server
         itself when the deliver checks pass and ``plan``'s Service is the pod's first (``_Server.acc``:
         its queue entries need not name it; unless IPVS lc counts connections); ``(server, row, None,
@@ -477,9 +526,13 @@ class RequestLoad(_LoadModel):
         :data:`ENDPOINT_DEAD` or :data:`UNREACHABLE`. ``row`` is the endpoint's in the window."""
         acc = plan.flow.acc
         uid = endpoint.pod_uid
-        ok = alive_cache.get(uid)
+        service = plan.flow.service
+        cache = alive_cache.get(service)
+        if cache is None:
+            cache = alive_cache[service] = {}
+        ok = cache.get(uid)
         if ok is None:
-            ok = alive_cache[uid] = self.proxy.endpoint_alive(endpoint)
+            ok = cache[uid] = self.proxy.endpoint_alive(endpoint, service)
         rows = acc.endpoints
         row = rows.get(endpoint.pod)
         if row is None:
@@ -492,7 +545,7 @@ class RequestLoad(_LoadModel):
             return endpoint, row, UNREACHABLE, acc
         server = self._servers.get(uid)
         if server is None:
-            server = self._servers[uid] = _Server(endpoint, self.state.pods[uid].spec, self.serving, self.env.now)
+            server = self._servers[uid] = _Server(endpoint, self.state.pods[uid].spec, self.serving, self.env.now, service)
         if server.acc is not acc:
             if server.acc is None:
                 server.acc = acc

@@ -118,6 +118,11 @@ def _container(f: Field, names: dict[str, str], *, init: bool) -> ContainerSpec:
                     "an init container may not have probes unless it is a sidecar", fix="add restartPolicy: Always or remove the probe"
                 )
     requests, limits = _requirements(f["resources"])
+    ports = []
+    for port in f["ports"].items():
+        port.check_keys(KNOWN_FIELDS["containerPort"])
+        number = port["containerPort"].integer(required=True, minimum=1, maximum=65535)
+        ports.append((port["name"].string(""), number))
     return ContainerSpec(
         name=name,
         image=image,
@@ -129,6 +134,7 @@ def _container(f: Field, names: dict[str, str], *, init: bool) -> ContainerSpec:
         liveness_probe=probes["livenessProbe"],
         startup_probe=probes["startupProbe"],
         restartable_init=restartable,
+        ports=tuple(ports),
     )
 
 

@@ -74,6 +74,9 @@ class ContainerSpec:
     liveness_probe: Probe | None = None
     startup_probe: Probe | None = None
     restartable_init: bool = False  # an init container with restartPolicy: Always (a sidecar)
+    ports: tuple[tuple[str, int], ...] = ()
+    """``ports[]`` as ``(name, containerPort)``, name ``""`` when unnamed: which container a Service's
+    ``targetPort`` reaches (:meth:`~podquake.model.proxy.Proxy.serving_container`)."""
 
 
 @dataclass(frozen=True, slots=True)

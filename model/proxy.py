@@ -44,10 +44,28 @@ How one endpoint of the pool is chosen, per ``mode``:
 
 Failures. :meth:`Proxy.route` answers an :class:`~podquake.model.endpoints.Endpoint` or a reason
 string (one of :data:`ROUTE_FAILURES`). The proxy cannot know that its chosen pod is dead: the
-caller checks with :meth:`Proxy.endpoint_alive` (pod gone, a container not running, its machine
-down) and :attr:`Proxy.reachable` (a network partition between the two nodes), or calls
-:meth:`Proxy.deliver`, which does route and both checks and counts the outcome
+caller checks with :meth:`Proxy.endpoint_alive` (pod gone, its machine down, or the container that
+serves the Service's port not running) and :attr:`Proxy.reachable` (a network partition between the
+two nodes), or calls :meth:`Proxy.deliver`, which does route and both checks and counts the outcome
 (:attr:`Proxy.failures`, :attr:`Proxy.delivered`).
+
+Which container answers. kube-proxy DNATs a connection to ``podIP:targetPort``; it is answered when
+the process listening on that port runs, whatever the pod's other containers do (the pod's readiness,
+all containers ready, only decides whether the EndpointSlice lists it, which reaches the proxies a
+propagation delay later). So a crashed log-shipper sidecar does not fail connections to its app
+container while the pod is still listed; a crashed app container does. The model has no ports on
+connections: traffic to a Service goes to its first port. :meth:`Proxy.serving_container` finds
+the container: the first one (in spec order, as upstream ``FindPort`` scans) whose declared
+``ports`` (:attr:`ContainerSpec.ports <podquake.model.objects.ContainerSpec.ports>`) have that
+``targetPort``'s number, or its name when it is a name. When no container declares it, the pod's
+**first container** serves it. Upstream a declared port is informational (any port a process
+listens on is reachable), so many manifests declare none; the first container is the one ``kubectl``
+takes as a pod's default container, and sidecars are usually added after the app (log shippers,
+agents) or as init containers, which this check never looks at. The alternative, "any running
+container", would let a surviving sidecar hide an app container's crash, the outage a chaos test
+exists to show; "every container", the old rule, failed connections the app would have answered.
+The manifest reader does not fill in ``ContainerSpec.ports`` yet, so a pod from YAML always uses the
+first container; pods built in Python with ``ports`` use the matching.
 
 Health checks a cloud load balancer polls, each answered from the node's own view (so a node cut off
 from the control plane answers from its frozen view, as upstream's kube-proxy does from its last sync):
@@ -80,7 +98,10 @@ Simplifications, on purpose:
   ``trafficDistribution`` are not modelled;
 - a connected node's proxy sees its own Node's taints at once (upstream: after a watch event); a
   node that reboots while cut off keeps its frozen view (upstream kube-proxy restarts with no rules
-  and an empty view until it can list again).
+  and an empty view until it can list again);
+- a connection needs only the container serving the port (see above), taken from the Service as last
+  published, whichever node routes it; a mesh sidecar that intercepts the pod's inbound traffic is
+  not modelled, nor the protocol of a named port.
 """
 
 from __future__ import annotations
@@ -95,9 +116,10 @@ from typing import TYPE_CHECKING
 from podquake.model import constants as k8s
 from podquake.model import trace as ev
 from podquake.model.endpoints import Endpoint, EndpointSet, EndpointSliceController
+from podquake.model.memo import IdentityMemo
 
 if TYPE_CHECKING:
-    from podquake.model.objects import Node
+    from podquake.model.objects import Node, Pod, PodSpec
     from podquake.model.simulation import Simulation
 
 __all__ = [
@@ -132,7 +154,7 @@ NOT_PROXIED = "not-proxied"
 NODE_DOWN = "node-down"
 """The node the traffic enters is down: nothing there routes."""
 ENDPOINT_DEAD = "endpoint-dead"
-"""The chosen pod is gone, has a container not running, or its machine is down."""
+"""The chosen pod is gone, its machine is down, or the container serving the Service's port is not running."""
 UNREACHABLE = "unreachable"
 """The chosen pod's node cannot be reached from the node the traffic entered (a partition)."""
 ROUTE_FAILURES = (
@@ -222,6 +244,7 @@ class _Table:
         "external_local",
         "affinity_timeout",
         "kind",
+        "target_port",
     )
 
     def __init__(self, update: EndpointSet) -> None:
@@ -233,6 +256,8 @@ class _Table:
         self.external_local = self.exposed and service.external_traffic_policy == "Local"
         sticky = service.session_affinity == "ClientIP"
         self.affinity_timeout = float(service.session_affinity_timeout_seconds or 0) if sticky else 0.0
+        #: the first port's ``targetPort``, which connections reach (None: the Service has no port)
+        self.target_port: int | str | None = service.ports[0].target_port if service.ports else None
         if service.type == "ExternalName":
             self.kind = "external-name"
         elif service.headless:
@@ -444,25 +469,40 @@ class Proxy:
         return self._connections.get(node, {}).get(endpoint.pod_uid, 0)
 
     # --- delivery ------------------------------------------------------------------------------------
-    def endpoint_alive(self, endpoint: Endpoint) -> bool:
-        """Whether a connection to ``endpoint`` would be answered: the pod still exists (same uid),
-        its machine is up, and every container of it is running. The kubelet's runtime record is the
-        truth when it has one (a container may have died while the kubelet could not report it);
-        otherwise the pod's reported container states."""
+    def endpoint_alive(self, endpoint: Endpoint, service: str | None = None) -> bool:
+        """Whether a connection to ``endpoint`` for ``service`` (``namespace/name``) would be answered:
+        the pod still exists (same uid), its machine is up, and the container serving the Service's
+        port (:meth:`serving_container`; without ``service``, the pod's first container) is running.
+        The kubelet's runtime record is the truth when it has one (a container may have died while
+        the kubelet could not report it); otherwise the pod's reported container states."""
         pod = self._pods.get(endpoint.pod_uid)
         if pod is None or not self._nodes[endpoint.node].up:  # a pod's node exists while the pod does
             return False
+        index = 0 if service is None or len(pod.spec.containers) == 1 else self.serving_container(pod, service)
         kubelet = self._kubelets.get(endpoint.node)
         run = kubelet.pods.get(endpoint.pod) if kubelet is not None else None  # endpoint.pod == pod.key: same uid
         if run is not None and run.pod is pod:
-            for container in run.containers:
-                if not container.alive:
-                    return False
-            return True
-        for status in pod.containers:
-            if status.state != "running":
-                return False
-        return True
+            return run.containers[index].alive
+        return pod.containers[index].state == "running"  # the store gives a pod one status per container
+
+    def serving_container(self, pod: Pod, service: str | None) -> int:
+        """The index in ``pod.spec.containers`` of the container that answers connections to
+        ``service``: the first declaring its first port's ``targetPort`` (the number, or the name when
+        it is a name), else the first container (why: the module docstring). The Service is read as
+        last published; one the proxies never saw, or None, gives the first container. The port map
+        it reads, computed once per pod spec:
+
+        >>> from podquake.model.objects import ContainerSpec, PodSpec
+        >>> spec = PodSpec((ContainerSpec("log"), ContainerSpec("app", ports=(("http", 8080),))))
+        >>> _port_owners(spec)
+        {8080: 1, 'http': 1}
+        """
+        if service is None or len(pod.spec.containers) == 1:
+            return 0
+        table = self._tables.get(service)
+        if table is None or table.target_port is None:
+            return 0
+        return _port_owners_of(pod.spec).get(table.target_port, 0)
 
     def deliver(self, service: str, client: str, node: str, now: float, external: bool = False) -> Endpoint | str:
         """:meth:`route`, then the checks the network does: a dead endpoint (:data:`ENDPOINT_DEAD`)
@@ -471,7 +511,7 @@ class Proxy:
         if isinstance(result, str):
             reason = result
         else:
-            if not self.endpoint_alive(result):
+            if not self.endpoint_alive(result, service):
                 reason = ENDPOINT_DEAD
             elif result.node != node and self.reachable is not None and not self.reachable(node, result.node):
                 reason = UNREACHABLE
@@ -583,6 +623,21 @@ class Proxy:
         for node in dict.fromkeys(chain(before, after)):  # the nodes whose answer flips, in order
             if (before.get(node, 0) > 0) != (after.get(node, 0) > 0) and node not in frozen:
                 self._announce(event.service, node)
+
+
+def _port_owners(spec: PodSpec) -> dict[int | str, int]:
+    """Container index by declared port number and port name; the first container declaring one
+    keeps it (upstream ``FindPort`` returns the first match in container order)."""
+    owners: dict[int | str, int] = {}
+    for index, container in enumerate(spec.containers):
+        for name, number in container.ports:
+            owners.setdefault(number, index)
+            if name:
+                owners.setdefault(name, index)
+    return owners
+
+
+_port_owners_of: IdentityMemo[PodSpec, dict[int | str, int]] = IdentityMemo(_port_owners)
 
 
 def _eligible(node: Node) -> bool:

@@ -102,6 +102,7 @@ KNOWN_FIELDS = {
         "terminationMessagePolicy imagePullPolicy securityContext stdin stdinOnce tty"
     ),
     "resources": _fields("limits requests claims"),
+    "containerPort": _fields("name hostPort containerPort protocol hostIP"),
     "probe": _fields(
         "exec httpGet tcpSocket grpc initialDelaySeconds timeoutSeconds periodSeconds successThreshold "
         "failureThreshold terminationGracePeriodSeconds"

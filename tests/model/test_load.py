@@ -25,10 +25,12 @@ from podquake.model.load import (
 )
 from podquake.model.manifests import load_manifests
 from podquake.model.network import Split
-from podquake.model.objects import ContainerSpec, PodSpec
+from podquake.model.objects import ContainerSpec, Deployment, PodSpec, PodTemplate
 from podquake.model.proxy import ENDPOINT_DEAD, UNREACHABLE, Proxy
 from podquake.model.quantity import Resources
-from podquake.model.simulation import Simulation
+from podquake.model.resources_api import Service, ServicePort
+from podquake.model.selectors import LabelSelector
+from podquake.model.simulation import Simulation, Timing
 from podquake.model.trace import Trace
 from podquake.model.traffic import (
     Constant,
@@ -53,14 +55,15 @@ def served_world(
     nodes: int = 3,
     seed: int = 1,
     proxy_mode: str = "iptables",
+    timing: Timing | None = None,
     **load_args: Any,
 ) -> tuple[Simulation, Traffic, FluidLoad | RequestLoad]:
     """A cluster running ``docs`` at a steady state that the proxies see, then traffic and a load model."""
     sim = Simulation(ClusterSpec.uniform(nodes=nodes, zones=1), seed=seed, scheduler="first-fit", load_mode=None,
-                     proxy_mode=proxy_mode)  # fmt: skip
+                     proxy_mode=proxy_mode, timing=timing)  # fmt: skip
     sim.apply(load_manifests(text=yaml.safe_dump_all(docs)))
     assert sim.run_until_stable(timeout=120)
-    sim.run_for(k8s.KUBE_PROXY_MIN_SYNC_PERIOD_SECONDS + 0.5)
+    sim.run_for(sim.timing.endpoint_propagation_seconds + 0.5)
     sim.run(-(-sim.now // WINDOW) * WINDOW)  # so that windows end at multiples of 10 s
     traffic = Traffic(sim, generators)
     load = make_load(sim, mode, traffic=traffic, **load_args)
@@ -218,6 +221,90 @@ def test_internal_traffic_from_a_missing_client_pod_fails():
     run_windows(sim, 1)
     (window,) = windows(sim)
     assert (window.offered, window.failed, window.failure_reasons, window.endpoints) == (50.0, 50.0, (NO_CLIENT,), ())
+
+
+@pytest.mark.parametrize("mode", ["fluid", "request"])
+@pytest.mark.parametrize("crashed, fails", [("logshipper", False), ("app", True)])
+def test_a_crashed_sidecar_fails_no_request_while_the_pod_is_listed_a_crashed_app_container_does(mode, crashed, fails):
+    """Both modes ask the proxy the same question: is the container serving the Service's port running?"""
+    doc = deployment()
+    doc["spec"]["template"]["spec"]["containers"] = [
+        {"name": "app", "image": "nginx", "ports": [{"containerPort": 80}], "resources": {"requests": {"cpu": "1"}}},
+        {"name": "logshipper", "image": "fluent-bit", "resources": {"requests": {"cpu": "100m"}}},
+    ]
+    delay = WINDOW  # the proxies keep the pod a whole window after it turns not Ready
+    sim, _, _ = served_world(doc, service(), generators=(internal(60.0, node="worker-3"),), mode=mode,
+                             timing=Timing(endpoint_propagation_seconds=delay))  # fmt: skip
+    victim = min(sim.state.pods_by_key)
+    kubelet = sim.kubelets[sim.state.pods_by_key[victim].node_name]  # type: ignore[index]
+    run_windows(sim, 1)
+    assert kubelet.crash_container(victim, crashed)  # restarted at once (the first restart has no back-off)
+    sim.run_for(0.5)
+    assert kubelet.crash_container(victim, crashed)  # now a 10 s back-off
+    run_windows(sim, 1)
+    window = windows(sim)[-1]
+    assert not sim.state.pods_by_key[victim].ready and victim in window.endpoints
+    offered, failed = per_pod(window, "endpoint_offered")[victim], per_pod(window, "endpoint_failed")[victim]
+    assert offered > 150  # a third of 60 requests/s for most of the window
+    if fails:
+        assert failed > 0.8 * offered and ENDPOINT_DEAD in window.failure_reasons
+        assert set(window.failure_reasons) <= {ENDPOINT_DEAD, LOST_IN_QUEUE}  # (in service at the crash)
+    else:
+        assert (failed, window.failed, window.failure_reasons) == (0.0, 0.0, ())
+
+
+def two_services_two_containers(mode: str, **load_args: Any) -> tuple[Simulation, str]:
+    """Three pods of an app container serving Service web (targetPort ``http``) and a log container
+    serving Service logs (``logs``), each Service under load; then the log container of the first pod
+    crashes (into a back-off) at the start of the second window. Returns the pod's key."""
+    sim = Simulation(ClusterSpec.uniform(nodes=3, zones=1), seed=1, scheduler="first-fit", load_mode=None,
+                     timing=Timing(endpoint_propagation_seconds=WINDOW))  # fmt: skip
+    labels = (("app", "web"),)
+    containers = (ContainerSpec("app", requests=Resources(1000, 0), cpu_requested=True, ports=(("http", 8080),)),
+                  ContainerSpec("log", requests=Resources(100, 0), cpu_requested=True, ports=(("logs", 2020),)))  # fmt: skip
+    template = PodTemplate(labels, PodSpec(containers=containers))
+    sim.create_workload(Deployment(sim.new_uid(), "web", "default", LabelSelector(match_labels=labels), template, 3))
+    for name, target in (("web", "http"), ("logs", "logs")):
+        sim.state.put_object("Service", "default", name, Service(name, "default", selector=labels, ports=(ServicePort(80, target),)))
+    assert sim.run_until_stable(timeout=120)
+    sim.run(-(-(sim.now + WINDOW + 0.5) // WINDOW) * WINDOW)
+    generators = (internal(60.0, node="worker-3"), internal(30.0, node="worker-3", service_key="default/logs"))
+    make_load(sim, mode, traffic=Traffic(sim, generators), **load_args).start()
+    victim = min(sim.state.pods_by_key)
+    kubelet = sim.kubelets[sim.state.pods_by_key[victim].node_name]  # type: ignore[index]
+    run_windows(sim, 1)
+    assert kubelet.crash_container(victim, "log")
+    sim.run_for(0.5)
+    assert kubelet.crash_container(victim, "log")
+    return sim, victim
+
+
+@pytest.mark.parametrize("mode", ["fluid", "request"])
+def test_a_pod_behind_two_services_answers_each_from_the_container_serving_its_port(mode):
+    """A crashed log container fails only the logs Service's requests to that pod: the check is per
+    Service, not per pod, in both modes."""
+    sim, victim = two_services_two_containers(mode)
+    run_windows(sim, 1)
+    web, logs = windows(sim)[-1], windows(sim, "default/logs")[-1]
+    assert per_pod(web, "endpoint_offered")[victim] > 150 and (web.failed, web.failure_reasons) == (0.0, ())
+    failed = per_pod(logs, "endpoint_failed")[victim]
+    assert failed > 0.8 * per_pod(logs, "endpoint_offered")[victim] and ENDPOINT_DEAD in logs.failure_reasons
+
+
+@pytest.mark.parametrize("mode", ["fluid", "request"])
+def test_a_pod_queueing_for_two_services_loses_only_the_stopped_containers_requests(mode):
+    # 11 requests/s per pod (1.1 cores at 10 per core) against 30: queues full for both Services.
+    sim, victim = two_services_two_containers(mode, serving=Serving(rps_per_core=10.0, queue_limit=40))
+    run_windows(sim, 1)
+    web, logs = windows(sim)[-1], windows(sim, "default/logs")[-1]
+    assert LOST_IN_QUEUE in logs.failure_reasons and QUEUE_FULL in web.failure_reasons
+    assert LOST_IN_QUEUE not in web.failure_reasons and ENDPOINT_DEAD not in web.failure_reasons
+    assert per_pod(web, "endpoint_served")[victim] > 50  # the app kept serving (11 requests/s at most)
+    for service_key in ("default/web", "default/logs"):
+        queued_before = 0.0
+        for w in windows(sim, service_key):
+            assert w.offered == pytest.approx(w.served + w.failed + w.queued - queued_before, abs=3e-3)
+            queued_before = w.queued
 
 
 @pytest.mark.parametrize("mode", ["fluid", "request"])

@@ -955,3 +955,16 @@ def test_daemonset_update_strategy_and_min_ready_seconds_are_noted_as_not_modell
     assert any(n.startswith("spec.minReadySeconds:") for n in load_one(ds).notes)
     ds["spec"]["updateStrategy"] = {"type": "Recreate"}
     assert error(ds).field == "spec.updateStrategy.type"
+
+
+def test_container_ports_are_read_so_traffic_reaches_the_container_that_serves_it():
+    """``ports`` was accepted and dropped, so the proxy could not tell a sidecar from the app."""
+    obj = with_pod_spec(
+        containers=[
+            {"name": "log", "image": "fluentbit"},
+            {"name": "app", "image": "web", "ports": [{"name": "http", "containerPort": 8080}, {"containerPort": 9090}]},
+        ]
+    )
+    assert container(obj, 0).ports == () and container(obj, 1).ports == (("http", 8080), ("", 9090))
+    bad = with_pod_spec(containers=[{"name": "app", "image": "web", "ports": [{"containerPort": 0}]}])
+    assert "containerPort" in str(error(bad))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 from bisect import bisect_right
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from podquake.model import constants as k8s
 from podquake.model.cluster import ClusterSpec
 from podquake.model.endpoints import Endpoint
 from podquake.model.manifests import load_manifests
+from podquake.model.objects import ContainerSpec, Deployment, PodSpec, PodTemplate
 from podquake.model.proxy import (
     ENDPOINT_DEAD,
     NO_ENDPOINTS,
@@ -26,11 +28,12 @@ from podquake.model.proxy import (
     UNREACHABLE,
     Proxy,
     _iptables_cumulative,
+    _port_owners,
     iptables_endpoint_probabilities,
     iptables_rule_probabilities,
 )
-from podquake.model.resources_api import Service
-from podquake.model.selectors import Taint
+from podquake.model.resources_api import Service, ServicePort
+from podquake.model.selectors import LabelSelector, Taint
 from podquake.model.simulation import Simulation, Timing
 
 from .test_endpoints import READINESS_FAILS_AFTER, deployment, pods_of, service, world
@@ -433,6 +436,95 @@ def test_endpoint_alive_follows_the_runtime_not_the_last_report():
     assert not any(proxy.endpoint_alive(e) for e in by_pod.values())
     assert proxy.route("default/web", "c", "worker-1", sim.now) == NODE_DOWN
     assert not proxy.health_check("default/web", "worker-1")
+
+
+# --- which container answers: the one serving the Service's port -----------------------------------------
+SIDECAR_DELAY = 5.0  # a propagation window long enough to route in after a crash
+
+
+def app_and_sidecar() -> dict:
+    """Three replicas of an app container serving the Service's port and a log-shipping sidecar
+    (from YAML: its ``ports`` are not read, so the first container, the app, serves the port)."""
+    doc = deployment()
+    doc["spec"]["template"]["spec"]["containers"] = [
+        {"name": "app", "image": "nginx", "ports": [{"containerPort": 80}]},
+        {"name": "logshipper", "image": "fluent-bit"},
+    ]
+    return doc
+
+
+def crash_into_backoff(sim: Simulation, pod_key: str, container: str) -> None:
+    """Crash ``container`` twice: the first restart is at once, the second waits out a 10 s back-off."""
+    kubelet = sim.kubelets[sim.state.pods_by_key[pod_key].node_name]  # type: ignore[index]
+    assert kubelet.crash_container(pod_key, container)
+    sim.run_for(0.5)
+    assert kubelet.crash_container(pod_key, container)
+
+
+@pytest.mark.parametrize("crashed, fails", [("logshipper", False), ("app", True)])
+def test_a_crashed_sidecar_does_not_fail_connections_to_the_app_container_a_crashed_app_does(crashed, fails):
+    sim, endpoints, proxy = proxied(app_and_sidecar(), service(), delay=SIDECAR_DELAY)
+    victim = pods_of(sim, "web")[0]
+    crash_into_backoff(sim, victim, crashed)
+    pod = sim.state.pods_by_key[victim]
+    assert not pod.ready and [c.state for c in pod.containers].count("running") == 1
+    # Not Ready, but the proxies route with the endpoints published before the crash until the delay passes.
+    listed = next(e for e in endpoints.published["default/web"].endpoints if e.pod == victim)
+    assert listed.ready
+    results = [proxy.deliver("default/web", f"c{i}", "worker-1", sim.now) for i in range(300)]
+    reached = Counter(r.pod for r in results if isinstance(r, Endpoint))
+    if fails:
+        assert proxy.failures[ENDPOINT_DEAD] == results.count(ENDPOINT_DEAD) > 60 and victim not in reached
+    else:
+        assert proxy.failures == {} and reached[victim] > 60
+    assert proxy.endpoint_alive(listed, "default/web") is not fails
+    sim.run_for(SIDECAR_DELAY + 1.0)  # Ready=false has reached the proxies: readiness still decides membership
+    assert victim not in route_pods(proxy, "default/web", "worker-1", sim.now, 30)
+
+
+def port_world(*containers: ContainerSpec, target_ports: dict[str, int | str]) -> tuple[Simulation, Proxy]:
+    """Three replicas of a pod of ``containers``, behind one Service per entry of ``target_ports``
+    (name -> the targetPort of its only port), the steady state published."""
+    timing = replace(Timing(), endpoint_propagation_seconds=SIDECAR_DELAY)
+    sim = Simulation(ClusterSpec.uniform(nodes=3, zones=1), seed=1, scheduler="first-fit", timing=timing)
+    labels = (("app", "web"),)
+    template = PodTemplate(labels, PodSpec(containers=containers))
+    sim.create_workload(Deployment(sim.new_uid(), "web", "default", LabelSelector(match_labels=labels), template, 3))
+    for name, target in target_ports.items():
+        sim.state.put_object("Service", "default", name, Service(name, "default", selector=labels, ports=(ServicePort(80, target),)))
+    assert sim.run_until_stable(timeout=120)
+    sim.run_for(SIDECAR_DELAY + 0.5)
+    return sim, sim.proxy
+
+
+def test_the_container_declaring_the_target_port_by_number_or_name_serves_it_else_the_first():
+    log = ContainerSpec("log")
+    app = ContainerSpec("app", ports=(("metrics", 9100), ("http", 8080)))
+    sim, proxy = port_world(log, app, target_ports={"by-name": "http", "by-number": 8080, "undeclared": 7000, "named-none": "grpc"})
+    first, second, _third = pods_of(sim, "web")
+    pod = sim.state.pods_by_key[first]
+    assert {s: proxy.serving_container(pod, f"default/{s}") for s in ("by-name", "by-number", "undeclared", "named-none")} == {
+        "by-name": 1, "by-number": 1, "undeclared": 0, "named-none": 0
+    }
+    assert proxy.serving_container(pod, None) == proxy.serving_container(pod, "default/never-published") == 0
+
+    def alive(pod_key: str) -> dict[str, bool]:
+        endpoint = next(e for e in sim.endpoints.published["default/by-name"].endpoints if e.pod == pod_key)
+        return {s: proxy.endpoint_alive(endpoint, f"default/{s}") for s in ("by-name", "by-number", "undeclared")}
+
+    crash_into_backoff(sim, first, "log")  # the sidecar, declared first
+    crash_into_backoff(sim, second, "app")
+    assert alive(first) == {"by-name": True, "by-number": True, "undeclared": False}
+    assert alive(second) == {"by-name": False, "by-number": False, "undeclared": True}
+    results = [proxy.deliver("default/by-name", f"c{i}", "worker-1", sim.now) for i in range(300)]
+    assert {r.pod for r in results if isinstance(r, Endpoint)} == {first, pods_of(sim, "web")[2]}
+    assert proxy.failures == {ENDPOINT_DEAD: results.count(ENDPOINT_DEAD)}
+
+
+def test_the_first_container_that_declares_a_port_serves_it():
+    """Two containers declaring the same port (upstream ``FindPort`` takes the first in spec order)."""
+    pod_spec = PodSpec((ContainerSpec("a"), ContainerSpec("b", ports=(("web", 80),)), ContainerSpec("c", ports=(("web", 80),))))
+    assert _port_owners(pod_spec) == {80: 1, "web": 1}
 
 
 def test_same_seed_same_routes():
