@@ -160,6 +160,7 @@ class EvenLoad(Property):
         self._samples: dict[tuple[str, tuple[str, ...], bool], _Sample] = {}
         self._skipped: dict[str, str] = {}  # service -> why it is not judged
         self._unsteady = 0
+        self._alone: dict[str, None] = {}  # Services that had traffic while at most one endpoint was ready
 
     # --- what disturbs the split ---------------------------------------------------------------------
     def on_Annotation(self, event: ev.Annotation, ledger: Ledger) -> None:
@@ -194,6 +195,7 @@ class EvenLoad(Property):
             return
         ready = self._ready.get(service, frozenset())
         if len(ready) < 2:
+            self._alone[service] = None
             return  # one endpoint takes everything: nothing to compare
         offered = {pod: n for pod, n in zip(event.endpoints, event.endpoint_offered) if n > 0}
         steady = (
@@ -235,6 +237,11 @@ class EvenLoad(Property):
         samples = [s for s in self._samples.values() if s.total >= self.min_requests * len(s.pods)]
         note = self._note(len(self._samples) - len(samples))
         if not samples:
+            if not self._samples and self._alone:  # the only reason: no Service had two endpoints
+                names = ", ".join(sorted(self._alone))
+                return Verdict.unknown(
+                    self.id, f"no Service with traffic had two ready endpoints to compare ({names}): an even split needs two", note=note
+                )
             return Verdict.unknown(self.id, "no steady traffic window with enough requests to judge the split", note=note)
         counted = [s for s in samples if self._is_request(s)]
         tests = len(counted) if self.test == "chi-square" else sum(len(s.pods) for s in counted)

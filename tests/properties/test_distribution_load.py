@@ -91,6 +91,14 @@ def test_too_few_requests_is_unknown():
     assert judge([window(20.0, [100, 100, 100])]).status == "unknown"  # no endpoints published: nothing to judge
 
 
+def test_traffic_only_to_services_with_one_endpoint_says_so():
+    """It said "no steady traffic window with enough requests" when the one Service with traffic had
+    a single replica (Online Boutique's frontend, in every `podquake run --manifests` example)."""
+    verdict = judge([endpoints(1.0, pods(1)), window(20.0, [500]), window(30.0, [500])])
+    assert verdict.status == "unknown"
+    assert verdict.message == "no Service with traffic had two ready endpoints to compare (default/web): an even split needs two"
+
+
 def test_unsteady_windows_are_left_out():
     skewed = [200, 100, 100]
     during_fault = [endpoints(1.0, pods(3)), ev.Annotation(12.0, "fault-started", "NodeFailure(...)"), window(20.0, skewed)]
