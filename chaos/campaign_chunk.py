@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
-from hypothesis import HealthCheck, Phase, given, reject, seed, settings, target
+from hypothesis import HealthCheck, Phase, given, seed, settings, target
 from hypothesis.errors import Flaky
 from hypothesis import strategies as st
 from podquake.chaos.hypothesis_internals import (
@@ -206,7 +206,7 @@ def run_chunk(
     started = time.perf_counter()
     state: dict[str, Any] = {"shrinking": False, "shrink_runs": 0, "origin": None}
     masked: set[str] = set()  # properties that failed in an earlier round: counted, not raised
-    drawn: set[str] = set()  # the examples run so far, so that a later round does not run one again
+    judged: dict[str, list[Verdict]] = {}  # the verdicts of the examples run so far, by scenario
     # Failing examples as (scenario, its verdicts), by the first property they fail.
     first_failing: dict[str, tuple[Scenario, list[Verdict]]] = {}
     first_choices: dict[str, tuple[Any, ...] | None] = {}  # what Hypothesis drew for them
@@ -221,32 +221,40 @@ def run_chunk(
     def one(scenario: Scenario) -> None:
         if stop_requested():
             raise KeyboardInterrupt  # Hypothesis lets it through at once; caught below
+        if not state["shrinking"] and result.examples >= size:
+            raise _ChunkFull  # a later round, whose draws may repeat examples, has run the rest
         if state["shrinking"]:
             state["shrink_runs"] += 1
             if state["shrink_runs"] > settings.shrink_runs:
                 raise ShrinkBudgetSpent
             if on_run is not None:
                 on_run(SHRINK_RUN)
+        repeat = None
         if not state["shrinking"]:
             key = repr((scenario.faults, scenario.seed, scenario.cluster, scenario.workload))
-            if key in drawn:  # an earlier round ran it already (the fault-free example, most often)
-                reject()
-            drawn.add(key)
-        run = _run(scenario)
-        failed = run.failed
+            repeat = judged.get(key)
+        if repeat is not None:
+            # An example run already (in an earlier round, or drawn twice): its verdicts again, the
+            # same answer for Hypothesis as a run would give, without running or counting it again.
+            verdicts = repeat
+            failed = [v for v in verdicts if v.status == FAILED]
+        else:
+            run = _run(scenario)
+            verdicts, failed = run.verdicts, run.failed
         new = [v for v in failed if v.property not in masked]
-        if not state["shrinking"]:
+        if not state["shrinking"] and repeat is None:
+            judged[key] = verdicts
             result.examples += 1
             result.steps += len(scenario.faults)
             result.faults += len(scenario.faults)
             result.faults_by_kind.update(f.kind for f in scenario.faults)
-            for verdict in run.verdicts:
+            for verdict in verdicts:
                 if verdict.status == FAILED:
                     result.failed[verdict.property] += 1
                     result.first.setdefault(verdict.property, verdict)
                     result.first_example.setdefault(verdict.property, result.examples)
                     if verdict.property not in first_failing:
-                        first_failing[verdict.property] = (scenario, run.verdicts)
+                        first_failing[verdict.property] = (scenario, verdicts)
                         first_choices[verdict.property] = recorded_choices()
                         first_sizes[verdict.property] = recorded_size()
                 elif verdict.status == UNKNOWN:
@@ -255,6 +263,7 @@ def run_chunk(
             _steer(run)
             if on_run is not None:
                 on_run(FAILING_EXAMPLE if failed else EXAMPLE)
+        if not state["shrinking"]:
             state["shrinking"] = bool(new)
             state["origin"] = new[0].property if new else None
         if new:
@@ -262,9 +271,9 @@ def run_chunk(
             # slip from one property to another), so the last failure of each property it fails is
             # the smallest found so far for that property.
             for verdict in failed:
-                last_failing[verdict.property] = (scenario, run.verdicts)
+                last_failing[verdict.property] = (scenario, verdicts)
             if state["shrinking"]:
-                _note_smaller(smallest_seen, scenario, run.verdicts, failed)
+                _note_smaller(smallest_seen, scenario, verdicts, failed)
             raise _violation_type(new[0].property)(new[0].line())
 
     phases = [Phase.explicit, Phase.generate, Phase.target] + ([Phase.shrink] if settings.shrink else [])
@@ -274,7 +283,8 @@ def run_chunk(
         if remaining <= 0 or (round_number and result.examples == ran_before):
             break  # done, or the last round drew nothing new (Hypothesis ran out of examples)
         ran_before = result.examples
-        test = settings_for(remaining, phases)(given(examples)(one))
+        # A later round's first draws are the simplest examples, run already: room for such repeats.
+        test = settings_for(remaining if round_number == 0 else remaining + len(judged), phases)(given(examples)(one))
         for scenario in replay_first if round_number == 0 else ():
             test = _explicit(test, scenario)
         test = seed(_chunk_seed(settings.seed, index, round_number))(test)
@@ -290,6 +300,8 @@ def run_chunk(
             shrunk_property = state["origin"]  # the smallest failure found within the budget stands
         except KeyboardInterrupt:
             result.interrupted = True  # keep what was found; the failure so far stands unshrunk
+        except _ChunkFull:
+            break
         except _Refused as refused:
             raise refused.error from None
         except Flaky as error:
@@ -297,8 +309,10 @@ def run_chunk(
             raise
         if shrunk_property is not None and shrunk_property in last_failing:
             primaries[shrunk_property] = last_failing[shrunk_property]
-        if shrunk_property is None or result.interrupted:
-            break  # every remaining example ran (or Hypothesis ran out of them), or a stop
+        if result.interrupted:
+            break
+        # On to the examples left: after a failure, or when some draws repeated examples already run
+        # (not counted), until the chunk has run them all or a round finds none new.
         masked.update(first_failing, smallest_seen, primaries)
     chosen: dict[str, tuple[Scenario, list[Verdict], bool]] = {
         property_id: (*found, settings.shrink) for property_id, found in primaries.items()
@@ -405,6 +419,10 @@ def _shrink_alone(
     except _Refused as refused:
         raise refused.error from None
     return None if smallest is None else last[0]
+
+
+class _ChunkFull(BaseException):
+    """Stops a round once the chunk has run all its examples (past Hypothesis, as KeyboardInterrupt)."""
 
 
 class _Refused(BaseException):
