@@ -280,7 +280,7 @@ def run_chunk(
     ran_before = -1
     for round_number in itertools.count():
         remaining = size - result.examples
-        if remaining <= 0 or (round_number and result.examples == ran_before):
+        if remaining <= 0 or result.examples == ran_before:
             break  # done, or the last round drew nothing new (Hypothesis ran out of examples)
         ran_before = result.examples
         # A later round's first draws are the simplest examples, run already: room for such repeats.

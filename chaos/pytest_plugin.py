@@ -520,7 +520,7 @@ def _judge(run: _Run, property_id: str) -> None:
         pytest.fail(f"podquake: {run.error}", pytrace=False)
     result = run.result
     assert result is not None
-    found = next((c for c in result.counterexamples if c.property == property_id), None)
+    found = result.counterexample(property_id)
     if found is not None:
         pytest.fail(_failure_text(run, found), pytrace=False)
     if result.failed.get(property_id):

@@ -158,7 +158,6 @@ class RequestLoad(_LoadModel):
         The others' completions are counted when the window closes: the same requests, in the same
         window and order, as counting them every tick (a completion counts at the first tick boundary
         after its ``done``, and every boundary of a window precedes its end)."""
-        alive = self.proxy.endpoint_alive
         dead = []
         for server in self._busy:
             pending = server.pending
@@ -166,12 +165,7 @@ class RequestLoad(_LoadModel):
                 if server.shared:  # requests of several Services: any of their containers may have stopped
                     ok = all(self._alive(server, acc.service, alive_cache) for acc in self._queued_accs(server))
                 else:
-                    cache = alive_cache.get(server.service)
-                    if cache is None:
-                        cache = alive_cache[server.service] = {}
-                    ok = cache.get(server.uid)
-                    if ok is None:
-                        ok = cache[server.uid] = alive(server.endpoint, server.service)
+                    ok = self._alive(server, server.service, alive_cache)
                 if not ok:
                     dead.append(server)
         if dead:
@@ -191,7 +185,6 @@ class RequestLoad(_LoadModel):
         if alive_cache is None:
             alive_cache = {}
         proxy = self.proxy
-        alive = proxy.endpoint_alive
         release = proxy.release if proxy.least_connection else None
         index = self._window_index
         probe = (now, math.inf)  # sorts after every (done, latency, ...) with done <= now
@@ -234,23 +227,16 @@ class RequestLoad(_LoadModel):
                     self._served(server, done_count)
             if pending and server.shared:
                 self._lose_stopped(server, alive_cache, release)
-            elif pending:
-                cache = alive_cache.get(server.service)
-                if cache is None:
-                    cache = alive_cache[server.service] = {}
-                ok = cache.get(server.uid)
-                if ok is None:
-                    ok = cache[server.uid] = alive(server.endpoint, server.service)
-                if not ok:
-                    key = server.key
-                    own = server.acc
-                    for entry in pending:
-                        acc = entry[2] if len(entry) > 2 else own
-                        acc.endpoint(key)[2] += 1.0  # type: ignore[union-attr]
-                        acc.fail(LOST_IN_QUEUE, 1.0)
-                        if release is not None:
-                            release(entry[3], server.endpoint)
-                    pending.clear()
+            elif pending and not self._alive(server, server.service, alive_cache):
+                key = server.key
+                own = server.acc
+                for entry in pending:
+                    acc = entry[2] if len(entry) > 2 else own
+                    acc.endpoint(key)[2] += 1.0  # type: ignore[union-attr]
+                    acc.fail(LOST_IN_QUEUE, 1.0)
+                    if release is not None:
+                        release(entry[3], server.endpoint)
+                pending.clear()
             if not pending:
                 del busy[server]
 

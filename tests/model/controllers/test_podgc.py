@@ -217,16 +217,21 @@ def out_of_service(effect="NoExecute"):
     return Taint(k8s.TAINT_OUT_OF_SERVICE, "nodeshutdown", effect)
 
 
+def stateful_pod_on_powered_off_node():
+    """A one-replica StatefulSet, settled; its pod's node powered off now: (sim, the set, the pod, the node)."""
+    sim = make_sim()
+    ss = statefulset(sim, replicas=1)
+    assert sim.run_until_stable(timeout=60)
+    (pod,) = owned(sim, ss.uid)
+    sim.kubelets[pod.node_name].power_off()
+    return sim, ss, pod, pod.node_name
+
+
 def test_the_out_of_service_taint_frees_a_statefulset_pod_stuck_on_a_dead_node():
     """Non-graceful node shutdown: the taint's NoExecute evicts db-0 at once (graceful, nobody completes
     it); the next pass force-deletes it, and the StatefulSet recreates it on a live node. Before, the pod
     stayed Terminating on the dead node for good and the StatefulSet never got it back."""
-    sim = make_sim()
-    ss = statefulset(sim, replicas=1)
-    assert sim.run_until_stable(timeout=60)
-    (old,) = owned(sim, ss.uid)
-    dead = old.node_name
-    sim.kubelets[dead].power_off()
+    sim, ss, old, dead = stateful_pod_on_powered_off_node()
     sim.run(125)  # the node is Unknown (50 s grace), the pod not yet evicted (300 s toleration)
     assert sim.state.nodes[dead].ready == "Unknown" and old.deletion_timestamp is None
     sim.state.add_taint(dead, out_of_service())
@@ -244,12 +249,7 @@ def test_the_out_of_service_taint_frees_a_statefulset_pod_stuck_on_a_dead_node()
 def test_gc_terminating_waits_until_the_tainted_node_is_not_ready():
     """Tainted right after the power-off, the node is still Ready: the pod is evicted at once but
     force-deleted only at the first pass after the node turns Unknown."""
-    sim = make_sim()
-    ss = statefulset(sim, replicas=1)
-    assert sim.run_until_stable(timeout=60)
-    (old,) = owned(sim, ss.uid)
-    dead = old.node_name
-    sim.kubelets[dead].power_off()
+    sim, ss, old, dead = stateful_pod_on_powered_off_node()
     sim.state.add_taint(dead, out_of_service())
     tainted = sim.now
     sim.run(tainted + 1)
