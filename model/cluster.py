@@ -2,7 +2,10 @@
 
 A :class:`ClusterSpec` is a tuple of :class:`NodePool` values. Each pool spreads its nodes over its
 zones round-robin and names them ``<pool>-1``, ``<pool>-2``, ..., so a pool's name must be a DNS-1123
-label (at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit). Every node gets the well-known
+label (lowercase letters, digits and '-', starting and ending with a letter or digit) short enough
+that its last node's name, also its ``kubernetes.io/hostname`` label, has at most 63 characters
+(``<pool>-<maxSize>``; nodes the cloud adds to replace lost ones count on past that, so a pool
+churning through more machines than its digits allow can still outgrow it). Every node gets the well-known
 labels ``kubernetes.io/hostname``, ``topology.kubernetes.io/zone`` and ``topology.kubernetes.io/region``,
 and the OS/arch labels every kubelet sets on itself (``kubernetes.io/os: linux``,
 ``kubernetes.io/arch: amd64`` and their legacy ``beta.kubernetes.io/...`` twins;
@@ -237,15 +240,27 @@ class NodePool:
         """Refuse a name that is not a DNS-1123 label: the nodes are named ``<pool>-1``, ... and the
         name is the value of their ``podquake.io/pool`` label (an empty name is refused with the
         other value problems)."""
-        if not self.name or (DNS_LABEL.match(self.name) and len(self.name) <= 63):
+        if not self.name:
             return
-        length = f" ({len(self.name)} characters)" if len(self.name) > 63 else ""
-        guess = re.sub(r"[^a-z0-9]+", "-", self.name.lower())[:63].strip("-") or "worker"
+        # The last node's name is also its kubernetes.io/hostname label value: at most 63 characters.
+        last = f"{self.name}-{self.max_nodes}"
+        room = 63 - (len(last) - len(self.name))
+        if DNS_LABEL.match(self.name) and len(self.name) <= room:
+            return
+        guess = re.sub(r"[^a-z0-9]+", "-", self.name.lower())[:room].strip("-") or "worker"
+        if DNS_LABEL.match(self.name) and len(self.name) <= 63:
+            problem = (
+                f"{self.name!r} ({len(self.name)} characters) is too long for its nodes' names: {last} has {len(last)} characters, "
+                "and a node's name is its kubernetes.io/hostname label, at most 63"
+            )
+        else:
+            length = f" ({len(self.name)} characters)" if len(self.name) > 63 else ""
+            problem = f"{self.name!r} is not a DNS-1123 label{length}, and the pool's nodes are named after it ({self.name}-1, ...)"
         raise InputError(
-            f"{self.name!r} is not a DNS-1123 label{length}, and the pool's nodes are named after it ({self.name}-1, ...)",
+            problem,
             location=location,
             field="name",
-            fix=f"use at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit, e.g. {guess}",
+            fix=f"use at most {room} lowercase letters, digits and '-', starting and ending with a letter or digit, e.g. {guess}",
         )
 
     def _check_labels(self, location: str) -> None:

@@ -333,7 +333,7 @@ def test_which_node_names_a_cluster_may_have():
 
 @pytest.mark.parametrize(
     "name, guess",
-    [("GPU_Workers", "gpu-workers"), ("batch.pool", "batch-pool"), ("-edge", "edge"), ("edge-", "edge"), ("a" * 64, "a" * 63), ("wörker", "w-rker")],
+    [("GPU_Workers", "gpu-workers"), ("batch.pool", "batch-pool"), ("-edge", "edge"), ("edge-", "edge"), ("a" * 64, "a" * 61), ("wörker", "w-rker")],
 )
 def test_a_pool_name_that_is_not_a_dns_label_is_refused(name, guess):
     """NodePool(name="GPU_Workers") made nodes GPU_Workers-1, ..., names no Kubernetes node may have."""
@@ -349,7 +349,7 @@ def test_a_pool_name_that_is_not_a_dns_label_is_refused(name, guess):
 
 
 def test_pool_names_that_are_dns_labels_are_taken():
-    for name in ("w", "9", "gpu-pool-2", "a" * 63):
+    for name in ("w", "9", "gpu-pool-2", "a" * 61):
         assert ClusterSpec(pools=(NodePool(name=name, count=1),)).build_nodes()[0].name == f"{name}-1"
 
 
@@ -373,3 +373,17 @@ def test_a_numeric_yaml_region_is_told_to_quote_it():
         ClusterSpec.from_dict(yaml.safe_load("region: 1\nnodes: 2"))
     assert info.value.fix == 'quote it: region: "1"'
     assert ClusterSpec.from_dict(yaml.safe_load("region: '1'\nnodes: 2")).build_nodes()[0].labels[k8s.LABEL_REGION] == "1"
+
+
+@pytest.mark.parametrize("name, nodes", [("a" * 62, 1), ("a" * 61, 10), ("a" * 60, 10), ("b" * 59, 1000)])
+def test_a_pool_name_too_long_for_its_nodes_names_is_refused(name, nodes):
+    """A 62-character pool made node a...a-1, 64 characters: past the 63 a kubernetes.io/hostname
+    label value may have, and the node carries its name in that label."""
+    longest = 63 - len(f"-{nodes}")
+    if len(name) <= longest:
+        assert ClusterSpec(pools=(NodePool(name=name, count=nodes),)).build_nodes()[-1].name == f"{name}-{nodes}"
+        return
+    with pytest.raises(InputError) as info:
+        NodePool(name=name, count=1, min_size=1, max_size=nodes) if nodes > 1 else NodePool(name=name, count=1)
+    assert info.value.field == "name" and f"{name}-{nodes}" in info.value.message and "kubernetes.io/hostname" in info.value.message
+    assert f"at most {longest} lowercase" in info.value.fix and info.value.fix.endswith("a" * longest if name[0] == "a" else "b" * longest)
