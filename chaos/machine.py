@@ -79,7 +79,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from podquake.chaos.faults import Fault, TrafficSpike
 from podquake.chaos.nemesis import FaultRecord, Nemesis
-from podquake.chaos.scenario import Scenario, load_scenario
+from podquake.chaos.scenario import Scenario, load_scenario, names_a_file
 from podquake.chaos.strategies import DEFAULT_FAULT_KINDS, faults
 from podquake.model.errors import InputError
 from podquake.model.scheduling.registry import fresh_copy
@@ -334,11 +334,6 @@ def _check_properties(cls: type[ClusterMachine], base: Scenario) -> None:
         raise InputError(error.message, field=f"{cls.__name__}.properties", fix=error.fix) from None
 
 
-def _is_path(value: str | Path) -> bool:
-    """Whether a knob's string is a path rather than YAML text (the rule :func:`load_scenario` uses)."""
-    return isinstance(value, Path) or ("\n" not in value and "kind:" not in value)
-
-
 def _knob_path(cls: type[ClusterMachine], knob: str, value: str | Path) -> Path:
     """``value`` (a path) as ``cls`` means it: a relative path is relative to the folder of the module
     that defines the class setting ``knob`` (the working directory when that module has no file)."""
@@ -359,7 +354,7 @@ def _load_base(cls: type[ClusterMachine]) -> Scenario:
         base = load_scenario(default_scenario_text(), source="<embedded default scenario>")
     elif isinstance(given, Scenario):
         base = given
-    elif isinstance(given, (str, Path)) and _is_path(given):
+    elif isinstance(given, (str, Path)) and names_a_file(given):
         path = _knob_path(cls, "scenario", given)
         if not path.is_file():
             raise InputError(
@@ -374,7 +369,7 @@ def _load_base(cls: type[ClusterMachine]) -> Scenario:
         raise InputError(f"{cls.__name__}.scenario must be a Scenario, YAML text or a path, not {type(given).__name__}", field="scenario", fix="e.g. scenario = 'my-scenario.yaml'")
     if cls.manifests is not None:
         manifests = cls.manifests
-        if isinstance(manifests, (str, Path)) and _is_path(manifests):
+        if isinstance(manifests, (str, Path)) and names_a_file(manifests):
             manifests = _knob_path(cls, "manifests", manifests)
         base = _with_manifests(base, manifests, cls.__name__)
     base.manifests()  # parsed once per class; every example applies the same objects
@@ -387,7 +382,7 @@ def _with_manifests(base: Scenario, manifests: str | Path, owner: str) -> Scenar
     from podquake.model.yaml_safety import load_documents
 
     text = str(manifests)
-    if isinstance(manifests, str) and ("\n" in text or "kind:" in text):
+    if not names_a_file(manifests):
         workload: tuple[Any, ...] = tuple(data for _, data in load_documents(text, f"{owner}.manifests") if data is not None)
     else:
         path = Path(manifests)

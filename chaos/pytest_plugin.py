@@ -48,9 +48,11 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -323,7 +325,7 @@ def scheduler_suite(
     ``examples`` (default :data:`DEFAULT_EXAMPLES`) and ``seed``: the campaign's, overridden by
     ``--podquake-examples`` and ``--podquake-seed``.
     ``scenario``: the base scenario (a :class:`~podquake.chaos.scenario.Scenario`, YAML text or a
-    path, relative to the working directory): its durations, traffic and properties, and its cluster and workload unless varied;
+    path, relative to the folder of the test module calling this, as ``ClusterMachine.scenario``): its durations, traffic and properties, and its cluster and workload unless varied;
     default: the sample shop. ``properties``: property ids to judge instead of the scenario's (the
     library's suite); each keeps the parameters the scenario gives it (others get their defaults),
     and the scenario's ``imports:`` are imported before the ids are checked. ``kinds``: the fault
@@ -364,6 +366,8 @@ def scheduler_suite(
                 field="properties",
                 fix="list property ids, e.g. properties=['no-overcommit'], or leave properties out to judge the scenario's (the library's suite)",
             )
+    if isinstance(scenario, (str, Path)):
+        scenario = _from_callers_folder(scenario, sys._getframe(1))
     base = _base_scenario(scenario, None)  # first: its imports: register properties that properties= may name
     if properties is not None:
         try:
@@ -395,6 +399,26 @@ def scheduler_suite(
     test.__doc__ = f"podquake: scheduler {name or 'default'} against every property, under generated chaos."
     test._podquake_suite = spec  # type: ignore[attr-defined]
     return pytest.mark.parametrize(_PARAMETER, ids, ids=list(ids))(test)
+
+
+def _from_callers_folder(scenario: str | Path, caller: FrameType) -> str | Path:
+    """``scenario`` as the module calling :func:`scheduler_suite` means it: a relative path is
+    relative to that module's folder (as ``ClusterMachine.scenario`` and a scenario's own workload
+    paths are), whatever folder pytest runs from; YAML text and absolute paths as they are."""
+    from podquake.chaos.scenario import names_a_file
+    from podquake.model.errors import InputError
+
+    if not names_a_file(scenario) or Path(scenario).is_absolute():
+        return scenario
+    file = caller.f_globals.get("__file__")
+    path = Path(file).resolve().parent / scenario if file else Path(scenario)
+    if not path.is_file():
+        raise InputError(
+            f"no such scenario file: {path}",
+            field="scenario",
+            fix="give a path relative to the folder of the test module that calls scheduler_suite (or an absolute one), YAML text or a Scenario",
+        )
+    return path
 
 
 def _scheduler_name(scheduler: Any) -> str | None:

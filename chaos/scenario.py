@@ -301,13 +301,19 @@ def _property_modules(suite: Suite) -> list[str]:
 
 
 # === reading =======================================================================================
+def names_a_file(path_or_text: str | Path) -> bool:
+    """Whether ``path_or_text`` is a path rather than YAML text, as :func:`load_scenario` tells them
+    apart: a :class:`~pathlib.Path`, or a string with no newline and no ``kind:``."""
+    return isinstance(path_or_text, Path) or ("\n" not in path_or_text and "kind:" not in path_or_text)
+
+
 def load_scenario(path_or_text: str | Path, *, source: str | None = None, base_dir: str | Path | None = None) -> Scenario:
     """Read a scenario from a file path or from YAML text (text is anything holding a newline or
     ``kind:``). ``source`` names it in messages (default: the path, or ``<scenario>``); workload
     paths are relative to ``base_dir`` (default: the file's folder, or the working directory for a
     text). Raises :class:`InputError` naming the file, the field and the fix."""
     text: str
-    if isinstance(path_or_text, Path) or ("\n" not in path_or_text and "kind:" not in path_or_text):
+    if names_a_file(path_or_text):
         path = Path(path_or_text)
         name = source or str(path)
         if path.is_dir():

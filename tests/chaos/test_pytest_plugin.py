@@ -435,3 +435,23 @@ def test_an_unknown_property_says_how_to_make_ones_own_known():
         scheduler_suite(properties=["no-overcomit"])
     assert caught.value.field == "properties" and "did you mean 'no-overcommit'?" in caught.value.fix
     assert "import that module at the top of the test file" in caught.value.fix and "imports:" in caught.value.fix
+
+
+def test_a_relative_scenario_path_is_read_from_the_test_modules_folder(pytester):
+    """`scheduler_suite(scenario="s.yaml")` read the file from wherever pytest ran (a suite in
+    tests/ failed to collect when run from the project's root), unlike ClusterMachine.scenario."""
+    from tests.chaos.kit import TINY_SCENARIO
+
+    folder = pytester.mkdir("suites")
+    (folder / "s.yaml").write_text(TINY_SCENARIO)
+    (folder / "test_here.py").write_text(
+        "from podquake.chaos.pytest_plugin import scheduler_suite\n\n"
+        "test_here = scheduler_suite(scenario='s.yaml', properties=['single-binding'], examples=2, kinds=['node-drain'],\n"
+        "    max_faults=1, vary_cluster=False, vary_workload=False)\n"
+    )
+    (folder / "test_missing.py").write_text(
+        "from podquake.chaos.pytest_plugin import scheduler_suite\n\ntest_missing = scheduler_suite(scenario='nowhere.yaml')\n"
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "--continue-on-collection-errors", "suites")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines([f"*no such scenario file: {folder / 'nowhere.yaml'}*relative to the folder of the test module*"])
