@@ -96,9 +96,10 @@ Simplifications, on purpose:
   ExternalName Service is not routed at all (:data:`NOT_PROXIED`);
 - the proxy of a node whose machine is down routes nothing (:data:`NODE_DOWN`); topology hints and
   ``trafficDistribution`` are not modelled;
-- a connected node's proxy sees its own Node's taints at once (upstream: after a watch event); a
-  node that reboots while cut off keeps its frozen view (upstream kube-proxy restarts with no rules
-  and an empty view until it can list again);
+- a connected node's proxy sees its own Node's taints at once (upstream: after a watch event), and a
+  connected node that boots again routes with the current view at once (upstream: after its first
+  list); a node that boots while cut off routes nothing until it resyncs (kube-proxy runs, as a
+  static pod or a system service does, but cannot list Services or endpoints);
 - a connection needs only the container serving the port (see above), taken from the Service as last
   published, whichever node routes it; a mesh sidecar that intercepts the pod's inbound traffic is
   not modelled, nor the protocol of a named port.
@@ -146,7 +147,7 @@ NO_ENDPOINTS = "no-endpoints"
 NO_LOCAL_ENDPOINTS = "no-local-endpoints"
 """Traffic policy Local and no usable endpoint on this node: the proxy drops the packets."""
 UNKNOWN_SERVICE = "unknown-service"
-"""This node's proxy has never seen the Service (not yet published to it, or it was cut off)."""
+"""This node's proxy has never seen the Service (not yet published to it, or it was cut off, or it booted while cut off)."""
 NOT_EXPOSED = "not-exposed"
 """External traffic for a Service that is neither NodePort nor LoadBalancer."""
 NOT_PROXIED = "not-proxied"
@@ -343,6 +344,7 @@ class Proxy:
 
     def start(self) -> None:
         self.state.watch(ev.EndpointsChanged, self._on_endpoints_changed)
+        self.state.watch(ev.NodePowerChanged, self._on_node_power)
         for update in self.endpoints.published.values():
             self._tables[update.service_key] = _Table(update)
 
@@ -596,6 +598,23 @@ class Proxy:
         if self._link_generation.get(node) == generation and node in self._frozen:
             del self._frozen[node]
             self._frozen_eligible.pop(node, None)
+            self._announce(None, node)
+
+    def _on_node_power(self, event: ev.NodePowerChanged) -> None:
+        """A machine that boots again starts a fresh kube-proxy with empty kernel tables (no
+        ClientIP affinity entries, IPVS round-robin from the start). Cut off from the control plane,
+        that kube-proxy can list nothing, so its node routes nothing and has no health-check
+        listener, until it reconnects and resyncs; its ``/healthz`` answers 200 meanwhile (nothing
+        queued, and upstream's ``nodeEligible`` starts true until it sees its Node;
+        proxy_health.go ``newProxyHealthServer``)."""
+        if not event.up:
+            return
+        node = event.node
+        self._affinity.pop(node, None)
+        self._rr.pop(node, None)
+        if node in self._disconnected:
+            self._frozen[node] = {}
+            self._frozen_eligible[node] = True
             self._announce(None, node)
 
     def is_connected(self, node: str) -> bool:

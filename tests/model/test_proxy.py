@@ -560,3 +560,32 @@ def test_online_boutique_frontend_external_load_balancer_reaches_frontend_pods()
         assert isinstance(result, Endpoint), (svc.name, result)
         assert svc.matches(sim.state.pods_by_key[result.pod].labels)
     assert proxy.failures == {}
+
+
+def test_a_node_that_boots_while_cut_off_routes_nothing_until_it_resyncs():
+    """Upstream a rebooted node's kube-proxy starts with no rules and, cut off from the API server,
+    can list nothing: the model kept routing with the view the node had when it was cut."""
+    sim, endpoints, proxy = proxied(deployment(), service(type="LoadBalancer", externalTrafficPolicy="Local"), mode="ipvs")
+    assert {sim.state.pods_by_key[p].node_name for p in pods_of(sim, "web")} == {"worker-1"}  # first-fit
+    # A reboot clears the node's IPVS round-robin position: it starts from the first endpoint again.
+    routed = route_pods(proxy, "default/web", "worker-2", sim.now, 2)
+    sim.kubelets["worker-2"].power_off()
+    sim.kubelets["worker-2"].power_on()
+    assert route_pods(proxy, "default/web", "worker-2", sim.now, 2) == routed
+    heard: list[tuple[str | None, str | None]] = []
+    proxy.watch_health(lambda service, node: heard.append((service, node)))
+    proxy.set_connected("worker-1", False)
+    sim.state.add_taint("worker-1", Taint(k8s.TAINT_TO_BE_DELETED, "0", "NoSchedule"))
+    assert proxy.service_health_check("default/web", "worker-1") and proxy.healthz("worker-1")  # its frozen view
+    sim.kubelets["worker-1"].power_off()
+    sim.kubelets["worker-1"].power_on()
+    assert heard == [(None, "worker-1")]
+    assert proxy.route("default/web", "c", "worker-1", sim.now) == UNKNOWN_SERVICE
+    assert proxy.route("default/web", "c", "worker-1", sim.now, external=True) == UNKNOWN_SERVICE
+    assert not proxy.service_health_check("default/web", "worker-1")  # no healthCheckNodePort listener
+    assert proxy.healthz("worker-1")  # nothing queued, and eligible until it sees its Node
+    proxy.set_connected("worker-1", True)
+    sim.run_for(1.001)
+    assert proxy.known_version("default/web", "worker-1") == proxy.known_version("default/web", "worker-2")
+    assert proxy.route("default/web", "c", "worker-1", sim.now) == NO_ENDPOINTS  # its pods restart: none ready yet
+    assert not proxy.healthz("worker-1")  # now it sees its tainted Node
