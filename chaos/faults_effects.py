@@ -41,6 +41,7 @@ from podquake.chaos.faults import (
     TrafficSpike,
     ZoneOutage,
 )
+from podquake.model import constants as k8s
 from podquake.model import trace as ev
 from podquake.model.controllers.common import delete_pod
 from podquake.model.kubelet import kubelet_for
@@ -52,6 +53,7 @@ from podquake.model.network import (
     ZoneIsolation,
 )
 from podquake.model.objects import Pod
+from podquake.model.selectors import Taint
 
 if TYPE_CHECKING:
     from podquake.model.simulation import Simulation
@@ -195,6 +197,13 @@ class Levers:
             if on and name in sim.state.nodes and sim.state.nodes[name].unschedulable:
                 sim.state.set_unschedulable(name, False)
             return  # the drain cordons the node itself
+        if switch == "in-service":
+            if name in sim.state.nodes:  # (the cloud may have deleted the node meanwhile)
+                if on:
+                    sim.state.remove_taint(name, k8s.TAINT_OUT_OF_SERVICE, "NoExecute")
+                else:
+                    sim.state.add_taint(name, Taint(k8s.TAINT_OUT_OF_SERVICE, "nodeshutdown", "NoExecute"))
+            return
         kubelet = sim.kubelets.get(name)
         if kubelet is None:
             return  # the node left the cluster meanwhile
@@ -331,6 +340,30 @@ def _switch(switch: str) -> Callable[[Levers, Any], Applied]:
         return Applied(name, lambda: levers.up(switch, name))
 
     return effect
+
+
+def _node_failure(levers: Levers, fault: NodeFailure) -> Applied:
+    """Power the machine off; with ``out_of_service``, an operator marks the node out of service that
+    long after (if the machine is still down by then) and clears the mark when it boots again."""
+    name = _node(levers, fault)
+    levers.down("power", name)
+    marked: list[bool] = []  # [False] once healed; [True] while the operator's mark holds
+    if fault.out_of_service is not None and (fault.duration is None or fault.out_of_service < fault.duration):
+
+        def mark(_event: Any) -> None:
+            if not marked:
+                levers.down("in-service", name)
+                marked.append(True)
+
+        levers.sim.env.timeout(fault.out_of_service).callbacks.append(mark)  # type: ignore[union-attr]
+
+    def heal() -> None:
+        levers.up("power", name)
+        if marked == [True]:
+            levers.up("in-service", name)
+        marked[:] = [False]
+
+    return Applied(name, heal)
 
 
 def _node_drain(levers: Levers, fault: NodeDrain) -> Applied:
@@ -515,7 +548,7 @@ def _knob(knob: str, value: Callable[[Levers, Any], Any]) -> Callable[[Levers, A
 
 
 _EFFECTS: dict[type[Fault], Callable[[Levers, Any], Applied]] = {
-    NodeFailure: _switch("power"),
+    NodeFailure: _node_failure,
     NodeDrain: _node_drain,
     KubeletStop: _switch("kubelet"),
     RuntimeFailure: _switch("runtime"),

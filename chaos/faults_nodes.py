@@ -51,12 +51,29 @@ class NodeFailure(NodeFault):
     boots again after ``duration`` seconds (``power_on``: the kubelet comes back and restarts the
     pods the API still binds there), or never when ``duration`` is None.
 
+    ``out_of_service``: seconds after the crash at which an operator, seeing the machine is down,
+    marks the node out of service (the ``node.kubernetes.io/out-of-service=nodeshutdown:NoExecute``
+    taint of Kubernetes' non-graceful node shutdown, KEP-2268): its pods are evicted, the pod
+    garbage collector force-deletes them and their volumes are detached at once, so a StatefulSet's
+    pods and their ReadWriteOnce volumes move elsewhere instead of waiting for the machine. The
+    operator removes the taint when the machine boots again. None (the default): nobody does, and
+    a StatefulSet pod on a machine that never comes back is stuck, as upstream. Campaigns do not
+    draw it; a scenario file or a ``ClusterMachine`` rule of one's own gives it.
+
     >>> NodeFailure(node="worker-2", at=30.0, duration=60.0)
     NodeFailure(node='worker-2', at=30.0, duration=60.0)
+    >>> NodeFailure(node=0, at=30.0, out_of_service=120.0).to_dict()
+    {'kind': 'node-failure', 'node': 0, 'at': 30.0, 'outOfService': 120.0}
     """
 
     kind = "node-failure"
-    summary = "A node's machine crashes (all its containers die); it boots again after `duration`, or never."
+    summary = "A node's machine crashes (all its containers die); it boots again after `duration`, or never (optionally marked out of service after `outOfService` s)."
+    out_of_service: float | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.out_of_service is not None:
+            self._check_number("out_of_service", low=0.0)
 
 
 @dataclass(frozen=True, kw_only=True, repr=False)

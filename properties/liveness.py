@@ -315,7 +315,7 @@ class ReplicasConverge(BoundedLiveness):
                 s.numbers["stuck_pods"] = len(s.stuck)
                 message = (f"{_name(key)} has {s.ready} of {s.desired} ready replicas: pod {pod.key} stays on node "
                            f"{pod.node}, which is not Ready, and a StatefulSet pod is not replaced until it is "
-                           "force-deleted or its node deleted")
+                           "force-deleted, its node deleted or marked out of service (a node failure's outOfService)")
                 lacking.append((message, s.numbers))
             elif s.track.kind == "DaemonSet":
                 s.judge_daemon(ledger, failures, lacking)

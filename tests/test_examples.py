@@ -75,3 +75,26 @@ def test_the_stateful_example_runs_its_own_step_among_the_faults(monkeypatch):
     monkeypatch.setattr(ClusterState, "scale_workload", counted)
     run_state_machine_as_test(module.ShopMachine, settings=settings(max_examples=4, stateful_step_count=8, deadline=None, database=None))
     assert scaled and all(1 <= n <= 6 for n in scaled)
+
+
+def test_the_non_graceful_shutdown_scenario_moves_the_database_pod_only_with_the_operators_mark():
+    """examples/scenarios/non-graceful-shutdown.yaml: as its comments say, orders-db-0 runs again on a
+    live node once the dead node is marked out of service, and without the mark it stays stuck."""
+    from dataclasses import replace
+
+    from podquake.chaos import NodeFailure
+    from podquake.chaos.scenario import load_scenario
+    from podquake.chaos.scenario_run import run_scenario
+
+    scenario = load_scenario(Path(__file__).parents[1] / "examples" / "scenarios" / "non-graceful-shutdown.yaml")
+    (fault,) = scenario.faults
+    assert (fault.node, fault.out_of_service) == ("worker-2", 120.0)
+    for marked in (True, False):
+        run = run_scenario(scenario if marked else replace(scenario, faults=(NodeFailure(node="worker-2", at=fault.at),)))
+        (db0,) = [pod for pod in run.sim.state.pods.values() if pod.key == "default/orders-db-0"]
+        converged = next(v for v in run.verdicts if v.property == "replicas-converge")
+        assert converged.status == "passed"  # stuck is a finding about capacity, not a failure
+        if marked:
+            assert db0.node_name != "worker-2" and db0.ready and "converged" in converged.message
+        else:
+            assert db0.node_name == "worker-2" and "orders-db-0 stays on node worker-2" in converged.message

@@ -344,3 +344,56 @@ def test_cloud_knobs_take_the_strongest_active_value_and_restore_the_cloud_own()
     assert cloud.failure_rate == 0.0 and cloud.quota is None and lbs.registration_seconds == 30.0
     sim.run(75)
     assert cloud.latency_multiplier == 1.0
+
+
+# --- node failure marked out of service (non-graceful node shutdown) ----------------------------------
+def _stateful_node() -> tuple:
+    """A settled one-replica StatefulSet: (sim, the set, the node its pod runs on)."""
+    from tests.model.controllers.workload_kit import make_sim, owned, statefulset
+
+    sim = make_sim()
+    ss = statefulset(sim, replicas=1)
+    assert sim.run_until_stable(timeout=60)
+    (pod,) = owned(sim, ss.uid)
+    return sim, ss, pod.node_name
+
+
+def _out_of_service(sim, node: str) -> bool:
+    from podquake.model import constants as k8s
+
+    return any(t.key == k8s.TAINT_OUT_OF_SERVICE for t in sim.state.nodes[node].taints)
+
+
+def test_a_node_failure_marked_out_of_service_lets_a_stateful_pod_move() -> None:
+    """Without an operator, a StatefulSet pod on a machine that never comes back is stuck for good (at
+    most one pod per identity); with ``out_of_service`` the taint frees it and it runs elsewhere."""
+    from tests.model.controllers.workload_kit import owned
+
+    for operator in (None, 60.0):
+        sim, ss, node = _stateful_node()
+        start = sim.now
+        play(sim, NodeFailure(node=node, at=start, out_of_service=operator), end=start + 300.0)
+        sim.run(start + 59.0)
+        assert not _out_of_service(sim, node)
+        sim.run(start + 300.0)
+        assert _out_of_service(sim, node) == (operator is not None)
+        running = [p for p in owned(sim, ss.uid) if p.phase == "Running" and p.node_name != node]
+        assert len(running) == (1 if operator is not None else 0), operator
+        tainted = [e.t for e in sim.trace.of_type(ev.NodeTainted) if e.node == node and "out-of-service" in e.key]
+        assert tainted == ([start + 60.0] if operator is not None else [])
+
+
+def test_the_out_of_service_mark_goes_when_the_machine_boots_and_never_comes_after_it() -> None:
+    sim, ss, node = _stateful_node()
+    start = sim.now
+    play(sim, NodeFailure(node=node, at=start, duration=100.0, out_of_service=30.0), end=start + 300.0)
+    sim.run(start + 31.0)
+    assert _out_of_service(sim, node) and not sim.state.nodes[node].up
+    sim.run(start + 101.0)
+    assert not _out_of_service(sim, node) and sim.state.nodes[node].up
+    # An operator slower than the machine's reboot never marks it.
+    sim, ss, node = _stateful_node()
+    start = sim.now
+    play(sim, NodeFailure(node=node, at=start, duration=20.0, out_of_service=30.0), end=start + 300.0)
+    sim.run(start + 300.0)
+    assert not any(e.node == node for e in sim.trace.of_type(ev.NodeTainted) if "out-of-service" in e.key)
