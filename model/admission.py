@@ -6,8 +6,15 @@ The one admission plug-in the model applies is DefaultTolerationSeconds
 tolerations with ``tolerationSeconds: 300`` unless it has a toleration naming that key (or no key)
 with effect NoExecute (or no effect), whatever its operator and value: an ``Equal`` toleration for
 another value keeps the default from being added though it tolerates nothing.
-DaemonSet pods get them without a time limit, as the DaemonSet controller adds them, unless some
-toleration already tolerates the taint.
+DaemonSet pods get the DaemonSet controller's tolerations instead (kubernetes/kubernetes:pkg/controller/
+daemon/util/daemonset_util.go ``AddOrUpdateDaemonPodTolerations``): ``not-ready`` and ``unreachable``
+NoExecute without a time limit, and ``disk-pressure``, ``memory-pressure``, ``pid-pressure`` and
+``unschedulable`` NoSchedule, each with operator Exists. Each replaces a template toleration with the
+same key, operator, value and effect (``AddOrUpdateTolerationInPodSpec``: a template's ``not-ready``
+Exists NoExecute toleration with ``tolerationSeconds: 60`` becomes one without a limit) and is added
+otherwise; DefaultTolerationSeconds then finds the NoExecute keys named and adds nothing. (The
+``network-unavailable`` toleration upstream adds for ``hostNetwork`` pods is not: the model does not
+read ``hostNetwork``.)
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from dataclasses import replace
 
 from podquake.model import constants as k8s
 from podquake.model.objects import OwnerRef, Pod, PodSpec, PodTemplate
-from podquake.model.selectors import Taint, Toleration
+from podquake.model.selectors import Toleration
 
 __all__ = ["admit_spec", "pod_from_template"]
 
@@ -29,23 +36,49 @@ def admit_spec(spec: PodSpec, *, daemon: bool = False) -> PodSpec:
     hit = _admitted.get(cache_key)
     if hit is not None and hit[0] is spec:
         return hit[1]
-    seconds = None if daemon else k8s.DEFAULT_TOLERATION_SECONDS
+    tolerations = _daemon_tolerations(spec.tolerations) if daemon else spec.tolerations
     added = []
     for key in (k8s.TAINT_NOT_READY, k8s.TAINT_UNREACHABLE):
-        taint = Taint(key, "", "NoExecute")
-        if daemon:
-            named = any(t.tolerates(taint) for t in spec.tolerations)
-        else:  # by key and effect alone, whatever the operator and value (upstream's Admit)
-            named = any((not t.key or t.key == key) and t.effect in (None, "", "NoExecute") for t in spec.tolerations)
-        if not named:
-            added.append(Toleration(key=key, operator="Exists", effect="NoExecute", toleration_seconds=seconds))
-    if daemon:
-        taint = Taint(k8s.TAINT_UNSCHEDULABLE, "", "NoSchedule")
-        if not any(t.tolerates(taint) for t in spec.tolerations):
-            added.append(Toleration(key=k8s.TAINT_UNSCHEDULABLE, operator="Exists", effect="NoSchedule"))
-    admitted = replace(spec, tolerations=spec.tolerations + tuple(added)) if added else spec
+        # by key and effect alone, whatever the operator and value (upstream's Admit)
+        if not any((not t.key or t.key == key) and t.effect in (None, "", "NoExecute") for t in tolerations):
+            added.append(Toleration(key=key, operator="Exists", effect="NoExecute", toleration_seconds=k8s.DEFAULT_TOLERATION_SECONDS))
+    tolerations += tuple(added)
+    admitted = replace(spec, tolerations=tolerations) if tolerations != spec.tolerations else spec
     _admitted[cache_key] = (spec, admitted)
     return admitted
+
+
+#: What ``AddOrUpdateDaemonPodTolerations`` adds, in its order (daemonset_util.go).
+_DAEMON_TOLERATIONS = (
+    Toleration(key=k8s.TAINT_NOT_READY, operator="Exists", effect="NoExecute"),
+    Toleration(key=k8s.TAINT_UNREACHABLE, operator="Exists", effect="NoExecute"),
+    Toleration(key=k8s.TAINT_DISK_PRESSURE, operator="Exists", effect="NoSchedule"),
+    Toleration(key=k8s.TAINT_MEMORY_PRESSURE, operator="Exists", effect="NoSchedule"),
+    Toleration(key=k8s.TAINT_PID_PRESSURE, operator="Exists", effect="NoSchedule"),
+    Toleration(key=k8s.TAINT_UNSCHEDULABLE, operator="Exists", effect="NoSchedule"),
+)
+
+
+def _daemon_tolerations(tolerations: tuple[Toleration, ...]) -> tuple[Toleration, ...]:
+    """``tolerations`` after ``AddOrUpdateTolerationInPodSpec`` of each DaemonSet toleration: one
+    matching it by key, operator, value and effect (``Toleration.MatchToleration``) is replaced in
+    place, whatever its ``tolerationSeconds``; without a match it is appended.
+
+    >>> from podquake.model.selectors import Toleration
+    >>> timed = Toleration(key=k8s.TAINT_NOT_READY, operator="Exists", effect="NoExecute", toleration_seconds=60)
+    >>> [(t.key, t.toleration_seconds) for t in _daemon_tolerations((timed,))][:2]
+    [('node.kubernetes.io/not-ready', None), ('node.kubernetes.io/unreachable', None)]
+    """
+    result = list(tolerations)
+    for wanted in _DAEMON_TOLERATIONS:
+        matched = False
+        for i, t in enumerate(result):
+            if (t.key or "") == wanted.key and t.operator == wanted.operator and t.value == wanted.value and t.effect == wanted.effect:
+                result[i] = wanted
+                matched = True
+        if not matched:
+            result.append(wanted)
+    return tuple(result)
 
 
 def pod_from_template(

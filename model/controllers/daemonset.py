@@ -7,9 +7,13 @@ Follows kubernetes/kubernetes:pkg/controller/daemon/{daemon_controller.go,update
   NoSchedule/NoExecute taint the pod does not tolerate. A node whose only untolerated taints are
   NoSchedule *keeps* a pod it already runs (``shouldContinueRunning``). Readiness and resources do
   not matter here (the scheduler judges those);
-- the pod's tolerations are the template's plus the DaemonSet ones (``not-ready`` and
-  ``unreachable`` NoExecute without time limit, ``unschedulable`` NoSchedule), added by
-  :func:`~podquake.model.admission.pod_from_template` with ``daemon=True``;
+- the pod's tolerations are the template's plus the DaemonSet ones (``AddOrUpdateDaemonPodTolerations``:
+  ``not-ready`` and ``unreachable`` NoExecute without time limit, ``disk-pressure``,
+  ``memory-pressure``, ``pid-pressure`` and ``unschedulable`` NoSchedule, each replacing a template
+  toleration with the same key, operator, value and effect), added by
+  :func:`~podquake.model.admission.pod_from_template` with ``daemon=True``. A NotReady or
+  unreachable node keeps its daemon pod but gets none (its ``not-ready``/``unreachable`` NoSchedule
+  taint is not tolerated);
 - pods go through the scheduler: each is made for one node with the required node affinity
   ``matchFields metadata.name In [<node>]`` (``ReplaceDaemonSetPodNodeNameNodeAffinity``, upstream
   since 1.12), replacing any required terms of the template; unscheduled pods count for that node;

@@ -103,6 +103,37 @@ def test_taints_decide_whether_a_pod_is_created_kept_or_removed():
     assert node_should_run(template().spec, sim.state.nodes["worker-2"]) == (False, True)
 
 
+@pytest.mark.parametrize("key", [k8s.TAINT_DISK_PRESSURE, k8s.TAINT_MEMORY_PRESSURE, k8s.TAINT_PID_PRESSURE])
+def test_daemon_pods_tolerate_the_node_pressure_taints(key):
+    """AddOrUpdateDaemonPodTolerations (daemonset_util.go) adds disk-, memory- and pid-pressure
+    NoSchedule tolerations: a node under pressure still runs the daemon. The model added only
+    not-ready, unreachable and unschedulable, and left such a node without its daemon pod."""
+    sim = make_sim(nodes=2)
+    sim.state.add_taint("worker-1", Taint(key, "", "NoSchedule"))
+    ds = daemonset(sim)
+    assert sim.run_until_stable(timeout=60)
+    assert sorted(pods_by_node(sim, ds.uid)) == ["worker-1", "worker-2"]
+    assert owned(sim, ds.uid)[0].spec.tolerations[-4:-1] == tuple(
+        Toleration(k, "Exists", effect="NoSchedule") for k in (k8s.TAINT_DISK_PRESSURE, k8s.TAINT_MEMORY_PRESSURE, k8s.TAINT_PID_PRESSURE)
+    )
+
+
+def test_a_template_toleration_with_the_same_key_operator_and_effect_is_replaced_by_the_unlimited_one():
+    """AddOrUpdateTolerationInPodSpec replaces a matching toleration (same key, operator, value and
+    effect), whatever its tolerationSeconds: the daemon pod tolerates not-ready forever. The model
+    kept the template's 60 s, and the pod was evicted a minute after its node went NotReady."""
+    timed = Toleration(k8s.TAINT_NOT_READY, "Exists", effect="NoExecute", toleration_seconds=60)
+    sim = make_sim(nodes=1)
+    ds = daemonset(sim, tmpl=template(app="agent", tolerations=(timed,)))
+    assert sim.run_until_stable(timeout=60)
+    [pod] = owned(sim, ds.uid)
+    not_ready = [t for t in pod.spec.tolerations if t.key == k8s.TAINT_NOT_READY]
+    assert not_ready == [Toleration(k8s.TAINT_NOT_READY, "Exists", effect="NoExecute")]
+    sim.state.add_taint("worker-1", Taint(k8s.TAINT_NOT_READY, "", "NoExecute"))
+    sim.run(sim.now + 120)
+    assert pod.uid in sim.state.pods and pod.deletion_timestamp is None
+
+
 def test_a_failed_pod_is_replaced_with_a_doubling_back_off():
     assert (k8s.DAEMONSET_FAILED_POD_BACKOFF_SECONDS, k8s.DAEMONSET_FAILED_POD_MAX_BACKOFF_SECONDS) == (1.0, 900.0)
     sim = make_sim(nodes=1, timing=Timing(container_start_seconds=0.1))
