@@ -23,8 +23,10 @@ stateful_set_utils.go:
 - ``updateStrategy`` (``updateStatefulSet``): with **RollingUpdate**, once the replicas are settled,
   the highest-ordinal pod at or above ``partition`` whose ``controller-revision-hash`` differs from
   the update revision (the current template's) is deleted, and recreated by a later sync at the
-  update revision, waiting for each to be available before the next (``for target :=
-  len(replicas)-1; target >= updateMin; target--``); pods below the partition keep the *current*
+  update revision, but only while every replica (at any ordinal) is available: v1.35's
+  ``updateStatefulSetAfterInvariantEstablished`` with the default ``maxUnavailable`` 1, so one pod at
+  a time, each once the previous is available (with Parallel, an unready pod anywhere holds the
+  update back, unlike before v1.35; kubernetes/kubernetes#96218); pods below the partition keep the *current*
   revision, and one recreated there (after a crash or an eviction) gets the current revision's
   template again (``newVersionedStatefulSetPod``); the current revision becomes the update revision
   once every pod is at it and Running and Ready (``completeRollingUpdate``). With **OnDelete** no pod
@@ -42,8 +44,7 @@ stateful_set_utils.go:
 Simplifications, on purpose: the model keeps only the names of ``volumeClaimTemplates``, so each claim
 asks for ReadWriteOnce and 1 GiB (:data:`CLAIM_ACCESS_MODES`, :data:`CLAIM_STORAGE_BYTES`) unless a
 claim of that name already exists; no ``ordinals`` (pods are numbered from 0), no
-``rollingUpdate.maxUnavailable`` (behind the MaxUnavailableStatefulSet feature gate; pods are replaced one
-at a time) and no ``persistentVolumeClaimRetentionPolicy`` (claims are always retained); pods belong to the
+``rollingUpdate.maxUnavailable`` other than its default 1 (pods are replaced one at a time) and no ``persistentVolumeClaimRetentionPolicy`` (claims are always retained); pods belong to the
 set by owner reference only; the revision is the template hash (no ControllerRevision objects: the current
 revision's template is kept in the controller).
 """
@@ -233,18 +234,26 @@ class StatefulSetController(WorkloadController):
         return True
 
     def _rolling_update(self, replicas: list[Pod | None], revision: str, partition: int, min_ready: float) -> None:
-        """RollingUpdate (``updateStatefulSet``): replace the highest out-of-date ordinal at or above
-        ``partition``, one at a time, each only once the one above it is available."""
+        """RollingUpdate as ``updateStatefulSetAfterInvariantEstablished`` with the default
+        ``maxUnavailable`` 1 (the MaxUnavailableStatefulSet feature gate is beta and on by default
+        since v1.35, kubernetes/kubernetes:pkg/features/kube_features.go): while any replica, at any
+        ordinal (below the partition too; a missing one counts), is unavailable or terminating,
+        nothing; else delete the highest-ordinal pod at or above ``partition`` that is out of date.
+
+        With OrderedReady every replica is available by the time the sync gets here, so this is the
+        older loop's one-at-a-time, top-down order; with Parallel it differs: the older loop
+        (``updateStatefulSet`` without the gate) stopped only at an unavailable pod it met going down
+        from the top, so an unready pod below the out-of-date ones did not hold the update back
+        (kubernetes/kubernetes#96218), and an unready out-of-date pod was replaced."""
         now = self.env.now
+        for pod in replicas:
+            if pod is None or _unavailable(pod, min_ready, now):
+                return  # unavailablePods >= maxUnavailable: podsToDelete is 0
         for target in range(len(replicas) - 1, partition - 1, -1):
             pod = replicas[target]
-            if pod is None:
-                return
-            if pod.labels.get(k8s.LABEL_CONTROLLER_REVISION_HASH) != revision and pod.deletion_timestamp is None:
+            if pod is not None and pod.labels.get(k8s.LABEL_CONTROLLER_REVISION_HASH) != revision:
                 delete_pod(self.state, pod, "RollingUpdate")
                 return
-            if _unavailable(pod, min_ready, now):
-                return  # "wait for unavailable Pods on update"
 
     def _create(self, ss: StatefulSet, ordinal: int, revision: str, template: PodTemplate) -> Pod:
         name = f"{ss.name}-{ordinal}"

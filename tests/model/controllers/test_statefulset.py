@@ -3,9 +3,14 @@ OrderedReady and Parallel pod management, recreation under the same name, rollin
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from podquake.model import constants as k8s
 from podquake.model import trace as ev
 from podquake.model.controllers.statefulset import ordinal_of
+from podquake.model.kubelet import kubelet_for
+from podquake.model.objects import ContainerSpec, PodSpec, PodTemplate, Probe, StatefulSet
+from podquake.model.selectors import LabelSelector
 from podquake.model.simulation import Simulation
 
 from .workload_kit import make_sim, statefulset, template
@@ -124,6 +129,31 @@ def test_a_template_change_replaces_pods_from_the_highest_ordinal_down():
     assert all(p.labels[k8s.LABEL_CONTROLLER_REVISION_HASH] == revision for p in sim.state.pods.values())
     status = sim.workload_status("StatefulSet", "default", "db")
     assert (status.desired, status.current, status.ready, status.updated) == (3, 3, 3, 3)
+
+
+def test_a_parallel_sets_rolling_update_waits_while_any_replica_is_unavailable():
+    """v1.35 turns MaxUnavailableStatefulSet on (beta): updateStatefulSetAfterInvariantEstablished
+    replaces nothing while a replica is unavailable (maxUnavailable defaults to 1). The model ran the
+    older loop, which went down from the top and deleted db-2 though db-0 was not Ready
+    (kubernetes/kubernetes#96218); with Parallel nothing else held it back."""
+    probe = Probe(period_seconds=1.0, failure_threshold=1)
+    sim = make_sim()
+    tmpl = PodTemplate((("app", "db"),), PodSpec(containers=(ContainerSpec("main", image="db:1", readiness_probe=probe),)))
+    ss = StatefulSet(sim.new_uid(), "db", "default", LabelSelector.of({"app": "db"}), tmpl, replicas=3, pod_management_policy="Parallel")
+    sim.create_workload(ss)
+    assert sim.run_until_stable(timeout=60)
+    db0 = sim.state.pods_by_key["default/db-0"]
+    assert kubelet_for(sim, db0.key).fail_probe(db0.key, "main", "readiness")
+    sim.run(sim.now + 5)
+    assert not db0.ready
+    started = sim.now
+    sim.state.update_workload_template(ss.uid, PodTemplate(tmpl.labels, replace(tmpl.spec, containers=(replace(tmpl.spec.containers[0], image="db:2"),))), 2)
+    sim.run(sim.now + 30)
+    assert events_of(sim, ev.PodDeletionRequested, started) == []
+    # Ready again: the update goes on, from the highest ordinal down.
+    kubelet_for(sim, db0.key).recover_probe(db0.key, "main", "readiness")
+    assert sim.run_until_stable(timeout=120)
+    assert [e.pod for e in events_of(sim, ev.PodDeletionRequested, started)] == ["default/db-2", "default/db-1", "default/db-0"]
 
 
 # --- updateStrategy and minReadySeconds (updateStatefulSet, processReplica, processCondemned) -------
