@@ -4,7 +4,10 @@ A transcription of kubernetes/kubernetes:pkg/controller/podautoscaler/horizontal
 modules: this one syncs; :mod:`podquake.model.controllers.hpa_replicas` computes each metric's proposal
 (replica_calculator.go); :mod:`podquake.model.controllers.hpa_behavior` stabilizes and limits it (the
 normalization half of horizontal.go). Every HPA stored as ``state.objects[("HorizontalPodAutoscaler", ns, name)]``
-is synced when it appears and then every ``--horizontal-pod-autoscaler-sync-period`` (15 s). A sync
+is synced every ``--horizontal-pod-autoscaler-sync-period`` (15 s), the first time one period after it
+appears: upstream's ``enqueueHPA`` and ``processNextWorkItem`` both call ``queue.AddRateLimited``, and the
+HPA work queue's rate limiter (``NewDefaultHPARateLimiter``, rate_limiters.go) delays every add by the
+sync period, so a new HPA waits 15 s for its first sync and a changed one keeps its pending sync. A sync
 (``reconcileAutoscaler``):
 
 1. reads the target's scale (a Deployment, StatefulSet or ReplicaSet; anything else fails with
@@ -260,7 +263,8 @@ class HorizontalPodAutoscalerController(Pausable):
         if key in self._entries:
             return  # already synced periodically; the next sync reads the new spec
         self._entries[key] = _Entry()
-        self._schedule(key, self.sim.timing.controller_sync_seconds)
+        # enqueueHPA's AddRateLimited: the watch event, then one sync period in the queue.
+        self._schedule(key, self.sim.timing.controller_sync_seconds + self.sync_period)
 
     def _schedule(self, key: tuple[str, str], delay: float) -> None:
         timeout = self.env.timeout(delay)

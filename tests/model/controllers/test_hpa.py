@@ -337,12 +337,14 @@ def test_syncs_every_15_seconds_and_exposes_its_status():
     assert k8s.HPA_SYNC_PERIOD_SECONDS == 15.0
     sim, d, _, controller = setup()
     put_hpa(sim)
-    sim.run(31.0)
-    status = controller.status("default", "web")
-    assert status is not None and status.observed_at == 30.0  # the first sync comes at once
+    sim.run(44.5)
+    # enqueueHPA's AddRateLimited: a new HPA waits one sync period for its first sync (not at once)
+    assert controller.status("default", "web") is None
+    sim.run(45.5)
+    assert controller.status("default", "web").observed_at == 45.0
     sim.run(60.5)
     status = sim.state.hpa_status[("default", "web")]
-    assert status.observed_at == 60.0  # 30, 45, 60
+    assert status.observed_at == 60.0  # 45, 60
     assert (status.current_replicas, status.desired_replicas, status.last_scale_time) == (3, 3, None)
     [metric] = status.current_metrics
     assert (metric.type, metric.name, metric.average_utilization, metric.average_value) == ("Resource", "cpu", 50, 50)
@@ -442,10 +444,11 @@ spec:
     sim.run(40.0)
     load.millis = 20.0
     sim.run(400.0)
-    # the last high recommendation was made at 30; with behavior a recommendation counts while it is
-    # younger than the window (the controller's 300 s), so it holds 4 through 315; at 330 the metric's 1
-    # is limited by Percent 50 per 60 s to 2, which is also minReplicas
-    assert scaled(sim) == [(330.0, 4, 2)]
+    # the first sync (at 45, one period after the HPA appeared) seeds the window with the current 4
+    # (recordInitialRecommendation); with behavior a recommendation counts while it is younger than the
+    # window (the controller's 300 s), so it holds 4 through 330; at 345 the metric's 1 is limited by
+    # Percent 50 per 60 s to 2, which is also minReplicas
+    assert scaled(sim) == [(345.0, 4, 2)]
     assert controller.history("default", "web").scale_down_events[0].change == 2
 
 
@@ -458,7 +461,7 @@ def test_external_metric_queue_length_per_replica():
     metrics.register_external("queue_length", lambda: queue["length"])
     per_replica = MetricSpec("External", MetricTarget("AverageValue", average_value=Fraction(5)), metric_name="queue_length")
     put_hpa(sim, name="worker", target="worker", max_replicas=20, metrics=(per_replica,))
-    sim.run(sim.now + 31)
+    sim.run(sim.now + 46)  # the first sync one period after the HPA appears, then every 15 s
     # 47 items at 5 per replica want ceil(47 / 5) = 10: 1 -> 4 (max(2 x 1, 4)) -> 8 (max(2 x 4, 4)) -> 10
     assert [to for _, _, to in scaled(sim)] == [4, 8, 10] and workers.replicas == 10
     assert sim.trace.of_type(ev.HorizontalPodAutoscalerScaled)[0].metrics == "queue_length 47 per pod (target 5)"
@@ -492,8 +495,8 @@ def test_external_value_target_uses_ready_pods():
     controller.metrics.register_external("requests_per_second", lambda: 250.0)
     total = MetricSpec("External", MetricTarget("Value", value=Fraction(100)), metric_name="requests_per_second")
     put_hpa(sim, metrics=(total,))
-    sim.run(31.0)
-    assert scaled(sim) == [(30.0, 2, 4)]  # ceil(2.5 x 2 ready) = 5, limited to max(4, 4)
+    sim.run(46.0)
+    assert scaled(sim) == [(45.0, 2, 4)]  # ceil(2.5 x 2 ready) = 5, limited to max(4, 4)
 
 
 def test_the_largest_proposal_of_several_metrics_wins():
@@ -501,8 +504,8 @@ def test_the_largest_proposal_of_several_metrics_wins():
     controller.metrics.register_external("queue_length", lambda: 15.0)
     per_replica = MetricSpec("External", MetricTarget("AverageValue", average_value=Fraction(5)), metric_name="queue_length")
     put_hpa(sim, metrics=(cpu(50), per_replica))
-    sim.run(31.0)
-    assert scaled(sim) == [(30.0, 2, 3)]
+    sim.run(46.0)
+    assert scaled(sim) == [(45.0, 2, 3)]
     assert sim.trace.of_type(ev.HorizontalPodAutoscalerScaled)[0].reason == "external metric queue_length above target"
 
 
@@ -523,12 +526,12 @@ def test_a_failing_metric_blocks_a_scale_down_but_not_a_scale_up():
 def test_replicas_out_of_range_are_clamped_without_metrics():
     sim, d, _, _ = setup(replicas=1)
     put_hpa(sim, min_replicas=3, max_replicas=5, metrics=())  # no metrics at all: range still enforced
-    sim.run(31.0)
-    assert scaled(sim) == [(30.0, 1, 3)]
+    sim.run(46.0)
+    assert scaled(sim) == [(45.0, 1, 3)]
     assert sim.trace.of_type(ev.HorizontalPodAutoscalerScaled)[0].reason == "Current number of replicas below Spec.MinReplicas"
     sim.state.scale_workload(d.uid, 9)
-    sim.run(46.0)
-    assert scaled(sim)[-1] == (45.0, 9, 5)
+    sim.run(61.0)
+    assert scaled(sim)[-1] == (60.0, 9, 5)
     assert sim.trace.of_type(ev.HorizontalPodAutoscalerScaled)[-1].reason == "Current number of replicas above Spec.MaxReplicas"
 
 
@@ -572,7 +575,7 @@ def test_a_statefulset_target_is_scaled():
     sim, _, _, controller = setup(replicas=1)
     ss = statefulset(sim, name="db", app="db", replicas=1)
     put_hpa(sim, name="db", target="db", kind="StatefulSet", min_replicas=2, metrics=())
-    sim.run(31.0)
+    sim.run(46.0)
     assert ss.replicas == 2
 
 
