@@ -322,7 +322,13 @@ class HorizontalPodAutoscalerController(Pausable):
                 self._fail(hpa, entry, "FailedComputeMetricsReplicas", proposal.error)
                 return
             desired = proposal.replicas
-            reason = f"{proposal.metric} above target" if desired > current else "All metrics below target"
+            # rescaleReason comes from the metrics' proposal, before normalization: none when it is the
+            # current count (a rescale that only the stabilization window asks for says no reason)
+            reason = ""
+            if desired > current:
+                reason = f"{proposal.metric} above target"
+            elif desired < current:
+                reason = "All metrics below target"
             self._recommend(hpa, entry, _heading(hpa, current, desired))
             desired = self._normalize(hpa, entry, current, desired, now)
 

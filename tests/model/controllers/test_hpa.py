@@ -398,6 +398,20 @@ def test_a_spike_scales_up_within_two_syncs_and_never_past_max():
     assert status.condition("ScalingLimited").reason == "TooManyReplicas"
 
 
+def test_a_rescale_only_the_stabilization_window_asks_for_has_no_reason():
+    """horizontal.go takes rescaleReason from the metrics' proposal before normalization: a proposal equal
+    to the current count sets none, even when the window's higher recommendation then rescales."""
+    sim, d, load, _ = setup(replicas=3, demand=900.0)
+    put_hpa(sim, max_replicas=10)
+    sim.run(46.0)
+    load.millis = 300.0  # 50% of 6 x 100m: the metric proposes the current 6
+    sim.run(61.0)
+    # at 60 the 18 recommended at 45 is still in the window: 18, limited to 12 and to maxReplicas 10
+    assert scaled(sim) == [(45.0, 3, 6), (60.0, 6, 10)]
+    reasons = [e.reason for e in sim.trace.of_type(ev.HorizontalPodAutoscalerScaled)]
+    assert reasons == ["cpu resource utilization (percentage of request) above target", ""]
+
+
 def test_a_quiet_period_scales_down_only_after_the_300_second_window():
     assert k8s.HPA_DOWNSCALE_STABILIZATION_SECONDS == 300
     sim, d, load, _ = setup(replicas=6, demand=300.0)  # 50% of 6 x 100m: steady
