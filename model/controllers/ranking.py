@@ -12,10 +12,16 @@ defaults). Pod A goes before pod B by the first rule that tells them apart:
 4. lower ``controller.kubernetes.io/pod-deletion-cost`` before higher (int32; default, or invalid, 0);
 5. higher rank before lower: the rank is how many active pods of the same owner family (every
    ReplicaSet of the same Deployment) share the pod's node, so doubled-up pods go first;
-6. both Ready: the more recently Ready first, compared on the log2 scale of ``now - readyTime`` in
-   nanoseconds, ties in the same bucket broken by uid (lower uid first);
+6. both Ready with different ready times: the more recently Ready first, compared on the log2 scale of
+   ``now - readyTime`` in nanoseconds, ties in the same bucket broken by uid (lower uid first);
 7. higher container restart count first;
-8. newer creationTimestamp first, on the same log2 scale, ties by uid.
+8. different creationTimestamps: the newer first, on the same log2 scale, ties by uid.
+
+Rules 6 and 8 read the Ready condition's lastTransitionTime and the creationTimestamp as the
+controller's informer holds them: ``metav1.Time``, which the API carries in whole seconds (RFC 3339 in
+JSON; ``ProtoTime`` drops the nanoseconds and ``Unmarshal`` reads none, kubernetes/kubernetes:
+staging/src/k8s.io/apimachinery/pkg/apis/meta/v1/time_proto.go). So two pods that turned Ready within
+the same second have *equal* ready times and rule 7 decides between them; only ``now`` is exact.
 
 Pods no rule tells apart keep their input order (creation order in the model; Go's ``sort.Sort`` is
 not stable, so upstream leaves that order undefined). When every pod goes, none are sorted.
@@ -24,6 +30,7 @@ not stable, so upstream leaves that order undefined). When every pod goes, none 
 from __future__ import annotations
 
 import functools
+import math
 import re
 from collections.abc import Iterable, Sequence
 
@@ -55,6 +62,12 @@ def log2_rank(since: float, now: float) -> int:
     return nanos.bit_length() - 1 if nanos > 0 else -1
 
 
+def _api_time(t: float) -> float:
+    """A simulated instant as a ``metav1.Time`` read back from the API: truncated to whole seconds
+    (``time.Unix(seconds, 0)``; the simulation's clock never goes below 0)."""
+    return float(math.floor(t))
+
+
 def _node_name(pod: Pod) -> str:
     """Upstream's ``pod.Spec.NodeName``: the node it is bound to, or the one its spec names and waits for."""
     return pod.node_name or pod.spec.node_name or ""
@@ -78,16 +91,20 @@ def _head(pod: Pod, rank: int) -> tuple[bool, int, bool, int, int]:
 
 def _tail_less(a: Pod, b: Pod, now: float) -> bool:
     """Rules 6 to 8 of ``ActivePodsWithRanks.Less``, for pods that rules 1 to 5 do not tell apart."""
-    if a.ready and b.ready and a.ready_since != b.ready_since:
-        if a.ready_since is None or b.ready_since is None:  # afterOrZero: a zero time counts as latest
-            return a.ready_since is None
-        diff = log2_rank(a.ready_since, now) - log2_rank(b.ready_since, now)
-        return a.uid < b.uid if diff == 0 else diff < 0
+    if a.ready and b.ready:
+        ready_a = None if a.ready_since is None else _api_time(a.ready_since)
+        ready_b = None if b.ready_since is None else _api_time(b.ready_since)
+        if ready_a != ready_b:
+            if ready_a is None or ready_b is None:  # afterOrZero: a zero time counts as latest
+                return ready_a is None
+            diff = log2_rank(ready_a, now) - log2_rank(ready_b, now)
+            return a.uid < b.uid if diff == 0 else diff < 0
     restarts_a, restarts_b = a.restart_count, b.restart_count
     if restarts_a != restarts_b:
         return restarts_a > restarts_b
-    if a.created_at != b.created_at:
-        diff = log2_rank(a.created_at, now) - log2_rank(b.created_at, now)
+    created_a, created_b = _api_time(a.created_at), _api_time(b.created_at)
+    if created_a != created_b:
+        diff = log2_rank(created_a, now) - log2_rank(created_b, now)
         return a.uid < b.uid if diff == 0 else diff < 0
     return False
 

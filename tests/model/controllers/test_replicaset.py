@@ -263,6 +263,22 @@ def test_rule6_more_recently_ready_first_on_a_log2_scale_with_uid_ties():
     assert first(pod("a", ready_for=20), pod("b", ready_for=10)) == "b"
 
 
+def test_rule6_ready_times_within_one_second_are_equal_so_restarts_decide():
+    """The ready time is the Ready condition's lastTransitionTime, a metav1.Time, which the API carries
+    in whole seconds (time_proto.go): 990.7 and 990.2 both read 990, rule 6 sees no difference and
+    rule 7 deletes the pod with more restarts (the uid used to decide: "a")."""
+    assert first(pod("a", ready_for=9.3), pod("b", ready_for=9.8, restarts=5)) == "b"
+    # a second apart they differ (990 and 989, buckets 33 and 33): rule 6 and the uid decide again
+    assert first(pod("a", ready_for=10.3), pod("b", ready_for=9.3, restarts=5)) == "a"
+
+
+def test_rule8_creation_times_within_one_second_are_equal():
+    # created at 799.6 and 799.1: both 799 in the API, so no rule tells them apart and the input order stays
+    # (the uid used to decide, putting "a" first)
+    pods = [pod("b", ready=False, age=200.4), pod("a", ready=False, age=200.9)]
+    assert [p.uid for p in pods_to_delete(pods, [], 1, NOW)] == ["b"]
+
+
 def test_rule7_more_restarts_first():
     assert first(pod("a", restarts=1, age=10), pod("b", restarts=4, age=500)) == "b"
 
