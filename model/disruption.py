@@ -38,7 +38,10 @@ Three upstream pieces:
   not be evicted: a bare pod without ``force``, a DaemonSet pod without ``ignore_daemonsets``, a pod
   with emptyDir without ``delete_emptydir_data``; else evict every other pod at once, each retried
   every 5 s while the API answers 429, then waited for (polled every 1 s) until it is gone; a
-  ``timeout`` bounds the whole drain (outcome ``TimedOut``). DaemonSet pods are skipped.
+  ``timeout`` bounds the whole drain (outcome ``TimedOut``). Running DaemonSet pods are skipped; a
+  finished (Succeeded or Failed) pod passes every filter, a DaemonSet's included ("Any finished pod
+  can be removed" in ``daemonSetFilter``, ``localStorageFilter`` and ``unreplicatedFilter``), and is
+  deleted (the eviction API ignores budgets for it).
 
 Plain deletion (``kubectl delete``, a controller's scale-down, the node lifecycle controller's
 taint eviction, pod garbage collection) does not consult budgets, exactly as upstream.
@@ -297,7 +300,7 @@ class DisruptionController(Pausable):
         pods = []
         for pod in list(state.nodes[drain.node].pods.values()):
             terminal = pod.phase in ("Succeeded", "Failed")
-            if pod.owner is not None and pod.owner.kind == "DaemonSet":
+            if pod.owner is not None and pod.owner.kind == "DaemonSet" and not terminal:
                 if ignore_daemonsets:
                     drain.skipped.append(pod.key)
                 else:

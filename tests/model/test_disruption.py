@@ -303,6 +303,21 @@ def test_drain_skips_daemonset_pods_and_refuses_bare_pods_unless_forced():
     assert len(agent) == 1 and forced.skipped == [agent[0].key]  # the DaemonSet pod stays
 
 
+def test_drain_deletes_a_finished_daemonset_pod_even_without_ignore_daemonsets():
+    """drain.go daemonSetFilter: "Any finished pod can be removed", before the DaemonSet checks; a running
+    DaemonSet pod still refuses the drain without ignore_daemonsets."""
+    sim, disruption, _ = setup(replicas=1)
+    daemonset(sim, app="agent")
+    assert sim.run_until_stable(60)
+    (web,) = web_pods(sim)
+    (agent,) = [p for p in sim.state.nodes["worker-1"].pods.values() if p.labels.get("app") == "agent"]
+    sim.state.set_pod_phase(agent.uid, "Failed", "Evicted")
+    drain = disruption.drain("worker-1", ignore_daemonsets=False)
+    sim.run_for(10)
+    assert drain.outcome == "Drained" and not drain.problems and not drain.skipped
+    assert drain.evicted == [web.key, agent.key] and agent.uid not in sim.state.pods
+
+
 def test_drain_refuses_local_storage_when_asked_to():
     sim, disruption, _ = setup(replicas=0)
     tmpl = template()
