@@ -16,13 +16,15 @@ values and the metrics pipeline's readings into whole milli-units, as the metric
   (External and Object metrics with an AverageValue target).
 
 The pod rules (:func:`group_pods`, upstream ``groupPods``): a pod being deleted, Succeeded or Failed is
-ignored; a Pending pod is unready; a pod without a sample is missing; for CPU, a pod is also unready
-if it has no Ready condition, or, within ``cpu-initialization-period`` (5 min) of its start, if it is
-not Ready or turned Ready less than one metric window ago, or, later, if it is not Ready and turned
-unready within ``initial-readiness-delay`` (30 s) of its start (it has never been Ready). Unready pods
-count as 0% only when the ratio says scale up; missing pods count as 100% of their request (or the
-target, when above 100%) when it says scale down and as 0% when it says scale up; the result never
-moves against the ratio. Integer arithmetic is upstream's: utilization is a whole percent, truncated.
+ignored (Succeeded as since kubernetes/kubernetes#141302; v1.35's ``groupPods`` ignores only Failed and
+deleting pods, so a Succeeded pod there has no sample and counts as missing); a Pending pod is unready; a
+pod without a sample is missing; for CPU, a pod is also unready if it has no Ready condition, or, within
+``cpu-initialization-period`` (5 min) of its start, if it is not Ready or turned Ready less than one
+metric window ago, or, later, if it is not Ready and turned unready within ``initial-readiness-delay``
+(30 s) of its start (it has never been Ready). Unready pods count as 0% only when the ratio says scale
+up; missing pods count as 100% of their request (or the target, when above 100%) when it says scale down
+and as 0% when it says scale up; the result never moves against the ratio. Integer arithmetic is
+upstream's: utilization is a whole percent, truncated.
 
 Simplification: the metric sample's timestamp is the moment the controller reads it (the metrics
 pipeline answers instantly, see :mod:`podquake.model.metrics`).
