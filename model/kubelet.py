@@ -57,7 +57,7 @@ Simplifications of Kubernetes, on purpose (the containers' own are in
 - lease renewals fall on 0.1 s phase slots (upstream jitters each renewal by up to 4 %) and keep
   their phase across kubelet restarts, after one immediate renewal at the restart;
 - a machine that comes back restarts its pods' containers after ``container_start_seconds``, with a
-  fresh back-off (the kubelet's back-off table lived in memory), and reports the vanished ones as
+  fresh back-off (the kubelet's back-off table lived in memory, as after ``start_kubelet``), and reports the vanished ones as
   terminated with exit code 137 and reason ``ContainerStatusUnknown``;
 - work the kubelet had in flight when it stops (a pending start, restart, probe kill or graceful
   stop) is redone from the start when it comes back; injected probe failures are forgotten when the

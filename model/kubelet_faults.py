@@ -154,12 +154,18 @@ class KubeletFaults:
     def start_kubelet(self) -> bool:
         """The kubelet process comes back: it renews the lease at once, reports Ready, and resyncs:
         reports what happened meanwhile, starts pods bound while it was away, finishes deletions.
+        The new process has an empty CrashLoopBackOff table (upstream's ``flowcontrol.Backoff`` lives
+        in the kubelet's memory, pkg/kubelet/kubelet.go ``klet.backOff``): a container waiting out
+        its back-off restarts at once, and the next delays start again from 10 s.
 
         Example: ``sim.kubelets["worker-1"].start_kubelet()``.
         """
         if self.running:
             return False
         self.running = True
+        for run in self.pods.values():
+            for c in run.containers:
+                c.backoff = 0.0
         if self.beating:
             self._come_back()
         elif self.managing:

@@ -449,6 +449,31 @@ def test_a_machine_restart_fails_a_never_restarting_pod():
     assert times(sim, ev.ContainerStarted, key) == [START]
 
 
+def test_a_restarted_kubelet_has_forgotten_the_crash_loop_back_off():
+    """The back-off table is the kubelet's memory (kubelet.go ``klet.backOff``): after a restart of
+    the process, a container waiting out a 160 s back-off restarts at the first sync, and the next
+    crash waits 10 s. The model kept the table and restarted it 160 s after the crash."""
+    sim = one_node()
+    key = run_pod(sim)
+    sim.run(5)
+    for _ in range(5):  # delays 0, 10, 20, 40, 80: the sixth crash waits 160 s
+        kubelet(sim, key).crash_container(key)
+        sim.run_for(200)
+    k = kubelet(sim, key)
+    k.crash_container(key)
+    crashed = sim.now
+    assert status(sim, key).reason == "CrashLoopBackOff"
+    assert [e.backoff for e in sim.trace.of_type(ev.ContainerWaiting) if e.pod == key][-1] == 160
+    k.stop_kubelet()
+    sim.run_for(5)
+    k.start_kubelet()
+    sim.run_for(1)
+    assert times(sim, ev.ContainerStarted, key)[-1] == crashed + 5
+    k.crash_container(key)
+    sim.run_for(60)
+    assert crash_delays(sim, key)[-1] == k8s.CRASH_LOOP_INITIAL_BACKOFF_SECONDS
+
+
 def test_a_failed_runtime_reports_the_node_not_ready_while_the_lease_goes_on():
     sim = one_node()
     key = run_pod(sim)
