@@ -69,6 +69,10 @@ SIGKILL_EXIT_CODE = 137
 # kubernetes/kubernetes:pkg/kubelet/nodelease (renewInterval = 0.25 x 40 s lease)
 NODE_LEASE_RENEW_SECONDS = 10.0
 NODE_LEASE_DURATION_SECONDS = 40.0
+# kubernetes/kubernetes:pkg/kubelet/kubelet.go maxWaitForContainerRuntime, runtime.go runtimeErrors: the
+# kubelet reports Ready=False ("container runtime is down") once the runtime's status check has not
+# succeeded for 30 s (and at once in a kubelet started while it is down: the check never succeeded).
+MAX_WAIT_FOR_CONTAINER_RUNTIME_SECONDS = 30.0
 
 # --- node lifecycle controller ----------------------------------------------------------------
 # kubernetes/kubernetes:cmd/kube-controller-manager/app/options/nodelifecyclecontroller.go

@@ -5,7 +5,9 @@ prober/, status/, nodelease/):
 
 - **Lease.** While the machine is up and the kubelet process runs, it renews the node's lease every
   ``NODE_LEASE_RENEW_SECONDS`` (10 s; :mod:`podquake.model.lease`) at a seeded random phase, and reports the
-  node's Ready condition with it (``True``; ``False`` while the container runtime is down).
+  node's Ready condition with it (``True``; ``False`` once the container runtime has been down for
+  ``MAX_WAIT_FOR_CONTAINER_RUNTIME_SECONDS``, 30 s, reported at the renewal after that: a shorter
+  runtime outage leaves the node Ready, as upstream's ``runtimeErrors``).
 - **Pods.** A pod bound to the node starts ``timing.container_start_seconds`` later (image pull,
   sandbox): every container goes Running, the pod goes Running, and Ready once every container is.
   A deleted pod's containers stop ``min(terminationGracePeriodSeconds, timing.container_stop_seconds)``
@@ -54,6 +56,9 @@ Simplifications of Kubernetes, on purpose (the containers' own are in
 - node-pressure eviction (the hard thresholds memory.available<100Mi, nodefs.available<10%, ...;
   kubernetes/kubernetes:pkg/kubelet/eviction) is not modelled: the kubelet never evicts a pod;
 - a kubelet restart keeps readiness results instead of resetting them to failure;
+- the runtime's status check (``updateRuntimeUp``, every 5 s upstream) is taken to have last
+  succeeded the instant the runtime failed, and a recovered runtime is reported Ready at once
+  (upstream: at the next check and status update, within 15 s);
 - lease renewals fall on 0.1 s phase slots (upstream jitters each renewal by up to 4 %) and keep
   their phase across kubelet restarts, after one immediate renewal at the restart;
 - a machine that comes back restarts its pods' containers after ``container_start_seconds``, with a
@@ -121,6 +126,7 @@ class Kubelet(KubeletFaults, ContainerLifecycle):
         self.node: Node = sim.state.nodes[node_name]
         self.running = True  # the kubelet process
         self.runtime_healthy = True  # the container runtime
+        self.runtime_down_since = 0.0  # when this kubelet process last saw the runtime answer (if it is down)
         self.connected = True  # the API server is reachable (the cluster network decides)
         self.lease_slot = 0
         self.pods: dict[str, _PodRun] = {}  # by pod key
@@ -200,10 +206,18 @@ class Kubelet(KubeletFaults, ContainerLifecycle):
         self.state.heartbeat(self.node_name)
         self._report_node_ready()
 
+    def ready_to_report(self) -> str:
+        """The Ready status the kubelet posts: ``"False"`` once the container runtime has been down
+        for ``MAX_WAIT_FOR_CONTAINER_RUNTIME_SECONDS`` (30 s; upstream ``runtimeErrors``, runtime.go,
+        against the last successful status check of ``updateRuntimeUp``, kubelet.go), else ``"True"``."""
+        if self.runtime_healthy or self.env.now < self.runtime_down_since + k8s.MAX_WAIT_FOR_CONTAINER_RUNTIME_SECONDS:
+            return "True"
+        return "False"
+
     def _report_node_ready(self) -> None:
-        want = "True" if self.runtime_healthy else "False"
+        want = self.ready_to_report()
         if self.node.ready != want:
-            self.state.set_node_ready(self.node_name, want, "KubeletReady" if self.runtime_healthy else "KubeletNotReady")
+            self.state.set_node_ready(self.node_name, want, "KubeletReady" if want == "True" else "KubeletNotReady")
 
     def _come_back(self) -> None:
         """The kubelet (re)starts on a running machine: renew now, report, resync."""

@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from podquake.model import constants as k8s
 from podquake.model import trace as ev
 from podquake.model.lease import LEASE_SLOTS, TICKS_PER_SECOND, current_tick
 from podquake.model.objects import Pod
@@ -125,10 +126,17 @@ class KubeletDispatcher:
     def join(self, kubelet: Kubelet) -> None:
         """Renew ``kubelet``'s lease on its slot's ticks, from the next one on (model/lease.py)."""
         self.state.start_lease(kubelet.node_name, kubelet.lease_slot)
-        if kubelet.node.ready != ("True" if kubelet.runtime_healthy else "False"):
-            tick = current_tick(self.env.now) + 1
-            tick += (kubelet.lease_slot - tick) % LEASE_SLOTS
-            self.call_at(tick / TICKS_PER_SECOND, self._report_at_renewal, kubelet)
+        want = kubelet.ready_to_report()
+        if kubelet.node.ready != want:
+            self.report_at_renewal(kubelet, self.env.now)
+        if want == "True" and not kubelet.runtime_healthy:  # the runtime is down, not yet for 30 s
+            self.report_at_renewal(kubelet, kubelet.runtime_down_since + k8s.MAX_WAIT_FOR_CONTAINER_RUNTIME_SECONDS)
+
+    def report_at_renewal(self, kubelet: Kubelet, not_before: float) -> None:
+        """Have ``kubelet`` report its node's Ready condition at its first renewal after ``not_before``."""
+        tick = current_tick(not_before) + 1
+        tick += (kubelet.lease_slot - tick) % LEASE_SLOTS
+        self.call_at(tick / TICKS_PER_SECOND, self._report_at_renewal, kubelet)
 
     def leave(self, kubelet: Kubelet) -> None:
         """Stop renewing ``kubelet``'s lease: the API keeps its latest renewal."""

@@ -60,6 +60,7 @@ class KubeletFaults:
         pods: dict[str, _PodRun]
         running: bool
         runtime_healthy: bool
+        runtime_down_since: float
         connected: bool
         _epoch: int
         _removed: bool
@@ -166,6 +167,8 @@ class KubeletFaults:
         for run in self.pods.values():
             for c in run.containers:
                 c.backoff = 0.0
+        if not self.runtime_healthy:  # a new process whose runtime check never succeeded: NotReady
+            self.runtime_down_since = float("-inf")
         if self.beating:
             self._come_back()
         elif self.managing:
@@ -196,17 +199,20 @@ class KubeletFaults:
         return True
 
     def fail_runtime(self) -> bool:
-        """The container runtime stops answering: the kubelet keeps renewing the lease but reports
-        the node Ready=False (KubeletNotReady) and can start, stop or report nothing.
+        """The container runtime stops answering: the kubelet can start, stop or report nothing, and
+        keeps renewing the lease; once the runtime has been down for 30 s
+        (``MAX_WAIT_FOR_CONTAINER_RUNTIME_SECONDS``, upstream ``runtimeErrors``) it reports the node
+        Ready=False (KubeletNotReady) at its next renewal. A shorter outage leaves the node Ready.
 
         Example: ``sim.kubelets["worker-1"].fail_runtime()``.
         """
         if not self.runtime_healthy:
             return False
         self.runtime_healthy = False
+        self.runtime_down_since = self.env.now
         self._epoch += 1
         if self.beating:
-            self._report_node_ready()
+            self._dispatcher.report_at_renewal(self, self.env.now + k8s.MAX_WAIT_FOR_CONTAINER_RUNTIME_SECONDS)
         return True
 
     def recover_runtime(self) -> bool:

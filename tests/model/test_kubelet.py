@@ -474,18 +474,52 @@ def test_a_restarted_kubelet_has_forgotten_the_crash_loop_back_off():
     assert crash_delays(sim, key)[-1] == k8s.CRASH_LOOP_INITIAL_BACKOFF_SECONDS
 
 
-def test_a_failed_runtime_reports_the_node_not_ready_while_the_lease_goes_on():
+def test_a_failed_runtime_reports_the_node_not_ready_30_s_later_while_the_lease_goes_on():
+    """runtimeErrors (pkg/kubelet/runtime.go) says "container runtime is down" once the status check
+    has not succeeded for maxWaitForContainerRuntime (30 s, kubelet.go); the next status update posts
+    Ready=False. The model posted it the instant the runtime failed."""
+    assert k8s.MAX_WAIT_FOR_CONTAINER_RUNTIME_SECONDS == 30.0
     sim = one_node()
     key = run_pod(sim)
     sim.run(10)
     k = kubelet(sim, key)
     assert k.fail_runtime()
-    ready = [(e.t, e.status, e.reason) for e in sim.trace.of_type(ev.NodeReadyChanged)]
-    assert ready == [(10.0, "False", "KubeletNotReady")]
     sim.run(40)
-    assert sim.state.last_renewal(k.node_name) > 30
+    assert sim.state.nodes[k.node_name].ready == "True"
+    sim.run(60)
+    [(t, ready, reason)] = [(e.t, e.status, e.reason) for e in sim.trace.of_type(ev.NodeReadyChanged)]
+    assert (ready, reason) == ("False", "KubeletNotReady") and 40 < t <= 50  # at the renewal after 10 + 30 s
+    assert sim.state.last_renewal(k.node_name) > 50
     assert k.recover_runtime()
     assert sim.state.nodes[k.node_name].ready == "True"
+
+
+def test_a_runtime_outage_shorter_than_30_s_leaves_the_node_ready():
+    sim = one_node()
+    key = run_pod(sim)
+    sim.run(10)
+    k = kubelet(sim, key)
+    for _ in range(3):
+        assert k.fail_runtime()
+        sim.run_for(25)
+        assert k.recover_runtime()
+        sim.run_for(10)
+    sim.run_for(60)
+    assert list(sim.trace.of_type(ev.NodeReadyChanged)) == []
+
+
+def test_a_kubelet_started_while_the_runtime_is_down_reports_not_ready_at_once():
+    """A new kubelet process whose runtime check never succeeded is NotReady at once ("container
+    runtime status check may not have completed yet", runtime.go)."""
+    sim = one_node()
+    key = run_pod(sim)
+    sim.run(10)
+    k = kubelet(sim, key)
+    k.stop_kubelet()
+    assert k.fail_runtime()
+    sim.run(20)
+    k.start_kubelet()
+    assert sim.state.nodes[k.node_name].ready == "False"
 
 
 # --- random fault schedules ------------------------------------------------------------------------

@@ -206,13 +206,15 @@ def test_a_node_reported_not_ready_gets_the_not_ready_taints():
     pod = pin(sim, "p", "worker-1")
     sim.run(32)
     kubelet = sim.kubelets["worker-1"]
-    kubelet.fail_runtime()  # the kubelet renews its lease but reports Ready=False
+    kubelet.fail_runtime()  # the kubelet renews its lease, and reports Ready=False 30 s later
     sim.run(400)
-    assert node_events(sim, ev.NodeTainted, "worker-1", key=k8s.TAINT_NOT_READY, effect="NoSchedule") == [32.0]
+    (not_ready,) = node_events(sim, ev.NodeReadyChanged, "worker-1", status="False")
+    assert 32.0 + k8s.MAX_WAIT_FOR_CONTAINER_RUNTIME_SECONDS < not_ready <= 72.0  # at the renewal after 62 s: 63
+    assert node_events(sim, ev.NodeTainted, "worker-1", key=k8s.TAINT_NOT_READY, effect="NoSchedule") == [not_ready]
     # NoExecute at the next monitor pass, which sees Ready=False as it begins
-    assert node_events(sim, ev.NodeTainted, "worker-1", key=k8s.TAINT_NOT_READY, effect="NoExecute") == [35.0]
+    assert node_events(sim, ev.NodeTainted, "worker-1", key=k8s.TAINT_NOT_READY, effect="NoExecute") == [65.0]
     assert node_events(sim, ev.NodeReadyChanged, "worker-1", status="Unknown") == []
-    assert evictions(sim) == {pod: 35.0 + TOLERATION}
+    assert evictions(sim) == {pod: 65.0 + TOLERATION}
     assert pod in sim.state.pods_by_key  # the runtime is down: the kubelet cannot stop it yet
     kubelet.recover_runtime()
     sim.run(410)
