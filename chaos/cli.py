@@ -274,12 +274,12 @@ def _check_workload(manifests: Any, source: str, field: str, fix: str) -> None:
 
 
 def _print_notes(scenario: Any) -> None:
-    """Say on stderr what the workload's manifests hold that the model ignores (an unknown field,
-    a kind kept as data, a feature not modelled), one line each: a misspelt ``replica:`` would
-    otherwise run one replica, and the run pass, without a word."""
-    from podquake.model.manifests import manifest_notes
+    """Say on stderr, one line each, what the user should know though the scenario runs
+    (:func:`~podquake.chaos.scenario.scenario_notes`: what the model ignores in the manifests, a
+    quiet period too short for a property's time bound)."""
+    from podquake.chaos.scenario import scenario_notes
 
-    for note in manifest_notes(scenario.manifests()):
+    for note in scenario_notes(scenario):
         click.echo(f"podquake: note: {note}", err=True)
 
 

@@ -70,6 +70,7 @@ from __future__ import annotations
 
 import math
 import sys
+import warnings
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -79,7 +80,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from podquake.chaos.faults import Fault, TrafficSpike
 from podquake.chaos.nemesis import FaultRecord, Nemesis
-from podquake.chaos.scenario import Scenario, load_scenario, names_a_file
+from podquake.chaos.scenario import Scenario, load_scenario, names_a_file, scenario_notes
 from podquake.chaos.strategies import DEFAULT_FAULT_KINDS, faults
 from podquake.model.errors import InputError
 from podquake.model.scheduling.registry import fresh_copy
@@ -160,6 +161,8 @@ class ClusterMachine(RuleBasedStateMachine):
             _install_rules(cls)
         if any(name in vars(cls) for name in _INPUTS):
             _check_properties(cls, cls.base_scenario())  # read and checked now, not in every example
+        if any(name in vars(cls) for name in (*_INPUTS, "quiet_seconds")):
+            _warn_notes(cls, cls.base_scenario())
 
     def __init__(self) -> None:
         super().__init__()
@@ -318,6 +321,15 @@ def _check_knobs(cls: type[ClusterMachine]) -> None:
 
 IMPORT_IN_THE_MODULE = "import that module in the test module that defines the machine (import myteam.props), or name it under the scenario's imports:"
 """How a property of one's own becomes known to a state machine (an unknown id's fix)."""
+
+
+def _warn_notes(cls: type[ClusterMachine], base: Scenario) -> None:
+    """A warning, when the class is defined, for each of the machine's scenario notes: what the model
+    ignores in its manifests, and a ``quiet_seconds`` too short for a property's time bound (such a
+    property cannot fail, and the machine would pass whatever the cluster did)."""
+    judged = base.with_properties(cls.properties) if cls.properties is not None else base
+    for note in scenario_notes(judged, quiet=cls.quiet_seconds, quiet_name=f"{cls.__name__}.quiet_seconds"):
+        warnings.warn(f"podquake: {note}", UserWarning, stacklevel=3)
 
 
 def _check_properties(cls: type[ClusterMachine], base: Scenario) -> None:

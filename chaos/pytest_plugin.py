@@ -228,7 +228,7 @@ def _database(config: pytest.Config) -> str | None:
     return str(cache.mkdir("podquake")) if cache is not None else None
 
 
-def _base_scenario(scenario: Scenario | str | Path | None, scheduler: str | None) -> Scenario:
+def _base_scenario(scenario: Scenario | str | Path | None, scheduler: str | None, *, warn: bool = True) -> Scenario:
     from dataclasses import replace
 
     from podquake.chaos.scenario import Scenario, load_scenario
@@ -244,18 +244,20 @@ def _base_scenario(scenario: Scenario | str | Path | None, scheduler: str | None
     if scheduler is not None:
         _check_scheduler(scheduler)
         base = replace(base, scheduler=scheduler)
-    _warn_notes(base)
+    if warn:
+        _warn_notes(base)
     return base
 
 
 def _warn_notes(base: Scenario) -> None:
-    """A warning (in pytest's summary) for each thing the workload's manifests hold that the model
-    ignores: a misspelt field would otherwise go unnoticed while the suite passes."""
+    """A warning (in pytest's summary) for each of the scenario's notes
+    (:func:`~podquake.chaos.scenario.scenario_notes`): a misspelt field, or a quiet period too short
+    for a property to fail, would otherwise go unnoticed while the suite passes."""
     import warnings
 
-    from podquake.model.manifests import manifest_notes
+    from podquake.chaos.scenario import scenario_notes
 
-    for note in manifest_notes(base.manifests()):
+    for note in scenario_notes(base):
         warnings.warn(f"podquake: {note}", UserWarning, stacklevel=2)
 
 
@@ -288,7 +290,7 @@ class SchedulerSuite:
         """The campaign these options ask for (the options win over the suite's own values)."""
         from podquake.chaos.campaign import CampaignSettings
 
-        base = _base_scenario(self.scenario, options.scheduler or self.scheduler)
+        base = _base_scenario(self.scenario, options.scheduler or self.scheduler, warn=False)  # warned when defined
         if self.properties is not None:  # a subset keeps the parameters the scenario gave each kept property
             base = base.with_properties(self.properties)
         extra: dict[str, Any] = {} if self.kinds is None else {"kinds": self.kinds}
@@ -368,7 +370,7 @@ def scheduler_suite(
             )
     if isinstance(scenario, (str, Path)):
         scenario = _from_callers_folder(scenario, sys._getframe(1))
-    base = _base_scenario(scenario, None)  # first: its imports: register properties that properties= may name
+    base = _base_scenario(scenario, None, warn=False)  # first: its imports: register properties that properties= may name
     if properties is not None:
         try:
             base = base.with_properties(properties)
@@ -376,6 +378,7 @@ def scheduler_suite(
             raise error.told(IMPORT_IN_A_TEST_FILE, source="", field="properties") from None
         except InputError as error:
             raise InputError(error.message, field=error.field, fix=error.fix) from None
+    _warn_notes(base)  # of the properties it judges
     ids = base.suite().ids
     if name is not None and not _scheduler_overridden():
         _check_scheduler(name)  # a bad name fails the module's collection, naming it and the known ones

@@ -73,7 +73,7 @@ from podquake.model.traffic import LoadGenerator
 from podquake.model.yaml_safety import MAX_MANIFEST_BYTES, item_lines, load_documents, too_big_error
 from podquake.properties.registry import Suite, UnknownPropertyError
 
-__all__ = ["API_VERSION", "KIND", "Scenario", "dump_scenario", "import_modules", "load_scenario"]
+__all__ = ["API_VERSION", "KIND", "Scenario", "dump_scenario", "import_modules", "load_scenario", "scenario_notes"]
 
 API_VERSION = "podquake/v1"
 KIND = "Scenario"
@@ -429,6 +429,38 @@ def default_quiet(suite: Suite) -> float:
 
 DEFAULT_QUIET_FLOOR = 300.0
 """The shortest default quiet period: five minutes of a healed cluster."""
+
+
+def scenario_notes(scenario: Scenario, *, quiet: float | None = None, quiet_name: str = "quiet") -> list[str]:
+    """What a user should hear before ``scenario`` runs, though it runs: what the model ignores in
+    its workload's manifests (a misspelt ``replica:`` would otherwise run one replica, and the run
+    pass, without a word), and a quiet period too short for its properties' time bounds
+    (``quiet``, named ``quiet_name``: default the scenario's own)."""
+    from podquake.model.manifests import manifest_notes
+
+    notes = list(manifest_notes(scenario.manifests()))
+    short = short_quiet_note(scenario.suite(), float(scenario.quiet or 0.0) if quiet is None else float(quiet), quiet_name)
+    return notes + ([short] if short else [])
+
+
+def short_quiet_note(suite: Suite, quiet: float, name: str = "quiet") -> str | None:
+    """A note when ``quiet`` is shorter than time bounds (``within``) of ``suite``'s properties, or
+    None. Such a property cannot fail: a run that has not settled by its end is ``unknown`` for it,
+    not failed (it can still pass, by settling early).
+
+    >>> print(short_quiet_note(Suite.of(["replicas-converge", "no-overcommit"]), 60.0))
+    quiet: 60 s is shorter than the time bound of replicas-converge (300 s): it cannot fail (a run not settled by its end is unknown for it, not failed); leave quiet out (long enough for every bound) or give at least 300
+    """
+    short = [(prop.id, float(within)) for prop in suite if isinstance(within := getattr(prop, "within", None), (int, float)) and within > quiet]
+    if not short:
+        return None
+    bounds = ", ".join(f"{prop} ({within:g} s)" for prop, within in short)
+    noun, pronoun = ("bound", "it") if len(short) == 1 else ("bounds", "they")
+    return (
+        f"{name}: {quiet:g} s is shorter than the time {noun} of {bounds}: {pronoun} cannot fail (a run not settled by its end "
+        f"is unknown for {'it' if len(short) == 1 else 'them'}, not failed); leave {name} out (long enough for every bound) "
+        f"or give at least {max(w for _, w in short):g}"
+    )
 
 
 def _not_a_scenario(data: Mapping[str, Any], source: str) -> None:

@@ -892,6 +892,19 @@ def test_what_the_model_ignores_in_the_manifests_is_said_on_stderr(here: Path) -
     assert "note" not in invoke("replay", "tiny.yaml").stderr
 
 
+def test_a_quiet_period_too_short_for_a_properties_time_bound_is_said(here: Path) -> None:
+    """`quiet: 60` with replicas-converge (300 s) ran and passed: that property could only pass or be
+    unknown, never fail. With --properties choosing safety only, there is nothing to say."""
+    (here / "s.yaml").write_text(TINY.replace("quiet: 300", "quiet: 60"))
+    result = invoke("run", "--scenario", "s.yaml", "--examples", "1", "--no-database", "--out", "report")
+    assert result.exit_code == 0
+    (line,) = [line for line in result.stderr.splitlines() if "podquake: note:" in line]
+    assert "quiet: 60 s is shorter than the time bound of replicas-converge (300 s): it cannot fail" in line
+    assert "give at least 300" in line and "quiet: 60" in invoke("replay", "s.yaml").stderr
+    safety = invoke("run", "--scenario", "s.yaml", "--properties", "no-overcommit", "--examples", "1", "--no-database", "--out", "report")
+    assert "note" not in safety.stderr
+
+
 def test_a_scenario_with_no_workload_is_refused_like_manifests_with_none(here: Path) -> None:
     """A scenario with no workload passed all 16 properties, having tested nothing (--manifests with
     no workload was already refused)."""

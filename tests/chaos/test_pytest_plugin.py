@@ -4,6 +4,7 @@ reproducer that runs), the report option, and the errors a user can make."""
 
 from __future__ import annotations
 
+import warnings
 from importlib.metadata import entry_points
 
 import podquake.chaos.campaign
@@ -455,3 +456,16 @@ def test_a_relative_scenario_path_is_read_from_the_test_modules_folder(pytester)
     result = pytester.runpytest("-p", "no:cacheprovider", "--continue-on-collection-errors", "suites")
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines([f"*no such scenario file: {folder / 'nowhere.yaml'}*relative to the folder of the test module*"])
+
+
+def test_the_suite_warns_of_a_quiet_period_too_short_for_the_properties_it_judges(tmp_path) -> None:
+    """Its liveness properties could never fail; a subset of safety properties has nothing to fear."""
+    from tests.chaos.kit import TINY_SCENARIO
+
+    path = tmp_path / "s.yaml"
+    path.write_text(TINY_SCENARIO.replace("quiet: 300", "quiet: 60"))
+    with pytest.warns(UserWarning, match=r"quiet: 60 s is shorter than the time bound of replicas-converge \(300 s\): it cannot fail"):
+        scheduler_suite(scenario=str(path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scheduler_suite(scenario=str(path), properties=["no-overcommit"])
