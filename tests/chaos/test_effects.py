@@ -110,13 +110,16 @@ def test_node_drain_cordons_evicts_and_uncordons() -> None:
 
 def test_kubelet_stop_and_runtime_failure() -> None:
     sim = small_cluster()
-    play(sim, KubeletStop(node="worker-1", at=30.0, duration=20.0), RuntimeFailure(node="worker-2", at=30.0, duration=20.0))
+    play(sim, KubeletStop(node="worker-1", at=30.0, duration=20.0), RuntimeFailure(node="worker-2", at=30.0, duration=60.0))
     sim.run(31)
     assert not sim.kubelets["worker-1"].running
     assert not sim.kubelets["worker-2"].runtime_healthy
+    assert sim.state.nodes["worker-2"].ready == "True"  # NotReady once the runtime has been down 30 s
+    sim.run(71)
+    assert sim.kubelets["worker-1"].running
     assert sim.state.nodes["worker-2"].ready == "False"
-    sim.run(51)
-    assert sim.kubelets["worker-1"].running and sim.kubelets["worker-2"].runtime_healthy
+    sim.run(91)
+    assert sim.kubelets["worker-2"].runtime_healthy
     assert sim.state.nodes["worker-2"].ready == "True"
 
 
