@@ -107,15 +107,17 @@ class KubeletStop(NodeFault):
 
 @dataclass(frozen=True, kw_only=True, repr=False)
 class RuntimeFailure(NodeFault):
-    """The node's container runtime stops answering (``fail_runtime``): the kubelet reports the node
-    NotReady and can start or stop nothing. It answers again after ``duration`` (or never).
+    """The node's container runtime stops answering (``fail_runtime``): the kubelet can start or stop
+    nothing, and reports the node NotReady once the runtime has been down 30 s (upstream's
+    ``maxWaitForContainerRuntime``; a shorter failure leaves the node Ready). It answers again after
+    ``duration`` (or never).
 
-    >>> RuntimeFailure(node=0, at=5.0, duration=30.0).summary.split(":")[0]
-    "A node's container runtime stops answering"
+    >>> RuntimeFailure(node=0, at=5.0, duration=60.0).to_dict()
+    {'kind': 'runtime-failure', 'node': 0, 'at': 5.0, 'duration': 60.0}
     """
 
     kind = "runtime-failure"
-    summary = "A node's container runtime stops answering: the node reports NotReady until it recovers after `duration`."
+    summary = "A node's container runtime stops answering (NotReady after 30 s) until it recovers after `duration`."
 
 
 @dataclass(frozen=True, kw_only=True, repr=False)
