@@ -110,6 +110,9 @@ def _container(f: Field, names: dict[str, str], *, init: bool) -> ContainerSpec:
         restartable = f["restartPolicy"].string(None, choices=("Always",)) == "Always"
     elif f["restartPolicy"].present():
         f["restartPolicy"].note("per-container restartPolicy is not modelled; the pod's applies")
+    for hook in ("preStop", "postStart"):
+        if f["lifecycle"][hook].present():
+            f["lifecycle"][hook].note(f"{hook} hooks are not modelled; {_HOOK_EFFECT[hook]}")
     probes = {key: _probe(f[key], key) for key in ("readinessProbe", "livenessProbe", "startupProbe")}
     if init and not restartable:
         for key, probe in probes.items():
@@ -137,6 +140,11 @@ def _container(f: Field, names: dict[str, str], *, init: bool) -> ContainerSpec:
         ports=tuple(ports),
     )
 
+
+_HOOK_EFFECT = {
+    "preStop": "the container is sent SIGTERM as soon as its pod is deleted",
+    "postStart": "the container counts as started at once",
+}
 
 _MODELLED_RESOURCES = {"cpu": parse_cpu, "memory": parse_memory, "ephemeral-storage": parse_memory}
 
@@ -191,6 +199,8 @@ def _probe(f: Field, kind: str) -> Probe | None:
     if len(handlers) != 1:
         problem = "names no handler" if not handlers else f"names {len(handlers)} handlers ({', '.join(handlers)})"
         raise f.error(f"a probe needs exactly one handler but {problem}", fix=f"use one of {', '.join(_PROBE_HANDLERS)}")
+    if f["terminationGracePeriodSeconds"].present():
+        f["terminationGracePeriodSeconds"].note("a probe's own grace period is not modelled; the pod's applies when it kills the container")
     success = f["successThreshold"].integer(0, minimum=0) or k8s.PROBE_SUCCESS_THRESHOLD
     if kind != "readinessProbe" and success != 1:
         raise f["successThreshold"].error(f"must be 1 for a {kind}, not {success}", fix="remove successThreshold")

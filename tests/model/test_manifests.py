@@ -413,6 +413,20 @@ def test_containers_without_requests_are_best_effort_and_get_the_scoring_default
     assert explicit_zero.containers[0].cpu_requested and explicit_zero.nonzero_cpu == 0
 
 
+def test_lifecycle_hooks_and_a_probes_own_grace_period_are_ignored_with_a_note():
+    """They change termination timing (a preStop sleep keeps serving while endpoints drain) and were
+    dropped without a word."""
+    manifest = load_one(deployment(
+        lifecycle={"preStop": {"exec": {"command": ["sleep", "5"]}}, "postStart": {"exec": {"command": ["true"]}}},
+        livenessProbe={"httpGet": {"path": "/", "port": 80}, "terminationGracePeriodSeconds": 10},
+    ))
+    notes = manifest.notes
+    assert any("containers[0].lifecycle.preStop: preStop hooks are not modelled" in n for n in notes)
+    assert any("containers[0].lifecycle.postStart: postStart hooks are not modelled" in n for n in notes)
+    assert any("livenessProbe.terminationGracePeriodSeconds: a probe's own grace period is not modelled" in n for n in notes)
+    assert not load_one(deployment()).notes
+
+
 def test_ephemeral_storage_is_kept_and_extended_resources_are_ignored_with_a_note():
     manifest = load_one(deployment(resources={"requests": {"ephemeral-storage": "0.5Gi", "nvidia.com/gpu": 1}}))
     c = manifest.obj.template.spec.containers[0]
