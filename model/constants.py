@@ -66,6 +66,10 @@ OOM_KILLED_EXIT_CODE = 137
 # what the kubelet reports for a container that vanished with its machine (ContainerStatusUnknown).
 SIGTERM_EXIT_CODE = 143
 SIGKILL_EXIT_CODE = 137
+# The least time between SIGTERM and SIGKILL the kubelet gives a container, even when its preStop hook
+# used up the grace period (kubernetes/kubernetes:pkg/kubelet/kuberuntime/kuberuntime_manager.go
+# minimumGracePeriodInSeconds, applied in kuberuntime_container.go killContainer).
+MINIMUM_GRACE_PERIOD_SECONDS = 2.0
 # kubernetes/kubernetes:pkg/kubelet/nodelease (renewInterval = 0.25 x 40 s lease)
 NODE_LEASE_RENEW_SECONDS = 10.0
 NODE_LEASE_DURATION_SECONDS = 40.0

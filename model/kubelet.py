@@ -10,10 +10,15 @@ prober/, status/, nodelease/):
   runtime outage leaves the node Ready, as upstream's ``runtimeErrors``).
 - **Pods.** A pod bound to the node starts ``timing.container_start_seconds`` later (image pull,
   sandbox): every container goes Running, the pod goes Running, and Ready once every container is.
-  A deleted pod's containers stop ``min(terminationGracePeriodSeconds, timing.container_stop_seconds)``
-  later (exit 143, SIGTERM; 137, SIGKILL, if the stop outlasts the grace period) and the kubelet
-  removes the pod (``state.delete_pod``). Pod phase follows upstream ``getPhase`` (kubelet_pods.go);
-  Succeeded and Failed are final.
+  A deleted pod's containers are killed as upstream's ``killContainer``
+  (kuberuntime/kuberuntime_container.go; :func:`~podquake.model.kubelet_rules.kill_timing`): a
+  container's preStop hook runs first, for ``min(hook, terminationGracePeriodSeconds)`` seconds, the
+  container running and answering meanwhile; then SIGTERM, and the process exits
+  ``timing.container_stop_seconds`` later (exit 143), or gets SIGKILL (137) when the grace period
+  left (the grace period minus the hook's whole seconds, at least 2 s, ``minimumGracePeriodInSeconds``)
+  runs out first. Each container goes on its own clock; the kubelet removes the pod
+  (``state.delete_pod``) when the last has exited. Pod phase follows upstream ``getPhase``
+  (kubelet_pods.go); Succeeded and Failed are final.
 - **Admission.** A pod created with ``spec.nodeName`` set reaches the kubelet without a scheduler
   (:mod:`podquake.model.store`), so the kubelet's own check is the only one it meets (upstream's
   predicate admit handler, pkg/kubelet/lifecycle/predicate.go): a pod that does not fit (resources
@@ -68,6 +73,13 @@ Simplifications of Kubernetes, on purpose (the containers' own are in
   stop) is redone from the start when it comes back; injected probe failures are forgotten when the
   machine powers off (the containers are gone);
 - a deleted pod's phase is not moved to Succeeded/Failed before it is removed;
+- a preStop hook lasts what the manifest says it sleeps (:mod:`podquake.model.manifest_pods`; any
+  other hook is instant), a hook that fails ends nothing early, and containers are killed all at
+  once (upstream stops sidecars after the app containers, terminationOrdering); a pod removed from
+  the API at once (a forced delete) has its containers killed at once with no hook: upstream's pod
+  worker gives it a 1 s grace period (pod_workers.go ``calculateEffectiveGracePeriod``), so the hook
+  runs up to 1 s and SIGTERM gets its 2 s minimum, but the proxies (``Proxy.endpoint_alive``) treat
+  a pod gone from the API as dead anyway;
 - cut off from the API server, the kubelet drops work in flight (pending starts, restarts scheduled
   before the cut, graceful stops) and redoes it on reconnection, as after ``stop_kubelet``; it only
   keeps restarting and liveness-killing containers of pods it had started; readiness is re-probed
@@ -84,7 +96,7 @@ from podquake.model import constants as k8s
 from podquake.model.kubelet_containers import _TERMINAL, PROBE_KINDS, ContainerLifecycle, _Container, _PodRun
 from podquake.model.kubelet_faults import KubeletFaults
 from podquake.model.lease import LEASE_SLOT_SECONDS, LEASE_SLOTS
-from podquake.model.kubelet_rules import admission_failure, next_probe_time, pod_phase, should_restart
+from podquake.model.kubelet_rules import admission_failure, kill_timing, next_probe_time, pod_phase, should_restart
 from podquake.model.objects import Node, Pod
 
 if TYPE_CHECKING:
@@ -397,21 +409,35 @@ class Kubelet(KubeletFaults, ContainerLifecycle):
             if run.terminating == self._epoch:
                 return
             run.terminating = self._epoch
-        alive = run is not None and any(c.alive for c in run.containers)
-        delay = min(pod.spec.termination_grace_period_seconds, self.timing.container_stop_seconds) if alive else 0.0
+        delay = 0.0
+        if run is not None:
+            grace = pod.spec.termination_grace_period_seconds
+            stop = self.timing.container_stop_seconds
+            exits = [(c, kill_timing(grace, c.spec.pre_stop_seconds, stop)) for c in run.containers if c.alive]
+            delay = max((timing[1] for _c, timing in exits), default=0.0)
+            for c, (_hook, exit_after, exit_code) in exits:
+                if exit_after < delay:  # this one exits before the last: on its own (else at _finish_deletion)
+                    when = self.env.now + exit_after
+                    self._dispatcher.call_at(when, self._stopped, run, c, self._epoch, c.gen, exit_code)
         self._dispatcher.call_at(self.env.now + delay, self._finish_deletion, pod, run, self._epoch)
+
+    def _stopped(self, run: _PodRun, c: _Container, epoch: int, gen: int, exit_code: int) -> None:
+        """A container of a pod being deleted exits before its siblings (a shorter preStop hook)."""
+        if epoch == self._epoch and gen == c.gen:
+            self._container_died(run, c, exit_code, "Error")
 
     def _finish_deletion(self, pod: Pod, run: _PodRun | None, epoch: int) -> None:
         state = self.state
         if epoch != self._epoch or state.pods.get(pod.uid) is not pod:
             return
         grace = pod.spec.termination_grace_period_seconds
-        exit_code = k8s.SIGTERM_EXIT_CODE if self.timing.container_stop_seconds <= grace else k8s.SIGKILL_EXIT_CODE
+        stop = self.timing.container_stop_seconds
         if run is not None:
             for c in run.containers:
                 if c.alive:
                     c.alive = False
                     c.gen += 1
+                    exit_code = kill_timing(grace, c.spec.pre_stop_seconds, stop)[2]
                     state.terminate_container(pod.uid, c.index, exit_code, "Error")
                 elif c.unreported is not None:  # died while the kubelet could not report it
                     state.terminate_container(pod.uid, c.index, c.unreported[0], c.unreported[1])

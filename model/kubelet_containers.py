@@ -24,7 +24,8 @@ at which the outcome changes, and schedules a single cancellable event for it:
   the ``failureThreshold``-th consecutive failing probe after its readiness check starts failing;
   no restart;
 - liveness: the ``failureThreshold``-th consecutive failing probe after the check starts failing
-  kills the container (then restart policy and back-off apply);
+  kills the container as a deletion does, preStop hook first, with the pod's grace period
+  (:func:`~podquake.model.kubelet_rules.kill_timing`); then restart policy and back-off apply;
 - startup: liveness and readiness wait until the startup probe passes (at its first probe when
   healthy); ``failureThreshold`` failures kill the container.
 
@@ -46,7 +47,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from podquake.model import constants as k8s
-from podquake.model.kubelet_rules import next_probe_time, should_restart
+from podquake.model.kubelet_rules import kill_timing, next_probe_time, should_restart
 from podquake.model.objects import ContainerSpec, Pod
 
 if TYPE_CHECKING:
@@ -304,14 +305,15 @@ class ContainerLifecycle:
         self._report_pod(run)
 
     def _probe_failed(self, run: _PodRun, c: _Container, epoch: int, gen: int, probe_gen: int) -> None:
-        """Liveness or startup failed failureThreshold times: kill the container with the grace period."""
+        """Liveness or startup failed failureThreshold times: kill the container with the grace period,
+        its preStop hook first (upstream ``killContainer`` runs it for a probe kill too;
+        :func:`~podquake.model.kubelet_rules.kill_timing`). It keeps running until it exits."""
         if epoch != self._epoch or gen != c.gen or probe_gen != c.probe_gen:
             return
         c.probe_gen += 1
         grace = run.pod.spec.termination_grace_period_seconds
-        stop = self.timing.container_stop_seconds
-        exit_code = k8s.SIGTERM_EXIT_CODE if stop <= grace else k8s.SIGKILL_EXIT_CODE
-        self._dispatcher.call_at(self.env.now + min(stop, grace), self._kill_done, run, c, epoch, gen, exit_code)
+        _hook, exit_after, exit_code = kill_timing(grace, c.spec.pre_stop_seconds, self.timing.container_stop_seconds)
+        self._dispatcher.call_at(self.env.now + exit_after, self._kill_done, run, c, epoch, gen, exit_code)
 
     def _kill_done(self, run: _PodRun, c: _Container, epoch: int, gen: int, exit_code: int) -> None:
         if epoch == self._epoch and gen == c.gen:

@@ -9,7 +9,9 @@ from its event handlers and tests can check them against upstream's tables direc
 - :func:`should_restart`: upstream ``ShouldContainerBeRestarted`` (pkg/kubelet/container/helpers.go),
   with a liveness or startup probe kill counting as a failure;
 - :func:`admission_failure`: upstream's predicate admit handler (pkg/kubelet/lifecycle/predicate.go),
-  which rejects a pod bound to a node it does not fit.
+  which rejects a pod bound to a node it does not fit;
+- :func:`kill_timing`: upstream ``killContainer`` (pkg/kubelet/kuberuntime/kuberuntime_container.go):
+  the preStop hook, then SIGTERM, then SIGKILL when the grace period left runs out.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
+from podquake.model import constants as k8s
 from podquake.model.objects import Node, Pod
 
-__all__ = ["admission_failure", "next_probe_time", "pod_phase", "should_restart"]
+__all__ = ["admission_failure", "kill_timing", "next_probe_time", "pod_phase", "should_restart"]
 
 _EPS = 1e-9  # so that a probe instant computed with rounding error is not skipped
 
@@ -73,6 +76,48 @@ def should_restart(policy: str, exit_code: int, probe_kill: bool) -> bool:
     if policy == "OnFailure":
         return exit_code != 0 or probe_kill
     return False
+
+
+def kill_timing(grace: float, pre_stop: float | None, stop: float) -> tuple[float, float, int]:
+    """When a container the kubelet kills with ``grace`` seconds (the pod's
+    terminationGracePeriodSeconds) stops, as ``(hook, exit_after, exit_code)``: the seconds its
+    preStop hook runs (``pre_stop`` seconds long; None: no hook), the seconds from the kill to the
+    process's exit, and the exit code. ``stop`` is how long the process takes to exit after SIGTERM
+    (``timing.container_stop_seconds``).
+
+    Upstream ``killContainer`` (kubernetes/kubernetes:pkg/kubelet/kuberuntime/kuberuntime_container.go):
+
+    - ``executePreStopHook`` runs the hook with the grace period as its deadline, so it takes
+      ``min(pre_stop, grace)``; the container keeps running (and answering) meanwhile;
+    - the grace period left is ``grace`` minus the hook's whole seconds (``int64`` of the elapsed
+      seconds), but at least ``minimumGracePeriodInSeconds`` (2 s,
+      :data:`~podquake.model.constants.MINIMUM_GRACE_PERIOD_SECONDS`): a hook that used up the grace
+      period still leaves the process 2 s between SIGTERM and SIGKILL;
+    - ``StopContainer`` sends SIGTERM and, if the process has not exited when the time left runs out,
+      SIGKILL: exit code 143 if ``stop`` fits in it, else 137 when it runs out.
+
+    The same rule serves a deletion and a liveness or startup probe kill (both call
+    ``killContainer`` with the pod's grace period; a probe's own terminationGracePeriodSeconds is not
+    modelled). A grace period of 0 (only a pod whose terminationGracePeriodSeconds is 0 has one here)
+    kills at once with SIGKILL and runs no hook, as the model did before: upstream the API server
+    deletes such a pod at once, and the kubelet (whose pod worker raises any grace period to 1 s,
+    pkg/kubelet/pod_workers.go ``calculateEffectiveGracePeriod``) stops what still runs afterwards,
+    unseen by the API.
+
+    >>> kill_timing(30.0, None, 1.0), kill_timing(30.0, 10.0, 1.0), kill_timing(30.0, 45.0, 1.0)
+    ((0.0, 1.0, 143), (10.0, 11.0, 143), (30.0, 31.0, 143))
+    >>> kill_timing(30.0, 20.5, 10.0), kill_timing(30.0, 29.5, 3.0), kill_timing(30.0, None, 45.0)
+    ((20.5, 30.5, 143), (29.5, 31.5, 137), (0.0, 30.0, 137))
+    >>> kill_timing(0.0, 5.0, 1.0)
+    (0.0, 0.0, 137)
+    """
+    if grace <= 0:
+        return 0.0, 0.0, k8s.SIGTERM_EXIT_CODE if stop <= 0 else k8s.SIGKILL_EXIT_CODE
+    hook = 0.0 if pre_stop is None else min(pre_stop, grace)
+    left = max(grace - math.floor(hook), k8s.MINIMUM_GRACE_PERIOD_SECONDS)
+    if stop <= left:
+        return hook, hook + stop, k8s.SIGTERM_EXIT_CODE
+    return hook, hook + left, k8s.SIGKILL_EXIT_CODE
 
 
 def admission_failure(pod: Pod, node: Node, others: Iterable[Pod]) -> str | None:

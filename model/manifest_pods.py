@@ -10,18 +10,25 @@ file, the document, the field and the fix (through :class:`~podquake.model.field
   (``SetDefaults_Probe``: period 10 s, timeout 1 s, thresholds 1 and 3); restartPolicy Always;
   terminationGracePeriodSeconds 30;
 - checks, pkg/apis/core/validation/validation.go: container names (DNS labels, unique), a request
-  above its limit, one handler per probe and ``successThreshold`` 1 except for readiness, probes only
-  on sidecar init containers, tolerations (``ValidateTolerations``), topology spread constraints
+  above its limit, one handler per probe and per lifecycle hook, ``successThreshold`` 1 except for
+  readiness, probes and lifecycle hooks only on sidecar init containers, a preStop ``sleep`` within
+  the grace period, tolerations (``ValidateTolerations``), topology spread constraints
   (``validateTopologySpreadConstraints``), one type per volume; a workload's template must use
   restartPolicy Always (pkg/apis/apps/validation/validation.go).
 
+Modelled in part: a container's ``lifecycle.preStop`` hook becomes the seconds it runs
+(:attr:`~podquake.model.objects.ContainerSpec.pre_stop_seconds`; a ``sleep`` action, or an exec of
+``sleep N``), and any other hook counts as instant, with a note (:func:`_pre_stop_seconds`).
+
 Not modelled, with a note on the document: inter-pod affinity, pod-level resources, per-container
-restartPolicy on app containers, and resources other than cpu, memory and ephemeral-storage (their
+restartPolicy on app containers, postStart hooks and ``lifecycle.stopSignal``, a probe's own
+terminationGracePeriodSeconds, and resources other than cpu, memory and ephemeral-storage (their
 quantities are still checked). Used by :mod:`podquake.model.manifests`.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -55,9 +62,10 @@ def pod_template(
 def _pod_spec(spec: Field, priorities: dict[str | None, int], workload_kind: str | None) -> PodSpec:
     spec.mapping(required=True)
     spec.check_keys(KNOWN_FIELDS["pod"])
+    grace = spec["terminationGracePeriodSeconds"].integer(int(k8s.TERMINATION_GRACE_PERIOD_SECONDS), minimum=0, maximum=INT64_MAX)
     names: dict[str, str] = {}
-    containers = tuple(_container(c, names, init=False) for c in spec["containers"].items(non_empty=True))
-    init_containers = tuple(_container(c, names, init=True) for c in spec["initContainers"].items())
+    containers = tuple(_container(c, names, grace, init=False) for c in spec["containers"].items(non_empty=True))
+    init_containers = tuple(_container(c, names, grace, init=True) for c in spec["initContainers"].items())
     restart_policy = spec["restartPolicy"].string("Always", choices=("Always", "OnFailure", "Never"))
     if workload_kind is not None and restart_policy != "Always":
         raise spec["restartPolicy"].error(
@@ -78,7 +86,6 @@ def _pod_spec(spec: Field, priorities: dict[str | None, int], workload_kind: str
                 f"no PriorityClass named {class_name!r} among these manifests", fix="add the PriorityClass or remove priorityClassName"
             )
         priority = priorities.get(class_name, 0)
-    grace = spec["terminationGracePeriodSeconds"].integer(int(k8s.TERMINATION_GRACE_PERIOD_SECONDS), minimum=0, maximum=INT64_MAX)
     return PodSpec(
         containers=containers,
         init_containers=init_containers,
@@ -96,7 +103,7 @@ def _pod_spec(spec: Field, priorities: dict[str | None, int], workload_kind: str
     )
 
 
-def _container(f: Field, names: dict[str, str], *, init: bool) -> ContainerSpec:
+def _container(f: Field, names: dict[str, str], grace: int, *, init: bool) -> ContainerSpec:
     f.check_keys(KNOWN_FIELDS["container"])
     name = f["name"].string(required=True)
     if not DNS_LABEL.match(name) or len(name) > 63:
@@ -110,9 +117,18 @@ def _container(f: Field, names: dict[str, str], *, init: bool) -> ContainerSpec:
         restartable = f["restartPolicy"].string(None, choices=("Always",)) == "Always"
     elif f["restartPolicy"].present():
         f["restartPolicy"].note("per-container restartPolicy is not modelled; the pod's applies")
-    for hook in ("preStop", "postStart"):
-        if f["lifecycle"][hook].present():
-            f["lifecycle"][hook].note(f"{hook} hooks are not modelled; {_HOOK_EFFECT[hook]}")
+    lifecycle = f["lifecycle"]
+    if lifecycle.present() and init and not restartable:
+        raise lifecycle.error(
+            "an init container may not have lifecycle hooks unless it is a sidecar", fix="add restartPolicy: Always or remove lifecycle"
+        )
+    lifecycle.check_keys(_LIFECYCLE_KEYS)
+    pre_stop = _pre_stop_seconds(lifecycle["preStop"], grace)
+    if lifecycle["postStart"].present():
+        _hook_handler(lifecycle["postStart"])
+        lifecycle["postStart"].note("postStart hooks are not modelled; the container counts as started at once")
+    if lifecycle["stopSignal"].present():
+        lifecycle["stopSignal"].note("stopSignal is not modelled; the container is stopped as with SIGTERM")
     probes = {key: _probe(f[key], key) for key in ("readinessProbe", "livenessProbe", "startupProbe")}
     if init and not restartable:
         for key, probe in probes.items():
@@ -138,13 +154,90 @@ def _container(f: Field, names: dict[str, str], *, init: bool) -> ContainerSpec:
         startup_probe=probes["startupProbe"],
         restartable_init=restartable,
         ports=tuple(ports),
+        pre_stop_seconds=pre_stop,
     )
 
 
-_HOOK_EFFECT = {
-    "preStop": "the container is sent SIGTERM as soon as its pod is deleted",
-    "postStart": "the container counts as started at once",
-}
+# --- lifecycle hooks ------------------------------------------------------------------------------
+_LIFECYCLE_KEYS = frozenset({"preStop", "postStart", "stopSignal"})
+_HOOK_HANDLERS = ("exec", "httpGet", "sleep", "tcpSocket")
+_SLEEP_BINARIES = frozenset({"sleep", "/bin/sleep", "/usr/bin/sleep"})
+_SHELLS = frozenset({"sh", "/bin/sh", "/usr/bin/sh", "bash", "/bin/bash", "/usr/bin/bash", "ash", "/bin/ash", "dash", "/bin/dash"})
+_SHELL_SLEEP = re.compile(r"^sleep\s+(\S+)\s*;?$")
+_DURATION = re.compile(r"^(\d+(?:\.\d*)?|\.\d+)([smhd]?)$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_UNKNOWN_DURATION = "the hook's duration is unknown and taken as instant: SIGTERM follows at once"
+
+
+def _hook_handler(f: Field) -> str:
+    """The one handler of a lifecycle hook (pkg/apis/core/validation/validation.go
+    ``validateLifecycleHandler``: exactly one of exec, httpGet, sleep, tcpSocket)."""
+    f.mapping()
+    handlers = [h for h in _HOOK_HANDLERS if f[h].present()]
+    if len(handlers) != 1:
+        problem = "names no handler" if not handlers else f"names {len(handlers)} handlers ({', '.join(handlers)})"
+        raise f.error(f"a lifecycle hook needs exactly one handler but {problem}", fix="use one of exec, httpGet, sleep")
+    return handlers[0]
+
+
+def _pre_stop_seconds(f: Field, grace: int) -> float | None:
+    """How long the ``preStop`` hook at ``f`` runs, in seconds (None: no hook); ``grace`` is the pod's
+    terminationGracePeriodSeconds. What the kubelet does with it:
+    :func:`~podquake.model.kubelet_rules.kill_timing`.
+
+    - ``sleep: {seconds: N}`` (KEP-3960, PodLifecycleSleepAction, GA v1.34): N exactly; the kubelet
+      waits N seconds (pkg/kubelet/lifecycle/handlers.go ``runSleepHandler``). N must be a whole
+      number from 0 to terminationGracePeriodSeconds (``validateSleepAction``,
+      pkg/apis/core/validation/validation.go; 0 allowed since PodLifecycleSleepActionAllowZero, GA
+      v1.34), else an InputError.
+    - ``exec`` of ``sleep N``: ``[sleep, N]`` (or ``/bin/sleep``, ``/usr/bin/sleep``), or a shell's
+      ``-c`` whose whole script is ``sleep N``: N seconds (a decimal, with coreutils' optional unit
+      ``s``, ``m``, ``h`` or ``d``; ``infinity`` runs until the grace period cuts it). The hook is the exec's run time (handlers.go runs the command in
+      the container and waits for it); a negative or unreadable N would make ``sleep`` fail at once,
+      which is an InputError here rather than a silent instant hook. An N from a variable
+      (``$(DELAY)``, ``$DELAY``) is unknown: 0 s with a note.
+    - any other ``exec``, an ``httpGet`` (its duration is the server's answer time), or the deprecated
+      ``tcpSocket`` (the kubelet fails it at once): 0 s, with a note for exec and httpGet.
+    """
+    if not f.present():
+        return None
+    handler = _hook_handler(f)
+    if handler == "sleep":
+        seconds = f["sleep"]["seconds"].integer(required=True, minimum=0, maximum=INT64_MAX)
+        if seconds > grace:
+            raise f["sleep"]["seconds"].error(
+                f"{seconds} is more than terminationGracePeriodSeconds ({grace}): the API server refuses a sleep longer than the grace period",
+                fix=f"sleep at most {grace} s or raise terminationGracePeriodSeconds",
+            )
+        return float(seconds)
+    if handler == "tcpSocket":
+        f["tcpSocket"].note("a tcpSocket hook is not supported by the kubelet and fails at once; taken as instant")
+        return 0.0
+    if handler == "httpGet":
+        f.note(_UNKNOWN_DURATION)
+        return 0.0
+    command_field = f["exec"]["command"]
+    if command_field.value is None or command_field.value == []:
+        raise command_field.error("an exec hook needs a command", fix="write e.g. command: [sleep, '5']")
+    command = [part.string("") for part in command_field.items()]
+    argument = None
+    if len(command) == 2 and command[0] in _SLEEP_BINARIES:
+        argument = command[1]
+    elif len(command) == 3 and command[0] in _SHELLS and command[1] == "-c":
+        match = _SHELL_SLEEP.match(command[2].strip())
+        if match is not None:
+            argument = match[1]
+    if argument is None or "$" in argument:
+        f.note(_UNKNOWN_DURATION)
+        return 0.0
+    if argument.lower() in ("inf", "infinity"):  # sleeps until the grace period cuts the hook
+        return math.inf
+    duration = _DURATION.match(argument)
+    if duration is None:
+        raise command_field.error(
+            f"sleep {argument!r} is not a number of seconds: the hook would fail at once", fix="write e.g. [sleep, '5']"
+        )
+    return float(duration[1]) * _UNITS[duration[2]]
 
 _MODELLED_RESOURCES = {"cpu": parse_cpu, "memory": parse_memory, "ephemeral-storage": parse_memory}
 

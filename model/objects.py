@@ -77,6 +77,17 @@ class ContainerSpec:
     ports: tuple[tuple[str, int], ...] = ()
     """``ports[]`` as ``(name, containerPort)``, name ``""`` when unnamed: which container a Service's
     ``targetPort`` reaches (:meth:`~podquake.model.proxy.Proxy.serving_container`)."""
+    pre_stop_seconds: float | None = None
+    """How long the container's ``lifecycle.preStop`` hook runs, in seconds (None: no hook). While it
+    runs the container keeps running and answering; SIGTERM follows it, within the grace period
+    (:func:`~podquake.model.kubelet_rules.kill_timing`). Read from a ``sleep`` action or an exec of
+    ``sleep N`` (:mod:`podquake.model.manifest_pods`); any other hook counts as 0 (instant); ``inf``
+    for a hook that runs until the grace period cuts it."""
+
+    def __post_init__(self) -> None:
+        hook = self.pre_stop_seconds
+        if hook is not None and not (isinstance(hook, (int, float)) and not isinstance(hook, bool) and hook >= 0):
+            raise ValueError(f"pre_stop_seconds must be None or a number of seconds >= 0 (inf: until the grace period ends), not {hook!r}")
 
 
 @dataclass(frozen=True, slots=True)

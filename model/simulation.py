@@ -65,8 +65,9 @@ class Timing:
     """Latencies the model cannot take from upstream because they depend on the environment.
 
     ``container_start_seconds``: from binding to a container running (image pull and create).
-    ``container_stop_seconds``: from a graceful delete to the container exiting (capped by the pod's
-    terminationGracePeriodSeconds). ``controller_sync_seconds``: from a watch event to a controller's
+    ``container_stop_seconds``: from SIGTERM (at a graceful delete, after the container's preStop
+    hook) to the container exiting (capped by the grace period left, at least 2 s; see
+    :func:`~podquake.model.kubelet_rules.kill_timing`). ``controller_sync_seconds``: from a watch event to a controller's
     sync (informer and work-queue latency). ``endpoint_propagation_seconds``: from an endpoint change
     to every node's proxy routing by it (kube-proxy's minSyncPeriod is 1 s; real clusters see more).
     """

@@ -53,8 +53,8 @@ selector and required node affinity, resources, pod count), not pod topology spr
 affinity, so a pod held back only by those neither triggers a scale-up nor stops one; node groups
 are never created or deleted (no node auto-provisioning); no soft ``DeletionCandidate`` taints, no
 ``balance-similar-node-groups``, no per-group option overrides; a loop takes no simulated time;
-eviction uses each pod's own grace period (the model's kubelet stops it after
-``timing.container_stop_seconds``).
+eviction uses each pod's own grace period (the model's kubelet stops it after its containers'
+preStop hooks and ``timing.container_stop_seconds``, :func:`~podquake.model.kubelet_rules.kill_timing`).
 
 Where each part lives: this module holds :class:`ClusterAutoscaler` (its state, the watches, the
 scan loop and the housekeeping); the steps are mixins in modules of their own, one component split

@@ -356,6 +356,105 @@ def test_a_slow_container_is_killed_when_the_grace_period_runs_out(grace: float,
     assert terminated.exit_code == k8s.SIGKILL_EXIT_CODE
 
 
+def alive(sim: Simulation, key: str, index: int = 0) -> bool:
+    """The runtime's truth (what a connection to the pod meets), not the API's last report."""
+    run = kubelet(sim, key).pods.get(key)
+    return run is not None and run.containers[index].alive
+
+
+def test_a_pre_stop_sleep_keeps_the_container_running_then_sigterm_follows():
+    """kuberuntime_container.go killContainer: the hook first (the container still runs), then
+    StopContainer with the grace period left (30 - 10 = 20 s, ample for the 1 s stop)."""
+    sim = one_node()
+    key = run_pod(sim, grace=30.0, containers=(ContainerSpec("main", pre_stop_seconds=10.0),))
+    sim.run(10)
+    sim.state.request_pod_deletion(sim.state.pods_by_key[key].uid, "ScaleDown")
+    sim.run(19)
+    assert alive(sim, key) and status(sim, key).state == "running"  # t + 9: the hook still sleeps
+    sim.run(30)
+    assert times(sim, ev.ContainerTerminated, key) == [10 + 10 + STOP]  # SIGTERM at t + 10, exit STOP later
+    (terminated,) = [e for e in sim.trace.of_type(ev.ContainerTerminated) if e.pod == key]
+    assert terminated.exit_code == k8s.SIGTERM_EXIT_CODE
+    assert times(sim, ev.PodDeleted, key) == [10 + 10 + STOP]
+
+
+@pytest.mark.parametrize(
+    ("hook", "stop", "exits_after", "exit_code"),
+    [
+        (45.0, 1.0, 30 + 1, k8s.SIGTERM_EXIT_CODE),  # cut at the grace period; the 2 s minimum is enough
+        (float("inf"), 5.0, 30 + k8s.MINIMUM_GRACE_PERIOD_SECONDS, k8s.SIGKILL_EXIT_CODE),  # SIGKILL 2 s after SIGTERM
+        (29.5, 3.0, 29.5 + k8s.MINIMUM_GRACE_PERIOD_SECONDS, k8s.SIGKILL_EXIT_CODE),  # 30 - int(29.5) = 1 s, raised to 2
+        (20.5, 10.0, 20.5 + 10, k8s.SIGTERM_EXIT_CODE),  # 30 - int(20.5) = 10 s left: the stop fits
+    ],
+)
+def test_a_pre_stop_hook_is_cut_at_the_grace_period_and_sigterm_gets_at_least_two_seconds(
+    hook: float, stop: float, exits_after: float, exit_code: int
+):
+    sim = one_node(timing=Timing(container_stop_seconds=stop))
+    key = run_pod(sim, grace=30.0, containers=(ContainerSpec("main", pre_stop_seconds=hook),))
+    sim.run(10)
+    sim.state.request_pod_deletion(sim.state.pods_by_key[key].uid, "ScaleDown")
+    sim.run(100)
+    terminated = [(e.t, e.exit_code) for e in sim.trace.of_type(ev.ContainerTerminated) if e.pod == key]
+    assert terminated == [(10 + exits_after, exit_code)]
+    assert times(sim, ev.PodDeleted, key) == [10 + exits_after]
+
+
+def test_each_container_runs_its_own_pre_stop_hook_and_the_pod_goes_with_the_last():
+    sim = one_node()
+    specs = (ContainerSpec("app", pre_stop_seconds=10.0), ContainerSpec("log"), ContainerSpec("proxy", pre_stop_seconds=5.0))
+    key = run_pod(sim, containers=specs)
+    sim.run(10)
+    sim.state.request_pod_deletion(sim.state.pods_by_key[key].uid, "ScaleDown")
+    sim.run(40)
+    terminated = sorted((e.t, e.container) for e in sim.trace.of_type(ev.ContainerTerminated) if e.pod == key)
+    assert terminated == [(10 + STOP, "log"), (10 + 5 + STOP, "proxy"), (10 + 10 + STOP, "app")]
+    assert times(sim, ev.PodDeleted, key) == [10 + 10 + STOP]
+
+
+def test_a_liveness_kill_runs_the_pre_stop_hook_first():
+    """Upstream killContainer runs the hook for a probe kill too (the pod's grace period applies)."""
+    sim = one_node()
+    probe = Probe(period_seconds=10, failure_threshold=3)
+    key = run_pod(sim, containers=(ContainerSpec("main", liveness_probe=probe, pre_stop_seconds=5.0),))
+    sim.run(5)
+    assert kubelet(sim, key).fail_probe(key, "main", "liveness")
+    sim.run(36)
+    assert alive(sim, key)  # killed at 32: the hook sleeps until 37
+    sim.run(60)
+    terminated = [(e.t, e.exit_code) for e in sim.trace.of_type(ev.ContainerTerminated) if e.pod == key]
+    assert terminated == [(32 + 5 + STOP, k8s.SIGTERM_EXIT_CODE)]
+    assert times(sim, ev.ContainerStarted, key) == [START, 32 + 5 + STOP]
+
+
+def test_a_powered_off_machine_runs_no_pre_stop_hook():
+    sim = one_node()
+    key = run_pod(sim, containers=(ContainerSpec("main", pre_stop_seconds=10.0),))
+    sim.run(10)
+    sim.state.request_pod_deletion(sim.state.pods_by_key[key].uid, "ScaleDown")
+    sim.run(12)
+    k = kubelet(sim, key)
+    assert alive(sim, key) and k.power_off()
+    assert not k.pods  # every container died with the machine, hook or not
+
+
+def test_a_stopped_kubelet_redoes_the_pre_stop_hook_when_back():
+    """Work in flight is redone from the start (module docstring); upstream's new kubelet process
+    likewise kills the containers anew, hook first, with the pod's whole deletion grace period."""
+    sim = one_node()
+    key = run_pod(sim, containers=(ContainerSpec("main", pre_stop_seconds=10.0),))
+    sim.run(10)
+    sim.state.request_pod_deletion(sim.state.pods_by_key[key].uid, "ScaleDown")
+    sim.run(15)
+    k = kubelet(sim, key)
+    assert k.stop_kubelet()
+    sim.run(30)
+    assert alive(sim, key)  # nobody stops it: the kubelet is away
+    assert k.start_kubelet()
+    sim.run(60)
+    assert times(sim, ev.PodDeleted, key) == [30 + 10 + STOP]
+
+
 def test_a_pod_deleted_before_it_starts_never_runs():
     sim = one_node()
     key = run_pod(sim)

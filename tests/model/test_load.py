@@ -215,6 +215,36 @@ def test_traffic_to_a_dead_pod_fails_until_the_proxies_drop_it():
     assert last.failed == 0.0 and victim not in last.endpoints
 
 
+@pytest.mark.parametrize("mode", ["fluid", "request"])
+@pytest.mark.parametrize("pre_stop", [None, 15])
+def test_a_pre_stop_sleep_answers_what_the_proxies_still_send_a_deleted_pod(mode, pre_stop):
+    """The drain pattern: a deleted pod leaves the endpoints at once, but the proxies route by the old
+    view for the propagation delay (5 s here). Without a hook its container exits 1 s after the
+    delete and the connections meanwhile fail; with ``preStop: {sleep: {seconds: 15}}`` it keeps
+    running (kuberuntime_container.go killContainer runs the hook before SIGTERM) and answers them."""
+    doc = deployment(cpu="1500m")
+    if pre_stop is not None:
+        doc["spec"]["template"]["spec"]["containers"][0]["lifecycle"] = {"preStop": {"sleep": {"seconds": pre_stop}}}
+    sim, _, _ = served_world(doc, service(), generators=(internal(60.0, node="worker-3"),), mode=mode,
+                             timing=Timing(endpoint_propagation_seconds=5.0))  # fmt: skip
+    victim = min(sim.state.pods_by_key)
+    run_windows(sim, 1)
+    deleted_at = sim.now
+    sim.state.request_pod_deletion(sim.state.pods_by_key[victim].uid, "PodKill")
+    run_windows(sim, 2)
+    window = windows(sim)[-2]  # the one with the delete
+    assert per_pod(window, "endpoint_offered")[victim] > 60  # the proxies sent it traffic for ~5 s
+    failed = per_pod(window, "endpoint_failed")[victim]
+    gone = [e.t for e in sim.trace.of_type(ev.PodDeleted) if e.pod == victim]
+    if pre_stop is None:
+        assert failed > 40 and ENDPOINT_DEAD in window.failure_reasons  # ~4 s at 20 requests/s
+        assert gone == [pytest.approx(deleted_at + Timing().container_stop_seconds)]
+    else:
+        assert (failed, window.failed, window.failure_reasons) == (0.0, 0.0, ())
+        assert gone == [pytest.approx(deleted_at + pre_stop + Timing().container_stop_seconds)]
+    assert victim not in windows(sim)[-1].endpoints
+
+
 def test_internal_traffic_from_a_missing_client_pod_fails():
     generator = LoadGenerator("default/web", Constant(5.0), entry=Internal(pod="default/nobody"))
     sim, _, _ = served_world(deployment(), service(), generators=(generator,))

@@ -413,18 +413,98 @@ def test_containers_without_requests_are_best_effort_and_get_the_scoring_default
     assert explicit_zero.containers[0].cpu_requested and explicit_zero.nonzero_cpu == 0
 
 
-def test_lifecycle_hooks_and_a_probes_own_grace_period_are_ignored_with_a_note():
-    """They change termination timing (a preStop sleep keeps serving while endpoints drain) and were
-    dropped without a word."""
+def test_post_start_hooks_and_a_probes_own_grace_period_are_ignored_with_a_note_and_a_sleep_pre_stop_is_read():
+    """postStart and a probe's own grace period change timing and are not modelled; a preStop that
+    sleeps is modelled (ContainerSpec.pre_stop_seconds), so it gets no note."""
     manifest = load_one(deployment(
         lifecycle={"preStop": {"exec": {"command": ["sleep", "5"]}}, "postStart": {"exec": {"command": ["true"]}}},
         livenessProbe={"httpGet": {"path": "/", "port": 80}, "terminationGracePeriodSeconds": 10},
     ))
     notes = manifest.notes
-    assert any("containers[0].lifecycle.preStop: preStop hooks are not modelled" in n for n in notes)
+    assert manifest.obj.template.spec.containers[0].pre_stop_seconds == 5.0
+    assert not any("preStop" in n for n in notes)
     assert any("containers[0].lifecycle.postStart: postStart hooks are not modelled" in n for n in notes)
     assert any("livenessProbe.terminationGracePeriodSeconds: a probe's own grace period is not modelled" in n for n in notes)
     assert not load_one(deployment()).notes
+    assert container(deployment()).pre_stop_seconds is None
+
+
+@pytest.mark.parametrize(
+    ("pre_stop", "seconds"),
+    [
+        ({"sleep": {"seconds": 5}}, 5.0),  # KEP-3960 sleep action, exactly
+        ({"sleep": {"seconds": 0}}, 0.0),  # zero allowed since PodLifecycleSleepActionAllowZero (GA 1.34)
+        ({"sleep": {"seconds": 30}}, 30.0),  # up to the grace period
+        ({"exec": {"command": ["sleep", "5"]}}, 5.0),
+        ({"exec": {"command": ["/bin/sleep", "15"]}}, 15.0),
+        ({"exec": {"command": ["/bin/sh", "-c", "sleep 5"]}}, 5.0),
+        ({"exec": {"command": ["sh", "-c", " sleep 2.5 "]}}, 2.5),
+        ({"exec": {"command": ["bash", "-c", "sleep 1m"]}}, 60.0),  # coreutils units
+        ({"exec": {"command": ["sleep", "45"]}}, 45.0),  # an exec may outlast the grace period: cut at run time
+    ],
+)
+def test_a_pre_stop_hook_that_sleeps_is_read_as_its_duration(pre_stop, seconds):
+    manifest = load_one(deployment(lifecycle={"preStop": pre_stop}))
+    assert manifest.obj.template.spec.containers[0].pre_stop_seconds == seconds
+    assert not manifest.notes
+
+
+@pytest.mark.parametrize(
+    "pre_stop",
+    [
+        {"httpGet": {"path": "/drain", "port": 8080}},
+        {"exec": {"command": ["/bin/sh", "-c", "nginx -s quit; sleep 5"]}},  # the script is more than a sleep
+        {"exec": {"command": ["/drain.sh"]}},
+        {"exec": {"command": ["sleep", "$(DRAIN_SECONDS)"]}},  # expanded by the kubelet: unknown here
+    ],
+)
+def test_a_pre_stop_hook_of_unknown_duration_is_taken_as_instant_with_a_note(pre_stop):
+    manifest = load_one(deployment(lifecycle={"preStop": pre_stop}))
+    assert manifest.obj.template.spec.containers[0].pre_stop_seconds == 0.0
+    assert any(
+        n.startswith("spec.template.spec.containers[0].lifecycle.preStop: the hook's duration is unknown and taken as instant")
+        for n in manifest.notes
+    )
+
+
+@pytest.mark.parametrize(
+    ("pre_stop", "field", "message"),
+    [
+        ({"sleep": {"seconds": -1}}, "preStop.sleep.seconds", "must not be negative"),
+        ({"sleep": {"seconds": "5"}}, "preStop.sleep.seconds", "expected a whole number"),
+        ({"sleep": {"seconds": 2.5}}, "preStop.sleep.seconds", "expected a whole number"),
+        ({"sleep": {}}, "preStop.sleep.seconds", "required field is missing"),
+        ({"sleep": {"seconds": 31}}, "preStop.sleep.seconds", "more than terminationGracePeriodSeconds (30)"),
+        ({"exec": {"command": ["sleep", "-5"]}}, "preStop.exec.command", "not a number of seconds"),
+        ({"exec": {"command": ["sleep", "five"]}}, "preStop.exec.command", "not a number of seconds"),
+        ({"exec": {"command": ["sleep", 5]}}, "preStop.exec.command[1]", "expected a string"),
+        ({"exec": {"command": []}}, "preStop.exec.command", "needs a command"),
+        ({"exec": {}}, "preStop.exec.command", "needs a command"),
+        ({}, "preStop", "names no handler"),
+        ({"sleep": {"seconds": 1}, "exec": {"command": ["true"]}}, "preStop", "names 2 handlers"),
+    ],
+)
+def test_a_bad_pre_stop_hook_is_an_input_error_naming_the_field(pre_stop, field, message):
+    problem = error(deployment(lifecycle={"preStop": pre_stop}))
+    assert problem.field == f"spec.template.spec.containers[0].lifecycle.{field}"
+    assert message in problem.message and problem.fix
+
+
+def test_a_sleep_action_may_last_as_long_as_the_pods_own_grace_period():
+    obj = with_pod_spec(terminationGracePeriodSeconds=60)
+    obj["spec"]["template"]["spec"]["containers"][0]["lifecycle"] = {"preStop": {"sleep": {"seconds": 45}}}
+    assert container(obj).pre_stop_seconds == 45.0
+    obj["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] = 10
+    assert "more than terminationGracePeriodSeconds (10)" in error(obj).message
+
+
+def test_lifecycle_hooks_on_an_init_container_need_it_to_be_a_sidecar():
+    hook = {"preStop": {"sleep": {"seconds": 5}}}
+    obj = with_pod_spec(initContainers=[{"name": "init", "image": "busybox", "lifecycle": hook}])
+    problem = error(obj)
+    assert problem.field == "spec.template.spec.initContainers[0].lifecycle" and "sidecar" in problem.message
+    obj["spec"]["template"]["spec"]["initContainers"][0]["restartPolicy"] = "Always"
+    assert pod_spec(obj).init_containers[0].pre_stop_seconds == 5.0
 
 
 def test_ephemeral_storage_is_kept_and_extended_resources_are_ignored_with_a_note():
