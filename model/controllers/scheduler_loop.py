@@ -7,6 +7,14 @@ Upstream (kubernetes/kubernetes:pkg/scheduler/backend/queue/scheduling_queue.go)
   node Ready or uncordoned, a taint removed, a pod deleted) moves them back: to backoffQ if their
   back-off has not expired, else to activeQ. A pod left there 5 minutes is retried regardless.
 
+A pod whose attempt failed with an error rather than a rejection goes straight to backoffQ and is
+retried when its back-off ends (``AddUnschedulableIfNotPresent``: no rejecting plugin, "something
+unusual happened ... this Pod may not be retried until the next flush"); its back-off counts the
+consecutive errors (``ConsecutiveErrorsCount``), a rejection's the rejections (``UnschedulableCount``;
+backend/queue/backoff_queue.go ``calculateBackoffDuration``). Here an error is a plug-in that broke
+its contract (it raised, or answered a node the pod cannot be bound to): without this, its pod waited
+for a cluster event or the 5-minute flush, and a transient plug-in error stalled it for minutes.
+
 Only pods with an empty ``spec.nodeName`` are queued, as upstream's informer filter takes only
 unassigned pods (kubernetes/kubernetes:pkg/scheduler/eventhandlers.go, ``assignedPod``): a pod
 created with ``spec.nodeName`` set never reaches the scheduler. The store binds it at creation, or
@@ -57,7 +65,8 @@ class SchedulerLoop:
         self.running = True
         self._active: list[tuple[int, float, int, str]] = []
         self._sequence = 0
-        self._attempts: dict[str, int] = {}
+        self._attempts: dict[str, int] = {}  # rejections (UnschedulableCount)
+        self._errors: dict[str, int] = {}  # consecutive errors (ConsecutiveErrorsCount)
         self._backoff_until: dict[str, float] = {}
         self._unschedulable: dict[str, float] = {}
         self._wakeup: simpy.Event | None = None
@@ -111,6 +120,7 @@ class SchedulerLoop:
         pod = self.state.pods.get(uid)
         if pod is None or pod.node_name is not None:
             self._attempts.pop(uid, None)
+            self._errors.pop(uid, None)
             self._backoff_until.pop(uid, None)
             return
         remaining = self._backoff_until.get(uid, 0.0) - self.env.now
@@ -158,17 +168,26 @@ class SchedulerLoop:
 
     def _schedule_one(self, pod: Pod) -> bool:
         self.attempts_total += 1
-        node_name, reason = self.scheduler.decide(pod)
+        node_name, reason, error = self.scheduler.decide(pod)
+        uid = pod.uid
         if node_name is not None:
-            self.state.bind_pod(pod.uid, node_name)
-            self._attempts.pop(pod.uid, None)
-            self._backoff_until.pop(pod.uid, None)
+            self.state.bind_pod(uid, node_name)
+            self._attempts.pop(uid, None)
+            self._errors.pop(uid, None)
+            self._backoff_until.pop(uid, None)
             return True
-        attempts = self._attempts.get(pod.uid, 0) + 1
-        self._attempts[pod.uid] = attempts
-        self._backoff_until[pod.uid] = self.env.now + backoff_seconds(attempts)
-        self._unschedulable[pod.uid] = self.env.now
-        self.state.record_unschedulable(pod.uid, reason or "unschedulable")
+        self.state.record_unschedulable(uid, reason or "unschedulable")
+        if error:
+            errors = self._errors.get(uid, 0) + 1
+            self._errors[uid] = errors
+            self._backoff_until[uid] = self.env.now + backoff_seconds(errors)
+            self._requeue(uid)  # backoffQ: retried when the back-off ends
+            return False
+        self._errors.pop(uid, None)
+        attempts = self._attempts.get(uid, 0) + 1
+        self._attempts[uid] = attempts
+        self._backoff_until[uid] = self.env.now + backoff_seconds(attempts)
+        self._unschedulable[uid] = self.env.now
         return False
 
     @property

@@ -71,14 +71,16 @@ class ValidatingScheduler:
         if callable(attach):
             attach(state)
 
-    def decide(self, pod: Pod) -> tuple[str | None, str | None]:
-        """``(node name, None)`` to bind, ``(None, reason)`` when unschedulable or the answer was illegal."""
+    def decide(self, pod: Pod) -> tuple[str | None, str | None, bool]:
+        """``(node name, None, False)`` to bind; ``(None, reason, False)`` when the plug-in finds the pod
+        unschedulable; ``(None, reason, True)`` when it broke its contract (raised, or answered what
+        cannot be bound): a scheduling error, not a verdict on the pod."""
         try:
             answer = self.inner.schedule(PodView(pod), self.view)
         except (Exception, SystemExit) as error:  # a plug-in must not crash (or end) the simulation
             return self._violation(pod, f"raised {type(error).__name__}: {error}", "<exception>")
         if answer is None:
-            return None, "no node fits the pod"
+            return None, "no node fits the pod", False
         if not isinstance(answer, str):
             return self._violation(pod, f"answered {type(answer).__name__}, not a node name or None", repr(answer)[:80])
         node = self.state.nodes.get(answer)
@@ -87,9 +89,9 @@ class ValidatingScheduler:
         problem = placement_problem(pod, node)
         if problem is not None:
             return self._violation(pod, problem, answer)
-        return answer, None
+        return answer, None, False
 
-    def _violation(self, pod: Pod, problem: str, answer: str) -> tuple[None, str]:
+    def _violation(self, pod: Pod, problem: str, answer: str) -> tuple[None, str, bool]:
         self.violations += 1
         self.state.record_contract_violation(self.name, pod.uid, problem, answer)
-        return None, f"scheduler {self.name} broke its contract: {problem}"
+        return None, f"scheduler {self.name} broke its contract: {problem}", True

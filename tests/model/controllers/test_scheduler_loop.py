@@ -100,3 +100,31 @@ def test_a_pod_with_node_name_set_never_reaches_the_scheduler():
     # the pod naming a missing node waits for it, unbound, but it is no scheduler's pending pod
     assert [p.key for p in sim.state.unbound_pods.values()] == ["default/on-ghost"]
     assert sim.view().pending_pods == ()
+
+
+class FlakyScheduler:
+    """Raises for its first ``failures`` answers (a transient error), then answers the first node."""
+
+    name = "flaky"
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+
+    def schedule(self, pod, cluster):  # type: ignore[no-untyped-def]
+        if self.failures > 0:
+            self.failures -= 1
+            raise ConnectionError("placement service unavailable")
+        return cluster.nodes[0].name
+
+
+def test_a_plug_in_error_retries_the_pod_after_its_back_off_not_at_the_next_flush():
+    """Upstream a pod whose attempt failed with an error (no plugin rejected it) goes to backoffQ
+    (scheduling_queue.go AddUnschedulableIfNotPresent), its back-off counting the consecutive errors.
+    The model put it among the unschedulable pods: with no cluster event it waited for the 5-minute
+    flush, bound at 330 s after one transient error."""
+    sim = Simulation(ClusterSpec.uniform(nodes=1, zones=1, cpu="4"), seed=3, scheduler=FlakyScheduler(failures=3))
+    sim.create_pod("web", "default", template(100))
+    sim.run(30)
+    assert [e.t for e in sim.trace.of_type(PodUnschedulable)] == [0.0, 1.0, 3.0]  # back-offs of 1 and 2 s
+    assert [(e.t, e.node) for e in sim.trace.of_type(PodBound)] == [(7.0, "worker-1")]  # then 4 s
+    assert sim.scheduler_loop.unschedulable_count == 0
