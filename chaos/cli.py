@@ -263,10 +263,13 @@ def _import_from_cwd() -> None:
 
 def _check_workload(manifests: Any, source: str, field: str, fix: str) -> None:
     """An InputError unless ``manifests`` hold something that runs pods: with none, every property
-    would hold, and the run pass, having tested nothing."""
+    would hold, and the run pass, having tested nothing. A Job or CronJob is no workload here: the
+    model keeps them as data and runs no pods for them (model/manifests.py), so a manifest of Jobs
+    alone would pass the same way."""
     if not any(m.kind in _WORKLOAD_KINDS for m in manifests):
         raise InputError(
-            "no workload to run: no Deployment, StatefulSet, DaemonSet, ReplicaSet, Job or Pod",
+            "no workload to run: no Deployment, StatefulSet, DaemonSet, ReplicaSet or Pod"
+            + (" (Jobs and CronJobs are kept as data; the model does not run them)" if any(m.kind in ("Job", "CronJob") for m in manifests) else ""),
             source=source,
             field=field,
             fix=fix,
@@ -343,7 +346,7 @@ def campaign_base(
     return base
 
 
-_WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod")
+_WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Pod")
 
 
 def _fault_kinds(text: str | None) -> tuple[str, ...]:

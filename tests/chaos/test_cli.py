@@ -914,6 +914,19 @@ def test_a_scenario_with_no_workload_is_refused_like_manifests_with_none(here: P
     assert_no_report_left(here)
 
 
+def test_manifests_of_jobs_alone_are_refused_as_no_workload(here: Path) -> None:
+    """A Job-only manifest ran, every property held and the run exited 0, having tested nothing: the
+    model keeps Jobs and CronJobs as data and runs no pods for them (model/manifests.py _NOT_RUN), yet
+    they counted as a workload."""
+    (here / "job.yaml").write_text(
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {name: pi}\nspec:\n  template:\n    spec:\n"
+        "      restartPolicy: Never\n      containers: [{name: pi, image: perl}]\n"
+    )
+    result = invoke("run", "--manifests", "job.yaml", "--examples", "1", "--no-database", "--out", "report")
+    assert_one_line_error(result, "job.yaml", "--manifests", "no workload to run", "Jobs and CronJobs are kept as data")
+    assert_no_report_left(here)
+
+
 def test_the_same_seed_gives_the_same_report_whatever_pythons_hash_seed(tmp_path: Path) -> None:
     """Determinism across processes: str hashes differ with PYTHONHASHSEED, so any order taken from a
     set of names would change the campaign. Two processes, two hash seeds, the sample shop with its
