@@ -27,11 +27,22 @@ model), by looking up the Services whose selector contains one of the pod's labe
 (re)applied with a new selector is matched against the store's label index. A pod event only
 recomputes the Services that select that pod.
 
+Named target ports. A Service port whose ``targetPort`` is a name is resolved per pod (upstream
+pkg/api/v1/pod/util.go ``FindPort``, called by ``getEndpointPorts``,
+staging/src/k8s.io/endpointslice/utils.go): the first container, then restartable init
+container (sidecar), declaring a port of that name. A pod declaring none gets its endpoint in a slice
+without that port, so kube-proxy has no endpoint for it on that port: the model leaves such a pod out
+of the Service's endpoints when the name is its **first** port's (the port connections reach, see
+:mod:`podquake.model.proxy`). A numeric ``targetPort`` needs no declaration.
+
 Simplifications, on purpose: one endpoint set per Service (upstream splits it into slices of at most
-100 endpoints, :attr:`EndpointSet.slice_count` says how many it would be) shared by all its ports
-(pods lacking a named target port are not left out: the container ports that manifests declare
-are read, for routing to the serving container, but not used to filter endpoints); no
-topology hints; endpoints are ordered by pod key (``namespace/name``), standing in for the IP order
+100 endpoints, :attr:`EndpointSet.slice_count` says how many it would be) shared by all its ports,
+filtered by the first port's name only (a pod lacking the name of another port stays listed; a port's
+protocol is not compared, upstream ``FindPort`` also matches it); no
+topology hints; a pod gets its IP when its containers start (upstream when its sandbox is created,
+before image pulls and init containers, so a starting pod is listed as not ready, or as ready under
+``publishNotReadyAddresses``, and refuses connections meanwhile; the kubelet here folds the sandbox
+into ``container_start_seconds``); endpoints are ordered by pod key (``namespace/name``), standing in for the IP order
 of upstream; a Service deleted is not modelled (the store has no deletion for objects).
 """
 
@@ -51,7 +62,7 @@ from podquake.model.selectors import LabelSelector
 if TYPE_CHECKING:
     from podquake.model.simulation import Simulation
 
-__all__ = ["Endpoint", "EndpointSet", "EndpointSliceController", "endpoint_conditions", "has_endpoint"]
+__all__ = ["Endpoint", "EndpointSet", "EndpointSliceController", "declares_port", "endpoint_conditions", "has_endpoint"]
 
 _IP_PHASES = ("Running", "Unknown")
 
@@ -106,6 +117,24 @@ class EndpointSet:
 def has_endpoint(pod: Pod) -> bool:
     """``ShouldPodBeInEndpoints(pod, includeTerminating=true)``: bound, has started (so has an IP), not terminal."""
     return pod.node_name is not None and pod.phase in _IP_PHASES
+
+
+def declares_port(pod: Pod, target_port: int | str | None) -> bool:
+    """Whether ``target_port`` resolves for ``pod`` (upstream ``FindPort``): a number always does; a
+    name when a container, or else a restartable init container, declares a port of that name.
+
+    >>> from podquake.model.objects import ContainerSpec, PodSpec
+    >>> pod = Pod("u", "web-1", "default", {}, PodSpec((ContainerSpec("c", ports=(("web", 80),)),)), 0.0)
+    >>> declares_port(pod, 8080), declares_port(pod, "web"), declares_port(pod, "http")
+    (True, True, False)
+    """
+    if not isinstance(target_port, str):
+        return True
+    spec = pod.spec
+    for container in spec.containers:
+        if any(name == target_port for name, _ in container.ports):
+            return True
+    return any(c.restartable_init and any(name == target_port for name, _ in c.ports) for c in spec.init_containers)
 
 
 def endpoint_conditions(pod: Pod, publish_not_ready_addresses: bool) -> tuple[bool, bool, bool]:
@@ -278,10 +307,11 @@ class EndpointSliceController(Pausable):
         pods_by_key = self.state.pods_by_key
         nodes = self.state.nodes
         publish_not_ready = service.publish_not_ready_addresses
+        target_port = service.ports[0].target_port if service.ports else None
         endpoints = []
         for pod_key in sorted(self._members.get(service_key, ())):
             pod = pods_by_key.get(pod_key)
-            if pod is None or not has_endpoint(pod):
+            if pod is None or not has_endpoint(pod) or not declares_port(pod, target_port):
                 continue
             ready, serving, terminating = endpoint_conditions(pod, publish_not_ready)
             node_name: str = pod.node_name  # type: ignore[assignment]  # has_endpoint: bound

@@ -64,8 +64,9 @@ takes as a pod's default container, and sidecars are usually added after the app
 agents) or as init containers, which this check never looks at. The alternative, "any running
 container", would let a surviving sidecar hide an app container's crash, the outage a chaos test
 exists to show; "every container", the old rule, failed connections the app would have answered.
-The manifest reader does not fill in ``ContainerSpec.ports`` yet, so a pod from YAML always uses the
-first container; pods built in Python with ``ports`` use the matching.
+The manifest reader fills in ``ContainerSpec.ports`` from ``containerPort`` and ``name``. A pod
+declaring no port of a named ``targetPort`` is no endpoint of the Service at all
+(:func:`~podquake.model.endpoints.declares_port`), as upstream.
 
 Health checks a cloud load balancer polls, each answered from the node's own view (so a node cut off
 from the control plane answers from its frozen view, as upstream's kube-proxy does from its last sync):

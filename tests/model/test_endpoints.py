@@ -197,6 +197,25 @@ def test_a_bound_pod_gets_an_endpoint_only_once_it_runs():
     assert len(endpoints.compute("default/web")) == 3
 
 
+def test_a_pod_declaring_no_port_of_a_named_target_port_is_no_endpoint():
+    """Upstream FindPort (pkg/api/v1/pod/util.go, via getEndpointPorts in endpointslice/utils.go)
+    fails for a named targetPort no container declares: the endpoint carries no port and kube-proxy
+    sends it nothing. The model listed every such pod as a ready endpoint and routed to it. A numeric
+    targetPort needs no declaration; the pods declaring the name stay."""
+    old = deployment("web", replicas=2)
+    old["spec"]["template"]["spec"]["containers"][0]["ports"] = [{"name": "web", "containerPort": 80}]
+    new = deployment("web2", replicas=1, app="web")
+    new["spec"]["selector"]["matchLabels"]["v"] = "2"
+    new["spec"]["template"]["metadata"]["labels"]["v"] = "2"
+    new["spec"]["template"]["spec"]["containers"][0]["ports"] = [{"name": "http", "containerPort": 80}]
+    sim, endpoints = world(old, new, service("web", ports=[{"port": 80, "targetPort": "http"}]))
+    listed = [e.pod for e in endpoints.endpoints_of("default/web")]
+    assert listed == [k for k in pods_of(sim, "web") if k.startswith("default/web2-")]
+    assert changes(sim, "default/web")[-1].ready == 1
+    sim2, endpoints2 = world(old, new, service("web", ports=[{"port": 80, "targetPort": 80}]))
+    assert len(endpoints2.endpoints_of("default/web")) == 3
+
+
 def test_a_service_change_alone_publishes_a_new_version():
     sim, endpoints = world()
     before = endpoints.published["default/web"]
