@@ -264,6 +264,11 @@ def parse_service(name: str, namespace: str, meta: Field, spec: Field) -> Servic
             fix="remove it or change spec.type",
         )
     internal_policy = spec["internalTrafficPolicy"].string(None, choices=("Cluster", "Local"))
+    if spec["trafficDistribution"].present():
+        # Upstream the EndpointSlice controller sets zone hints (staging/src/k8s.io/endpointslice/
+        # trafficdist) and kube-proxy prefers the client's zone (pkg/proxy/topology.go); the model's
+        # proxies spread over every endpoint (model/proxy.py).
+        spec["trafficDistribution"].note("trafficDistribution is not modelled; traffic is spread over the endpoints of every zone")
     if type_ != "ExternalName":
         internal_policy = internal_policy or "Cluster"
     return Service(

@@ -262,6 +262,15 @@ def test_unknown_fields_are_noted_with_the_closest_known_name():
     assert not load_one(deployment()).notes
 
 
+def test_a_services_traffic_distribution_is_noted_as_not_modelled():
+    """trafficDistribution: PreferClose makes kube-proxy prefer same-zone endpoints (pkg/proxy/topology.go,
+    hints from staging/src/k8s.io/endpointslice/trafficdist); the model spreads over every zone, and the
+    loader read past the field without a word."""
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+           "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}], "trafficDistribution": "PreferClose"}}
+    assert load_one(svc).notes == ("spec.trafficDistribution: trafficDistribution is not modelled; traffic is spread over the endpoints of every zone",)
+
+
 def test_an_empty_namespace_means_default_and_a_missing_template_is_named():
     obj = deployment()
     obj["metadata"]["namespace"] = ""
