@@ -54,14 +54,22 @@ def describe_event(event: ev.Event) -> str | None:
 
 
 def timeline_lines(events: Iterable[ev.Event]) -> Iterator[str]:
-    """The lines of a run's timeline, in trace order (an unschedulable pod is reported once)."""
+    """The lines of a run's timeline, in trace order (an unschedulable pod is reported once, and a
+    scheduler's contract violation for a pod once until its problem or answer changes: a broken
+    plug-in is asked again after every back-off)."""
     unschedulable: set[str] = set()
+    violations: dict[str, tuple[str, str]] = {}
     for event in events:
         if isinstance(event, ev.PodUnschedulable):
             if event.pod in unschedulable:
                 continue
             unschedulable.add(event.pod)
             text: str | None = f"pod {event.pod} unschedulable: {event.reason}"
+        elif isinstance(event, ev.SchedulerContractViolation):
+            if violations.get(event.pod) == (event.problem, event.answer):
+                continue
+            violations[event.pod] = (event.problem, event.answer)
+            text = describe_event(event)
         else:
             text = describe_event(event)
         if text is not None:

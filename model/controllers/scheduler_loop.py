@@ -13,7 +13,11 @@ unusual happened ... this Pod may not be retried until the next flush"); its bac
 consecutive errors (``ConsecutiveErrorsCount``), a rejection's the rejections (``UnschedulableCount``;
 backend/queue/backoff_queue.go ``calculateBackoffDuration``). Here an error is a plug-in that broke
 its contract (it raised, or answered a node the pod cannot be bound to): without this, its pod waited
-for a cluster event or the 5-minute flush, and a transient plug-in error stalled it for minutes.
+for a cluster event or the 5-minute flush, and a transient plug-in error stalled it for minutes. Such
+an attempt is recorded as a ``SchedulerContractViolation``, not as ``PodUnschedulable``: upstream
+marks the pod ``PodScheduled=False`` with reason ``SchedulerError`` rather than ``Unschedulable``
+(schedule_one.go ``handleSchedulingFailure``), and the cluster autoscaler scales up only for the
+latter (its unschedulable-pods lister), so a broken plug-in does not make it add nodes.
 
 Only pods with an empty ``spec.nodeName`` are queued, as upstream's informer filter takes only
 unassigned pods (kubernetes/kubernetes:pkg/scheduler/eventhandlers.go, ``assignedPod``): a pod
@@ -176,13 +180,13 @@ class SchedulerLoop:
             self._errors.pop(uid, None)
             self._backoff_until.pop(uid, None)
             return True
-        self.state.record_unschedulable(uid, reason or "unschedulable")
-        if error:
+        if error:  # recorded as a SchedulerContractViolation; not PodUnschedulable (see the module docstring)
             errors = self._errors.get(uid, 0) + 1
             self._errors[uid] = errors
             self._backoff_until[uid] = self.env.now + backoff_seconds(errors)
             self._requeue(uid)  # backoffQ: retried when the back-off ends
             return False
+        self.state.record_unschedulable(uid, reason or "unschedulable")
         self._errors.pop(uid, None)
         attempts = self._attempts.get(uid, 0) + 1
         self._attempts[uid] = attempts

@@ -648,6 +648,20 @@ def test_stop_campaign_stops_after_the_examples_in_progress_and_resets() -> None
     assert not again.interrupted and again.examples == 6
 
 
+def test_the_timeline_shows_a_repeated_contract_violation_once_per_pod_until_it_changes() -> None:
+    """A broken plug-in is asked again after every back-off (10 s at most): a pod it always fails
+    would fill a replay's timeline with the same line every ten seconds."""
+    from podquake.model import trace as ev
+
+    same = [ev.SchedulerContractViolation(float(t), "broken", "default/web-0", "raised ValueError: x", "<exception>") for t in (0, 1, 3, 7, 17)]
+    other = ev.SchedulerContractViolation(20.0, "broken", "default/web-0", "answered unknown node 'w-9'", "w-9")
+    again = ev.SchedulerContractViolation(21.0, "broken", "default/web-0", "raised ValueError: x", "<exception>")
+    second = ev.SchedulerContractViolation(22.0, "broken", "default/web-1", "raised ValueError: x", "<exception>")
+    lines = list(timeline_text.timeline_lines([*same, other, again, second]))
+    assert [line.split()[0] for line in lines] == ["+0s", "+20s", "+21s", "+22s"], lines
+    assert "broke its contract for default/web-1: raised ValueError: x" in lines[-1]
+
+
 @pytest.mark.parametrize("module", [traffic_default, timeline_text], ids=lambda m: m.__name__)
 def test_doctests(module: Any) -> None:
     result = doctest.testmod(module)

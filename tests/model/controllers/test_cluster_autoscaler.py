@@ -84,6 +84,26 @@ def test_pods_younger_than_two_seconds_wait_for_the_next_scan():
     assert scale_up.t == 20.0  # at t=10 the pod was 0.5 s old (< CA_UNSCHEDULABLE_POD_TIME_BUFFER_SECONDS)
 
 
+class RaisesWhenNothingFits(LegalFirstFit):
+    """First fit that raises instead of answering None when no node fits (a broken plug-in)."""
+
+    def schedule(self, pod, cluster):  # type: ignore[no-untyped-def]
+        answer = super().schedule(pod, cluster)
+        if answer is None:
+            raise ValueError("max() arg is an empty sequence")
+        return answer
+
+
+def test_no_scale_up_for_a_pod_whose_scheduler_failed_with_an_error():
+    """Upstream a scheduling error marks the pod PodScheduled=False with reason SchedulerError, and
+    the cluster autoscaler acts only on reason Unschedulable; the model scaled up for it."""
+    sim = Simulation(ClusterSpec(pools=(pool(count=1, max_size=4),)), seed=1, scheduler=RaisesWhenNothingFits())
+    replicaset(sim, replicas=3, tmpl=tmpl(1500))  # one fits w-1; the plug-in raises for the other two
+    sim.run(120.0)
+    assert pending(sim) == 2 and events(sim, ev.SchedulerContractViolation)
+    assert events(sim, ev.ClusterAutoscalerScaleUp) == [] and events(sim, ev.MachineStateChanged) == []
+
+
 def test_no_scale_up_when_no_groups_node_would_fit_the_pod():
     sim, cloud, ca = make(pool(count=1, max_size=5, cpu=2000))
     replicaset(sim, name="huge", replicas=1, app="huge", tmpl=tmpl(3000, app="huge"))

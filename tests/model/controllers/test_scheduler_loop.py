@@ -7,7 +7,7 @@ from podquake.model.controllers.scheduler_loop import backoff_seconds
 from podquake.model.objects import ContainerSpec, PodSpec, PodTemplate
 from podquake.model.quantity import Resources
 from podquake.model.simulation import Simulation
-from podquake.model.trace import PodBound, PodUnschedulable
+from podquake.model.trace import PodBound, PodUnschedulable, SchedulerContractViolation
 
 
 def template(cpu: int, priority: int = 0) -> PodTemplate:
@@ -121,10 +121,11 @@ def test_a_plug_in_error_retries_the_pod_after_its_back_off_not_at_the_next_flus
     """Upstream a pod whose attempt failed with an error (no plugin rejected it) goes to backoffQ
     (scheduling_queue.go AddUnschedulableIfNotPresent), its back-off counting the consecutive errors.
     The model put it among the unschedulable pods: with no cluster event it waited for the 5-minute
-    flush, bound at 330 s after one transient error."""
+    flush, bound at 330 s after one transient error. An error is no verdict on the pod: upstream's
+    reason is SchedulerError, not Unschedulable (which the cluster autoscaler scales up for)."""
     sim = Simulation(ClusterSpec.uniform(nodes=1, zones=1, cpu="4"), seed=3, scheduler=FlakyScheduler(failures=3))
     sim.create_pod("web", "default", template(100))
     sim.run(30)
-    assert [e.t for e in sim.trace.of_type(PodUnschedulable)] == [0.0, 1.0, 3.0]  # back-offs of 1 and 2 s
+    assert [e.t for e in sim.trace.of_type(SchedulerContractViolation)] == [0.0, 1.0, 3.0]  # back-offs of 1 and 2 s
     assert [(e.t, e.node) for e in sim.trace.of_type(PodBound)] == [(7.0, "worker-1")]  # then 4 s
-    assert sim.scheduler_loop.unschedulable_count == 0
+    assert not sim.trace.of_type(PodUnschedulable) and sim.scheduler_loop.unschedulable_count == 0
