@@ -152,9 +152,14 @@ def fault_from_dict(data: Any, *, source: str = "", location: str = "") -> Fault
     except InputError as error:
         error.source = error.source or source
         error.location = error.location or location
-        if error.field.startswith(f"{cls.__name__}."):
-            error.field = camel(error.field[len(cls.__name__) + 1 :])
         error.fix = yaml_spelling(error.fix)
+        if error.field.startswith(f"{cls.__name__}."):
+            python_name = error.field[len(cls.__name__) + 1 :]
+            error.field = camel(python_name)
+            if error.field != python_name:  # "exit_code must be ..." as the file spells it: exitCode
+                word = re.compile(rf"\b{python_name}\b")
+                error.message = word.sub(error.field, error.message)
+                error.fix = word.sub(error.field, error.fix)
         error.args = (str(error),)
         raise
 

@@ -176,6 +176,11 @@ def test_from_dict_errors_name_the_source_location_and_field() -> None:
     with pytest.raises(InputError) as caught:
         fault_from_dict({"kind": "container-crash", "pod": 0, "at": 1, "exitCode": 300})
     assert caught.value.field == "exitCode"
+    # the message and the fix spell the field as the file does (they said exit_code, the Python name)
+    assert "exitCode must be a whole number" in caught.value.message and "give exitCode a whole number" in caught.value.fix
+    with pytest.raises(InputError) as caught:
+        fault_from_dict({"kind": "node-failure", "node": 0, "at": 1, "outOfService": -5})
+    assert caught.value.field == "outOfService" and "out_of_service" not in str(caught.value)
     with pytest.raises(InputError):
         fault_from_dict(["node-failure"])
     with pytest.raises(InputError) as caught:
