@@ -3,7 +3,7 @@
     python3 benchmarks/bench_counterexamples.py            # 3 campaign seeds x 2 buggy schedulers
     python3 benchmarks/bench_counterexamples.py --quick    # 1 seed
 
-**The campaigns:** the settings of ``scheduler_suite`` (generated clusters and workloads, up to 10
+**The campaigns:** the settings of ``scheduler_suite`` (generated clusters and workloads, up to 8
 faults an example, the default shrink budget of 100 runs a property), 10 examples each, for two
 buggy schedulers defined below: one that ignores memory, one that always answers the first node.
 Each failed property's counterexample is measured: the Deployments, faults and nodes it kept.
