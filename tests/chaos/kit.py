@@ -78,3 +78,27 @@ workload:
           readinessProbe: {httpGet: {path: /, port: 80}, periodSeconds: 5}
 properties: [no-overcommit, single-binding, schedulable-nodes-only, scheduler-contract, replicas-converge]
 """
+
+
+#: a property of one's own with a parameter, as module source: ``LIMIT_PROPERTY.format(id=...)``
+LIMIT_PROPERTY = '''
+from podquake.properties import Property, register
+
+
+@register
+class BindLimit(Property):
+    id = "{id}"
+    kind = "safety"
+    description = "At most `limit` pods are bound in all (a property of one's own, with a parameter)."
+    catches = "Nothing real: a check whose verdict depends on its parameter."
+    params = {{"limit": 1000}}
+
+    def __init__(self, **overrides):
+        super().__init__(**overrides)
+        self.bound = 0
+
+    def on_PodBound(self, event, ledger):
+        self.bound += 1
+        if self.bound > self.limit:
+            self.violate(f"{{self.bound}} pods bound > {{self.limit}}", event.t)
+'''

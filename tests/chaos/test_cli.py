@@ -30,6 +30,7 @@ from podquake.model.errors import InputError
 from podquake.model.trace import Trace
 from podquake.model.traffic import External, Internal
 
+from tests.chaos.kit import LIMIT_PROPERTY
 from tests.chaos.kit import TINY_SCENARIO as TINY
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "manifests"
@@ -727,27 +728,7 @@ def test_import_registers_ones_own_property_and_its_counterexample_replays(here:
     assert replayed.exit_code == 1 and "FAILED test-cli-every-bind" in replayed.stdout
 
 
-LIMITED_PROPERTY = '''
-from podquake.properties import Property, register
-
-
-@register
-class BindLimit(Property):
-    id = "test-cli-bind-limit"
-    kind = "safety"
-    description = "At most `limit` pods are bound in all (a property of one's own, with a parameter)."
-    catches = "Nothing real: a check whose verdict depends on its parameter."
-    params = {"limit": 1000}
-
-    def __init__(self, **overrides):
-        super().__init__(**overrides)
-        self.bound = 0
-
-    def on_PodBound(self, event, ledger):
-        self.bound += 1
-        if self.bound > self.limit:
-            self.violate(f"{self.bound} pods bound > {self.limit}", event.t)
-'''
+LIMITED_PROPERTY = LIMIT_PROPERTY.format(id="test-cli-bind-limit")
 
 
 def test_a_subset_of_properties_keeps_the_parameters_the_scenario_gave_them(here: Path, monkeypatch: pytest.MonkeyPatch) -> None:

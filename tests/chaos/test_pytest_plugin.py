@@ -23,6 +23,8 @@ from podquake.model.errors import InputError
 from podquake.properties import Suite
 from podquake.reports.snippet import python_text
 
+from tests.chaos.kit import LIMIT_PROPERTY
+
 pytest_plugins = ["pytester"]
 
 PRELOADED = (podquake.chaos.campaign, podquake.chaos.cli, podquake.chaos.record, podquake.reports.plots)
@@ -387,29 +389,6 @@ def test_the_suite_warns_of_what_the_model_ignores_in_its_manifests(tmp_path) ->
 
 
 # --- a subset of the scenario's properties -----------------------------------------------------------------
-LIMIT_PROPERTY = '''
-from podquake.properties import Property, register
-
-
-@register
-class BindLimit(Property):
-    id = "{id}"
-    kind = "safety"
-    description = "At most `limit` pods are bound in all (a property of one's own, with a parameter)."
-    catches = "Nothing real: a check whose verdict depends on its parameter."
-    params = {{"limit": 1000}}
-
-    def __init__(self, **overrides):
-        super().__init__(**overrides)
-        self.bound = 0
-
-    def on_PodBound(self, event, ledger):
-        self.bound += 1
-        if self.bound > self.limit:
-            self.violate(f"{{self.bound}} pods bound > {{self.limit}}", event.t)
-'''
-
-
 @pytest.mark.parametrize("imported_by_the_test_file", [False, True], ids=["scenario-imports-only", "test-file-imports-too"])
 def test_a_subset_keeps_the_scenarios_parameters_and_the_scenarios_imports_come_first(pytester, imported_by_the_test_file):
     """`scheduler_suite(scenario=..., properties=[...])` judged each chosen property with its defaults
