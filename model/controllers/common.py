@@ -48,6 +48,7 @@ __all__ = [
     "Pausable",
     "SyncError",
     "WorkloadController",
+    "api_time",
     "delete_pod",
     "is_pod_available",
     "scaled_value",
@@ -73,18 +74,33 @@ def delete_pod(state: ClusterState, pod: Pod, reason: str) -> None:
         state.request_pod_deletion(pod.uid, reason)
 
 
-def is_pod_available(pod: Pod, min_ready_seconds: float, now: float) -> bool:
-    """Ready for at least ``min_ready_seconds`` (upstream ``podutil.IsPodAvailable``).
+def api_time(t: float) -> float:
+    """A simulated instant as a ``metav1.Time`` read back from the API: truncated to whole seconds.
 
-    Upstream asks that readiness began strictly *before* ``now - minReadySeconds``; the model counts
-    the exact instant too, so a controller that requeues itself ``minReadySeconds`` after a pod became
-    Ready sees it available (upstream's wall clock has always moved on by then).
+    The API carries ``metav1.Time`` in whole seconds (RFC 3339 in JSON; ``ProtoTime`` drops the
+    nanoseconds, kubernetes/kubernetes:staging/src/k8s.io/apimachinery/pkg/apis/meta/v1/time_proto.go),
+    so a controller reading a pod's creationTimestamp, startTime or a condition's lastTransitionTime
+    from its informer sees ``time.Unix(seconds, 0)``; only its own clock (``metav1.Now()``) is exact.
+    The simulation's clock never goes below 0."""
+    return float(math.floor(t))
+
+
+def is_pod_available(pod: Pod, min_ready_seconds: float, now: float) -> bool:
+    """Ready for at least ``min_ready_seconds`` (upstream ``podutil.IsPodAvailable``,
+    kubernetes/kubernetes:pkg/api/v1/pod/util.go).
+
+    Upstream asks that the Ready condition's lastTransitionTime + minReadySeconds is before ``now``.
+    That lastTransitionTime is a ``metav1.Time`` in whole seconds (:func:`api_time`): a pod Ready at
+    10.4 s with minReadySeconds 5 is available from just after 15 s, not 15.4 s. The comparison counts
+    the exact instant too: upstream's check runs a moment after whatever triggered it (the informer
+    delivers, the worker syncs), so a controller that requeues itself ``minReadySeconds`` after a pod
+    turned Ready at a whole second sees it available, as upstream's wall clock has moved on by then.
     """
     if not pod.ready:
         return False
     if min_ready_seconds <= 0:
         return True
-    return pod.ready_since is not None and pod.ready_since + min_ready_seconds <= now
+    return pod.ready_since is not None and api_time(pod.ready_since) + min_ready_seconds <= now
 
 
 _PERCENT = re.compile(r"^[+-]?[0-9]+%$")

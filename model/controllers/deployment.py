@@ -16,7 +16,9 @@ recreate.go,util/deployment_util.go}:
   fall below 8 available;
 - **Recreate** (``rolloutRecreate``): scale every old ReplicaSet to 0, wait until none of their pods
   is still running or terminating, then create the new ReplicaSet at full size;
-- ``minReadySeconds``: a pod counts as available once Ready for that long. The ReplicaSet controller
+- ``minReadySeconds``: a pod counts as available once Ready for that long, its Ready time read in
+  whole seconds as upstream's ``metav1.Time`` (:func:`~podquake.model.controllers.common.is_pod_available`,
+  so up to a second early to a sync that happens to look then). The ReplicaSet controller
   notices that from two timers, which the model sets for the Deployment: a pod that turns Ready
   queues its ReplicaSet ``minReadySeconds + 1`` s later (``updatePod`` in replica_set.go, "Add a
   second to avoid milliseconds skew"), and a ReplicaSet sync that finds all its pods Ready but not

@@ -30,11 +30,11 @@ not stable, so upstream leaves that order undefined). When every pod goes, none 
 from __future__ import annotations
 
 import functools
-import math
 import re
 from collections.abc import Iterable, Sequence
 
 from podquake.model import constants as k8s
+from podquake.model.controllers.common import api_time
 from podquake.model.objects import Pod
 
 __all__ = ["deletion_cost", "log2_rank", "pods_to_delete", "rank_by_node"]
@@ -62,12 +62,6 @@ def log2_rank(since: float, now: float) -> int:
     return nanos.bit_length() - 1 if nanos > 0 else -1
 
 
-def _api_time(t: float) -> float:
-    """A simulated instant as a ``metav1.Time`` read back from the API: truncated to whole seconds
-    (``time.Unix(seconds, 0)``; the simulation's clock never goes below 0)."""
-    return float(math.floor(t))
-
-
 def _node_name(pod: Pod) -> str:
     """Upstream's ``pod.Spec.NodeName``: the node it is bound to, or the one its spec names and waits for."""
     return pod.node_name or pod.spec.node_name or ""
@@ -92,8 +86,8 @@ def _head(pod: Pod, rank: int) -> tuple[bool, int, bool, int, int]:
 def _tail_less(a: Pod, b: Pod, now: float) -> bool:
     """Rules 6 to 8 of ``ActivePodsWithRanks.Less``, for pods that rules 1 to 5 do not tell apart."""
     if a.ready and b.ready:
-        ready_a = None if a.ready_since is None else _api_time(a.ready_since)
-        ready_b = None if b.ready_since is None else _api_time(b.ready_since)
+        ready_a = None if a.ready_since is None else api_time(a.ready_since)
+        ready_b = None if b.ready_since is None else api_time(b.ready_since)
         if ready_a != ready_b:
             if ready_a is None or ready_b is None:  # afterOrZero: a zero time counts as latest
                 return ready_a is None
@@ -102,7 +96,7 @@ def _tail_less(a: Pod, b: Pod, now: float) -> bool:
     restarts_a, restarts_b = a.restart_count, b.restart_count
     if restarts_a != restarts_b:
         return restarts_a > restarts_b
-    created_a, created_b = _api_time(a.created_at), _api_time(b.created_at)
+    created_a, created_b = api_time(a.created_at), api_time(b.created_at)
     if created_a != created_b:
         diff = log2_rank(created_a, now) - log2_rank(created_b, now)
         return a.uid < b.uid if diff == 0 else diff < 0

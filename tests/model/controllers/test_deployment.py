@@ -11,9 +11,10 @@ import pytest
 
 from podquake.model import constants as k8s
 from podquake.model import trace as ev
+from podquake.model.controllers.common import is_pod_available
 from podquake.model.controllers.deployment import resolve_fenceposts
-from podquake.model.objects import RollingUpdate
-from podquake.model.simulation import Simulation
+from podquake.model.objects import Pod, PodSpec, RollingUpdate
+from podquake.model.simulation import Simulation, Timing
 
 from .workload_kit import deployment, make_sim, template
 
@@ -129,6 +130,34 @@ def test_min_ready_seconds_delays_scaling_down_the_old_replicaset():
     first_new_ready = min(e.t for e in events if isinstance(e, ev.PodReadyChanged) and e.ready and e.pod not in old_keys)
     first_old_delete = min(e.t for e in events if isinstance(e, ev.PodDeletionRequested))
     assert first_old_delete == pytest.approx(first_new_ready + 10)
+
+
+def test_min_ready_seconds_counts_from_the_ready_time_in_whole_seconds():
+    """Upstream's IsPodAvailable (pkg/api/v1/pod/util.go) adds minReadySeconds to the Ready
+    condition's lastTransitionTime, a metav1.Time in whole seconds. A new pod Ready at 12.4 s with
+    minReadySeconds 5 is available to a sync at 17.2 s (12 + 5 < 17.2), which scales the old
+    ReplicaSet down then; the model compared the exact 12.4 s and waited for the 17.4 s requeue."""
+    sim = make_sim(timing=Timing(container_start_seconds=2.4))
+    d = deployment(sim, replicas=1, strategy=RollingUpdate(max_surge=1, max_unavailable=0), min_ready_seconds=5)
+    sim.run(10)
+    [old] = sim.deployments.replicasets(d.uid)
+    sim.deployments.rollout(d, template(image="nginx:2"))
+    sim.run(13)
+    ready_at = [e.t for e in sim.trace.of_type(ev.PodReadyChanged) if e.ready and e.t >= 10]
+    assert ready_at == [pytest.approx(12.4)]
+    sim.run(17.2)
+    sim.deployments.enqueue(d.uid)  # any informer event syncs the Deployment
+    sim.run(20)
+    [scaled] = [e.t for e in sim.trace.of_type(ev.WorkloadScaled) if e.workload == old.key]
+    assert scaled == pytest.approx(17.2)
+
+
+def test_is_pod_available_reads_the_ready_time_as_a_metav1_time():
+    pod = Pod(uid="u", name="p", namespace="default", labels={}, spec=PodSpec(containers=()), created_at=0.0)
+    pod.ready, pod.ready_since = True, 10.4
+    assert not is_pod_available(pod, 5, 14.9)
+    assert is_pod_available(pod, 5, 15.0)  # 10 + 5 <= 15: see is_pod_available on the exact instant
+    assert is_pod_available(pod, 0, 10.4)
 
 
 def test_scaling_a_deployment_scales_its_only_replicaset():
