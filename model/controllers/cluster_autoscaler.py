@@ -15,7 +15,8 @@ groups are the pools of the :class:`~podquake.model.cluster.ClusterSpec`, sized 
    more than 3) are not Ready, the loop stops here (the cluster is unhealthy).
 2. **Scale-up.** The pods the scheduler marked unschedulable (``PodUnschedulable`` events) that are
    still pending, minus expendable ones (priority below -10), are first packed onto the existing
-   nodes and then onto the machines already provisioning (so no pod asks twice); if every pod left
+   nodes and then onto the machines already provisioning (so no pod asks twice; the room of
+   expendable pods counts as free, for the scheduler would preempt them); if every pod left
    is younger than 2 s the loop waits for more. For every node group not backed off and below its
    max size (and the cloud quota, and ``max_nodes_total``), a binpacking estimate packs the pods,
    largest first, onto new nodes of the group's shape, each in the group's least-loaded zone where
@@ -27,7 +28,8 @@ groups are the pools of the :class:`~podquake.model.cluster.ClusterSpec`, sized 
    group can help get a ``PodNotTriggerScaleUp`` event (once per reason).
 3. **Scale-down.** A node of an autoscaled node group (min size below max size) is *unneeded* when
    the max of its CPU and memory requests over allocatable is below 0.5 (pods deleted more than twice
-   their grace period + 30 s ago do not count) and every pod on it can move: DaemonSet pods stay; a pod annotated
+   their grace period + 30 s ago do not count, nor do expendable pods, which are neither moved nor
+   evicted but go with the node) and every pod on it can move: DaemonSet pods stay; a pod annotated
    ``cluster-autoscaler.kubernetes.io/safe-to-evict: "false"`` blocks, as do (unless annotated
    ``"true"``) a pod without a controller, a kube-system pod without a PodDisruptionBudget, and a pod
    with local storage (emptyDir or hostPath); PDBs must allow the disruption; and each pod must fit
@@ -123,6 +125,7 @@ class ClusterAutoscaler(ScaleUp, ScaleDown, Pausable):
         self._unremovable_until: dict[str, float] = {}
         self._unschedulable: dict[str, None] = {}  # pod keys the scheduler gave up on, still pending
         self._terminating: dict[str, dict[str, Pod]] = {}  # node -> its pods being deleted
+        self._expendable: dict[str, dict[str, Pod]] = {}  # node -> its expendable pods, by key
         self._not_triggered: dict[str, str] = {}  # pod key -> last PodNotTriggerScaleUp reason
         self._missing_since: dict[str, float] = {}  # running machines whose node is gone
         # Upstream starts an hour "after" the last scale events, so it does not begin in cool-down.
@@ -156,7 +159,15 @@ class ClusterAutoscaler(ScaleUp, ScaleDown, Pausable):
     def _on_pod_gone_or_bound(self, event: ev.PodBound | ev.PodDeleted) -> None:
         self._unschedulable.pop(event.pod, None)
         self._not_triggered.pop(event.pod, None)
-        if isinstance(event, ev.PodDeleted) and event.node:
+        if isinstance(event, ev.PodBound):
+            pod = self.state.pods_by_key.get(event.pod)
+            if pod is not None and pod.spec.priority < self.options.expendable_pods_priority_cutoff:
+                self._expendable.setdefault(event.node, {})[event.pod] = pod
+            return
+        expendable = self._expendable.get(event.node)
+        if expendable is not None and expendable.pop(event.pod, None) is not None and not expendable:
+            del self._expendable[event.node]
+        if event.node:
             terminating = self._terminating.get(event.node)
             if terminating is not None:
                 for uid, pod in list(terminating.items()):

@@ -74,18 +74,27 @@ class ScaleDown:
         _empty: dict[str, bool]
         _unremovable_until: dict[str, float]
         _terminating: dict[str, dict[str, Pod]]
+        _expendable: dict[str, dict[str, Pod]]
 
     # --- planning: finding unneeded nodes -----------------------------------------------------------
     def _utilization(self, node: Node, now: float) -> float:
         """max(cpu, memory) of Σ requests / allocatable (simulator/utilization/info.go
         ``CalculateUtilizationOfResource``: each pod's full ``resourcehelper.PodRequests``, with init
-        containers, sidecars and overhead, as the node's ``requested_*``), ignoring long-terminating pods.
+        containers, sidecars and overhead, as the node's ``requested_*``), ignoring long-terminating pods
+        and expendable ones (priority below ``expendable_pods_priority_cutoff``: upstream's snapshot
+        holds only the non-expendable scheduled pods, core/static_autoscaler.go ``RunOnce``).
 
         Upstream's ``IsPodLongTerminating`` (utils/drain/drain.go) is ``deletionTimestamp + grace + 30 s
         < now``, and upstream's ``deletionTimestamp`` is the deletion request + the grace period; the
         model's is the request time, so the grace period counts twice here."""
         cpu, mem = node.requested_cpu, node.requested_memory
+        expendable = self._expendable.get(node.name, {})
+        for pod in expendable.values():
+            cpu -= pod.spec.requests.cpu_millis
+            mem -= pod.spec.requests.memory_bytes
         for pod in self._terminating.get(node.name, {}).values():
+            if pod.key in expendable:
+                continue
             grace = pod.spec.termination_grace_period_seconds
             if pod.deletion_timestamp is not None and (
                 pod.deletion_timestamp + 2 * grace + k8s.CA_POD_LONG_TERMINATING_EXTRA_SECONDS < now
@@ -113,7 +122,8 @@ class ScaleDown:
             if name in self.deleting or self._unremovable_until.get(name, -1.0) > now:
                 continue
             if self._utilization(node, now) < threshold:
-                found.append((node, [p for p in node.pods.values() if _must_move(p)]))
+                expendable = self._expendable.get(name, {})
+                found.append((node, [p for p in node.pods.values() if _must_move(p) and p.key not in expendable]))
         unneeded = self.unneeded
         found.sort(key=lambda c: (bool(c[1]), c[0].name not in unneeded, c[0].index))
         return found
@@ -126,7 +136,7 @@ class ScaleDown:
         if not candidates:
             self.unneeded = {}
             return
-        snapshot = Snapshot([n for n in self.state.node_list if n.name not in self.deleting])
+        snapshot = Snapshot([n for n in self.state.node_list if n.name not in self.deleting], self._expendable)
         removed: dict[str, None] = {}
         budgets: dict[tuple[str, str], int] = {}
         pdbs = self._all_pdbs()
@@ -261,10 +271,16 @@ class ScaleDown:
         state.record_scale_down(name, pool, "completed")
 
     def _drain(self, name: str) -> Generator[simpy.Event, None, str]:
-        """Evict the node's pods and wait for them to go (actuation/drain.go); the problem, or ""."""
+        """Evict the node's pods and wait for them to go (actuation/drain.go); the problem, or "".
+        Expendable pods are not evicted: they go with the node (actuation/actuator.go ``createSnapshot``
+        lists only the non-expendable pods to drain)."""
         options = self.options
         node = self.state.nodes[name]
-        pods = [p for p in node.pods.values() if p.deletion_timestamp is None and p.phase not in _TERMINAL]
+        expendable = self._expendable.get(name, {})
+        pods = [
+            p for p in node.pods.values()
+            if p.deletion_timestamp is None and p.phase not in _TERMINAL and p.key not in expendable
+        ]  # fmt: skip
         daemons = [p for p in pods if p.owner is not None and p.owner.kind == "DaemonSet"]
         pending = [p for p in pods if not (p.owner is not None and p.owner.kind == "DaemonSet")]
         retry_until = self.env.now + options.max_pod_eviction_time

@@ -72,6 +72,7 @@ class ScaleUp:
         _backoffs: dict[str, _Backoff]
         _unschedulable: dict[str, None]
         _not_triggered: dict[str, str]
+        _expendable: dict[str, dict[str, Pod]]
 
     def _pending_pods(self) -> list[Pod]:
         pods = []
@@ -123,12 +124,14 @@ class ScaleUp:
         return "scaled"
 
     def _filter_out_schedulable(self, pods: list[Pod]) -> list[Pod]:
-        """Drop the pods that fit on an existing node or on a machine still provisioning."""
+        """Drop the pods that fit on an existing node or on a machine still provisioning
+        (core/podlistprocessor/filter_out_schedulable.go, higher priority first). The room of expendable
+        pods counts as free, as upstream's snapshot leaves them out: the scheduler would preempt them."""
         nodes = [n for n in self.state.node_list if n.name not in self.deleting]
         for machine in self.cloud.machines.values():
             if machine.state == PROVISIONING:
                 nodes.append(self.pools[machine.pool].node(machine.name, machine.zone, self.cloud.region))
-        snapshot = Snapshot(nodes)
+        snapshot = Snapshot(nodes, self._expendable)
         hopeless: dict[int, None] = {}  # id() of pod specs that fitted nowhere (same spec, same answer)
         remaining = []
         for pod in pods:

@@ -22,11 +22,24 @@ __all__ = ["Snapshot", "add_pod", "first_fit"]
 
 class Snapshot:
     """The nodes as a simulation sees them: live nodes (or nodes that do not exist yet), each replaced
-    by a copy once a simulated pod lands on it, so the store is never touched."""
+    by a copy once a simulated pod lands on it, so the store is never touched.
 
-    def __init__(self, nodes: list[Node]) -> None:
+    ``hidden`` (node name -> pods) are pods the simulation does not see: upstream builds its snapshot
+    from the non-expendable scheduled pods only (core/static_autoscaler.go ``RunOnce``:
+    ``FilterOutExpendablePods``), so an expendable pod's room is free room. A node with hidden pods
+    is copied at once, without them."""
+
+    def __init__(self, nodes: list[Node], hidden: dict[str, dict[str, Pod]] | None = None) -> None:
         self.nodes = list(nodes)
         self._copies: dict[str, Node] = {}
+        if hidden:
+            for index, node in enumerate(self.nodes):
+                pods = hidden.get(node.name)
+                if pods:
+                    node = self.nodes[index] = self._copies[node.name] = _copy_node(node)
+                    for pod in pods.values():
+                        if pod.uid in node.pods:
+                            self.unplace(pod, index)
 
     def place(self, pod: Pod, index: int) -> None:
         node = self.nodes[index]

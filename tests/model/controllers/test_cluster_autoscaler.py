@@ -457,3 +457,40 @@ def test_autoscaler_options_given_as_a_dict_are_refused_with_the_fix():
     """A dict failed deep inside with AttributeError: 'dict' object has no attribute 'enabled'."""
     with pytest.raises(TypeError, match="must be an AutoscalerOptions, not dict"):
         Simulation(ClusterSpec.uniform(nodes=2, zones=1), autoscaler_options={"enabled": False})
+
+
+# --- expendable pods (priority below --expendable-pods-priority-cutoff, -10) ------------------------
+EXPENDABLE = k8s.CA_EXPENDABLE_PODS_PRIORITY_CUTOFF - 10  # -20
+
+
+def test_an_expendable_pod_neither_keeps_its_node_nor_is_evicted_from_it():
+    """Upstream's snapshot holds only the non-expendable scheduled pods (core/static_autoscaler.go
+    RunOnce, actuation/actuator.go createSnapshot): w-2's 1500m expendable pod counted 75 % and kept
+    the node for ever; now w-2 is empty, deleted without a drain, and the pod goes with it."""
+    sim, cloud, ca = make(pool(count=2, min_size=1, max_size=3))
+    replicaset(sim, name="base", app="base", replicas=1, tmpl=tmpl(1000, app="base"))  # w-1 at 50 %: stays
+    sim.run(1.0)
+    sim.state.set_unschedulable("w-1", True)
+    replicaset(sim, name="batch", app="batch", replicas=1, tmpl=tmpl(1500, app="batch", priority=EXPENDABLE))
+    sim.run(5.0)
+    sim.state.set_unschedulable("w-1", False)
+    assert [p.name for p in sim.state.nodes["w-2"].pods.values()][0].startswith("batch")
+    assert ca._utilization(sim.state.nodes["w-2"], sim.now) == 0.0
+    sim.run(2000.0)
+    assert "w-2" not in sim.state.nodes
+    (started,) = events(sim, ev.ClusterAutoscalerScaleDown, phase="started")
+    assert started.reason == "empty" and started.t == UNNEEDED + SCAN  # unneeded since the first scan, the pod changed nothing
+    assert "EvictionByEvictionAPI" not in [e.reason for e in events(sim, ev.PodDeletionRequested)]
+    assert events(sim, ev.ClusterAutoscalerScaleUp) == []  # its pending replacement is expendable too
+
+
+def test_a_pod_that_fits_once_an_expendable_pod_is_preempted_triggers_no_scale_up():
+    """filter_out_schedulable packs the pending pods on a snapshot without expendable pods: the
+    scheduler is expected to preempt them. The model added a node for the pod."""
+    sim, cloud, ca = make(pool(count=1, max_size=3))
+    replicaset(sim, name="batch", app="batch", replicas=1, tmpl=tmpl(1500, app="batch", priority=EXPENDABLE))
+    sim.run(1.0)
+    replicaset(sim, name="web", app="web", replicas=1, tmpl=tmpl(1000))
+    sim.run(300.0)
+    assert pending(sim) == 1 and events(sim, ev.PodUnschedulable)
+    assert events(sim, ev.ClusterAutoscalerScaleUp) == []
