@@ -39,7 +39,8 @@ Simplifications, on purpose:
   a metric always fails (as a metric whose adapter is missing does upstream); an Object metric reads
   the external metric of its name, whatever its ``describedObject``;
 - a pod's ``status.startTime`` is when it was bound; the Ready condition's lastTransitionTime is
-  tracked from the store's readiness events (before any, a bound pod's is its start time);
+  tracked from the store's readiness events (before any, a bound pod's is its start time); both are
+  read in whole seconds, as upstream's ``metav1.Time`` (:meth:`HorizontalPodAutoscalerController.sample`);
 - the target's ``status.replicas`` is its active pods (``sim.workload_status(...).current``);
 - the ambiguous-selector check (pods picked by two HPAs) and scale-to-zero (the alpha
   ``HPAScaleToZero`` gate) are not modelled; an HPA that disappears from the store is forgotten at its
@@ -54,7 +55,7 @@ from typing import TYPE_CHECKING
 
 from podquake.model import constants as k8s
 from podquake.model import trace as ev
-from podquake.model.controllers.common import Pausable
+from podquake.model.controllers.common import Pausable, api_time
 from podquake.model.controllers.hpa_behavior import (
     ScalingHistory,
     convert_desired_replicas_with_behavior_rate,
@@ -232,14 +233,19 @@ class HorizontalPodAutoscalerController(Pausable):
         return entry.history if entry is not None else None
 
     def sample(self, pod: Pod) -> PodSample:
-        """The pod as the replica calculator sees it (see the module docstring for startTime and Ready)."""
+        """The pod as the replica calculator sees it (see the module docstring for startTime and Ready).
+
+        ``status.startTime`` and the Ready condition's lastTransitionTime reach upstream's controller
+        as ``metav1.Time``, in whole seconds (:func:`~podquake.model.controllers.common.api_time`):
+        a pod Ready at 90.4 s is trusted from the sync at 105 s (90 + 15), not 120 s."""
         changed = pod.ready_since if pod.ready else self._unready_since.get(pod.key, pod.bound_at)
+        start = pod.bound_at
         return PodSample(
             name=pod.name,
             phase=pod.phase,
             ready=pod.ready,
-            start_time=pod.bound_at,
-            ready_changed_at=changed,
+            start_time=None if start is None else api_time(start),
+            ready_changed_at=None if changed is None else api_time(changed),
             deleting=pod.deletion_timestamp is not None,
             cpu_request_millis=_cpu_request(pod),
         )

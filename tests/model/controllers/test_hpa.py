@@ -375,6 +375,30 @@ def test_a_starting_pods_cpu_counts_one_metric_window_after_it_turns_ready():
     assert scaled(sim) == [(105.0, 3, 6)]
 
 
+def test_a_starting_pods_ready_time_is_read_in_whole_seconds():
+    """groupPods (pkg/controller/podautoscaler/replica_calculator.go) reads the Ready condition's
+    lastTransitionTime, a metav1.Time in whole seconds: a pod Ready at 90.4 s has its CPU counted from
+    the sync at 105 s (90 + one 15 s window is not after 105). The model compared the exact 90.4 s and
+    waited for the sync at 120 s."""
+    probe = Probe(initial_delay_seconds=20.0)
+    main = ContainerSpec("main", requests=Resources(100, 2**26), cpu_requested=True, memory_requested=True, readiness_probe=probe)
+    sim = make_sim(timing=Timing(container_start_seconds=2.4))
+    d = deployment(sim, replicas=2, tmpl=PodTemplate((("app", "web"),), PodSpec(containers=(main,))))
+    sim.run(60.0)
+    old = set(sim.state.pods)
+    sim.metrics.register_pod_cpu(lambda uid: (50.0 if uid in old else 1000.0) if sim.state.pods[uid].ready else None)
+    put_hpa(sim)  # syncs at 75, 90, 105, ...
+    sim.run(68.0)
+    sim.state.scale_workload(d.uid, 3)
+    sim.run(100.0)
+    [new] = [p for p in sim.state.pods.values() if p.uid not in old]
+    assert new.ready_since == pytest.approx(90.4)
+    sample = sim.hpa.sample(new)
+    assert (sample.start_time, sample.ready_changed_at) == (68.0, 90.0)
+    sim.run(110.0)
+    assert scaled(sim) == [(105.0, 3, 6)]
+
+
 def test_a_spike_scales_up_within_two_syncs_and_never_past_max():
     sim, d, load, controller = setup()
     put_hpa(sim, max_replicas=10)
