@@ -25,7 +25,8 @@ Follows kubernetes/kubernetes:pkg/controller/daemon/{daemon_controller.go,update
   slow-start batches;
 - template changes roll out as the default RollingUpdate (maxUnavailable 1, maxSurge 0): an old pod
   is deleted (and recreated at the new revision by the next sync) while fewer than maxUnavailable
-  nodes are without an available up-to-date pod; old pods that are not available go at once;
+  nodes are without an available pod (a node that should run one and has none counts); old pods
+  that are not available go at once;
 - a new node gets a pod; a removed node's pods are removed with it (by the store) or, if still
   unscheduled, by this controller.
 
@@ -287,14 +288,23 @@ class DaemonSetController(WorkloadController):
         self.create_pod(pod)
 
     def _rolling_update(self, ds: DaemonSet) -> None:
-        """``rollingUpdate`` without surge: replace old pods, keeping at most maxUnavailable nodes down."""
+        """``rollingUpdate`` without surge: replace old pods, keeping at most maxUnavailable nodes down.
+
+        A node that should run the pod but has none counts as unavailable: upstream's
+        ``updatedDesiredNodeCounts`` (pkg/controller/daemon/update.go) gives every such node an empty
+        entry, which ``rollingUpdate`` counts ("the manage loop will handle creating ... consider this
+        unavailable"). So an old pod that failed and was just deleted holds the update back until its
+        node has an available pod again."""
         revision = self.revision(ds)
         by_node = self._pods_by_node(ds.uid)
         spec, _ = self._admitted(ds)
-        desired = sum(1 for node in self.state.node_list if node_should_run(spec, node)[0])
+        desired = unavailable = 0
+        for node in self.state.node_list:
+            if node_should_run(spec, node)[0]:
+                desired += 1
+                unavailable += node.name not in by_node
         max_unavailable = scaled_value(k8s.DEFAULT_DAEMONSET_MAX_UNAVAILABLE, desired, True) or 1
         now = self.env.now
-        unavailable = 0
         replace_now: list[Pod] = []
         candidates: list[Pod] = []
         for pods in by_node.values():

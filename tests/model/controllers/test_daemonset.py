@@ -179,6 +179,34 @@ def test_a_template_change_rolls_one_node_at_a_time():
     assert len(owned(sim, ds.uid)) == nodes
 
 
+def test_a_node_left_without_its_pod_counts_as_unavailable_in_a_rolling_update():
+    """Upstream's updatedDesiredNodeCounts (pkg/controller/daemon/update.go) gives every node that
+    should run the pod an entry, and rollingUpdate counts one without pods as unavailable. An old pod
+    fails as a rollout starts (maxUnavailable 1, 3 nodes): the sync deletes it, and its node, left
+    without a pod, must hold the update back. The model counted only nodes with pods and deleted a
+    second old pod in the same sync: 2 of 3 nodes without an available pod at 3 s; now 1 at a time."""
+    nodes = 3
+    sim = make_sim(nodes=nodes)
+    ds = daemonset(sim)
+    assert sim.run_until_stable(timeout=60)
+    worst = [0]
+
+    def check(_event: ev.Event) -> None:
+        available = {target_node(p) for p in owned(sim, ds.uid) if p.active and p.ready}
+        worst[0] = max(worst[0], nodes - len(available))
+
+    for event_type in (ev.PodDeletionRequested, ev.PodDeleted, ev.PodCreated, ev.PodReadyChanged):
+        sim.state.watch(event_type, check)
+    victim = min(owned(sim, ds.uid), key=lambda p: target_node(p) or "")
+    sim.state.set_pod_ready(victim.uid, False)
+    sim.state.set_pod_phase(victim.uid, "Failed")
+    sim.state.update_workload_template(ds.uid, template(app="agent", image="agent:2"), 2)
+    assert sim.run_until_stable(timeout=120)
+    assert worst[0] == 1
+    revision = Simulation.template_hash(ds.template)
+    assert sorted(p.labels[k8s.LABEL_CONTROLLER_REVISION_HASH] for p in owned(sim, ds.uid)) == [revision] * nodes
+
+
 def test_the_view_counts_a_daemonsets_desired_pods_as_its_controller_does():
     """view().workloads() gave a DaemonSet on six nodes 1 desired replica (the unused replicas field)."""
     sim = make_sim(nodes=4)
