@@ -37,8 +37,9 @@ groups are the pools of the :class:`~podquake.model.cluster.ClusterSpec`, sized 
    same room). Empty nodes are considered first, then those already unneeded; at most 30 non-empty
    unneeded nodes are found per loop, and a node found unremovable is not looked at again for 5 min.
    A node unneeded for more than 10 min (an unready one: 20 min) is deleted, unless the group would
-   go below its min size, scale-down is cooling down (10 min after a scale-up, 3 min after a failed
-   scale-down), or too many deletions are under way (10 at once, 1 of them draining).
+   go below its min size, scale-down is cooling down (10 min after a scale-up; the 3 min after a
+   failure is only for deletions that fail to start, and a drain that fails later does not count), or
+   too many deletions are under way (10 at once, 1 of them draining).
 4. **Deletion** (core/scaledown/actuation): taint ``ToBeDeletedByClusterAutoscaler:NoSchedule`` and
    cordon; after 5 s, evict the pods (each eviction retried every 10 s for up to 2 min; DaemonSet pods
    best effort), wait for them to be gone (polled every 5 s, up to 600 + 30 s), then delete the

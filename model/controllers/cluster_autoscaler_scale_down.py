@@ -210,6 +210,8 @@ class ScaleDown:
 
     # --- actuation: deleting unneeded nodes ---------------------------------------------------------
     def _in_cooldown(self, now: float) -> bool:
+        """core/static_autoscaler.go ``isScaleDownInCooldown``. ``last_scale_down_fail`` is when starting
+        deletions failed at once (upstream: tainting failed), which the model's store never does."""
         options = self.options
         return (
             self.last_scale_up + options.scale_down_delay_after_add > now
@@ -260,10 +262,11 @@ class ScaleDown:
             problem = yield from self._drain(name)
         del self.deleting[name]
         if problem:
+            # No scale-down cool-down follows: upstream sets lastScaleDownFailTime only when StartDeletion
+            # itself fails (core/static_autoscaler.go RunOnce), and a drain fails later, in its goroutine.
             if name in state.nodes:
                 state.remove_taint(name, k8s.TAINT_TO_BE_DELETED, "NoSchedule")
                 state.set_unschedulable(name, False)
-            self.last_scale_down_fail = self.env.now
             state.record_scale_down(name, pool, "failed", problem)
             return
         if not self.cloud.terminate(name, "ScaleDown") and name in state.nodes:

@@ -288,7 +288,7 @@ def test_a_drain_refused_by_a_pdb_fails_after_2_minutes_and_untaints_the_node():
     assert failed.t == evict_at + k8s.CA_MAX_POD_EVICTION_SECONDS and "429" in failed.reason
     node = sim.state.nodes[failed.node]
     assert not node.unschedulable and not any(t.key == k8s.TAINT_TO_BE_DELETED for t in node.taints)
-    assert ca.last_scale_down_fail == failed.t and len(sim.state.nodes) == 2
+    assert ca.last_scale_down_fail < 0 and len(sim.state.nodes) == 2  # a failed drain starts no cool-down
     assert "EvictionByEvictionAPI" not in [e.reason for e in events(sim, ev.PodDeletionRequested)]
 
 
@@ -494,3 +494,33 @@ def test_a_pod_that_fits_once_an_expendable_pod_is_preempted_triggers_no_scale_u
     sim.run(300.0)
     assert pending(sim) == 1 and events(sim, ev.PodUnschedulable)
     assert events(sim, ev.ClusterAutoscalerScaleUp) == []
+
+
+def test_a_failed_drain_does_not_hold_back_the_next_deletion_for_3_minutes():
+    """Upstream sets lastScaleDownFailTime only when StartDeletion fails at once (core/static_autoscaler.go
+    RunOnce); a drain fails in its goroutine later. w-3 waited until 180 s after w-2's drain failed;
+    now it starts at the next scan."""
+    sim, cloud, ca = make(pool(count=3, min_size=1, max_size=3))
+    replicaset(sim, name="base", app="base", replicas=1, tmpl=tmpl(1000, app="base"))  # w-1 at 50 %: stays
+    sim.run(1.0)
+    sim.state.set_unschedulable("w-1", True)
+    deployment(sim, name="api", app="api", replicas=1, tmpl=tmpl(100, app="api"))  # on w-2
+    sim.run(2.0)
+    sim.state.set_unschedulable("w-2", True)
+    replicaset(sim, name="web", app="web", replicas=1, tmpl=tmpl(100, app="web"))  # on w-3
+    sim.run(3.0)
+    for node in ("w-1", "w-2"):
+        sim.state.set_unschedulable(node, False)
+    strict = PodDisruptionBudget("api", "default", LabelSelector.of({"app": "api"}), min_available=1)
+
+    def tighten(event: ev.ClusterAutoscalerScaleDown) -> None:
+        if event.phase == "started" and event.node == "w-2":
+            sim.state.put_object("PodDisruptionBudget", "default", "api", strict)
+
+    sim.state.watch(ev.ClusterAutoscalerScaleDown, tighten)
+    sim.run(1500.0)
+    (failed,) = events(sim, ev.ClusterAutoscalerScaleDown, phase="failed")
+    assert failed.node == "w-2"
+    (started,) = events(sim, ev.ClusterAutoscalerScaleDown, phase="started", node="w-3")
+    assert started.t == (failed.t // SCAN + 1) * SCAN  # the next scan, not failed.t + 180 s
+    assert "w-3" not in sim.state.nodes and "w-2" in sim.state.nodes
