@@ -41,9 +41,11 @@ groups are the pools of the :class:`~podquake.model.cluster.ClusterSpec`, sized 
    failure is only for deletions that fail to start, and a drain that fails later does not count), or
    too many deletions are under way (10 at once, 1 of them draining).
 4. **Deletion** (core/scaledown/actuation): taint ``ToBeDeletedByClusterAutoscaler:NoSchedule`` and
-   cordon; after 5 s, evict the pods (each eviction retried every 10 s for up to 2 min; DaemonSet pods
-   best effort), wait for them to be gone (polled every 5 s, up to 600 + 30 s), then delete the
-   machine, which removes the node. A drain that fails removes the taint and uncordons.
+   cordon; after 5 s, look again (the drain rules and the budgets as they are now: a pod that may
+   not go ends the deletion, as does a pod to move on a node deleted as empty), then evict the pods
+   (each eviction retried every 10 s for up to 2 min; DaemonSet pods best effort), wait for them to
+   be gone (polled every 5 s, up to 600 + 30 s), then delete the machine, which removes the node. A
+   deletion that fails removes the taint and uncordons.
 
 Evictions go through the eviction API of the simulation's disruption controller (``sim.disruption``,
 model/disruption.py: 429 while a PodDisruptionBudget allows no disruption), and the planner reads

@@ -122,11 +122,16 @@ class ScaleDown:
             if name in self.deleting or self._unremovable_until.get(name, -1.0) > now:
                 continue
             if self._utilization(node, now) < threshold:
-                expendable = self._expendable.get(name, {})
-                found.append((node, [p for p in node.pods.values() if _must_move(p) and p.key not in expendable]))
+                found.append((node, self._pods_to_move(node)))
         unneeded = self.unneeded
         found.sort(key=lambda c: (bool(c[1]), c[0].name not in unneeded, c[0].index))
         return found
+
+    def _pods_to_move(self, node: Node) -> list[Pod]:
+        """The pods a scale-down of ``node`` has to find a new home for: not DaemonSet pods, not
+        finished or leaving, not expendable."""
+        expendable = self._expendable.get(node.name, {})
+        return [p for p in node.pods.values() if _must_move(p) and p.key not in expendable]
 
     def _update_unneeded(self, now: float) -> None:
         """The planner's UpdateClusterState: simulate removing each candidate in turn."""
@@ -146,7 +151,7 @@ class ScaleDown:
             if pods and non_empty >= self.options.scale_down_non_empty_candidates:
                 continue
             use = self._pdb_use(pods, budgets, pdbs)
-            if use is None or not self._place_elsewhere(pods, node.name, snapshot, removed):
+            if isinstance(use, str) or not self._place_elsewhere(pods, node.name, snapshot, removed):
                 self._unremovable_until[node.name] = now + self.options.unremovable_node_recheck_timeout
                 continue
             for key, count in use.items():
@@ -157,29 +162,30 @@ class ScaleDown:
             non_empty += bool(pods)
         self.unneeded = unneeded
 
-    def _pdb_use(self, pods: list[Pod], budgets: dict[tuple[str, str], int], pdbs: list[PodDisruptionBudget]) -> dict[tuple[str, str], int] | None:
-        """How many pods of each PDB moving ``pods`` takes, or None if one of them may not go
-        (utils/drain rules; core/scaledown/pdb/basic.go: a PDB with no disruption left blocks)."""
+    def _pdb_use(self, pods: list[Pod], budgets: dict[tuple[str, str], int], pdbs: list[PodDisruptionBudget]) -> dict[tuple[str, str], int] | str:
+        """How many pods of each PDB moving ``pods`` takes, or why one of them may not go, upstream's
+        words (simulator/drainability/rules; core/scaledown/pdb/basic.go: a PDB with no disruption
+        left blocks; ``budgets`` holds what the nodes planned before this one left of each)."""
         use: dict[tuple[str, str], int] = {}
         options = self.options
         for pod in pods:
             annotation = pod.annotations.get(k8s.CA_SAFE_TO_EVICT_ANNOTATION)
             if annotation == "false":
-                return None
+                return f"pod annotated as not safe to evict present: {pod.key}"
             matching = _pdbs_for(pod, pdbs)
             if annotation != "true":
                 if pod.owner is None or pod.owner.uid not in self.state.workloads:
-                    return None
+                    return f"{pod.key} is not replicated"
                 if options.skip_nodes_with_system_pods and pod.namespace == "kube-system" and not matching:
-                    return None
+                    return f"non-daemonset, non-mirrored, non-pdb-assigned kube-system pod present: {pod.key}"
                 if options.skip_nodes_with_local_storage and any(v.kind in _LOCAL_VOLUME_KINDS for v in pod.spec.volumes):
-                    return None
+                    return f"pod with local storage present: {pod.key}"
             for pdb in matching:
                 key = (pdb.namespace, pdb.name)
                 if key not in budgets:
                     budgets[key] = self._disruptions_allowed(pdb)
                 if budgets[key] < 1:
-                    return None
+                    return f"not enough pod disruption budget to move {pod.key}"
                 use[key] = use.get(key, 0) + 1
         return use
 
@@ -257,8 +263,8 @@ class ScaleDown:
         state.add_taint(name, Taint(k8s.TAINT_TO_BE_DELETED, str(int(self.env.now)), "NoSchedule"))
         state.set_unschedulable(name, True)
         yield self.env.timeout(self.options.node_delete_delay_after_taint)
-        problem = ""
-        if drain and name in state.nodes:
+        problem = self._recheck(name, drain)
+        if drain and not problem and name in state.nodes:
             problem = yield from self._drain(name)
         del self.deleting[name]
         if problem:
@@ -272,6 +278,20 @@ class ScaleDown:
         if not self.cloud.terminate(name, "ScaleDown") and name in state.nodes:
             state.remove_node(name)
         state.record_scale_down(name, pool, "completed")
+
+    def _recheck(self, name: str, drain: bool) -> str:
+        """The actuator's look at the node once the taint delay is over (actuation/actuator.go
+        ``deleteNodesAsync``: ``GetPodsToMove`` again, with the budgets as they are now): a pod that
+        may not go now stops the drain before any eviction, and an empty node that got a pod to move
+        is not deleted. The problem, or ""."""
+        node = self.state.nodes.get(name)
+        if node is None:
+            return ""
+        pods = self._pods_to_move(node)
+        if not drain:
+            return f"failed to delete empty node {name}, new pods scheduled" if pods else ""
+        use = self._pdb_use(pods, {}, self._all_pdbs())
+        return f"failed to get pods to move on node: {use}" if isinstance(use, str) else ""
 
     def _drain(self, name: str) -> Generator[simpy.Event, None, str]:
         """Evict the node's pods and wait for them to go (actuation/drain.go); the problem, or "".

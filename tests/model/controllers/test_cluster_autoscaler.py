@@ -269,7 +269,10 @@ def _spread_one_per_node(sim: Simulation) -> None:
     assert [len(n.pods) for n in sim.state.nodes.values()] == [1, 1]
 
 
-def test_a_drain_refused_by_a_pdb_fails_after_2_minutes_and_untaints_the_node():
+def test_a_pdb_tightened_after_the_taint_stops_the_drain_before_any_eviction():
+    """The actuator runs the drain rules again once the taint delay is over (actuation/actuator.go
+    deleteNodesAsync: GetPodsToMove with the budgets as they are now). The model evicted regardless
+    and failed after 2 min of 429 answers (at 735 s); now the deletion fails at 615 s, untainted."""
     sim, cloud, ca = make(pool(count=2, min_size=1, max_size=3))
     deployment(sim, name="api", app="api", replicas=2, tmpl=tmpl(900, app="api"))
     sim.run(1.0)
@@ -284,12 +287,32 @@ def test_a_drain_refused_by_a_pdb_fails_after_2_minutes_and_untaints_the_node():
     sim.run(1500.0)
     (started,) = events(sim, ev.ClusterAutoscalerScaleDown, phase="started")
     (failed,) = events(sim, ev.ClusterAutoscalerScaleDown, phase="failed")
-    evict_at = started.t + k8s.CA_NODE_DELETE_DELAY_AFTER_TAINT_SECONDS
-    assert failed.t == evict_at + k8s.CA_MAX_POD_EVICTION_SECONDS and "429" in failed.reason
+    assert failed.t == started.t + k8s.CA_NODE_DELETE_DELAY_AFTER_TAINT_SECONDS
+    assert "not enough pod disruption budget" in failed.reason
     node = sim.state.nodes[failed.node]
     assert not node.unschedulable and not any(t.key == k8s.TAINT_TO_BE_DELETED for t in node.taints)
     assert ca.last_scale_down_fail < 0 and len(sim.state.nodes) == 2  # a failed drain starts no cool-down
     assert "EvictionByEvictionAPI" not in [e.reason for e in events(sim, ev.PodDeletionRequested)]
+
+
+def test_an_eviction_refused_for_2_minutes_fails_the_drain_and_untaints_the_node():
+    """The budget's status allows the disruption but the eviction API answers 429 (drain.go retries
+    every 10 s for max-pod-eviction-time, 2 min)."""
+    sim = Simulation(ClusterSpec(pools=(pool(count=2, min_size=1, max_size=3),)), seed=1, scheduler=LegalFirstFit())
+    ca = sim.cluster_autoscaler
+    ca.disruption = RefusingDisruption(sim, 1)  # type: ignore[assignment]
+    deployment(sim, name="api", app="api", replicas=2, tmpl=tmpl(900, app="api"))
+    sim.state.put_object("PodDisruptionBudget", "default", "api", PodDisruptionBudget("api", "default", LabelSelector.of({"app": "api"}), max_unavailable=1))
+    sim.run(1.0)
+    _spread_one_per_node(sim)
+    sim.run(1500.0)
+    (started, *_) = events(sim, ev.ClusterAutoscalerScaleDown, phase="started")
+    (failed, *_) = events(sim, ev.ClusterAutoscalerScaleDown, phase="failed")
+    evict_at = started.t + k8s.CA_NODE_DELETE_DELAY_AFTER_TAINT_SECONDS
+    assert failed.t == evict_at + k8s.CA_MAX_POD_EVICTION_SECONDS and "429" in failed.reason
+    assert len(ca.disruption.calls) >= 13  # type: ignore[union-attr]  # at 0, 10, ..., 120 s
+    node = sim.state.nodes[failed.node]
+    assert not node.unschedulable and not any(t.key == k8s.TAINT_TO_BE_DELETED for t in node.taints)
 
 
 def test_pods_with_local_storage_or_no_controller_block_scale_down_unless_safe_to_evict():
@@ -403,6 +426,14 @@ class FakeDisruption:
         pod = self.sim.state.pods_by_key[pod_key]
         self.sim.state.request_pod_deletion(pod.uid, "EvictionByEvictionAPI")
         return type("Answer", (), {"code": 200, "reason": "evicted"})()
+
+
+class RefusingDisruption(FakeDisruption):
+    """Budgets that allow the disruption, and an eviction API that refuses it (429) all the same."""
+
+    def evict(self, pod_key: str) -> Any:
+        self.calls.append(pod_key)
+        return type("Answer", (), {"code": 429, "reason": "Cannot evict pod as it would violate the pod's disruption budget."})()
 
 
 @pytest.mark.parametrize("allowed, removed", [(None, False), (0, False), (1, True)])
