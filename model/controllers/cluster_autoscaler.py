@@ -36,6 +36,9 @@ groups are the pools of the :class:`~podquake.model.cluster.ClusterSpec`, sized 
    on another node (first fit, simulated on copies of the nodes, so two nodes do not count on the
    same room). Empty nodes are considered first, then those already unneeded; at most 30 non-empty
    unneeded nodes are found per loop, and a node found unremovable is not looked at again for 5 min.
+   Outside the cool-down, each unneeded node gets the soft taint
+   ``DeletionCandidateOfClusterAutoscaler:PreferNoSchedule`` (so the scheduler prefers other nodes)
+   and a node no longer unneeded loses it, 10 taints or untaints a loop at most.
    A node unneeded for more than 10 min (an unready one: 20 min) is deleted, unless the group would
    go below its min size, scale-down is cooling down (10 min after a scale-up; the 3 min after a
    failure is only for deletions that fail to start, and a drain that fails later does not count), or
@@ -56,7 +59,7 @@ Simplifications, on purpose: the simulations check the rules of
 :func:`~podquake.model.scheduling.contract.placement_problem` (readiness, cordon, taints, node
 selector and required node affinity, resources, pod count), not pod topology spread or inter-pod
 affinity, so a pod held back only by those neither triggers a scale-up nor stops one; node groups
-are never created or deleted (no node auto-provisioning); no soft ``DeletionCandidate`` taints, no
+are never created or deleted (no node auto-provisioning); no
 ``balance-similar-node-groups``, no per-group option overrides; a loop takes no simulated time;
 eviction uses each pod's own grace period (the model's kubelet stops it after its containers'
 preStop hooks and ``timing.container_stop_seconds``, :func:`~podquake.model.kubelet_rules.kill_timing`).
@@ -129,6 +132,7 @@ class ClusterAutoscaler(ScaleUp, ScaleDown, Pausable):
         self._unschedulable: dict[str, None] = {}  # pod keys the scheduler gave up on, still pending
         self._terminating: dict[str, dict[str, Pod]] = {}  # node -> its pods being deleted
         self._expendable: dict[str, dict[str, Pod]] = {}  # node -> its expendable pods, by key
+        self._soft_tainted: dict[str, None] = {}  # nodes given the DeletionCandidate taint
         self._not_triggered: dict[str, str] = {}  # pod key -> last PodNotTriggerScaleUp reason
         self._missing_since: dict[str, float] = {}  # running machines whose node is gone
         # Upstream starts an hour "after" the last scale events, so it does not begin in cool-down.
@@ -213,6 +217,7 @@ class ClusterAutoscaler(ScaleUp, ScaleDown, Pausable):
             self._update_unneeded(now)
             if outcome != "wait" and not self._in_cooldown(now):
                 self._start_deletions(now)
+                self._update_soft_taints(now)
 
     def _cluster_healthy(self) -> bool:
         nodes = self.state.node_list

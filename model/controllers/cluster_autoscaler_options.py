@@ -24,6 +24,13 @@ __all__ = ["EXPANDERS", "AutoscalerOptions", "DisruptionAPI"]
 
 EXPANDERS = ("least-waste", "random")
 
+# Here rather than in podquake.model.constants, beside the flag that uses them.
+# kubernetes/autoscaler:cluster-autoscaler/utils/taints/taints.go (DeletionCandidateTaint): the soft taint
+# (PreferNoSchedule) on the nodes the planner found unneeded.
+TAINT_DELETION_CANDIDATE = "DeletionCandidateOfClusterAutoscaler"
+# config/flags/flags.go --max-bulk-soft-taint-count: soft taints added or removed per loop (0: none).
+CA_MAX_BULK_SOFT_TAINT_COUNT = 10
+
 
 @dataclass(frozen=True)
 class AutoscalerOptions:
@@ -45,6 +52,7 @@ class AutoscalerOptions:
     unremovable_node_recheck_timeout: float = k8s.CA_UNREMOVABLE_NODE_RECHECK_SECONDS
     max_scale_down_parallelism: int = k8s.CA_MAX_SCALE_DOWN_PARALLELISM
     max_drain_parallelism: int = k8s.CA_MAX_DRAIN_PARALLELISM
+    max_bulk_soft_taint_count: int = CA_MAX_BULK_SOFT_TAINT_COUNT  # 0: no DeletionCandidate taints
     node_delete_delay_after_taint: float = k8s.CA_NODE_DELETE_DELAY_AFTER_TAINT_SECONDS
     max_pod_eviction_time: float = k8s.CA_MAX_POD_EVICTION_SECONDS
     max_graceful_termination: float = k8s.CA_MAX_GRACEFUL_TERMINATION_SECONDS

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from podquake.model import constants as k8s
 from podquake.model.cloud import RUNNING
+from podquake.model.controllers.cluster_autoscaler_options import TAINT_DELETION_CANDIDATE
 from podquake.model.controllers.cluster_autoscaler_snapshot import Snapshot, first_fit
 from podquake.model.objects import Node, Pod
 from podquake.model.resources_api import PodDisruptionBudget
@@ -75,6 +76,7 @@ class ScaleDown:
         _unremovable_until: dict[str, float]
         _terminating: dict[str, dict[str, Pod]]
         _expendable: dict[str, dict[str, Pod]]
+        _soft_tainted: dict[str, None]
 
     # --- planning: finding unneeded nodes -----------------------------------------------------------
     def _utilization(self, node: Node, now: float) -> float:
@@ -213,6 +215,31 @@ class ScaleDown:
             snapshot.place(pod, index)
             placed.append((pod, index))
         return True
+
+    def _update_soft_taints(self, now: float) -> None:
+        """core/scaledown/actuation/softtaint.go ``UpdateSoftDeletionTaints``, after each scale-down
+        attempt outside the cool-down (core/static_autoscaler.go ``updateSoftDeletionTaints``): the
+        nodes no longer unneeded lose ``DeletionCandidateOfClusterAutoscaler:PreferNoSchedule``, then
+        the unneeded ones get it (its value the time, in whole seconds), ``max_bulk_soft_taint_count``
+        changes a loop at most; nodes being deleted (tainted ToBeDeleted) are left as they are."""
+        budget = self.options.max_bulk_soft_taint_count
+        if budget <= 0:
+            return
+        state, tainted, unneeded, deleting = self.state, self._soft_tainted, self.unneeded, self.deleting
+        for name in list(tainted):
+            if name not in state.nodes:
+                del tainted[name]
+            elif name not in unneeded and name not in deleting and budget > 0:
+                state.remove_taint(name, TAINT_DELETION_CANDIDATE, "PreferNoSchedule")
+                del tainted[name]
+                budget -= 1
+        for name in unneeded:
+            if budget <= 0:
+                break
+            if name not in tainted and name not in deleting and name in state.nodes:
+                state.add_taint(name, Taint(TAINT_DELETION_CANDIDATE, str(int(now)), "PreferNoSchedule"))
+                tainted[name] = None
+                budget -= 1
 
     # --- actuation: deleting unneeded nodes ---------------------------------------------------------
     def _in_cooldown(self, now: float) -> bool:

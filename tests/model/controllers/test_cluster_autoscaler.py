@@ -15,6 +15,7 @@ from podquake.model import trace as ev
 from podquake.model.cloud import CloudProvider
 from podquake.model.cluster import ClusterSpec, NodePool
 from podquake.model.controllers.cluster_autoscaler import AutoscalerOptions, ClusterAutoscaler
+from podquake.model.controllers.cluster_autoscaler_options import TAINT_DELETION_CANDIDATE
 from podquake.model.objects import ContainerSpec, PodSpec, PodTemplate, VolumeSpec
 from podquake.model.quantity import Resources
 from podquake.model.resources_api import PodDisruptionBudget
@@ -555,3 +556,31 @@ def test_a_failed_drain_does_not_hold_back_the_next_deletion_for_3_minutes():
     (started,) = events(sim, ev.ClusterAutoscalerScaleDown, phase="started", node="w-3")
     assert started.t == (failed.t // SCAN + 1) * SCAN  # the next scan, not failed.t + 180 s
     assert "w-3" not in sim.state.nodes and "w-2" in sim.state.nodes
+
+
+# --- soft taints (DeletionCandidateOfClusterAutoscaler:PreferNoSchedule) ---------------------------
+def _soft_taints(sim: Simulation, kind: type[ev.Event]) -> list[tuple[float, str]]:
+    return [(e.t, e.node) for e in sim.trace.of_type(kind) if e.key == TAINT_DELETION_CANDIDATE]
+
+
+def test_unneeded_nodes_get_the_soft_deletion_candidate_taint_ten_a_loop_and_lose_it_when_needed():
+    """core/scaledown/actuation/softtaint.go UpdateSoftDeletionTaints, --max-bulk-soft-taint-count 10.
+    The model never soft-tainted: the scheduler went on placing new pods on nodes about to go."""
+    sim, cloud, ca = make(pool(count=13, min_size=1, max_size=13))
+    sim.run(0.5)
+    assert len(ca.unneeded) == 13  # all empty at the first scan
+    assert [t for t, _ in _soft_taints(sim, ev.NodeTainted)] == [0.0] * 10
+    sim.run(10.5)
+    assert len(_soft_taints(sim, ev.NodeTainted)) == 13  # the other 3 at the next scan
+    (taint,) = [t for t in sim.state.nodes["w-1"].taints if t.key == TAINT_DELETION_CANDIDATE]
+    assert (taint.effect, taint.value) == ("PreferNoSchedule", "0")
+    replicaset(sim, replicas=1, tmpl=tmpl(1500))  # first fit: w-1 at 75 %, needed again
+    sim.run(20.5)
+    assert _soft_taints(sim, ev.NodeUntainted) == [(20.0, "w-1")]
+    assert not any(t.key == TAINT_DELETION_CANDIDATE for t in sim.state.nodes["w-1"].taints)
+
+
+def test_no_soft_taints_with_max_bulk_soft_taint_count_0():
+    sim, cloud, ca = make(pool(count=2, min_size=1, max_size=3), max_bulk_soft_taint_count=0)
+    sim.run(100.0)
+    assert ca.unneeded and _soft_taints(sim, ev.NodeTainted) == []
