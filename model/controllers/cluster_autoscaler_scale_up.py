@@ -236,10 +236,16 @@ class ScaleUp:
 
 
 def _waste(option: _Option) -> float:
-    """The least-waste score: the unused fraction of the new nodes' CPU plus that of their memory."""
+    """The least-waste score: the unused fraction of the new nodes' CPU capacity plus that of their
+    memory. As upstream's ``resourcesForPods`` (expander/waste/waste.go), the pods' requests are those
+    of their regular containers only: no init containers, sidecars or overhead, which the binpacking
+    (and the scheduler) do count."""
     capacity = option.pool.capacity
     count = len(option.nodes)
     avail_cpu, avail_mem = capacity.cpu_millis * count, capacity.memory_bytes * count
-    cpu = sum(p.spec.requests.cpu_millis for p in option.pods)
-    mem = sum(p.spec.requests.memory_bytes for p in option.pods)
+    cpu = mem = 0
+    for pod in option.pods:
+        for container in pod.spec.containers:
+            cpu += container.requests.cpu_millis
+            mem += container.requests.memory_bytes
     return (avail_cpu - cpu) / avail_cpu + (avail_mem - mem) / avail_mem

@@ -177,6 +177,20 @@ def test_least_waste_picks_the_group_whose_new_node_wastes_least():
     assert [e.pool for e in events(sim, ev.ClusterAutoscalerScaleUp)] == ["small"]
 
 
+def test_least_waste_counts_only_the_regular_containers_requests():
+    """expander/waste/waste.go resourcesForPods sums pod.Spec.Containers' requests: a 1900m init
+    container is not requested room. Model before: the pod's 1900m effective request made cpu-tight
+    "a" waste 0.05 + 0.75 and "b" 0.525 + 0.5, so "a"; upstream: "a" 0.95 + 0.75, "b" 0.975 + 0.5, so "b"."""
+    a = NodePool(name="a", count=0, zones=("zone-a",), cpu_millis=2000, memory_bytes=4 * GI, min_size=0, max_size=3)
+    b = NodePool(name="b", count=0, zones=("zone-a",), cpu_millis=4000, memory_bytes=2 * GI, min_size=0, max_size=3)
+    sim, cloud, ca = make(a, b)
+    main = ContainerSpec("main", "app", Resources(100, GI), cpu_requested=True, memory_requested=True)
+    init = ContainerSpec("migrate", "app", Resources(1900, 0), cpu_requested=True, memory_requested=True)
+    replicaset(sim, replicas=1, tmpl=PodTemplate((("app", "web"),), PodSpec(containers=(main,), init_containers=(init,))))
+    sim.run(20.0)
+    assert [e.pool for e in events(sim, ev.ClusterAutoscalerScaleUp)] == ["b"]
+
+
 def test_the_random_expander_picks_among_the_groups_that_fit_by_seed():
     chosen = set()
     for seed in range(8):
