@@ -226,14 +226,20 @@ class ClusterAutoscaler(ScaleUp, ScaleDown, Pausable):
         return unready <= options.ok_total_unready_count or unready <= options.max_total_unready_percentage / 100 * len(nodes)
 
     def _housekeeping(self, now: float) -> None:
+        """Failed and timed-out machines are deleted; their group is backed off once a loop, however
+        many failed (clusterstate/clusterstate.go registers one failed scale-up per node group and
+        error: a second Backoff call while backed off would set the back-off to its initial 5 min)."""
         limit = self.options.max_node_provision_time
+        failed: dict[str, str] = {}  # pool -> why, the first failure of this loop
         for machine in self.cloud.unsettled():
             if machine.state == FAILED:
                 self.cloud.terminate(machine.name, "ProvisioningFailed")
-                self._back_off(machine.pool, now, f"machine {machine.name} failed to boot")
+                failed.setdefault(machine.pool, f"machine {machine.name} failed to boot")
             elif machine.requested_at + limit < now:
                 self.cloud.terminate(machine.name, "ProvisioningTimeout")
-                self._back_off(machine.pool, now, f"machine {machine.name} did not boot within {limit:g} s")
+                failed.setdefault(machine.pool, f"machine {machine.name} did not boot within {limit:g} s")
+        for pool, reason in failed.items():
+            self._back_off(pool, now, reason)
         for name, since in list(self._missing_since.items()):
             machine = self.cloud.machines.get(name)
             if machine is None or machine.state != RUNNING or name in self.state.nodes:

@@ -152,6 +152,19 @@ def test_a_failed_machine_is_deleted_the_group_backed_off_and_the_scale_up_retri
     assert pending(sim) == 0 and ca.backoffs == {}
 
 
+def test_machines_that_fail_together_back_their_group_off_once_doubling_as_upstream():
+    """Two machines failing in one loop backed the group off twice: the second call, inside the
+    back-off the first had just set, reset it to 5 min (exponential_backoff.go), so the second
+    episode's back-off was 300 s instead of 600 s. Upstream registers one failed scale-up per group."""
+    sim, cloud, ca = make(pool(count=1, max_size=3))
+    cloud.fail_next(4)
+    replicaset(sim, replicas=3, tmpl=tmpl(1500))  # one on w-1, two pending: two machines a scale-up
+    sim.run(1200.0)
+    first, second = events(sim, ev.NodeGroupBackoff)[:2]
+    assert first.until - first.t == BACKOFF and second.until - second.t == 2 * BACKOFF
+    assert len(events(sim, ev.MachineStateChanged, state="failed")) == 4
+
+
 def test_a_machine_that_does_not_boot_within_15_minutes_is_given_up_and_another_tried():
     sim, cloud, ca = make(pool(count=1))
     cloud.latency_multiplier = 25.0  # a 37.5 min boot
