@@ -167,7 +167,11 @@ class ScaleDown:
     def _pdb_use(self, pods: list[Pod], budgets: dict[tuple[str, str], int], pdbs: list[PodDisruptionBudget]) -> dict[tuple[str, str], int] | str:
         """How many pods of each PDB moving ``pods`` takes, or why one of them may not go, upstream's
         words (simulator/drainability/rules; core/scaledown/pdb/basic.go: a PDB with no disruption
-        left blocks; ``budgets`` holds what the nodes planned before this one left of each)."""
+        left blocks; ``budgets`` holds what the nodes planned before this one left of each).
+
+        As in upstream's rule chain (rules.go ``Default``), a pod annotated safe-to-evict "true" is
+        drainable before the blocking rules run, the PDB rule among them: its budgets do not stop the
+        plan (they are still spent), and the eviction API enforces them at the drain."""
         use: dict[tuple[str, str], int] = {}
         options = self.options
         for pod in pods:
@@ -186,7 +190,7 @@ class ScaleDown:
                 key = (pdb.namespace, pdb.name)
                 if key not in budgets:
                     budgets[key] = self._disruptions_allowed(pdb)
-                if budgets[key] < 1:
+                if budgets[key] < 1 and annotation != "true":
                     return f"not enough pod disruption budget to move {pod.key}"
                 use[key] = use.get(key, 0) + 1
         return use

@@ -366,6 +366,27 @@ def test_pods_with_local_storage_or_no_controller_block_scale_down_unless_safe_t
         assert ("w-2" not in sim.state.nodes) is removable, label
 
 
+def test_a_safe_to_evict_pod_is_planned_away_whatever_its_budget_and_the_eviction_api_refuses_it():
+    """Upstream's rule chain (simulator/drainability/rules/rules.go) stops at safetoevict (drainable)
+    before the PDB rule: the node is unneeded and its drain fails on 429 answers for 2 min. The model
+    checked the budget for every pod and never planned the node."""
+    sim, cloud, ca = make(pool(count=2, min_size=1, max_size=3))
+    replicaset(sim, name="base", app="base", replicas=1, tmpl=tmpl(1000, app="base"))  # w-1 at 50 %: stays
+    sim.run(1.0)
+    sim.state.set_unschedulable("w-1", True)
+    safe = ((k8s.CA_SAFE_TO_EVICT_ANNOTATION, "true"),)
+    replicaset(sim, name="x", app="x", replicas=1, tmpl=tmpl(100, app="x", annotations=safe))
+    sim.state.put_object("PodDisruptionBudget", "default", "x", PodDisruptionBudget("x", "default", LabelSelector.of({"app": "x"}), min_available=1))
+    sim.run(5.0)
+    sim.state.set_unschedulable("w-1", False)
+    sim.run(1000.0)
+    (started, *_) = events(sim, ev.ClusterAutoscalerScaleDown, phase="started", node="w-2")
+    (failed, *_) = events(sim, ev.ClusterAutoscalerScaleDown, phase="failed", node="w-2")
+    evict_at = started.t + k8s.CA_NODE_DELETE_DELAY_AFTER_TAINT_SECONDS
+    assert failed.t == evict_at + k8s.CA_MAX_POD_EVICTION_SECONDS and "429" in failed.reason
+    assert "w-2" in sim.state.nodes
+
+
 def test_an_unready_empty_node_is_removed_after_20_minutes():
     sim, cloud, ca = make(pool(count=3, min_size=1, max_size=3))
     replicaset(sim, replicas=1, tmpl=tmpl(100))
