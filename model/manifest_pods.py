@@ -34,7 +34,7 @@ from typing import Any
 
 from podquake.model import constants as k8s
 from podquake.model.fieldpath import INT64_MAX, Field
-from podquake.model.objects import ContainerSpec, PodSpec, PodTemplate, Probe, TopologySpreadConstraint, VolumeSpec
+from podquake.model.objects import PREEMPTION_POLICIES, ContainerSpec, PodSpec, PodTemplate, Probe, TopologySpreadConstraint, VolumeSpec
 from podquake.model.quantity import QuantityError, Resources, parse_cpu, parse_memory, parse_quantity
 from podquake.model.resources_api import KNOWN_FIELDS, parse_label_selector
 from podquake.model.selectors import TAINT_EFFECTS, NodeAffinity, NodeSelectorTerm, Requirement, Toleration
@@ -46,7 +46,7 @@ DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
 def pod_template(
-    meta: Field, spec: Field, priorities: dict[str | None, int], *, workload_kind: str | None
+    meta: Field, spec: Field, priorities: dict[str | None, tuple[int, str | None]], *, workload_kind: str | None
 ) -> PodTemplate:
     """The template of ``meta`` (labels, annotations) and ``spec``; ``workload_kind`` names the workload
     it belongs to (None: a bare Pod). ``priorities`` maps PriorityClass names (None: the global
@@ -59,7 +59,7 @@ def pod_template(
     return PodTemplate(tuple(labels.items()), _pod_spec(spec, priorities, workload_kind), tuple(annotations.items()))
 
 
-def _pod_spec(spec: Field, priorities: dict[str | None, int], workload_kind: str | None) -> PodSpec:
+def _pod_spec(spec: Field, priorities: dict[str | None, tuple[int, str | None]], workload_kind: str | None) -> PodSpec:
     spec.mapping(required=True)
     spec.check_keys(KNOWN_FIELDS["pod"])
     grace = spec["terminationGracePeriodSeconds"].integer(int(k8s.TERMINATION_GRACE_PERIOD_SECONDS), minimum=0, maximum=INT64_MAX)
@@ -78,14 +78,7 @@ def _pod_spec(spec: Field, priorities: dict[str | None, int], workload_kind: str
             affinity[ignored].note("inter-pod affinity is not modelled; ignored")
     if spec["resources"].present():
         spec["resources"].note("pod-level resources are not modelled; the containers' requests are used")
-    priority = spec["priority"].integer(None)
-    if priority is None:
-        class_name = spec["priorityClassName"].string(None)
-        if class_name is not None and class_name not in priorities:
-            raise spec["priorityClassName"].error(
-                f"no PriorityClass named {class_name!r} among these manifests", fix="add the PriorityClass or remove priorityClassName"
-            )
-        priority = priorities.get(class_name, 0)
+    priority, preemption_policy = _priority(spec, priorities)
     return PodSpec(
         containers=containers,
         init_containers=init_containers,
@@ -97,10 +90,33 @@ def _pod_spec(spec: Field, priorities: dict[str | None, int], workload_kind: str
         volumes=_volumes(spec["volumes"]),
         termination_grace_period_seconds=float(grace),
         priority=priority,
+        preemption_policy=preemption_policy,
         scheduler_name=spec["schedulerName"].string("") or "default-scheduler",
         node_name=spec["nodeName"].string(None) or None,
         overhead=_resources(spec["overhead"]),
     )
+
+
+def _priority(spec: Field, priorities: dict[str | None, tuple[int, str | None]]) -> tuple[int, str]:
+    """``(priority, preemptionPolicy)`` as the Priority admission plug-in resolves them
+    (plugin/pkg/admission/priority/admission.go): ``spec.priority`` as written, else the value of
+    ``priorityClassName`` (or of the globalDefault class); the pod's own ``preemptionPolicy``, else its
+    class's, else ``PreemptLowerPriority``. A pod policy that differs from its class's is forbidden."""
+    class_name = spec["priorityClassName"].string(None)
+    if class_name is not None and class_name not in priorities:
+        raise spec["priorityClassName"].error(
+            f"no PriorityClass named {class_name!r} among these manifests", fix="add the PriorityClass or remove priorityClassName"
+        )
+    value, class_policy = priorities.get(class_name, (0, None))
+    priority = spec["priority"].integer(None)
+    field = spec["preemptionPolicy"]
+    policy = field.string(None, choices=PREEMPTION_POLICIES)
+    if policy is not None and class_policy is not None and policy != class_policy:
+        raise field.error(
+            f"preemptionPolicy {policy} differs from {class_policy}, the policy of PriorityClass {class_name or '(global default)'}",
+            fix=f"remove preemptionPolicy (the class's {class_policy} applies) or use a PriorityClass with {policy}",
+        )
+    return (value if priority is None else priority), policy or class_policy or "PreemptLowerPriority"
 
 
 def _container(f: Field, names: dict[str, str], grace: int, *, init: bool) -> ContainerSpec:

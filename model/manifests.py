@@ -40,7 +40,9 @@ Simplifications, on purpose:
 - namespaces need not exist first, and ``metadata.generateName`` is not supported (apply needs names);
 - ``spec.priority`` is taken as written; otherwise ``priorityClassName`` resolves against the built-in
   classes and the PriorityClass objects loaded in the same call (a ``globalDefault`` class applies to
-  pods without one), as the Priority admission plug-in does;
+  pods without one), as the Priority admission plug-in does; so does ``preemptionPolicy``: the pod's
+  own, else its class's, else ``PreemptLowerPriority`` (a pod whose policy differs from its class's is
+  refused, as the admission plug-in forbids it: plugin/pkg/admission/priority/admission.go);
 - inter-pod affinity, pod-level resources, LimitRange defaults and container ports are not modelled
   (a note says so when a manifest uses them); extended resources (GPUs) are checked and ignored;
 - a field the API does not define (``replica: 3``) is noted with the closest known name and ignored,
@@ -66,6 +68,7 @@ from podquake.model.manifest_pods import DNS_LABEL, pod_template
 from podquake.model.manifest_strategies import daemonset_notes, deployment_strategy, statefulset_notes, statefulset_strategy
 from podquake.model.objects import (
     WORKLOAD_KINDS,
+    PREEMPTION_POLICIES,
     DaemonSet,
     Deployment,
     PodTemplate,
@@ -371,18 +374,22 @@ def _collect(data: Any, doc: Doc, where: str, line: int, found: list[tuple[dict[
 
 
 # --- objects ------------------------------------------------------------------------------------
-def _priority_classes(pending: list[tuple[dict[str, Any], Doc]]) -> dict[str | None, int]:
-    """Priority values by class name (``None``: the globalDefault class), built-ins included."""
-    classes: dict[str | None, int] = dict(k8s.SYSTEM_PRIORITY_CLASSES)
+def _priority_classes(pending: list[tuple[dict[str, Any], Doc]]) -> dict[str | None, tuple[int, str | None]]:
+    """``(value, preemptionPolicy)`` by class name (``None``: the globalDefault class), built-ins included.
+
+    The policy is None when the class does not set it (the pod's own, or ``PreemptLowerPriority``, applies).
+    """
+    classes: dict[str | None, tuple[int, str | None]] = {name: (value, None) for name, value in k8s.SYSTEM_PRIORITY_CLASSES.items()}
     for data, doc in pending:
         if data.get("kind") != "PriorityClass":
             continue
         root = Field(data, "", doc)
         name = root["metadata"]["name"].string(required=True)
         value = root["value"].integer(required=True, maximum=1_000_000_000)
-        classes[name] = value
+        policy = root["preemptionPolicy"].string(None, choices=PREEMPTION_POLICIES)
+        classes[name] = (value, policy)
         if root["globalDefault"].boolean(False):
-            classes[None] = value
+            classes[None] = (value, policy)
     return classes
 
 
@@ -399,7 +406,7 @@ def _name(f: Field, kind: str) -> str:
     return name
 
 
-def _parse_object(data: dict[str, Any], doc: Doc, priorities: dict[str | None, int]) -> Manifest:
+def _parse_object(data: dict[str, Any], doc: Doc, priorities: dict[str | None, tuple[int, str | None]]) -> Manifest:
     root = Field(data, "", doc)
     api_version = root["apiVersion"].string(required=True)
     kind = root["kind"].string(required=True)
@@ -494,7 +501,7 @@ def _check_kind(f: Field, kind: str, api_version: str) -> None:
 
 # --- workloads ----------------------------------------------------------------------------------
 def _workload(
-    kind: str, name: str, namespace: str, meta: Field, spec: Field, priorities: dict[str | None, int]
+    kind: str, name: str, namespace: str, meta: Field, spec: Field, priorities: dict[str | None, tuple[int, str | None]]
 ) -> Workload:
     spec.mapping(required=True)
     spec.check_keys(KNOWN_FIELDS[kind])

@@ -44,6 +44,8 @@ __all__ = [
 
 RestartPolicy = Literal["Always", "OnFailure", "Never"]
 PHASES = ("Pending", "Running", "Succeeded", "Failed", "Unknown")
+#: kubernetes/kubernetes:pkg/apis/core/types.go (PreemptLowerPriority, PreemptNever)
+PREEMPTION_POLICIES = ("PreemptLowerPriority", "Never")
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +170,9 @@ class PodSpec:
     volumes: tuple[VolumeSpec, ...] = ()
     termination_grace_period_seconds: float = k8s.TERMINATION_GRACE_PERIOD_SECONDS
     priority: int = 0
+    preemption_policy: str = "PreemptLowerPriority"
+    """``PreemptLowerPriority`` (the default) or ``Never``: whether the scheduler may preempt
+    lower-priority pods to place this one (kubernetes/kubernetes:pkg/apis/core/types.go ``PreemptionPolicy``)."""
     scheduler_name: str = "default-scheduler"
     node_name: str | None = None
     overhead: Resources = Resources()
@@ -178,6 +183,8 @@ class PodSpec:
     def __post_init__(self) -> None:
         if self.restart_policy not in ("Always", "OnFailure", "Never"):
             raise ValueError(f"restartPolicy {self.restart_policy!r} is not one of Always, OnFailure, Never")
+        if self.preemption_policy not in PREEMPTION_POLICIES:
+            raise ValueError(f"preemptionPolicy {self.preemption_policy!r} is not one of {', '.join(PREEMPTION_POLICIES)}")
         total = _aggregate_requests(self, _requests) + Resources(pods=1) + self.overhead
         nonzero = _aggregate_requests(self, _nonzero_requests) + self.overhead
         object.__setattr__(self, "requests", total)
@@ -250,6 +257,9 @@ class Pod:
     """When deletion was requested (``None``: not being deleted). Unlike upstream's
     ``metadata.deletionTimestamp``, which is the request time + the grace period."""
     reason: str | None = None
+    nominated_node_name: str | None = None
+    """``status.nominatedNodeName``: the node the scheduler's preemption freed for this pending pod
+    (None: none). Only the store writes it (``set_nominated_node``); binding clears it."""
     containers: list[ContainerStatus] = field(default_factory=list)
     key: str = field(init=False, repr=False)
     """``namespace/name``: how the trace and the user name a pod (set once: a pod is never renamed)."""

@@ -9,7 +9,8 @@ objects directly.
 Indexes, kept exact at every step (a Hypothesis test checks them against a full scan):
 - pods by node (``node.pods``), with each node's summed requests (real and scheduler non-zero);
 - pods by owner uid, pods by ``(label key, value)``, pods not yet bound, and among those the pods
-  waiting for a node their ``spec.nodeName`` names (``awaiting_node``, by that name);
+  waiting for a node their ``spec.nodeName`` names (``awaiting_node``, by that name), and the pending
+  pods the scheduler's preemption nominated to a node (``nominated_pods``, by that node's name);
 - nodes by name, by index order, by zone; workloads by uid and by ``(kind, namespace, name)``.
 
 A pod created with ``spec.nodeName`` set is bound as it is written, never scheduled: the API server
@@ -73,6 +74,8 @@ class ClusterState:
         self.pods_by_owner: dict[str, dict[str, Pod]] = defaultdict(dict)
         self.pods_by_label: dict[tuple[str, str], dict[str, Pod]] = defaultdict(dict)
         self.unbound_pods: dict[str, Pod] = {}
+        #: pending pods with a ``status.nominatedNodeName`` (preemptors): node name -> uid -> pod
+        self.nominated_pods: dict[str, dict[str, Pod]] = {}
         #: pods whose ``spec.nodeName`` names a node that does not exist: node name -> uid -> pod
         self.awaiting_node: dict[str, dict[str, Pod]] = {}
         self.workloads: dict[str, Workload] = {}
@@ -327,7 +330,37 @@ class ClusterState:
         node.nonzero_cpu += spec.nonzero_cpu
         node.nonzero_memory += spec.nonzero_memory
         del self.unbound_pods[uid]
+        if pod.nominated_node_name is not None:
+            self._unnominate(pod)
         self._record(ev.PodBound(pod.bound_at, pod.key, node_name))
+
+    def set_nominated_node(self, uid: str, node_name: str | None) -> None:
+        """Set (or, with None, clear) a pending pod's ``status.nominatedNodeName`` (scheduler preemption)."""
+        pod = self._pod(uid)
+        if pod.node_name is not None:
+            raise StateError(f"pod {pod.key} is bound to {pod.node_name}: it cannot be nominated")
+        if pod.nominated_node_name == node_name:
+            return
+        if pod.nominated_node_name is not None:
+            self._unnominate(pod)
+        if node_name is not None:
+            pod.nominated_node_name = node_name
+            self.nominated_pods.setdefault(node_name, {})[uid] = pod
+        self._record(ev.PodNominated(self.clock(), pod.key, node_name or ""))
+
+    def _unnominate(self, pod: Pod) -> None:
+        name = pod.nominated_node_name
+        pod.nominated_node_name = None
+        nominated = self.nominated_pods.get(name)  # type: ignore[arg-type]
+        if nominated is not None:
+            nominated.pop(pod.uid, None)
+            if not nominated:
+                del self.nominated_pods[name]  # type: ignore[arg-type]
+
+    def record_preempted(self, uid: str, preemptor_uid: str, node_name: str) -> None:
+        """Record that ``preemptor`` chose ``pod`` as a victim on ``node`` (its deletion is separate)."""
+        pod, preemptor = self._pod(uid), self._pod(preemptor_uid)
+        self._record(ev.PodPreempted(self.clock(), pod.key, preemptor.key, node_name, pod.spec.priority, preemptor.spec.priority))
 
     def record_unschedulable(self, uid: str, reason: str) -> None:
         self._record(ev.PodUnschedulable(self.clock(), self._pod(uid).key, reason))
@@ -413,6 +446,8 @@ class ClusterState:
             node.nonzero_memory -= spec.nonzero_memory
         else:
             del self.unbound_pods[uid]
+            if pod.nominated_node_name is not None:
+                self._unnominate(pod)
             named = pod.spec.node_name
             if named is not None and named in self.awaiting_node:
                 awaiting = self.awaiting_node[named]

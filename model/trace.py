@@ -212,6 +212,33 @@ class PodUnschedulable(Event):
 
 @_event
 @dataclass(frozen=True, slots=True)
+class PodNominated(Event):
+    """The scheduler's preemption set the pending pod's ``status.nominatedNodeName`` to ``node``: it
+    waits there for its victims to terminate, and the scheduler counts it on that node when it places
+    pods of lower or equal priority. ``node`` empty: the nomination was cleared (no preemption can help,
+    or a higher-priority preemptor took the node). Binding the pod ends its nomination without an event."""
+
+    pod: str
+    node: str
+
+
+@_event
+@dataclass(frozen=True, slots=True)
+class PodPreempted(Event):
+    """The scheduler's preemption chose ``pod`` as a victim on ``node`` to make room for ``preemptor``
+    (a pod of higher priority); the victim's graceful deletion (``PodDeletionRequested`` with reason
+    ``PreemptionByScheduler``) follows at the same instant. ``priority`` and ``preemptor_priority`` are
+    the two pods' ``spec.priority``."""
+
+    pod: str
+    preemptor: str
+    node: str
+    priority: int = 0
+    preemptor_priority: int = 0
+
+
+@_event
+@dataclass(frozen=True, slots=True)
 class PodPhaseChanged(Event):
     pod: str
     phase: str

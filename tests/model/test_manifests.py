@@ -664,6 +664,22 @@ def test_priority_class_names_resolve_to_values():
     assert problem.field == "spec.template.spec.priorityClassName" and "no PriorityClass named 'missing'" in problem.message
 
 
+def test_preemption_policy_comes_from_the_pod_or_its_priority_class_and_bad_values_are_refused():
+    # plugin/pkg/admission/priority/admission.go: the class's policy applies unless the pod names the same
+    assert pod_spec(with_pod_spec()).preemption_policy == "PreemptLowerPriority"
+    assert pod_spec(with_pod_spec(preemptionPolicy="Never")).preemption_policy == "Never"
+    polite = {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": "polite"}, "value": 900,
+              "preemptionPolicy": "Never"}
+    manifests = load_manifests(text=dump(with_pod_spec(priorityClassName="polite"), polite))
+    assert (manifests[0].obj.template.spec.priority, manifests[0].obj.template.spec.preemption_policy) == (900, "Never")
+    problem = error(with_pod_spec(preemptionPolicy="Always"))
+    assert problem.field == "spec.template.spec.preemptionPolicy" and "PreemptLowerPriority, Never" in problem.fix
+    problem = error(dump(with_pod_spec(priorityClassName="polite", preemptionPolicy="PreemptLowerPriority"), polite))
+    assert problem.field == "spec.template.spec.preemptionPolicy" and "differs from Never" in problem.message
+    problem = error(dump(dict(polite, preemptionPolicy="never")))
+    assert problem.field == "preemptionPolicy" and "unsupported value 'never'" in problem.message
+
+
 def test_node_affinity_required_terms_and_preferred_weights():
     affinity = {
         "nodeAffinity": {

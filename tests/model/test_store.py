@@ -13,7 +13,7 @@ from podquake.model.objects import ContainerSpec, OwnerRef, Pod, PodSpec
 from podquake.model.quantity import Resources
 from podquake.model.selectors import LabelSelector, Taint
 from podquake.model.store import ClusterState, StateError
-from podquake.model.trace import NodeTainted, PodBound, PodCreated, PodDeleted
+from podquake.model.trace import NodeTainted, PodBound, PodCreated, PodDeleted, PodNominated
 
 
 def make_spec(cpu: int, memory: int, named: bool = True, node_name: str | None = None) -> PodSpec:
@@ -49,6 +49,12 @@ def assert_consistent(state: ClusterState) -> None:
         for item in pod.labels.items():
             by_label[item][pod.uid] = pod
         assert state.pods_by_key[pod.key] is pod
+    nominated = defaultdict(dict)
+    for pod in state.pods.values():
+        if pod.nominated_node_name is not None:
+            assert pod.node_name is None, pod.key  # binding ends a nomination
+            nominated[pod.nominated_node_name][pod.uid] = pod
+    assert state.nominated_pods == dict(nominated)
     assert dict(state.pods_by_owner) == dict(by_owner)
     assert dict(state.pods_by_label) == dict(by_label)
     assert len(state.pods_by_key) == len(state.pods)
@@ -141,6 +147,29 @@ class StoreMachine(RuleBasedStateMachine):
 
 TestStoreMachine = StoreMachine.TestCase
 TestStoreMachine.settings = settings(max_examples=40, stateful_step_count=30, deadline=None)
+
+
+def test_a_nomination_is_indexed_traced_and_ends_when_the_pod_is_bound_or_deleted():
+    state = ClusterState(lambda: 0.0)
+    for node in ClusterSpec.uniform(nodes=2, zones=1).build_nodes():
+        state.add_node(node)
+    for uid in ("u1", "u2"):
+        state.create_pod(Pod(uid, f"p-{uid}", "default", {}, make_spec(100, 100), 0.0))
+        state.set_nominated_node(uid, "worker-1")
+    assert list(state.nominated_pods["worker-1"]) == ["u1", "u2"]
+    state.set_nominated_node("u2", None)
+    assert_consistent(state)
+    state.bind_pod("u1", "worker-2")  # bound elsewhere: its nomination is over
+    assert state.nominated_pods == {} and state.pods["u1"].nominated_node_name is None
+    state.set_nominated_node("u2", "worker-2")
+    state.delete_pod("u2", "Deleted")
+    assert state.nominated_pods == {}
+    assert_consistent(state)
+    with pytest.raises(StateError, match="cannot be nominated"):
+        state.set_nominated_node("u1", "worker-1")
+    assert [(e.pod, e.node) for e in state.trace.of_type(PodNominated)] == [
+        ("default/p-u1", "worker-1"), ("default/p-u2", "worker-1"), ("default/p-u2", ""), ("default/p-u2", "worker-2"),
+    ]
 
 
 def test_double_binding_is_refused():
