@@ -26,10 +26,22 @@ keeps it waiting for a node of that name (:mod:`podquake.model.store`); it is ne
 unschedulable, so neither the cluster autoscaler nor a liveness property treats it as the
 scheduler's pod.
 
+Preemption. When the scheduler finds no node for a pod, the loop calls its PostFilter, if it has one:
+the default profile's DefaultPreemption (:mod:`podquake.model.scheduling.preemption`), which may
+delete lower-priority victims gracefully and nominate the pod to their node
+(``status.nominatedNodeName``). The pod is then unschedulable like any other, and retried when a
+victim's deletion (a ``PodDeleted`` cluster event) moves it; the scheduler tries its nominated node
+first, and counts it there when placing pods of lower or equal priority. A pending pod whose
+nomination a higher-priority preemptor cleared is retried at once (preemption.go
+``prepareCandidate``). A scheduler plug-in answers a node or None and never preempts, as a
+kube-scheduler profile without DefaultPreemption; the ``least-allocated`` built-in profile leaves it
+out too. As upstream's ``moveRequestCycle``, a pod whose attempt saw a cluster event (a victim
+deleted at once) goes to backoffQ rather than among the unschedulable pods.
+
 Simplifications, on purpose: a scheduling cycle takes zero simulated time and binds at once (the
 binding cycle's API latency is not modelled); every listed cluster event moves every unschedulable
 pod (upstream's QueueingHints would skip events that cannot help; the outcome is the same, only
-more attempts are made); there is no preemption (PostFilter/DefaultPreemption).
+more attempts are made).
 """
 
 from __future__ import annotations
@@ -43,6 +55,7 @@ import simpy
 from podquake.model import constants as k8s
 from podquake.model import trace as ev
 from podquake.model.objects import Pod
+from podquake.model.scheduling.framework import FrameworkScheduler
 
 if TYPE_CHECKING:
     from podquake.model.scheduling.contract import ValidatingScheduler
@@ -75,8 +88,13 @@ class SchedulerLoop:
         self._unschedulable: dict[str, float] = {}
         self._wakeup: simpy.Event | None = None
         self.attempts_total = 0
+        self._move_request_cycle = -1  # the attempt during which cluster events last moved pods (moveRequestCycle)
+        # the scheduler's PostFilter (DefaultPreemption of a framework profile), None for a plug-in
+        inner = scheduler.inner
+        self._post_filter = inner.post_filter if isinstance(inner, FrameworkScheduler) else None
         state = self.state
         state.watch(ev.PodCreated, self._on_pod_created)
+        state.watch(ev.PodNominated, self._on_nominated)
         for event_type in (ev.NodeAdded, ev.NodeUntainted, ev.PodDeleted):
             state.watch(event_type, self._on_cluster_change)
         state.watch(ev.NodeReadyChanged, self._on_node_ready)
@@ -103,8 +121,18 @@ class SchedulerLoop:
             wakeup.succeed()
 
     def _on_cluster_change(self, _event: ev.Event) -> None:
+        self._move_request_cycle = self.attempts_total
         if self._unschedulable:
             self._move_all_unschedulable()
+
+    def _on_nominated(self, event: ev.PodNominated) -> None:
+        """A pending pod lost its nomination to a higher-priority preemptor: it is retried
+        (preemption.go ``prepareCandidate``: clearing the nomination moves the pod to the active queue)."""
+        if event.node:
+            return
+        pod = self.state.pods_by_key.get(event.pod)
+        if pod is not None and self._unschedulable.pop(pod.uid, None) is not None:
+            self._requeue(pod.uid)
 
     def _on_node_ready(self, event: ev.NodeReadyChanged) -> None:
         if event.status == "True":
@@ -186,12 +214,19 @@ class SchedulerLoop:
             self._backoff_until[uid] = self.env.now + backoff_seconds(errors)
             self._requeue(uid)  # backoffQ: retried when the back-off ends
             return False
+        cycle = self.attempts_total
+        post_filter = self._post_filter
+        if post_filter is not None:
+            post_filter(pod)  # may preempt: victims deleted, the pod nominated to their node
         self.state.record_unschedulable(uid, reason or "unschedulable")
         self._errors.pop(uid, None)
         attempts = self._attempts.get(uid, 0) + 1
         self._attempts[uid] = attempts
         self._backoff_until[uid] = self.env.now + backoff_seconds(attempts)
-        self._unschedulable[uid] = self.env.now
+        if self._move_request_cycle >= cycle:  # the cluster changed during this attempt: backoffQ
+            self._requeue(uid)
+        else:
+            self._unschedulable[uid] = self.env.now
         return False
 
     @property

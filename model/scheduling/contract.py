@@ -49,6 +49,10 @@ class Scheduler(Protocol):
 
     Built-in schedulers may also define ``attach(state)``, called once with the live store before
     the first decision, to keep incremental caches (as kube-scheduler's cache follows informers).
+    Only the framework scheduler (:class:`~podquake.model.scheduling.framework.FrameworkScheduler`,
+    the ``default`` built-in) preempts: the scheduler loop calls its ``post_filter(pod)`` after an
+    unschedulable answer (:mod:`~podquake.model.scheduling.preemption`). A plug-in that answers a
+    node or None does not preempt, as a kube-scheduler profile without DefaultPreemption.
     """
 
     name: str

@@ -25,8 +25,15 @@ Profiles (:class:`Profile`):
 - :meth:`Profile.least_allocated`: only NodeResourcesFit (LeastAllocated) scores; filters Ready,
   NodeUnschedulable, NodeName, TaintToleration, NodeAffinity and NodeResourcesFit.
 
-Simplifications: no preemption (PostFilter), no Reserve/Permit/binding cycle (the scheduler loop
-binds at once), and the plugins listed in ``plugins.py`` as not modelled.
+PostFilter: when no node passes, the scheduler loop calls :meth:`FrameworkScheduler.post_filter`,
+DefaultPreemption (:mod:`~podquake.model.scheduling.preemption`) when the profile's ``preemption``
+is on (the default profile; not ``least_allocated``). While pods are nominated to nodes after a
+preemption, a pod's own nominated node is tried first, and the filters count on each node the
+nominated pods of higher or equal priority (only NodeResourcesFit reads them): those decisions take
+the full scan, the rest the fast path as before.
+
+Simplifications: no Reserve/Permit/binding cycle (the scheduler loop binds at once), and the
+plugins listed in ``plugins.py`` as not modelled.
 """
 
 from __future__ import annotations
@@ -39,6 +46,8 @@ from typing import TYPE_CHECKING, Any
 from podquake.model import constants as k8s
 from podquake.model.objects import Node, Pod, PodSpec
 from podquake.model.scheduling import plugins as p
+from podquake.model.scheduling.preemption import DefaultPreemption, nominated_usage
+from podquake.model.scheduling.preemption import fits as _fits
 from podquake.model.selectors import LabelSelector
 
 if TYPE_CHECKING:
@@ -75,6 +84,8 @@ class Profile:
     spread_filter: bool = True
     system_default_spreading: bool = True
     percentage_of_nodes_to_score: int = 100
+    preemption: bool = True
+    """Whether the DefaultPreemption PostFilter runs (:mod:`~podquake.model.scheduling.preemption`)."""
 
     def __post_init__(self) -> None:
         unknown = [name for name, _ in self.weights if name not in SCORE_PLUGINS]
@@ -96,6 +107,7 @@ class Profile:
             "weights": ((NODE_RESOURCES_FIT, 1),),
             "spread_filter": False,
             "system_default_spreading": False,
+            "preemption": False,
         }
         base.update(changes)
         return cls(**base)
@@ -148,6 +160,7 @@ class FrameworkScheduler:
         self.last_best: int | None = None  # the last full scan's best total and tie count (for tests)
         self.last_ties: int | None = None
         self._next_start = 0
+        self.preemption: DefaultPreemption | None = None
 
     def attach(self, state: ClusterState) -> None:
         """Follow ``state`` (its watch events keep the fast path's caches current)."""
@@ -158,12 +171,23 @@ class FrameworkScheduler:
             from podquake.model.scheduling.fastpath import FastPath
 
             self.fast = FastPath(self.profile, state, engine=self.engine)
+        if self.profile.preemption:
+            self.preemption = DefaultPreemption(self, state, self.rng)
+
+    def post_filter(self, pod: Pod) -> str | None:
+        """PostFilter, called by the scheduler loop when :meth:`schedule` found no node: DefaultPreemption
+        when the profile enables it (it deletes victims and nominates a node, answered), else None.
+        A built-in hook like ``attach``, not part of the plug-in contract."""
+        preemption = self.preemption
+        return preemption.post_filter(pod) if preemption is not None else None
 
     def schedule(self, pod: PodView, cluster: ClusterView) -> str | None:
         # The framework is a built-in: it reads the live objects behind the read-only views.
         live: Pod = pod._pod  # type: ignore[attr-defined]
         fast = self.fast
         if fast is not None:  # decide(), inlined: this is the hot path of every simulated scheduling
+            if live.nominated_node_name is not None or self.state.nominated_pods:  # type: ignore[union-attr]
+                return self._decide_with_nominations(live)
             answer = fast.schedule(live, self.rng)
             if answer is not fast.NOT_COVERED:
                 self.fast_decisions += 1
@@ -176,6 +200,12 @@ class FrameworkScheduler:
 
     def decide(self, pod: Pod) -> str | None:
         """The node for ``pod`` (a live pod of the attached state), or None."""
+        assert self.state is not None
+        if pod.nominated_node_name is not None or self.state.nominated_pods:
+            return self._decide_with_nominations(pod)
+        return self._decide(pod)
+
+    def _decide(self, pod: Pod) -> str | None:
         if self.fast is not None:
             answer = self.fast.schedule(pod, self.rng)
             if answer is not self.fast.NOT_COVERED:
@@ -185,9 +215,67 @@ class FrameworkScheduler:
         assert self.state is not None
         return self.full_scan(pod, self.state)
 
+    # --- nominated pods (scheduler preemption) -------------------------------------------------------
+    def _decide_with_nominations(self, pod: Pod) -> str | None:
+        """A decision while pods are nominated to nodes (after a preemption).
+
+        The pod's own nominated node is tried first and taken if it passes the filters
+        (schedule_one.go ``evaluateNominatedNode``). Filters count, on each node, the pods nominated
+        there of higher or equal priority than the pod (framework.go ``RunFilterPluginsWithNominatedPods``),
+        so a lower-priority pod cannot take the room a preemption freed: the full scan decides then.
+        """
+        state = self.state
+        assert state is not None
+        name = pod.nominated_node_name
+        if name is not None:
+            node = state.nodes.get(name)
+            if node is not None and self._passes(pod, node, nominated_usage(state, name, pod)):
+                return name
+        extra = {}
+        priority, uid = pod.spec.priority, pod.uid
+        for node_name, pods in state.nominated_pods.items():
+            if any(q.spec.priority >= priority and q.uid != uid for q in pods.values()):
+                extra[node_name] = nominated_usage(state, node_name, pod)
+        if not extra:
+            return self._decide(pod)
+        self.full_scans += 1
+        return self.full_scan(pod, state, extra)
+
+    def _passes(self, pod: Pod, node: Node, nominated: tuple[int, int, int, int]) -> bool:
+        """Whether ``node`` passes every filter for ``pod`` with the ``nominated`` pods counted there."""
+        state = self.state
+        assert state is not None
+        if self.unresolvable(pod, node) or not _fits(pod.spec, node, more=nominated):
+            return False
+        spread = self._spread_filter_state(pod, state) if self.profile.spread_filter else None
+        return spread is None or _spread_filter(spread, node)
+
+    def unresolvable(self, pod: Pod, node: Node) -> bool:
+        """Whether ``node`` fails a filter that removing pods cannot fix (UnschedulableAndUnresolvable):
+        not Ready, cordoned, another NodeName, an untolerated taint, node affinity."""
+        return not p.static_filter(pod.spec, node.name, node.labels, node.taints, node.unschedulable, node.ready)
+
+    def preemption_nodes(self, pod: Pod) -> list[Node]:
+        """The nodes preemption may free for ``pod``, in node order: those that pass every filter but
+        NodeResourcesFit (preemption.go ``findCandidates``: status Unschedulable, not Unresolvable)."""
+        state = self.state
+        assert state is not None
+        spread = self._spread_filter_state(pod, state) if self.profile.spread_filter else None
+        named = _named_nodes(pod.spec, state)
+        scan = named if named is not None else state.node_list
+        return [
+            node
+            for node in scan
+            if not self.unresolvable(pod, node) and (spread is None or _spread_filter(spread, node))
+        ]
+
     # --- the reference: every plugin on every node --------------------------------------------------
-    def full_scan(self, pod: Pod, state: ClusterState) -> str | None:
-        """Filter and score node by node, exactly as the plugins say. The fast path must agree with it."""
+    def full_scan(self, pod: Pod, state: ClusterState, nominated: Mapping[str, tuple[int, int, int, int]] | None = None) -> str | None:
+        """Filter and score node by node, exactly as the plugins say. The fast path must agree with it.
+
+        ``nominated``: node name -> the summed requests (pods, cpu, memory, ephemeral) of the pods
+        nominated there that the pod's NodeResourcesFit filter counts as placed (see
+        :meth:`_decide_with_nominations`)."""
         nodes = state.node_list
         count = len(nodes)
         if count == 0:
@@ -204,7 +292,10 @@ class FrameworkScheduler:
             processed += 1
             if not p.static_filter(spec, node.name, node.labels, node.taints, node.unschedulable, node.ready):
                 continue
-            if not p.fit_filter(spec, node):
+            if nominated is None or node.name not in nominated:
+                if not p.fit_filter(spec, node):
+                    continue
+            elif not _fits(spec, node, more=nominated[node.name]):
                 continue
             if spread is not None and not _spread_filter(spread, node):
                 continue
