@@ -2,8 +2,8 @@
 
 Only the events a person follows are shown: faults injected and healed (the nemesis's marks),
 machines powering off and on, node readiness and taints, partitions, evictions and deletions with
-their reasons, scheduler contract violations, unschedulable pods (once per pod), container crashes,
-and HPA decisions. Each line is ``+<seconds>s  <what happened>``.
+their reasons, scheduler contract violations, unschedulable pods (once per pod), preemptions and
+nominated nodes, container crashes, and HPA decisions. Each line is ``+<seconds>s  <what happened>``.
 
 >>> from podquake.model import trace as ev
 >>> list(timeline_lines([ev.Annotation(30.0, "fault-started", "NodeFailure(node=0, at=30.0)")]))
@@ -48,6 +48,13 @@ def describe_event(event: ev.Event) -> str | None:
         return f"container {event.pod}/{event.container} exited {event.exit_code} ({event.reason})"
     if isinstance(event, ev.HorizontalPodAutoscalerScaled):
         return f"HPA {event.hpa} scaled {event.target} {event.from_replicas} -> {event.to_replicas}"
+    if isinstance(event, ev.PodPreempted):
+        return (
+            f"pod {event.pod} (priority {event.priority}) preempted on {event.node} "
+            f"for {event.preemptor} (priority {event.preemptor_priority})"
+        )
+    if isinstance(event, ev.PodNominated):
+        return f"pod {event.pod} nominated to {event.node}" if event.node else f"pod {event.pod} lost its nominated node"
     if isinstance(event, ev.EvictionRequested) and event.code != 200:
         return f"eviction of {event.pod} refused ({event.code}: {event.reason})"
     return None

@@ -15,7 +15,7 @@ from podquake.model import constants as k8s
 from podquake.model import trace as ev
 from podquake.properties.base import Property, RunInfo
 from podquake.properties.capacity import SpreadFilter, describe_room, fits, free
-from podquake.properties.ledger import Ledger, LedgerPod
+from podquake.properties.ledger import Ledger, LedgerNode, LedgerPod
 from podquake.properties.liveness import BoundedLiveness, available
 from podquake.properties.registry import register
 from podquake.properties.verdict import Number, Verdict, Violation
@@ -58,6 +58,13 @@ class PendingPodsScheduled(BoundedLiveness):
     ``assignedPod``); it is bound at creation, or waits for a node of that name that does not exist
     until the pod GC controller deletes it (:mod:`podquake.model.controllers.podgc`).
 
+    Room nominated to a preemptor is taken. After a preemption the scheduler counts the preemptor
+    (``PodNominated``) on its node while its victims terminate, and places no pod of lower or equal
+    priority in that room (kubernetes/kubernetes:pkg/scheduler/framework/runtime/framework.go
+    ``RunFilterPluginsWithNominatedPods``); so the property counts the nominated pods' requests on their
+    node for every other pending pod. The trace does not record priorities of pending pods, so a pod of
+    higher priority than the nominee is given the same allowance: the property errs towards not blaming.
+
     Incremental: room is re-checked only where an event changed it (a bind or a node going away, for
     the pods that node had room for; a deletion or a node coming back, for the pods that fitted
     nowhere), so an event costs the pending pods it concerns, not a scan of the cluster. Pods with
@@ -79,6 +86,8 @@ class PendingPodsScheduled(BoundedLiveness):
         self._unfit: dict[str, None] = {}  # pods no node has room for
         self._by_witness: dict[str, dict[str, None]] = {}  # node -> pods it has room for
         self._spread: dict[str, None] = {}  # pods with DoNotSchedule spread constraints
+        self._nominated: dict[str, tuple[str, int, int]] = {}  # pending pod -> (its nominated node, cpu, memory)
+        self._held: dict[str, tuple[int, int, int]] = {}  # node -> (cpu, memory, pods) its nominated pods hold
         # waits of at least `within` that ended: pod, fit from, to, node, its room, how the wait ended
         self._long: list[tuple[str, float, float, str, tuple[int, int, int], str]] = []
 
@@ -99,12 +108,39 @@ class PendingPodsScheduled(BoundedLiveness):
             self._mark_spread(event.pod, ledger)
             self._search(event.pod, event.t, ledger)
 
+    def on_PodNominated(self, event: ev.PodNominated, ledger: Ledger) -> None:
+        old = self._unhold(event.pod)
+        pod = ledger.pods.get(event.pod)
+        if event.node and pod is not None:
+            self._nominated[event.pod] = (event.node, pod.cpu, pod.memory)
+            cpu, memory, pods = self._held.get(event.node, (0, 0, 0))
+            self._held[event.node] = (cpu + pod.cpu, memory + pod.memory, pods + 1)
+            self._less_room(event.node, event.t, ledger)
+        if old is not None and old != event.node:
+            self._more_room(old, event.t, ledger)
+
+    def _unhold(self, pod_key: str) -> str | None:
+        """Release the room ``pod_key``'s nomination held; the node it was on (None: none)."""
+        nominated = self._nominated.pop(pod_key, None)
+        if nominated is None:
+            return None
+        node, pod_cpu, pod_memory = nominated
+        cpu, memory, pods = self._held[node]
+        if pods <= 1:
+            del self._held[node]
+        else:
+            self._held[node] = (cpu - pod_cpu, memory - pod_memory, pods - 1)
+        return node
+
     def on_PodBound(self, event: ev.PodBound, ledger: Ledger) -> None:
         self._leave(event.pod, event.t, "bound then")
+        held = self._unhold(event.pod)
+        if held is not None and held != event.node:
+            self._more_room(held, event.t, ledger)
         node = ledger.nodes.get(event.node)
         witnessed = self._by_witness.get(event.node)
         if node is not None and witnessed:  # only its resources shrank: a quick test first
-            cpu, memory, pods = free(node)
+            cpu, memory, pods = self._free(node, None)
             for pod_key in list(witnessed):
                 pod = ledger.pods[pod_key]
                 if pods < 1 or pod.cpu > cpu or pod.memory > memory or pod_key in self._spread:
@@ -117,6 +153,9 @@ class PendingPodsScheduled(BoundedLiveness):
 
     def on_PodDeleted(self, event: ev.PodDeleted, ledger: Ledger) -> None:
         self._leave(event.pod, event.t, "deleted then")
+        held = self._unhold(event.pod)
+        if held is not None:
+            self._more_room(held, event.t, ledger)
         if event.node:
             self._more_room(event.node, event.t, ledger)
 
@@ -176,14 +215,34 @@ class PendingPodsScheduled(BoundedLiveness):
             return
         if record.fit_since is None:
             record.fit_since = t
-            record.room = free(ledger.nodes[node_name]) if ledger is not None else (0, 0, 0)
+            record.room = self._free(ledger.nodes[node_name], pod_key) if ledger is not None else (0, 0, 0)
             self._unfit.pop(pod_key, None)
         record.witness = node_name
         self._by_witness.setdefault(node_name, {})[pod_key] = None
 
+    def _free(self, node: LedgerNode, pod_key: str | None) -> tuple[int, int, int]:
+        """The room ``node`` has for ``pod_key``: :func:`free` less what the pods nominated there hold
+        (but for ``pod_key``'s own nomination)."""
+        cpu, memory, pods = free(node)
+        held = self._held.get(node.name)
+        if held is not None:
+            cpu, memory, pods = cpu - held[0], memory - held[1], pods - held[2]
+            own = self._nominated.get(pod_key) if pod_key is not None else None
+            if own is not None and own[0] == node.name:
+                cpu, memory, pods = cpu + own[1], memory + own[2], pods + 1
+        return cpu, memory, pods
+
+    def _fits_node(self, pod_key: str, pod: LedgerPod, node: LedgerNode, ledger: Ledger) -> bool:
+        if not fits(ledger.spec(pod), pod, node):
+            return False
+        if node.name not in self._held:
+            return True
+        cpu, memory, pods = self._free(node, pod_key)
+        return pods >= 1 and pod.cpu <= cpu and pod.memory <= memory
+
     def _fits(self, pod: LedgerPod, node_name: str, ledger: Ledger, spread: SpreadFilter | None) -> bool:
         node = ledger.nodes.get(node_name)
-        return node is not None and fits(ledger.spec(pod), pod, node) and (spread is None or spread.allows(node))
+        return node is not None and self._fits_node(pod.key, pod, node, ledger) and (spread is None or spread.allows(node))
 
     def _search(self, pod_key: str, t: float, ledger: Ledger) -> None:
         """Find a node with room for the pod: its witness if it still has room, else the first in the cluster."""
@@ -206,7 +265,7 @@ class PendingPodsScheduled(BoundedLiveness):
         node = ledger.nodes.get(node_name)
         if node is not None:
             for pod_key in list(self._unfit):
-                if pod_key not in self._spread and fits(ledger.spec(ledger.pods[pod_key]), ledger.pods[pod_key], node):
+                if pod_key not in self._spread and self._fits_node(pod_key, ledger.pods[pod_key], node, ledger):
                     self._set(pod_key, self._pending[pod_key], node_name, t, ledger)
         self._recheck_spread(t, ledger)
 

@@ -663,6 +663,21 @@ def test_the_timeline_shows_a_repeated_contract_violation_once_per_pod_until_it_
     assert "broke its contract for default/web-1: raised ValueError: x" in lines[-1]
 
 
+def test_the_timeline_shows_preemptions_and_nominations() -> None:
+    from podquake.model import trace as ev
+
+    events = [
+        ev.PodPreempted(10.0, "default/batch-1", "default/checkout-2", "worker-3", 10, 100000),
+        ev.PodNominated(10.0, "default/checkout-2", "worker-3"),
+        ev.PodNominated(12.0, "default/mid-1", ""),
+    ]
+    assert list(timeline_text.timeline_lines(events)) == [
+        "    +10s  pod default/batch-1 (priority 10) preempted on worker-3 for default/checkout-2 (priority 100000)",
+        "    +10s  pod default/checkout-2 nominated to worker-3",
+        "    +12s  pod default/mid-1 lost its nominated node",
+    ]
+
+
 @pytest.mark.parametrize("module", [traffic_default, timeline_text], ids=lambda m: m.__name__)
 def test_doctests(module: Any) -> None:
     result = doctest.testmod(module)

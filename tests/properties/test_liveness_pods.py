@@ -29,6 +29,39 @@ def test_a_pod_left_pending_while_a_node_has_room_fails_with_the_wait_and_the_ro
     assert verdict.time == 160.0
 
 
+def test_room_nominated_to_a_preemptor_is_not_room_for_another_pending_pod():
+    """After a preemption the scheduler keeps the room for the preemptor while its victim terminates
+    (framework.go RunFilterPluginsWithNominatedPods); a smaller pod that would fit there waits, and the
+    property does not blame the scheduler for it."""
+    events = [node("n1"), spec()] + running(1.0, "default/victim", "n1", cpu=600)
+    events += [
+        pod(10.0, "default/preemptor", cpu=900),
+        ev.PodPreempted(10.0, "default/victim", "default/preemptor", "n1", 0, 1000),
+        ev.PodDeletionRequested(10.0, "default/victim", "PreemptionByScheduler"),
+        ev.PodNominated(10.0, "default/preemptor", "n1"),
+        pod(12.0, "default/small", cpu=300),  # 400m free on n1, all of it nominated to the preemptor
+        ev.PodDeleted(130.0, "default/victim", "n1", "PreemptionByScheduler"),  # a 120 s grace period
+        ev.PodBound(130.0, "default/preemptor", "n1"),
+    ]
+    verdict = judge("pending-pods-scheduled", events, end=400.0)
+    assert verdict.status == "passed", verdict.message
+    # the nominee itself is judged against its own room: bound only at 400, it would be a breach
+    late = [e for e in events if not isinstance(e, ev.PodBound)] + [ev.PodBound(400.0, "default/preemptor", "n1")]
+    assert judge("pending-pods-scheduled", late, end=400.0).status == "failed"
+
+
+def test_a_cleared_nomination_gives_the_room_back():
+    events = [node("n1"), spec()] + running(1.0, "default/victim", "n1", cpu=600)
+    events += [
+        pod(10.0, "default/preemptor", cpu=900),
+        ev.PodNominated(10.0, "default/preemptor", "n1"),
+        pod(12.0, "default/small", cpu=300),
+        ev.PodNominated(20.0, "default/preemptor", ""),
+    ]
+    verdict = judge("pending-pods-scheduled", events, end=400.0)
+    assert verdict.status == "failed" and "pod default/small could have been bound from t=20s" in verdict.message
+
+
 def test_a_pod_bound_late_fails_too():
     events = base() + [pod(100.0, "default/c"), ev.PodBound(200.0, "default/c", "n2")]
     verdict = judge("pending-pods-scheduled", events, end=400.0)
