@@ -110,7 +110,8 @@ class RuntimeFailure(NodeFault):
     """The node's container runtime stops answering (``fail_runtime``): the kubelet can start or stop
     nothing, and reports the node NotReady once the runtime has been down 30 s (upstream's
     ``maxWaitForContainerRuntime``; a shorter failure leaves the node Ready). It answers again after
-    ``duration`` (or never).
+    ``duration`` (or never); a node reported NotReady is reported Ready at the renewal after the
+    kubelet's next 5 s runtime status check (``recover_runtime``).
 
     >>> RuntimeFailure(node=0, at=5.0, duration=60.0).to_dict()
     {'kind': 'runtime-failure', 'node': 0, 'at': 5.0, 'duration': 60.0}

@@ -77,6 +77,10 @@ NODE_LEASE_DURATION_SECONDS = 40.0
 # kubelet reports Ready=False ("container runtime is down") once the runtime's status check has not
 # succeeded for 30 s (and at once in a kubelet started while it is down: the check never succeeded).
 MAX_WAIT_FOR_CONTAINER_RUNTIME_SECONDS = 30.0
+# kubernetes/kubernetes:pkg/kubelet/kubelet.go Run: go wait.Until(kl.updateRuntimeUp, 5*time.Second, ...): the
+# runtime status check whose last success runtimeErrors measures; a recovered runtime counts from the
+# first check that sees it.
+RUNTIME_STATUS_CHECK_SECONDS = 5.0
 
 # --- node lifecycle controller ----------------------------------------------------------------
 # kubernetes/kubernetes:cmd/kube-controller-manager/app/options/nodelifecyclecontroller.go

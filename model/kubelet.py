@@ -7,7 +7,10 @@ prober/, status/, nodelease/):
   ``NODE_LEASE_RENEW_SECONDS`` (10 s; :mod:`podquake.model.lease`) at a seeded random phase, and reports the
   node's Ready condition with it (``True``; ``False`` once the container runtime has been down for
   ``MAX_WAIT_FOR_CONTAINER_RUNTIME_SECONDS``, 30 s, reported at the renewal after that: a shorter
-  runtime outage leaves the node Ready, as upstream's ``runtimeErrors``).
+  runtime outage leaves the node Ready, as upstream's ``runtimeErrors``). A recovered runtime counts
+  from the first of the kubelet's runtime status checks (``updateRuntimeUp``, every
+  ``RUNTIME_STATUS_CHECK_SECONDS``, 5 s) that sees it, and the node is reported Ready at the renewal
+  after that check (:meth:`Kubelet.ready_to_report`).
 - **Pods.** A pod bound to the node starts ``timing.container_start_seconds`` later (image pull,
   sandbox): every container goes Running, the pod goes Running, and Ready once every container is.
   A deleted pod's containers are killed as upstream's ``killContainer``
@@ -62,8 +65,9 @@ Simplifications of Kubernetes, on purpose (the containers' own are in
   kubernetes/kubernetes:pkg/kubelet/eviction) is not modelled: the kubelet never evicts a pod;
 - a kubelet restart keeps readiness results instead of resetting them to failure;
 - the runtime's status check (``updateRuntimeUp``, every 5 s upstream) is taken to have last
-  succeeded the instant the runtime failed, and a recovered runtime is reported Ready at once
-  (upstream: at the next check and status update, within 15 s);
+  succeeded the instant the runtime failed, and to run every 5 s from that instant (from the start,
+  in a kubelet process started while the runtime is down); the node status update that posts the
+  Ready condition (``syncNodeStatus``, every 10 s upstream) falls on the lease renewals;
 - lease renewals fall on 0.1 s phase slots (upstream jitters each renewal by up to 4 %) and keep
   their phase across kubelet restarts, after one immediate renewal at the restart;
 - a machine that comes back restarts its pods' containers after ``container_start_seconds``, with a
@@ -139,6 +143,8 @@ class Kubelet(KubeletFaults, ContainerLifecycle):
         self.running = True  # the kubelet process
         self.runtime_healthy = True  # the container runtime
         self.runtime_down_since = 0.0  # when this kubelet process last saw the runtime answer (if it is down)
+        self.runtime_checks_from = 0.0  # the runtime status checks fall at this instant + k x 5 s
+        self.runtime_seen_up_at = 0.0  # the first status check that sees the runtime answer again
         self.connected = True  # the API server is reachable (the cluster network decides)
         self.lease_slot = 0
         self.pods: dict[str, _PodRun] = {}  # by pod key
@@ -195,6 +201,7 @@ class Kubelet(KubeletFaults, ContainerLifecycle):
             return
         self.running = True
         self.runtime_healthy = True
+        self.runtime_checks_from = self.runtime_seen_up_at = self.env.now  # a new process checks at once
         self.pods = {}
         if self.connected:
             self._come_back()
@@ -219,10 +226,15 @@ class Kubelet(KubeletFaults, ContainerLifecycle):
         self._report_node_ready()
 
     def ready_to_report(self) -> str:
-        """The Ready status the kubelet posts: ``"False"`` once the container runtime has been down
-        for ``MAX_WAIT_FOR_CONTAINER_RUNTIME_SECONDS`` (30 s; upstream ``runtimeErrors``, runtime.go,
-        against the last successful status check of ``updateRuntimeUp``, kubelet.go), else ``"True"``."""
-        if self.runtime_healthy or self.env.now < self.runtime_down_since + k8s.MAX_WAIT_FOR_CONTAINER_RUNTIME_SECONDS:
+        """The Ready status the kubelet posts: ``"False"`` once the container runtime's last
+        successful status check is ``MAX_WAIT_FOR_CONTAINER_RUNTIME_SECONDS`` old (30 s; upstream
+        ``runtimeErrors``, runtime.go, against the last success of ``updateRuntimeUp``, kubelet.go),
+        else ``"True"``. A recovered runtime succeeds only at the first check that sees it
+        (``runtime_seen_up_at``): until then the failure's clock runs on."""
+        now = self.env.now
+        if self.runtime_healthy and now >= self.runtime_seen_up_at:
+            return "True"
+        if now < self.runtime_down_since + k8s.MAX_WAIT_FOR_CONTAINER_RUNTIME_SECONDS:
             return "True"
         return "False"
 

@@ -131,6 +131,8 @@ class KubeletDispatcher:
             self.report_at_renewal(kubelet, self.env.now)
         if want == "True" and not kubelet.runtime_healthy:  # the runtime is down, not yet for 30 s
             self.report_at_renewal(kubelet, kubelet.runtime_down_since + k8s.MAX_WAIT_FOR_CONTAINER_RUNTIME_SECONDS)
+        elif want == "False" and kubelet.runtime_healthy:  # recovered, not yet seen by the status check
+            self.report_at_renewal(kubelet, kubelet.runtime_seen_up_at)
 
     def report_at_renewal(self, kubelet: Kubelet, not_before: float) -> None:
         """Have ``kubelet`` report its node's Ready condition at its first renewal after ``not_before``."""

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 from podquake.model import constants as k8s
 from podquake.model.errors import finite_number
+from podquake.model.kubelet_rules import next_probe_time
 
 if TYPE_CHECKING:
     import simpy
@@ -61,6 +62,8 @@ class KubeletFaults:
         running: bool
         runtime_healthy: bool
         runtime_down_since: float
+        runtime_checks_from: float
+        runtime_seen_up_at: float
         connected: bool
         _epoch: int
         _removed: bool
@@ -167,6 +170,7 @@ class KubeletFaults:
         for run in self.pods.values():
             for c in run.containers:
                 c.backoff = 0.0
+        self.runtime_checks_from = self.runtime_seen_up_at = self.env.now  # a new process checks at once
         if not self.runtime_healthy:  # a new process whose runtime check never succeeded: NotReady
             self.runtime_down_since = float("-inf")
         if self.beating:
@@ -209,23 +213,31 @@ class KubeletFaults:
         if not self.runtime_healthy:
             return False
         self.runtime_healthy = False
-        self.runtime_down_since = self.env.now
+        now = self.env.now
+        if now >= self.runtime_seen_up_at:  # else no check has seen it answer since it last failed
+            self.runtime_down_since = self.runtime_checks_from = now
         self._epoch += 1
         if self.beating:
-            self._dispatcher.report_at_renewal(self, self.env.now + k8s.MAX_WAIT_FOR_CONTAINER_RUNTIME_SECONDS)
+            self._dispatcher.report_at_renewal(self, max(now, self.runtime_down_since + k8s.MAX_WAIT_FOR_CONTAINER_RUNTIME_SECONDS))
         return True
 
     def recover_runtime(self) -> bool:
-        """The container runtime answers again: the kubelet reports Ready and resyncs.
+        """The container runtime answers again: the kubelet resyncs its pods at once, and a node
+        reported NotReady is reported Ready at the first renewal after the next runtime status check
+        (``updateRuntimeUp`` every ``RUNTIME_STATUS_CHECK_SECONDS``, 5 s, from the failure: the check
+        that sees the runtime ends upstream's ``runtimeErrors``; the status update after it posts
+        Ready). A runtime down 60 s from 30 s is seen at 90 s and reported Ready at the renewal after.
 
         Example: ``sim.kubelets["worker-1"].recover_runtime()``.
         """
         if self.runtime_healthy:
             return False
         self.runtime_healthy = True
+        self.runtime_seen_up_at = next_probe_time(self.runtime_checks_from, k8s.RUNTIME_STATUS_CHECK_SECONDS, self.env.now)
         self._epoch += 1
         if self.beating:
-            self._report_node_ready()
+            if self.node.ready != "True":
+                self._dispatcher.report_at_renewal(self, self.runtime_seen_up_at)
             self._resync()
         elif self.managing:
             self._act_locally()

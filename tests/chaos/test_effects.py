@@ -120,6 +120,7 @@ def test_kubelet_stop_and_runtime_failure() -> None:
     assert sim.state.nodes["worker-2"].ready == "False"
     sim.run(91)
     assert sim.kubelets["worker-2"].runtime_healthy
+    sim.run(101)  # Ready at the renewal after the runtime status check that sees it back (at 90 s)
     assert sim.state.nodes["worker-2"].ready == "True"
 
 

@@ -589,8 +589,50 @@ def test_a_failed_runtime_reports_the_node_not_ready_30_s_later_while_the_lease_
     [(t, ready, reason)] = [(e.t, e.status, e.reason) for e in sim.trace.of_type(ev.NodeReadyChanged)]
     assert (ready, reason) == ("False", "KubeletNotReady") and 40 < t <= 50  # at the renewal after 10 + 30 s
     assert sim.state.last_renewal(k.node_name) > 50
-    assert k.recover_runtime()
+    assert k.recover_runtime()  # seen by the status check at 60 (10 + 10 x 5 s), Ready at the renewal after
+    sim.run(70)
     assert sim.state.nodes[k.node_name].ready == "True"
+
+
+def test_a_recovered_runtime_is_reported_ready_after_the_next_status_check_and_renewal():
+    """updateRuntimeUp runs every 5 s (pkg/kubelet/kubelet.go) and runtimeErrors (runtime.go) clears
+    only at the check that sees the runtime answer; the next node status update posts Ready=True.
+    The model reported Ready the instant the runtime recovered: here at 62 s; now at the first
+    renewal after the check at 65 s (checks from the failure at 10 s, every 5 s)."""
+    assert k8s.RUNTIME_STATUS_CHECK_SECONDS == 5.0
+    sim = one_node()
+    key = run_pod(sim)
+    sim.run(10)
+    k = kubelet(sim, key)
+    assert k.fail_runtime()
+    sim.run(62)
+    [not_ready] = [e.t for e in sim.trace.of_type(ev.NodeReadyChanged)]
+    assert k.recover_runtime()
+    assert k.ready_to_report() == "False" and sim.state.nodes[k.node_name].ready == "False"
+    sim.run(200)
+    renewal_after_check = min(not_ready + 10 * n for n in range(20) if not_ready + 10 * n > 65)
+    ready = [(e.t, e.status, e.reason) for e in sim.trace.of_type(ev.NodeReadyChanged)]
+    assert ready[1:] == [(pytest.approx(renewal_after_check), "True", "KubeletReady")]
+
+
+def test_a_runtime_that_fails_again_before_the_check_sees_it_keeps_the_node_not_ready():
+    """The runtime comes back at 62 s and fails again at 63 s, before the check at 65 s: its last
+    successful check is still the one before 10 s, so the node stays NotReady (it must not wait 30 s
+    more, nor be reported Ready on the way)."""
+    sim = one_node()
+    key = run_pod(sim)
+    sim.run(10)
+    k = kubelet(sim, key)
+    k.fail_runtime()
+    sim.run(62)
+    k.recover_runtime()
+    sim.run(63)
+    k.fail_runtime()
+    sim.run(120)
+    assert [e.status for e in sim.trace.of_type(ev.NodeReadyChanged)] == ["False"]
+    k.recover_runtime()  # at 120: seen by the check at 120 (10 + 22 x 5 s), Ready at the next renewal
+    sim.run(131)
+    assert [e.status for e in sim.trace.of_type(ev.NodeReadyChanged)] == ["False", "True"]
 
 
 def test_a_runtime_outage_shorter_than_30_s_leaves_the_node_ready():
