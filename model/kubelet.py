@@ -10,7 +10,9 @@ prober/, status/, nodelease/):
   runtime outage leaves the node Ready, as upstream's ``runtimeErrors``). A recovered runtime counts
   from the first of the kubelet's runtime status checks (``updateRuntimeUp``, every
   ``RUNTIME_STATUS_CHECK_SECONDS``, 5 s) that sees it, and the node is reported Ready at the renewal
-  after that check (:meth:`Kubelet.ready_to_report`).
+  after that check (:meth:`Kubelet.ready_to_report`). Pod work waits for that check too when the
+  outage was long enough to set ``runtimeErrors`` (upstream's ``syncLoop`` skips pod
+  synchronization while it is set): :meth:`~podquake.model.kubelet_faults.KubeletFaults.recover_runtime`.
 - **Pods.** A pod bound to the node starts ``timing.container_start_seconds`` later (image pull,
   sandbox): every container goes Running, the pod goes Running, and Ready once every container is.
   A deleted pod's containers are killed as upstream's ``killContainer``
@@ -145,6 +147,10 @@ class Kubelet(KubeletFaults, ContainerLifecycle):
         self.runtime_down_since = 0.0  # when this kubelet process last saw the runtime answer (if it is down)
         self.runtime_checks_from = 0.0  # the runtime status checks fall at this instant + k x 5 s
         self.runtime_seen_up_at = 0.0  # the first status check that sees the runtime answer again
+        #: The runtime answers again but no status check has seen it yet, after an outage long enough
+        #: to set runtimeErrors: the sync loop skips pod work until ``runtime_seen_up_at``.
+        self.runtime_recovering = False
+        self._runtime_gen = 0  # bumped by each runtime fault or new process: cancels a pending resume
         self.connected = True  # the API server is reachable (the cluster network decides)
         self.lease_slot = 0
         self.pods: dict[str, _PodRun] = {}  # by pod key
@@ -170,12 +176,14 @@ class Kubelet(KubeletFaults, ContainerLifecycle):
     @property
     def acting(self) -> bool:
         """Able to start, stop, probe and report containers: beating, with a healthy runtime."""
-        return self.running and self.runtime_healthy and self.node.up and not self._removed and self.connected
+        return (
+            self.running and self.runtime_healthy and not self.runtime_recovering and self.node.up and not self._removed and self.connected
+        )
 
     @property
     def managing(self) -> bool:
         """Able to run its containers, reachable API server or not: acting, or acting but cut off."""
-        return self.running and self.runtime_healthy and self.node.up and not self._removed
+        return self.running and self.runtime_healthy and not self.runtime_recovering and self.node.up and not self._removed
 
     # === watch events (routed by the dispatcher) ==================================================
     def _on_deletion_requested(self, pod: Pod) -> None:
@@ -202,6 +210,8 @@ class Kubelet(KubeletFaults, ContainerLifecycle):
         self.running = True
         self.runtime_healthy = True
         self.runtime_checks_from = self.runtime_seen_up_at = self.env.now  # a new process checks at once
+        self.runtime_recovering = False
+        self._runtime_gen += 1
         self.pods = {}
         if self.connected:
             self._come_back()

@@ -64,6 +64,8 @@ class KubeletFaults:
         runtime_down_since: float
         runtime_checks_from: float
         runtime_seen_up_at: float
+        runtime_recovering: bool
+        _runtime_gen: int
         connected: bool
         _epoch: int
         _removed: bool
@@ -171,6 +173,8 @@ class KubeletFaults:
             for c in run.containers:
                 c.backoff = 0.0
         self.runtime_checks_from = self.runtime_seen_up_at = self.env.now  # a new process checks at once
+        self.runtime_recovering = False
+        self._runtime_gen += 1
         if not self.runtime_healthy:  # a new process whose runtime check never succeeded: NotReady
             self.runtime_down_since = float("-inf")
         if self.beating:
@@ -213,6 +217,8 @@ class KubeletFaults:
         if not self.runtime_healthy:
             return False
         self.runtime_healthy = False
+        self.runtime_recovering = False
+        self._runtime_gen += 1
         now = self.env.now
         if now >= self.runtime_seen_up_at:  # else no check has seen it answer since it last failed
             self.runtime_down_since = self.runtime_checks_from = now
@@ -222,26 +228,49 @@ class KubeletFaults:
         return True
 
     def recover_runtime(self) -> bool:
-        """The container runtime answers again: the kubelet resyncs its pods at once, and a node
-        reported NotReady is reported Ready at the first renewal after the next runtime status check
-        (``updateRuntimeUp`` every ``RUNTIME_STATUS_CHECK_SECONDS``, 5 s, from the failure: the check
-        that sees the runtime ends upstream's ``runtimeErrors``; the status update after it posts
-        Ready). A runtime down 60 s from 30 s is seen at 90 s and reported Ready at the renewal after.
+        """The container runtime answers again. A node reported NotReady is reported Ready at the
+        first renewal after the next runtime status check (``updateRuntimeUp`` every
+        ``RUNTIME_STATUS_CHECK_SECONDS``, 5 s, from the failure: the check that sees the runtime ends
+        upstream's ``runtimeErrors``; the status update after it posts Ready). The pods are resynced
+        at that same check when the outage lasted long enough to set ``runtimeErrors`` (30 s):
+        upstream's ``syncLoop`` (pkg/kubelet/kubelet.go) skips pod synchronization while it is set
+        (``runtime_recovering`` meanwhile); after a shorter outage it never skipped, and the pods are
+        resynced at once. A runtime down 60 s from 30 s is seen at 90 s: pod work resumes then, and
+        the node is reported Ready at the renewal after.
 
         Example: ``sim.kubelets["worker-1"].recover_runtime()``.
         """
         if self.runtime_healthy:
             return False
+        now = self.env.now
+        errored = self.ready_to_report() == "False"  # runtimeErrors is set: the sync loop skips pod work
         self.runtime_healthy = True
-        self.runtime_seen_up_at = next_probe_time(self.runtime_checks_from, k8s.RUNTIME_STATUS_CHECK_SECONDS, self.env.now)
+        self.runtime_seen_up_at = next_probe_time(self.runtime_checks_from, k8s.RUNTIME_STATUS_CHECK_SECONDS, now)
         self._epoch += 1
+        self._runtime_gen += 1
+        if self.beating and self.node.ready != "True":
+            self._dispatcher.report_at_renewal(self, self.runtime_seen_up_at)
+        if errored and self.runtime_seen_up_at > now:
+            self.runtime_recovering = True
+            self._dispatcher.call_at(self.runtime_seen_up_at, self._runtime_seen, self._runtime_gen)
+        else:
+            self._resume_pod_work()
+        return True
+
+    def _runtime_seen(self, gen: int) -> None:
+        """The runtime status check that sees the recovered runtime: ``runtimeErrors`` clears and the
+        sync loop takes up pod work again (unless the runtime failed again, or a new kubelet process
+        or machine boot started over, meanwhile)."""
+        if gen != self._runtime_gen or not self.runtime_recovering:
+            return
+        self.runtime_recovering = False
+        self._resume_pod_work()
+
+    def _resume_pod_work(self) -> None:
         if self.beating:
-            if self.node.ready != "True":
-                self._dispatcher.report_at_renewal(self, self.runtime_seen_up_at)
             self._resync()
         elif self.managing:
             self._act_locally()
-        return True
 
     def set_api_reachable(self, reachable: bool) -> bool:
         """The node's path to the API server closes (``False``) or opens again (``True``); the

@@ -663,6 +663,48 @@ def test_a_kubelet_started_while_the_runtime_is_down_reports_not_ready_at_once()
     assert sim.state.nodes[k.node_name].ready == "False"
 
 
+def test_pod_work_resumes_at_the_runtime_check_that_sees_the_runtime_back():
+    """kubelet.go syncLoop skips pod synchronization while runtimeErrors (runtime.go) is set, and it
+    clears only at the updateRuntimeUp check (every 5 s, from the failure at 10 s) that sees the
+    runtime answer: an exit that happened during the outage and a deletion asked at 50 s are taken
+    up at the check at 65 s (the pod gone at 66 s, after its 1 s stop), not at the recovery at 62 s
+    (gone at 63 s)."""
+    sim = one_node()
+    key = run_pod(sim)
+    other = run_pod(sim, "other")
+    sim.run(10)
+    k = kubelet(sim, key)
+    assert k.fail_runtime()
+    sim.run(45)
+    k.crash_container(key)  # unreported: the runtime is down
+    sim.run(50)
+    sim.state.request_pod_deletion(sim.state.pods_by_key[other].uid, "Chaos")
+    sim.run(62)
+    assert k.recover_runtime() and not k.acting
+    sim.run(64.9)
+    assert times(sim, ev.ContainerTerminated, key) == [] and other in sim.state.pods_by_key
+    sim.run(80)
+    assert k.acting
+    assert times(sim, ev.ContainerTerminated, key) == [65.0]
+    assert times(sim, ev.PodDeleted, other) == [65.0 + STOP]
+
+
+def test_pod_work_resumes_at_once_after_a_runtime_outage_too_short_to_set_the_runtime_error():
+    """Down less than 30 s (maxWaitForContainerRuntime), runtimeErrors was never set: the sync loop
+    never skipped, and the kubelet takes up the pod work at the recovery."""
+    sim = one_node()
+    key = run_pod(sim)
+    sim.run(10)
+    k = kubelet(sim, key)
+    assert k.fail_runtime()
+    sim.run(20)
+    k.crash_container(key)
+    sim.run(32)
+    assert k.recover_runtime() and k.acting
+    sim.run(40)
+    assert times(sim, ev.ContainerTerminated, key) == [32.0]
+
+
 # --- random fault schedules ------------------------------------------------------------------------
 def runtime_matches_api(sim: Simulation) -> None:
     """While a kubelet can act, what the API shows of its containers is what runs."""
