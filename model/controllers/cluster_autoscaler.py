@@ -14,11 +14,13 @@ groups are the pools of the :class:`~podquake.model.cluster.ClusterSpec`, sized 
    group's back-off is lifted when one of its machines boots. If more than 45 % of the nodes (and
    more than 3) are not Ready, the loop stops here (the cluster is unhealthy).
 2. **Scale-up.** The pods the scheduler marked unschedulable (``PodUnschedulable`` events) that are
-   still pending, minus expendable ones (priority below -10), are first packed onto the existing
-   nodes and then onto the machines already provisioning (so no pod asks twice; the room of
-   expendable pods counts as free, for the scheduler would preempt them); if every pod left
-   is younger than 2 s the loop waits for more. For every node group not backed off and below its
-   max size (and the cloud quota, and ``max_nodes_total``), a binpacking estimate packs the pods,
+   still pending, minus expendable ones (priority below -10) and those the scheduler's preemption
+   nominated to an existing node (they wait for their victims; they take their room on that node
+   first), are first packed onto the existing nodes and then onto the machines already
+   provisioning (so no pod asks twice; the room of expendable pods counts as free, for the
+   scheduler would preempt them); if every pod left is younger than 2 s the loop waits for more.
+   For every node group not backed off and below its max size (and the cloud quota, and
+   ``max_nodes_total``), a binpacking estimate packs the pods,
    largest first, onto new nodes of the group's shape, each in the group's least-loaded zone where
    the pod fits (``placement_problem`` against a template node). The expander picks among the
    groups that help: ``least-waste`` (the default since the flags moved to config/flags/flags.go:

@@ -92,7 +92,11 @@ class ScaleUp:
         pods = self._pending_pods()
         if not pods:
             return "none"
-        pods = self._filter_out_schedulable(pods)
+        nodes = self.state.nodes
+        preempting = [p for p in pods if p.nominated_node_name is not None and p.nominated_node_name in nodes]
+        if preempting:
+            pods = [p for p in pods if p.nominated_node_name is None or p.nominated_node_name not in nodes]
+        pods = self._filter_out_schedulable(pods, preempting)
         if not pods:
             return "none"
         if min(p.created_at for p in pods) + k8s.CA_UNSCHEDULABLE_POD_TIME_BUFFER_SECONDS > now:
@@ -123,15 +127,29 @@ class ScaleUp:
         self.last_scale_up = now
         return "scaled"
 
-    def _filter_out_schedulable(self, pods: list[Pod]) -> list[Pod]:
+    def _filter_out_schedulable(self, pods: list[Pod], preempting: list[Pod] | None = None) -> list[Pod]:
         """Drop the pods that fit on an existing node or on a machine still provisioning
         (core/podlistprocessor/filter_out_schedulable.go, higher priority first). The room of expendable
-        pods counts as free, as upstream's snapshot leaves them out: the scheduler would preempt them."""
+        pods counts as free, as upstream's snapshot leaves them out: the scheduler would preempt them.
+
+        ``preempting``: pending pods nominated to an existing node (``status.nominatedNodeName``, the
+        scheduler's preemption is freeing room there). Upstream asks no scale-up for them and puts them
+        on their node first, fitting or not (core/podlistprocessor/filter_out_expendable.go
+        ``addPreemptingPodsToSnapshot``, core/utils ``FilterOutExpendableAndSplit``); a pod nominated to
+        a node that is gone is pending like any other."""
         nodes = [n for n in self.state.node_list if n.name not in self.deleting]
         for machine in self.cloud.machines.values():
             if machine.state == PROVISIONING:
                 nodes.append(self.pools[machine.pool].node(machine.name, machine.zone, self.cloud.region))
         snapshot = Snapshot(nodes, self._expendable)
+        if preempting:
+            where = {node.name: i for i, node in enumerate(snapshot.nodes)}
+            for pod in preempting:
+                index = where.get(pod.nominated_node_name)  # type: ignore[arg-type]
+                if index is not None:
+                    snapshot.place(pod, index)
+        if not pods:
+            return []
         hopeless: dict[int, None] = {}  # id() of pod specs that fitted nowhere (same spec, same answer)
         remaining = []
         for pod in pods:

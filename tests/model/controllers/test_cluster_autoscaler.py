@@ -632,3 +632,35 @@ def test_no_soft_taints_with_max_bulk_soft_taint_count_0():
     sim, cloud, ca = make(pool(count=2, min_size=1, max_size=3), max_bulk_soft_taint_count=0)
     sim.run(100.0)
     assert ca.unneeded and _soft_taints(sim, ev.NodeTainted) == []
+
+
+
+# --- pods waiting for preemption (status.nominatedNodeName) -----------------------------------------
+def test_a_pod_nominated_to_a_node_by_preemption_triggers_no_scale_up():
+    """core/utils FilterOutExpendableAndSplit: a pending pod whose nominatedNodeName is an existing
+    node waits for its victims to go and asks no scale-up (filter_out_expendable.go puts it on that
+    node in the snapshot). The model added a node for it while its victim terminated."""
+    sim = Simulation(ClusterSpec(pools=(pool(count=1, max_size=3),)), seed=1)  # the default scheduler preempts
+    slow_stop = ContainerSpec("main", "app", Resources(1500, 2**26), cpu_requested=True, memory_requested=True, pre_stop_seconds=25.0)
+    sim.create_pod("victim", "default", PodTemplate((("app", "victim"),), PodSpec(containers=(slow_stop,))))  # bare: not recreated
+    sim.run(5.0)
+    sim.create_pod("vip", "default", tmpl(1500, app="vip", priority=1000))
+    sim.run(6.0)
+    vip = sim.state.pods_by_key["default/vip"]
+    assert vip.node_name is None and vip.nominated_node_name == "w-1"
+    sim.run(25.0)
+    assert vip.node_name is None  # the victim's preStop hook runs 25 s: scans at 10 and 20 s saw the pod pending
+    sim.run(120.0)
+    assert vip.node_name == "w-1" and "default/victim" not in sim.state.pods_by_key
+    assert events(sim, ev.ClusterAutoscalerScaleUp) == []
+    assert sim.cluster_autoscaler.loops > 5
+
+
+def test_a_pod_nominated_to_a_node_that_is_gone_is_helped_like_any_other():
+    sim, cloud, ca = make(pool(count=1, max_size=3))
+    replicaset(sim, replicas=2, tmpl=tmpl(1500))  # one pending
+    sim.run(1.0)
+    (uid,) = sim.state.unbound_pods
+    sim.state.set_nominated_node(uid, "w-9")  # no such node
+    sim.run(30.0)
+    assert [e.pool for e in events(sim, ev.ClusterAutoscalerScaleUp)] == ["w"]
