@@ -52,7 +52,11 @@ controller (and its taint eviction controller) marks, taints and evicts nothing;
 keep their counts. Resuming is a restarted kube-controller-manager: every node gets a fresh grace
 period (an empty ``nodeHealthMap`` takes each node's probe timestamp as now), the NoSchedule taints
 are brought in line with the nodes' conditions, and the taint eviction controller starts over (each
-pod under NoExecute taints is timed again from now, as its in-memory queue was lost).
+pod under NoExecute taints is timed again from now, as its in-memory queue was lost). The first
+monitor pass runs at once (then every 5 s from there) and, as upstream's first pass sees every node
+as new (``markNodeAsReachable`` on each), every node loses its NoExecute Ready taints; the nodes still
+not Ready are queued again and re-tainted through fresh zone queues at the zone's rate, so with two
+dead nodes in a zone the second one's pods are evicted 10 s after the first one's.
 
 >>> compute_zone_state(ready=2, not_ready=1), compute_zone_state(ready=1, not_ready=3), compute_zone_state(0, 2)
 ('Normal', 'PartialDisruption', 'FullDisruption')
@@ -61,6 +65,7 @@ pod under NoExecute taints is timed again from now, as its in-memory queue was l
 from __future__ import annotations
 
 import math
+from collections.abc import Generator
 from typing import TYPE_CHECKING
 
 from podquake.model import constants as k8s
@@ -68,9 +73,10 @@ from podquake.model import trace as ev
 from podquake.model.controllers.common import Pausable
 from podquake.model.objects import Node, Pod
 from podquake.model.selectors import Taint, Toleration
-from podquake.model.workqueue import periodic
 
 if TYPE_CHECKING:
+    import simpy
+
     from podquake.model.simulation import Simulation
 
 __all__ = [
@@ -217,6 +223,7 @@ class NodeLifecycleController(Pausable):
         self._probe_floor = -math.inf  # every node's probe timestamp is at least this
         self._zones_version = 0  # bumped when a zone's node counts or a zone's entry change
         self._zones_judged = -1  # the version handleDisruption last judged
+        self._loop_gen = 0  # the running monitor loop's; a restart starts a new loop
 
     def start(self) -> None:
         state = self.state
@@ -229,7 +236,15 @@ class NodeLifecycleController(Pausable):
             self._track(node)
         self.eviction.start()
         self._first_pass = self.env.now
-        self.env.process(periodic(self.env, k8s.NODE_MONITOR_PERIOD_SECONDS, self.monitor))
+        self.env.process(self._monitor_loop(self._loop_gen))
+
+    def _monitor_loop(self, gen: int) -> Generator[simpy.Event, None, None]:
+        """``wait.Until(monitorNodeHealth, nodeMonitorPeriod)``: a pass now, then every 5 s, until a
+        restart (:meth:`_on_resume`) starts a new loop."""
+        period = k8s.NODE_MONITOR_PERIOD_SECONDS
+        while gen == self._loop_gen:
+            self.monitor()
+            yield self.env.timeout(period)
 
     # --- outages -------------------------------------------------------------------------------------
     def pause(self) -> bool:
@@ -238,10 +253,24 @@ class NodeLifecycleController(Pausable):
         return super().pause()
 
     def _on_resume(self) -> None:
-        self._probe_floor = self.env.now
+        """A restarted kube-controller-manager (module docstring): its first pass sees every node as
+        new (``classifyNodes`` against an empty ``knownNodeSet``) and calls ``markNodeAsReachable``
+        on each, removing both NoExecute Ready taints; zones start Initial with fresh queues and full
+        token buckets (``addPodEvictorForNewZone``), and every node a fresh grace period. The pass
+        runs at once and on a new 5 s grid (``wait.Until`` calls it at the start); it queues the
+        nodes that are still not Ready, which are tainted again at the zone's rate."""
+        now = self.env.now
+        self._probe_floor = self._first_pass = now
+        self._tainters = {}
+        self.zone_states = {}
+        self._zones_judged = -1
         for node in self.state.node_list:
+            self._mark_reachable(node)
+            self._ensure_zone(node.zone)
             self._sync_no_schedule(node)
         self.eviction.resume()
+        self._loop_gen += 1
+        self.env.process(self._monitor_loop(self._loop_gen))
 
     # --- bookkeeping from watch events ---------------------------------------------------------------
     def _on_node_added(self, event: ev.NodeAdded) -> None:

@@ -367,3 +367,31 @@ def test_a_deployment_replaces_the_pods_of_a_dead_node():
     assert sim.workload_status("Deployment", "default", "web").ready == 4
     running = [p for p in sim.state.pods.values() if p.active]
     assert len(running) == 4 and all(p.node_name != victim and p.ready for p in running)
+
+
+def test_a_restarted_controller_untaints_every_node_and_retaints_at_the_zone_rate():
+    """A restarted kube-controller-manager's first monitorNodeHealth pass (at once: wait.Until runs it
+    at the start) sees every node as new and calls markNodeAsReachable on it, removing the NoExecute
+    taints (node_lifecycle_controller.go monitorNodeHealth, ``for i := range added``); the not-ready
+    nodes are queued in the same pass and tainted again through the zone's fresh token bucket, one
+    node every 10 s. Two dead nodes of a 5-node zone, controller down from 200 s to 260 s: their
+    taints were kept and both nodes' pods evicted at 560 s; now the first node is tainted again at
+    260 s and its pod evicted at 560 s, the second at 270 s and 570 s."""
+    sim = cluster(nodes=5, zones=1)
+    down = zone_nodes(sim, "zone-a")[:2]
+    pods = {name: pin(sim, f"p-{name}", name) for name in down}
+    sim.run(10)
+    for name in down:
+        sim.kubelets[name].power_off()
+    sim.run(200)
+    assert len(no_execute_taints(sim)) == 2
+    sim.node_lifecycle.pause()
+    sim.run(260)
+    sim.node_lifecycle.resume()
+    sim.run(600)
+    after = [(t, node) for t, node in no_execute_taints(sim) if t >= 260]
+    untainted = [e.node for e in sim.trace.of_type(ev.NodeUntainted) if e.effect == "NoExecute" and e.t == 260]
+    assert sorted(untainted) == sorted(down)
+    assert [t for t, _ in after] == [260.0, 270.0]
+    first, second = (node for _, node in after)
+    assert evictions(sim) == {pods[first]: 260.0 + TOLERATION, pods[second]: 270.0 + TOLERATION}
