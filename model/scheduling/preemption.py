@@ -292,9 +292,9 @@ class DefaultPreemption:
         state.watch(ev.PodCreated, self._on_pod_created)
 
     def _on_pod_created(self, event: ev.PodCreated) -> None:
-        priority = self.state.pods_by_key[event.pod].spec.priority
-        if self._lowest is None or priority < self._lowest:
-            self._lowest = priority
+        pod = self.state.pods_by_key.get(event.pod)  # an earlier watcher may have removed it already
+        if pod is not None and (self._lowest is None or pod.spec.priority < self._lowest):
+            self._lowest = pod.spec.priority
 
     def post_filter(self, pod: Pod) -> str | None:
         """Preempt for ``pod`` if it may and it helps: the nominated node's name, else None."""
@@ -375,4 +375,3 @@ class DefaultPreemption:
         """Preemption cannot help: the pod's nomination, if any, is cleared."""
         if pod.nominated_node_name is not None:
             self.state.set_nominated_node(pod.uid, None)
-        return None

@@ -183,7 +183,7 @@ def test_the_same_seed_gives_the_same_preemptions():
     chosen = set()
     for seed in range(8):
         sim_trace = run(seed)
-        chosen.add([line for line in sim_trace.splitlines() if '"PodPreempted"' in line][0])
+        chosen.add(next(line for line in sim_trace.splitlines() if '"PodPreempted"' in line))
     assert len(chosen) > 1  # which of equal nodes wins depends on the seed, as upstream's random offset
 
 

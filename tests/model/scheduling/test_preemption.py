@@ -35,7 +35,7 @@ def pending(state: ClusterState, cpu: int, priority: int, **fields: object) -> P
 def test_select_victims_removes_all_lower_then_reprieves_the_most_important_that_still_fit():
     state = make_state(make_node("n1", cpu=1000))
     a = placed(state, "n1", 500, priority=10, name="a")
-    b = placed(state, "n1", 300, priority=0, name="b", at=1.0)
+    placed(state, "n1", 300, priority=0, name="b", at=1.0)
     placed(state, "n1", 100, priority=0, name="c", at=2.0)
     pod = pending(state, 400, 100)
     found = select_victims(pod, state.nodes["n1"], (0, 0, 0, 0), [], now=10.0)
