@@ -55,22 +55,27 @@ Simplifications, on purpose: pods are force-deleted without first being marked F
 are found by owner reference (the model has no other owners than workloads).
 
 Outages (:class:`~podquake.model.controllers.common.Pausable`): paused, nothing is collected and a
-workload's deletion is not followed up at once; the first sweep after :meth:`resume` (within
-``gcCheckPeriod``) catches up, as a restarted garbage collector's initial sweep does. The restarted
-pod GC controller's ``nodeQueue`` is empty, so a missing node's quarantine starts over then.
+workload's deletion is not followed up at once; :meth:`resume` is a restarted controller, whose first
+pass runs at once (upstream's ``wait.Until`` calls ``gc`` at the start) and the next ones every
+``gcCheckPeriod`` from there; it catches up, as a restarted garbage collector's initial sweep does.
+The restarted pod GC controller's ``nodeQueue`` is empty, so a missing node's quarantine starts over
+at the resume: a name seen again at a resume at 70 s goes at 110 s. (The passes of the controller
+started with the simulation begin one period in, at 20 s.)
 """
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from typing import TYPE_CHECKING
 
 from podquake.model import constants as k8s
 from podquake.model import trace as ev
 from podquake.model.controllers.common import Pausable, delete_pod
 from podquake.model.objects import Pod
-from podquake.model.workqueue import periodic
 
 if TYPE_CHECKING:
+    import simpy
+
     from podquake.model.selectors import Taint
     from podquake.model.simulation import Simulation
 
@@ -100,6 +105,7 @@ class PodGarbageCollector(Pausable):
         self._workload_uids: dict[tuple[str, str], str] = {}  # (kind, "namespace/name") -> uid
         #: names of nodes that got the out-of-service taint (dropped at a pass once it is gone)
         self._out_of_service: dict[str, None] = {}
+        self._loop_gen = 0  # the running pass loop's; a restart starts a new loop
 
     def start(self) -> None:
         state = self.state
@@ -113,7 +119,16 @@ class PodGarbageCollector(Pausable):
         for node in state.nodes.values():
             if _out_of_service(node.taints):
                 self._out_of_service[node.name] = None
-        self.env.process(periodic(self.env, self.period, self.collect, offset=self.period))
+        self.env.process(self._loop(self._loop_gen, self.period))
+
+    def _loop(self, gen: int, offset: float) -> Generator[simpy.Event, None, None]:
+        """``wait.Until(gc, gcCheckPeriod)``: a pass every ``period`` seconds after ``offset``, until a
+        restart (:meth:`_on_resume`) starts a new loop."""
+        if offset > 0:
+            yield self.env.timeout(offset)
+        while gen == self._loop_gen:
+            self.collect()
+            yield self.env.timeout(self.period)
 
     # --- events ------------------------------------------------------------------------------------
     def _on_phase(self, event: ev.PodPhaseChanged) -> None:
@@ -157,7 +172,11 @@ class PodGarbageCollector(Pausable):
             timeout.callbacks.append(lambda _event: self.collect_dependents(uid))  # type: ignore[union-attr]
 
     def _on_resume(self) -> None:
-        self._missing_nodes.clear()  # a restarted controller's nodeQueue is empty: quarantines start over
+        """A restarted controller: its ``nodeQueue`` is empty (quarantines start over), and
+        ``wait.Until`` runs its first pass at once, then every ``gcCheckPeriod`` from there."""
+        self._missing_nodes.clear()
+        self._loop_gen += 1
+        self.env.process(self._loop(self._loop_gen, 0.0))
 
     # --- collection --------------------------------------------------------------------------------
     def collect_dependents(self, owner_uid: str) -> None:

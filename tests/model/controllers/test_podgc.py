@@ -199,17 +199,35 @@ def test_a_workload_whose_template_names_a_missing_node_loses_its_pod_every_40_s
 
 
 def test_a_restarted_pod_gc_starts_the_quarantine_over():
-    """The nodeQueue lives in the controller's memory: after an outage the name is seen afresh."""
+    """The nodeQueue lives in the controller's memory: after an outage the name is seen afresh, by
+    the pass the restarted controller runs at once (wait.Until, gc_controller.go Run), at 70 s: due
+    at 110 s, on the passes every 20 s from the restart (it was seen at 80 s and deleted at 120 s)."""
     sim = make_sim(nodes=2)
     ghost_pod(sim)
     sim.run(50)  # seen at 20, due at 60
     sim.pod_gc.pause()
     sim.run(70)
     sim.pod_gc.resume()
-    sim.run(119.5)
-    assert not deletions(sim)  # seen again at 80
-    sim.run(120.5)
-    assert deletions(sim) == [(120.0, "default/pinned", "PodGCNodeGone")]
+    sim.run(109.5)
+    assert not deletions(sim)  # seen again at 70
+    sim.run(110.5)
+    assert deletions(sim) == [(110.0, "default/pinned", "PodGCNodeGone")]
+
+
+def test_a_restarted_pod_gc_collects_at_once():
+    """gc_controller.go Run: wait.UntilWithContext(ctx, gcc.gc, gcCheckPeriod) runs the first pass at
+    the start. An unscheduled pod asked to go during an outage that ends at 30 s is force-deleted at
+    30 s; it waited for the pass at 40 s."""
+    sim = make_sim()
+    sim.scheduler_loop.pause()
+    sim.pod_gc.pause()
+    pod = sim.create_pod("stuck", "default", template())
+    sim.run(25)
+    sim.state.request_pod_deletion(pod.uid, "user")
+    sim.run(30)
+    sim.pod_gc.resume()
+    sim.run(31)
+    assert [(e.t, e.reason) for e in sim.trace.of_type(ev.PodDeleted)] == [(30.0, "PodGC")]
 
 
 # --- gcTerminating: Terminating pods on a NotReady node with the out-of-service taint ----------------
