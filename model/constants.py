@@ -214,6 +214,9 @@ CA_UNSCHEDULABLE_POD_TIME_BUFFER_SECONDS = 2.0
 # utils/drain/drain.go (PodSafeToEvictKey)
 TAINT_TO_BE_DELETED = "ToBeDeletedByClusterAutoscaler"
 CA_SAFE_TO_EVICT_ANNOTATION = "cluster-autoscaler.kubernetes.io/safe-to-evict"
+# kubernetes/autoscaler:cluster-autoscaler/utils/drain/drain.go (SafeToEvictLocalVolumesKey): a comma-separated
+# list of the pod's local volumes that do not block its node's scale-down (getNonBlockingVolumes).
+CA_SAFE_TO_EVICT_LOCAL_VOLUMES_ANNOTATION = "cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes"
 
 # --- cloud load balancers (used by model/loadbalancer.py) ---
 # kubernetes/cloud-provider-gcp:providers/gce/gce.go (gceHcCheckIntervalSeconds, gceHcHealthyThreshold,

@@ -430,5 +430,20 @@ def _volumes(f: Field) -> tuple[VolumeSpec, ...]:
             raise item.error(f"a volume needs exactly one type but {problem}", fix="e.g. emptyDir: {} or persistentVolumeClaim: {claimName: data}")
         kind = sources[0]
         claim = item[kind]["claimName"].string(required=True) if kind == "persistentVolumeClaim" else None
-        volumes.append(VolumeSpec(name, kind, claim))
+        medium = _medium(item[kind]["medium"]) if kind == "emptyDir" else ""
+        volumes.append(VolumeSpec(name, kind, claim, medium))
     return tuple(volumes)
+
+
+def _medium(f: Field) -> str:
+    """``emptyDir.medium``: the media upstream's kubelet knows (pkg/volume/emptydir/empty_dir.go ``SetUpAt``:
+    ``""``, ``Memory``, ``HugePages``, ``HugePages-<size>``). The API server takes any string and the
+    kubelet fails the mount of another ("unknown storage medium"), leaving the pod ContainerCreating:
+    refused here instead."""
+    medium: str = f.string("")
+    if medium in _MEDIA or (medium.startswith("HugePages-") and len(medium) > len("HugePages-")):
+        return medium
+    raise f.error(f"unknown emptyDir medium {medium!r}", fix="use Memory (tmpfs), HugePages or HugePages-<size> (e.g. HugePages-2Mi), or leave it out for the node's disk")
+
+
+_MEDIA = ("", "Memory", "HugePages")

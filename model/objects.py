@@ -94,11 +94,16 @@ class ContainerSpec:
 
 @dataclass(frozen=True, slots=True)
 class VolumeSpec:
-    """A pod volume: ``emptyDir``, ``persistentVolumeClaim`` (with ``claim_name``), or another kind kept by name."""
+    """A pod volume: ``emptyDir``, ``persistentVolumeClaim`` (with ``claim_name``), or another kind kept by name.
+
+    ``medium`` is an emptyDir's ``emptyDir.medium``: ``""`` (the node's disk), ``"Memory"`` (tmpfs) or
+    ``"HugePages"``/``"HugePages-<size>"``. The cluster autoscaler's drain rule does not count a
+    Memory emptyDir as local storage (see :mod:`podquake.model.controllers.cluster_autoscaler_scale_down`)."""
 
     name: str
     kind: str = "emptyDir"
     claim_name: str | None = None
+    medium: str = ""
 
 
 @dataclass(frozen=True, slots=True)

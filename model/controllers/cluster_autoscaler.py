@@ -34,7 +34,8 @@ groups are the pools of the :class:`~podquake.model.cluster.ClusterSpec`, sized 
    evicted but go with the node) and every pod on it can move: DaemonSet pods stay; a pod annotated
    ``cluster-autoscaler.kubernetes.io/safe-to-evict: "false"`` blocks, as do (unless annotated
    ``"true"``) a pod without a controller, a kube-system pod without a PodDisruptionBudget, and a pod
-   with local storage (emptyDir or hostPath); PDBs must allow the disruption; and each pod must fit
+   with local storage (hostPath, or emptyDir not on ``medium: Memory``, unless named in its
+   ``cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes`` annotation); PDBs must allow the disruption; and each pod must fit
    on another node (first fit, simulated on copies of the nodes, so two nodes do not count on the
    same room). Empty nodes are considered first, then those already unneeded; at most 30 non-empty
    unneeded nodes are found per loop, and a node found unremovable is not looked at again for 5 min.

@@ -47,6 +47,19 @@ _LOCAL_VOLUME_KINDS = ("emptyDir", "hostPath")
 _TERMINAL = ("Succeeded", "Failed")
 
 
+def _has_blocking_local_storage(pod: Pod) -> bool:
+    """Upstream ``HasBlockingLocalStorage`` (utils/drain/drain.go, used by
+    simulator/drainability/rules/localstorage): a hostPath volume, or an emptyDir not backed by memory
+    (``isLocalVolume``: ``Medium != Memory``), that the pod's ``safe-to-evict-local-volumes``
+    annotation does not list (``getNonBlockingVolumes``: comma-separated volume names)."""
+    local = [v.name for v in pod.spec.volumes if v.kind in _LOCAL_VOLUME_KINDS and not (v.kind == "emptyDir" and v.medium == "Memory")]
+    if not local:
+        return False
+    listed = pod.annotations.get(k8s.CA_SAFE_TO_EVICT_LOCAL_VOLUMES_ANNOTATION, "")
+    non_blocking = set(listed.split(",")) if listed else set()
+    return any(name not in non_blocking for name in local)
+
+
 @dataclass(slots=True)
 class _Deletion:
     """A node deletion under way: the node's group, and whether it drains pods (or the node is empty)."""
@@ -184,7 +197,7 @@ class ScaleDown:
                     return f"{pod.key} is not replicated"
                 if options.skip_nodes_with_system_pods and pod.namespace == "kube-system" and not matching:
                     return f"non-daemonset, non-mirrored, non-pdb-assigned kube-system pod present: {pod.key}"
-                if options.skip_nodes_with_local_storage and any(v.kind in _LOCAL_VOLUME_KINDS for v in pod.spec.volumes):
+                if options.skip_nodes_with_local_storage and _has_blocking_local_storage(pod):
                     return f"pod with local storage present: {pod.key}"
             for pdb in matching:
                 key = (pdb.namespace, pdb.name)

@@ -840,6 +840,17 @@ def test_volumes_by_kind():
     assert "duplicate volume name" in error(with_pod_spec(volumes=[{"name": "v", "emptyDir": {}}] * 2)).message
 
 
+def test_an_empty_dir_keeps_its_medium_and_an_unknown_medium_is_refused():
+    """emptyDir.medium is kept (the cluster autoscaler's drain rule reads it); the kubelet knows only
+    "", Memory, HugePages and HugePages-<size> (pkg/volume/emptydir/empty_dir.go)."""
+    volumes = pod_spec(
+        with_pod_spec(volumes=[{"name": "a", "emptyDir": {"medium": "Memory"}}, {"name": "b", "emptyDir": {}}, {"name": "c", "emptyDir": {"medium": "HugePages-2Mi"}}])
+    ).volumes
+    assert [v.medium for v in volumes] == ["Memory", "", "HugePages-2Mi"]
+    problem = error(with_pod_spec(volumes=[{"name": "v", "emptyDir": {"medium": "memory"}}]))
+    assert problem.field.endswith("emptyDir.medium") and "unknown emptyDir medium 'memory'" in problem.message and "Memory" in problem.fix
+
+
 def test_wrong_types_name_the_field_and_what_was_found():
     problem = error(with_pod_spec(containers="web"))
     assert problem.field == "spec.template.spec.containers"

@@ -348,6 +348,12 @@ def test_pods_with_local_storage_or_no_controller_block_scale_down_unless_safe_t
     cases = [
         ("emptyDir", dict(volumes=(VolumeSpec("scratch"),)), False),
         ("emptyDir safe", dict(volumes=(VolumeSpec("scratch"),), annotations=safe), True),
+        # utils/drain/drain.go isLocalVolume: a memory-backed emptyDir is not local storage
+        ("emptyDir in memory", dict(volumes=(VolumeSpec("scratch", medium="Memory"),)), True),
+        ("hostPath", dict(volumes=(VolumeSpec("logs", "hostPath"),)), False),
+        # getNonBlockingVolumes: the volumes named in safe-to-evict-local-volumes do not block; others do
+        ("listed", dict(volumes=(VolumeSpec("scratch"), VolumeSpec("logs", "hostPath")), annotations=((k8s.CA_SAFE_TO_EVICT_LOCAL_VOLUMES_ANNOTATION, "scratch,logs"),)), True),
+        ("half listed", dict(volumes=(VolumeSpec("scratch"), VolumeSpec("logs", "hostPath")), annotations=((k8s.CA_SAFE_TO_EVICT_LOCAL_VOLUMES_ANNOTATION, "logs"),)), False),
         ("bare pod", "bare", False),
         ("not safe", dict(annotations=((k8s.CA_SAFE_TO_EVICT_ANNOTATION, "false"),)), False),
     ]
