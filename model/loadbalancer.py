@@ -75,6 +75,7 @@ from typing import TYPE_CHECKING
 
 from podquake.model import constants as k8s
 from podquake.model import trace as ev
+from podquake.model.endpoints import declares_port, endpoint_conditions, has_endpoint
 from podquake.model.objects import Node
 from podquake.model.resources_api import Service
 
@@ -90,15 +91,20 @@ _EPS = 1e-9
 def local_ready_endpoints(service: Service, node: Node) -> int:
     """How many of ``service``'s endpoints on ``node`` are ready according to the API (the store):
     what a connected node's kube-proxy counts for ``externalTrafficPolicy: Local`` once the
-    EndpointSlice change has reached it. The load balancer does not read this: it asks the node's
-    kube-proxy (:meth:`Proxy.service_health_check <podquake.model.proxy.Proxy.service_health_check>`),
-    whose view can be stale. A pod backs an endpoint once it runs (has an IP) and until it is
-    Succeeded or Failed."""
+    EndpointSlice change has reached it (pkg/proxy/endpointschangetracker.go ``LocalReadyEndpoints``:
+    local and ready). The load balancer does not read this: it asks the node's kube-proxy
+    (:meth:`Proxy.service_health_check <podquake.model.proxy.Proxy.service_health_check>`), whose view
+    can be stale. The endpoints are the EndpointSlice controller's
+    (:mod:`podquake.model.endpoints`): a pod backs one once it has an IP (phase Running, or Unknown
+    when its node stopped reporting) and until it is Succeeded or Failed, when it declares the port
+    a named first ``targetPort`` names, and it is ready as ``endpoint_conditions`` says."""
+    target_port = service.ports[0].target_port if service.ports else None
+    publish_not_ready = service.publish_not_ready_addresses
     count = 0
     for pod in node.pods.values():
-        if pod.namespace != service.namespace or pod.phase != "Running" or not service.matches(pod.labels):
+        if pod.namespace != service.namespace or not has_endpoint(pod) or not service.matches(pod.labels):
             continue
-        if service.publish_not_ready_addresses or (pod.ready and pod.deletion_timestamp is None):
+        if declares_port(pod, target_port) and endpoint_conditions(pod, publish_not_ready)[0]:
             count += 1
     return count
 

@@ -17,7 +17,7 @@ from podquake.model.cluster import ClusterSpec, NodePool
 from podquake.model.endpoints import Endpoint
 from podquake.model.loadbalancer import LoadBalancerController, local_ready_endpoints
 from podquake.model.network import NodeCutOff
-from podquake.model.objects import ContainerSpec, PodSpec, PodTemplate, Probe
+from podquake.model.objects import ContainerSpec, Node, Pod, PodSpec, PodTemplate, Probe
 from podquake.model.proxy import NO_LOCAL_ENDPOINTS
 from podquake.model.quantity import Resources
 from podquake.model.resources_api import Service, ServicePort
@@ -333,3 +333,29 @@ def test_online_boutiques_frontend_external_gets_a_load_balancer_over_every_node
     sim.run_for(UNHEALTHY_AFTER + 1.0)
     frontends = sorted({p.node_name for p in sim.state.pods.values() if p.labels.get("app") == "frontend"})
     assert lb.serving_targets() == frontends and len(frontends) == 1
+
+
+def test_local_ready_endpoints_counts_what_the_endpointslice_controller_lists_as_ready():
+    """An endpoint is a pod with an IP that is not terminal (phase Running, or Unknown once its node
+    stops reporting: pkg/api/v1/pod/util.go ShouldPodBeInEndpoints) that resolves a named first
+    targetPort (FindPort); kube-proxy's LocalReadyEndpoints counts the ready ones. The helper counted
+    phase Running only and ignored the named port: 2, 2 and 3 below; now 3, 4 and 5."""
+    node = Node("worker-1", 0, {}, Resources(4000, 2**32), Resources(4000, 2**32))
+    web = ContainerSpec("main", ports=(("http", 8080),))
+    bare = ContainerSpec("main")
+
+    def add(name: str, phase: str, container: ContainerSpec, ready: bool = True) -> None:
+        pod = Pod(f"uid-{name}", name, "default", {"app": "web"}, PodSpec((container,)), 0.0, node_name="worker-1", phase=phase, ready=ready)
+        node.pods[pod.key] = pod
+
+    add("running", "Running", web)
+    add("unknown", "Unknown", web)  # its node stopped reporting: still an endpoint, ready as last reported
+    add("unknown-2", "Unknown", web)
+    add("no-port", "Running", bare)  # declares no port named "http": no endpoint for that targetPort
+    add("failed", "Failed", web)
+    add("not-ready", "Running", web, ready=False)
+    named = Service("web", "default", "LoadBalancer", (("app", "web"),), (ServicePort(80, "http"),), external_traffic_policy="Local")
+    numbered = dataclasses.replace(named, ports=(ServicePort(80, 8080),))
+    assert local_ready_endpoints(named, node) == 3  # running, unknown, unknown-2
+    assert local_ready_endpoints(numbered, node) == 4  # and no-port
+    assert local_ready_endpoints(dataclasses.replace(numbered, publish_not_ready_addresses=True), node) == 5  # and not-ready
