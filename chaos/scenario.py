@@ -68,7 +68,7 @@ from podquake.chaos.scenario_checks import check_room, check_traffic, missing_ta
 from podquake.chaos.scenario_traffic import generator_from_dict, generator_to_dict
 from podquake.model.cluster import ClusterSpec
 from podquake.model.errors import InputError
-from podquake.model.manifests import Manifest, load_manifests
+from podquake.model.manifests import Manifest, ManifestText, load_manifest_set
 from podquake.model.traffic import LoadGenerator
 from podquake.model.yaml_safety import MAX_MANIFEST_BYTES, item_lines, load_documents, too_big_error
 from podquake.properties.registry import Suite, UnknownPropertyError
@@ -231,36 +231,29 @@ class Scenario:
         return list(self._manifests)  # type: ignore[arg-type]
 
     def _load_manifests(self) -> list[Manifest]:
-        found: list[Manifest] = []
-        seen: dict[tuple[str, str, str], str] = {}
+        """The workload's paths and inline objects, parsed as one set (a PriorityClass given in one
+        item serves the pods of every item; an object defined twice is refused)."""
         source = self.source or "<scenario>"
+        parts: list[Path | ManifestText] = []
+        named: dict[str, str] = {}  # a path as a message gives it -> the workload item that named it
         for i, item in enumerate(self.workload):
             if isinstance(item, str):
                 path = Path(item)
                 if not path.is_absolute() and self.base_dir:
                     path = Path(self.base_dir) / path
-                try:
-                    loaded = load_manifests(path)
-                except InputError as error:
-                    if error.source == str(path):
-                        error.source = f"{source}: workload[{i}]: {item}"
-                        error.args = (str(error),)
-                    raise
+                parts.append(path)
+                named[str(path)] = f"{source}: workload[{i}]: {item}"
             else:
                 text = yaml.safe_dump(_plain(item), sort_keys=False)
                 line = self._workload_lines[i] if i < len(self._workload_lines) else 1
-                loaded = load_manifests(text=text, source=f"{source}: workload[{i}]", first_line=line)
-            for manifest in loaded:
-                key = (manifest.kind, manifest.namespace, manifest.name)
-                if key in seen:
-                    raise InputError(
-                        f"{manifest.kind} {manifest.key} is defined twice (first in {seen[key]})",
-                        source=source,
-                        field=f"workload[{i}]",
-                        fix="keep one definition of each object",
-                    )
-                seen[key] = f"workload[{i}]"
-            found.extend(loaded)
+                parts.append(ManifestText(text, f"{source}: workload[{i}]", line))
+        try:
+            found = load_manifest_set(parts)
+        except InputError as error:
+            if error.source in named:
+                error.source = named[error.source]
+                error.args = (str(error),)
+            raise
         check_room(self, found)
         check_traffic(self, found)
         return found

@@ -39,7 +39,7 @@ anything is built. Its limits are re-exported here: :data:`MAX_MANIFEST_BYTES`,
 Simplifications, on purpose:
 - namespaces need not exist first, and ``metadata.generateName`` is not supported (apply needs names);
 - ``spec.priority`` is taken as written; otherwise ``priorityClassName`` resolves against the built-in
-  classes and the PriorityClass objects loaded in the same call (a ``globalDefault`` class applies to
+  classes and the PriorityClass objects loaded in the same call or set (a ``globalDefault`` class applies to
   pods without one), as the Priority admission plug-in does; so does ``preemptionPolicy``: the pod's
   own, else its class's, else ``PreemptLowerPriority`` (a pod whose policy differs from its class's is
   refused, as the admission plug-in forbids it: plugin/pkg/admission/priority/admission.go);
@@ -98,7 +98,9 @@ __all__ = [
     "MAX_MANIFEST_BYTES",
     "MAX_NESTING_DEPTH",
     "Manifest",
+    "ManifestText",
     "check_replicas",
+    "load_manifest_set",
     "load_manifests",
     "manifest_notes",
 ]
@@ -268,6 +270,16 @@ def manifest_notes(manifests: Iterable[Manifest]) -> list[str]:
 
 
 # --- loading ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ManifestText:
+    """Kubernetes YAML given as text, for :func:`load_manifest_set`: ``source`` names it in messages,
+    ``first_line`` is the line of ``source`` where ``text`` starts (an object inline in a scenario file)."""
+
+    text: str
+    source: str = "<text>"
+    first_line: int = 1
+
+
 def load_manifests(
     path: str | Path | Iterable[str | Path] | None = None,
     *,
@@ -288,13 +300,28 @@ def load_manifests(
     if text is not None:
         if not isinstance(text, str):
             raise InputError(f"text must be a string, got {describe(text)}", source=source or "<text>")
-        sources = [(source or "<text>", text)]
-    else:
-        sources = [(name, _read(file, name)) for file, name in _files(path)]  # type: ignore[arg-type]
+        return load_manifest_set([ManifestText(text, source or "<text>", first_line)])
+    return load_manifest_set([path] if isinstance(path, (str, Path)) else list(path))  # type: ignore[arg-type]
 
+
+def load_manifest_set(parts: Iterable[str | Path | ManifestText]) -> list[Manifest]:
+    """Parse files, folders and texts as one set of objects, in order: a PriorityClass in one part
+    serves the pod templates of every part (as it would once applied to the API server), and an
+    object defined in two parts is refused. A scenario's workload is such a set: paths and inline
+    objects mixed.
+
+    >>> classes = ManifestText("apiVersion: scheduling.k8s.io/v1\\nkind: PriorityClass\\nmetadata: {name: high}\\nvalue: 1000")
+    >>> pod = ManifestText("apiVersion: v1\\nkind: Pod\\nmetadata: {name: p}\\nspec: {priorityClassName: high, containers: [{name: c, image: i}]}")
+    >>> load_manifest_set([classes, pod])[1].obj.spec.priority
+    1000
+    """
     pending: list[tuple[dict[str, Any], Doc]] = []
-    for name, content in sources:
-        pending.extend(_objects(name, content, first_line if text is not None else 1))
+    for part in parts:
+        if isinstance(part, ManifestText):
+            pending.extend(_objects(part.source, part.text, part.first_line))
+        else:
+            for file, name in _files(part):
+                pending.extend(_objects(name, _read(file, name)))
     priorities = _priority_classes(pending)
     manifests = [_parse_object(data, doc, priorities) for data, doc in pending]
 

@@ -98,3 +98,29 @@ def test_the_non_graceful_shutdown_scenario_moves_the_database_pod_only_with_the
             assert db0.node_name != "worker-2" and db0.ready and "converged" in converged.message
         else:
             assert db0.node_name == "worker-2" and "orders-db-0 stays on node worker-2" in converged.message
+
+
+def test_the_priority_preemption_scenario_gets_the_critical_app_back_by_preempting_the_batch_app():
+    """examples/scenarios/priority-preemption.yaml: as its comments say, the checkout pod that lost its
+    node preempts a report builder (the PriorityClass in the scenario serves the pods of another item),
+    checkout is back in full and reports runs one short; with equal priorities nobody is preempted."""
+    from dataclasses import replace
+
+    from podquake.chaos.scenario import load_scenario
+    from podquake.chaos.scenario_run import run_scenario
+    from podquake.model import trace as ev
+
+    scenario = load_scenario(Path(__file__).parents[1] / "examples" / "scenarios" / "priority-preemption.yaml")
+    run = run_scenario(scenario)
+    (preempted,) = [e for e in run.trace if isinstance(e, ev.PodPreempted)]
+    assert preempted.pod.startswith("default/reports-") and preempted.preemptor.startswith("default/checkout-")
+    assert (preempted.priority, preempted.preemptor_priority) == (100, 1000)
+    assert run.sim.workload_status("Deployment", "default", "checkout").ready == 3
+    assert run.sim.workload_status("Deployment", "default", "reports").ready == 1
+    assert all(v.status == "passed" for v in run.verdicts)
+
+    equal = [dict(item) for item in scenario.workload]
+    equal[0] = {**equal[0], "value": 100}  # critical is worth no more than batch
+    run = run_scenario(replace(scenario, workload=tuple(equal)))
+    assert not [e for e in run.trace if isinstance(e, ev.PodPreempted)]
+    assert run.sim.workload_status("Deployment", "default", "checkout").ready < 3

@@ -238,8 +238,20 @@ def test_a_bad_inline_manifest_is_placed_at_its_line_of_the_scenario_file() -> N
 
 def test_an_object_defined_twice_is_refused() -> None:
     text = HEAD + "workload:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: c}}\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: c}}\n"
-    error = error_of(text)
-    assert error.field == "workload[1]" and "defined twice" in str(error)
+    error = error_of(text, source="s.yaml")
+    assert (error.source, error.field) == ("s.yaml: workload[1]", "metadata.name")
+    assert "ConfigMap default/c is defined twice (first in s.yaml: workload[0]: document 1 (ConfigMap c) at line 4)" in str(error)
+
+
+def test_a_priority_class_in_one_workload_item_serves_the_pods_of_another(tmp_path: Path) -> None:
+    """The workload is one set of objects, as once applied to the API server: a pod template naming a
+    PriorityClass defined in another item (inline or a file) was refused, each item loaded alone."""
+    (tmp_path / "classes.yaml").write_text("apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: {name: critical}\nvalue: 1000\n")
+    pod = "- {apiVersion: v1, kind: Pod, metadata: {name: p}, spec: {priorityClassName: critical, containers: [{name: c, image: i}]}}\n"
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(HEAD + "workload:\n- classes.yaml\n" + pod)
+    (_, loaded) = load_scenario(scenario).manifests()
+    assert loaded.obj.spec.priority == 1000
 
 
 def test_missing_files(tmp_path: Path) -> None:
