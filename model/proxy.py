@@ -21,7 +21,14 @@ Which endpoints (kubernetes/kubernetes:pkg/proxy/topology.go ``CategorizeEndpoin
 - ``sessionAffinity: ClientIP``: a client that reached an endpoint within the last
   ``timeoutSeconds`` (default 10800) reaches it again while it is in the pool; every connection
   renews the entry (iptables ``-m recent --rcheck --seconds T --reap`` then ``--set``;
-  pkg/proxy/iptables/proxier.go). Affinity entries are per node, as the kernel tables are.
+  pkg/proxy/iptables/proxier.go). Affinity entries are per node, as the kernel tables are. An
+  endpoint that leaves the pool (deleted, not ready, or terminating while others are ready) takes
+  its entries with it: upstream its endpoint chain, and the ``recent`` list only that chain's rules
+  use, are deleted (nftables: its affinity set; IPVS: its real server gets weight 0 and kube-proxy
+  sets ``net/ipv4/vs/expire_quiescent_template=1``, so the persistence template expires), and the
+  client is sent to a newly chosen endpoint, which it then sticks to. In iptables and nftables one
+  list per endpoint serves the cluster IP and the node ports alike; IPVS keeps persistence per
+  virtual server, so its cluster IP and its node port (or load balancer IP) have an entry each.
 
 How one endpoint of the pool is chosen, per ``mode``:
 
@@ -37,7 +44,10 @@ How one endpoint of the pool is chosen, per ``mode``:
   32-bit random and scales it, ``(r * n) >> 32`` (``reciprocal_scale``, net/netfilter/nft_numgen.c).
   The model draws **one** ``rng.getrandbits(32)`` per connection, even with one endpoint.
 - ``ipvs`` with ``ipvs_scheduler="rr"`` (the default; pkg/proxy/ipvs, net/netfilter/ipvs/ip_vs_rr.c):
-  each node keeps a round-robin position per Service and takes the pool's endpoints in order; no draw.
+  each node keeps a round-robin position per virtual server and takes the pool's endpoints in order;
+  no draw. kube-proxy makes one virtual server for the cluster IP and one for each node port (node
+  IP) and load balancer IP (pkg/proxy/ipvs/proxier.go ``syncProxyRules``), each with its own
+  position: here the cluster IP's and, for ``external=True``, the external one's.
 - ``ipvs`` with ``ipvs_scheduler="lc"`` (ip_vs_lc.c): the endpoint with the fewest active
   connections *made through this node*, the first in order on a tie; no draw. :meth:`Proxy.route`
   counts the connection (:meth:`Proxy.acquire`); the caller ends it with :meth:`Proxy.release`.
@@ -87,10 +97,14 @@ and a cut-off node receives none, so it has nothing queued and stays healthy, as
 
 Simplifications, on purpose:
 - each routed request is a new connection (no keep-alive; conntrack is not modelled);
-- one round-robin position and one affinity table per Service and node, shared by all its ports and
-  by its cluster IP and node ports (IPVS has one virtual server, and iptables one recent list, each);
-  the round-robin position is kept across endpoint changes and taken modulo the new pool size;
-- IPVS ``lc`` counts active connections only (the kernel adds inactive ones / 256), and IPVS
+- one round-robin position and one affinity table per Service and node (IPVS: per Service, node and
+  whether the traffic is external), shared by all its ports (traffic goes to the first port anyway);
+  the round-robin position is kept across endpoint changes and taken modulo the new pool size (the
+  kernel keeps its place in the real-server list);
+- IPVS persistence expires ``timeoutSeconds`` after the connection that last used it started (the
+  kernel: after the last of its connections ended, or the last one started, whichever is later);
+- IPVS ``lc`` counts active connections only (the kernel adds inactive ones / 256), per node and
+  pod, over all Services and virtual servers (the kernel counts per virtual server), and IPVS
   weights are all 1;
 - a headless Service (``clusterIP: None``) is not proxied: clients pick among its ready endpoints
   from DNS, modelled as a uniform ``rng.randrange`` draw, with no policies, fallback or affinity; an
@@ -331,7 +345,9 @@ class Proxy:
         self._health_watchers: list[Callable[[str | None, str | None], None]] = []
         self._link_generation: dict[str, int] = {}
         self._affinity: dict[str, dict[tuple[str, str], list]] = {}  # node -> (service, client) -> [uid, last]
-        self._rr: dict[str, dict[str, int]] = {}  # node -> service -> next position
+        self._rr: dict[str, dict[str, int]] = {}  # node -> service (IPVS: virtual server) -> next position
+        self._ipvs = mode == "ipvs"
+        self._external_servers: dict[str, str] = {}  # service -> its external IPVS virtual server's key
         self._connections: dict[str, dict[str, int]] = {}  # node -> pod uid -> active connections
         self._least_connection = mode == "ipvs" and ipvs_scheduler == "lc"
         if mode == "iptables":
@@ -396,12 +412,21 @@ class Proxy:
             return pool  # type: ignore[return-value]
         if table.kind != "proxied":  # headless: DNS answers with a uniformly chosen ready address
             return pool.endpoints[self.rng.randrange(pool.size)]  # type: ignore[union-attr]
+        if external and self._ipvs:  # IPVS: the node port (or load balancer IP) is a virtual server of its own
+            service = self._external_servers.get(service) or self._external_server(service)
         if table.affinity_timeout:
             return self._route_sticky(pool, table.affinity_timeout, service, client, node, now)
         endpoint = self._choose(pool, service, node)
         if self._least_connection:
             self.acquire(node, endpoint)
         return endpoint
+
+    def _external_server(self, service: str) -> str:
+        """The key of ``service``'s external IPVS virtual server (its node port, or load balancer IP)
+        in the per-node round-robin positions and persistence tables; the cluster IP's is ``service``
+        itself. (A Service key has one ``/``, so ``ns/name/external`` names no Service.)"""
+        key = self._external_servers[service] = f"{service}/external"
+        return key
 
     def _route_sticky(self, pool: _Pool, timeout: float, service: str, client: str, node: str, now: float) -> Endpoint:
         entries = self._affinity.get(node)

@@ -128,6 +128,36 @@ def test_ipvs_round_robin_takes_endpoints_in_order_per_node():
     assert route_pods(proxy, "default/web", "worker-2", sim.now, 1) == pods[:1]  # its own position
 
 
+def test_ipvs_round_robin_and_persistence_are_per_virtual_server():
+    """kube-proxy's IPVS mode makes one virtual server for the cluster IP and one for the node port
+    (pkg/proxy/ipvs/proxier.go syncProxyRules), each with its own round-robin place and persistence
+    templates. The model kept one position per Service and node: after 2 cluster-IP connections
+    (e0, e1), 2 node-port ones reached e2, e0 (now e0, e1) and the next cluster-IP one e1 (now e2). A
+    ClientIP client affined to e1 through the cluster IP was held to e1 through the node port too;
+    now the node port chooses by its own position (e0)."""
+    sim, endpoints, proxy = proxied(deployment(), service(type="NodePort"), mode="ipvs")
+    e0, e1, e2 = pods_of(sim, "web")
+    assert route_pods(proxy, "default/web", "worker-1", sim.now, 2) == [e0, e1]
+    assert route_pods(proxy, "default/web", "worker-1", sim.now, 2, external=True) == [e0, e1]
+    assert route_pods(proxy, "default/web", "worker-1", sim.now, 1) == [e2]
+    sim, endpoints, proxy = proxied(deployment(), service(type="NodePort", sessionAffinity="ClientIP"), mode="ipvs")
+    e0, e1, e2 = pods_of(sim, "web")
+    assert [pick(proxy, c, "worker-1", sim.now) for c in ("alice", "bob")] == [e0, e1]
+    bob = proxy.route("default/web", "bob", "worker-1", sim.now, external=True)
+    assert isinstance(bob, Endpoint) and bob.pod == e0  # the node port's own persistence
+    assert pick(proxy, "bob", "worker-1", sim.now) == e1  # the cluster IP's is unchanged
+
+
+def test_iptables_affinity_is_shared_by_the_cluster_ip_and_the_node_port():
+    """iptables: one ``recent`` list per endpoint chain, which the cluster IP and the node port both
+    jump to (pkg/proxy/iptables/proxier.go writeServiceToEndpointRules)."""
+    sim, endpoints, proxy = proxied(deployment(), service(type="NodePort", sessionAffinity="ClientIP"))
+    first = pick(proxy, "alice", "worker-1", sim.now)
+    for _ in range(20):
+        again = proxy.route("default/web", "alice", "worker-1", sim.now, external=True)
+        assert isinstance(again, Endpoint) and again.pod == first
+
+
 def test_ipvs_least_connection_picks_the_fewest_active_connections_first_on_ties():
     sim, endpoints, proxy = proxied(mode="ipvs", ipvs_scheduler="lc")
     a, b, c = pods_of(sim, "web")
