@@ -18,6 +18,14 @@ the result differs from the last one (endpoints or the Service itself), the Serv
 and the new :class:`EndpointSet` reaches the node proxies ``propagation_delay`` seconds later
 (default ``KUBE_PROXY_MIN_SYNC_PERIOD_SECONDS``, 1 s: API server, watch and kube-proxy sync). Until
 then the proxies route with the previous version: a deleted pod keeps receiving traffic, which fails.
+Upstream the controller syncs at once (``endpointUpdatesBatchPeriod`` defaults to 0,
+pkg/controller/endpointslice), and kube-proxy v1.35 (pkg/proxy/runner/bounded_frequency_runner.go)
+syncs as soon as a change arrives unless its last sync ended less than ``minSyncPeriod`` ago, then
+when that has passed (``minSyncPeriod`` 1 s and ``syncPeriod`` 30 s by default for every mode,
+pkg/proxy/apis/config/v1alpha2/defaults.go; ``syncPeriod`` only spaces the retries of a failed sync,
+and a full resync comes every hour). So a lone change reaches the kernel within the sync's own time
+(milliseconds to seconds, with the cluster's size) and a burst within about 1 s: the model's fixed
+delay (``Timing.endpoint_propagation_seconds``, an environment latency) is the busy end of that.
 Publication is recorded as :class:`~podquake.model.trace.EndpointsChanged` (through
 ``ClusterState.record_endpoints_changed``), which the proxies watch; :attr:`EndpointSliceController.published`
 holds the sets they read.
@@ -35,10 +43,23 @@ without that port, so kube-proxy has no endpoint for it on that port: the model 
 of the Service's endpoints when the name is its **first** port's (the port connections reach, see
 :mod:`podquake.model.proxy`). A numeric ``targetPort`` needs no declaration.
 
+One port. Upstream each Service port has endpoints of its own: the reconciler groups a Service's
+endpoints into slices by the port numbers their pod resolves (staging/src/k8s.io/endpointslice
+reconciler.go, ``NewPortMapKey``), and kube-proxy builds one endpoint list and one set of rules per
+port (pkg/proxy/endpointslicecache.go ``endpointInfoByServicePort``). So with ports ``http``
+(``targetPort: web``) and ``metrics`` (``targetPort: metrics``), a pod declaring only ``metrics`` is
+an endpoint of ``metrics`` alone. The model keeps the first port's list only, which is exact for
+everything it routes: traffic addresses a Service, not a port, and goes to ``spec.ports[0]``
+(:class:`~podquake.model.traffic.LoadGenerator`; the scenario ``traffic:`` entries name no port).
+What it does not have is what nobody sends: the other ports' lists (the pod above is listed
+nowhere). The trace's ready counts (:class:`~podquake.model.trace.EndpointsChanged`) are the first
+port's. Per-port lists would multiply the proxy's tables, the load model's plans and the trace rows
+by the number of ports, for traffic the model never offers.
+
 Simplifications, on purpose: one endpoint set per Service (upstream splits it into slices of at most
-100 endpoints, :attr:`EndpointSet.slice_count` says how many it would be) shared by all its ports,
-filtered by the first port's name only (a pod lacking the name of another port stays listed; a port's
-protocol is not compared, upstream ``FindPort`` also matches it); no
+100 endpoints, :attr:`EndpointSet.slice_count` says how many it would be, not counting the extra
+slices pods resolving a named port to different numbers would need), the first port's (see above; a
+port's protocol is not compared, upstream ``FindPort`` also matches it); no
 topology hints; a pod gets its IP when its containers start (upstream when its sandbox is created,
 before image pulls and init containers, so a starting pod is listed as not ready, or as ready under
 ``publishNotReadyAddresses``, and refuses connections meanwhile; the kubelet here folds the sandbox

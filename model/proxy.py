@@ -64,7 +64,8 @@ the process listening on that port runs, whatever the pod's other containers do 
 all containers ready, only decides whether the EndpointSlice lists it, which reaches the proxies a
 propagation delay later). So a crashed log-shipper sidecar does not fail connections to its app
 container while the pod is still listed; a crashed app container does. The model has no ports on
-connections: traffic to a Service goes to its first port. :meth:`Proxy.serving_container` finds
+connections: traffic to a Service goes to its first port, whose endpoints are the ones published
+(why one port: :mod:`podquake.model.endpoints`). :meth:`Proxy.serving_container` finds
 the container: the first one (in spec order, as upstream ``FindPort`` scans) whose declared
 ``ports`` (:attr:`ContainerSpec.ports <podquake.model.objects.ContainerSpec.ports>`) have that
 ``targetPort``'s number, or its name when it is a name. When no container declares it, the pod's

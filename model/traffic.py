@@ -450,7 +450,8 @@ class Internal:
 class LoadGenerator:
     """Open-loop traffic for ``service`` (``namespace/name``): ``shape`` requests per second from
     ``clients`` distinct clients entering at ``entry``. ``name`` prefixes the client identities
-    (default: ``gen<index>``)."""
+    (default: ``gen<index>``). The requests go to the Service's first port (``spec.ports[0]``), the
+    only one the model routes (:mod:`podquake.model.endpoints` says why)."""
 
     service: str
     shape: Shape
