@@ -240,6 +240,13 @@ NODE_STATUS_UPDATE_FREQUENCY_SECONDS = 10.0
 # staging/src/k8s.io/api/core/v1/well_known_taints.go (TaintNodeOutOfService): the non-graceful node
 # shutdown taint; the attach/detach controller detaches at once from a node carrying it.
 TAINT_OUT_OF_SERVICE = "node.kubernetes.io/out-of-service"
+# kubernetes/kubernetes:pkg/apis/storage/util/helpers.go (IsDefaultStorageClassAnnotation): the StorageClass
+# a claim without storageClassName uses.
+ANNOTATION_DEFAULT_STORAGE_CLASS = "storageclass.kubernetes.io/is-default-class"
+# kubernetes/kubernetes:pkg/apis/storage/v1/defaults.go (SetDefaults_StorageClass): a StorageClass without
+# volumeBindingMode binds Immediate; pkg/apis/storage/validation/validation.go allows only these two.
+VOLUME_BINDING_IMMEDIATE = "Immediate"
+VOLUME_BINDING_WAIT_FOR_FIRST_CONSUMER = "WaitForFirstConsumer"
 
 # --- disruption (model/disruption.py) ----------------------------------------------------------
 # kubernetes/kubernetes:pkg/controller/disruption/disruption.go (DeletionTimeout): a pod the eviction API

@@ -3,11 +3,20 @@
 Four upstream mechanisms, in one component because they share their indexes:
 
 - **Binding and provisioning** (kubernetes/kubernetes:pkg/controller/volume/persistentvolume/pv_controller.go,
-  and the scheduler's VolumeBinding plugin): every claim is taken to use the cluster's default
-  StorageClass with ``volumeBindingMode: WaitForFirstConsumer`` and a dynamic provisioner. A claim stays
-  Pending until the first pod using it is bound to a node; then a PersistentVolume ``pvc-<uid>`` is
-  provisioned in that node's zone (``topology.kubernetes.io/zone``) and the claim is bound to it. A
-  claim naming ``volumeName`` binds to that PersistentVolume (see :meth:`Volumes.create_volume`).
+  and the scheduler's VolumeBinding plugin): a claim uses the StorageClass object it names, or (no
+  ``storageClassName``) the one annotated ``storageclass.kubernetes.io/is-default-class: "true"`` (the
+  last applied if several); with no such object it uses the cluster's built-in default class, taken
+  to be ``volumeBindingMode: WaitForFirstConsumer`` with a dynamic provisioner (as the default classes
+  of GKE, EKS and AKS are). *WaitForFirstConsumer*: a claim stays Pending until the first pod using it
+  is bound to a node; then a PersistentVolume ``pvc-<uid>`` is provisioned in that node's zone
+  (``topology.kubernetes.io/zone``) and the claim is bound to it. *Immediate* (a StorageClass object's
+  default when it names no mode: pkg/apis/storage/v1/defaults.go): the volume is provisioned as soon as
+  the claim exists, in the zone the CSI external-provisioner prefers with no selected node
+  (kubernetes-csi/external-provisioner:pkg/controller/topology.go ``GenerateAccessibilityRequirements``:
+  the zones of the class's ``allowedTopologies``, else of every node, sorted, rotated by the FNV-1 hash
+  of the claim's name, a StatefulSet claim ``<template>-<set>-<ordinal>`` hashing ``<set>`` and adding its
+  ordinal, so a set's volumes go round the zones); its pods are then held to that zone, wherever their
+  room is. A claim naming ``volumeName`` binds to that PersistentVolume (see :meth:`Volumes.create_volume`).
 - **Zone (VolumeZone / VolumeBinding filters).** A pod whose claim is bound to a zonal volume may only
   run in that zone. The scheduler packages are not touched: instead, when such a pod is created, or
   when a claim of a still pending pod becomes bound, the pod's spec gets the required node affinity
@@ -53,7 +62,10 @@ GC controller force-deletes them at its next pass (``gcTerminating``, within 20 
 :mod:`podquake.model.controllers.podgc`), and their volumes are detached at once: a StatefulSet pod
 runs again elsewhere in its zone within about 20 s of the taint.
 
-Simplifications, on purpose: no StorageClass objects, capacity, reclaim policy or volume expansion;
+Simplifications, on purpose: of a StorageClass only ``volumeBindingMode``, the default-class annotation
+and the zones of ``allowedTopologies`` (Immediate) are read; a class named by a claim but not applied
+is the built-in WaitForFirstConsumer one (a cloud's preinstalled class), where upstream leaves the
+claim Pending; no capacity, reclaim policy or volume expansion;
 PersistentVolumes are never deleted; ReadWriteOncePod is enforced as ReadWriteOnce (one node, not one
 pod); volumes other than emptyDir and persistentVolumeClaim (configMap, secret, ...) need nothing; the
 reconciler's 100 ms loop is event-driven here (a force-detach happens exactly 6 minutes after the
@@ -71,6 +83,7 @@ from typing import TYPE_CHECKING
 
 from podquake.model import constants as k8s
 from podquake.model import trace as ev
+from podquake.model.errors import InputError
 from podquake.model.objects import PersistentVolume, Pod, PodSpec, VolumeSpec
 from podquake.model.selectors import NodeAffinity, NodeSelectorTerm, Requirement
 
@@ -78,9 +91,11 @@ if TYPE_CHECKING:
     from podquake.model.resources_api import PersistentVolumeClaim
     from podquake.model.simulation import Simulation
 
-__all__ = ["Volumes", "require_zones"]
+__all__ = ["Volumes", "immediate_zone", "require_zones"]
 
 _PVC = "PersistentVolumeClaim"
+_SC = "StorageClass"
+_BINDING_MODES = (k8s.VOLUME_BINDING_IMMEDIATE, k8s.VOLUME_BINDING_WAIT_FOR_FIRST_CONSUMER)
 _TERMINAL = ("Succeeded", "Failed")
 
 Resume = Callable[[], None]
@@ -116,6 +131,34 @@ def _and(term: NodeSelectorTerm, wanted: tuple[Requirement, ...]) -> NodeSelecto
     return NodeSelectorTerm(term.match_expressions + missing, term.match_fields) if missing else term
 
 
+def _fnv1_32(text: str) -> int:
+    """Go's ``hash/fnv`` ``New32`` (FNV-1: multiply, then xor) of ``text``'s UTF-8 bytes."""
+    h = 2166136261
+    for byte in text.encode():
+        h = ((h * 16777619) & 0xFFFFFFFF) ^ byte
+    return h
+
+
+def immediate_zone(claim: str, zones: list[str]) -> str:
+    """The zone the CSI external-provisioner prefers for claim ``claim`` with no selected node (Immediate
+    binding): kubernetes-csi/external-provisioner:pkg/controller/topology.go
+    (``GenerateAccessibilityRequirements``: requisite terms sorted and deduplicated, rotated by
+    ``(hash + index) % len``; ``getPVCNameHashAndIndexOffset``: a name ending ``-<integer>`` hashes the part
+    between its last two dashes and adds the integer). The driver provisions in the first preferred zone.
+
+    >>> [immediate_zone(f"data-db-{i}", ["zone-a", "zone-b", "zone-c"]) for i in range(4)]
+    ['zone-b', 'zone-c', 'zone-a', 'zone-b']
+    """
+    terms = sorted(set(zones))
+    if not terms:
+        return ""
+    hashed, index = claim, 0
+    head, dash, tail = claim.rpartition("-")
+    if dash and tail.isdigit() and int(tail) < 2**32:
+        index, hashed = int(tail), head.rpartition("-")[2]
+    return terms[((_fnv1_32(hashed) + index) & 0xFFFFFFFF) % len(terms)]
+
+
 def _terminated(pod: Pod) -> bool:
     """Upstream ``IsPodTerminated`` (pkg/volume/util/util.go), which keeps a pod's volumes out of the
     attach/detach controller's desired state: Succeeded or Failed, or being deleted with no container
@@ -123,6 +166,22 @@ def _terminated(pod: Pod) -> bool:
     if pod.phase in _TERMINAL:
         return True
     return pod.deletion_timestamp is not None and all(c.state != "running" for c in pod.containers)
+
+
+def _raw(storage_class: object | None) -> dict:  # type: ignore[type-arg]
+    """A StorageClass object's manifest mapping (kept as data: a GenericObject's ``raw``)."""
+    raw = getattr(storage_class, "raw", None)
+    return raw if isinstance(raw, dict) else {}
+
+
+def _allowed_zones(raw: dict) -> list[str]:  # type: ignore[type-arg]
+    """The zones a StorageClass's ``allowedTopologies`` names (``matchLabelExpressions`` on the zone label)."""
+    zones: list[str] = []
+    for term in raw.get("allowedTopologies") or ():
+        for expression in (term or {}).get("matchLabelExpressions") or ():
+            if isinstance(expression, dict) and expression.get("key") == k8s.LABEL_ZONE:
+                zones.extend(str(v) for v in expression.get("values") or ())
+    return zones
 
 
 class Volumes:
@@ -166,6 +225,7 @@ class Volumes:
             self._track(pod)
             if pod.node_name is not None:
                 self._bind_claims(pod, pod.node_name)
+        self._provision_pending()
 
     # === the public API ============================================================================
     def write(self, pod_key: str, volume: str, writes: int = 1) -> bool:
@@ -298,7 +358,11 @@ class Volumes:
     def _on_object_applied(self, event: ev.ObjectApplied) -> None:
         if event.kind == _PVC:
             namespace, _, claim = event.name.partition("/")
+            self._provision_immediate(namespace, claim)
             self._on_claim(namespace, claim)
+        elif event.kind == _SC:
+            self._class_mode(self.state.objects[(_SC, "", event.name.partition("/")[2])])  # checks it
+            self._provision_pending()
 
     def _on_claim(self, namespace: str, claim: str) -> None:
         """A claim appeared (or its volume did): bind it for a consumer already on a node, and let
@@ -313,6 +377,67 @@ class Volumes:
                 self._restrict_to_zones(pod)
 
     # === binding and the zone =======================================================================
+    def _storage_class(self, pvc: PersistentVolumeClaim) -> object | None:
+        """The StorageClass object ``pvc`` uses: the one it names, or the last applied default; None
+        when there is none (the built-in WaitForFirstConsumer class)."""
+        objects = self.state.objects
+        if pvc.storage_class_name:
+            return objects.get((_SC, "", pvc.storage_class_name))
+        if pvc.storage_class_name == "":
+            return None  # "": no class, no provisioning by class (a pre-bound volumeName, or the built-in)
+        default = None
+        for (kind, _namespace, _name), obj in objects.items():
+            if kind == _SC and _raw(obj).get("metadata", {}).get("annotations", {}).get(k8s.ANNOTATION_DEFAULT_STORAGE_CLASS) == "true":
+                default = obj
+        return default
+
+    def _class_mode(self, storage_class: object | None) -> str:
+        """The class's ``volumeBindingMode`` (Immediate when unset, as upstream defaults it)."""
+        if storage_class is None:
+            return k8s.VOLUME_BINDING_WAIT_FOR_FIRST_CONSUMER
+        raw = _raw(storage_class)
+        mode = raw.get("volumeBindingMode")
+        if mode is None:
+            return k8s.VOLUME_BINDING_IMMEDIATE
+        if mode not in _BINDING_MODES:
+            name = raw.get("metadata", {}).get("name", "")
+            raise InputError(
+                f"unsupported volumeBindingMode {mode!r}", source=f"StorageClass {name}", field="volumeBindingMode",
+                fix="use Immediate or WaitForFirstConsumer (pkg/apis/storage/validation/validation.go)",
+            )
+        return mode  # type: ignore[no-any-return]
+
+    def _provision_pending(self) -> None:
+        for kind, namespace, name in list(self.state.objects):
+            if kind == _PVC:
+                self._provision_immediate(namespace, name)
+
+    def _provision_immediate(self, namespace: str, claim: str) -> None:
+        """Immediate binding: provision and bind an unbound claim of an Immediate class now, in the zone
+        :func:`immediate_zone` picks, and hold its pending pods to that zone."""
+        state = self.state
+        pvc: PersistentVolumeClaim | None = state.objects.get((_PVC, namespace, claim))  # type: ignore[assignment]
+        if pvc is None or pvc.volume_name is not None:
+            return
+        storage_class = self._storage_class(pvc)
+        if self._class_mode(storage_class) != k8s.VOLUME_BINDING_IMMEDIATE:
+            return
+        zones = _allowed_zones(_raw(storage_class)) or [node.zone for node in state.nodes.values() if node.zone]
+        self._provision(namespace, claim, pvc, immediate_zone(claim, zones))
+
+    def _provision(self, namespace: str, claim: str, pvc: PersistentVolumeClaim, zone: str) -> PersistentVolume:
+        pv = PersistentVolume(
+            name=f"pvc-{self.sim.new_uid()}",
+            zone=zone,
+            access_modes=pvc.access_modes,
+            storage_bytes=pvc.storage_bytes,
+            claim=f"{namespace}/{claim}",
+        )
+        self.state.add_volume(pv)
+        self.state.bind_claim(namespace, claim, pv.name)
+        self._claim_bound(namespace, claim)
+        return pv
+
     def _bind_claims(self, pod: Pod, node_name: str) -> None:
         """WaitForFirstConsumer: bind (provisioning if needed) each claim of ``pod``, bound to ``node_name``."""
         for _, claim in self._claims_of[pod.key]:
@@ -333,17 +458,7 @@ class Volumes:
                 self._claim_bound(namespace, claim)
             return pv
         node = state.nodes.get(node_name)
-        pv = PersistentVolume(
-            name=f"pvc-{self.sim.new_uid()}",
-            zone=node.zone if node is not None else "",
-            access_modes=pvc.access_modes,
-            storage_bytes=pvc.storage_bytes,
-            claim=f"{namespace}/{claim}",
-        )
-        state.add_volume(pv)
-        state.bind_claim(namespace, claim, pv.name)
-        self._claim_bound(namespace, claim)
-        return pv
+        return self._provision(namespace, claim, pvc, node.zone if node is not None else "")
 
     def _claim_bound(self, namespace: str, claim: str) -> None:
         for key in list(self._pods_by_claim.get((namespace, claim), {})):

@@ -10,13 +10,15 @@ import pytest
 from podquake.model import constants as k8s
 from podquake.model import trace as ev
 from podquake.model.cluster import ClusterSpec
+from podquake.model.errors import InputError
+from podquake.model.manifests import load_manifests
 from podquake.model.controllers.statefulset import CLAIM_ACCESS_MODES, CLAIM_STORAGE_BYTES
 from podquake.model.objects import ContainerSpec, Deployment, PodSpec, PodTemplate, StatefulSet, VolumeSpec
 from podquake.model.quantity import Resources
 from podquake.model.resources_api import PersistentVolumeClaim
 from podquake.model.selectors import LabelSelector, NodeAffinity, NodeSelectorTerm, Requirement, Taint
 from podquake.model.simulation import Simulation, Timing
-from podquake.model.volumes import Volumes, require_zones
+from podquake.model.volumes import Volumes, immediate_zone, require_zones
 
 WAIT = k8s.ATTACH_DETACH_MAX_WAIT_FOR_UNMOUNT_SECONDS  # 360 s
 START = Timing().container_start_seconds
@@ -129,6 +131,77 @@ def test_a_pending_pod_of_a_claim_gets_the_zone_when_another_consumer_binds_it()
     assert sim.state.pods_by_key[b].node_name == "worker-3"
     pv = volumes.volume_for_claim("default", "shared")
     assert pv is not None and list(pv.attached) == ["worker-1", "worker-3"]  # ReadWriteMany: multi-attach
+
+
+def storage_class(sim: Simulation, name: str, mode: str | None, default: bool = True, zones: tuple[str, ...] = ()) -> None:
+    lines = ["apiVersion: storage.k8s.io/v1", "kind: StorageClass", f"metadata: {{name: {name}}}", "provisioner: pd.csi.storage.gke.io"]
+    if default:
+        lines[2] = f"metadata: {{name: {name}, annotations: {{{k8s.ANNOTATION_DEFAULT_STORAGE_CLASS}: 'true'}}}}"
+    if mode is not None:
+        lines.append(f"volumeBindingMode: {mode}")
+    if zones:
+        lines.append(f"allowedTopologies: [{{matchLabelExpressions: [{{key: {k8s.LABEL_ZONE}, values: [{', '.join(zones)}]}}]}}]")
+    (manifest,) = load_manifests(text="\n".join(lines))
+    manifest.apply_to(sim)
+
+
+def test_immediate_binding_provisions_at_once_in_the_provisioners_zone_and_holds_pods_to_it():
+    """StorageClass volumeBindingMode Immediate (upstream's default when unset: pkg/apis/storage/v1/defaults.go):
+    the PV controller provisions on claim creation, with no selected node, in the zone the CSI
+    external-provisioner prefers (pkg/controller/topology.go: zones sorted, rotated by the FNV-1 hash of
+    the claim's name): "data" goes to zone-b of zones a, b. The model provisioned every claim
+    WaitForFirstConsumer: nothing before the first pod, then in that pod's zone (zone-a, worker-1)."""
+    assert immediate_zone("data", ["zone-a", "zone-b"]) == "zone-b"
+    sim, volumes = cluster()
+    storage_class(sim, "standard", None)  # no volumeBindingMode: Immediate
+    claim(sim, "data")
+    pv = volumes.volume_for_claim("default", "data")
+    assert pv is not None and pv.zone == "zone-b" and pv.created_at == 0.0
+    pod = pod_with_claim(sim, "app", "data")
+    assert events(sim, ev.PodSpecChanged, pod=pod)[0].reason == f"VolumeZone {k8s.LABEL_ZONE}=zone-b"
+    sim.run_for(START + 1)
+    assert sim.state.pods_by_key[pod].node_name == "worker-2"  # first-fit's first zone-b node, not worker-1
+    # No room left in zone-b: a second claim's pod stays Pending although zone-a has room.
+    for node in ("worker-2", "worker-4"):
+        sim.state.set_unschedulable(node, True)
+    claim(sim, "data-2")  # hashes "data" + 2: zone-b again
+    assert immediate_zone("data-2", ["zone-a", "zone-b"]) == "zone-b"
+    other = pod_with_claim(sim, "other", "data-2")
+    sim.run_for(30)
+    assert sim.state.pods_by_key[other].node_name is None
+
+
+def test_immediate_binding_spreads_statefulset_claims_round_the_zones_and_honours_allowed_topologies():
+    """getPVCNameHashAndIndexOffset: "data-db-<i>" hashes "db" and adds i, so ordinals go round the zones;
+    allowedTopologies limits the zones (GenerateAccessibilityRequirements: requisite from it)."""
+    sim, volumes = cluster(nodes=6, zones=3)
+    storage_class(sim, "spread", "Immediate")
+    for i in range(3):
+        claim(sim, f"data-db-{i}")
+    assert [volumes.volume_for_claim("default", f"data-db-{i}").zone for i in range(3)] == ["zone-b", "zone-c", "zone-a"]  # type: ignore[union-attr]
+    sim2, volumes2 = cluster(nodes=6, zones=3)
+    storage_class(sim2, "pinned", "Immediate", zones=("zone-c",))
+    claim(sim2, "data-db-0")
+    assert volumes2.volume_for_claim("default", "data-db-0").zone == "zone-c"  # type: ignore[union-attr]
+
+
+def test_a_wait_for_first_consumer_class_and_a_claim_applied_before_its_immediate_class():
+    sim, volumes = cluster()
+    storage_class(sim, "late", k8s.VOLUME_BINDING_WAIT_FOR_FIRST_CONSUMER)
+    claim(sim, "data")
+    assert volumes.volume_for_claim("default", "data") is None  # waits for its first consumer, as before
+    sim2, volumes2 = cluster()
+    claim(sim2, "data")
+    assert volumes2.volume_for_claim("default", "data") is None
+    storage_class(sim2, "standard", "Immediate")  # the pending claim now gets the default class (retroactive)
+    assert volumes2.volume_for_claim("default", "data").zone == "zone-b"  # type: ignore[union-attr]
+
+
+def test_an_unknown_volume_binding_mode_is_refused_naming_the_field():
+    sim, _ = cluster()
+    with pytest.raises(InputError) as raised:
+        storage_class(sim, "odd", "Lazy")
+    assert raised.value.field == "volumeBindingMode" and "Lazy" in raised.value.message and "WaitForFirstConsumer" in raised.value.fix
 
 
 def test_a_claim_pre_bound_to_a_static_volume_waits_for_it_and_refuses_another_zone():
