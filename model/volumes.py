@@ -67,10 +67,31 @@ and the zones of ``allowedTopologies`` (Immediate) are read; a class named by a 
 is the built-in WaitForFirstConsumer one (a cloud's preinstalled class), where upstream leaves the
 claim Pending; no capacity, reclaim policy or volume expansion;
 PersistentVolumes are never deleted; ReadWriteOncePod is enforced as ReadWriteOnce (one node, not one
-pod); volumes other than emptyDir and persistentVolumeClaim (configMap, secret, ...) need nothing; the
+pod: upstream's VolumeRestrictions filter, pkg/scheduler/framework/plugins/volumerestrictions, keeps a
+second pod of a ReadWriteOncePod claim Pending while another pod uses it, where the model lets it run
+beside the first on the same node or wait with a Multi-Attach error on another); the scheduler's
+VolumeBinding PreFilter is not modelled either, so a pod whose claim does not exist is scheduled and
+waits ContainerCreating on its node, where upstream keeps it Pending ('persistentvolumeclaim "x" not
+found'); volumes other than emptyDir and persistentVolumeClaim (configMap, secret, ...) need nothing; the
 reconciler's 100 ms loop is event-driven here (a force-detach happens exactly 6 minutes after the
 request), and a kubelet's unmount is noticed at its next node-status report (every 10 s) or when the
 node's power or Ready condition changes.
+
+No per-node attach limit (NodeVolumeLimits, pkg/scheduler/framework/plugins/nodevolumelimits/csi.go):
+upstream takes it only from a CSINode object's ``spec.drivers[].allocatable.count`` and sets none for a
+driver that reports none, so a generic CSI driver has no limit; the model has no CSINode objects, so
+there is nothing to honour (a cloud disk driver's own limit, e.g. a few dozen per VM, is not modelled).
+
+Timing left to the user: :attr:`Volumes.attach_seconds` (the cloud's attach call) is 0 by default,
+because upstream has no such constant (it is the cloud API's latency, seconds to a minute, varying by
+provider and disk type) and any default would shift every verdict by a guess; set it per simulation
+(``sim.volumes.attach_seconds = 10``). Mounting is instant, and the kubelet starts a waiting pod as soon
+as its last volume is attached: upstream's ``WaitForAttachAndMount`` (pkg/kubelet/volumemanager/
+volume_manager.go) gives up after ``podAttachAndMountTimeout`` (2 min 3 s) with a ``FailedMount`` event
+and the pod worker retries 10-15 s later (pod_workers.go backOffPeriod, jittered), so upstream starts a
+pod whose attach lands in such a gap up to 15 s later, and records ``FailedMount`` events the model does
+not. An emptyDir is lost when its node powers off whatever its ``medium``, where upstream's kubelet
+finds a disk-backed one again after a reboot of the same machine.
 
 Wiring: ``volumes = Volumes(sim); volumes.start()`` after ``sim.kubelet_dispatcher`` exists.
 """
@@ -191,7 +212,8 @@ class Volumes:
         self.sim = sim
         self.env = sim.env
         self.state = sim.state
-        #: Seconds an attach takes (the cloud API call); 0 attaches at once.
+        #: Seconds an attach takes (the cloud API call); 0 attaches at once. Upstream has no constant:
+        #: it is the cloud's latency, so the model leaves it to the user (see the module docstring).
         self.attach_seconds = 0.0
         #: ``ReconcilerMaxWaitForUnmountDuration``: how long a still-mounted volume on an unhealthy node
         #: waits before it is force-detached.
@@ -206,6 +228,7 @@ class Volumes:
         self._gated: dict[str, tuple[Pod, str, Resume]] = {}  # pod key -> (pod, node, resume): waiting kubelets
         self._zonal_specs: dict[tuple[int, tuple[str, ...]], tuple[PodSpec, PodSpec]] = {}
         self._polling = False
+        self._classes: list[str] = []  # StorageClass object names, in state.objects order
 
     def start(self) -> None:
         state = self.state
@@ -225,6 +248,7 @@ class Volumes:
             self._track(pod)
             if pod.node_name is not None:
                 self._bind_claims(pod, pod.node_name)
+        self._classes = [name for kind, _namespace, name in state.objects if kind == _SC]
         self._provision_pending()
 
     # === the public API ============================================================================
@@ -362,6 +386,7 @@ class Volumes:
             self._on_claim(namespace, claim)
         elif event.kind == _SC:
             self._class_mode(self.state.objects[(_SC, "", event.name.partition("/")[2])])  # checks it
+            self._classes = [name for kind, _namespace, name in self.state.objects if kind == _SC]
             self._provision_pending()
 
     def _on_claim(self, namespace: str, claim: str) -> None:
@@ -386,8 +411,9 @@ class Volumes:
         if pvc.storage_class_name == "":
             return None  # "": no class, no provisioning by class (a pre-bound volumeName, or the built-in)
         default = None
-        for (kind, _namespace, _name), obj in objects.items():
-            if kind == _SC and _raw(obj).get("metadata", {}).get("annotations", {}).get(k8s.ANNOTATION_DEFAULT_STORAGE_CLASS) == "true":
+        for name in self._classes:
+            obj = objects.get((_SC, "", name))
+            if _raw(obj).get("metadata", {}).get("annotations", {}).get(k8s.ANNOTATION_DEFAULT_STORAGE_CLASS) == "true":
                 default = obj
         return default
 

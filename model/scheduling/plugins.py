@@ -17,7 +17,10 @@ NodeResourcesBalancedAllocation, PodTopologySpread. Not modelled, on purpose:
 - InterPodAffinity: the model's pods carry no pod (anti-)affinity terms, and with none anywhere the
   plugin's PreScore skips and it adds 0 to every node.
 - ImageLocality: nodes hold no image list; upstream scores 0 below its 23 MB threshold, so 0 everywhere.
-- NodePorts, volume plugins, DynamicResources: the model has no host ports, volume topology or DRA.
+- NodePorts, DynamicResources: the model has no host ports or DRA. Volume plugins: VolumeZone and
+  VolumeBinding's zone are applied by :mod:`podquake.model.volumes` as required node affinity on the
+  pod (so NodeAffinity filters them here); VolumeRestrictions, NodeVolumeLimits and VolumeBinding's
+  PreFilter are not modelled (see that module's docstring).
 - Extended resources and hugepages: only cpu and memory are scored (ephemeral storage is only fitted).
 - The system default spreading selector is the pod's owning ReplicaSet's / StatefulSet's /
   ReplicationController's selector. Upstream also merges the selectors of the Services that select
