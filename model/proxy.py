@@ -88,7 +88,8 @@ from the control plane answers from its frozen view, as upstream's kube-proxy do
   healthy; no listener (a failure) when its view does not have the Service as Local;
 - :meth:`Proxy.healthz`, kube-proxy's ``/healthz`` (proxy_health.go ``healthzHandler``), which the
   load balancer of a Cluster-policy Service polls: it fails when kube-proxy's view of its own Node
-  carries the ``ToBeDeletedByClusterAutoscaler`` taint (``SyncNode``; KEP-3836);
+  carries the ``ToBeDeletedByClusterAutoscaler`` taint (``NodeEligible``; KEP-3836), and on a node
+  that booted cut off from the control plane, whose kube-proxy has not started its health server;
 - :meth:`Proxy.health_check`, the one of the two that fits the node's view of the Service.
 
 kube-proxy's own sync health (``isHealthy``: an update queued and not applied within
@@ -576,8 +577,9 @@ class Proxy:
 
     def healthz(self, node: str) -> bool:
         """``node``'s kube-proxy ``/healthz`` answer: its machine is up and its view of its own Node
-        has no ``ToBeDeletedByClusterAutoscaler`` taint (proxy_health.go ``SyncNode``). A cut-off
-        node answers from the Node it saw when it was cut."""
+        has no ``ToBeDeletedByClusterAutoscaler`` taint (proxy_health.go ``NodeEligible``). A cut-off
+        node answers from the Node it saw when it was cut; one that booted while cut off does not
+        answer until it resyncs (see :meth:`_on_node_power`)."""
         machine = self._nodes.get(node)
         if machine is None or not machine.up:
             return False
@@ -631,9 +633,10 @@ class Proxy:
         """A machine that boots again starts a fresh kube-proxy with empty kernel tables (no
         ClientIP affinity entries, IPVS round-robin from the start). Cut off from the control plane,
         that kube-proxy can list nothing, so its node routes nothing and has no health-check
-        listener, until it reconnects and resyncs; its ``/healthz`` answers 200 meanwhile (nothing
-        queued, and upstream's ``nodeEligible`` starts true until it sees its Node;
-        proxy_health.go ``newProxyHealthServer``)."""
+        listener, until it reconnects and resyncs. Its ``/healthz`` fails meanwhile too: kube-proxy
+        v1.35 waits in ``NewNodeManager`` (pkg/proxy/node.go: the informer of its own Node must sync,
+        then the Node must exist) before it makes and starts its health server
+        (cmd/kube-proxy/app/server.go ``newProxyServer``), so nothing listens on the port."""
         if not event.up:
             return
         node = event.node
@@ -641,7 +644,7 @@ class Proxy:
         self._rr.pop(node, None)
         if node in self._disconnected:
             self._frozen[node] = {}
-            self._frozen_eligible[node] = True
+            self._frozen_eligible[node] = False
             self._announce(None, node)
 
     def is_connected(self, node: str) -> bool:

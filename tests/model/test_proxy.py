@@ -592,6 +592,24 @@ def test_online_boutique_frontend_external_load_balancer_reaches_frontend_pods()
     assert proxy.failures == {}
 
 
+def test_a_node_that_boots_while_cut_off_fails_healthz_until_it_resyncs():
+    """kube-proxy v1.35 makes its health server only after NewNodeManager has synced the informer of
+    its own Node (pkg/proxy/node.go, cmd/kube-proxy/app/server.go newProxyServer): booted without
+    the control plane, nothing listens on /healthz. The model answered 200 (True) until the resync;
+    now it fails until then, and answers 200 from the resync (1 s after reconnecting) on."""
+    sim, endpoints, proxy = proxied(deployment(), service(type="LoadBalancer"))
+    proxy.set_connected("worker-2", False)
+    assert proxy.healthz("worker-2")  # cut off but running: it answers from its last view
+    sim.kubelets["worker-2"].power_off()
+    sim.kubelets["worker-2"].power_on()
+    assert not proxy.healthz("worker-2") and not proxy.health_check("default/web", "worker-2")
+    proxy.set_connected("worker-2", True)
+    sim.run_for(0.999)
+    assert not proxy.healthz("worker-2")
+    sim.run_for(0.002)
+    assert proxy.healthz("worker-2") and proxy.health_check("default/web", "worker-2")
+
+
 def test_a_node_that_boots_while_cut_off_routes_nothing_until_it_resyncs():
     """Upstream a rebooted node's kube-proxy starts with no rules and, cut off from the API server,
     can list nothing: the model kept routing with the view the node had when it was cut."""
@@ -613,7 +631,7 @@ def test_a_node_that_boots_while_cut_off_routes_nothing_until_it_resyncs():
     assert proxy.route("default/web", "c", "worker-1", sim.now) == UNKNOWN_SERVICE
     assert proxy.route("default/web", "c", "worker-1", sim.now, external=True) == UNKNOWN_SERVICE
     assert not proxy.service_health_check("default/web", "worker-1")  # no healthCheckNodePort listener
-    assert proxy.healthz("worker-1")  # nothing queued, and eligible until it sees its Node
+    assert not proxy.healthz("worker-1")  # kube-proxy waits for its Node before it serves /healthz
     proxy.set_connected("worker-1", True)
     sim.run_for(1.001)
     assert proxy.known_version("default/web", "worker-1") == proxy.known_version("default/web", "worker-2")
