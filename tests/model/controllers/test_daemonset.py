@@ -157,12 +157,9 @@ def test_a_failed_pod_is_replaced_with_a_doubling_back_off():
     assert len([p for p in owned(sim, ds.uid) if p.active]) == 1
 
 
-def test_a_template_change_rolls_one_node_at_a_time():
-    assert k8s.DEFAULT_DAEMONSET_MAX_UNAVAILABLE == 1
-    nodes = 4
-    sim = make_sim(nodes=nodes)
-    ds = daemonset(sim)
-    assert sim.run_until_stable(timeout=60)
+def watch_worst_unavailable(sim: Simulation, ds, nodes: int) -> list[int]:
+    """A one-item list that keeps, from now on, the most of the ``nodes`` nodes ever without an
+    available (active and Ready) pod of ``ds`` at once."""
     worst = [0]
 
     def check(_event: ev.Event) -> None:
@@ -171,6 +168,16 @@ def test_a_template_change_rolls_one_node_at_a_time():
 
     for event_type in (ev.PodDeletionRequested, ev.PodDeleted, ev.PodCreated, ev.PodReadyChanged):
         sim.state.watch(event_type, check)
+    return worst
+
+
+def test_a_template_change_rolls_one_node_at_a_time():
+    assert k8s.DEFAULT_DAEMONSET_MAX_UNAVAILABLE == 1
+    nodes = 4
+    sim = make_sim(nodes=nodes)
+    ds = daemonset(sim)
+    assert sim.run_until_stable(timeout=60)
+    worst = watch_worst_unavailable(sim, ds, nodes)
     sim.state.update_workload_template(ds.uid, template(app="agent", image="agent:2"), 2)
     assert sim.run_until_stable(timeout=120)
     assert worst[0] == 1
@@ -189,14 +196,7 @@ def test_a_node_left_without_its_pod_counts_as_unavailable_in_a_rolling_update()
     sim = make_sim(nodes=nodes)
     ds = daemonset(sim)
     assert sim.run_until_stable(timeout=60)
-    worst = [0]
-
-    def check(_event: ev.Event) -> None:
-        available = {target_node(p) for p in owned(sim, ds.uid) if p.active and p.ready}
-        worst[0] = max(worst[0], nodes - len(available))
-
-    for event_type in (ev.PodDeletionRequested, ev.PodDeleted, ev.PodCreated, ev.PodReadyChanged):
-        sim.state.watch(event_type, check)
+    worst = watch_worst_unavailable(sim, ds, nodes)
     victim = min(owned(sim, ds.uid), key=lambda p: target_node(p) or "")
     sim.state.set_pod_ready(victim.uid, False)
     sim.state.set_pod_phase(victim.uid, "Failed")
