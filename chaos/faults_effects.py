@@ -43,7 +43,6 @@ from podquake.chaos.faults import (
 )
 from podquake.model import constants as k8s
 from podquake.model import trace as ev
-from podquake.model.controllers.common import delete_pod
 from podquake.model.kubelet import kubelet_for
 from podquake.model.network import (
     CLOUD_LB,
@@ -54,6 +53,7 @@ from podquake.model.network import (
 )
 from podquake.model.objects import Pod
 from podquake.model.selectors import Taint
+from podquake.model.store import delete_pod
 
 if TYPE_CHECKING:
     from podquake.model.simulation import Simulation

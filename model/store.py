@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from podquake.model.controllers.hpa import HPAStatus
     from podquake.model.disruption import PDBStatus
 
-__all__ = ["ClusterState", "StateError"]
+__all__ = ["ClusterState", "StateError", "delete_pod"]
 
 Watcher = Callable[[Event], None]
 
@@ -737,3 +737,15 @@ class ClusterState:
             return self.workloads[uid]
         except KeyError:
             raise StateError(f"no workload with uid {uid!r}") from None
+
+
+def delete_pod(state: ClusterState, pod: Pod, reason: str) -> None:
+    """Delete ``pod`` as the API server would: at once when it is unscheduled (no ``spec.nodeName``)
+    or already terminated (grace period 0, pkg/registry/core/pod/strategy.go ``CheckGracefulDelete``),
+    else gracefully (its kubelet stops it). A pod waiting for the node its ``spec.nodeName`` names is
+    not unscheduled: it stays Terminating until the pod GC controller's ``gcOrphaned`` removes it.
+    Every client deletes through this: the controllers, the scheduler's preemption, the eviction API."""
+    if (pod.node_name is None and pod.spec.node_name is None) or pod.phase in ("Succeeded", "Failed"):
+        state.delete_pod(pod.uid, reason)
+    else:
+        state.request_pod_deletion(pod.uid, reason)

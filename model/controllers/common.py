@@ -24,10 +24,9 @@ key at a time either way); the retry back-off is the per-item exponential part o
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-
 import math
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
@@ -37,7 +36,7 @@ import simpy
 from podquake.model import constants as k8s
 from podquake.model import trace as ev
 from podquake.model.objects import Pod, Workload
-from podquake.model.store import ClusterState, StateError
+from podquake.model.store import StateError, delete_pod  # delete_pod: re-exported for the controllers
 from podquake.model.workqueue import WorkQueue
 
 if TYPE_CHECKING:
@@ -61,17 +60,6 @@ _WORKLOAD_EVENTS = (ev.WorkloadCreated, ev.WorkloadScaled, ev.WorkloadUpdated, e
 
 class SyncError(RuntimeError):
     """An API call of a sync failed (a create was refused): the key is retried with back-off."""
-
-
-def delete_pod(state: ClusterState, pod: Pod, reason: str) -> None:
-    """Delete ``pod`` as the API server would: at once when it is unscheduled (no ``spec.nodeName``)
-    or already terminated (grace period 0, pkg/registry/core/pod/strategy.go ``CheckGracefulDelete``),
-    else gracefully (its kubelet stops it). A pod waiting for the node its ``spec.nodeName`` names is
-    not unscheduled: it stays Terminating until the pod GC controller's ``gcOrphaned`` removes it."""
-    if (pod.node_name is None and pod.spec.node_name is None) or pod.phase in ("Succeeded", "Failed"):
-        state.delete_pod(pod.uid, reason)
-    else:
-        state.request_pod_deletion(pod.uid, reason)
 
 
 def api_time(t: float) -> float:

@@ -56,16 +56,13 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from podquake.model import trace as ev
-from podquake.model.controllers.common import delete_pod
 from podquake.model.objects import Node, Pod, PodSpec
 from podquake.model.resources_api import PodDisruptionBudget
 from podquake.model.selectors import LabelSelector
-
-if TYPE_CHECKING:
-    from podquake.model.store import ClusterState
+from podquake.model.store import ClusterState, delete_pod
 
 __all__ = [
     "PREEMPTION_REASON",
