@@ -167,8 +167,9 @@ SYSTEM_PRIORITY_CLASSES = {"system-cluster-critical": 2_000_000_000, "system-nod
 # --- Services, EndpointSlices and the node proxy (used by model/endpoints.py, model/proxy.py) ---
 # kubernetes/kubernetes:pkg/controller/endpointslice/config/v1alpha1/defaults.go (MaxEndpointsPerSlice)
 MAX_ENDPOINTS_PER_SLICE = 100
-# kubernetes/kubernetes:pkg/proxy/apis/config/v1alpha1/defaults.go (IPTables.MinSyncPeriod 1 s, SyncPeriod 30 s):
-# kube-proxy applies endpoint changes at most once per min-sync-period.
+# kubernetes/kubernetes:pkg/proxy/apis/config/v1alpha2/defaults.go (MinSyncPeriod 1 s, SyncPeriod 30 s, every mode):
+# kube-proxy applies a change at once unless its last sync ended less than MinSyncPeriod ago
+# (pkg/proxy/runner/bounded_frequency_runner.go); SyncPeriod only spaces retries.
 KUBE_PROXY_MIN_SYNC_PERIOD_SECONDS = 1.0
 KUBE_PROXY_SYNC_PERIOD_SECONDS = 30.0
 
