@@ -73,6 +73,12 @@ MINIMUM_GRACE_PERIOD_SECONDS = 2.0
 # kubernetes/kubernetes:pkg/kubelet/nodelease (renewInterval = 0.25 x 40 s lease)
 NODE_LEASE_RENEW_SECONDS = 10.0
 NODE_LEASE_DURATION_SECONDS = 40.0
+# staging/src/k8s.io/component-helpers/apimachinery/lease/controller.go: once a renewal has failed
+# (retryUpdateLease's maxUpdateRetries = 5 immediate tries), backoffEnsureLease retries GET of the lease
+# after sleeps of 200 ms doubling to maxBackoff 7 s (sleep := 100 ms; sleep = min(2*sleep, maxBackoff)),
+# and renews it as soon as one succeeds.
+LEASE_RETRY_INITIAL_SECONDS = 0.2
+LEASE_RETRY_MAX_SECONDS = 7.0
 # kubernetes/kubernetes:pkg/kubelet/kubelet.go maxWaitForContainerRuntime, runtime.go runtimeErrors: the
 # kubelet reports Ready=False ("container runtime is down") once the runtime's status check has not
 # succeeded for 30 s (and at once in a kubelet started while it is down: the check never succeeded).

@@ -56,9 +56,11 @@ the API server is unreachable: no lease renewals (so the node goes Unknown after
 its pods are evicted in the API), no new bindings or deletions reach it, and it reports nothing; but
 its containers keep running, and it still restarts a crashed container locally (restart policy,
 CrashLoopBackOff) and kills one whose liveness or startup probe fails. What it could not report waits
-in an outbox; when the API server is reachable again the kubelet renews its lease, writes the outbox
-to the API (the exits and restarts, in order, at that instant) and resyncs as after ``start_kubelet``:
-pods deleted in the API meanwhile are stopped then.
+in an outbox; when the API server is reachable again the kubelet writes the outbox to the API (the
+exits and restarts, in order, at that instant) and resyncs as after ``start_kubelet``: pods deleted in
+the API meanwhile are stopped then. The control plane hears of the node again only when its loops get
+through (:meth:`Kubelet._reconnect`): Ready=True at the next node status update (within 10 s), the
+lease at the lease controller's next retry (within 7 s).
 
 Simplifications of Kubernetes, on purpose (the containers' own are in
 :mod:`podquake.model.kubelet_containers`):
@@ -71,7 +73,13 @@ Simplifications of Kubernetes, on purpose (the containers' own are in
   in a kubelet process started while the runtime is down); the node status update that posts the
   Ready condition (``syncNodeStatus``, every 10 s upstream) falls on the lease renewals;
 - lease renewals fall on 0.1 s phase slots (upstream jitters each renewal by up to 4 %) and keep
-  their phase across kubelet restarts, after one immediate renewal at the restart;
+  their phase across kubelet restarts, after one immediate renewal at the restart, and across cuts
+  from the API server, after the renewal at the retry that gets through (upstream's period starts
+  again from that retry);
+- requests to an API server the node is cut off from fail at once (refused), so the lease retries
+  and the status updates keep their schedule through a cut; a blackholed request would first wait out
+  the heartbeat client's 10 s timeout (cmd/kubelet/app/server.go), which can delay both by up to
+  10 s more;
 - a machine that comes back restarts its pods' containers after ``container_start_seconds``, with a
   fresh back-off (the kubelet's back-off table lived in memory, as after ``start_kubelet``), and reports the vanished ones as
   terminated with exit code 137 and reason ``ContainerStatusUnknown``;
@@ -101,7 +109,7 @@ from typing import TYPE_CHECKING
 from podquake.model import constants as k8s
 from podquake.model.kubelet_containers import _TERMINAL, PROBE_KINDS, ContainerLifecycle, _Container, _PodRun
 from podquake.model.kubelet_faults import KubeletFaults
-from podquake.model.lease import LEASE_SLOT_SECONDS, LEASE_SLOTS
+from podquake.model.lease import LEASE_SLOT_SECONDS, LEASE_SLOTS, renewal_after_outage
 from podquake.model.kubelet_rules import admission_failure, kill_timing, next_probe_time, pod_phase, should_restart
 from podquake.model.objects import Node, Pod
 
@@ -158,6 +166,10 @@ class Kubelet(KubeletFaults, ContainerLifecycle):
         self._removed = False
         self._dispatcher = sim.kubelet_dispatcher
         self._outbox: list[tuple[_PodRun, int, str, tuple[object, ...]]] = []  # unreported while cut off
+        #: The renewal that a cut from the API server made fail, while the lease controller retries
+        #: (:func:`~podquake.model.lease.renewal_after_outage`); None when no renewal is failing.
+        self._lease_failed_at: float | None = None
+        self._link_gen = 0  # bumped by each cut and reconnection: cancels a pending lease renewal
 
     def start(self) -> None:
         """Begin: draw the lease phase, renew leases, and run the pods already bound here."""
@@ -165,6 +177,8 @@ class Kubelet(KubeletFaults, ContainerLifecycle):
         self.lease_slot = self.sim.rng.randrange(LEASE_SLOTS)
         if self.beating:
             self._dispatcher.join(self)
+        elif not self.connected and self.node.up:  # its first renewal fails at once
+            self._lease_failed_at = self.env.now
         if self.acting and self.node.pods:
             self._resync()
 
@@ -216,6 +230,7 @@ class Kubelet(KubeletFaults, ContainerLifecycle):
         if self.connected:
             self._come_back()
         else:
+            self._lease_failed_at = self.env.now  # the booted kubelet's first renewal fails at once
             self._act_locally()
 
     def _shutdown(self) -> None:
@@ -249,17 +264,58 @@ class Kubelet(KubeletFaults, ContainerLifecycle):
         return "False"
 
     def _report_node_ready(self) -> None:
+        """A node status update (``syncNodeStatus``) that posts the Ready condition if it changed. The
+        post refreshes the node lifecycle controller's probe timestamp as a renewal does (its
+        ``tryUpdateNodeHealth`` notes a changed Ready condition), which matters when the status gets
+        through before the lease after a cut."""
         want = self.ready_to_report()
         if self.node.ready != want:
+            self.state.heartbeat(self.node_name)
             self.state.set_node_ready(self.node_name, want, "KubeletReady" if want == "True" else "KubeletNotReady")
 
     def _come_back(self) -> None:
         """The kubelet (re)starts on a running machine: renew now, report, resync."""
         self._epoch += 1
+        self._lease_failed_at = None
         self._dispatcher.join(self)
         self._renew_lease()
         if self.acting:
             self._resync()
+
+    def _reconnect(self) -> None:
+        """The API server is reachable again (and the kubelet beating): the control plane hears of the
+        node when its loops next get through, not at once.
+
+        - The lease is renewed at the lease controller's next retry
+          (:func:`~podquake.model.lease.renewal_after_outage`: within 7 s), or on its slot as usual
+          when no renewal fell in the cut.
+        - The Ready condition (``True`` again after the node lifecycle controller set ``Unknown``) is
+          posted by the next node status update (``syncNodeStatus``, every
+          ``NODE_STATUS_UPDATE_FREQUENCY_SECONDS``, 10 s, pkg/kubelet/kubelet_node_status.go; its
+          failures during the cut are instant and keep its period), which the model puts on the
+          lease slot (:meth:`~podquake.model.kubelet_dispatch.KubeletDispatcher.report_at_renewal`):
+          within 10 s. The controller then lifts the NoExecute taint at its next monitor pass.
+        - The pods are resynced at once (the kubelet's watch resumes: deletions made meanwhile are
+          carried out now)."""
+        self._epoch += 1
+        now = self.env.now
+        failed_at = self._lease_failed_at
+        if failed_at is None or now <= failed_at:
+            self._lease_failed_at = None
+            self._dispatcher.join(self)
+        else:
+            self._dispatcher.call_at(renewal_after_outage(failed_at, now), self._lease_retry_succeeds, self._link_gen)
+        self._dispatcher.report_at_renewal(self, now)
+        if self.acting:
+            self._resync()
+
+    def _lease_retry_succeeds(self, link_gen: int) -> None:
+        """The lease controller's retry after a cut gets through: renew, and on the slot from now on."""
+        if link_gen != self._link_gen or not self.beating:
+            return
+        self._lease_failed_at = None
+        self._dispatcher.join(self)
+        self.state.heartbeat(self.node_name)
 
     # === pods =====================================================================================
     def _adopt(self, pod: Pod) -> _PodRun:

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from podquake.model import constants as k8s
 from podquake.model.errors import finite_number
 from podquake.model.kubelet_rules import next_probe_time
+from podquake.model.lease import first_failed_renewal
 
 if TYPE_CHECKING:
     import simpy
@@ -67,6 +68,9 @@ class KubeletFaults:
         runtime_recovering: bool
         _runtime_gen: int
         connected: bool
+        lease_slot: int
+        _lease_failed_at: float | None
+        _link_gen: int
         _epoch: int
         _removed: bool
         _dispatcher: KubeletDispatcher
@@ -76,6 +80,7 @@ class KubeletFaults:
         @property
         def managing(self) -> bool: ...
         def _come_back(self) -> None: ...
+        def _reconnect(self) -> None: ...
         def _act_locally(self) -> None: ...
         def _resync(self) -> None: ...
         def _report_node_ready(self) -> None: ...
@@ -179,8 +184,11 @@ class KubeletFaults:
             self.runtime_down_since = float("-inf")
         if self.beating:
             self._come_back()
-        elif self.managing:
-            self._act_locally()
+        else:
+            if not self.connected and self.node.up:  # the new process's first renewal fails at once
+                self._lease_failed_at = self.env.now
+            if self.managing:
+                self._act_locally()
         return True
 
     def power_off(self) -> bool:
@@ -276,20 +284,24 @@ class KubeletFaults:
         """The node's path to the API server closes (``False``) or opens again (``True``); the
         cluster network (:class:`~podquake.model.network.ClusterNetwork`) calls this. Cut off, the
         kubelet renews no lease, sees no new bindings or deletions and reports nothing, while its
-        containers keep running and crashed ones restart locally; reconnected, it renews its lease,
-        reports what happened meanwhile and resyncs (see :mod:`podquake.model.kubelet`). Returns whether the
-        reachability changed.
+        containers keep running and crashed ones restart locally; reconnected, it reports what
+        happened meanwhile and resyncs, posts Ready at its next node status update and renews its
+        lease at its lease controller's next retry (see :mod:`podquake.model.kubelet`,
+        ``Kubelet._reconnect``). Returns whether the reachability changed.
 
         Example: ``sim.kubelets["worker-1"].set_api_reachable(False)``.
         """
         if reachable == self.connected:
             return False
         self.connected = reachable
+        self._link_gen += 1
         if not reachable:
+            if self.running and self.node.up and not self._removed and self._lease_failed_at is None:
+                self._lease_failed_at = first_failed_renewal(self.lease_slot, self.env.now)  # its lease controller's
             self._dispatcher.leave(self)
             self._act_locally()
         elif self.beating:
-            self._come_back()
+            self._reconnect()
         return True
 
     # --- naming a fault's target ----------------------------------------------------------------

@@ -911,3 +911,46 @@ def test_a_named_node_removed_later_takes_its_pod_with_it():
     sim.state.remove_node("worker-1")
     assert pod.uid not in sim.state.pods
     assert [(e.t, e.reason) for e in sim.trace.of_type(ev.PodDeleted)] == [(10.0, "NodeRemoved")]
+
+
+def test_after_a_cut_ready_comes_at_the_next_status_update_and_the_lease_at_the_next_retry():
+    """Reconnected, the kubelet is not heard of at once. Its next node status update
+    (pkg/kubelet/kubelet_node_status.go, every 10 s on its phase) posts Ready=True over the node
+    lifecycle controller's Unknown; its lease controller, retrying since the first renewal that
+    failed (component-helpers/apimachinery/lease/controller.go backoffEnsureLease: 0.2 s doubling to
+    7 s), renews at its next retry; the next monitor pass lifts the NoExecute taint. Seed 1: the
+    kubelet renews at x1.7 s; cut off 60..180 s."""
+    sim = one_node(nodes=2)
+    k = sim.kubelets["worker-1"]
+    sim.run(60)
+    assert sim.state.last_renewal("worker-1") == 51.7
+    assert k.set_api_reachable(False)
+    sim.run(180)
+    node = sim.state.nodes["worker-1"]
+    assert node.ready == "Unknown"
+    assert k.set_api_reachable(True)
+    assert node.ready == "Unknown" and sim.state.last_renewal("worker-1") == 51.7  # nothing at once
+    renewals = []
+    for tick in range(1801, 1950):
+        sim.run(tick / 10)
+        renewed = sim.state.last_renewal("worker-1")
+        if renewed != (renewals or [51.7])[-1]:
+            renewals.append(renewed)
+    # 181.7: the status update (a changed Ready counts as a heartbeat); 186.3: the lease retry
+    # (61.7 failed; retries at 61.9, 62.3, 63.1, 64.7, 67.9, 74.3, then every 7 s); then on the slot.
+    assert renewals == pytest.approx([181.7, 186.3, 191.7])
+    back = [e.t for e in sim.trace.of_type(ev.NodeReadyChanged) if e.status == "True"]
+    assert back == pytest.approx([181.7])  # was 180.0, at the reconnection
+    untainted = [e.t for e in sim.trace.of_type(ev.NodeUntainted) if e.effect == "NoExecute"]
+    assert untainted == [185.0]  # the next monitor pass
+
+
+def test_a_cut_that_ends_before_the_next_renewal_misses_none():
+    sim = one_node(nodes=2)
+    k = sim.kubelets["worker-1"]
+    sim.run(60)
+    k.set_api_reachable(False)
+    sim.run(61.65)  # reconnected before its next renewal (61.7): nothing failed
+    k.set_api_reachable(True)
+    sim.run(61.75)
+    assert sim.state.last_renewal("worker-1") == pytest.approx(61.7)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import doctest
 
+import pytest
+
 from podquake.model import ClusterSpec, Simulation
 from podquake.model import constants as k8s
 from podquake.model import lease as lease_module
-from podquake.model.lease import LEASE_SLOTS, TICKS_PER_SECOND, last_renewal
+from podquake.model.lease import LEASE_SLOTS, TICKS_PER_SECOND, first_failed_renewal, last_renewal, renewal_after_outage
 from podquake.model.objects import Node
 from podquake.model.quantity import Resources
 from podquake.model.store import ClusterState
@@ -85,3 +87,11 @@ def test_a_powered_off_machine_stops_renewing_at_its_last_tick():
     assert not sim.kubelet_dispatcher.all_renewing()
     sim.kubelets["worker-2"].power_on()
     assert sim.state.last_renewal("worker-2") == 200.0 and sim.kubelet_dispatcher.all_renewing()
+
+
+def test_after_an_outage_the_lease_is_renewed_by_the_first_retry_that_gets_through():
+    assert first_failed_renewal(17, 60.0) == 61.7 and first_failed_renewal(17, 61.7) == 71.7
+    # retries at 61.7 (at once), 61.9, 62.3, 63.1, 64.7, 67.9, 74.3, then every 7 s
+    assert [renewal_after_outage(61.7, t) for t in (61.7, 61.8, 64.0, 74.3, 74.4, 180.0)] == pytest.approx(
+        [61.7, 61.9, 64.7, 74.3, 81.3, 186.3]
+    )

@@ -363,12 +363,17 @@ def test_a_node_cut_off_goes_unknown_its_pods_are_evicted_and_its_containers_kee
 
     healed_at = sim.now
     network.heal(handle)
-    assert sim.state.last_renewal(node.name) == healed_at and node.ready == "True"  # renewed at once on reconnection
+    assert sim.state.last_renewal(node.name) == renewed and node.ready == "Unknown"  # nothing got through yet
     sim.run(healed_at + 10)
     for key in pods:  # the kubelet learns of the deletions and stops the containers
         assert first(sim, ev.PodDeleted, pod=key) == healed_at + STOP
         assert not alive(kubelet, key) and key not in sim.state.pods_by_key
-    assert not any(t.key == k8s.TAINT_UNREACHABLE for t in node.taints)
+    sim.run(healed_at + 10 + 2 * MONITOR)
+    ready = first(sim, ev.NodeReadyChanged, node="worker-1", status="True")  # the next node status update
+    assert healed_at < ready <= healed_at + k8s.NODE_STATUS_UPDATE_FREQUENCY_SECONDS
+    assert round(ready - renewed, 6) % 10 == 0  # on the kubelet's phase
+    untainted = first(sim, ev.NodeUntainted, node="worker-1", key=k8s.TAINT_UNREACHABLE, effect="NoExecute")
+    assert ready < untainted <= ready + MONITOR  # the controller lifts the taint at its next pass
     assert sim.is_stable() and sim.workload_status("Deployment", "default", "web").converged
 
 
