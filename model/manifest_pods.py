@@ -13,14 +13,16 @@ file, the document, the field and the fix (through :class:`~podquake.model.field
   above its limit, one handler per probe and per lifecycle hook, ``successThreshold`` 1 except for
   readiness, probes and lifecycle hooks only on sidecar init containers, a preStop ``sleep`` within
   the grace period, tolerations (``ValidateTolerations``), topology spread constraints
-  (``validateTopologySpreadConstraints``), one type per volume; a workload's template must use
+  (``validateTopologySpreadConstraints``), inter-pod affinity terms (``validatePodAffinityTerm``:
+  a non-empty topologyKey, namespaces that are DNS labels, matchLabelKeys/mismatchLabelKeys only with
+  a labelSelector and never the same key in both; weights 1..100), one type per volume; a workload's template must use
   restartPolicy Always (pkg/apis/apps/validation/validation.go).
 
 Modelled in part: a container's ``lifecycle.preStop`` hook becomes the seconds it runs
 (:attr:`~podquake.model.objects.ContainerSpec.pre_stop_seconds`; a ``sleep`` action, or an exec of
 ``sleep N``), and any other hook counts as instant, with a note (:func:`_pre_stop_seconds`).
 
-Not modelled, with a note on the document: inter-pod affinity, pod-level resources, per-container
+Not modelled, with a note on the document: pod-level resources, per-container
 restartPolicy on app containers, postStart hooks and ``lifecycle.stopSignal``, a probe's own
 terminationGracePeriodSeconds, and resources other than cpu, memory and ephemeral-storage (their
 quantities are still checked). Used by :mod:`podquake.model.manifests`.
@@ -34,7 +36,17 @@ from typing import Any
 
 from podquake.model import constants as k8s
 from podquake.model.fieldpath import INT64_MAX, Field
-from podquake.model.objects import PREEMPTION_POLICIES, ContainerSpec, PodSpec, PodTemplate, Probe, TopologySpreadConstraint, VolumeSpec
+from podquake.model.objects import (
+    PREEMPTION_POLICIES,
+    ContainerSpec,
+    PodAffinity,
+    PodAffinityTerm,
+    PodSpec,
+    PodTemplate,
+    Probe,
+    TopologySpreadConstraint,
+    VolumeSpec,
+)
 from podquake.model.quantity import QuantityError, Resources, parse_cpu, parse_memory, parse_quantity
 from podquake.model.resources_api import KNOWN_FIELDS, parse_label_selector
 from podquake.model.selectors import TAINT_EFFECTS, NodeAffinity, NodeSelectorTerm, Requirement, Toleration
@@ -73,9 +85,6 @@ def _pod_spec(spec: Field, priorities: dict[str | None, tuple[int, str | None]],
         )
     affinity = spec["affinity"]
     affinity.check_keys(KNOWN_FIELDS["affinity"])
-    for ignored in ("podAffinity", "podAntiAffinity"):
-        if affinity[ignored].present():
-            affinity[ignored].note("inter-pod affinity is not modelled; ignored")
     if spec["resources"].present():
         spec["resources"].note("pod-level resources are not modelled; the containers' requests are used")
     priority, preemption_policy = _priority(spec, priorities)
@@ -94,6 +103,7 @@ def _pod_spec(spec: Field, priorities: dict[str | None, tuple[int, str | None]],
         scheduler_name=spec["schedulerName"].string("") or "default-scheduler",
         node_name=spec["nodeName"].string(None) or None,
         overhead=_resources(spec["overhead"]),
+        pod_affinity=_pod_affinity(affinity["podAffinity"], affinity["podAntiAffinity"]),
     )
 
 
@@ -362,6 +372,60 @@ def _node_affinity(f: Field) -> NodeAffinity | None:
     if required is None and not preferred:
         return None
     return NodeAffinity(required, preferred)
+
+
+def _pod_affinity(affinity: Field, anti: Field) -> PodAffinity | None:
+    """``affinity.podAffinity`` and ``affinity.podAntiAffinity`` (None when neither has a term)."""
+    parts = []
+    for f in (affinity, anti):
+        f.check_keys(KNOWN_FIELDS["podAffinity"])
+        required = tuple(_pod_affinity_term(t) for t in f["requiredDuringSchedulingIgnoredDuringExecution"].items())
+        preferred = []
+        for item in f["preferredDuringSchedulingIgnoredDuringExecution"].items():
+            item.check_keys(KNOWN_FIELDS["weightedPodAffinityTerm"])
+            weight = item["weight"].integer(required=True, minimum=1, maximum=100)
+            if not item["podAffinityTerm"].present():
+                raise item.error("a preferred term needs a podAffinityTerm", fix="add podAffinityTerm: {labelSelector: ..., topologyKey: ...}")
+            preferred.append((weight, _pod_affinity_term(item["podAffinityTerm"])))
+        parts.append((required, tuple(preferred)))
+    (required, preferred), (required_anti, preferred_anti) = parts
+    if not (required or preferred or required_anti or preferred_anti):
+        return None
+    return PodAffinity(required, preferred, required_anti, preferred_anti)
+
+
+def _pod_affinity_term(f: Field) -> PodAffinityTerm:
+    """One PodAffinityTerm, as pkg/apis/core/validation/validation.go ``validatePodAffinityTerm`` checks it."""
+    f.mapping()
+    f.check_keys(KNOWN_FIELDS["podAffinityTerm"])
+    topology_key = f["topologyKey"].string("")
+    if not topology_key:
+        raise f["topologyKey"].error(
+            "a pod affinity term needs a topologyKey (it can not be empty)", fix="add e.g. topologyKey: kubernetes.io/hostname"
+        )
+    namespaces = tuple(n.string(required=True) for n in f["namespaces"].items())
+    for item, name in zip(f["namespaces"].items(), namespaces):
+        if not DNS_LABEL.match(name) or len(name) > 63:
+            raise item.error(f"{name!r} is not a valid namespace name", fix="use lowercase letters, digits and '-'")
+    selector = parse_label_selector(f["labelSelector"])
+    match_keys = tuple(k.string(required=True) for k in f["matchLabelKeys"].items())
+    mismatch_keys = tuple(k.string(required=True) for k in f["mismatchLabelKeys"].items())
+    if (match_keys or mismatch_keys) and selector is None:
+        which = "matchLabelKeys" if match_keys else "mismatchLabelKeys"
+        raise f[which].error(f"{which} must not be set when labelSelector is not set", fix="add a labelSelector or remove " + which)
+    both = sorted(set(match_keys) & set(mismatch_keys))
+    if both:
+        raise f["mismatchLabelKeys"].error(
+            f"{both[0]!r} is in both matchLabelKeys and mismatchLabelKeys", fix="keep the key in one of them"
+        )
+    return PodAffinityTerm(
+        topology_key=topology_key,
+        label_selector=selector,
+        namespaces=namespaces,
+        namespace_selector=parse_label_selector(f["namespaceSelector"]),
+        match_label_keys=match_keys,
+        mismatch_label_keys=mismatch_keys,
+    )
 
 
 def _toleration(f: Field) -> Toleration:

@@ -43,7 +43,7 @@ Simplifications, on purpose:
   pods without one), as the Priority admission plug-in does; so does ``preemptionPolicy``: the pod's
   own, else its class's, else ``PreemptLowerPriority`` (a pod whose policy differs from its class's is
   refused, as the admission plug-in forbids it: plugin/pkg/admission/priority/admission.go);
-- inter-pod affinity, pod-level resources, LimitRange defaults and container ports are not modelled
+- pod-level resources, LimitRange defaults and container ports are not modelled
   (a note says so when a manifest uses them); extended resources (GPUs) are checked and ignored;
 - a field the API does not define (``replica: 3``) is noted with the closest known name and ignored,
   where kubectl's strict field validation would refuse the object: the tables of known fields

@@ -14,13 +14,13 @@ Simplifications of Kubernetes, on purpose:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
 from podquake.model import constants as k8s
 from podquake.model.quantity import Resources
-from podquake.model.selectors import LabelSelector, NodeAffinity, Taint, Toleration
+from podquake.model.selectors import LabelSelector, NodeAffinity, Requirement, Taint, Toleration
 
 __all__ = [
     "ContainerSpec",
@@ -31,6 +31,8 @@ __all__ = [
     "OwnerRef",
     "PersistentVolume",
     "Pod",
+    "PodAffinity",
+    "PodAffinityTerm",
     "PodSpec",
     "PodTemplate",
     "Probe",
@@ -120,6 +122,82 @@ class TopologySpreadConstraint:
     match_label_keys: tuple[str, ...] = ()
 
 
+#: the label every namespace carries with its own name (kubernetes/kubernetes:pkg/apis/core/v1/defaults.go,
+#: ``SetDefaults_Namespace``; NamespaceDefaultLabelName, GA v1.22): the only namespace label the model knows
+LABEL_NAMESPACE_NAME = "kubernetes.io/metadata.name"
+
+
+@dataclass(frozen=True, slots=True)
+class PodAffinityTerm:
+    """One ``podAffinityTerm`` of ``affinity.podAffinity`` / ``podAntiAffinity`` (the scheduler's
+    ``framework.AffinityTerm``, kubernetes/kubernetes:pkg/scheduler/framework/types.go ``newAffinityTerm``).
+
+    - ``label_selector``: None matches no pod (``LabelSelectorAsSelector(nil)`` is ``labels.Nothing``),
+      the empty selector every pod.
+    - ``namespaces`` and ``namespace_selector``: with neither, the namespace of the pod that carries
+      the term (``getNamespacesFromPodAffinityTerm``); else a pod matches when its namespace is listed
+      or the selector matches its namespace's labels. The model's namespaces carry one label,
+      ``kubernetes.io/metadata.name: <name>``, as every upstream namespace does; an empty
+      ``namespaceSelector: {}`` matches every namespace.
+    - ``match_label_keys`` / ``mismatch_label_keys`` (MatchLabelKeysInPodAffinity, GA in v1.33): the
+      API server merges ``key In (value)`` / ``key NotIn (value)`` into the label selector, with the
+      values of the carrying pod's own labels (keys it lacks are skipped;
+      kubernetes/kubernetes:pkg/registry/core/pod/strategy.go ``applyMatchLabelKeysAndMismatchLabelKeys``).
+      The model merges them when matching (:meth:`selector_for`), with the same result.
+    """
+
+    topology_key: str
+    label_selector: LabelSelector | None = None
+    namespaces: tuple[str, ...] = ()
+    namespace_selector: LabelSelector | None = None
+    match_label_keys: tuple[str, ...] = ()
+    mismatch_label_keys: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.topology_key:
+            raise ValueError("a pod affinity term needs a non-empty topologyKey")
+
+    def selector_for(self, owner_labels: Mapping[str, str]) -> LabelSelector | None:
+        """The label selector with the label keys merged in, for a term carried by a pod with ``owner_labels``."""
+        selector = self.label_selector
+        if selector is None or not (self.match_label_keys or self.mismatch_label_keys):
+            return selector
+        extra = tuple(Requirement(k, "In", (owner_labels[k],)) for k in self.match_label_keys if k in owner_labels)
+        extra += tuple(Requirement(k, "NotIn", (owner_labels[k],)) for k in self.mismatch_label_keys if k in owner_labels)
+        return LabelSelector(selector.match_labels, selector.match_expressions + extra) if extra else selector
+
+    def namespace_matches(self, owner_namespace: str, namespace: str) -> bool:
+        """Whether a pod in ``namespace`` is in the term's namespaces (``AffinityTerm.Matches``)."""
+        if namespace in self.namespaces:
+            return True
+        if self.namespace_selector is not None:
+            return self.namespace_selector.matches({LABEL_NAMESPACE_NAME: namespace})
+        return not self.namespaces and namespace == owner_namespace
+
+    def matches(self, owner_namespace: str, owner_labels: Mapping[str, str], namespace: str, labels: Mapping[str, str]) -> bool:
+        """Whether a pod (``namespace``, ``labels``) matches this term of a pod in ``owner_namespace``
+        with ``owner_labels``: in the term's namespaces and matched by its selector."""
+        if not self.namespace_matches(owner_namespace, namespace):
+            return False
+        selector = self.selector_for(owner_labels)
+        return selector is not None and selector.matches(labels)
+
+
+@dataclass(frozen=True, slots=True)
+class PodAffinity:
+    """``affinity.podAffinity`` and ``affinity.podAntiAffinity`` together: required terms (ANDed) and
+    weighted preferred terms (weight 1..100) of each. A spec without any term has ``pod_affinity`` None,
+    so the scheduler's fast path can tell at a glance (see :mod:`podquake.model.scheduling.interpod`)."""
+
+    required_affinity: tuple[PodAffinityTerm, ...] = ()
+    preferred_affinity: tuple[tuple[int, PodAffinityTerm], ...] = ()
+    required_anti_affinity: tuple[PodAffinityTerm, ...] = ()
+    preferred_anti_affinity: tuple[tuple[int, PodAffinityTerm], ...] = ()
+
+    def has_preferred(self) -> bool:
+        return bool(self.preferred_affinity or self.preferred_anti_affinity)
+
+
 def _requests(container: ContainerSpec) -> Resources:
     return container.requests
 
@@ -181,6 +259,8 @@ class PodSpec:
     scheduler_name: str = "default-scheduler"
     node_name: str | None = None
     overhead: Resources = Resources()
+    pod_affinity: PodAffinity | None = None
+    """Inter-pod affinity and anti-affinity (None: no term at all)."""
     requests: Resources = field(init=False, compare=False, repr=False)
     nonzero_cpu: int = field(init=False, compare=False, repr=False)
     nonzero_memory: int = field(init=False, compare=False, repr=False)

@@ -109,6 +109,9 @@ KNOWN_FIELDS = {
     ),
     "affinity": _fields("nodeAffinity podAffinity podAntiAffinity"),
     "nodeAffinity": _fields("requiredDuringSchedulingIgnoredDuringExecution preferredDuringSchedulingIgnoredDuringExecution"),
+    "podAffinity": _fields("requiredDuringSchedulingIgnoredDuringExecution preferredDuringSchedulingIgnoredDuringExecution"),
+    "podAffinityTerm": _fields("labelSelector namespaces topologyKey namespaceSelector matchLabelKeys mismatchLabelKeys"),
+    "weightedPodAffinityTerm": _fields("weight podAffinityTerm"),
     "toleration": _fields("key operator value effect tolerationSeconds"),
     "spread": _fields(
         "maxSkew topologyKey whenUnsatisfiable labelSelector minDomains nodeAffinityPolicy nodeTaintsPolicy matchLabelKeys"

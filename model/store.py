@@ -76,6 +76,9 @@ class ClusterState:
         self.unbound_pods: dict[str, Pod] = {}
         #: pending pods with a ``status.nominatedNodeName`` (preemptors): node name -> uid -> pod
         self.nominated_pods: dict[str, dict[str, Pod]] = {}
+        #: bound pods carrying inter-pod (anti-)affinity terms, by uid (upstream's NodeInfo ``PodsWithAffinity``,
+        #: pkg/scheduler/framework/types.go): what the InterPodAffinity plugin reads of the other pods
+        self.pods_with_affinity: dict[str, Pod] = {}
         #: pods whose ``spec.nodeName`` names a node that does not exist: node name -> uid -> pod
         self.awaiting_node: dict[str, dict[str, Pod]] = {}
         self.workloads: dict[str, Workload] = {}
@@ -330,6 +333,8 @@ class ClusterState:
         node.nonzero_cpu += spec.nonzero_cpu
         node.nonzero_memory += spec.nonzero_memory
         del self.unbound_pods[uid]
+        if spec.pod_affinity is not None:
+            self.pods_with_affinity[uid] = pod
         if pod.nominated_node_name is not None:
             self._unnominate(pod)
         self._record(ev.PodBound(pod.bound_at, pod.key, node_name))
@@ -437,6 +442,7 @@ class ClusterState:
         if pod.node_name is not None:
             node = self.nodes[pod.node_name]
             del node.pods[uid]
+            self.pods_with_affinity.pop(uid, None)
             spec = pod.spec
             req = spec.requests
             node.requested_cpu -= req.cpu_millis

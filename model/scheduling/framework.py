@@ -3,7 +3,8 @@
 One scheduling decision, as upstream's ``schedulePod`` (kubernetes/kubernetes:pkg/scheduler/schedule_one.go):
 
 1. **Filter** every node (``numFeasibleNodesToFind`` of them at most): Ready, NodeUnschedulable,
-   NodeName, TaintToleration, NodeAffinity, NodeResourcesFit, PodTopologySpread (DoNotSchedule).
+   NodeName, TaintToleration, NodeAffinity, NodeResourcesFit, PodTopologySpread (DoNotSchedule),
+   InterPodAffinity (:mod:`~podquake.model.scheduling.interpod`).
 2. No feasible node: the pod is unschedulable (``None``). Exactly one: it is chosen without scoring.
 3. **Score** the feasible nodes with each enabled plugin, normalize, multiply by the plugin's weight
    and sum (the formulas are in :mod:`~podquake.model.scheduling.plugins`).
@@ -17,13 +18,22 @@ Profiles (:class:`Profile`):
 
 - :meth:`Profile.default`: upstream's default plugins and weights (TaintToleration 3, NodeAffinity 2,
   NodeResourcesFit 1 with LeastAllocated, PodTopologySpread 2 with the system default constraints,
-  NodeResourcesBalancedAllocation 1). ``percentageOfNodesToScore`` is 100, a legal kube-scheduler
+  InterPodAffinity 2, NodeResourcesBalancedAllocation 1). ``percentageOfNodesToScore`` is 100, a legal kube-scheduler
   setting, so every feasible node is scored and a placement is a pure function of state and rng
   (upstream's adaptive default, 10% of 5,000 nodes, is available as ``percentage_of_nodes_to_score=0``;
   the scan then starts where the previous one stopped, as upstream's ``nextStartNodeIndex``, but runs
   sequentially where upstream filters in parallel).
 - :meth:`Profile.least_allocated`: only NodeResourcesFit (LeastAllocated) scores; filters Ready,
-  NodeUnschedulable, NodeName, TaintToleration, NodeAffinity and NodeResourcesFit.
+  NodeUnschedulable, NodeName, TaintToleration, NodeAffinity, NodeResourcesFit and InterPodAffinity
+  (a profile that turns score plugins off keeps upstream's filters; required anti-affinity is what
+  keeps replicas apart).
+
+Inter-pod affinity and the fast path: the fast path knows node classes and pod shapes, not other
+pods' terms. A decision takes the full scan when the InterPodAffinity plugin would not skip it
+(:func:`~podquake.model.scheduling.interpod.affects`): the pod has terms, or a placed pod's required
+anti-affinity term matches it (and, when InterPodAffinity scores, a placed pod's required affinity or
+preferred term). The store keeps the bound pods with terms apart (``pods_with_affinity``, upstream's
+``PodsWithAffinity``), so while there are none a decision costs one dictionary test more.
 
 PostFilter: when no node passes, the scheduler loop calls :meth:`FrameworkScheduler.post_filter`,
 DefaultPreemption (:mod:`~podquake.model.scheduling.preemption`) when the profile's ``preemption``
@@ -45,6 +55,7 @@ from typing import TYPE_CHECKING, Any
 
 from podquake.model import constants as k8s
 from podquake.model.objects import Node, Pod, PodSpec
+from podquake.model.scheduling import interpod
 from podquake.model.scheduling import plugins as p
 from podquake.model.scheduling.preemption import DefaultPreemption, nominated_usage
 from podquake.model.scheduling.preemption import fits as _fits
@@ -61,15 +72,17 @@ NODE_AFFINITY = "NodeAffinity"
 NODE_RESOURCES_FIT = "NodeResourcesFit"
 POD_TOPOLOGY_SPREAD = "PodTopologySpread"
 BALANCED_ALLOCATION = "NodeResourcesBalancedAllocation"
-SCORE_PLUGINS = (TAINT_TOLERATION, NODE_AFFINITY, NODE_RESOURCES_FIT, POD_TOPOLOGY_SPREAD, BALANCED_ALLOCATION)
+INTER_POD_AFFINITY = "InterPodAffinity"
+SCORE_PLUGINS = (TAINT_TOLERATION, NODE_AFFINITY, NODE_RESOURCES_FIT, POD_TOPOLOGY_SPREAD, BALANCED_ALLOCATION, INTER_POD_AFFINITY)
 
 # kubernetes/kubernetes:pkg/scheduler/apis/config/v1/default_plugins.go (score weights of the default profile;
-# InterPodAffinity 2 and ImageLocality 1 are not modelled: they score 0 on every node here).
+# ImageLocality 1 is not modelled: it scores 0 on every node here).
 DEFAULT_WEIGHTS = (
     (TAINT_TOLERATION, 3),
     (NODE_AFFINITY, 2),
     (NODE_RESOURCES_FIT, 1),
     (POD_TOPOLOGY_SPREAD, 2),
+    (INTER_POD_AFFINITY, 2),
     (BALANCED_ALLOCATION, 1),
 )
 
@@ -86,6 +99,11 @@ class Profile:
     percentage_of_nodes_to_score: int = 100
     preemption: bool = True
     """Whether the DefaultPreemption PostFilter runs (:mod:`~podquake.model.scheduling.preemption`)."""
+    inter_pod_filter: bool = True
+    """Whether the InterPodAffinity filter runs (:mod:`~podquake.model.scheduling.interpod`)."""
+    hard_pod_affinity_weight: int = interpod.HARD_POD_AFFINITY_WEIGHT
+    """``InterPodAffinityArgs.hardPodAffinityWeight`` (0..100): the score an existing pod's required
+    affinity term gives the nodes of its topology when the incoming pod matches it."""
 
     def __post_init__(self) -> None:
         unknown = [name for name, _ in self.weights if name not in SCORE_PLUGINS]
@@ -93,6 +111,8 @@ class Profile:
             raise ValueError(f"unknown score plugin(s) {', '.join(unknown)}: use {', '.join(SCORE_PLUGINS)}")
         if any(weight < 0 for _, weight in self.weights):
             raise ValueError("score plugin weights must not be negative")
+        if not 0 <= self.hard_pod_affinity_weight <= 100:
+            raise ValueError("hard_pod_affinity_weight must be between 0 and 100")
         if not 0 <= self.percentage_of_nodes_to_score <= 100:
             raise ValueError("percentage_of_nodes_to_score must be between 0 (adaptive) and 100")
 
@@ -188,6 +208,9 @@ class FrameworkScheduler:
         if fast is not None:  # decide(), inlined: this is the hot path of every simulated scheduling
             if live.nominated_node_name is not None or self.state.nominated_pods:  # type: ignore[union-attr]
                 return self._decide_with_nominations(live)
+            if (live.spec.pod_affinity is not None or self.state.pods_with_affinity) and self._inter_pod(live):  # type: ignore[union-attr]
+                self.full_scans += 1
+                return self.full_scan(live, self.state)  # type: ignore[arg-type]
             answer = fast.schedule(live, self.rng)
             if answer is not fast.NOT_COVERED:
                 self.fast_decisions += 1
@@ -205,8 +228,16 @@ class FrameworkScheduler:
             return self._decide_with_nominations(pod)
         return self._decide(pod)
 
+    def _inter_pod(self, pod: Pod) -> bool:
+        """Whether InterPodAffinity may filter or score ``pod`` (then the full scan decides)."""
+        assert self.state is not None
+        scoring = self.profile.weight(INTER_POD_AFFINITY) > 0
+        if not (self.profile.inter_pod_filter or scoring):
+            return False
+        return interpod.affects(pod, self.state.pods_with_affinity.values(), scoring)
+
     def _decide(self, pod: Pod) -> str | None:
-        if self.fast is not None:
+        if self.fast is not None and not self._inter_pod(pod):
             answer = self.fast.schedule(pod, self.rng)
             if answer is not self.fast.NOT_COVERED:
                 self.fast_decisions += 1
@@ -248,7 +279,17 @@ class FrameworkScheduler:
         if self.unresolvable(pod, node) or not _fits(pod.spec, node, more=nominated):
             return False
         spread = self._spread_filter_state(pod, state) if self.profile.spread_filter else None
-        return spread is None or _spread_filter(spread, node)
+        if spread is not None and not _spread_filter(spread, node):
+            return False
+        inter = self._inter_pod_filter_state(pod, state)
+        return inter is None or inter.passes(node.labels)
+
+    def _inter_pod_filter_state(self, pod: Pod, state: ClusterState) -> interpod.InterPodFilter | None:
+        """InterPodAffinity's PreFilter (None: the plugin skips, or the profile leaves it out)."""
+        if not self.profile.inter_pod_filter or (pod.spec.pod_affinity is None and not state.pods_with_affinity):
+            return None
+        carriers, everyone = interpod.state_pairs(state)
+        return interpod.prefilter(pod, carriers, everyone)
 
     def unresolvable(self, pod: Pod, node: Node) -> bool:
         """Whether ``node`` fails a filter that removing pods cannot fix (UnschedulableAndUnresolvable):
@@ -284,6 +325,7 @@ class FrameworkScheduler:
         want = p.num_feasible_nodes_to_find(count, self.profile.percentage_of_nodes_to_score)
         start = self._next_start % count if want < count else 0
         spread = self._spread_filter_state(pod, state) if self.profile.spread_filter else None
+        inter = self._inter_pod_filter_state(pod, state)
         named = _named_nodes(spec, state) if want >= count else None
         scan = named if named is not None else [nodes[(start + step) % count] for step in range(count)]
         feasible: list[Node] = []
@@ -298,6 +340,8 @@ class FrameworkScheduler:
             elif not _fits(spec, node, more=nominated[node.name]):
                 continue
             if spread is not None and not _spread_filter(spread, node):
+                continue
+            if inter is not None and not inter.passes(node.labels):
                 continue
             feasible.append(node)
             if len(feasible) >= want:
@@ -370,6 +414,12 @@ class FrameworkScheduler:
             scores = self._spread_scores(pod, feasible, state)
             if scores is not None:
                 add(weight, scores)
+        weight = profile.weight(INTER_POD_AFFINITY)
+        if weight and (spec.pod_affinity is not None or state.pods_with_affinity):
+            carriers, everyone = interpod.state_pairs(state)
+            raw = interpod.raw_scores(pod, feasible, carriers, everyone, profile.hard_pod_affinity_weight)
+            if raw is not None:
+                add(weight, interpod.normalize(raw))
         return totals
 
     # --- PodTopologySpread, node by node ------------------------------------------------------------

@@ -12,10 +12,9 @@ equivalence classes of nodes, so both compute identical scores.
 
 Plugins modelled: NodeUnschedulable, NodeName, TaintToleration, NodeAffinity (nodeSelector and
 affinity), NodeResourcesFit (LeastAllocated, MostAllocated, RequestedToCapacityRatio),
-NodeResourcesBalancedAllocation, PodTopologySpread. Not modelled, on purpose:
-
-- InterPodAffinity: the model's pods carry no pod (anti-)affinity terms, and with none anywhere the
-  plugin's PreScore skips and it adds 0 to every node.
+NodeResourcesBalancedAllocation, PodTopologySpread, and InterPodAffinity (its own module,
+:mod:`~podquake.model.scheduling.interpod`, since it reads the other pods rather than the node).
+Not modelled, on purpose:
 - ImageLocality: nodes hold no image list; upstream scores 0 below its 23 MB threshold, so 0 everywhere.
 - NodePorts, DynamicResources: the model has no host ports or DRA. Volume plugins: VolumeZone and
   VolumeBinding's zone are applied by :mod:`podquake.model.volumes` as required node affinity on the

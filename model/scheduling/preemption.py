@@ -38,6 +38,14 @@ default profile's is DefaultPreemption
 
 When no candidate is found, the pod's nomination is cleared (``NewPostFilterResultWithNominatedNode("")``).
 
+Simplification: inter-pod affinity is ignored here. Upstream's dry run removes the victims through
+the InterPodAffinity PreFilter extension (``RemovePod``), so evicting a pod can lift the
+anti-affinity that blocked a node, and a node the pod's own required terms exclude is no candidate;
+the model's candidates are the nodes that fail only on room, judged without the InterPodAffinity
+filter, and no victim is chosen to clear an anti-affinity conflict. The nominated node is filtered
+with InterPodAffinity before the preemptor binds there, so such a nomination never breaks a
+required term: the pod goes to another node that passes every filter, or stays Pending.
+
 Determinism: the offset is drawn from the scheduler's seeded generator (one ``randrange`` per dry
 run over two or more nodes); candidates are tried in node order from it, and the last tie-break is the
 first candidate in that order. Upstream dry-runs in parallel and its final tie-break is the first of a

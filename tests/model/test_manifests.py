@@ -734,9 +734,80 @@ def test_invalid_node_affinity(node_affinity, field, message):
     assert message in problem.message
 
 
-def test_inter_pod_affinity_is_noted_as_not_modelled():
-    manifest = load_one(with_pod_spec(affinity={"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": []}}))
-    assert any("inter-pod affinity is not modelled" in n for n in manifest.notes)
+def test_inter_pod_affinity_terms_are_parsed_with_upstream_defaults():
+    term = {"labelSelector": {"matchLabels": {"app": "web"}}, "topologyKey": "kubernetes.io/hostname"}
+    manifest = load_one(
+        with_pod_spec(
+            affinity={
+                "podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]},
+                "podAffinity": {
+                    "preferredDuringSchedulingIgnoredDuringExecution": [
+                        {"weight": 30, "podAffinityTerm": dict(term, topologyKey="topology.kubernetes.io/zone", namespaces=["cache"],
+                                                               matchLabelKeys=["pod-template-hash"])}
+                    ]
+                },
+            }
+        )
+    )
+    assert not any("inter-pod" in n for n in manifest.notes)
+    affinity = manifest.obj.template.spec.pod_affinity
+    (anti,) = affinity.required_anti_affinity
+    assert anti.topology_key == "kubernetes.io/hostname" and anti.namespaces == () and anti.namespace_selector is None
+    assert anti.matches("default", {}, "default", {"app": "web"})  # no namespaces: the pod's own
+    assert not anti.matches("default", {}, "other", {"app": "web"})
+    ((weight, preferred),) = affinity.preferred_affinity
+    assert weight == 30 and preferred.namespaces == ("cache",) and preferred.match_label_keys == ("pod-template-hash",)
+    assert affinity.required_affinity == () and affinity.preferred_anti_affinity == ()
+
+
+def test_namespace_selector_matches_the_namespace_name_label():
+    term = {"labelSelector": {}, "topologyKey": "zone", "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "b"}}}
+    spec = pod_spec(with_pod_spec(affinity={"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}}))
+    (parsed,) = spec.pod_affinity.required_affinity
+    assert parsed.matches("a", {}, "b", {"x": "1"}) and not parsed.matches("a", {}, "a", {"x": "1"})
+    everywhere = pod_spec(with_pod_spec(affinity={"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [dict(term, namespaceSelector={})]}}))
+    assert everywhere.pod_affinity.required_affinity[0].matches("a", {}, "zz", {})
+
+
+def test_empty_pod_affinity_lists_give_no_terms():
+    assert pod_spec(with_pod_spec(affinity={"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": []}})).pod_affinity is None
+
+
+@pytest.mark.parametrize(
+    "anti, field, message",
+    [
+        ({"requiredDuringSchedulingIgnoredDuringExecution": [{"labelSelector": {}}]}, "[0].topologyKey", "needs a topologyKey"),
+        ({"requiredDuringSchedulingIgnoredDuringExecution": [{"topologyKey": ""}]}, "[0].topologyKey", "needs a topologyKey"),
+        (
+            {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 1, "podAffinityTerm": {"labelSelector": {}}}]},
+            "podAffinityTerm.topologyKey",
+            "needs a topologyKey",
+        ),
+        (
+            {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 101, "podAffinityTerm": {"topologyKey": "z"}}]},
+            "[0].weight",
+            "",
+        ),
+        (
+            {"requiredDuringSchedulingIgnoredDuringExecution": [
+                {"topologyKey": "z", "labelSelector": {"matchExpressions": [{"key": "a", "operator": "In"}]}}]},
+            "matchExpressions[0]",
+            "needs at least one value",
+        ),
+        ({"requiredDuringSchedulingIgnoredDuringExecution": [{"topologyKey": "z", "matchLabelKeys": ["v"]}]}, "matchLabelKeys", "labelSelector is not set"),
+        (
+            {"requiredDuringSchedulingIgnoredDuringExecution": [
+                {"topologyKey": "z", "labelSelector": {}, "matchLabelKeys": ["v"], "mismatchLabelKeys": ["v"]}]},
+            "mismatchLabelKeys",
+            "in both",
+        ),
+        ({"requiredDuringSchedulingIgnoredDuringExecution": [{"topologyKey": "z", "namespaces": ["Bad_NS"]}]}, "namespaces[0]", "namespace name"),
+    ],
+)
+def test_invalid_pod_affinity_terms(anti, field, message):
+    problem = error(with_pod_spec(affinity={"podAntiAffinity": anti}))
+    assert problem.field.startswith("spec.template.spec.affinity.podAntiAffinity.") and problem.field.endswith(field), problem.field
+    assert message in problem.message
 
 
 def test_tolerations():

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from podquake.model import constants as k8s
-from podquake.model.objects import TopologySpreadConstraint
+from podquake.model.objects import PodAffinity, PodAffinityTerm, TopologySpreadConstraint
 from podquake.model.scheduling.fastpath import nth_set_bit
 from podquake.model.scheduling.framework import FrameworkScheduler, Profile
 from podquake.model.scheduling.plugins import ScoringStrategy
@@ -131,7 +131,51 @@ def _assert_same_totals(
     seed=st.integers(0, 2**32),
 )
 def test_fast_path_equals_full_scan(profile_name: str, nodes: list[dict], ops: list[tuple], seed: int) -> None:
-    profile = PROFILES[profile_name]
+    scheduler = _run_sequence(PROFILES[profile_name], nodes, ops, seed, SPECS)
+    covered = sum(1 for op in ops if op[0] == "pod" and op[1] != len(SPECS) - 1)
+    assert scheduler.fast_decisions == covered  # every pod not naming nodes took the fast path
+
+
+def _anti(app: str, key: str = k8s.LABEL_HOSTNAME) -> PodAffinity:
+    return PodAffinity(required_anti_affinity=(PodAffinityTerm(key, LabelSelector.of({"app": app})),))
+
+
+# Pods with inter-pod terms (and every pod they concern) take the full scan; the rest must still
+# decide exactly as the reference while such pods are placed around them.
+AFFINITY_SPECS = SPECS + [
+    pod_spec(200, 200, pod_affinity=_anti("x")),
+    pod_spec(300, 100, pod_affinity=_anti("y", k8s.LABEL_ZONE)),
+    pod_spec(200, 200, pod_affinity=PodAffinity(required_affinity=(PodAffinityTerm(k8s.LABEL_ZONE, APP_X),))),
+    pod_spec(
+        100,
+        300,
+        pod_affinity=PodAffinity(
+            preferred_affinity=((7, PodAffinityTerm(k8s.LABEL_ZONE, LabelSelector.of({"app": "y"}))),),
+            preferred_anti_affinity=((3, PodAffinityTerm(k8s.LABEL_HOSTNAME, APP_X)),),
+        ),
+    ),
+]
+affinity_op_st = st.one_of(
+    op_st,
+    st.tuples(st.just("pod"), st.integers(len(SPECS), len(AFFINITY_SPECS) - 1), st.sampled_from(["x", "y", None]), st.booleans()),
+)
+
+
+@pytest.mark.parametrize("profile_name", list(PROFILES))
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    nodes=st.lists(node_st, min_size=1, max_size=9),
+    ops=st.lists(affinity_op_st, min_size=1, max_size=40),
+    seed=st.integers(0, 2**32),
+)
+def test_fast_path_equals_full_scan_among_pods_with_inter_pod_terms(
+    profile_name: str, nodes: list[dict], ops: list[tuple], seed: int
+) -> None:
+    _run_sequence(PROFILES[profile_name], nodes, ops, seed, AFFINITY_SPECS)
+
+
+def _run_sequence(profile: Profile, nodes: list[dict], ops: list[tuple], seed: int, specs: list) -> FrameworkScheduler:
+    """Play ``ops``; every pod is decided by the scheduler (fast path on) and by the full-scan reference."""
     state = make_state(*(_node(i, n) for i, n in enumerate(nodes)))  # type: ignore[arg-type]
     owners = {"x": add_replicaset(state, "x", {"app": "x"}), "y": add_replicaset(state, "y", {"app": "y"})}
     scheduler = FrameworkScheduler(profile, random.Random(seed))
@@ -145,14 +189,15 @@ def test_fast_path_equals_full_scan(profile_name: str, nodes: list[dict], ops: l
             _, spec_index, app, owned = op
             labels = {"app": app} if app else {}
             owner = owners[app] if app and owned else None
-            pod = add_pod(state, SPECS[spec_index], labels, owner)
+            pod = add_pod(state, specs[spec_index], labels, owner)
             reference = FrameworkScheduler(profile, random.Random(), fast_path=False)
             reference.rng.setstate(scheduler.rng.getstate())
             expected = reference.full_scan(pod, state)
-            _assert_same_totals(scheduler, reference, pod, state)
+            before = scheduler.fast_decisions
             assert scheduler.decide(pod) == expected
             assert scheduler.rng.getstate() == reference.rng.getstate()
-            if scheduler.fast_decisions and spec_index != len(SPECS) - 1:  # same best total, same number of ties
+            if scheduler.fast_decisions > before:  # this decision took the fast path: same totals, best, ties
+                _assert_same_totals(scheduler, reference, pod, state)
                 assert (scheduler.fast.last_best, scheduler.fast.last_ties) == (
                     reference.last_best,
                     reference.last_ties,
@@ -184,8 +229,7 @@ def test_fast_path_equals_full_scan(profile_name: str, nodes: list[dict], ops: l
                 state.set_unschedulable(name, kind == "cordon")
             else:
                 state.set_node_ready(name, "True" if kind == "ready" else "False", "test")
-    covered = sum(1 for op in ops if op[0] == "pod" and op[1] != len(SPECS) - 1)
-    assert scheduler.fast_decisions == covered  # every pod not naming nodes took the fast path
+    return scheduler
 
 
 def test_forgetting_old_changes_refills_indexes(monkeypatch: pytest.MonkeyPatch) -> None:
