@@ -79,6 +79,11 @@ NODE_LEASE_DURATION_SECONDS = 40.0
 # and renews it as soon as one succeeds.
 LEASE_RETRY_INITIAL_SECONDS = 0.2
 LEASE_RETRY_MAX_SECONDS = 7.0
+# kubernetes/kubernetes:pkg/kubelet/status/status_manager.go syncPeriod: the status manager's full sync
+# (syncBatch(all) on a time.NewTicker from its Start) re-sends every pod status that differs from the
+# API's (needsReconcile), such as the Ready=False the node lifecycle controller wrote while the node
+# was cut off (MarkPodsNotReady).
+STATUS_MANAGER_SYNC_SECONDS = 10.0
 # kubernetes/kubernetes:pkg/kubelet/kubelet.go maxWaitForContainerRuntime, runtime.go runtimeErrors: the
 # kubelet reports Ready=False ("container runtime is down") once the runtime's status check has not
 # succeeded for 30 s (and at once in a kubelet started while it is down: the check never succeeded).

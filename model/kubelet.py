@@ -60,7 +60,8 @@ in an outbox; when the API server is reachable again the kubelet writes the outb
 exits and restarts, in order, at that instant) and resyncs as after ``start_kubelet``: pods deleted in
 the API meanwhile are stopped then. The control plane hears of the node again only when its loops get
 through (:meth:`Kubelet._reconnect`): Ready=True at the next node status update (within 10 s), the
-lease at the lease controller's next retry (within 7 s).
+lease at the lease controller's next retry (within 7 s), and the pods the node lifecycle controller
+marked not Ready are Ready again at the status manager's next full sync (within 10 s).
 
 Simplifications of Kubernetes, on purpose (the containers' own are in
 :mod:`podquake.model.kubelet_containers`):
@@ -170,6 +171,10 @@ class Kubelet(KubeletFaults, ContainerLifecycle):
         #: (:func:`~podquake.model.lease.renewal_after_outage`); None when no renewal is failing.
         self._lease_failed_at: float | None = None
         self._link_gen = 0  # bumped by each cut and reconnection: cancels a pending lease renewal
+        self._status_sync_from = sim.env.now  # the status manager's full syncs fall here + k x 10 s
+        #: Pods whose Ready=False the node lifecycle controller wrote while the kubelet was cut off,
+        #: left so until the status manager's first full sync after the reconnection.
+        self._unreconciled: set[str] = set()
 
     def start(self) -> None:
         """Begin: draw the lease phase, renew leases, and run the pods already bound here."""
@@ -224,6 +229,7 @@ class Kubelet(KubeletFaults, ContainerLifecycle):
         self.running = True
         self.runtime_healthy = True
         self.runtime_checks_from = self.runtime_seen_up_at = self.env.now  # a new process checks at once
+        self._status_sync_from = self.env.now  # and has a new status manager
         self.runtime_recovering = False
         self._runtime_gen += 1
         self.pods = {}
@@ -296,9 +302,24 @@ class Kubelet(KubeletFaults, ContainerLifecycle):
           lease slot (:meth:`~podquake.model.kubelet_dispatch.KubeletDispatcher.report_at_renewal`):
           within 10 s. The controller then lifts the NoExecute taint at its next monitor pass.
         - The pods are resynced at once (the kubelet's watch resumes: deletions made meanwhile are
-          carried out now)."""
+          carried out now), but a pod the node lifecycle controller marked not Ready
+          (``MarkPodsNotReady``) while its kubelet still had it Ready stays so in the API until the
+          status manager's next full sync (pkg/kubelet/status/status_manager.go ``syncBatch`` every
+          ``STATUS_MANAGER_SYNC_SECONDS``, 10 s, from the kubelet's start: ``needsReconcile`` finds the
+          API's status differs from its unchanged cache): :meth:`_reconcile_pods`. A change of the
+          pod's own status before then is written at once, as upstream's new status version is."""
         self._epoch += 1
         now = self.env.now
+        marked = {
+            key
+            for key, run in self.pods.items()
+            if not run.pod.ready and run.pod.containers and all(c.ready for c in run.pod.containers)
+        }  # MarkPodsNotReady's mark: the pod's Ready condition False, its containers still ready
+        if marked:
+            self._unreconciled = marked
+            period = k8s.STATUS_MANAGER_SYNC_SECONDS
+            sync = next_probe_time(self._status_sync_from, period, now)
+            self._dispatcher.call_at(sync if sync > now else sync + period, self._reconcile_pods, self._link_gen)
         failed_at = self._lease_failed_at
         if failed_at is None or now <= failed_at:
             self._lease_failed_at = None
@@ -308,6 +329,18 @@ class Kubelet(KubeletFaults, ContainerLifecycle):
         self._dispatcher.report_at_renewal(self, now)
         if self.acting:
             self._resync()
+
+    def _reconcile_pods(self, link_gen: int) -> None:
+        """The status manager's first full sync after a reconnection: the pods' Ready as the kubelet
+        has it, over the node lifecycle controller's Ready=False."""
+        keys, self._unreconciled = self._unreconciled, set()
+        if link_gen != self._link_gen or not self.acting:
+            return  # cut off again, or nothing reported now: a later resync reports them
+        state = self.state
+        for key in sorted(keys):
+            run = self.pods.get(key)
+            if run is not None and state.pods.get(run.pod.uid) is run.pod and run.terminating < 0:
+                self._report_ready(run.pod)
 
     def _lease_retry_succeeds(self, link_gen: int) -> None:
         """The lease controller's retry after a cut gets through: renew, and on the slot from now on."""
@@ -425,12 +458,18 @@ class Kubelet(KubeletFaults, ContainerLifecycle):
         self._report_ready(pod)
 
     def _report_ready(self, pod: Pod) -> None:
-        """Pod Ready = every container Ready (upstream ContainersReady; no readiness gates)."""
+        """Pod Ready = every container Ready (upstream ContainersReady; no readiness gates). Left
+        alone while it waits for the status manager's full sync after a reconnection (see
+        :meth:`_reconnect`), unless the kubelet's own view of it changed."""
         ready = bool(pod.containers)
         for status in pod.containers:
             if not status.ready:
                 ready = False
                 break
+        if self._unreconciled and pod.key in self._unreconciled:
+            if ready:
+                return
+            self._unreconciled.discard(pod.key)  # a new status: written as usual from now on
         if ready != pod.ready:
             self.state.set_pod_ready(pod.uid, ready)
 

@@ -71,6 +71,8 @@ class KubeletFaults:
         lease_slot: int
         _lease_failed_at: float | None
         _link_gen: int
+        _status_sync_from: float
+        _unreconciled: set[str]
         _epoch: int
         _removed: bool
         _dispatcher: KubeletDispatcher
@@ -178,6 +180,7 @@ class KubeletFaults:
             for c in run.containers:
                 c.backoff = 0.0
         self.runtime_checks_from = self.runtime_seen_up_at = self.env.now  # a new process checks at once
+        self._status_sync_from = self.env.now  # and has a new status manager
         self.runtime_recovering = False
         self._runtime_gen += 1
         if not self.runtime_healthy:  # a new process whose runtime check never succeeded: NotReady
@@ -295,6 +298,7 @@ class KubeletFaults:
             return False
         self.connected = reachable
         self._link_gen += 1
+        self._unreconciled = set()
         if not reachable:
             if self.running and self.node.up and not self._removed and self._lease_failed_at is None:
                 self._lease_failed_at = first_failed_renewal(self.lease_slot, self.env.now)  # its lease controller's

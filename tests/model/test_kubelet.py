@@ -954,3 +954,28 @@ def test_a_cut_that_ends_before_the_next_renewal_misses_none():
     k.set_api_reachable(True)
     sim.run(61.75)
     assert sim.state.last_renewal("worker-1") == pytest.approx(61.7)
+
+
+def test_after_a_cut_a_pod_marked_not_ready_is_ready_again_at_the_status_managers_next_full_sync():
+    """The node lifecycle controller marks the pods of a node gone Unknown not Ready
+    (MarkPodsNotReady); the kubelet, whose own status of them never changed, puts Ready back only at
+    its status manager's next full sync (pkg/kubelet/status/status_manager.go syncBatch, every 10 s
+    from the kubelet's start: 190 s for a kubelet started at 0), not at the reconnection (180 s, as
+    before). A pod whose own status changes meanwhile is written at once."""
+    sim = one_node(nodes=2)
+    key, other = run_pod(sim, "p"), run_pod(sim, "q")
+    sim.run(60)
+    k = kubelet(sim, key)
+    assert k.node_name == kubelet(sim, other).node_name == "worker-1"
+    k.set_api_reachable(False)
+    sim.run(180)
+    pod = sim.state.pods_by_key[key]
+    assert not pod.ready and times(sim, ev.PodReadyChanged, key) == [START, 110.0]  # marked at Unknown
+    k.set_api_reachable(True)
+    sim.run(185)
+    assert not pod.ready  # the node is Ready again (181.7), the pod not yet
+    assert k.crash_container(other)  # its own status changes: written at once, and again on restart
+    sim.run(195)
+    assert times(sim, ev.PodReadyChanged, key)[2:] == [190.0]
+    assert pod.ready and sim.state.pods_by_key[other].ready
+    assert times(sim, ev.PodReadyChanged, other)[2:] == [185.0]

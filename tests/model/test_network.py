@@ -446,7 +446,7 @@ def test_a_cut_off_kubelet_writes_nothing_to_the_api_even_when_a_startup_probe_p
     assert [e for e in sim.trace.of_type(*kubelet_events) if e.t >= crashed_at] == []
     assert alive(kubelet, "default/slow") and kubelet.pods["default/slow"].containers[0].started
     network.heal(handle)
-    sim.run_for(10)
+    sim.run_for(k8s.STATUS_MANAGER_SYNC_SECONDS + 0.5)  # Ready again at the status manager's next full sync
     assert sim.state.pods_by_key["default/slow"].ready
 
 
