@@ -3,7 +3,8 @@
 The trace records each distinct pod spec once (:class:`~podquake.model.trace.PodSpecDefined`), so
 properties can judge placements from a recorded trace alone: tolerations, node selector, required
 node affinity, topology spread constraints, restart policy, each container's requests, and
-``nodeName`` when the spec names a node.
+``nodeName`` when the spec names a node, and the required inter-pod affinity and anti-affinity terms
+(``podAffinity``) when it has any (specs without keep the JSON they had before).
 
 >>> from podquake.model.objects import ContainerSpec, PodSpec
 >>> from podquake.model.selectors import Toleration
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from podquake.model.memo import IdentityMemo
-from podquake.model.objects import PodSpec, TopologySpreadConstraint
+from podquake.model.objects import PodAffinity, PodAffinityTerm, PodSpec, TopologySpreadConstraint
 from podquake.model.selectors import LabelSelector, NodeAffinity, NodeSelectorTerm, Requirement, Toleration
 
 __all__ = ["RecordedSpec", "encode_spec", "decode_spec"]
@@ -37,6 +38,7 @@ class RecordedSpec:
     restart_policy: str
     containers: tuple[tuple[str, int, int], ...]  # (name, cpu millis, memory bytes) requested
     node_name: str | None = None  # spec.nodeName: the only node the pod may go to
+    pod_affinity: PodAffinity | None = None  # the required inter-pod terms only (None: none)
 
     def node_selector_matches(self, node_name: str, labels: dict[str, str]) -> bool:
         """``nodeSelector`` AND required node affinity, as the NodeAffinity filter plugin checks."""
@@ -92,12 +94,40 @@ def _encode(spec: PodSpec) -> str:
     }
     if spec.node_name is not None:  # only when set: the specs that name no node keep their JSON
         body["nodeName"] = spec.node_name
+    terms = spec.pod_affinity
+    if terms is not None and (terms.required_affinity or terms.required_anti_affinity):
+        body["podAffinity"] = {
+            "required": [_encode_term(t) for t in terms.required_affinity],
+            "requiredAnti": [_encode_term(t) for t in terms.required_anti_affinity],
+        }
     if spec.node_affinity is not None and spec.node_affinity.required is not None:
         body["requiredNodeAffinity"] = [
             {"matchExpressions": _requirements(term.match_expressions), "matchFields": _requirements(term.match_fields)}
             for term in spec.node_affinity.required
         ]
     return json.dumps(body, sort_keys=True, separators=(",", ":"))
+
+
+def _encode_term(term: PodAffinityTerm) -> dict[str, Any]:
+    return {
+        "topologyKey": term.topology_key,
+        "labelSelector": _selector(term.label_selector),
+        "namespaces": list(term.namespaces),
+        "namespaceSelector": _selector(term.namespace_selector),
+        "matchLabelKeys": list(term.match_label_keys),
+        "mismatchLabelKeys": list(term.mismatch_label_keys),
+    }
+
+
+def _decode_term(data: dict[str, Any]) -> PodAffinityTerm:
+    return PodAffinityTerm(
+        topology_key=data["topologyKey"],
+        label_selector=_decode_selector(data["labelSelector"]),
+        namespaces=tuple(data["namespaces"]),
+        namespace_selector=_decode_selector(data["namespaceSelector"]),
+        match_label_keys=tuple(data["matchLabelKeys"]),
+        mismatch_label_keys=tuple(data["mismatchLabelKeys"]),
+    )
 
 
 def _decode_requirements(items: list[dict[str, Any]]) -> tuple[Requirement, ...]:
@@ -155,6 +185,16 @@ def _decode(body: str) -> RecordedSpec:
         restart_policy=data["restartPolicy"],
         containers=tuple((name, cpu, memory) for name, cpu, memory in data["containers"]),
         node_name=data.get("nodeName"),
+        pod_affinity=_decode_pod_affinity(data.get("podAffinity")),
+    )
+
+
+def _decode_pod_affinity(data: dict[str, Any] | None) -> PodAffinity | None:
+    if data is None:
+        return None
+    return PodAffinity(
+        required_affinity=tuple(_decode_term(t) for t in data["required"]),
+        required_anti_affinity=tuple(_decode_term(t) for t in data["requiredAnti"]),
     )
 
 

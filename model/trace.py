@@ -189,7 +189,8 @@ class PodSpecDefined(Event):
     its id (``spec-1``, ``spec-2``, ... in order of first use); ``body`` is canonical JSON with
     Kubernetes field names: ``tolerations``, ``nodeSelector``, ``requiredNodeAffinity`` (the
     ``nodeSelectorTerms``), ``topologySpreadConstraints``, ``restartPolicy``, ``containers`` (names and
-    requests). Decode it with :func:`podquake.model.specrecord.decode_spec`.
+    requests), and when present ``nodeName`` and ``podAffinity`` (the required inter-pod affinity and
+    anti-affinity terms). Decode it with :func:`podquake.model.specrecord.decode_spec`.
     """
 
     spec: str

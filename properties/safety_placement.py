@@ -1,6 +1,6 @@
 """Safety of placement: where pods are bound and where their containers run.
 
-Four properties, each judged on the binding (or container) event itself, from the ledger's picture
+Five properties, each judged on the binding (or container) event itself, from the ledger's picture
 of the cluster at that instant:
 
 - ``no-overcommit``: the node's summed requests stay within allocatable;
@@ -8,7 +8,9 @@ of the cluster at that instant:
 - ``schedulable-nodes-only``: the node existed, was Ready, not cordoned and carried no taint the
   pod does not tolerate;
 - ``scheduler-contract``: the scheduler plug-in never broke its contract (the validating adapter
-  records each breach as a ``SchedulerContractViolation`` event).
+  records each breach as a ``SchedulerContractViolation`` event);
+- ``inter-pod-affinity``: the node honours the pod's required inter-pod affinity and anti-affinity,
+  and the required anti-affinity of the pods already placed (kube-scheduler's InterPodAffinity filter).
 
 >>> from podquake.model import trace as ev
 >>> from podquake.properties.monitor import check_trace
@@ -22,14 +24,25 @@ FAILED schedulable-nodes-only at t=3s: pod default/web-0 was bound to node worke
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from podquake.model import constants as k8s
 from podquake.model import trace as ev
+from podquake.model.objects import PodAffinityTerm
 from podquake.model.selectors import Taint, Toleration
 from podquake.properties.base import Property
-from podquake.properties.ledger import Ledger, LedgerNode
+from podquake.properties.ledger import Ledger, LedgerNode, LedgerPod
 from podquake.properties.registry import register
 
-__all__ = ["NoOvercommit", "SingleBinding", "SchedulableNodesOnly", "SchedulerContract", "binding_problems"]
+__all__ = [
+    "InterPodAffinityHonoured",
+    "NoOvercommit",
+    "SingleBinding",
+    "SchedulableNodesOnly",
+    "SchedulerContract",
+    "binding_problems",
+    "inter_pod_problem",
+]
 
 _BLOCKING_EFFECTS = ("NoSchedule", "NoExecute")
 # The NoSchedule taint the node lifecycle controller puts on a node for each Ready status
@@ -254,3 +267,117 @@ class SchedulerContract(Property):
             objects=(f"scheduler/{event.scheduler}", f"pod/{event.pod}"),
             numbers={"problem": event.problem, "answer": event.answer},
         )
+
+
+def _namespace(pod: LedgerPod) -> str:
+    return pod.key.partition("/")[0]
+
+
+def _matches(term: PodAffinityTerm, owner: LedgerPod, target: LedgerPod) -> bool:
+    return term.matches(_namespace(owner), owner.labels, _namespace(target), target.labels)
+
+
+def inter_pod_problem(ledger: Ledger, pod: LedgerPod, node: LedgerNode, carriers: Iterable[str]) -> tuple[str, dict[str, object]] | None:
+    """Why binding ``pod`` to ``node`` breaks required inter-pod (anti-)affinity, with its numbers, or None.
+
+    kube-scheduler's InterPodAffinity filter (kubernetes/kubernetes:pkg/scheduler/framework/plugins/
+    interpodaffinity/filtering.go, as :mod:`podquake.model.scheduling.interpod` models it), over the
+    ledger's placed pods, terminating ones included (the scheduler's cache holds them until they are
+    deleted), ``pod`` itself left out: ``carriers`` are the keys of the placed pods whose recorded spec
+    has required anti-affinity.
+    """
+    terms = ledger.spec(pod).pod_affinity
+    labels = node.labels
+    if terms is not None and (terms.required_affinity or terms.required_anti_affinity):
+        matched: dict[tuple[str, str], int] = {}  # pairs of the pods matching all required affinity terms
+        for other_node in ledger.nodes.values():
+            for key in other_node.pods:
+                other = ledger.pods.get(key)
+                if other is None or key == pod.key:
+                    continue
+                for term in terms.required_anti_affinity:
+                    value = labels.get(term.topology_key)
+                    if value is not None and other_node.labels.get(term.topology_key) == value and _matches(term, pod, other):
+                        return (
+                            f"pod {pod.key} was bound to node {node.name}, whose {term.topology_key}={value} already holds "
+                            f"pod {key} (on {other_node.name}), which the pod's required anti-affinity excludes",
+                            {"rule": "anti-affinity", "topology_key": term.topology_key, "other_pod": key},
+                        )
+                if terms.required_affinity and all(_matches(t, pod, other) for t in terms.required_affinity):
+                    for term in terms.required_affinity:
+                        value = other_node.labels.get(term.topology_key)
+                        if value is not None:
+                            matched[(term.topology_key, value)] = matched.get((term.topology_key, value), 0) + 1
+        if terms.required_affinity:
+            missing = [t.topology_key for t in terms.required_affinity if t.topology_key not in labels]
+            lacking = [t.topology_key for t in terms.required_affinity if matched.get((t.topology_key, labels.get(t.topology_key, "")), 0) <= 0]
+            first = not matched and all(_matches(t, pod, pod) for t in terms.required_affinity)
+            if missing or (lacking and not first):
+                why = f"lacks the topology key {missing[0]}" if missing else f"shares no {lacking[0]} with a pod its required affinity asks for"
+                return (
+                    f"pod {pod.key} was bound to node {node.name}, which {why}",
+                    {"rule": "affinity", "topology_key": (missing or lacking)[0], "matching_pods": sum(matched.values())},
+                )
+    for key in carriers:
+        other = ledger.pods.get(key)
+        if other is None or key == pod.key or other.node is None:
+            continue
+        other_node = ledger.nodes.get(other.node)
+        other_terms = ledger.spec(other).pod_affinity
+        if other_node is None or other_terms is None:
+            continue
+        for term in other_terms.required_anti_affinity:
+            value = labels.get(term.topology_key)
+            if value is not None and other_node.labels.get(term.topology_key) == value and _matches(term, other, pod):
+                return (
+                    f"pod {pod.key} was bound to node {node.name}, whose {term.topology_key}={value} holds pod {key} "
+                    f"(on {other_node.name}), whose required anti-affinity excludes the pod",
+                    {"rule": "existing anti-affinity", "topology_key": term.topology_key, "other_pod": key},
+                )
+    return None
+
+
+@register
+class InterPodAffinityHonoured(Property):
+    """Every binding honours required inter-pod affinity and anti-affinity: the pod's own
+    ``requiredDuringSchedulingIgnoredDuringExecution`` terms of ``podAffinity`` and ``podAntiAffinity``,
+    and the required anti-affinity of the pods already placed (the symmetry), as kube-scheduler's
+    InterPodAffinity filter (see :func:`inter_pod_problem`), including the first pod of a group whose
+    terms match itself, which may go to any node with the topology keys.
+
+    Upstream the kubelet does not check inter-pod affinity at admission, only the scheduler does, so
+    a plug-in that breaks it is no contract violation (the pod runs); it is a breach here. Terms are
+    read from the recorded spec (``PodSpecDefined``); a pod bound by its own ``spec.nodeName`` is
+    counted but not judged (``Ledger.named_binding``). Preferred terms are scores, never judged.
+    Checked only while the pod has required terms or a placed pod has required anti-affinity, so a
+    run without terms costs nothing.
+    """
+
+    id = "inter-pod-affinity"
+    kind = "safety"
+    description = "Placements honour required inter-pod affinity and anti-affinity (the pod's and the placed pods') at binding time."
+    catches = (
+        "A scheduler that ignores podAntiAffinity: replicas meant for distinct nodes or zones stacked together, so one "
+        "node or zone failure takes them all; or pods placed away from the pods they must run beside."
+    )
+
+    def __init__(self, **overrides: object) -> None:
+        super().__init__(**overrides)
+        self._carriers: dict[str, None] = {}  # placed pods whose spec has required anti-affinity, by key
+
+    def on_PodDeleted(self, event: ev.PodDeleted, ledger: Ledger) -> None:
+        self._carriers.pop(event.pod, None)
+
+    def on_PodBound(self, event: ev.PodBound, ledger: Ledger) -> None:
+        pod = ledger.pods.get(event.pod)
+        if pod is None:
+            return
+        terms = ledger.spec(pod).pod_affinity
+        node = ledger.nodes.get(event.node)
+        if (terms is not None or self._carriers) and node is not None and not ledger.named_binding(pod, event.node):
+            problem = inter_pod_problem(ledger, pod, node, list(self._carriers))
+            if problem is not None:
+                message, numbers = problem
+                self.violate(message, event.t, objects=(f"pod/{pod.key}", f"node/{node.name}"), numbers=numbers)
+        if terms is not None and terms.required_anti_affinity:
+            self._carriers[event.pod] = None

@@ -916,7 +916,7 @@ def test_a_quiet_period_too_short_for_a_properties_time_bound_is_said(here: Path
 
 
 def test_a_scenario_with_no_workload_is_refused_like_manifests_with_none(here: Path) -> None:
-    """A scenario with no workload passed all 16 properties, having tested nothing (--manifests with
+    """A scenario with no workload passed all 17 properties, having tested nothing (--manifests with
     no workload was already refused)."""
     (here / "empty.yaml").write_text("apiVersion: podquake/v1\nkind: Scenario\ncluster: {nodes: 3}\n")
     for result in (invoke("replay", "empty.yaml"), invoke("run", "--scenario", "empty.yaml", "--out", "report")):

@@ -78,3 +78,16 @@ def test_a_named_node_is_recorded():
     free = decode_spec(encode_spec(PodSpec(containers=(ContainerSpec("app"),))))
     assert pinned.node_name == "worker-2" and free.node_name is None
     assert "nodeName" not in encode_spec(PodSpec(containers=(ContainerSpec("app"),)))  # unchanged JSON otherwise
+
+
+def test_required_inter_pod_terms_are_recorded_and_preferred_ones_left_out():
+    from podquake.model.objects import ContainerSpec, PodAffinity, PodAffinityTerm, PodSpec
+    from podquake.model.selectors import LabelSelector
+
+    term = PodAffinityTerm("kubernetes.io/hostname", LabelSelector.of({"app": "web"}), namespaces=("shop",),
+                           namespace_selector=LabelSelector(), match_label_keys=("rev",))
+    spec = PodSpec(containers=(ContainerSpec("app"),), pod_affinity=PodAffinity(required_anti_affinity=(term,), preferred_affinity=((5, term),)))
+    recorded = decode_spec(encode_spec(spec))
+    assert recorded.pod_affinity == PodAffinity(required_anti_affinity=(term,))
+    only_preferred = PodSpec(containers=(ContainerSpec("app"),), pod_affinity=PodAffinity(preferred_affinity=((5, term),)))
+    assert "podAffinity" not in encode_spec(only_preferred) and decode_spec(encode_spec(only_preferred)).pod_affinity is None

@@ -222,3 +222,69 @@ def test_live_monitor_reports_a_placement_breach_as_it_happens():
     assert monitor.failures() == []
     monitor.observe(ev.PodBound(3.0, "default/p", "ghost"))
     assert sorted(v.property for v in monitor.failures()) == ["schedulable-nodes-only", "single-binding"]
+
+
+# --- inter-pod-affinity -------------------------------------------------------------------------------
+def _with_terms(**terms):
+    from podquake.model.objects import PodAffinity
+
+    return PodSpec(containers=(ContainerSpec("app"),), pod_affinity=PodAffinity(**terms))
+
+
+def _term(app, key="kubernetes.io/hostname"):
+    from podquake.model.objects import PodAffinityTerm
+    from podquake.model.selectors import LabelSelector
+
+    return PodAffinityTerm(key, LabelSelector.of({"app": app}))
+
+
+def labelled(t, key, app, spec=""):
+    return ev.PodCreated(t, key, "", 100, 64 * MIB, spec, (("app", app),))
+
+
+def zoned(name, zone):
+    return ev.NodeAdded(0.0, name, zone, 1000, 1024 * MIB, 110, (("kubernetes.io/hostname", name), ("topology.kubernetes.io/zone", zone)))
+
+
+def _ipa():
+    from podquake.properties.safety_placement import InterPodAffinityHonoured
+
+    return InterPodAffinityHonoured()
+
+
+ANTI = _with_terms(required_anti_affinity=(_term("web"),))
+
+
+def test_inter_pod_affinity_holds_for_replicas_on_distinct_nodes_and_breaks_when_two_share_one():
+    base = [node("w1"), node("w2"), spec_event("spec-1", ANTI)] + [labelled(1.0, f"default/web-{i}", "web", "spec-1") for i in range(3)]
+    apart = base + [ev.PodBound(2.0, "default/web-0", "w1"), ev.PodBound(2.0, "default/web-1", "w2")]
+    assert judge(_ipa(), apart).status == "passed"
+    stacked = apart + [ev.PodBound(3.0, "default/web-2", "w1")]
+    verdict = judge(_ipa(), stacked)
+    assert verdict.status == "failed" and verdict.time == 3.0
+    assert "already holds pod default/web-0" in verdict.message and verdict.numbers["rule"] == "anti-affinity"
+    # once the first replica is deleted, its node is free again
+    assert judge(_ipa(), apart + [ev.PodDeleted(2.5, "default/web-0", "w1", "test"), ev.PodBound(3.0, "default/web-2", "w1")]).status == "passed"
+
+
+def test_inter_pod_affinity_judges_the_symmetry_of_a_placed_pods_anti_affinity():
+    events = [node("w1"), node("w2"), spec_event("spec-1", ANTI), labelled(1.0, "default/guard", "guard", "spec-1"),
+              labelled(1.0, "default/web", "web"), ev.PodBound(2.0, "default/guard", "w1")]
+    assert judge(_ipa(), events + [ev.PodBound(3.0, "default/web", "w2")]).status == "passed"
+    verdict = judge(_ipa(), events + [ev.PodBound(3.0, "default/web", "w1")])
+    assert verdict.status == "failed" and verdict.numbers["rule"] == "existing anti-affinity"
+
+
+def test_inter_pod_affinity_required_affinity_and_the_first_pod_of_a_group():
+    together = _with_terms(required_affinity=(_term("cache", "topology.kubernetes.io/zone"),))
+    events = [zoned("a1", "zone-a"), zoned("b1", "zone-b"), spec_event("spec-1", together)] + [
+        labelled(1.0, f"default/cache-{i}", "cache", "spec-1") for i in range(2)
+    ]
+    first = events + [ev.PodBound(2.0, "default/cache-0", "b1")]  # no cache pod yet: anywhere with a zone
+    assert judge(_ipa(), first + [ev.PodBound(3.0, "default/cache-1", "b1")]).status == "passed"
+    verdict = judge(_ipa(), first + [ev.PodBound(3.0, "default/cache-1", "a1")])
+    assert verdict.status == "failed" and verdict.numbers["rule"] == "affinity" and "zone" in verdict.message
+
+
+def test_inter_pod_affinity_is_in_the_default_suite():
+    assert "inter-pod-affinity" in Suite.default().ids and len(Suite.default().ids) == 17

@@ -379,3 +379,49 @@ def test_pods_naming_their_node_break_no_placement_property_live_or_replayed():
     failed = [v.line() for v in monitor.verdicts() if v.status == "failed"]
     assert failed == []
     assert [v.line() for v in check_trace(sim.trace.events, Suite.default(), end=sim.now) if v.status == "failed"] == []
+
+
+class FirstFeasible:
+    """A plug-in that takes the first node the contract allows: blind to inter-pod anti-affinity."""
+
+    name = "first-feasible"
+
+    def schedule(self, pod, cluster):
+        allowed = cluster.feasible_nodes(pod)
+        return allowed[0].name if allowed else None
+
+
+APART = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      affinity:
+        podAntiAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+          - {labelSelector: {matchLabels: {app: web}}, topologyKey: kubernetes.io/hostname}
+      containers: [{name: app, image: web:1, resources: {requests: {cpu: 100m, memory: 64Mi}}}]
+"""
+
+
+def test_a_scheduler_that_ignores_anti_affinity_is_caught_and_the_default_one_is_not():
+    blind = Simulation(ClusterSpec.uniform(nodes=3, zones=1), seed=1, scheduler=FirstFeasible())
+    monitor = Monitor(Suite.of(["inter-pod-affinity", "scheduler-contract"])).attach(blind)
+    blind.apply(load_manifests(text=APART))
+    blind.run(60)
+    verdicts = {v.property: v for v in monitor.verdicts()}
+    assert verdicts["inter-pod-affinity"].status == "failed" and "anti-affinity" in verdicts["inter-pod-affinity"].message
+    assert verdicts["scheduler-contract"].status == "passed"  # the kubelet would run it: no contract breach
+    sound = Simulation(ClusterSpec.uniform(nodes=3, zones=1), seed=1)
+    monitor = Monitor(Suite.of(["inter-pod-affinity"])).attach(sound)
+    sound.apply(load_manifests(text=APART))
+    sound.run(60)
+    assert monitor.verdicts()[0].status == "passed"
+    assert len({pod.node_name for pod in sound.state.pods.values()}) == 3
+    # the verdicts replay from the recorded trace alone
+    assert check_trace(blind.trace.events, [Suite.of(["inter-pod-affinity"]).properties[0].__class__()])[0].status == "failed"
