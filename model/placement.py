@@ -8,7 +8,11 @@ NoExecute taint is tolerated, the pod's nodeSelector and required node affinity 
 has a pod slot and room for the pod's CPU, memory and ephemeral-storage requests (kube-scheduler's
 NodeUnschedulable, TaintToleration, NodeAffinity and NodeResourcesFit filters). Inter-pod affinity,
 topology spread, ports and volumes are scoring and filter plug-ins of the default profile, not part
-of the contract.
+of the contract: upstream's kubelet admits a pod that breaks them (its admission checks resources,
+node name, selector and affinity, taints, not other pods' terms), so a plug-in that does is judged by
+the ``inter-pod-affinity`` and ``spread-within-skew`` properties instead. Plug-ins can ask
+:meth:`ClusterView.inter_pod_problem <podquake.model.views.ClusterView.inter_pod_problem>` or
+``feasible_nodes(pod, inter_pod_affinity=True)``.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from podquake.model.objects import Node, Pod, PodSpec, Workload
 from podquake.model.placement import placement_problem
@@ -249,8 +249,51 @@ class ClusterView:
             return f"there is no node {name!r}"
         return placement_problem(pod._pod, live)
 
-    def feasible_nodes(self, pod: PodView) -> tuple[NodeView, ...]:
+    def feasible_nodes(self, pod: PodView, *, inter_pod_affinity: bool = False) -> tuple[NodeView, ...]:
         """The nodes the scheduler contract allows for ``pod`` now, in node order: a plug-in that
-        picks among them never breaks its contract, and can spend its effort on which to prefer."""
+        picks among them never breaks its contract, and can spend its effort on which to prefer.
+
+        ``inter_pod_affinity=True`` also leaves out the nodes :meth:`inter_pod_problem` refuses. The
+        contract does not include it (upstream's kubelet admits such a pod), but the
+        ``inter-pod-affinity`` property judges it."""
         live = pod._pod
-        return tuple(view for view in self.nodes if placement_problem(live, view._node) is None)
+        nodes = [view for view in self.nodes if placement_problem(live, view._node) is None]
+        if inter_pod_affinity and nodes:
+            inter = self._inter_pod_filter(live)
+            if inter is not None:
+                nodes = [view for view in nodes if inter.passes(view._node.labels)]
+        return tuple(nodes)
+
+    def inter_pod_problem(self, pod: PodView, node: NodeView | str) -> str | None:
+        """Why kube-scheduler's InterPodAffinity filter refuses ``node`` for ``pod`` now (the pod's
+        required affinity or anti-affinity, or a placed pod's required anti-affinity; upstream's
+        reason), or None. Not part of the contract: see :meth:`feasible_nodes`.
+
+        >>> from podquake.model import Simulation, ClusterSpec, load_manifests
+        >>> sim = Simulation(ClusterSpec.uniform(nodes=2, zones=1), seed=1)
+        >>> term = "{labelSelector: {matchLabels: {app: web}}, topologyKey: kubernetes.io/hostname}"
+        >>> spec = f"spec: {{affinity: {{podAntiAffinity: {{requiredDuringSchedulingIgnoredDuringExecution: [{term}]}}}}, "
+        >>> for name in ("a", "b"):
+        ...     sim.apply(load_manifests(text=f"apiVersion: v1\\nkind: Pod\\nmetadata: {{name: {name}, labels: {{app: web}}}}\\n"
+        ...                                   + spec + "containers: [{name: c, image: nginx}]}"))
+        >>> sim.state.bind_pod(sim.state.pods_by_key["default/a"].uid, "worker-1")
+        >>> view = sim.view()
+        >>> pod = view.pod("default/b")
+        >>> view.inter_pod_problem(pod, "worker-1"), view.inter_pod_problem(pod, "worker-2")
+        ("node(s) didn't match pod anti-affinity rules", None)
+        """
+        name = node if isinstance(node, str) else node.name
+        live = self._state.nodes.get(name)
+        if live is None:
+            return f"there is no node {name!r}"
+        inter = self._inter_pod_filter(pod._pod)
+        return None if inter is None else inter.problem(live.labels)
+
+    def _inter_pod_filter(self, pod: Pod) -> Any:
+        from podquake.model.scheduling import interpod
+
+        state = self._state
+        if pod.spec.pod_affinity is None and not state.pods_with_affinity:
+            return None
+        carriers, everyone = interpod.state_pairs(state)
+        return interpod.prefilter(pod, carriers, everyone)

@@ -60,8 +60,9 @@ left blocks the node; the budget is spent pod by pod across the nodes planned in
 
 Simplifications, on purpose: the simulations check the rules of
 :func:`~podquake.model.scheduling.contract.placement_problem` (readiness, cordon, taints, node
-selector and required node affinity, resources, pod count), not pod topology spread or inter-pod
-affinity, so a pod held back only by those neither triggers a scale-up nor stops one; node groups
+selector and required node affinity, resources, pod count) and required inter-pod affinity and
+anti-affinity (:mod:`~podquake.model.controllers.cluster_autoscaler_snapshot`), not pod topology
+spread, so a pod held back only by spreading neither triggers a scale-up nor stops one; node groups
 are never created or deleted (no node auto-provisioning); no
 ``balance-similar-node-groups``, no per-group option overrides; a loop takes no simulated time;
 eviction uses each pod's own grace period (the model's kubelet stops it after its containers'

@@ -224,7 +224,7 @@ class ScaleDown:
     def _place_elsewhere(self, pods: list[Pod], node_name: str, snapshot: Snapshot, removed: dict[str, None]) -> bool:
         placed: list[tuple[Pod, int]] = []
         for pod in pods:
-            index = first_fit(pod, snapshot.nodes, skip=(node_name, removed))
+            index = first_fit(pod, snapshot.nodes, skip=(node_name, removed), terms=bool(self.state.pods_with_affinity))
             if index < 0:
                 for done, where in placed:
                     snapshot.unplace(done, where)

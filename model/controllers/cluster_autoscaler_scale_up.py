@@ -151,12 +151,14 @@ class ScaleUp:
         if not pods:
             return []
         hopeless: dict[int, None] = {}  # id() of pod specs that fitted nowhere (same spec, same answer)
+        terms = bool(self.state.pods_with_affinity) or any(p.spec.pod_affinity is not None for p in pods)
         remaining = []
         for pod in pods:
             spec_id = id(pod.spec)
-            index = -1 if spec_id in hopeless else first_fit(pod, snapshot.nodes)
+            index = -1 if spec_id in hopeless else first_fit(pod, snapshot.nodes, terms=terms)
             if index < 0:
-                hopeless[spec_id] = None
+                if pod.spec.pod_affinity is None:  # with terms, the answer may change as pods are placed
+                    hopeless[spec_id] = None
                 remaining.append(pod)
             else:
                 snapshot.place(pod, index)
@@ -197,8 +199,11 @@ class ScaleUp:
         option = _Option(pool)
         planned: dict[str, int] = {}
         misfits: dict[int, None] = {}  # id() of specs no fresh node of this pool takes
+        terms = bool(self.state.pods_with_affinity) or any(p.spec.pod_affinity is not None for p in pods)
+        live = self.state.node_list if terms else []
         for pod in ordered:
-            index = first_fit(pod, option.nodes)
+            # inter-pod terms count the pods of the cluster and of the new nodes so far
+            index = first_fit(pod, option.nodes, terms=terms, context=live + option.nodes)
             if index >= 0:
                 add_pod(option.nodes[index], pod)
                 option.pods.append(pod)
@@ -207,7 +212,9 @@ class ScaleUp:
                 continue
             for zone in self.cloud.zones_by_preference(pool.name, planned):
                 node = pool.node(f"{pool.name}-template-{len(option.nodes)}", zone, self.cloud.region)
-                if placement_problem(pod, node) is None:
+                if placement_problem(pod, node) is None and (
+                    not terms or first_fit(pod, [node], terms=True, context=live + option.nodes + [node]) == 0
+                ):
                     add_pod(node, pod)
                     option.nodes.append(node)
                     option.pods.append(pod)

@@ -5,7 +5,10 @@ Both halves of the autoscaler ask "would these pods fit?" without binding anythi
 (can every pod of a node move to the other nodes?). Upstream answers both on a cluster snapshot
 (kubernetes/autoscaler:cluster-autoscaler simulator/clustersnapshot) with the scheduler's filters;
 the model copies a node the first time a simulated pod lands on it (:class:`Snapshot`) and asks
-:func:`~podquake.model.scheduling.contract.placement_problem`, first fit (:func:`first_fit`).
+:func:`~podquake.model.scheduling.contract.placement_problem`, first fit (:func:`first_fit`), and the
+InterPodAffinity filter (:func:`inter_pod_filter`): required affinity and anti-affinity, the pod's
+and the placed pods' (upstream's simulator runs every scheduler filter, this one among them). Pod
+topology spread is not checked here (see :mod:`~podquake.model.controllers.cluster_autoscaler`).
 
 Apart from the scale-up and scale-down modules because both use it; it is the one place where the
 autoscaler adds to a node's requested resources, and only ever on a copy (or on a template node that
@@ -15,9 +18,10 @@ no store holds).
 from __future__ import annotations
 
 from podquake.model.objects import Node, Pod
+from podquake.model.scheduling import interpod
 from podquake.model.scheduling.contract import placement_problem
 
-__all__ = ["Snapshot", "add_pod", "first_fit"]
+__all__ = ["Snapshot", "add_pod", "first_fit", "inter_pod_filter"]
 
 
 class Snapshot:
@@ -75,12 +79,42 @@ def add_pod(node: Node, pod: Pod) -> None:
     node.requested_ephemeral += req.ephemeral_storage_bytes
 
 
-def first_fit(pod: Pod, nodes: list[Node], skip: tuple[str, dict[str, None]] | None = None) -> int:
+def first_fit(
+    pod: Pod,
+    nodes: list[Node],
+    skip: tuple[str, dict[str, None]] | None = None,
+    *,
+    terms: bool = False,
+    context: list[Node] | None = None,
+) -> int:
     """The index of the first of ``nodes`` that may take ``pod`` now, or -1. ``skip`` is a node's own
-    name and the names of the nodes already planned away, which a scale-down's pods may not move to."""
+    name and the names of the nodes already planned away, which a scale-down's pods may not move to
+    (their pods do not count for inter-pod affinity either).
+
+    ``terms``: whether any pod of the simulation may carry inter-pod terms (the caller knows: the
+    store's ``pods_with_affinity``, the pods it simulates); without it and without terms of its own,
+    the pod is checked as before, at no extra cost. ``context``: the nodes whose pods count for
+    inter-pod affinity (default ``nodes``), e.g. the cluster's nodes besides a scale-up's new ones."""
+    inter = None
+    if terms or pod.spec.pod_affinity is not None:
+        around = nodes if context is None else context
+        if skip is not None:
+            around = [n for n in around if n.name != skip[0] and n.name not in skip[1]]
+        inter = inter_pod_filter(pod, around)
     for i, node in enumerate(nodes):
         if skip is not None and (node.name == skip[0] or node.name in skip[1]):
             continue
-        if placement_problem(pod, node) is None:
+        if placement_problem(pod, node) is None and (inter is None or inter.passes(node.labels)):
             return i
     return -1
+
+
+def inter_pod_filter(pod: Pod, nodes: list[Node]) -> interpod.InterPodFilter | None:
+    """InterPodAffinity's PreFilter for ``pod`` over the pods on ``nodes`` (copies, template nodes or
+    live ones), None when it skips (:mod:`~podquake.model.scheduling.interpod`)."""
+    carriers = [(n.labels, q) for n in nodes for q in n.pods.values() if q.spec.pod_affinity is not None]
+
+    def everyone() -> list[tuple[dict[str, str], Pod]]:
+        return [(n.labels, q) for n in nodes for q in n.pods.values()]
+
+    return interpod.prefilter(pod, carriers, everyone)

@@ -670,3 +670,18 @@ def test_a_pod_nominated_to_a_node_that_is_gone_is_helped_like_any_other():
     sim.state.set_nominated_node(uid, "w-9")  # no such node
     sim.run(30.0)
     assert [e.pool for e in events(sim, ev.ClusterAutoscalerScaleUp)] == ["w"]
+
+
+def test_scale_up_honours_required_anti_affinity_as_the_schedulers_filters_do():
+    from podquake.model.objects import PodAffinity, PodAffinityTerm
+
+    apart = PodAffinity(required_anti_affinity=(PodAffinityTerm(k8s.LABEL_HOSTNAME, LabelSelector.of({"app": "web"})),))
+    sim = Simulation(ClusterSpec(pools=(pool(count=1, max_size=4, cpu=4000),)), seed=1)  # the default scheduler
+    sim.run(5.0)
+    replicaset(sim, replicas=3, tmpl=tmpl(100, pod_affinity=apart))  # room for all on w-1, but one per node
+    sim.run(5.001)
+    assert pending(sim) == 2
+    sim.run(300.0)
+    (scale_up,) = events(sim, ev.ClusterAutoscalerScaleUp)
+    assert (scale_up.nodes, scale_up.pods) == (2, 2)  # one new node per replica: the estimator filters too
+    assert pending(sim) == 0 and len({p.node_name for p in sim.state.pods.values()}) == 3

@@ -197,3 +197,20 @@ def test_the_store_tracks_bound_pods_with_terms() -> None:
     assert list(state.pods_with_affinity) == [pod.uid]
     state.delete_pod(pod.uid, "test")
     assert not state.pods_with_affinity
+
+
+def test_the_view_offers_the_inter_pod_check_outside_the_contract() -> None:
+    from podquake.model.placement import placement_problem
+    from podquake.model.views import ClusterView, PodView
+
+    state = make_state(make_node("n0"), make_node("n1"))
+    placed = add_pod(state, ANTI_WEB, {"app": "web"})
+    state.bind_pod(placed.uid, "n0")
+    pod = add_pod(state, ANTI_WEB, {"app": "web"})
+    view = ClusterView(state)
+    assert placement_problem(pod, state.nodes["n0"]) is None  # the contract (the kubelet's admission) allows it
+    assert view.inter_pod_problem(PodView(pod), "n0") == "node(s) didn't match pod anti-affinity rules"
+    assert [n.name for n in view.feasible_nodes(PodView(pod))] == ["n0", "n1"]
+    assert [n.name for n in view.feasible_nodes(PodView(pod), inter_pod_affinity=True)] == ["n1"]
+    free = add_pod(state, pod_spec(100, 100), {"app": "web"})  # no terms of its own: n0's pod repels it
+    assert view.inter_pod_problem(PodView(free), "n0") == "node(s) didn't satisfy existing pods anti-affinity rules"
