@@ -237,7 +237,9 @@ class FrameworkScheduler:
         return interpod.affects(pod, self.state.pods_with_affinity.values(), scoring)
 
     def _decide(self, pod: Pod) -> str | None:
-        if self.fast is not None and not self._inter_pod(pod):
+        if self.fast is not None and (
+            (pod.spec.pod_affinity is None and not self.state.pods_with_affinity) or not self._inter_pod(pod)  # type: ignore[union-attr]
+        ):
             answer = self.fast.schedule(pod, self.rng)
             if answer is not self.fast.NOT_COVERED:
                 self.fast_decisions += 1
