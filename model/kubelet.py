@@ -310,16 +310,10 @@ class Kubelet(KubeletFaults, ContainerLifecycle):
           pod's own status before then is written at once, as upstream's new status version is."""
         self._epoch += 1
         now = self.env.now
-        marked = {
-            key
-            for key, run in self.pods.items()
-            if not run.pod.ready and run.pod.containers and all(c.ready for c in run.pod.containers)
-        }  # MarkPodsNotReady's mark: the pod's Ready condition False, its containers still ready
+        marked = self._marked_not_ready()
         if marked:
             self._unreconciled = marked
-            period = k8s.STATUS_MANAGER_SYNC_SECONDS
-            sync = next_probe_time(self._status_sync_from, period, now)
-            self._dispatcher.call_at(sync if sync > now else sync + period, self._reconcile_pods, self._link_gen)
+            self._reconcile_at_next_full_sync()
         failed_at = self._lease_failed_at
         if failed_at is None or now <= failed_at:
             self._lease_failed_at = None
@@ -330,9 +324,46 @@ class Kubelet(KubeletFaults, ContainerLifecycle):
         if self.acting:
             self._resync()
 
+    def _marked_not_ready(self) -> set[str]:
+        """Pods with ``MarkPodsNotReady``'s mark: Ready=False in the API, every container still ready."""
+        return {
+            key
+            for key, run in self.pods.items()
+            if not run.pod.ready and run.pod.containers and all(c.ready for c in run.pod.containers)
+        }
+
+    def _reconcile_at_next_full_sync(self) -> None:
+        """Have the status manager's next full sync (every ``STATUS_MANAGER_SYNC_SECONDS`` from the
+        kubelet's start, strictly after now) re-send the marked pods' Ready."""
+        now = self.env.now
+        period = k8s.STATUS_MANAGER_SYNC_SECONDS
+        sync = next_probe_time(self._status_sync_from, period, now)
+        self._dispatcher.call_at(sync if sync > now else sync + period, self._reconcile_pods, self._link_gen)
+
+    def _on_node_unknown(self) -> None:
+        """The node lifecycle controller set the node Unknown and marked its pods not Ready while this
+        kubelet hears the API server: a cut has just healed but the lease controller's retry has not
+        got through yet (:meth:`_reconnect`), so the node's grace ran out after the heal. Upstream the
+        status manager's periodic full sync re-sends the pods' statuses (``needsReconcile``), and the
+        next node status update posts Ready=True, as after a reconnection. Cut off, the reconnection
+        does both."""
+        if not (self.connected and self.running and self.node.up):
+            return
+        self._unreconciled = set()  # the marks are read at the sync itself
+        self._dispatcher.call_at(self.env.now, self._mark_read, self._link_gen)
+        self._dispatcher.report_at_renewal(self, self.env.now)
+
+    def _mark_read(self, link_gen: int) -> None:
+        """Just after the controller's pass: its marks are on the pods now."""
+        if link_gen == self._link_gen:
+            marked = self._marked_not_ready()
+            if marked:
+                self._unreconciled = marked
+                self._reconcile_at_next_full_sync()
+
     def _reconcile_pods(self, link_gen: int) -> None:
-        """The status manager's first full sync after a reconnection: the pods' Ready as the kubelet
-        has it, over the node lifecycle controller's Ready=False."""
+        """The status manager's first full sync after the node lifecycle controller's marks: the pods'
+        Ready as the kubelet has it, over the controller's Ready=False."""
         keys, self._unreconciled = self._unreconciled, set()
         if link_gen != self._link_gen or not self.acting:
             return  # cut off again, or nothing reported now: a later resync reports them

@@ -62,6 +62,7 @@ class KubeletDispatcher:
         state.watch(ev.PodDeletionRequested, self._on_deletion_requested)
         state.watch(ev.PodDeleted, self._on_deleted)
         state.watch(ev.NodePowerChanged, self._on_power)
+        state.watch(ev.NodeReadyChanged, self._on_node_ready)
         state.watch(ev.NodeRemoved, self._on_node_removed)
 
     # --- routing ---------------------------------------------------------------------------------
@@ -102,6 +103,12 @@ class KubeletDispatcher:
         kubelet = self.kubelets.get(event.node)
         if kubelet is not None:
             kubelet._on_power(event.up)
+
+    def _on_node_ready(self, event: ev.NodeReadyChanged) -> None:
+        if event.status == "Unknown":
+            kubelet = self.kubelets.get(event.node)
+            if kubelet is not None:
+                kubelet._on_node_unknown()
 
     def _on_node_removed(self, event: ev.NodeRemoved) -> None:
         kubelet = self.kubelets.pop(event.node, None)

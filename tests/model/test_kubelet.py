@@ -979,3 +979,25 @@ def test_after_a_cut_a_pod_marked_not_ready_is_ready_again_at_the_status_manager
     assert times(sim, ev.PodReadyChanged, key)[2:] == [190.0]
     assert pod.ready and sim.state.pods_by_key[other].ready
     assert times(sim, ev.PodReadyChanged, other)[2:] == [185.0]
+
+
+def test_pods_marked_not_ready_just_after_a_heal_are_ready_again_at_the_next_full_sync():
+    """A cut that heals just before the node's grace runs out (109.5 s; the lease retry that gets
+    through is at 116.3 s) leaves the node lifecycle controller to set it Unknown at 110 s and mark its
+    pods not Ready while the kubelet already hears the API server. Upstream the status manager's
+    periodic full sync (pkg/kubelet/status/status_manager.go syncBatch, every 10 s) re-sends their
+    Ready: here at 120 s. The model put Ready back only for marks made during the cut, so such a pod
+    stayed not Ready for good (a 300-example zone-balancer campaign failed replicas-converge on it)."""
+    sim = one_node(nodes=2)
+    key = run_pod(sim, "p")
+    sim.run(60)
+    k = kubelet(sim, key)
+    k.set_api_reachable(False)
+    sim.run(109.5)
+    k.set_api_reachable(True)
+    sim.run(111)
+    pod = sim.state.pods_by_key[key]
+    assert sim.state.nodes[k.node_name].ready == "Unknown" and not pod.ready  # marked after the heal
+    sim.run(130)  # the node is Ready at its status update (111.7 s), the pod at the full sync
+    assert times(sim, ev.PodReadyChanged, key) == [START, 110.0, 120.0]
+    assert pod.ready and sim.state.nodes[k.node_name].ready == "True"
