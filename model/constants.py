@@ -148,6 +148,24 @@ DEFAULT_DAEMONSET_MAX_UNAVAILABLE = 1
 POD_GC_CHECK_PERIOD_SECONDS = 20.0
 POD_GC_QUARANTINE_SECONDS = 40.0
 
+# --- Job controller (model/controllers/job.py) -----------------------------------------------------
+# kubernetes/kubernetes:pkg/apis/batch/v1/defaults.go (SetDefaults_Job: backoffLimit 6; completions and
+# parallelism 1 when both are unset)
+DEFAULT_JOB_BACKOFF_LIMIT = 6
+# kubernetes/kubernetes:pkg/controller/job/job_controller.go (DefaultJobPodFailureBackOff 10 s,
+# MaxJobPodFailureBackOff 10 min: the delay before replacing failed pods, doubling per failure since the
+# last success; the concepts docs still say "capped at six minutes", the code says 10 min)
+JOB_POD_FAILURE_BACKOFF_SECONDS = 10.0
+JOB_POD_FAILURE_MAX_BACKOFF_SECONDS = 600.0
+# job_controller.go MaxPodCreateDeletePerSync
+JOB_MAX_POD_CREATE_DELETE_PER_SYNC = 500
+# staging/src/k8s.io/api/batch/v1/types.go (JobCompletionIndexAnnotation, JobNameLabel, ControllerUidLabel)
+JOB_COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index"
+LABEL_JOB_NAME = "batch.kubernetes.io/job-name"
+LABEL_JOB_NAME_LEGACY = "job-name"
+LABEL_JOB_CONTROLLER_UID = "batch.kubernetes.io/controller-uid"
+LABEL_JOB_CONTROLLER_UID_LEGACY = "controller-uid"
+
 # --- manifests: node labels, Services, HPA, priority (used by model/manifests.py, model/resources_api.py) ---
 # kubernetes/kubernetes:pkg/kubelet/kubelet_node_status.go (initialNode sets the GA and the legacy beta
 # OS/arch labels; label names from staging/src/k8s.io/api/core/v1/well_known_labels.go)

@@ -11,6 +11,12 @@ After upstream (kubernetes/kubernetes:pkg/kubelet/kuberuntime/kuberuntime_manage
   (client-go flowcontrol.Backoff as the kubelet uses it): the first restart is immediate, then the
   container waits 10 s, 20 s, ... up to 300 s after it finished; the back-off resets when a
   container ran 10 minutes (2 x 300 s) since its last restart.
+- **Exits of their own.** A container with a run time
+  (:attr:`~podquake.model.objects.ContainerSpec.run_seconds`: a ``sleep N`` command or the
+  ``podquake.io/run-seconds`` annotation) exits with its exit code that long after each start, as a
+  batch process ends; pod phase (``getPhase``) and restart policy follow as for any exit, so a pod
+  whose containers all exit 0 under restartPolicy Never or OnFailure goes Succeeded. Other
+  containers run until stopped.
 
 Lazy, exact probes. Probing every container every 10 s would cost 15,000 events per simulated second
 at 150,000 pods, and a healthy container's probes change nothing. So a probe is never simulated
@@ -152,6 +158,9 @@ class ContainerLifecycle:
         c.started_at = self.env.now
         c.unreported = None
         spec = c.spec
+        if spec.run_seconds is not None:  # a run-to-completion process: it exits by itself
+            code = spec.exit_code
+            self._dispatcher.call_at(self.env.now + spec.run_seconds, self._exit_due, run, c, c.gen, code, "Completed" if code == 0 else "Error")
         if spec.startup_probe is not None:
             c.started = False
             self._arm_startup(run, c)

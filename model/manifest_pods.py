@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import replace
 from typing import Any
 
 from podquake.model import constants as k8s
@@ -51,7 +52,7 @@ from podquake.model.quantity import QuantityError, Resources, parse_cpu, parse_m
 from podquake.model.resources_api import KNOWN_FIELDS, parse_label_selector
 from podquake.model.selectors import TAINT_EFFECTS, NodeAffinity, NodeSelectorTerm, Requirement, Toleration
 
-__all__ = ["DNS_LABEL", "pod_template"]
+__all__ = ["DNS_LABEL", "EXIT_CODE_ANNOTATION", "RUN_SECONDS_ANNOTATION", "pod_template"]
 
 #: a DNS-1123 label (RFC 1123): container names, namespaces (at most 63 characters, checked apart)
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -68,7 +69,48 @@ def pod_template(
         meta.check_keys(KNOWN_FIELDS["metadata"])
     labels = meta["labels"].string_map()
     annotations = meta["annotations"].string_map()
-    return PodTemplate(tuple(labels.items()), _pod_spec(spec, priorities, workload_kind), tuple(annotations.items()))
+    pod_spec = _pod_spec(spec, priorities, workload_kind)
+    pod_spec = _annotated_run(meta["annotations"], annotations, pod_spec)
+    if workload_kind == "Job" and all(c.run_seconds is None for c in pod_spec.containers):
+        spec["containers"].note(
+            "no container's run time is known (from a command of sleep N, or the annotation "
+            f"{RUN_SECONDS_ANNOTATION}): its pods run until stopped and the Job never completes"
+        )
+    return PodTemplate(tuple(labels.items()), pod_spec, tuple(annotations.items()))
+
+
+#: A pod template annotation giving how long every regular container runs before it exits by itself
+#: (seconds), for images whose command says nothing the model can read (``python train.py``).
+RUN_SECONDS_ANNOTATION = "podquake.io/run-seconds"
+#: With :data:`RUN_SECONDS_ANNOTATION`: the exit code of those runs (default 0).
+EXIT_CODE_ANNOTATION = "podquake.io/exit-code"
+
+
+def _annotated_run(f: Field, annotations: dict[str, str], spec: PodSpec) -> PodSpec:
+    """``spec`` with every regular container's run time (and exit code) from the podquake annotations,
+    which override what the commands said."""
+    seconds_text = annotations.get(RUN_SECONDS_ANNOTATION)
+    code_text = annotations.get(EXIT_CODE_ANNOTATION)
+    if seconds_text is None:
+        if code_text is not None:
+            raise f[EXIT_CODE_ANNOTATION].error(
+                f"{EXIT_CODE_ANNOTATION} needs {RUN_SECONDS_ANNOTATION} (when the containers exit)",
+                fix=f"add {RUN_SECONDS_ANNOTATION}: '30', or remove {EXIT_CODE_ANNOTATION}",
+            )
+        return spec
+    duration = _DURATION.match(seconds_text.strip())
+    if duration is None:
+        raise f[RUN_SECONDS_ANNOTATION].error(
+            f"{seconds_text!r} is not a number of seconds", fix=f"write e.g. {RUN_SECONDS_ANNOTATION}: '30' (or '2m')"
+        )
+    seconds = float(duration[1]) * _UNITS[duration[2]]
+    code = 0
+    if code_text is not None:
+        if not code_text.strip().isdigit() or int(code_text) > 255:
+            raise f[EXIT_CODE_ANNOTATION].error(f"{code_text!r} is not an exit code", fix="write a whole number from 0 to 255, e.g. '1'")
+        code = int(code_text)
+    containers = tuple(replace(c, run_seconds=seconds, exit_code=code) for c in spec.containers)
+    return replace(spec, containers=containers)
 
 
 def _pod_spec(spec: Field, priorities: dict[str | None, tuple[int, str | None]], workload_kind: str | None) -> PodSpec:
@@ -79,7 +121,14 @@ def _pod_spec(spec: Field, priorities: dict[str | None, tuple[int, str | None]],
     containers = tuple(_container(c, names, grace, init=False) for c in spec["containers"].items(non_empty=True))
     init_containers = tuple(_container(c, names, grace, init=True) for c in spec["initContainers"].items())
     restart_policy = spec["restartPolicy"].string("Always", choices=("Always", "OnFailure", "Never"))
-    if workload_kind is not None and restart_policy != "Always":
+    if workload_kind == "Job":
+        if restart_policy == "Always":  # pkg/apis/batch/validation/validation.go validateJobSpec
+            raise spec["restartPolicy"].error(
+                "a Job template must use restartPolicy OnFailure or Never"
+                + (", not Always" if spec["restartPolicy"].present() else " (the pod default Always is refused for Jobs)"),
+                fix="write restartPolicy: Never (a failed pod is replaced) or OnFailure (the container is restarted in place)",
+            )
+    elif workload_kind is not None and restart_policy != "Always":
         raise spec["restartPolicy"].error(
             f"a {workload_kind} template must use restartPolicy Always, not {restart_policy}", fix="remove restartPolicy"
         )
@@ -162,6 +211,7 @@ def _container(f: Field, names: dict[str, str], grace: int, *, init: bool) -> Co
                 raise f[key].error(
                     "an init container may not have probes unless it is a sidecar", fix="add restartPolicy: Always or remove the probe"
                 )
+    run_seconds, exit_code = (None, 0) if init else _run_time(f)
     requests, limits = _requirements(f["resources"])
     ports = []
     for port in f["ports"].items():
@@ -181,7 +231,48 @@ def _container(f: Field, names: dict[str, str], grace: int, *, init: bool) -> Co
         restartable_init=restartable,
         ports=tuple(ports),
         pre_stop_seconds=pre_stop,
+        run_seconds=run_seconds,
+        exit_code=exit_code,
     )
+
+
+_SHELL_RUN = re.compile(r"^(?:sleep\s+(\S+))?\s*(?:(?:^|;|&&)\s*exit\s+(\d+))?\s*;?$")
+
+
+def _run_time(f: Field) -> tuple[float | None, int]:
+    """How long a container's process runs before it exits by itself, and its exit code, from its
+    ``command`` and ``args`` (the command line is ``command + args``; ``args`` alone replace the
+    image's default command, and are read only when they start with ``sleep`` or a shell):
+
+    - ``[sleep, N]`` (or ``/bin/sleep``, ``/usr/bin/sleep``): N seconds (a decimal with coreutils'
+      optional unit ``s``, ``m``, ``h`` or ``d``, as for preStop hooks), exit 0;
+    - a shell's ``-c`` whose whole script is ``sleep N``, ``sleep N; exit K``, ``sleep N && exit K``
+      or ``exit K``: N seconds (0 for ``exit K`` alone), exit code K (0 if none);
+    - anything else (a server, ``sleep infinity``, a script the model cannot read): None, the
+      container runs until it is stopped (the ``podquake.io/run-seconds`` annotation can say more).
+    """
+    command = [part.string("") for part in f["command"].items()] if f["command"].value else []
+    args = [part.string("") for part in f["args"].items()] if f["args"].value else []
+    if not command:
+        if not args or (args[0] not in _SLEEP_BINARIES and args[0] not in _SHELLS):
+            return None, 0
+        command, args = args, []
+    line = command + args
+    argument: str | None = None
+    code = "0"
+    if len(line) == 2 and line[0] in _SLEEP_BINARIES:
+        argument = line[1]
+    elif len(line) == 3 and line[0] in _SHELLS and line[1] == "-c":
+        match = _SHELL_RUN.match(line[2].strip())
+        if match is None or (match[1] is None and match[2] is None):
+            return None, 0
+        argument, code = match[1] or "0", match[2] or "0"
+    if argument is None or "$" in argument:
+        return None, 0
+    duration = _DURATION.match(argument)
+    if duration is None or int(code) > 255:  # sleep infinity, or a script the model cannot read
+        return None, 0
+    return float(duration[1]) * _UNITS[duration[2]], int(code)
 
 
 # --- lifecycle hooks ------------------------------------------------------------------------------

@@ -27,6 +27,8 @@ __all__ = [
     "ContainerStatus",
     "DaemonSet",
     "Deployment",
+    "Job",
+    "JobStatus",
     "Node",
     "OwnerRef",
     "PersistentVolume",
@@ -34,6 +36,7 @@ __all__ = [
     "PodAffinity",
     "PodAffinityTerm",
     "PodSpec",
+    "PodFailurePolicyRule",
     "PodTemplate",
     "Probe",
     "ReplicaSet",
@@ -87,11 +90,28 @@ class ContainerSpec:
     (:func:`~podquake.model.kubelet_rules.kill_timing`). Read from a ``sleep`` action or an exec of
     ``sleep N`` (:mod:`podquake.model.manifest_pods`); any other hook counts as 0 (instant); ``inf``
     for a hook that runs until the grace period cuts it."""
+    run_seconds: float | None = field(default=None, repr=False)
+    """How long the container's process runs before it exits by itself, in seconds (None: until it is
+    stopped, as a server does). Read from a command of ``sleep N`` (or a shell's ``sleep N; exit K``)
+    or the pod template's ``podquake.io/run-seconds`` annotation (:mod:`podquake.model.manifest_pods`).
+    The kubelet ends each run of the container ``run_seconds`` after it starts, with :attr:`exit_code`;
+    the restart policy then applies as to any exit (a Job's pod with restartPolicy Never goes Succeeded
+    on exit 0, Failed otherwise)."""
+    exit_code: int = field(default=0, repr=False)
+    """The exit code of a run that ends by itself (:attr:`run_seconds`): 0 completes it. Both fields
+    are left out of the repr, which the pod-template hash is computed from, so that templates without
+    a run time keep the hashes (and pod names) they had; ``Simulation.template_hash`` adds them."""
 
     def __post_init__(self) -> None:
         hook = self.pre_stop_seconds
         if hook is not None and not (isinstance(hook, (int, float)) and not isinstance(hook, bool) and hook >= 0):
             raise ValueError(f"pre_stop_seconds must be None or a number of seconds >= 0 (inf: until the grace period ends), not {hook!r}")
+        run = self.run_seconds
+        if run is not None and not (isinstance(run, (int, float)) and not isinstance(run, bool) and 0 <= run < float("inf")):
+            raise ValueError(f"run_seconds must be None (runs until stopped) or a finite number of seconds >= 0, not {run!r}")
+        code = self.exit_code
+        if isinstance(code, bool) or not isinstance(code, int) or not 0 <= code <= 255:
+            raise ValueError(f"exit_code must be a whole number from 0 to 255, not {code!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -473,6 +493,75 @@ class StatefulSet(Workload):
 @dataclass(slots=True, eq=False)
 class DaemonSet(Workload):
     kind: str = field(default="DaemonSet", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class PodFailurePolicyRule:
+    """One rule of a Job's ``spec.podFailurePolicy.rules`` (kubernetes/kubernetes:pkg/apis/batch/types.go).
+
+    ``action``: ``FailJob``, ``Ignore`` or ``Count`` (``FailIndex`` is read as ``Count``: the model
+    has no per-index back-off limit). Either ``on_exit_codes`` is set, ``(operator, values)`` with
+    operator ``In`` or ``NotIn``, matched against the non-zero exit code of a terminated container
+    (``container_name`` None: any), or ``on_pod_conditions`` holds ``(type, status)`` patterns, such as
+    ``("DisruptionTarget", "True")``."""
+
+    action: str
+    container_name: str | None = None
+    on_exit_codes: tuple[str, tuple[int, ...]] | None = None
+    on_pod_conditions: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(slots=True)
+class JobStatus:
+    """What the Job controller has recorded of a Job (``status``); only the store writes it.
+
+    ``succeeded`` and ``failed`` count the pods the controller has accounted (``failed`` only those a
+    pod failure policy does not ignore); ``completed_indexes`` the indexes of an Indexed Job that
+    succeeded; ``condition`` is ``Complete`` or ``Failed`` once the Job finished (with ``reason``,
+    ``message`` and ``finished_at``), None while it runs; ``target`` the interim
+    ``SuccessCriteriaMet`` or ``FailureTarget`` condition set while its last pods terminate."""
+
+    start_time: float | None = None
+    succeeded: int = 0
+    failed: int = 0
+    completed_indexes: set[int] = field(default_factory=set)
+    target: str | None = None
+    condition: str | None = None
+    reason: str = ""
+    message: str = ""
+    finished_at: float | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.condition is not None
+
+
+@dataclass(slots=True, eq=False)
+class Job(Workload):
+    """A ``batch/v1`` Job, with the API server's defaults (kubernetes/kubernetes:pkg/apis/batch/v1/defaults.go).
+
+    ``replicas`` is ``spec.parallelism``; ``completions`` None is a work-queue Job (done once any pod
+    succeeds and none is active). ``pod_failure_policy`` None: no policy. Run by
+    :mod:`podquake.model.controllers.job`; ``status`` is written by the store only."""
+
+    completions: int | None = 1
+    completion_mode: str = "NonIndexed"
+    backoff_limit: int = k8s.DEFAULT_JOB_BACKOFF_LIMIT
+    active_deadline_seconds: float | None = None
+    pod_failure_policy: tuple[PodFailurePolicyRule, ...] | None = None
+    pod_replacement_policy: str = "TerminatingOrFailed"
+    suspend: bool = False
+    ttl_seconds_after_finished: float | None = None
+    status: JobStatus = field(default_factory=JobStatus, init=False)
+    kind: str = field(default="Job", init=False)
+
+    @property
+    def parallelism(self) -> int:
+        return self.replicas
+
+    @property
+    def indexed(self) -> bool:
+        return self.completion_mode == "Indexed"
 
 
 @dataclass(slots=True, eq=False)

@@ -103,7 +103,11 @@ class WorkloadStatus:
 
 def _template_hash(template: PodTemplate) -> str:
     """A stable ``pod-template-hash`` for a template: base-27 digits of the CRC-32 of its repr."""
-    value = zlib.crc32(repr(template).encode())
+    text = repr(template)
+    runs = [(c.run_seconds, c.exit_code) for c in template.spec.containers if c.run_seconds is not None]
+    if runs:  # ContainerSpec leaves its run time out of its repr (see its docstring)
+        text += repr(runs)
+    value = zlib.crc32(text.encode())
     out = []
     for _ in range(10):
         value, digit = divmod(value, len(_NAME_ALPHABET))
