@@ -64,7 +64,7 @@ def pod_template(
     """The template of ``meta`` (labels, annotations) and ``spec``; ``workload_kind`` names the workload
     it belongs to (None: a bare Pod). ``priorities`` maps PriorityClass names (None: the global
     default) to their values."""
-    meta.mapping(required=workload_kind is not None)
+    meta.mapping(required=workload_kind not in (None, "Job"))  # a Job's pod labels are generated
     if workload_kind is not None:
         meta.check_keys(KNOWN_FIELDS["metadata"])
     labels = meta["labels"].string_map()

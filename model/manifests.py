@@ -8,13 +8,15 @@ one :class:`Manifest` per object, in order. Nothing touches a simulation until
 What each kind becomes:
 - Deployment, ReplicaSet, StatefulSet, DaemonSet (apps/v1) -> the workload objects of
   :mod:`podquake.model.objects`, created with a fresh uid per simulation;
+- Job (batch/v1) -> a :class:`~podquake.model.objects.Job` (:mod:`podquake.model.manifest_jobs`),
+  run by the Job controller (:mod:`podquake.model.controllers.job`);
 - Pod (v1) -> a bare pod (``Simulation.create_pod``);
 - Service, HorizontalPodAutoscaler (autoscaling/v2 and v1), PodDisruptionBudget (policy/v1),
   PersistentVolumeClaim -> the frozen values of :mod:`podquake.model.resources_api`, stored with
   ``ClusterState.put_object``;
 - anything else (ConfigMap, Secret, ServiceAccount, Namespace, RBAC, custom resources...) -> a
   :class:`~podquake.model.resources_api.GenericObject`, stored the same way. Kinds the model cannot
-  run (Job, a custom resource) get a note in :attr:`Manifest.notes`;
+  run (CronJob, a custom resource) get a note in :attr:`Manifest.notes`;
 - a kind the model runs at an API version Kubernetes no longer serves (``extensions/v1beta1``
   Deployment, ``policy/v1beta1`` PodDisruptionBudget) is an error naming the served version, as the
   API server refuses it: kept as data, the workload would not run and the run would pass without it;
@@ -64,6 +66,7 @@ from podquake.model import constants as k8s
 from podquake.model.errors import InputError
 from podquake.model.fieldpath import Doc, Field, describe
 from podquake.model.kube_kinds import KUBERNETES_KINDS, api_group
+from podquake.model.manifest_jobs import parse_job
 from podquake.model.manifest_pods import DNS_LABEL, pod_template
 from podquake.model.manifest_strategies import daemonset_notes, deployment_strategy, statefulset_notes, statefulset_strategy
 from podquake.model.objects import (
@@ -121,7 +124,7 @@ _BUILT_IN = {
     "v1": "ConfigMap Secret ServiceAccount Namespace Endpoints LimitRange ResourceQuota PersistentVolume "
     "ReplicationController Node Event PodTemplate",
     "apps/v1": "ControllerRevision",
-    "batch/v1": "Job CronJob",
+    "batch/v1": "CronJob",
     "rbac.authorization.k8s.io/v1": "Role RoleBinding ClusterRole ClusterRoleBinding",
     "networking.k8s.io/v1": "Ingress IngressClass NetworkPolicy",
     "storage.k8s.io/v1": "StorageClass CSIDriver CSINode VolumeAttachment",
@@ -137,8 +140,7 @@ _BUILT_IN = {
     "flowcontrol.apiserver.k8s.io/v1": "FlowSchema PriorityLevelConfiguration",
 }
 _NOT_RUN = {
-    "Job": "Jobs are kept as data; the model does not run them",
-    "CronJob": "CronJobs are kept as data; the model does not run them",
+    "CronJob": "CronJobs are kept as data; the model does not run them (apply the Job of their jobTemplate to run one)",
     "ReplicationController": "ReplicationControllers are kept as data; use a Deployment to run pods",
     "LimitRange": "LimitRange defaults are not applied to pods by the model",
     "ResourceQuota": "ResourceQuotas are not enforced by the model",
@@ -150,6 +152,7 @@ _MODELLED_VERSIONS = {
     "ReplicaSet": ("apps/v1",),
     "StatefulSet": ("apps/v1",),
     "DaemonSet": ("apps/v1",),
+    "Job": ("batch/v1",),
     "Pod": ("v1",),
     "Service": ("v1",),
     "PersistentVolumeClaim": ("v1",),
@@ -458,6 +461,8 @@ def _parse_object(data: dict[str, Any], doc: Doc, priorities: dict[str | None, t
         meta.check_keys(KNOWN_FIELDS["metadata"])
         if kind in WORKLOAD_KINDS:
             obj = _workload(kind, name, namespace, meta, spec, priorities)
+        elif kind == "Job":
+            obj = parse_job(name, namespace, meta, spec, priorities)
         elif kind == "Pod":
             obj = pod_template(meta, spec, priorities, workload_kind=None)
         elif kind == "Service":

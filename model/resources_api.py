@@ -68,7 +68,7 @@ def _fields(names: str) -> frozenset[str]:
 
 
 # The fields of each API type the loader reads, from k8s.io/api (v1.35): core/v1/types.go,
-# apps/v1/types.go, autoscaling/v2/types.go, policy/v1/types.go.
+# apps/v1/types.go, batch/v1/types.go, autoscaling/v2/types.go, policy/v1/types.go.
 KNOWN_FIELDS = {
     "object": _fields("apiVersion kind metadata spec status"),
     "metadata": _fields(
@@ -82,6 +82,15 @@ KNOWN_FIELDS = {
         "revisionHistoryLimit minReadySeconds persistentVolumeClaimRetentionPolicy ordinals"
     ),
     "DaemonSet": _fields("selector template updateStrategy minReadySeconds revisionHistoryLimit"),
+    "Job": _fields(
+        "parallelism completions activeDeadlineSeconds podFailurePolicy successPolicy backoffLimit backoffLimitPerIndex "
+        "maxFailedIndexes selector manualSelector template ttlSecondsAfterFinished completionMode suspend "
+        "podReplacementPolicy managedBy"
+    ),
+    "podFailurePolicy": _fields("rules"),
+    "podFailurePolicyRule": _fields("action onExitCodes onPodConditions"),
+    "onExitCodes": _fields("containerName operator values"),
+    "onPodConditions": _fields("type status"),
     "template": _fields("metadata spec"),
     "strategy": _fields("type rollingUpdate"),
     "rollingUpdate": _fields("maxUnavailable maxSurge"),

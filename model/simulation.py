@@ -178,6 +178,7 @@ class Simulation:
         from podquake.model.controllers.daemonset import DaemonSetController
         from podquake.model.controllers.deployment import DeploymentController
         from podquake.model.controllers.hpa import HorizontalPodAutoscalerController
+        from podquake.model.controllers.job import JobController
         from podquake.model.disruption import DisruptionController
         from podquake.model.controllers.nodelifecycle import NodeLifecycleController
         from podquake.model.controllers.podgc import PodGarbageCollector
@@ -219,6 +220,7 @@ class Simulation:
         self.deployments = DeploymentController(self)
         self.statefulsets = StatefulSetController(self)
         self.daemonsets = DaemonSetController(self)
+        self.job_controller = JobController(self)
         self.pod_gc = PodGarbageCollector(self)
         self.node_lifecycle = NodeLifecycleController(self)
         self.endpoints = EndpointSliceController(self, propagation_delay=self.timing.endpoint_propagation_seconds)
@@ -235,6 +237,7 @@ class Simulation:
             self.deployments,
             self.statefulsets,
             self.daemonsets,
+            self.job_controller,
             self.pod_gc,
             self.node_lifecycle,
             self.endpoints,
@@ -404,13 +407,14 @@ class Simulation:
         return self._view
 
     def workload_status(self, kind: str, namespace: str, name: str) -> WorkloadStatus:
-        """The status of a workload (``kind`` is Deployment, ReplicaSet, StatefulSet or DaemonSet)
+        """The status of a workload (``kind`` is Deployment, ReplicaSet, StatefulSet, DaemonSet or Job)
         as its controller reports it. Raises KeyError when there is no such workload."""
         controllers: dict[str, Any] = {
             "Deployment": self.deployments,
             "ReplicaSet": self.replicasets,
             "StatefulSet": self.statefulsets,
             "DaemonSet": self.daemonsets,
+            "Job": self.job_controller,
         }
         if kind not in controllers:
             close = difflib.get_close_matches(kind, list(controllers), n=1)

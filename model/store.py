@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 
 from podquake.model import trace as ev
 from podquake.model.lease import current_tick, last_renewal
-from podquake.model.objects import ContainerStatus, Node, OwnerRef, PersistentVolume, Pod, PodSpec, Workload
+from podquake.model.objects import ContainerStatus, Job, Node, OwnerRef, PersistentVolume, Pod, PodSpec, Workload
 from podquake.model.selectors import LabelSelector, Taint
 from podquake.model.specrecord import encode_spec
 from podquake.model.trace import Event, Trace
@@ -514,6 +514,56 @@ class ClusterState:
         del self.workloads_by_name[(workload.kind, workload.namespace, workload.name)]
         workload.deletion_timestamp = self.clock()
         self._record(ev.WorkloadDeleted(self.clock(), workload.kind, workload.key))
+
+    # --- Jobs (written by the Job controller, model/controllers/job.py) ----------------------------
+    def start_job(self, uid: str, start_time: float | None) -> None:
+        """Set (or, with None, clear) a Job's ``status.startTime``."""
+        self._job(uid).status.start_time = start_time
+
+    def record_job_pod_finished(
+        self, uid: str, pod_key: str, outcome: str, counted: bool, disruption: bool, detail: str, index: int | None = None
+    ) -> None:
+        """Account a finished pod of a Job: a success (``index``: its completion index, for an Indexed
+        Job) or a failure (``counted`` towards the backoffLimit or not)."""
+        job = self._job(uid)
+        status = job.status
+        if outcome == "Succeeded":
+            if index is not None:
+                status.completed_indexes.add(index)
+                status.succeeded = len(status.completed_indexes)
+            else:
+                status.succeeded += 1
+        elif counted:
+            status.failed += 1
+        self._record(ev.JobPodFinished(self.clock(), job.key, pod_key, outcome, counted, disruption, detail))
+
+    def set_job_condition(self, uid: str, condition: str, status: bool = True, reason: str = "", message: str = "") -> None:
+        """Set a Job condition: ``Complete``/``Failed`` (finished), ``SuccessCriteriaMet``/``FailureTarget``
+        (the interim ones) or ``Suspended``."""
+        job = self._job(uid)
+        st = job.status
+        if condition in ("Complete", "Failed"):
+            st.condition, st.reason, st.message, st.finished_at = condition, reason, message, self.clock()
+            st.target = None
+        elif condition in ("SuccessCriteriaMet", "FailureTarget"):
+            st.target, st.reason, st.message = condition, reason, message
+        self._record(
+            ev.JobConditionChanged(self.clock(), job.key, condition, status, reason, message, st.succeeded, st.failed, job.backoff_limit)  # type: ignore[attr-defined]
+        )
+
+    def set_job_suspended(self, uid: str, suspend: bool) -> None:
+        """``spec.suspend`` changed (``kubectl patch job ... suspend``): recorded as a workload update."""
+        job = self._job(uid)
+        if job.suspend == suspend:
+            return
+        job.suspend = suspend
+        self._record(ev.WorkloadUpdated(self.clock(), job.kind, job.key, 0))
+
+    def _job(self, uid: str) -> Job:
+        workload = self._workload(uid)
+        if not isinstance(workload, Job):
+            raise StateError(f"workload {workload.kind} {workload.key} is not a Job")
+        return workload
 
     def put_object(self, kind: str, namespace: str, name: str, obj: object) -> None:
         """Store a non-workload object (Service, HPA, PDB, PVC, ConfigMap, ...) under its kind and name."""

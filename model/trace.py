@@ -340,6 +340,43 @@ class WorkloadDeleted(Event):
 
 @_event
 @dataclass(frozen=True, slots=True)
+class JobPodFinished(Event):
+    """The Job controller accounted a finished pod of Job ``job`` (``namespace/name``): ``outcome`` is
+    ``Succeeded`` or ``Failed``; for a failure, ``counted`` says whether it counts towards the
+    backoffLimit (a podFailurePolicy ``Ignore`` rule makes it not count), ``disruption`` whether the
+    pod had the DisruptionTarget condition (evicted, preempted, deleted by the taint manager or the
+    pod GC, lost with its node), and ``detail`` what ended it (``exit code 1``, ``deleted
+    (TaintEviction)``) and the rule it matched."""
+
+    job: str
+    pod: str
+    outcome: str
+    counted: bool = True
+    disruption: bool = False
+    detail: str = ""
+
+
+@_event
+@dataclass(frozen=True, slots=True)
+class JobConditionChanged(Event):
+    """A condition of Job ``job`` changed: ``Complete`` or ``Failed`` (it finished), the interim
+    ``SuccessCriteriaMet`` or ``FailureTarget`` (decided, while its last pods terminate), or
+    ``Suspended`` (``status`` False: resumed). ``reason`` and ``message`` are upstream's
+    (``BackoffLimitExceeded``, ``DeadlineExceeded``, ``PodFailurePolicy``); ``succeeded`` and
+    ``failed`` the Job's counters then, ``backoff_limit`` its spec's."""
+
+    job: str
+    condition: str
+    status: bool = True
+    reason: str = ""
+    message: str = ""
+    succeeded: int = 0
+    failed: int = 0
+    backoff_limit: int = 0
+
+
+@_event
+@dataclass(frozen=True, slots=True)
 class ObjectApplied(Event):
     """A non-workload object (Service, HPA, PDB, PVC, ConfigMap, ...) was stored as given. For a
     Service, ``selector`` holds its selector's ``(key, value)`` pairs, sorted (empty when it has
