@@ -263,13 +263,13 @@ def _import_from_cwd() -> None:
 
 def _check_workload(manifests: Any, source: str, field: str, fix: str) -> None:
     """An InputError unless ``manifests`` hold something that runs pods: with none, every property
-    would hold, and the run pass, having tested nothing. A Job or CronJob is no workload here: the
-    model keeps them as data and runs no pods for them (model/manifests.py), so a manifest of Jobs
-    alone would pass the same way."""
+    would hold, and the run pass, having tested nothing. A Job runs pods (model/controllers/job.py);
+    a CronJob is no workload here: the model keeps it as data and runs no pods for it
+    (model/manifests.py), so a manifest of CronJobs alone would pass the same way."""
     if not any(m.kind in _WORKLOAD_KINDS for m in manifests):
         raise InputError(
-            "no workload to run: no Deployment, StatefulSet, DaemonSet, ReplicaSet or Pod"
-            + (" (Jobs and CronJobs are kept as data; the model does not run them)" if any(m.kind in ("Job", "CronJob") for m in manifests) else ""),
+            "no workload to run: no Deployment, StatefulSet, DaemonSet, ReplicaSet, Job or Pod"
+            + (" (CronJobs are kept as data; the model does not run them: apply the Job of their jobTemplate)" if any(m.kind == "CronJob" for m in manifests) else ""),
             source=source,
             field=field,
             fix=fix,
@@ -346,7 +346,7 @@ def campaign_base(
     return base
 
 
-_WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Pod")
+_WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "Pod")
 
 
 def _fault_kinds(text: str | None) -> tuple[str, ...]:

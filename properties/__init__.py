@@ -9,6 +9,7 @@ their own with :func:`invariant`, :func:`at_end` or a :class:`Property` subclass
 """
 
 from podquake.properties import distribution, liveness, liveness_pods, liveness_scaling, safety  # noqa: F401  (registers the library)
+from podquake.properties import liveness_jobs  # noqa: F401,E402  (registered last: the earlier ids keep their order)
 from podquake.properties.base import KINDS, Kind, Property, RunInfo
 from podquake.properties.custom import at_end, invariant
 from podquake.properties.ledger import Ledger, LedgerNode, LedgerPod, LedgerVolume, LedgerWorkload

@@ -924,17 +924,30 @@ def test_a_scenario_with_no_workload_is_refused_like_manifests_with_none(here: P
     assert_no_report_left(here)
 
 
-def test_manifests_of_jobs_alone_are_refused_as_no_workload(here: Path) -> None:
-    """A Job-only manifest ran, every property held and the run exited 0, having tested nothing: the
-    model keeps Jobs and CronJobs as data and runs no pods for them (model/manifests.py _NOT_RUN), yet
-    they counted as a workload."""
-    (here / "job.yaml").write_text(
-        "apiVersion: batch/v1\nkind: Job\nmetadata: {name: pi}\nspec:\n  template:\n    spec:\n"
-        "      restartPolicy: Never\n      containers: [{name: pi, image: perl}]\n"
+def test_manifests_of_cronjobs_alone_are_refused_as_no_workload(here: Path) -> None:
+    """A CronJob-only manifest would run, every property hold and the run exit 0, having tested
+    nothing: the model keeps CronJobs as data and runs no pods for them (model/manifests.py _NOT_RUN)."""
+    (here / "cron.yaml").write_text(
+        "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: pi}\nspec:\n  schedule: '* * * * *'\n  jobTemplate:\n"
+        "    spec:\n      template:\n        spec:\n          restartPolicy: Never\n          containers: [{name: pi, image: perl}]\n"
     )
-    result = invoke("run", "--manifests", "job.yaml", "--examples", "1", "--no-database", "--out", "report")
-    assert_one_line_error(result, "job.yaml", "--manifests", "no workload to run", "Jobs and CronJobs are kept as data")
+    result = invoke("run", "--manifests", "cron.yaml", "--examples", "1", "--no-database", "--out", "report")
+    assert_one_line_error(result, "cron.yaml", "--manifests", "no workload to run", "CronJobs are kept as data")
     assert_no_report_left(here)
+
+
+def test_a_manifest_of_jobs_alone_runs_a_campaign_judged_by_jobs_complete(here: Path) -> None:
+    """A Job-only manifest was refused as no workload while the model had no Job controller; now its
+    Job runs, under faults, and jobs-complete judges it."""
+    (here / "job.yaml").write_text(
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {name: pi}\nspec:\n  completions: 3\n  parallelism: 2\n  template:\n    spec:\n"
+        "      restartPolicy: Never\n      containers: [{name: pi, image: perl, command: [sleep, '20'], resources: {requests: {cpu: 100m}}}]\n"
+    )
+    result = invoke("run", "--manifests", "job.yaml", "--examples", "2", "--seed", "3", "--no-database", "--out", "report",
+                    "--properties", "jobs-complete,no-overcommit")
+    assert result.exit_code == 0, result.output
+    report = json.loads((here / "report" / "report.json").read_text())
+    assert "jobs-complete" in json.dumps(report)
 
 
 def test_the_same_seed_gives_the_same_report_whatever_pythons_hash_seed(tmp_path: Path) -> None:

@@ -301,7 +301,7 @@ def test_other_kinds_become_generic_objects_stored_by_kind_and_name():
     "api_version, kind, note",
     [
         ("networking.istio.io/v1", "VirtualService", "not a built-in Kubernetes kind"),
-        ("batch/v1", "Job", "does not run them"),
+        ("batch/v1", "CronJob", "does not run them"),
         ("v1", "LimitRange", "not applied"),
         ("serving.knative.dev/v1", "Service", "not a built-in Kubernetes kind"),  # a custom resource named Service
     ],
