@@ -3,7 +3,8 @@
 Only the events a person follows are shown: faults injected and healed (the nemesis's marks),
 machines powering off and on, node readiness and taints, partitions, evictions and deletions with
 their reasons, scheduler contract violations, unschedulable pods (once per pod), preemptions and
-nominated nodes, container crashes, and HPA decisions. Each line is ``+<seconds>s  <what happened>``.
+nominated nodes, container crashes, HPA decisions, and Jobs' failed pods and conditions. Each line
+is ``+<seconds>s  <what happened>``.
 
 >>> from podquake.model import trace as ev
 >>> list(timeline_lines([ev.Annotation(30.0, "fault-started", "NodeFailure(node=0, at=30.0)")]))
@@ -55,6 +56,15 @@ def describe_event(event: ev.Event) -> str | None:
         )
     if isinstance(event, ev.PodNominated):
         return f"pod {event.pod} nominated to {event.node}" if event.node else f"pod {event.pod} lost its nominated node"
+    if isinstance(event, ev.JobConditionChanged) and event.condition != "SuccessCriteriaMet":
+        if event.condition == "Suspended":
+            return f"Job {event.job} {'suspended' if event.status else 'resumed'}"
+        if event.condition == "Complete":
+            return f"Job {event.job} Complete ({event.succeeded} succeeded, {event.failed} failed)"
+        return f"Job {event.job} {event.condition} ({event.reason}: {event.failed} failed, backoffLimit {event.backoff_limit})"
+    if isinstance(event, ev.JobPodFinished) and event.outcome == "Failed":
+        counted = "counted" if event.counted else "not counted"
+        return f"Job {event.job}: pod {event.pod} failed, {counted} ({event.detail})"
     if isinstance(event, ev.EvictionRequested) and event.code != 200:
         return f"eviction of {event.pod} refused ({event.code}: {event.reason})"
     return None

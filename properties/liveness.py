@@ -13,7 +13,8 @@ they keep, per object, since when it has been in the good state, and judge at :m
 This module holds the shared base, :class:`BoundedLiveness`, and ``replicas-converge``;
 ``pending-pods-scheduled`` and ``crashed-containers-restarted`` are in
 :mod:`podquake.properties.liveness_pods`, ``autoscaler-converges`` and ``service-recovers`` in
-:mod:`podquake.properties.liveness_scaling`. Room in the cluster is computed by
+:mod:`podquake.properties.liveness_scaling`, ``jobs-complete`` (batch Jobs) in
+:mod:`podquake.properties.liveness_jobs`. Room in the cluster is computed by
 :mod:`podquake.properties.capacity`.
 """
 

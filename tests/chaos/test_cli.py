@@ -950,6 +950,21 @@ def test_a_manifest_of_jobs_alone_runs_a_campaign_judged_by_jobs_complete(here: 
     assert "jobs-complete" in json.dumps(report)
 
 
+def test_the_replay_timeline_shows_a_jobs_failed_pods_and_conditions() -> None:
+    from podquake.model import trace as ev
+
+    events = [
+        ev.JobPodFinished(415.0, "default/train", "default/train-x", "Failed", True, True, "deleted (TaintEviction)"),
+        ev.JobConditionChanged(415.0, "default/train", "FailureTarget", True, "BackoffLimitExceeded", "m", 0, 1, 0),
+        ev.JobConditionChanged(420.0, "default/other", "Complete", True, "CompletionsReached", "", 3, 0, 6),
+    ]
+    assert list(timeline_text.timeline_lines(events)) == [
+        "   +415s  Job default/train: pod default/train-x failed, counted (deleted (TaintEviction))",
+        "   +415s  Job default/train FailureTarget (BackoffLimitExceeded: 1 failed, backoffLimit 0)",
+        "   +420s  Job default/other Complete (3 succeeded, 0 failed)",
+    ]
+
+
 def test_the_same_seed_gives_the_same_report_whatever_pythons_hash_seed(tmp_path: Path) -> None:
     """Determinism across processes: str hashes differ with PYTHONHASHSEED, so any order taken from a
     set of names would change the campaign. Two processes, two hash seeds, the sample shop with its
