@@ -287,4 +287,4 @@ def test_inter_pod_affinity_required_affinity_and_the_first_pod_of_a_group():
 
 
 def test_inter_pod_affinity_is_in_the_default_suite():
-    assert "inter-pod-affinity" in Suite.default().ids and len(Suite.default().ids) == 17
+    assert "inter-pod-affinity" in Suite.default().ids and len(Suite.default().ids) == 18  # with jobs-complete
