@@ -170,6 +170,13 @@ class AutoscalerConverges(BoundedLiveness):
         return Verdict.passed(self.id, f"{len(self._hpas) - len(skipped)} HPA(s) converged", note=note)
 
 
+def _since(start: float, healed: float) -> str:
+    """What a Service's bound counts from: the heal, or a restart a CrashLoopBackOff held back."""
+    if start > healed:
+        return f"its pod's restart at t={start:g}s, held back by CrashLoopBackOff past the heal at t={healed:g}s"
+    return f"the heal at t={healed:g}s"
+
+
 #: The failures that replicas missing for want of room explain: none ready, or too few for the load.
 _SHORT_OF_REPLICAS = frozenset({NO_ENDPOINTS, QUEUE_FULL})
 
@@ -218,6 +225,13 @@ class ServiceRecovers(BoundedLiveness):
     passes with a note that says so. Room is judged per pod as those do
     (:func:`~podquake.properties.capacity.fits`), topology spread aside: a pod kept pending only by its
     spread constraints still fails the Service.
+
+    A Service whose pod waits out a CrashLoopBackOff at the heal is judged from that pod's restart:
+    the kubelet restarts a crashed container only when its back-off (10 s doubling to 300 s,
+    pkg/kubelet/kuberuntime) has run, so a crash loop that stops at the heal keeps a one-replica
+    Service down for up to 5 minutes after it, whatever the scheduler or the proxies do. Its bound is
+    ``within`` s after the latest such restart instead (``crashed-containers-restarted`` judges that
+    the restart happens).
     """
 
     id = "service-recovers"
@@ -231,17 +245,33 @@ class ServiceRecovers(BoundedLiveness):
     def __init__(self, **overrides: object) -> None:
         super().__init__(**overrides)
         self._windows: dict[str, list[tuple[float, float, float, float, tuple[tuple[str, float], ...]]]] = {}
+        self._restart_due: dict[str, float] = {}  # pod key -> when its latest CrashLoopBackOff ends
 
     def on_TrafficWindow(self, event: ev.TrafficWindow, ledger: Ledger) -> None:
         self._windows.setdefault(event.service, []).append((event.start, event.t, event.offered, event.failed, event.failures))
+
+    def on_ContainerWaiting(self, event: ev.ContainerWaiting, ledger: Ledger) -> None:
+        if event.backoff > 0:
+            due = event.t + event.backoff
+            if due > self._restart_due.get(event.pod, 0.0):
+                self._restart_due[event.pod] = due
+
+    def _deadline(self, service: str, ledger: Ledger, healed: float) -> float:
+        """``within`` s after the heal, or after the last restart a CrashLoopBackOff of a pod the Service
+        selects holds back past the heal."""
+        start = healed
+        if self._restart_due:
+            for pod in ledger.pods_selected(service):
+                start = max(start, self._restart_due.get(pod.key, 0.0))
+        return start + self.within
 
     def finish(self, ledger: Ledger, run: RunInfo) -> Verdict:
         unknown = self.too_short(run)
         if unknown is not None:
             return unknown
-        deadline = run.quiet_from + self.within
         breaches, quiet, judged, lacking = [], [], 0, []
         for service in sorted(self._windows):
+            deadline = self._deadline(service, ledger, run.quiet_from)
             pools = self._pools(service, deadline, run.end)
             if not pools:
                 quiet.append(service)
@@ -259,7 +289,7 @@ class ServiceRecovers(BoundedLiveness):
                 top = ", ".join(f"{reason} {count:g}" for reason, count in sorted(reasons.items(), key=lambda r: -r[1])[:3])
                 breaches.append(Violation(
                     f"service {service} succeeded on {rate:.2%} of {offered:g} requests in [{start:g}, {end:g}) s, "
-                    f"below the SLO {self.slo:.2%} ({self.within:g} s after the heal at t={run.quiet_from:g}s); failures: {top}",
+                    f"below the SLO {self.slo:.2%} ({self.within:g} s after {_since(deadline - self.within, run.quiet_from)}); failures: {top}",
                     end,
                     (f"service/{service}",),
                     {"success_rate": round(rate, 6), "slo": self.slo, "offered": round(offered, 3), "failed": round(failed, 3)},
@@ -269,7 +299,7 @@ class ServiceRecovers(BoundedLiveness):
                 if excused is not None:
                     lacking.append(excused)
         notes = [f"the healed cluster lacked room: {why}" for why in lacking]
-        note = join(notes + ([f"no traffic to judge after t={deadline:g}s for: " + ", ".join(quiet)] if quiet else []))
+        note = join(notes + ([f"no traffic to judge after t={run.quiet_from + self.within:g}s for: " + ", ".join(quiet)] if quiet else []))
         if not judged and not breaches:
             return Verdict.passed(self.id, "no Service had traffic to judge", note=note)
         if breaches:

@@ -175,3 +175,32 @@ def test_a_service_overloaded_for_want_of_room_for_its_replicas_is_a_capacity_fi
 def test_failures_that_missing_replicas_do_not_explain_still_fail_the_service():
     verdict = judge("service-recovers", short_of_room("endpoint-dead"), end=400.0)
     assert verdict.status == "failed" and "failures: endpoint-dead 10" in verdict.message
+
+
+def crash_looping(restart_at: float) -> list[ev.Event]:
+    """Service default/db's one pod crash-loops from 50 until the heal at 100; its last crash at 90
+    waits out a 160 s CrashLoopBackOff, so the kubelet restarts it at 250; every request fails for want
+    of an endpoint until ``restart_at`` + 10 s."""
+    start, healed = fault(50.0, 100.0)
+    events = base() + [start, *healed, ev.ObjectApplied(0.0, "Service", "default/db", (("app", "db"),))]
+    events += running(1.0, "default/db-0", "n1", app="db")
+    events += [ev.ContainerTerminated(90.0, "default/db-0", "app", 1, "Error"),
+               ev.PodReadyChanged(90.0, "default/db-0", False),
+               ev.ContainerWaiting(90.0, "default/db-0", "app", "CrashLoopBackOff", 160.0),
+               ev.ContainerStarted(restart_at, "default/db-0", "app", 5, "n1"),
+               ev.PodReadyChanged(restart_at + 10.0, "default/db-0", True)]
+    events += [window(float(t), 100.0, 100.0 if 90 < t <= restart_at + 10 else 0.0, service="default/db", reason="no-endpoints")
+               for t in range(10, 501, 10)]
+    return events
+
+
+def test_a_service_whose_pod_waits_out_a_crash_loop_back_off_past_the_heal_is_judged_from_its_restart():
+    """A crash loop that stops at the heal leaves the kubelet's back-off to run (160 s here): the one
+    pod of the Service restarts at 250, 150 s after the heal, so its Service cannot be back within 120 s
+    of the heal whatever the scheduler and proxies do. It is judged 120 s after the restart (found by a
+    300-example zone-balancer campaign, which failed the scheduler for it); a Service still down then
+    fails, its message saying what the bound counted from."""
+    assert judge("service-recovers", crash_looping(restart_at=250.0), end=500.0).status == "passed"
+    verdict = judge("service-recovers", crash_looping(restart_at=390.0), end=500.0)  # not back 120 s after 250
+    assert verdict.status == "failed" and verdict.time == 380.0
+    assert "120 s after its pod's restart at t=250s, held back by CrashLoopBackOff past the heal at t=100s" in verdict.message
