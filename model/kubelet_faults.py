@@ -259,7 +259,9 @@ class KubeletFaults:
         self.runtime_seen_up_at = next_probe_time(self.runtime_checks_from, k8s.RUNTIME_STATUS_CHECK_SECONDS, now)
         self._epoch += 1
         self._runtime_gen += 1
-        if self.beating and self.node.ready != "True":
+        if self.beating and (self.node.ready != "True" or errored):
+            # errored with the node still Ready: its NotReady is posted at the next renewal, before the
+            # check that sees the runtime; Ready must follow at the renewal after that check
             self._dispatcher.report_at_renewal(self, self.runtime_seen_up_at)
         if errored and self.runtime_seen_up_at > now:
             self.runtime_recovering = True

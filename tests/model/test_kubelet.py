@@ -1001,3 +1001,24 @@ def test_pods_marked_not_ready_just_after_a_heal_are_ready_again_at_the_next_ful
     sim.run(130)  # the node is Ready at its status update (111.7 s), the pod at the full sync
     assert times(sim, ev.PodReadyChanged, key) == [START, 110.0, 120.0]
     assert pod.ready and sim.state.nodes[k.node_name].ready == "True"
+
+
+def test_a_runtime_back_just_after_30_s_but_before_the_not_ready_post_is_reported_ready_after_the_check():
+    """Down from 10 s, back at 41 s: runtimeErrors is set from 40 s, so the status update at the
+    renewal after 40 s posts NotReady although the runtime already answers; the check at 45 s sees it
+    and the renewal after posts Ready (upstream's status loop posts whatever it finds each time). The
+    model posted NotReady and never Ready again: the node was tainted and its pods evicted 300 s later
+    (a 1,000-example default-scheduler campaign failed replicas-converge on it)."""
+    sim = one_node()
+    key = run_pod(sim)
+    sim.run(10)
+    k = kubelet(sim, key)
+    assert k.fail_runtime()
+    sim.run(41)
+    assert sim.state.nodes[k.node_name].ready == "True"  # the NotReady post waits for the next renewal
+    assert k.recover_runtime()
+    sim.run(120)
+    changes = [(e.t, e.status) for e in sim.trace.of_type(ev.NodeReadyChanged)]
+    assert [status for _, status in changes] == ["False", "True"]
+    assert 41 < changes[0][0] <= 51 and 45 < changes[1][0] <= 55
+    assert sim.state.nodes[k.node_name].ready == "True"
