@@ -12,6 +12,8 @@ Service had at least two ready endpoints, *all* on that node, the workloads behi
 least two replicas, and some other healthy node had room for a replica. All its replicas shared one
 failure domain although they need not have: a scheduler that packs, or a spread that was never
 asked for. The evidence names the node, when it failed, the endpoints it held and the room elsewhere.
+A node failure while another fault is in force is no single failure (two drains that left one
+schedulable node, then that node's failure): not judged, as the success rate's windows are not.
 
 **2. The success rate below ``slo``.** Over the run, per Service, ``served / (served + failed)``
 from the :class:`~podquake.model.trace.TrafficWindow` events, counting only the windows in which
@@ -130,6 +132,7 @@ class AvailabilitySlo(Property):
                                  field=name, fix="give a fraction such as 0.99 (slo) or 0.01 (alpha)")  # fmt: skip
         self._services: dict[str, _Service] = {}
         self._failed_nodes: dict[str, float] = {}  # node -> since when it is failed
+        self._failed_alone: dict[str, bool] = {}  # node -> whether no other fault was in force when it failed
         self._before_failure: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {}  # node -> service -> ready (pod, node)
         self._excused: list[tuple[float, float, str]] = []  # (from, until, why)
         self._open: dict[str, float] = {}  # an excuse still running (a partition, 2+ nodes failed, 2+ faults), by name
@@ -159,6 +162,7 @@ class AvailabilitySlo(Property):
         failed = node is not None and (not node.up or node.ready != "True")
         if failed and event.node not in self._failed_nodes:
             self._failed_nodes[event.node] = event.t
+            self._failed_alone[event.node] = ledger.faults_in_force <= 1  # the node's own fault, if any
             self._before_failure[event.node] = {key: s.ready for key, s in self._services.items()}
             self._excuse(event.t, event.t + self.grace, "the detection grace after a node failure")
         elif not failed and event.node in self._failed_nodes:
@@ -213,6 +217,8 @@ class AvailabilitySlo(Property):
         if len(self._failed_nodes) != 1:
             return
         ((node, since),) = self._failed_nodes.items()
+        if not self._failed_alone.get(node, True):
+            return
         held = self._before_failure.get(node, {}).get(event.service, ())
         if len(held) < 2 or any(where != node for _, where in held):
             return

@@ -75,6 +75,19 @@ def test_replicas_on_several_nodes_survive_and_what_is_not_a_single_node_failure
     assert judge(thinned).status == "passed"
 
 
+def test_a_node_failure_while_other_faults_are_in_force_is_no_single_failure():
+    """Two drains in force leave w1 the one schedulable node, so every replica lands there; w1 then
+    fails. The replicas shared w1 because the faults left nowhere else, not because the scheduler
+    packed them: a 1,000-example default-scheduler campaign failed on it (room counted on a node
+    uncordoned after the failure). One fault alone (the node failure) is still judged."""
+    events, _ = cluster()
+    drains = [ev.Annotation(20.0, "fault-started", "NodeDrain(node='w2')"), ev.Annotation(30.0, "fault-started", "NodeDrain(node='w3')")]
+    failure = [ev.Annotation(100.0, "fault-started", "NodeFailure(node='w1')"), ev.NodePowerChanged(100.0, "w1", False),
+               ev.EndpointsChanged(151.0, SERVICE, 2, 0, 0, 3, ())]  # fmt: skip
+    assert judge(events + drains + failure).status == "passed"
+    assert judge(events + failure).status == "failed"
+
+
 def test_no_room_elsewhere_is_not_the_services_fault():
     # The other nodes are full (one 4-CPU pod each, 4 CPUs): the replicas could not have been elsewhere.
     events, _ = cluster(cpu=3000, placement=("w1", "w1", "w1"))
