@@ -48,6 +48,14 @@ def kubelet(sim: Simulation, key: str) -> Kubelet:
     return found
 
 
+def a_pod_10_s_in() -> tuple[Simulation, str, Kubelet]:
+    """One node running one pod, 10 s into the simulation: the simulation, the pod's key, its kubelet."""
+    sim = one_node()
+    key = run_pod(sim)
+    sim.run(10)
+    return sim, key, kubelet(sim, key)
+
+
 def status(sim: Simulation, key: str, index: int = 0) -> ContainerStatus:
     return sim.state.pods_by_key[key].containers[index]
 
@@ -578,10 +586,7 @@ def test_a_failed_runtime_reports_the_node_not_ready_30_s_later_while_the_lease_
     has not succeeded for maxWaitForContainerRuntime (30 s, kubelet.go); the next status update posts
     Ready=False. The model posted it the instant the runtime failed."""
     assert k8s.MAX_WAIT_FOR_CONTAINER_RUNTIME_SECONDS == 30.0
-    sim = one_node()
-    key = run_pod(sim)
-    sim.run(10)
-    k = kubelet(sim, key)
+    sim, key, k = a_pod_10_s_in()
     assert k.fail_runtime()
     sim.run(40)
     assert sim.state.nodes[k.node_name].ready == "True"
@@ -600,10 +605,7 @@ def test_a_recovered_runtime_is_reported_ready_after_the_next_status_check_and_r
     The model reported Ready the instant the runtime recovered: here at 62 s; now at the first
     renewal after the check at 65 s (checks from the failure at 10 s, every 5 s)."""
     assert k8s.RUNTIME_STATUS_CHECK_SECONDS == 5.0
-    sim = one_node()
-    key = run_pod(sim)
-    sim.run(10)
-    k = kubelet(sim, key)
+    sim, key, k = a_pod_10_s_in()
     assert k.fail_runtime()
     sim.run(62)
     [not_ready] = [e.t for e in sim.trace.of_type(ev.NodeReadyChanged)]
@@ -619,10 +621,7 @@ def test_a_runtime_that_fails_again_before_the_check_sees_it_keeps_the_node_not_
     """The runtime comes back at 62 s and fails again at 63 s, before the check at 65 s: its last
     successful check is still the one before 10 s, so the node stays NotReady (it must not wait 30 s
     more, nor be reported Ready on the way)."""
-    sim = one_node()
-    key = run_pod(sim)
-    sim.run(10)
-    k = kubelet(sim, key)
+    sim, key, k = a_pod_10_s_in()
     k.fail_runtime()
     sim.run(62)
     k.recover_runtime()
@@ -636,10 +635,7 @@ def test_a_runtime_that_fails_again_before_the_check_sees_it_keeps_the_node_not_
 
 
 def test_a_runtime_outage_shorter_than_30_s_leaves_the_node_ready():
-    sim = one_node()
-    key = run_pod(sim)
-    sim.run(10)
-    k = kubelet(sim, key)
+    sim, key, k = a_pod_10_s_in()
     for _ in range(3):
         assert k.fail_runtime()
         sim.run_for(25)
@@ -652,10 +648,7 @@ def test_a_runtime_outage_shorter_than_30_s_leaves_the_node_ready():
 def test_a_kubelet_started_while_the_runtime_is_down_reports_not_ready_at_once():
     """A new kubelet process whose runtime check never succeeded is NotReady at once ("container
     runtime status check may not have completed yet", runtime.go)."""
-    sim = one_node()
-    key = run_pod(sim)
-    sim.run(10)
-    k = kubelet(sim, key)
+    sim, key, k = a_pod_10_s_in()
     k.stop_kubelet()
     assert k.fail_runtime()
     sim.run(20)
@@ -692,10 +685,7 @@ def test_pod_work_resumes_at_the_runtime_check_that_sees_the_runtime_back():
 def test_pod_work_resumes_at_once_after_a_runtime_outage_too_short_to_set_the_runtime_error():
     """Down less than 30 s (maxWaitForContainerRuntime), runtimeErrors was never set: the sync loop
     never skipped, and the kubelet takes up the pod work at the recovery."""
-    sim = one_node()
-    key = run_pod(sim)
-    sim.run(10)
-    k = kubelet(sim, key)
+    sim, key, k = a_pod_10_s_in()
     assert k.fail_runtime()
     sim.run(20)
     k.crash_container(key)
@@ -1009,10 +999,7 @@ def test_a_runtime_back_just_after_30_s_but_before_the_not_ready_post_is_reporte
     and the renewal after posts Ready (upstream's status loop posts whatever it finds each time). The
     model posted NotReady and never Ready again: the node was tainted and its pods evicted 300 s later
     (a 1,000-example default-scheduler campaign failed replicas-converge on it)."""
-    sim = one_node()
-    key = run_pod(sim)
-    sim.run(10)
-    k = kubelet(sim, key)
+    sim, key, k = a_pod_10_s_in()
     assert k.fail_runtime()
     sim.run(41)
     assert sim.state.nodes[k.node_name].ready == "True"  # the NotReady post waits for the next renewal
