@@ -243,11 +243,8 @@ class ClusterView:
         >>> view.placement_problem(pod, "worker-1"), view.placement_problem(pod, "worker-2")
         ('node worker-1 is cordoned (unschedulable)', None)
         """
-        name = node if isinstance(node, str) else node.name
-        live = self._state.nodes.get(name)
-        if live is None:
-            return f"there is no node {name!r}"
-        return placement_problem(pod._pod, live)
+        live = self._live_node(node)
+        return live if isinstance(live, str) else placement_problem(pod._pod, live)
 
     def feasible_nodes(self, pod: PodView, *, inter_pod_affinity: bool = False) -> tuple[NodeView, ...]:
         """The nodes the scheduler contract allows for ``pod`` now, in node order: a plug-in that
@@ -282,12 +279,17 @@ class ClusterView:
         >>> view.inter_pod_problem(pod, "worker-1"), view.inter_pod_problem(pod, "worker-2")
         ("node(s) didn't match pod anti-affinity rules", None)
         """
-        name = node if isinstance(node, str) else node.name
-        live = self._state.nodes.get(name)
-        if live is None:
-            return f"there is no node {name!r}"
+        live = self._live_node(node)
+        if isinstance(live, str):
+            return live
         inter = self._inter_pod_filter(pod._pod)
         return None if inter is None else inter.problem(live.labels)
+
+    def _live_node(self, node: NodeView | str) -> Node | str:
+        """The store's node that ``node`` names, or why there is none."""
+        name = node if isinstance(node, str) else node.name
+        live = self._state.nodes.get(name)
+        return f"there is no node {name!r}" if live is None else live
 
     def _inter_pod_filter(self, pod: Pod) -> Any:
         from podquake.model.scheduling import interpod

@@ -83,6 +83,21 @@ def _count(counts: dict[tuple[str, str], int], labels: Mapping[str, str], key: s
         counts[pair] = counts.get(pair, 0) + value
 
 
+def _score(
+    scores: dict[tuple[str, str], int],
+    labels: Mapping[str, str],
+    weighted: Iterable[tuple[int, PodAffinityTerm]],
+    owner: Pod,
+    target: Pod,
+    sign: int,
+) -> None:
+    """Add ``sign * weight`` to the topology pair of ``labels`` for each of ``owner``'s weighted terms
+    that ``target`` matches (affinity counts up, anti-affinity down)."""
+    for weight, term in weighted:
+        if _matches(term, owner, target):
+            _count(scores, labels, term.topology_key, sign * weight)
+
+
 @dataclass(slots=True)
 class InterPodFilter:
     """PreFilter's state for one pod (see the module docstring)."""
@@ -165,25 +180,15 @@ def raw_scores(
         if other is pod or not labels:
             continue
         if own is not None:
-            for weight, term in own.preferred_affinity:
-                if _matches(term, pod, other):
-                    _count(scores, labels, term.topology_key, weight)
-            for weight, term in own.preferred_anti_affinity:
-                if _matches(term, pod, other):
-                    _count(scores, labels, term.topology_key, -weight)
+            _score(scores, labels, own.preferred_affinity, pod, other, 1)
+            _score(scores, labels, own.preferred_anti_affinity, pod, other, -1)
         terms = other.spec.pod_affinity
         if terms is None:
             continue
         if hard_weight > 0:
-            for term in terms.required_affinity:
-                if _matches(term, other, pod):
-                    _count(scores, labels, term.topology_key, hard_weight)
-        for weight, term in terms.preferred_affinity:
-            if _matches(term, other, pod):
-                _count(scores, labels, term.topology_key, weight)
-        for weight, term in terms.preferred_anti_affinity:
-            if _matches(term, other, pod):
-                _count(scores, labels, term.topology_key, -weight)
+            _score(scores, labels, [(hard_weight, term) for term in terms.required_affinity], other, pod, 1)
+        _score(scores, labels, terms.preferred_affinity, other, pod, 1)
+        _score(scores, labels, terms.preferred_anti_affinity, other, pod, -1)
     if not scores:
         return None  # PreScore Skip
     return [sum(scores.get(pair, 0) for pair in node.labels.items()) for node in nodes]
